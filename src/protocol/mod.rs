@@ -1,1 +1,83 @@
-//! placeholder
+//! The MQTT wire format: packet types, decoding and encoding, topic rules.
+//!
+//! Nothing here does IO or knows about broker state, so every function can be
+//! tested with byte vectors and fuzzed. Decoding is two steps: `fixed_header`
+//! tells how long the next packet is (or that more bytes are needed), so a
+//! caller can enforce its size limit before buffering the body, then
+//! `Packet::decode` turns the whole packet into a typed value or a typed error.
+
+mod ack;
+mod codec;
+mod connack;
+mod connect;
+mod error;
+mod packet;
+pub mod properties;
+mod publish;
+mod subscribe;
+pub mod topic;
+
+pub use ack::Ack;
+pub use codec::{fixed_header, varint_len, FixedHeader, MAX_REMAINING_LENGTH};
+pub use connack::{ConnAck, ConnectReturnCode};
+pub use connect::{Connect, Will};
+pub use error::DecodeError;
+pub use packet::{Packet, PacketType};
+pub use properties::Properties;
+pub use publish::{encode_publish, publish_len, Publish, PublishHeader};
+pub use subscribe::{SubAck, Subscribe, UnsubAck, Unsubscribe, SUBACK_FAILURE};
+
+/// Quality of service of a message or subscription.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub enum QoS {
+    #[default]
+    AtMostOnce = 0,
+    AtLeastOnce = 1,
+    ExactlyOnce = 2,
+}
+
+impl QoS {
+    /// QoS from its two-bit wire value; 3 is not a QoS.
+    pub fn from_u8(v: u8) -> Option<QoS> {
+        match v {
+            0 => Some(QoS::AtMostOnce),
+            1 => Some(QoS::AtLeastOnce),
+            2 => Some(QoS::ExactlyOnce),
+            _ => None,
+        }
+    }
+
+    pub fn as_u8(self) -> u8 {
+        self as u8
+    }
+}
+
+/// The protocol a connection speaks, fixed by its CONNECT.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ProtocolVersion {
+    /// MQTT 3.1, protocol name `MQIsdp`, level 3.
+    V31,
+    /// MQTT 3.1.1, protocol name `MQTT`, level 4.
+    #[default]
+    V311,
+    /// MQTT 5.0, protocol name `MQTT`, level 5.
+    V5,
+}
+
+impl ProtocolVersion {
+    /// The number mosquitto prints in its "(pN, …)" connection log line.
+    pub fn level(self) -> u8 {
+        match self {
+            ProtocolVersion::V31 => 3,
+            ProtocolVersion::V311 => 4,
+            ProtocolVersion::V5 => 5,
+        }
+    }
+
+    pub fn protocol_name(self) -> &'static str {
+        match self {
+            ProtocolVersion::V31 => "MQIsdp",
+            _ => "MQTT",
+        }
+    }
+}

@@ -1,0 +1,216 @@
+//! PUBLISH. Decoding owns the topic and payload so the broker can store the
+//! message once; encoding writes straight from borrowed parts into an output
+//! buffer so each delivery costs no allocation.
+
+use super::codec::{bytes_len, put_bytes, put_fixed_header, put_u16, Reader};
+use super::error::DecodeError;
+use super::properties::Properties;
+use super::topic::valid_topic_name;
+use super::{ProtocolVersion, QoS};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Publish {
+    pub dup: bool,
+    pub qos: QoS,
+    pub retain: bool,
+    pub topic: String,
+    /// 0 for QoS 0.
+    pub packet_id: u16,
+    pub payload: Vec<u8>,
+    pub properties: Properties,
+}
+
+impl Publish {
+    pub fn decode(
+        flags: u8,
+        body: &[u8],
+        version: ProtocolVersion,
+    ) -> Result<Publish, DecodeError> {
+        let dup = flags & 0x08 != 0;
+        let qos = QoS::from_u8((flags >> 1) & 0x03).ok_or(DecodeError::InvalidQos)?;
+        let retain = flags & 0x01 != 0;
+        if dup && qos == QoS::AtMostOnce {
+            return Err(DecodeError::BadFlags {
+                packet_type: 3,
+                flags,
+            });
+        }
+        let mut r = Reader::new(body);
+        let topic = r.string()?;
+        let packet_id = if qos == QoS::AtMostOnce {
+            0
+        } else {
+            match r.u16()? {
+                0 => return Err(DecodeError::ZeroPacketId),
+                id => id,
+            }
+        };
+        let properties = if version == ProtocolVersion::V5 {
+            Properties::decode(&mut r)?
+        } else {
+            Properties::default()
+        };
+        // MQTT 5 allows an empty topic when a topic alias stands in for it.
+        let alias_only = version == ProtocolVersion::V5 && topic.is_empty();
+        if !alias_only && !valid_topic_name(topic) {
+            return Err(DecodeError::InvalidTopicName);
+        }
+        let payload = r.rest().to_vec();
+        Ok(Publish {
+            dup,
+            qos,
+            retain,
+            topic: topic.to_owned(),
+            packet_id,
+            payload,
+            properties,
+        })
+    }
+
+    pub fn encode(&self, out: &mut Vec<u8>, version: ProtocolVersion) {
+        let head = PublishHeader {
+            topic: &self.topic,
+            qos: self.qos,
+            retain: self.retain,
+            dup: self.dup,
+            packet_id: self.packet_id,
+        };
+        if version == ProtocolVersion::V5 {
+            encode_publish_v5(out, &head, &self.properties, &self.payload);
+        } else {
+            encode_publish(out, &head, &self.payload);
+        }
+    }
+}
+
+/// The per-delivery part of an outgoing PUBLISH.
+#[derive(Debug, Clone, Copy)]
+pub struct PublishHeader<'a> {
+    pub topic: &'a str,
+    pub qos: QoS,
+    pub retain: bool,
+    pub dup: bool,
+    pub packet_id: u16,
+}
+
+impl PublishHeader<'_> {
+    fn byte1(&self) -> u8 {
+        let mut b = 0x30 | (self.qos.as_u8() << 1);
+        if self.dup && self.qos != QoS::AtMostOnce {
+            b |= 0x08;
+        }
+        if self.retain {
+            b |= 0x01;
+        }
+        b
+    }
+
+    fn len(&self, payload_len: usize) -> usize {
+        let id = if self.qos == QoS::AtMostOnce { 0 } else { 2 };
+        bytes_len(self.topic.len()) + id + payload_len
+    }
+
+    fn put(&self, out: &mut Vec<u8>) {
+        put_bytes(out, self.topic.as_bytes());
+        if self.qos != QoS::AtMostOnce {
+            put_u16(out, self.packet_id);
+        }
+    }
+}
+
+/// Appends an MQTT 3.1/3.1.1 PUBLISH to `out` without intermediate copies.
+pub fn encode_publish(out: &mut Vec<u8>, head: &PublishHeader<'_>, payload: &[u8]) {
+    put_fixed_header(out, head.byte1(), head.len(payload.len()));
+    head.put(out);
+    out.extend_from_slice(payload);
+}
+
+fn encode_publish_v5(
+    out: &mut Vec<u8>,
+    head: &PublishHeader<'_>,
+    props: &Properties,
+    payload: &[u8],
+) {
+    let len = head.len(payload.len()) + props.encoded_len();
+    put_fixed_header(out, head.byte1(), len);
+    head.put(out);
+    props.encode(out);
+    out.extend_from_slice(payload);
+}
+
+/// Size of the encoded PUBLISH (3.1/3.1.1), for limit checks before encoding.
+pub fn publish_len(topic_len: usize, qos: QoS, payload_len: usize) -> usize {
+    let id = if qos == QoS::AtMostOnce { 0 } else { 2 };
+    let rem = bytes_len(topic_len) + id + payload_len;
+    1 + super::codec::varint_len(rem) + rem
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p(qos: QoS, id: u16) -> Publish {
+        Publish {
+            dup: false,
+            qos,
+            retain: true,
+            topic: "a/b".into(),
+            packet_id: id,
+            payload: b"hi".to_vec(),
+            properties: Properties::default(),
+        }
+    }
+
+    #[test]
+    fn byte_exact() {
+        let mut out = Vec::new();
+        p(QoS::AtMostOnce, 0).encode(&mut out, ProtocolVersion::V311);
+        assert_eq!(out, [0x31, 7, 0, 3, b'a', b'/', b'b', b'h', b'i']);
+        assert_eq!(publish_len(3, QoS::AtMostOnce, 2), out.len());
+        out.clear();
+        let mut q2 = p(QoS::ExactlyOnce, 0x0102);
+        q2.dup = true;
+        q2.encode(&mut out, ProtocolVersion::V311);
+        assert_eq!(out, [0x3D, 9, 0, 3, b'a', b'/', b'b', 1, 2, b'h', b'i']);
+        assert_eq!(
+            Publish::decode(0x0D, &out[2..], ProtocolVersion::V311).unwrap(),
+            q2
+        );
+    }
+
+    #[test]
+    fn invalid() {
+        let body = [0, 3, b'a', b'/', b'b', 0, 0];
+        assert_eq!(
+            Publish::decode(0x02, &body, ProtocolVersion::V311),
+            Err(DecodeError::ZeroPacketId)
+        );
+        assert_eq!(
+            Publish::decode(0x06, &body, ProtocolVersion::V311),
+            Err(DecodeError::InvalidQos)
+        );
+        assert!(matches!(
+            Publish::decode(0x08, &body, ProtocolVersion::V311),
+            Err(DecodeError::BadFlags { .. })
+        ));
+        assert_eq!(
+            Publish::decode(0, &[0, 3, b'a', b'/', b'#'], ProtocolVersion::V311),
+            Err(DecodeError::InvalidTopicName)
+        );
+        assert_eq!(
+            Publish::decode(0, &[0, 1, b'+'], ProtocolVersion::V311),
+            Err(DecodeError::InvalidTopicName)
+        );
+        assert_eq!(
+            Publish::decode(0, &[0, 0], ProtocolVersion::V311),
+            Err(DecodeError::InvalidTopicName)
+        );
+        assert_eq!(
+            Publish::decode(2, &[0, 1, b'a', 0], ProtocolVersion::V311),
+            Err(DecodeError::Truncated)
+        );
+        // An empty payload is fine.
+        let m = Publish::decode(0, &[0, 1, b'a'], ProtocolVersion::V311).unwrap();
+        assert!(m.payload.is_empty());
+    }
+}

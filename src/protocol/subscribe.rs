@@ -1,0 +1,326 @@
+//! SUBSCRIBE, SUBACK, UNSUBSCRIBE and UNSUBACK.
+
+use super::codec::{bytes_len, put_bytes, put_fixed_header, put_u16, Reader};
+use super::error::DecodeError;
+use super::properties::Properties;
+use super::topic::valid_topic_filter;
+use super::{ProtocolVersion, QoS};
+
+/// SUBACK return code for a refused subscription.
+pub const SUBACK_FAILURE: u8 = 0x80;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Subscribe {
+    pub packet_id: u16,
+    /// Each filter with its requested QoS. MQTT 5's other option bits live in
+    /// the options byte, kept whole in `options` for when they are honoured.
+    pub filters: Vec<(String, QoS)>,
+    pub options: Vec<u8>,
+    pub properties: Properties,
+}
+
+fn packet_id(r: &mut Reader<'_>) -> Result<u16, DecodeError> {
+    match r.u16()? {
+        0 => Err(DecodeError::ZeroPacketId),
+        id => Ok(id),
+    }
+}
+
+fn properties(r: &mut Reader<'_>, version: ProtocolVersion) -> Result<Properties, DecodeError> {
+    if version == ProtocolVersion::V5 {
+        Properties::decode(r)
+    } else {
+        Ok(Properties::default())
+    }
+}
+
+fn filter(r: &mut Reader<'_>) -> Result<String, DecodeError> {
+    let f = r.string()?;
+    if !valid_topic_filter(f) {
+        return Err(DecodeError::InvalidTopicFilter);
+    }
+    Ok(f.to_owned())
+}
+
+impl Subscribe {
+    pub fn decode(body: &[u8], version: ProtocolVersion) -> Result<Subscribe, DecodeError> {
+        let mut r = Reader::new(body);
+        let packet_id = packet_id(&mut r)?;
+        let properties = properties(&mut r, version)?;
+        let mut filters = Vec::new();
+        let mut options = Vec::new();
+        while !r.is_empty() {
+            let f = filter(&mut r)?;
+            let opts = r.u8()?;
+            // 3.1.1 reserves the upper six bits; 5 reserves the upper two.
+            let reserved = if version == ProtocolVersion::V5 {
+                0xC0
+            } else {
+                0xFC
+            };
+            if opts & reserved != 0 {
+                return Err(DecodeError::BadFlags {
+                    packet_type: 8,
+                    flags: opts,
+                });
+            }
+            let qos = QoS::from_u8(opts & 0x03).ok_or(DecodeError::InvalidQos)?;
+            filters.push((f, qos));
+            options.push(opts);
+        }
+        if filters.is_empty() {
+            return Err(DecodeError::EmptySubscription);
+        }
+        Ok(Subscribe {
+            packet_id,
+            filters,
+            options,
+            properties,
+        })
+    }
+
+    pub fn encode(&self, out: &mut Vec<u8>, version: ProtocolVersion) {
+        let v5 = version == ProtocolVersion::V5;
+        let mut len = 2 + self
+            .filters
+            .iter()
+            .map(|(f, _)| bytes_len(f.len()) + 1)
+            .sum::<usize>();
+        if v5 {
+            len += self.properties.encoded_len();
+        }
+        put_fixed_header(out, 0x82, len);
+        put_u16(out, self.packet_id);
+        if v5 {
+            self.properties.encode(out);
+        }
+        for (i, (f, q)) in self.filters.iter().enumerate() {
+            put_bytes(out, f.as_bytes());
+            let extra = if v5 {
+                self.options.get(i).copied().unwrap_or(0) & 0xFC
+            } else {
+                0
+            };
+            out.push(q.as_u8() | extra);
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SubAck {
+    pub packet_id: u16,
+    /// Granted QoS (0, 1, 2) or `SUBACK_FAILURE`, one per filter.
+    pub codes: Vec<u8>,
+    pub properties: Properties,
+}
+
+impl SubAck {
+    pub fn decode(body: &[u8], version: ProtocolVersion) -> Result<SubAck, DecodeError> {
+        let mut r = Reader::new(body);
+        let packet_id = packet_id(&mut r)?;
+        let properties = properties(&mut r, version)?;
+        let codes = r.rest().to_vec();
+        if codes.is_empty() {
+            return Err(DecodeError::EmptySubscription);
+        }
+        Ok(SubAck {
+            packet_id,
+            codes,
+            properties,
+        })
+    }
+
+    pub fn encode(&self, out: &mut Vec<u8>, version: ProtocolVersion) {
+        let v5 = version == ProtocolVersion::V5;
+        let props = if v5 { self.properties.encoded_len() } else { 0 };
+        put_fixed_header(out, 0x90, 2 + props + self.codes.len());
+        put_u16(out, self.packet_id);
+        if v5 {
+            self.properties.encode(out);
+        }
+        out.extend_from_slice(&self.codes);
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unsubscribe {
+    pub packet_id: u16,
+    pub filters: Vec<String>,
+    pub properties: Properties,
+}
+
+impl Unsubscribe {
+    pub fn decode(body: &[u8], version: ProtocolVersion) -> Result<Unsubscribe, DecodeError> {
+        let mut r = Reader::new(body);
+        let packet_id = packet_id(&mut r)?;
+        let properties = properties(&mut r, version)?;
+        let mut filters = Vec::new();
+        while !r.is_empty() {
+            filters.push(filter(&mut r)?);
+        }
+        if filters.is_empty() {
+            return Err(DecodeError::EmptySubscription);
+        }
+        Ok(Unsubscribe {
+            packet_id,
+            filters,
+            properties,
+        })
+    }
+
+    pub fn encode(&self, out: &mut Vec<u8>, version: ProtocolVersion) {
+        let v5 = version == ProtocolVersion::V5;
+        let mut len = 2 + self
+            .filters
+            .iter()
+            .map(|f| bytes_len(f.len()))
+            .sum::<usize>();
+        if v5 {
+            len += self.properties.encoded_len();
+        }
+        put_fixed_header(out, 0xA2, len);
+        put_u16(out, self.packet_id);
+        if v5 {
+            self.properties.encode(out);
+        }
+        for f in &self.filters {
+            put_bytes(out, f.as_bytes());
+        }
+    }
+}
+
+/// UNSUBACK: in 3.1/3.1.1 only a packet identifier; MQTT 5 adds one reason
+/// code per filter.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnsubAck {
+    pub packet_id: u16,
+    pub codes: Vec<u8>,
+    pub properties: Properties,
+}
+
+impl UnsubAck {
+    pub fn new(packet_id: u16) -> UnsubAck {
+        UnsubAck {
+            packet_id,
+            codes: Vec::new(),
+            properties: Properties::default(),
+        }
+    }
+
+    pub fn decode(body: &[u8], version: ProtocolVersion) -> Result<UnsubAck, DecodeError> {
+        let mut r = Reader::new(body);
+        let packet_id = packet_id(&mut r)?;
+        let mut ack = UnsubAck::new(packet_id);
+        if version == ProtocolVersion::V5 {
+            ack.properties = Properties::decode(&mut r)?;
+            ack.codes = r.rest().to_vec();
+        }
+        r.finish()?;
+        Ok(ack)
+    }
+
+    pub fn encode(&self, out: &mut Vec<u8>, version: ProtocolVersion) {
+        if version == ProtocolVersion::V5 {
+            let len = 2 + self.properties.encoded_len() + self.codes.len();
+            put_fixed_header(out, 0xB0, len);
+            put_u16(out, self.packet_id);
+            self.properties.encode(out);
+            out.extend_from_slice(&self.codes);
+        } else {
+            put_fixed_header(out, 0xB0, 2);
+            put_u16(out, self.packet_id);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    const V: ProtocolVersion = ProtocolVersion::V311;
+
+    #[test]
+    fn subscribe_vectors() {
+        let s = Subscribe {
+            packet_id: 10,
+            filters: vec![
+                ("a/+".into(), QoS::AtLeastOnce),
+                ("#".into(), QoS::ExactlyOnce),
+            ],
+            options: vec![1, 2],
+            properties: Properties::default(),
+        };
+        let mut out = Vec::new();
+        s.encode(&mut out, V);
+        assert_eq!(
+            out,
+            [0x82, 12, 0, 10, 0, 3, b'a', b'/', b'+', 1, 0, 1, b'#', 2]
+        );
+        assert_eq!(Subscribe::decode(&out[2..], V).unwrap(), s);
+        for cut in 2..out.len() - 1 {
+            let r = Subscribe::decode(&out[2..cut], V);
+            if cut == 10 {
+                // A whole first entry is a valid one-filter SUBSCRIBE.
+                assert_eq!(r.unwrap().filters.len(), 1);
+            } else {
+                assert!(r.is_err(), "cut {cut}");
+            }
+        }
+    }
+
+    #[test]
+    fn subscribe_invalid() {
+        assert_eq!(
+            Subscribe::decode(&[0, 1], V),
+            Err(DecodeError::EmptySubscription)
+        );
+        assert_eq!(
+            Subscribe::decode(&[0, 0, 0, 1, b'a', 0], V),
+            Err(DecodeError::ZeroPacketId)
+        );
+        assert_eq!(
+            Subscribe::decode(&[0, 1, 0, 1, b'a', 3], V),
+            Err(DecodeError::InvalidQos)
+        );
+        assert!(Subscribe::decode(&[0, 1, 0, 1, b'a', 4], V).is_err());
+        assert_eq!(
+            Subscribe::decode(&[0, 1, 0, 2, b'a', b'#', 0], V),
+            Err(DecodeError::InvalidTopicFilter)
+        );
+        assert_eq!(
+            Subscribe::decode(&[0, 1, 0, 0, 0], V),
+            Err(DecodeError::InvalidTopicFilter)
+        );
+    }
+
+    #[test]
+    fn suback_unsubscribe_unsuback() {
+        let mut out = Vec::new();
+        SubAck {
+            packet_id: 7,
+            codes: vec![0, 1, 2, SUBACK_FAILURE],
+            properties: Properties::default(),
+        }
+        .encode(&mut out, V);
+        assert_eq!(out, [0x90, 6, 0, 7, 0, 1, 2, 0x80]);
+        assert_eq!(SubAck::decode(&out[2..], V).unwrap().codes, [0, 1, 2, 0x80]);
+
+        let u = Unsubscribe {
+            packet_id: 3,
+            filters: vec!["x/#".into()],
+            properties: Properties::default(),
+        };
+        out.clear();
+        u.encode(&mut out, V);
+        assert_eq!(out, [0xA2, 7, 0, 3, 0, 3, b'x', b'/', b'#']);
+        assert_eq!(Unsubscribe::decode(&out[2..], V).unwrap(), u);
+        assert_eq!(
+            Unsubscribe::decode(&[0, 3], V),
+            Err(DecodeError::EmptySubscription)
+        );
+
+        out.clear();
+        UnsubAck::new(3).encode(&mut out, V);
+        assert_eq!(out, [0xB0, 2, 0, 3]);
+        assert_eq!(UnsubAck::decode(&out[2..], V).unwrap(), UnsubAck::new(3));
+    }
+}
