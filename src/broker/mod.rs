@@ -1,1 +1,289 @@
-//! placeholder
+//! The broker: one thread, one `mio::Poll`, every client in a slab.
+//!
+//! `Broker` owns everything; there are no globals. The event loop is in
+//! `event_loop`, reading and packet dispatch in `read_handle`, protocol policy
+//! in one `handle_*` file per packet kind, and delivery in `deliver`.
+
+mod context;
+pub mod database;
+mod deliver;
+mod event_loop;
+mod handle_ack;
+mod handle_connect;
+mod handle_publish;
+mod handle_subscribe;
+pub mod logging;
+mod net;
+mod read_handle;
+pub mod retain;
+pub mod settings;
+mod signals;
+pub mod subs;
+mod timers;
+
+use std::collections::HashMap;
+use std::io;
+use std::rc::Rc;
+use std::time::Instant;
+
+use mio::net::TcpListener;
+use mio::{Interest, Poll, Token};
+use slab::Slab;
+
+use context::{CloseReason, Connection, Session};
+use database::Message;
+use retain::RetainTree;
+pub use settings::{ListenerSpec, Settings};
+use subs::{SubTree, Subscriber};
+use timers::{TimerKind, TimerQueue};
+
+/// Tokens at and above this are listeners; below are connections.
+const LISTENER_BASE: usize = usize::MAX / 2;
+const SIGNAL_TOKEN: Token = Token(usize::MAX - 1);
+
+struct Listener {
+    socket: TcpListener,
+    /// Index into `Settings::listeners`.
+    spec: usize,
+}
+
+/// A client's topic or filter with its listener's mount point in front.
+fn mounted(mount: &Option<Rc<str>>, topic: String) -> String {
+    match mount {
+        Some(m) => format!("{m}{topic}"),
+        None => topic,
+    }
+}
+
+/// Counters behind `$SYS` and the benchmark's loss report.
+#[derive(Debug, Default, Clone)]
+pub struct Stats {
+    pub msgs_received: u64,
+    pub msgs_sent: u64,
+    pub bytes_received: u64,
+    pub bytes_sent: u64,
+    pub msgs_dropped: u64,
+    pub clients_total: u64,
+}
+
+pub struct Broker {
+    poll: Poll,
+    settings: Settings,
+    listeners: Vec<Listener>,
+    /// Connected clients per listener spec, for max_connections.
+    listener_counts: Vec<usize>,
+    conns: Slab<Connection>,
+    sessions: Slab<Session>,
+    by_id: HashMap<String, usize>,
+    subs: SubTree,
+    retained: RetainTree,
+    timers: TimerQueue,
+    /// Connections with output to flush (or a close to finish) this turn.
+    dirty: Vec<usize>,
+    /// Connections that hit the per-turn read budget and must be read again.
+    read_again: Vec<usize>,
+    /// Reused buffers, so steady-state work does not allocate.
+    read_scratch: Vec<u8>,
+    match_scratch: Vec<Subscriber>,
+    retained_scratch: Vec<Rc<Message>>,
+    signals: Option<signals::SignalPipe>,
+    next_serial: u64,
+    running: bool,
+    pub stats: Stats,
+}
+
+impl Broker {
+    /// Opens the listeners (logging each as mosquitto does) and installs
+    /// signal handling. Fails if no listener could be opened.
+    pub fn new(settings: Settings) -> io::Result<Broker> {
+        let poll = Poll::new()?;
+        let mut listeners = Vec::new();
+        for (i, spec) in settings.listeners.iter().enumerate() {
+            for addr in &spec.addrs {
+                let family = if addr.is_ipv4() { "ipv4" } else { "ipv6" };
+                crate::notice!("Opening {family} listen socket on port {}.", spec.port);
+                match net::listen(*addr) {
+                    Ok(mut socket) => {
+                        let token = Token(LISTENER_BASE + listeners.len());
+                        poll.registry()
+                            .register(&mut socket, token, Interest::READABLE)?;
+                        listeners.push(Listener { socket, spec: i });
+                    }
+                    // A host without IPv6 still serves IPv4, as mosquitto does.
+                    Err(e) if addr.is_ipv6() && spec.addrs.len() > 1 => {
+                        crate::warning!("Warning: {e} ({addr}); skipping this address.");
+                    }
+                    Err(e) => {
+                        crate::error!("Error: {e}");
+                        return Err(e);
+                    }
+                }
+            }
+        }
+        if listeners.is_empty() {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "Unable to open any listening sockets",
+            ));
+        }
+        let signals = match signals::SignalPipe::install() {
+            Ok(s) => {
+                let mut src = mio::unix::SourceFd(&s.read_fd);
+                poll.registry()
+                    .register(&mut src, SIGNAL_TOKEN, Interest::READABLE)?;
+                Some(s)
+            }
+            Err(e) => {
+                crate::warning!("Warning: unable to install signal handlers: {e}");
+                None
+            }
+        };
+        let listener_counts = vec![0; settings.listeners.len()];
+        Ok(Broker {
+            poll,
+            settings,
+            listeners,
+            listener_counts,
+            conns: Slab::new(),
+            sessions: Slab::new(),
+            by_id: HashMap::new(),
+            subs: SubTree::default(),
+            retained: RetainTree::default(),
+            timers: TimerQueue::default(),
+            dirty: Vec::new(),
+            read_again: Vec::new(),
+            read_scratch: vec![0; 64 * 1024],
+            match_scratch: Vec::new(),
+            retained_scratch: Vec::new(),
+            signals,
+            next_serial: 1,
+            running: true,
+            stats: Stats::default(),
+        })
+    }
+
+    /// The local addresses actually bound (useful with port 0 in tests).
+    pub fn local_addrs(&self) -> Vec<std::net::SocketAddr> {
+        self.listeners
+            .iter()
+            .filter_map(|l| l.socket.local_addr().ok())
+            .collect()
+    }
+
+    fn serial(&mut self) -> u64 {
+        self.next_serial += 1;
+        self.next_serial
+    }
+
+    /// Queues `ck` for this turn's flush.
+    fn mark_dirty(dirty: &mut Vec<usize>, conn: &mut Connection, ck: usize) {
+        if !conn.dirty {
+            conn.dirty = true;
+            dirty.push(ck);
+        }
+    }
+
+    /// Marks a connection to be closed once its pending output is written
+    /// (a CONNACK refusal, say). The close itself happens in the flush.
+    fn schedule_close(&mut self, ck: usize, reason: CloseReason) {
+        if let Some(conn) = self.conns.get_mut(ck) {
+            if conn.closing.is_none() {
+                conn.closing = Some(reason);
+            }
+            Self::mark_dirty(&mut self.dirty, conn, ck);
+        }
+    }
+
+    /// Removes a connection: logs why, publishes its will unless it sent
+    /// DISCONNECT, and detaches or ends its session.
+    fn finish_close(&mut self, ck: usize) {
+        let Some(mut conn) = self.conns.try_remove(ck) else {
+            return;
+        };
+        let _ = self.poll.registry().deregister(&mut conn.stream);
+        if let Some(n) = self
+            .listeners
+            .get(conn.listener)
+            .and_then(|l| self.listener_counts.get_mut(l.spec))
+        {
+            *n = n.saturating_sub(1);
+        }
+        let reason = conn.closing.unwrap_or(CloseReason::ConnectionLost);
+        if self.settings.connection_messages {
+            let id = conn.log_id();
+            match reason {
+                CloseReason::Disconnect => crate::notice!("Client {id} disconnected."),
+                CloseReason::ConnectionLost => crate::notice!("Client {id} closed its connection."),
+                CloseReason::Malformed => {
+                    crate::notice!("Client {id} disconnected due to malformed packet.")
+                }
+                CloseReason::Protocol => {
+                    crate::notice!("Client {id} disconnected due to protocol error.")
+                }
+                CloseReason::Keepalive => {
+                    crate::notice!("Client {id} has exceeded timeout, disconnecting.")
+                }
+                CloseReason::Oversize => {
+                    crate::notice!("Client {id} disconnected due to oversize packet.")
+                }
+                CloseReason::TakenOver | CloseReason::Refused | CloseReason::Shutdown => {}
+            }
+        }
+        if let Some(will) = conn.will.take() {
+            let msg = Rc::new(Message::new(
+                will.topic,
+                will.payload,
+                will.qos,
+                will.retain,
+            ));
+            self.publish_message(msg);
+        }
+        if let Some(sk) = conn.session {
+            let owned = self
+                .sessions
+                .get(sk)
+                .map(|s| s.conn == Some(ck))
+                .unwrap_or(false);
+            if owned {
+                self.detach_session(sk);
+            }
+        }
+    }
+
+    /// The session lost its connection: a clean one ends, a persistent one
+    /// waits (until `persistent_client_expiration`, if set).
+    fn detach_session(&mut self, sk: usize) {
+        let serial = self.serial();
+        let Some(sess) = self.sessions.get_mut(sk) else {
+            return;
+        };
+        sess.conn = None;
+        if sess.clean {
+            self.remove_session(sk);
+            return;
+        }
+        sess.expiry_serial = serial;
+        if let Some(after) = self.settings.persistent_client_expiration {
+            self.timers
+                .push(Instant::now() + after, TimerKind::SessionExpiry, sk, serial);
+        }
+    }
+
+    /// Ends a session: its subscriptions and queued messages go.
+    fn remove_session(&mut self, sk: usize) {
+        let Some(sess) = self.sessions.try_remove(sk) else {
+            return;
+        };
+        for (filter, _) in &sess.filters {
+            self.subs.unsubscribe(filter, sk);
+        }
+        if self.by_id.get(&sess.client_id) == Some(&sk) {
+            self.by_id.remove(&sess.client_id);
+        }
+    }
+
+    /// Number of connected clients.
+    pub fn client_count(&self) -> usize {
+        self.conns.len()
+    }
+}

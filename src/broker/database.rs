@@ -1,0 +1,242 @@
+//! The message store and each session's outgoing state: a published message
+//! is stored once (`Rc<Message>`) and every subscriber's queue holds a
+//! reference plus the per-delivery header (QoS, packet id, state).
+
+use std::collections::VecDeque;
+use std::rc::Rc;
+
+use crate::protocol::QoS;
+
+/// A stored application message, shared by every queue it sits in.
+#[derive(Debug)]
+pub struct Message {
+    pub topic: Box<str>,
+    pub payload: Box<[u8]>,
+    /// The QoS it was published with.
+    pub qos: QoS,
+    /// The retain flag it was published with.
+    pub retain: bool,
+}
+
+impl Message {
+    pub fn new(topic: String, payload: Vec<u8>, qos: QoS, retain: bool) -> Message {
+        Message {
+            topic: topic.into_boxed_str(),
+            payload: payload.into_boxed_slice(),
+            qos,
+            retain,
+        }
+    }
+
+    /// Bytes counted against `max_queued_bytes` (the payload, as mosquitto).
+    pub fn size(&self) -> usize {
+        self.payload.len()
+    }
+}
+
+/// Where an outgoing QoS 1/2 message stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OutState {
+    /// QoS 1 sent, waiting for PUBACK.
+    WaitPubAck,
+    /// QoS 2 sent, waiting for PUBREC.
+    WaitPubRec,
+    /// PUBREL sent, waiting for PUBCOMP.
+    WaitPubComp,
+}
+
+/// One message on its way to one session.
+#[derive(Debug, Clone)]
+pub struct OutMsg {
+    pub msg: Rc<Message>,
+    pub qos: QoS,
+    pub retain: bool,
+    pub packet_id: u16,
+    pub state: OutState,
+}
+
+/// The per-session message lists and their limits.
+#[derive(Debug, Default)]
+pub struct MsgLists {
+    /// Sent and not yet fully acknowledged, in send order.
+    pub inflight: VecDeque<OutMsg>,
+    /// Waiting for room in `inflight` (or for the client to come back).
+    pub queued: VecDeque<OutMsg>,
+    /// Payload bytes in `queued`.
+    pub queued_bytes: usize,
+    /// QoS 2 packet ids received and not yet released (sorted).
+    pub incoming: Vec<u16>,
+    last_packet_id: u16,
+}
+
+/// Queue limits, from mosquitto.conf.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// 0 means unlimited.
+    pub max_inflight: usize,
+    /// 0 means unlimited.
+    pub max_queued: usize,
+    /// 0 means unlimited.
+    pub max_queued_bytes: usize,
+}
+
+impl MsgLists {
+    /// Whether another message may be sent now without waiting for acks.
+    pub fn inflight_room(&self, limits: &Limits) -> bool {
+        limits.max_inflight == 0 || self.inflight.len() < limits.max_inflight
+    }
+
+    /// Whether the queue can take one more message of `size` bytes.
+    pub fn queue_room(&self, limits: &Limits, size: usize) -> bool {
+        (limits.max_queued == 0 || self.queued.len() < limits.max_queued)
+            && (limits.max_queued_bytes == 0 || self.queued_bytes + size <= limits.max_queued_bytes)
+    }
+
+    pub fn push_queued(&mut self, m: OutMsg) {
+        self.queued_bytes += m.msg.size();
+        self.queued.push_back(m);
+    }
+
+    pub fn pop_queued(&mut self) -> Option<OutMsg> {
+        let m = self.queued.pop_front()?;
+        self.queued_bytes = self.queued_bytes.saturating_sub(m.msg.size());
+        Some(m)
+    }
+
+    /// A packet id not used by any in-flight message. Ids are handed out in
+    /// order, so the only possible clash is with the oldest one still in
+    /// flight after a full wrap; only then is a scan needed.
+    pub fn next_packet_id(&mut self) -> u16 {
+        for _ in 0..=u16::MAX {
+            self.last_packet_id = self.last_packet_id.wrapping_add(1);
+            if self.last_packet_id == 0 {
+                self.last_packet_id = 1;
+            }
+            let id = self.last_packet_id;
+            let oldest = self.inflight.front().map(|m| m.packet_id);
+            if oldest != Some(id) || !self.inflight.iter().any(|m| m.packet_id == id) {
+                return id;
+            }
+        }
+        // Every id in flight: impossible while max_inflight <= 65535.
+        self.last_packet_id
+    }
+
+    /// Removes the in-flight message `id` in `state`; true if it was there.
+    pub fn ack(&mut self, id: u16, state: OutState) -> bool {
+        let pos = self
+            .inflight
+            .iter()
+            .position(|m| m.packet_id == id && m.state == state);
+        match pos {
+            Some(i) => {
+                self.inflight.remove(i);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// PUBREC for `id`: the message moves to waiting for PUBCOMP.
+    pub fn received(&mut self, id: u16) -> bool {
+        match self
+            .inflight
+            .iter_mut()
+            .find(|m| m.packet_id == id && m.state == OutState::WaitPubRec)
+        {
+            Some(m) => {
+                m.state = OutState::WaitPubComp;
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Records an incoming QoS 2 id; false if it was already recorded (a
+    /// duplicate that must not be delivered again).
+    pub fn incoming_insert(&mut self, id: u16) -> bool {
+        match self.incoming.binary_search(&id) {
+            Ok(_) => false,
+            Err(i) => {
+                self.incoming.insert(i, id);
+                true
+            }
+        }
+    }
+
+    pub fn incoming_release(&mut self, id: u16) {
+        if let Ok(i) = self.incoming.binary_search(&id) {
+            self.incoming.remove(i);
+        }
+    }
+
+    pub fn clear(&mut self) {
+        *self = MsgLists::default();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn out(id: u16, state: OutState) -> OutMsg {
+        OutMsg {
+            msg: Rc::new(Message::new(
+                "t".into(),
+                b"abc".to_vec(),
+                QoS::AtLeastOnce,
+                false,
+            )),
+            qos: QoS::AtLeastOnce,
+            retain: false,
+            packet_id: id,
+            state,
+        }
+    }
+
+    #[test]
+    fn packet_ids_skip_zero_and_in_use() {
+        let mut l = MsgLists::default();
+        assert_eq!(l.next_packet_id(), 1);
+        l.last_packet_id = u16::MAX;
+        assert_eq!(l.next_packet_id(), 1);
+        l.inflight.push_back(out(2, OutState::WaitPubAck));
+        assert_eq!(l.next_packet_id(), 3, "id 2 is the oldest in flight");
+    }
+
+    #[test]
+    fn limits_and_acks() {
+        let limits = Limits {
+            max_inflight: 1,
+            max_queued: 2,
+            max_queued_bytes: 5,
+        };
+        let mut l = MsgLists::default();
+        assert!(l.inflight_room(&limits));
+        l.inflight.push_back(out(1, OutState::WaitPubRec));
+        assert!(!l.inflight_room(&limits));
+        assert!(l.queue_room(&limits, 3));
+        l.push_queued(out(0, OutState::WaitPubAck));
+        assert!(!l.queue_room(&limits, 3), "bytes limit");
+        assert!(l.queue_room(&limits, 2));
+        assert!(l.ack(1, OutState::WaitPubRec));
+        assert!(l.inflight_room(&limits));
+        assert_eq!(l.pop_queued().map(|m| m.packet_id), Some(0));
+        assert_eq!(l.queued_bytes, 0);
+    }
+
+    #[test]
+    fn qos2_states() {
+        let mut l = MsgLists::default();
+        l.inflight.push_back(out(7, OutState::WaitPubRec));
+        assert!(!l.ack(7, OutState::WaitPubComp));
+        assert!(l.received(7));
+        assert!(!l.received(7));
+        assert!(l.ack(7, OutState::WaitPubComp));
+        assert!(l.inflight.is_empty());
+        assert!(l.incoming_insert(5));
+        assert!(!l.incoming_insert(5));
+        l.incoming_release(5);
+        assert!(l.incoming_insert(5));
+    }
+}

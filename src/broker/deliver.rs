@@ -1,0 +1,211 @@
+//! Routing and delivery: a stored message goes to every matching session,
+//! written straight into connected clients' output buffers or queued for
+//! the others. The per-delivery cost is a header and a reference count.
+
+use std::rc::Rc;
+
+use super::context::{Connection, Session};
+use super::database::{Limits, Message, OutMsg, OutState};
+use super::Broker;
+use crate::protocol::{encode_publish, Ack, Packet, PublishHeader, QoS};
+
+/// Output a connection may hold unwritten before QoS 0 messages to it are
+/// dropped (QoS 1/2 ones wait in the session queue instead).
+const MAX_PENDING_QOS0: usize = 16 * 1024 * 1024;
+
+/// Encodes one PUBLISH for `m` into `conn`'s output.
+fn write_publish(conn: &mut Connection, m: &OutMsg, dup: bool) {
+    let topic = match &conn.mount_point {
+        Some(mp) => m.msg.topic.strip_prefix(&**mp).unwrap_or(&m.msg.topic),
+        None => &m.msg.topic,
+    };
+    let head = PublishHeader {
+        topic,
+        qos: m.qos,
+        retain: m.retain,
+        dup,
+        packet_id: m.packet_id,
+    };
+    encode_publish(&mut conn.wbuf, &head, &m.msg.payload);
+}
+
+/// What happened to one delivery.
+enum Outcome {
+    Sent,
+    Queued,
+    Dropped,
+}
+
+/// Delivers `msg` to one session: sent now if its client is connected and
+/// has in-flight room, queued within limits otherwise.
+fn deliver_one(
+    sess: &mut Session,
+    conn: Option<&mut Connection>,
+    msg: &Rc<Message>,
+    qos: QoS,
+    retain: bool,
+    limits: &Limits,
+    queue_qos0: bool,
+) -> Outcome {
+    let mut out = OutMsg {
+        msg: Rc::clone(msg),
+        qos,
+        retain,
+        packet_id: 0,
+        state: OutState::WaitPubAck,
+    };
+    match conn {
+        Some(conn) if conn.closing.is_none() => {
+            if qos == QoS::AtMostOnce {
+                if conn.pending_out() > MAX_PENDING_QOS0 {
+                    return Outcome::Dropped;
+                }
+                write_publish(conn, &out, false);
+                return Outcome::Sent;
+            }
+            if sess.msgs.queued.is_empty() && sess.msgs.inflight_room(limits) {
+                out.packet_id = sess.msgs.next_packet_id();
+                out.state = if qos == QoS::ExactlyOnce {
+                    OutState::WaitPubRec
+                } else {
+                    OutState::WaitPubAck
+                };
+                write_publish(conn, &out, false);
+                sess.msgs.inflight.push_back(out);
+                return Outcome::Sent;
+            }
+        }
+        _ => {
+            if qos == QoS::AtMostOnce && !queue_qos0 {
+                return Outcome::Dropped;
+            }
+        }
+    }
+    if sess.msgs.queue_room(limits, msg.size()) {
+        sess.msgs.push_queued(out);
+        Outcome::Queued
+    } else {
+        Outcome::Dropped
+    }
+}
+
+impl Broker {
+    /// Stores (if retained) and routes a message from a client or a will.
+    pub(super) fn publish_message(&mut self, msg: Rc<Message>) {
+        self.stats.msgs_received += 1;
+        if msg.retain {
+            self.retained.store(&msg);
+        }
+        let mut targets = std::mem::take(&mut self.match_scratch);
+        targets.clear();
+        self.subs.matches(&msg.topic, &mut targets);
+        if !self.settings.allow_duplicate_messages && targets.len() > 1 {
+            // One copy per session, at the highest QoS of its matching
+            // subscriptions ([MQTT-3.3.5-1]).
+            targets.sort_unstable_by(|a, b| a.session.cmp(&b.session).then(b.qos.cmp(&a.qos)));
+            targets.dedup_by_key(|s| s.session);
+        }
+        for t in &targets {
+            let qos = if self.settings.upgrade_outgoing_qos {
+                t.qos
+            } else {
+                msg.qos.min(t.qos)
+            };
+            self.deliver(t.session, &msg, qos, false);
+        }
+        self.match_scratch = targets;
+    }
+
+    /// Delivers to one session and marks its connection for flushing.
+    pub(super) fn deliver(&mut self, sk: usize, msg: &Rc<Message>, qos: QoS, retain: bool) {
+        let Some(sess) = self.sessions.get_mut(sk) else {
+            return;
+        };
+        let ck = sess.conn;
+        let conn = ck.and_then(|k| self.conns.get_mut(k));
+        let outcome = deliver_one(
+            sess,
+            conn,
+            msg,
+            qos,
+            retain,
+            &self.settings.limits,
+            self.settings.queue_qos0_messages,
+        );
+        match outcome {
+            Outcome::Sent => {
+                self.stats.msgs_sent += 1;
+                if let Some(ck) = ck {
+                    if let Some(conn) = self.conns.get_mut(ck) {
+                        Self::mark_dirty(&mut self.dirty, conn, ck);
+                    }
+                }
+            }
+            Outcome::Queued => {}
+            Outcome::Dropped => {
+                self.stats.msgs_dropped += 1;
+                crate::debug!(
+                    "Outgoing messages are being dropped for client {}.",
+                    sess_id(&self.sessions, sk)
+                );
+            }
+        }
+    }
+
+    /// Moves queued messages into flight while there is room.
+    pub(super) fn refill_inflight(&mut self, ck: usize, sk: usize) {
+        let (Some(sess), Some(conn)) = (self.sessions.get_mut(sk), self.conns.get_mut(ck)) else {
+            return;
+        };
+        let limits = self.settings.limits;
+        let mut sent = false;
+        while sess.msgs.inflight_room(&limits) {
+            let Some(mut m) = sess.msgs.pop_queued() else {
+                break;
+            };
+            if m.qos == QoS::AtMostOnce {
+                write_publish(conn, &m, false);
+            } else {
+                m.packet_id = sess.msgs.next_packet_id();
+                m.state = if m.qos == QoS::ExactlyOnce {
+                    OutState::WaitPubRec
+                } else {
+                    OutState::WaitPubAck
+                };
+                write_publish(conn, &m, false);
+                sess.msgs.inflight.push_back(m);
+            }
+            self.stats.msgs_sent += 1;
+            sent = true;
+        }
+        if sent {
+            Self::mark_dirty(&mut self.dirty, conn, ck);
+        }
+    }
+
+    /// A persistent session got its client back: resend what was in flight
+    /// (PUBLISH with DUP, or PUBREL), then send what was queued.
+    pub(super) fn resume_session(&mut self, ck: usize, sk: usize) {
+        let (Some(sess), Some(conn)) = (self.sessions.get_mut(sk), self.conns.get_mut(ck)) else {
+            return;
+        };
+        let version = conn.protocol;
+        for m in &sess.msgs.inflight {
+            match m.state {
+                OutState::WaitPubAck | OutState::WaitPubRec => write_publish(conn, m, true),
+                OutState::WaitPubComp => {
+                    Packet::PubRel(Ack::new(m.packet_id)).encode(&mut conn.wbuf, version)
+                }
+            }
+        }
+        Self::mark_dirty(&mut self.dirty, conn, ck);
+        self.refill_inflight(ck, sk);
+    }
+}
+
+fn sess_id(sessions: &slab::Slab<Session>, sk: usize) -> &str {
+    sessions
+        .get(sk)
+        .map(|s| s.client_id.as_str())
+        .unwrap_or("?")
+}

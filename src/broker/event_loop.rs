@@ -1,0 +1,282 @@
+//! The poll loop: accept, read, run due timers, then flush every connection
+//! with pending output once. The poll timeout is the earliest timer, so an
+//! idle broker sleeps.
+
+use std::io::{self, Write};
+use std::time::{Duration, Instant};
+
+use mio::{Events, Interest, Token};
+
+use super::context::{CloseReason, Connection};
+use super::timers::TimerKind;
+use super::{Broker, LISTENER_BASE, SIGNAL_TOKEN};
+
+/// Output buffers larger than this are given back after they drain, so a
+/// burst does not pin memory on an idle connection.
+const WBUF_KEEP: usize = 64 * 1024;
+
+impl Broker {
+    /// Runs until SIGINT or SIGTERM.
+    pub fn run(&mut self) -> io::Result<()> {
+        let mut events = Events::with_capacity(1024);
+        let mut signals = Vec::new();
+        while self.running {
+            let now = Instant::now();
+            let timeout = if self.read_again.is_empty() {
+                self.timers.timeout(now)
+            } else {
+                Some(Duration::ZERO)
+            };
+            if let Err(e) = self.poll.poll(&mut events, timeout) {
+                if e.kind() == io::ErrorKind::Interrupted {
+                    continue;
+                }
+                return Err(e);
+            }
+            for ev in events.iter() {
+                match ev.token() {
+                    SIGNAL_TOKEN => {
+                        if let Some(s) = &self.signals {
+                            s.drain(&mut signals);
+                        }
+                    }
+                    Token(t) if t >= LISTENER_BASE => self.accept(t - LISTENER_BASE),
+                    Token(ck) => {
+                        if ev.is_writable() {
+                            if let Some(conn) = self.conns.get_mut(ck) {
+                                Self::mark_dirty(&mut self.dirty, conn, ck);
+                            }
+                        }
+                        if ev.is_readable() || ev.is_read_closed() || ev.is_error() {
+                            self.read_conn(ck);
+                        }
+                    }
+                }
+            }
+            for ck in std::mem::take(&mut self.read_again) {
+                self.read_conn(ck);
+            }
+            for sig in signals.drain(..) {
+                self.on_signal(sig);
+            }
+            self.run_timers(Instant::now());
+            self.flush_dirty();
+        }
+        self.shutdown();
+        Ok(())
+    }
+
+    fn on_signal(&mut self, sig: libc::c_int) {
+        match sig {
+            libc::SIGINT | libc::SIGTERM => self.running = false,
+            libc::SIGHUP => {
+                crate::notice!("Reloading config is not supported yet; SIGHUP ignored.")
+            }
+            libc::SIGUSR1 => {
+                crate::notice!("Persistence is not implemented yet; SIGUSR1 ignored.")
+            }
+            libc::SIGUSR2 => self.dump_subscriptions(),
+            _ => {}
+        }
+    }
+
+    /// SIGUSR2: the subscription tree to the log, as mosquitto does.
+    fn dump_subscriptions(&self) {
+        let mut lines = Vec::new();
+        self.subs.dump(&mut lines);
+        crate::notice!("Subscriptions: {}", lines.len());
+        for (filter, s) in lines {
+            let id = self
+                .sessions
+                .get(s.session)
+                .map(|x| x.client_id.as_str())
+                .unwrap_or("?");
+            crate::notice!("{filter} {id} (QoS {})", s.qos.as_u8());
+        }
+    }
+
+    fn accept(&mut self, li: usize) {
+        // Bounded: a flood of connections cannot starve everyone else.
+        for _ in 0..256 {
+            let Some(listener) = self.listeners.get(li) else {
+                return;
+            };
+            let (stream, peer) = match listener.socket.accept() {
+                Ok(x) => x,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    // EMFILE and friends: log and try again next event.
+                    crate::error!("Error accepting connection: {e}");
+                    return;
+                }
+            };
+            let spec_idx = listener.spec;
+            let Some(spec) = self.settings.listeners.get(spec_idx) else {
+                return;
+            };
+            let port = spec.port;
+            let max = spec.max_connections;
+            let mount = spec.mount_point.as_deref().map(std::rc::Rc::from);
+            let count = self.listener_counts.get(spec_idx).copied().unwrap_or(0);
+            let peer = peer.to_string();
+            if max >= 0 && count >= max as usize {
+                crate::notice!("Client connection from {peer} denied: max_connections exceeded.");
+                continue; // dropping `stream` closes it
+            }
+            if self.settings.set_tcp_nodelay {
+                let _ = stream.set_nodelay(true);
+            }
+            let serial = self.serial();
+            let entry = self.conns.vacant_entry();
+            let ck = entry.key();
+            let mut conn = Connection::new(serial, stream, peer, li);
+            conn.mount_point = mount;
+            if let Err(e) =
+                self.poll
+                    .registry()
+                    .register(&mut conn.stream, Token(ck), Interest::READABLE)
+            {
+                crate::error!("Error registering connection: {e}");
+                continue;
+            }
+            if self.settings.connection_messages {
+                crate::notice!("New connection from {} on port {port}.", conn.peer);
+            }
+            let deadline = conn.last_rx + self.settings.connect_timeout;
+            conn.timer_at = Some(deadline);
+            entry.insert(conn);
+            if let Some(n) = self.listener_counts.get_mut(spec_idx) {
+                *n += 1;
+            }
+            self.timers.push(deadline, TimerKind::Keepalive, ck, serial);
+        }
+    }
+
+    fn run_timers(&mut self, now: Instant) {
+        while let Some(t) = self.timers.pop_due(now) {
+            match t.kind {
+                TimerKind::Keepalive => self.check_keepalive(t.key, t.serial, t.at, now),
+                TimerKind::SessionExpiry => {
+                    let expired = self
+                        .sessions
+                        .get(t.key)
+                        .map(|s| s.conn.is_none() && s.expiry_serial == t.serial)
+                        .unwrap_or(false);
+                    if expired {
+                        if let Some(s) = self.sessions.get(t.key) {
+                            crate::notice!("Expiring client {} due to timeout.", s.client_id);
+                        }
+                        self.remove_session(t.key);
+                    }
+                }
+            }
+        }
+    }
+
+    /// A connection's deadline came: close it if it has been silent for
+    /// 1.5 × keepalive (or never sent CONNECT), otherwise set the next one.
+    fn check_keepalive(&mut self, ck: usize, serial: u64, at: Instant, now: Instant) {
+        let Some(conn) = self.conns.get_mut(ck) else {
+            return;
+        };
+        if conn.serial != serial || conn.timer_at != Some(at) || conn.closing.is_some() {
+            return; // stale entry
+        }
+        let limit = if conn.session.is_none() {
+            self.settings.connect_timeout
+        } else if conn.keepalive == 0 {
+            conn.timer_at = None;
+            return;
+        } else {
+            Duration::from_millis(u64::from(conn.keepalive) * 1500)
+        };
+        let deadline = conn.last_rx + limit;
+        if now >= deadline {
+            self.schedule_close(ck, CloseReason::Keepalive);
+        } else {
+            conn.timer_at = Some(deadline);
+            self.timers.push(deadline, TimerKind::Keepalive, ck, serial);
+        }
+    }
+
+    /// Writes every dirty connection's output: one write per connection per
+    /// turn, WRITABLE interest only while the kernel pushes back.
+    fn flush_dirty(&mut self) {
+        let mut i = 0;
+        // Closing a connection can publish a will, which dirties others: the
+        // list may grow while we walk it.
+        while let Some(&ck) = self.dirty.get(i) {
+            i += 1;
+            self.flush_conn(ck);
+        }
+        self.dirty.clear();
+    }
+
+    fn flush_conn(&mut self, ck: usize) {
+        let Some(conn) = self.conns.get_mut(ck) else {
+            return;
+        };
+        conn.dirty = false;
+        let mut failed = false;
+        if conn.wpos < conn.wbuf.len() {
+            match conn.stream.write(&conn.wbuf[conn.wpos..]) {
+                Ok(n) => {
+                    conn.wpos += n;
+                    self.stats.bytes_sent += n as u64;
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(_) => failed = true,
+            }
+        }
+        if conn.wpos >= conn.wbuf.len() {
+            conn.wbuf.clear();
+            conn.wpos = 0;
+            if conn.wbuf.capacity() > WBUF_KEEP {
+                conn.wbuf.shrink_to(WBUF_KEEP / 4);
+            }
+        }
+        if failed {
+            if conn.closing.is_none() {
+                conn.closing = Some(CloseReason::ConnectionLost);
+            }
+            self.finish_close(ck);
+            return;
+        }
+        if conn.closing.is_some() {
+            // Whatever could be written has been; a peer that does not read
+            // its refusal does not keep the socket open.
+            self.finish_close(ck);
+            return;
+        }
+        let pending = conn.wpos < conn.wbuf.len();
+        if pending != conn.want_write {
+            conn.want_write = pending;
+            let interest = if pending {
+                Interest::READABLE | Interest::WRITABLE
+            } else {
+                Interest::READABLE
+            };
+            let _ = self
+                .poll
+                .registry()
+                .reregister(&mut conn.stream, Token(ck), interest);
+        }
+    }
+
+    /// SIGINT/SIGTERM: close every client (publishing wills, as a lost
+    /// connection would) and stop.
+    fn shutdown(&mut self) {
+        let keys: Vec<usize> = self.conns.iter().map(|(k, _)| k).collect();
+        for ck in keys {
+            if let Some(c) = self.conns.get_mut(ck) {
+                if c.closing.is_none() {
+                    c.closing = Some(CloseReason::Shutdown);
+                }
+            }
+            self.flush_conn(ck);
+        }
+        self.flush_dirty();
+    }
+}

@@ -1,0 +1,69 @@
+//! PUBACK, PUBREC, PUBREL and PUBCOMP: advancing the QoS 1/2 state machines.
+//! An ack that frees in-flight room lets queued messages go.
+
+use super::database::OutState;
+use super::Broker;
+use crate::protocol::{Ack, Packet};
+
+impl Broker {
+    fn session_of(&self, ck: usize) -> Option<usize> {
+        self.conns.get(ck).and_then(|c| c.session)
+    }
+
+    pub(super) fn handle_puback(&mut self, ck: usize, id: u16) {
+        crate::debug!("Received PUBACK from {} (Mid: {id})", self.conn_id(ck));
+        self.complete(ck, id, OutState::WaitPubAck);
+    }
+
+    pub(super) fn handle_pubcomp(&mut self, ck: usize, id: u16) {
+        crate::debug!("Received PUBCOMP from {} (Mid: {id})", self.conn_id(ck));
+        self.complete(ck, id, OutState::WaitPubComp);
+    }
+
+    fn complete(&mut self, ck: usize, id: u16, state: OutState) {
+        let Some(sk) = self.session_of(ck) else {
+            return;
+        };
+        let acked = self
+            .sessions
+            .get_mut(sk)
+            .map(|s| s.msgs.ack(id, state))
+            .unwrap_or(false);
+        if acked {
+            self.refill_inflight(ck, sk);
+        }
+    }
+
+    pub(super) fn handle_pubrec(&mut self, ck: usize, id: u16) {
+        crate::debug!("Received PUBREC from {} (Mid: {id})", self.conn_id(ck));
+        let Some(sk) = self.session_of(ck) else {
+            return;
+        };
+        if let Some(s) = self.sessions.get_mut(sk) {
+            s.msgs.received(id);
+        }
+        // PUBREL even for an unknown id, so the client can finish its flow.
+        let version = self
+            .sessions
+            .get(sk)
+            .map(|s| s.protocol)
+            .unwrap_or_default();
+        self.send_packet(ck, &Packet::PubRel(Ack::new(id)), version);
+    }
+
+    pub(super) fn handle_pubrel(&mut self, ck: usize, id: u16) {
+        crate::debug!("Received PUBREL from {} (Mid: {id})", self.conn_id(ck));
+        let Some(sk) = self.session_of(ck) else {
+            return;
+        };
+        if let Some(s) = self.sessions.get_mut(sk) {
+            s.msgs.incoming_release(id);
+        }
+        let version = self
+            .sessions
+            .get(sk)
+            .map(|s| s.protocol)
+            .unwrap_or_default();
+        self.send_packet(ck, &Packet::PubComp(Ack::new(id)), version);
+    }
+}

@@ -1,0 +1,204 @@
+//! CONNECT policy: protocol and client id checks, authentication, session
+//! takeover and resumption, CONNACK.
+
+use std::time::{Duration, Instant};
+
+use super::context::{CloseReason, Session};
+use super::net::random_bytes;
+use super::timers::TimerKind;
+use super::Broker;
+use crate::protocol::{ConnAck, Connect, ConnectReturnCode, Packet, ProtocolVersion};
+
+/// A client id in mosquitto's generated shape: prefix + a random UUID.
+fn generate_client_id(prefix: &str) -> String {
+    let mut b = [0u8; 16];
+    random_bytes(&mut b);
+    let hex: String = b.iter().map(|x| format!("{x:02x}")).collect();
+    let h = |r: std::ops::Range<usize>| hex.get(r).unwrap_or("");
+    format!(
+        "{prefix}{}-{}-{}-{}-{}",
+        h(0..8),
+        h(8..12),
+        h(12..16),
+        h(16..20),
+        h(20..32)
+    )
+}
+
+impl Broker {
+    /// Sends a CONNACK refusal and closes once it is written.
+    pub(super) fn send_connack_refusal(&mut self, ck: usize, code: u8) {
+        let version = self
+            .conns
+            .get(ck)
+            .map(|c| c.protocol)
+            .unwrap_or(ProtocolVersion::V311);
+        let ack = ConnAck {
+            session_present: false,
+            code,
+            properties: Default::default(),
+        };
+        self.send_packet(ck, &Packet::ConnAck(ack), version);
+        self.schedule_close(ck, CloseReason::Refused);
+    }
+
+    pub(super) fn handle_connect(&mut self, ck: usize, c: Connect) {
+        let Some(conn) = self.conns.get_mut(ck) else {
+            return;
+        };
+        conn.protocol = c.protocol;
+        if c.protocol == ProtocolVersion::V5 {
+            // MQTT 5 is not spoken yet: refuse the way a 3.1.1 broker does.
+            conn.protocol = ProtocolVersion::V311;
+            if self.settings.connection_messages {
+                crate::information!("Invalid protocol version 5 in CONNECT from {}.", conn.peer);
+            }
+            self.send_connack_refusal(ck, ConnectReturnCode::UnacceptableProtocolVersion as u8);
+            return;
+        }
+        let Connect {
+            protocol,
+            bridge,
+            clean_session,
+            keep_alive,
+            client_id,
+            will,
+            username,
+            password: _,
+            properties: _,
+        } = c;
+
+        let client_id = if client_id.is_empty() {
+            let allowed = protocol == ProtocolVersion::V311
+                && clean_session
+                && self.settings.allow_zero_length_clientid;
+            if !allowed {
+                self.send_connack_refusal(ck, ConnectReturnCode::IdentifierRejected as u8);
+                return;
+            }
+            generate_client_id(&self.settings.auto_id_prefix)
+        } else {
+            client_id
+        };
+
+        let max_ka = self.settings.max_keepalive;
+        if max_ka > 0 && (keep_alive > max_ka || keep_alive == 0) {
+            self.send_connack_refusal(ck, ConnectReturnCode::IdentifierRejected as u8);
+            return;
+        }
+
+        if let Some(w) = &will {
+            if w.retain && !self.settings.retain_available {
+                self.schedule_close(ck, CloseReason::Protocol);
+                return;
+            }
+        }
+
+        if username.is_none() && !self.settings.allow_anonymous {
+            self.send_connack_refusal(ck, ConnectReturnCode::NotAuthorized as u8);
+            return;
+        }
+
+        // Session takeover or resumption.
+        let mut session_present = false;
+        let sk = match self.by_id.get(&client_id).copied() {
+            Some(sk) => {
+                let old = self.sessions.get(sk).map(|s| (s.conn, s.clean));
+                let (old_conn, old_clean) = old.unwrap_or((None, true));
+                if let Some(old_ck) = old_conn {
+                    if self.settings.connection_messages {
+                        crate::notice!(
+                            "Client {client_id} already connected, closing old connection."
+                        );
+                    }
+                    if let Some(s) = self.sessions.get_mut(sk) {
+                        s.conn = None;
+                    }
+                    self.schedule_close(old_ck, CloseReason::TakenOver);
+                }
+                if clean_session || old_clean {
+                    self.remove_session(sk);
+                    None
+                } else {
+                    session_present = true;
+                    Some(sk)
+                }
+            }
+            None => None,
+        };
+        let sk = match sk {
+            Some(sk) => sk,
+            None => {
+                let sk = self
+                    .sessions
+                    .insert(Session::new(client_id.clone(), clean_session));
+                self.by_id.insert(client_id.clone(), sk);
+                sk
+            }
+        };
+        if let Some(sess) = self.sessions.get_mut(sk) {
+            sess.conn = Some(ck);
+            sess.clean = clean_session;
+            sess.protocol = protocol;
+            sess.expiry_serial = 0;
+        }
+
+        let Some(conn) = self.conns.get_mut(ck) else {
+            return;
+        };
+        conn.session = Some(sk);
+        conn.keepalive = keep_alive;
+        conn.will = will.map(|mut w| {
+            w.topic = super::mounted(&conn.mount_point, w.topic);
+            w
+        });
+        conn.is_bridge = bridge;
+        if self.settings.connection_messages {
+            let kind = if bridge { "bridge" } else { "client" };
+            let user = match &username {
+                Some(u) => format!(", u'{u}'"),
+                None => String::new(),
+            };
+            crate::notice!(
+                "New {kind} connected from {} as {client_id} (p{}, c{}, k{keep_alive}{user}).",
+                conn.peer,
+                protocol.level(),
+                u8::from(clean_session),
+            );
+        }
+        conn.client_id = Some(client_id);
+        conn.username = username;
+        self.stats.clients_total += 1;
+
+        // The keepalive clock starts now; the CONNECT deadline is replaced.
+        let serial = conn.serial;
+        if keep_alive > 0 {
+            let at = Instant::now() + Duration::from_millis(u64::from(keep_alive) * 1500);
+            conn.timer_at = Some(at);
+            self.timers.push(at, TimerKind::Keepalive, ck, serial);
+        } else {
+            conn.timer_at = None;
+        }
+
+        let ack = ConnAck::new(session_present, ConnectReturnCode::Accepted);
+        self.send_packet(ck, &Packet::ConnAck(ack), protocol);
+        if session_present {
+            self.resume_session(ck, sk);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn generated_ids_look_like_mosquittos() {
+        let a = generate_client_id("auto-");
+        let b = generate_client_id("auto-");
+        assert_ne!(a, b);
+        assert_eq!(a.len(), 5 + 36);
+        assert!(a.starts_with("auto-"));
+        assert_eq!(a.matches('-').count(), 5);
+    }
+}

@@ -1,0 +1,74 @@
+//! Inbound PUBLISH: limits, QoS handshakes, then routing. QoS 2 messages
+//! are routed on receipt and their packet id remembered until PUBREL, so a
+//! resent duplicate is acknowledged but not delivered twice.
+
+use std::rc::Rc;
+
+use super::context::CloseReason;
+use super::database::Message;
+use super::{mounted, Broker};
+use crate::protocol::{Ack, Packet, Publish, QoS};
+
+impl Broker {
+    pub(super) fn handle_publish(&mut self, ck: usize, p: Publish) {
+        let Some(conn) = self.conns.get(ck) else {
+            return;
+        };
+        let version = conn.protocol;
+        let sk = conn.session;
+        if super::logging::debug_enabled() {
+            crate::debug!(
+                "Received PUBLISH from {} (d{}, q{}, r{}, m{}, '{}', ... ({} bytes))",
+                conn.log_id(),
+                u8::from(p.dup),
+                p.qos.as_u8(),
+                u8::from(p.retain),
+                p.packet_id,
+                p.topic,
+                p.payload.len()
+            );
+        }
+        if p.retain && !self.settings.retain_available {
+            self.schedule_close(ck, CloseReason::Protocol);
+            return;
+        }
+        let mount = conn.mount_point.clone();
+        let too_big = self.settings.message_size_limit > 0
+            && p.payload.len() > self.settings.message_size_limit;
+        let Publish {
+            qos,
+            retain,
+            topic,
+            packet_id,
+            payload,
+            ..
+        } = p;
+        // An oversize message is acknowledged and dropped, as mosquitto does
+        // for MQTT 3.x clients, so the client does not resend it forever.
+        let deliver = !too_big
+            && match qos {
+                QoS::ExactlyOnce => match sk.and_then(|sk| self.sessions.get_mut(sk)) {
+                    Some(sess) => sess.msgs.incoming_insert(packet_id),
+                    None => false,
+                },
+                _ => true,
+            };
+        if too_big {
+            crate::debug!(
+                "Dropped too large PUBLISH from {} (q{}, m{packet_id}, '{topic}').",
+                self.conn_id(ck),
+                qos.as_u8()
+            );
+        }
+        if deliver {
+            let topic = mounted(&mount, topic);
+            let msg = Rc::new(Message::new(topic, payload, qos, retain));
+            self.publish_message(msg);
+        }
+        match qos {
+            QoS::AtMostOnce => {}
+            QoS::AtLeastOnce => self.send_packet(ck, &Packet::PubAck(Ack::new(packet_id)), version),
+            QoS::ExactlyOnce => self.send_packet(ck, &Packet::PubRec(Ack::new(packet_id)), version),
+        }
+    }
+}

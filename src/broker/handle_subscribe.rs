@@ -1,0 +1,77 @@
+//! SUBSCRIBE and UNSUBSCRIBE: the subscription tree, SUBACK/UNSUBACK, and
+//! retained messages for new subscriptions.
+
+use super::{mounted, Broker};
+use crate::protocol::{Packet, SubAck, Subscribe, UnsubAck, Unsubscribe};
+
+impl Broker {
+    pub(super) fn handle_subscribe(&mut self, ck: usize, s: Subscribe) {
+        let Some(conn) = self.conns.get(ck) else {
+            return;
+        };
+        let (Some(sk), version) = (conn.session, conn.protocol) else {
+            return;
+        };
+        crate::debug!("Received SUBSCRIBE from {}", conn.log_id());
+        let mount = conn.mount_point.clone();
+        let mut codes = Vec::with_capacity(s.filters.len());
+        let mut granted = Vec::with_capacity(s.filters.len());
+        for (filter, qos) in s.filters {
+            let filter = mounted(&mount, filter);
+            crate::log_subscribe!("{} {} {filter}", self.conn_id(ck), qos.as_u8());
+            self.subs.subscribe(&filter, sk, qos);
+            if let Some(sess) = self.sessions.get_mut(sk) {
+                match sess.filters.iter_mut().find(|(f, _)| *f == filter) {
+                    Some(entry) => entry.1 = qos,
+                    None => sess.filters.push((filter.clone(), qos)),
+                }
+            }
+            codes.push(qos.as_u8());
+            granted.push((filter, qos));
+        }
+        let ack = SubAck {
+            packet_id: s.packet_id,
+            codes,
+            properties: Default::default(),
+        };
+        self.send_packet(ck, &Packet::SubAck(ack), version);
+
+        // Retained messages follow the SUBACK, flagged retained, at the lower
+        // of the message's and the subscription's QoS.
+        let mut found = std::mem::take(&mut self.retained_scratch);
+        for (filter, sub_qos) in granted {
+            found.clear();
+            self.retained.matching(&filter, &mut found);
+            for msg in &found {
+                let qos = if self.settings.upgrade_outgoing_qos {
+                    sub_qos
+                } else {
+                    msg.qos.min(sub_qos)
+                };
+                self.deliver(sk, msg, qos, true);
+            }
+        }
+        found.clear();
+        self.retained_scratch = found;
+    }
+
+    pub(super) fn handle_unsubscribe(&mut self, ck: usize, u: Unsubscribe) {
+        let Some(conn) = self.conns.get(ck) else {
+            return;
+        };
+        let (Some(sk), version) = (conn.session, conn.protocol) else {
+            return;
+        };
+        crate::debug!("Received UNSUBSCRIBE from {}", conn.log_id());
+        let mount = conn.mount_point.clone();
+        for filter in u.filters {
+            let filter = mounted(&mount, filter);
+            crate::log_unsubscribe!("{} {filter}", self.conn_id(ck));
+            self.subs.unsubscribe(&filter, sk);
+            if let Some(sess) = self.sessions.get_mut(sk) {
+                sess.filters.retain(|(f, _)| *f != filter);
+            }
+        }
+        self.send_packet(ck, &Packet::UnsubAck(UnsubAck::new(u.packet_id)), version);
+    }
+}

@@ -1,0 +1,208 @@
+//! Reading: drain the socket, cut whole packets out of the bytes, decode and
+//! dispatch each. Only the tail of an incomplete packet is ever copied into
+//! the connection's own buffer.
+
+use std::io::{self, Read};
+use std::time::Instant;
+
+use super::context::CloseReason;
+use super::Broker;
+use crate::protocol::{fixed_header, DecodeError, Packet, PacketType, ProtocolVersion};
+
+/// Reads per connection per turn before others get their go.
+const READS_PER_TURN: usize = 16;
+
+/// A CONNECT holds at most a few 64 KiB fields; anything larger before a
+/// client has been accepted is refused before it is buffered.
+const MAX_CONNECT_LEN: usize = 512 * 1024;
+
+impl Broker {
+    pub(super) fn read_conn(&mut self, ck: usize) {
+        let mut scratch = std::mem::take(&mut self.read_scratch);
+        for turn in 0.. {
+            let Some(conn) = self.conns.get_mut(ck) else {
+                break;
+            };
+            if conn.closing.is_some() {
+                break;
+            }
+            if turn == READS_PER_TURN {
+                self.read_again.push(ck);
+                break;
+            }
+            let n = match conn.stream.read(&mut scratch) {
+                Ok(0) => {
+                    self.schedule_close(ck, CloseReason::ConnectionLost);
+                    break;
+                }
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(_) => {
+                    self.schedule_close(ck, CloseReason::ConnectionLost);
+                    break;
+                }
+            };
+            conn.last_rx = Instant::now();
+            self.stats.bytes_received += n as u64;
+            let data = scratch.get(..n).unwrap_or(&[]);
+            if conn.rbuf.is_empty() {
+                let used = self.process_bytes(ck, data);
+                if let Some(conn) = self.conns.get_mut(ck) {
+                    conn.rbuf.extend_from_slice(data.get(used..).unwrap_or(&[]));
+                }
+            } else {
+                conn.rbuf.extend_from_slice(data);
+                let mut buf = std::mem::take(&mut conn.rbuf);
+                let used = self.process_bytes(ck, &buf);
+                buf.drain(..used.min(buf.len()));
+                if buf.capacity() > 64 * 1024 && buf.len() < 16 * 1024 {
+                    buf.shrink_to(16 * 1024);
+                }
+                if let Some(conn) = self.conns.get_mut(ck) {
+                    conn.rbuf = buf;
+                }
+            }
+        }
+        self.read_scratch = scratch;
+    }
+
+    /// Handles every whole packet at the front of `data`; returns how many
+    /// bytes were used. Stops at the first incomplete packet or once the
+    /// connection is closing.
+    fn process_bytes(&mut self, ck: usize, data: &[u8]) -> usize {
+        let mut pos = 0;
+        loop {
+            let Some(conn) = self.conns.get(ck) else {
+                return pos;
+            };
+            if conn.closing.is_some() {
+                return pos;
+            }
+            let rest = data.get(pos..).unwrap_or(&[]);
+            let header = match fixed_header(rest) {
+                Ok(Some(h)) => h,
+                Ok(None) => return pos,
+                Err(_) => {
+                    self.schedule_close(ck, CloseReason::Malformed);
+                    return pos;
+                }
+            };
+            // Limits apply as soon as the length is known, before buffering.
+            let connected = conn.session.is_some();
+            if !connected && header.packet_type() != PacketType::Connect as u8 {
+                self.schedule_close(ck, CloseReason::Protocol);
+                return pos;
+            }
+            let limit = if connected {
+                self.settings.max_packet_size
+            } else {
+                MAX_CONNECT_LEN
+            };
+            if limit > 0 && header.total_len() > limit {
+                self.schedule_close(ck, CloseReason::Oversize);
+                return pos;
+            }
+            let Some(body) = rest.get(header.header_len..header.total_len()) else {
+                return pos;
+            };
+            pos += header.total_len();
+            match Packet::decode(&header, body, conn.protocol) {
+                Ok(packet) => self.handle_packet(ck, packet),
+                Err(e) => self.decode_error(ck, e),
+            }
+        }
+    }
+
+    fn decode_error(&mut self, ck: usize, e: DecodeError) {
+        if let DecodeError::UnsupportedProtocolVersion(v) = e {
+            if let Some(conn) = self.conns.get_mut(ck) {
+                if conn.session.is_none() {
+                    if self.settings.connection_messages {
+                        crate::information!(
+                            "Invalid protocol version {v} in CONNECT from {}.",
+                            conn.peer
+                        );
+                    }
+                    self.send_connack_refusal(ck, 1);
+                    return;
+                }
+            }
+        }
+        if let Some(conn) = self.conns.get(ck) {
+            crate::debug!("Bad packet from {}: {e}.", conn.log_id());
+        }
+        let reason = match e {
+            DecodeError::MalformedRemainingLength
+            | DecodeError::Truncated
+            | DecodeError::TrailingBytes
+            | DecodeError::InvalidUtf8
+            | DecodeError::MalformedProperties => CloseReason::Malformed,
+            _ => CloseReason::Protocol,
+        };
+        self.schedule_close(ck, reason);
+    }
+
+    fn handle_packet(&mut self, ck: usize, packet: Packet) {
+        let Some(conn) = self.conns.get(ck) else {
+            return;
+        };
+        if conn.session.is_none() {
+            match packet {
+                Packet::Connect(c) => self.handle_connect(ck, *c),
+                _ => self.schedule_close(ck, CloseReason::Protocol),
+            }
+            return;
+        }
+        let version = conn.protocol;
+        match packet {
+            Packet::Publish(p) => self.handle_publish(ck, p),
+            Packet::PubAck(a) => self.handle_puback(ck, a.packet_id),
+            Packet::PubRec(a) => self.handle_pubrec(ck, a.packet_id),
+            Packet::PubRel(a) => self.handle_pubrel(ck, a.packet_id),
+            Packet::PubComp(a) => self.handle_pubcomp(ck, a.packet_id),
+            Packet::Subscribe(s) => self.handle_subscribe(ck, s),
+            Packet::Unsubscribe(u) => self.handle_unsubscribe(ck, u),
+            Packet::PingReq => {
+                crate::debug!("Received PINGREQ from {}", self.conn_id(ck));
+                self.send_packet(ck, &Packet::PingResp, version);
+            }
+            Packet::Disconnect(..) => {
+                crate::debug!("Received DISCONNECT from {}", self.conn_id(ck));
+                if let Some(conn) = self.conns.get_mut(ck) {
+                    conn.will = None;
+                }
+                self.schedule_close(ck, CloseReason::Disconnect);
+            }
+            Packet::Connect(_) => {
+                if let Some(conn) = self.conns.get(ck) {
+                    crate::notice!(
+                        "Bad client {} sending multiple CONNECT messages.",
+                        conn.log_id()
+                    );
+                }
+                self.schedule_close(ck, CloseReason::Protocol);
+            }
+            // Packets only a broker sends.
+            Packet::ConnAck(_) | Packet::SubAck(_) | Packet::UnsubAck(_) | Packet::PingResp => {
+                self.schedule_close(ck, CloseReason::Protocol)
+            }
+        }
+    }
+
+    /// The connection's client id for log lines.
+    pub(super) fn conn_id(&self, ck: usize) -> &str {
+        self.conns
+            .get(ck)
+            .map(|c| c.log_id())
+            .unwrap_or("<unknown>")
+    }
+
+    /// Encodes `packet` into the connection's output buffer.
+    pub(super) fn send_packet(&mut self, ck: usize, packet: &Packet, version: ProtocolVersion) {
+        if let Some(conn) = self.conns.get_mut(ck) {
+            packet.encode(&mut conn.wbuf, version);
+            Self::mark_dirty(&mut self.dirty, conn, ck);
+        }
+    }
+}
