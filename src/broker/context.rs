@@ -69,6 +69,10 @@ pub struct Connection {
     /// The listener's mount_point: prefixed to the client's topics on the
     /// way in, stripped on the way out.
     pub mount_point: Option<std::rc::Rc<str>>,
+    /// Not read from while clients it publishes to are congested.
+    pub paused: bool,
+    /// Publishers (key, serial) paused because this connection is congested.
+    pub waiters: Vec<(usize, u64)>,
 }
 
 impl Connection {
@@ -94,6 +98,8 @@ impl Connection {
             want_write: false,
             is_bridge: false,
             mount_point: None,
+            paused: false,
+            waiters: Vec::new(),
         }
     }
 

@@ -93,6 +93,7 @@ impl Broker {
     /// Stores (if retained) and routes a message from a client or a will.
     pub(super) fn publish_message(&mut self, msg: Rc<Message>) {
         self.stats.msgs_received += 1;
+        self.pressure.clear();
         if msg.retain {
             self.retained.store(&msg);
         }
@@ -132,15 +133,18 @@ impl Broker {
             &self.settings.limits,
             self.settings.queue_qos0_messages,
         );
-        match outcome {
-            Outcome::Sent => {
-                self.stats.msgs_sent += 1;
-                if let Some(ck) = ck {
-                    if let Some(conn) = self.conns.get_mut(ck) {
-                        Self::mark_dirty(&mut self.dirty, conn, ck);
-                    }
+        if let (Some(ck), Outcome::Sent | Outcome::Queued) = (ck, &outcome) {
+            if let Some(conn) = self.conns.get_mut(ck) {
+                if matches!(outcome, Outcome::Sent) {
+                    Self::mark_dirty(&mut self.dirty, conn, ck);
+                }
+                if super::backpressure::congested(conn, sess, &self.settings.limits) {
+                    self.pressure.push(ck);
                 }
             }
+        }
+        match outcome {
+            Outcome::Sent => self.stats.msgs_sent += 1,
             Outcome::Queued => {}
             Outcome::Dropped => {
                 self.stats.msgs_dropped += 1;

@@ -157,6 +157,12 @@ impl Broker {
         while let Some(t) = self.timers.pop_due(now) {
             match t.kind {
                 TimerKind::Keepalive => self.check_keepalive(t.key, t.serial, t.at, now),
+                TimerKind::Resume => {
+                    if self.conns.get(t.key).map(|c| c.paused).unwrap_or(false) {
+                        crate::debug!("Resuming {} after the longest pause.", self.conn_id(t.key));
+                    }
+                    self.resume(t.key, t.serial);
+                }
                 TimerKind::SessionExpiry => {
                     let expired = self
                         .sessions
@@ -191,7 +197,9 @@ impl Broker {
         } else {
             Duration::from_millis(u64::from(conn.keepalive) * 1500)
         };
-        let deadline = conn.last_rx + limit;
+        // A publisher we stopped reading is not silent by its own doing.
+        let last = if conn.paused { now } else { conn.last_rx };
+        let deadline = last + limit;
         if now >= deadline {
             self.schedule_close(ck, CloseReason::Keepalive);
         } else {
@@ -251,6 +259,7 @@ impl Broker {
             return;
         }
         let pending = conn.wpos < conn.wbuf.len();
+        let has_waiters = !conn.waiters.is_empty();
         if pending != conn.want_write {
             conn.want_write = pending;
             let interest = if pending {
@@ -262,6 +271,9 @@ impl Broker {
                 .poll
                 .registry()
                 .reregister(&mut conn.stream, Token(ck), interest);
+        }
+        if has_waiters {
+            self.release_waiters(ck, false);
         }
     }
 

@@ -64,6 +64,7 @@ impl Broker {
             let topic = mounted(&mount, topic);
             let msg = Rc::new(Message::new(topic, payload, qos, retain));
             self.publish_message(msg);
+            self.apply_backpressure(ck);
         }
         match qos {
             QoS::AtMostOnce => {}

@@ -6,7 +6,7 @@
 //! macros below set it. Records from other crates are typed by level.
 
 use std::io::Write;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Mutex;
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -73,8 +73,9 @@ struct Logger {
     settings: Mutex<LogSettings>,
 }
 
-/// Cached "debug lines are on", read on the hot path without the lock.
-static DEBUG_ON: AtomicBool = AtomicBool::new(false);
+/// The types that reach at least one destination, read without the lock
+/// so that filtered-out lines cost one atomic load.
+static ACTIVE_TYPES: AtomicU32 = AtomicU32::new(LOG_DEFAULT);
 
 static LOGGER: Logger = Logger {
     settings: Mutex::new(LogSettings {
@@ -132,12 +133,12 @@ impl log::Log for Logger {
     }
 
     fn log(&self, record: &log::Record<'_>) {
+        if ACTIVE_TYPES.load(Ordering::Relaxed) & type_of(record) == 0 {
+            return;
+        }
         let Ok(s) = self.settings.lock() else {
             return;
         };
-        if s.dests == 0 || s.types & type_of(record) == 0 {
-            return;
-        }
         let line = if s.timestamp {
             let ts = match &s.timestamp_format {
                 Some(f) => format_time(f),
@@ -167,19 +168,22 @@ impl log::Log for Logger {
 
 /// Installs the logger (once) and applies `settings` (any number of times).
 pub fn init(settings: LogSettings) {
-    DEBUG_ON.store(
-        settings.dests != 0 && settings.types & LOG_DEBUG != 0,
-        Ordering::Relaxed,
-    );
+    let active = if settings.dests == 0 { 0 } else { settings.types };
+    ACTIVE_TYPES.store(active, Ordering::Relaxed);
     if let Ok(mut s) = LOGGER.settings.lock() {
         *s = settings;
     }
     // Already set on a second call; the new settings above still apply.
     let _ = log::set_logger(&LOGGER);
-    log::set_max_level(log::LevelFilter::Trace);
+    // Debug lines are skipped by the macros themselves unless wanted.
+    log::set_max_level(if active & LOG_DEBUG != 0 {
+        log::LevelFilter::Debug
+    } else {
+        log::LevelFilter::Info
+    });
 }
 
 /// Whether debug lines would be written, so callers can skip formatting work.
 pub fn debug_enabled() -> bool {
-    DEBUG_ON.load(Ordering::Relaxed)
+    ACTIVE_TYPES.load(Ordering::Relaxed) & LOG_DEBUG != 0
 }

@@ -4,6 +4,7 @@
 //! `event_loop`, reading and packet dispatch in `read_handle`, protocol policy
 //! in one `handle_*` file per packet kind, and delivery in `deliver`.
 
+mod backpressure;
 mod context;
 pub mod database;
 mod deliver;
@@ -86,6 +87,8 @@ pub struct Broker {
     read_scratch: Vec<u8>,
     match_scratch: Vec<Subscriber>,
     retained_scratch: Vec<Rc<Message>>,
+    /// Congested receivers met while routing the current message.
+    pressure: Vec<usize>,
     signals: Option<signals::SignalPipe>,
     next_serial: u64,
     running: bool,
@@ -155,6 +158,7 @@ impl Broker {
             read_scratch: vec![0; 64 * 1024],
             match_scratch: Vec::new(),
             retained_scratch: Vec::new(),
+            pressure: Vec::new(),
             signals,
             next_serial: 1,
             running: true,
@@ -201,6 +205,9 @@ impl Broker {
             return;
         };
         let _ = self.poll.registry().deregister(&mut conn.stream);
+        for (pk, serial) in std::mem::take(&mut conn.waiters) {
+            self.resume(pk, serial);
+        }
         if let Some(n) = self
             .listeners
             .get(conn.listener)

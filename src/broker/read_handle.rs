@@ -18,12 +18,14 @@ const MAX_CONNECT_LEN: usize = 512 * 1024;
 
 impl Broker {
     pub(super) fn read_conn(&mut self, ck: usize) {
+        // Packets left over from before a pause go first.
+        self.process_buffered(ck);
         let mut scratch = std::mem::take(&mut self.read_scratch);
         for turn in 0.. {
             let Some(conn) = self.conns.get_mut(ck) else {
                 break;
             };
-            if conn.closing.is_some() {
+            if conn.closing.is_some() || conn.paused {
                 break;
             }
             if turn == READS_PER_TURN {
@@ -53,18 +55,29 @@ impl Broker {
                 }
             } else {
                 conn.rbuf.extend_from_slice(data);
-                let mut buf = std::mem::take(&mut conn.rbuf);
-                let used = self.process_bytes(ck, &buf);
-                buf.drain(..used.min(buf.len()));
-                if buf.capacity() > 64 * 1024 && buf.len() < 16 * 1024 {
-                    buf.shrink_to(16 * 1024);
-                }
-                if let Some(conn) = self.conns.get_mut(ck) {
-                    conn.rbuf = buf;
-                }
+                self.process_buffered(ck);
             }
         }
         self.read_scratch = scratch;
+    }
+
+    /// Handles the whole packets in the connection's carry-over buffer.
+    fn process_buffered(&mut self, ck: usize) {
+        let Some(conn) = self.conns.get_mut(ck) else {
+            return;
+        };
+        if conn.rbuf.is_empty() || conn.paused {
+            return;
+        }
+        let mut buf = std::mem::take(&mut conn.rbuf);
+        let used = self.process_bytes(ck, &buf);
+        buf.drain(..used.min(buf.len()));
+        if buf.capacity() > 64 * 1024 && buf.len() < 16 * 1024 {
+            buf.shrink_to(16 * 1024);
+        }
+        if let Some(conn) = self.conns.get_mut(ck) {
+            conn.rbuf = buf;
+        }
     }
 
     /// Handles every whole packet at the front of `data`; returns how many
@@ -76,7 +89,7 @@ impl Broker {
             let Some(conn) = self.conns.get(ck) else {
                 return pos;
             };
-            if conn.closing.is_some() {
+            if conn.closing.is_some() || conn.paused {
                 return pos;
             }
             let rest = data.get(pos..).unwrap_or(&[]);
