@@ -2,6 +2,7 @@
 //! is stored once (`Rc<Message>`) and every subscriber's queue holds a
 //! reference plus the per-delivery header (QoS, packet id, state).
 
+use std::cell::Cell;
 use std::collections::VecDeque;
 use std::rc::Rc;
 
@@ -18,8 +19,33 @@ pub struct Message {
     pub retain: bool,
 }
 
+thread_local! {
+    /// Messages alive in the store and their payload bytes, for `$SYS`.
+    static STORED: Cell<(u64, u64)> = const { Cell::new((0, 0)) };
+}
+
+/// (count, payload bytes) of messages currently stored.
+pub fn store_totals() -> (u64, u64) {
+    STORED.with(|s| s.get())
+}
+
+impl Drop for Message {
+    fn drop(&mut self) {
+        let n = self.payload.len() as u64;
+        STORED.with(|s| {
+            let (c, b) = s.get();
+            s.set((c.saturating_sub(1), b.saturating_sub(n)));
+        });
+    }
+}
+
 impl Message {
     pub fn new(topic: String, payload: Vec<u8>, qos: QoS, retain: bool) -> Message {
+        let n = payload.len() as u64;
+        STORED.with(|s| {
+            let (c, b) = s.get();
+            s.set((c + 1, b + n));
+        });
         Message {
             topic: topic.into_boxed_str(),
             payload: payload.into_boxed_slice(),

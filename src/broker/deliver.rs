@@ -92,7 +92,6 @@ fn deliver_one(
 impl Broker {
     /// Stores (if retained) and routes a message from a client or a will.
     pub(super) fn publish_message(&mut self, msg: Rc<Message>) {
-        self.stats.msgs_received += 1;
         self.pressure.clear();
         if msg.retain {
             self.retained.store(&msg);
@@ -144,7 +143,7 @@ impl Broker {
             }
         }
         match outcome {
-            Outcome::Sent => self.stats.msgs_sent += 1,
+            Outcome::Sent => self.stats.count_publish_sent(msg.size()),
             Outcome::Queued => {}
             Outcome::Dropped => {
                 self.stats.msgs_dropped += 1;
@@ -167,6 +166,7 @@ impl Broker {
             let Some(mut m) = sess.msgs.pop_queued() else {
                 break;
             };
+            self.stats.count_publish_sent(m.msg.size());
             if m.qos == QoS::AtMostOnce {
                 write_publish(conn, &m, false);
             } else {
@@ -179,7 +179,6 @@ impl Broker {
                 write_publish(conn, &m, false);
                 sess.msgs.inflight.push_back(m);
             }
-            self.stats.msgs_sent += 1;
             sent = true;
         }
         if sent {

@@ -20,6 +20,8 @@ impl Broker {
     pub fn run(&mut self) -> io::Result<()> {
         let mut events = Events::with_capacity(1024);
         let mut signals = Vec::new();
+        self.sys_start();
+        self.schedule_sys(Instant::now());
         while self.running {
             let now = Instant::now();
             let timeout = if self.read_again.is_empty() {
@@ -64,6 +66,14 @@ impl Broker {
         }
         self.shutdown();
         Ok(())
+    }
+
+    fn schedule_sys(&mut self, now: Instant) {
+        let secs = self.settings.sys_interval;
+        if secs > 0 {
+            let at = now + Duration::from_secs(u64::from(secs));
+            self.timers.push(at, TimerKind::SysTree, 0, 0);
+        }
     }
 
     fn on_signal(&mut self, sig: libc::c_int) {
@@ -127,6 +137,7 @@ impl Broker {
             if self.settings.set_tcp_nodelay {
                 let _ = stream.set_nodelay(true);
             }
+            self.stats.sockets += 1;
             let serial = self.serial();
             let entry = self.conns.vacant_entry();
             let ck = entry.key();
@@ -157,6 +168,10 @@ impl Broker {
         while let Some(t) = self.timers.pop_due(now) {
             match t.kind {
                 TimerKind::Keepalive => self.check_keepalive(t.key, t.serial, t.at, now),
+                TimerKind::SysTree => {
+                    self.sys_update(now);
+                    self.schedule_sys(now);
+                }
                 TimerKind::Resume => {
                     if self.conns.get(t.key).map(|c| c.paused).unwrap_or(false) {
                         crate::debug!("Resuming {} after the longest pause.", self.conn_id(t.key));
@@ -173,6 +188,7 @@ impl Broker {
                         if let Some(s) = self.sessions.get(t.key) {
                             crate::notice!("Expiring client {} due to timeout.", s.client_id);
                         }
+                        self.stats.clients_expired += 1;
                         self.remove_session(t.key);
                     }
                 }

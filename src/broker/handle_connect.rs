@@ -168,7 +168,9 @@ impl Broker {
         }
         conn.client_id = Some(client_id);
         conn.username = username;
-        self.stats.clients_total += 1;
+        self.stats.connections += 1;
+        self.connected += 1;
+        self.stats.clients_maximum = self.stats.clients_maximum.max(self.connected as u64);
 
         // The keepalive clock starts now; the CONNECT deadline is replaced.
         let serial = conn.serial;

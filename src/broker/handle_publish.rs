@@ -28,6 +28,8 @@ impl Broker {
                 p.payload.len()
             );
         }
+        self.stats.pub_msgs_received += 1;
+        self.stats.pub_bytes_received += p.payload.len() as u64;
         if p.retain && !self.settings.retain_available {
             self.schedule_close(ck, CloseReason::Protocol);
             return;

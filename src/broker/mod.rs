@@ -20,6 +20,7 @@ pub mod retain;
 pub mod settings;
 mod signals;
 pub mod subs;
+mod sys_tree;
 mod timers;
 
 use std::collections::HashMap;
@@ -56,15 +57,36 @@ fn mounted(mount: &Option<Rc<str>>, topic: String) -> String {
     }
 }
 
-/// Counters behind `$SYS` and the benchmark's loss report.
+/// Counters behind `$SYS` and the benchmark's loss report, with
+/// mosquitto's meanings: "messages" are MQTT packets of any kind, "publish"
+/// counters are PUBLISH packets and their payload bytes.
 #[derive(Debug, Default, Clone)]
 pub struct Stats {
     pub msgs_received: u64,
     pub msgs_sent: u64,
+    pub pub_msgs_received: u64,
+    pub pub_msgs_sent: u64,
+    pub pub_bytes_received: u64,
+    pub pub_bytes_sent: u64,
     pub bytes_received: u64,
     pub bytes_sent: u64,
+    /// Messages dropped because a queue was full (or a QoS 0 message to a
+    /// client too far behind).
     pub msgs_dropped: u64,
-    pub clients_total: u64,
+    /// Sockets accepted.
+    pub sockets: u64,
+    /// CONNECTs accepted.
+    pub connections: u64,
+    pub clients_expired: u64,
+    pub clients_maximum: u64,
+}
+
+impl Stats {
+    fn count_publish_sent(&mut self, payload: usize) {
+        self.msgs_sent += 1;
+        self.pub_msgs_sent += 1;
+        self.pub_bytes_sent += payload as u64;
+    }
 }
 
 pub struct Broker {
@@ -91,7 +113,11 @@ pub struct Broker {
     pressure: Vec<usize>,
     signals: Option<signals::SignalPipe>,
     next_serial: u64,
+    /// Connections that completed CONNECT and are still open.
+    connected: usize,
     running: bool,
+    started: Instant,
+    sys: sys_tree::SysTree,
     pub stats: Stats,
 }
 
@@ -161,7 +187,10 @@ impl Broker {
             pressure: Vec::new(),
             signals,
             next_serial: 1,
+            connected: 0,
             running: true,
+            started: Instant::now(),
+            sys: sys_tree::SysTree::default(),
             stats: Stats::default(),
         })
     }
@@ -246,6 +275,7 @@ impl Broker {
             self.publish_message(msg);
         }
         if let Some(sk) = conn.session {
+            self.connected = self.connected.saturating_sub(1);
             let owned = self
                 .sessions
                 .get(sk)
@@ -289,8 +319,8 @@ impl Broker {
         }
     }
 
-    /// Number of connected clients.
+    /// Number of clients that completed CONNECT and are connected.
     pub fn client_count(&self) -> usize {
-        self.conns.len()
+        self.connected
     }
 }

@@ -120,6 +120,7 @@ impl Broker {
                 return pos;
             };
             pos += header.total_len();
+            self.stats.msgs_received += 1;
             match Packet::decode(&header, body, conn.protocol) {
                 Ok(packet) => self.handle_packet(ck, packet),
                 Err(e) => self.decode_error(ck, e),
@@ -215,6 +216,7 @@ impl Broker {
     pub(super) fn send_packet(&mut self, ck: usize, packet: &Packet, version: ProtocolVersion) {
         if let Some(conn) = self.conns.get_mut(ck) {
             packet.encode(&mut conn.wbuf, version);
+            self.stats.msgs_sent += 1;
             Self::mark_dirty(&mut self.dirty, conn, ck);
         }
     }

@@ -37,6 +37,8 @@ pub struct Settings {
     pub set_tcp_nodelay: bool,
     pub connection_messages: bool,
     pub persistent_client_expiration: Option<Duration>,
+    /// Seconds between `$SYS` updates; 0 turns the tree off.
+    pub sys_interval: u32,
     /// How long a new connection may take to send CONNECT.
     pub connect_timeout: Duration,
 }
@@ -63,6 +65,7 @@ impl Default for Settings {
             set_tcp_nodelay: false,
             connection_messages: true,
             persistent_client_expiration: None,
+            sys_interval: 10,
             connect_timeout: Duration::from_secs(60),
         }
     }

@@ -13,6 +13,8 @@ pub enum TimerKind {
     Keepalive,
     /// Expiry of the disconnected persistent session in `key`.
     SessionExpiry,
+    /// The next `$SYS` update.
+    SysTree,
     /// Longest a publisher in `key` stays paused by back-pressure.
     Resume,
 }
