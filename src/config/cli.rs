@@ -168,3 +168,192 @@ pub fn parse_args(args: &[String]) -> Result<CliAction, CliError> {
         cmd_ports,
     }))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{LogTypes, NoteKind};
+
+    fn args(list: &[&str]) -> Vec<String> {
+        std::iter::once("mosquitto")
+            .chain(list.iter().copied())
+            .map(String::from)
+            .collect()
+    }
+
+    fn run(list: &[&str]) -> Options {
+        match parse_args(&args(list)) {
+            Ok(CliAction::Run(o)) => o,
+            other => panic!("{list:?}: {other:?}"),
+        }
+    }
+
+    fn fail(list: &[&str]) -> CliError {
+        match parse_args(&args(list)) {
+            Err(e) => e,
+            other => panic!("{list:?}: expected an error, got {other:?}"),
+        }
+    }
+
+    struct TempFile(PathBuf);
+
+    impl TempFile {
+        fn new(name: &str, text: &str) -> Self {
+            let p = std::env::temp_dir().join(format!(
+                "mosquitto-rs-cli-{}-{}",
+                std::process::id(),
+                name
+            ));
+            std::fs::write(&p, text).expect("write temp file");
+            TempFile(p)
+        }
+        fn arg(&self) -> &str {
+            self.0.to_str().unwrap_or("")
+        }
+    }
+
+    impl Drop for TempFile {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_file(&self.0);
+        }
+    }
+
+    fn endpoints(o: &Options) -> Vec<(String, u16)> {
+        o.config
+            .listeners
+            .iter()
+            .map(|l| (l.bind_address.clone().unwrap_or_default(), l.port))
+            .collect()
+    }
+
+    #[test]
+    fn no_arguments_runs_local_only_on_1883() {
+        let o = run(&[]);
+        assert!(!o.daemon && !o.verbose && !o.test_config);
+        assert_eq!(o.config_file, None);
+        assert!(o.config.local_only);
+        assert_eq!(
+            endpoints(&o),
+            vec![("127.0.0.1".into(), 1883), ("::1".into(), 1883)]
+        );
+        assert_eq!(o.config.security.allow_anonymous, Some(true));
+        assert_eq!(o.config.user, "mosquitto");
+    }
+
+    #[test]
+    fn ports_without_config_are_local_only() {
+        let o = run(&["-p", "1884", "--port", "1885"]);
+        assert_eq!(o.cmd_ports, vec![1884, 1885]);
+        assert_eq!(
+            endpoints(&o),
+            vec![
+                ("127.0.0.1".into(), 1884),
+                ("::1".into(), 1884),
+                ("127.0.0.1".into(), 1885),
+                ("::1".into(), 1885)
+            ]
+        );
+    }
+
+    #[test]
+    fn ports_are_ignored_when_the_config_has_listeners() {
+        let f = TempFile::new("listeners.conf", "listener 1999\n");
+        let o = run(&["-p", "1884", "-c", f.arg()]);
+        assert_eq!(o.config_file, Some(f.0.clone()));
+        assert_eq!(endpoints(&o), vec![(String::new(), 1999)]);
+        assert_eq!(o.config.security.allow_anonymous, Some(false));
+        assert_eq!(o.config.notes_of(NoteKind::Notice).count(), 1);
+        // But a config without listeners still takes them.
+        let f = TempFile::new("nolisteners.conf", "sys_interval 5\n");
+        let o = run(&["-c", f.arg(), "-p", "1884"]);
+        assert_eq!(endpoints(&o).len(), 2);
+        assert!(o.config.listeners.iter().all(|l| l.port == 1884));
+    }
+
+    #[test]
+    fn port_errors() {
+        for bad in ["0", "65536", "-1", "abc", ""] {
+            assert_eq!(
+                fail(&["-p", bad]),
+                CliError::InvalidArgument(format!("Invalid port specified ({bad}).")),
+            );
+        }
+        assert_eq!(
+            fail(&["-p"]).to_string(),
+            "Error: -p argument given, but no port specified."
+        );
+        let mut many = Vec::new();
+        for _ in 0..=CMD_PORT_LIMIT {
+            many.extend(["-p", "1884"]);
+        }
+        assert!(fail(&many).to_string().contains("Only 10 ports"));
+    }
+
+    #[test]
+    fn config_file_errors() {
+        assert_eq!(
+            fail(&["-c"]).to_string(),
+            "Error: -c argument given, but no config file specified."
+        );
+        match fail(&["--config-file", "/nonexistent/mosquitto-rs.conf"]) {
+            CliError::Config(e) => assert!(e.reason.starts_with("Unable to open config file")),
+            other => panic!("{other:?}"),
+        }
+        let f = TempFile::new("bad.conf", "listener 1883\nbogus 1\n");
+        match fail(&["-c", f.arg()]) {
+            CliError::Config(e) => {
+                assert_eq!(e.line, 2);
+                assert_eq!(e.file, f.0);
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn flags() {
+        let f = TempFile::new("flags.conf", "listener 1999\nlog_type error\n");
+        let o = run(&["-v", "-d", "--test-config", "-c", f.arg()]);
+        assert!(o.daemon && o.verbose && o.test_config);
+        assert_eq!(o.config.log_types, LogTypes::ALL, "-v overrides log_type");
+        let o = run(&["--daemon", "--verbose", "-c", f.arg()]);
+        assert!(o.daemon && o.verbose);
+        let o = run(&["-c", f.arg()]);
+        assert_eq!(o.config.log_types, LogTypes::ERROR);
+    }
+
+    #[test]
+    fn help_and_unknown_options() {
+        assert_eq!(parse_args(&args(&["-h"])), Ok(CliAction::Help));
+        assert_eq!(parse_args(&args(&["-d", "--help"])), Ok(CliAction::Help));
+        let e = fail(&["-x"]);
+        assert_eq!(e, CliError::UnknownOption("-x".into()));
+        assert!(e.shows_usage());
+        assert_eq!(e.to_string(), "Error: Unknown option '-x'.");
+        assert!(!fail(&["-p"]).shows_usage());
+        // Arguments are handled in order: the unknown option comes first.
+        assert_eq!(
+            fail(&["-dv", "-c", "/nonexistent"]),
+            CliError::UnknownOption("-dv".into())
+        );
+    }
+
+    #[test]
+    fn several_config_files_are_read_into_one() {
+        let a = TempFile::new("a.conf", "listener 1999\n");
+        let b = TempFile::new("b.conf", "listener 2000\nallow_anonymous true\n");
+        let o = run(&["-c", a.arg(), "-c", b.arg()]);
+        assert_eq!(o.config.listeners.len(), 2);
+        assert_eq!(o.config_file, Some(b.0.clone()));
+        assert_eq!(o.config.security.allow_anonymous, Some(true));
+    }
+
+    #[test]
+    fn usage_text() {
+        let u = usage();
+        assert!(u.starts_with(&format!("mosquitto version {}\n", crate::VERSION)));
+        assert!(u.contains("Usage: mosquitto [-c config_file] [-d] [-h] [-p port]"));
+        for opt in [" -c ", " -d ", " -h ", " -p ", " -v ", " --test-config "] {
+            assert!(u.contains(opt), "{opt}");
+        }
+    }
+}
