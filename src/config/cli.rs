@@ -46,6 +46,22 @@ pub struct Options {
     pub cmd_ports: Vec<u16>,
 }
 
+impl Options {
+    /// Re-reads the configuration for SIGHUP, with the same command line
+    /// (`-c` file, `-p` ports, `-v`), and returns the configuration to run
+    /// with (see [`Config::apply_reload`]). Without `-c` there is nothing to
+    /// re-read. On error the running configuration should stay in force.
+    pub fn reload(&self) -> Result<Config, ConfigError> {
+        let Some(path) = &self.config_file else {
+            return Ok(self.config.clone());
+        };
+        let mut reader = Reader::new();
+        reader.read_main_file(path)?;
+        let new = check::finish(reader, &self.cmd_ports, self.verbose)?;
+        self.config.apply_reload(new)
+    }
+}
+
 /// A command line that cannot be used.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CliError {
@@ -345,6 +361,21 @@ mod tests {
         assert_eq!(o.config.listeners.len(), 2);
         assert_eq!(o.config_file, Some(b.0.clone()));
         assert_eq!(o.config.security.allow_anonymous, Some(true));
+    }
+
+    #[test]
+    fn reload_rereads_the_config_file() {
+        let f = TempFile::new("reload.conf", "listener 1999\nsys_interval 5\n");
+        let o = run(&["-v", "-c", f.arg()]);
+        std::fs::write(&f.0, "listener 1999\nsys_interval 7\nlog_type error\n").expect("write");
+        let r = o.reload().expect("reload");
+        assert_eq!(r.sys_interval, 7);
+        assert_eq!(r.log_types, LogTypes::ALL, "-v still applies");
+        std::fs::write(&f.0, "listener 1999\nbogus\n").expect("write");
+        assert_eq!(o.reload().expect_err("bad file").line, 2);
+        // Without -c there is nothing to re-read.
+        let o = run(&["-p", "1884"]);
+        assert_eq!(o.reload().expect("no file"), o.config);
     }
 
     #[test]

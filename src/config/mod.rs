@@ -20,6 +20,7 @@ mod check;
 pub mod cli;
 mod listener;
 mod parse;
+mod reload;
 
 #[cfg(test)]
 mod tests;
