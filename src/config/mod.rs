@@ -2,7 +2,7 @@
 //!
 //! Reading happens in two steps, as in mosquitto:
 //!
-//! 1. [`parse`](self) turns lines into typed settings, remembering the file
+//! 1. `parse` turns lines into typed settings, remembering the file
 //!    and line of every problem (`Error found at FILE:LINE.`);
 //! 2. `check` applies the start-up rules that need the whole picture: the
 //!    implicit default listener, "local only" mode, the `allow_anonymous`

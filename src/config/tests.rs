@@ -1626,3 +1626,77 @@ fn note_display_includes_the_position() {
     let n = &c.notes[0];
     assert_eq!(n.to_string(), format!("{} (test.conf:1)", n.message));
 }
+
+#[test]
+fn extra_arguments() {
+    // Single-word options ignore what follows, like mosquitto.
+    let c =
+        parse("listener 1883 127.0.0.1 extra words\nsocket_domain ipv4 ipv6\nlog_dest stdout x\n");
+    assert_eq!(c.listeners[0].bind_address.as_deref(), Some("127.0.0.1"));
+    assert_eq!(c.listeners[0].socket_domain, Some(SocketDomain::Ipv4));
+    assert_eq!(c.log_dest, vec![LogDest::Stdout]);
+    // Options that take the rest of the line refuse extra words.
+    assert_err(
+        "connection b\naddress h\ntopic t\nbridge_protocol_version mqttv311 now\n",
+        4,
+        "Invalid bridge_protocol_version value (mqttv311 now).",
+    );
+    assert_err(
+        "listener 8883\ntls_version tlsv1.2 only\n",
+        2,
+        "Unsupported tls_version",
+    );
+    assert_err(
+        "include_dir /nonexistent dir\n",
+        1,
+        "Unable to open include_dir '/nonexistent dir'.",
+    );
+    // ...and keep them for plain strings, as mosquitto does.
+    assert_eq!(
+        parse("acl_file /etc/acl # not a comment\n")
+            .security
+            .acl_file,
+        Some(PathBuf::from("/etc/acl # not a comment"))
+    );
+}
+
+#[test]
+fn no_input_makes_the_parser_panic() {
+    // Every valid line cut at every character, and pseudo-random bytes.
+    let mut inputs: Vec<Vec<u8>> = Vec::new();
+    for line in VALID_LINES
+        .iter()
+        .chain(SEED.lines().collect::<Vec<_>>().iter())
+    {
+        for (i, _) in line.char_indices() {
+            inputs.push(format!("listener 1883\n{}\n", &line[..i]).into_bytes());
+        }
+    }
+    let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
+    let alphabet = b"ab01 #\t\r\n\"/+:-_.\xff\xc3";
+    for _ in 0..2000 {
+        let mut bytes = Vec::new();
+        for _ in 0..(state % 40) {
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            bytes.push(alphabet[(state >> 33) as usize % alphabet.len()]);
+        }
+        let mut text = b"connection b\naddress h\n".to_vec();
+        let opt = ALL_OPTIONS[(state >> 40) as usize % ALL_OPTIONS.len()];
+        text.extend_from_slice(opt.as_bytes());
+        text.push(b' ');
+        text.extend_from_slice(&bytes);
+        inputs.push(text);
+    }
+    for input in &inputs {
+        // Either result is fine; returning at all is the test.
+        let mut reader = parse::Reader::new();
+        let result = reader
+            .read_main_text(input, Path::new("f.conf"))
+            .and_then(|()| check::finish(reader, &[], false));
+        if let Err(e) = result {
+            assert!(e.line > 0, "{e}");
+        }
+    }
+}
