@@ -59,6 +59,10 @@ pub(crate) fn finish(
     }
     if !cfg.local_only {
         for (l, (file, line)) in listeners.iter().zip(origins.iter()) {
+            if l.uses_tls() || l.uses_psk() {
+                check_tls_version(l.tls_version.as_deref())
+                    .map_err(|reason| ConfigError::new(file.clone(), *line, reason))?;
+            }
             if l.certfile.is_some() != l.keyfile.is_some() {
                 return Err(ConfigError::new(
                     file.clone(),
@@ -190,6 +194,10 @@ fn check_bridges(cfg: &mut Config) -> Result<(), ConfigError> {
                 "bridge_certfile and bridge_keyfile must be given together.",
             ));
         }
+        if b.uses_tls() || b.identity.is_some() {
+            check_tls_version(b.tls_version.as_deref())
+                .map_err(|reason| ConfigError::new(b.file.clone(), b.line, reason))?;
+        }
         let remote = b
             .remote_clientid
             .get_or_insert_with(|| format!("{}.{}", host, b.name))
@@ -216,6 +224,16 @@ fn check_bridges(cfg: &mut Config) -> Result<(), ConfigError> {
         }
     }
     Ok(())
+}
+
+/// The TLS versions mosquitto knows (checked where TLS is in use).
+fn check_tls_version(v: Option<&str>) -> Result<(), String> {
+    match v {
+        None | Some("tlsv1.1") | Some("tlsv1.2") | Some("tlsv1.3") => Ok(()),
+        Some(other) => Err(format!(
+            "Unsupported tls_version \"{other}\" (use tlsv1.1, tlsv1.2 or tlsv1.3)."
+        )),
+    }
 }
 
 /// This machine's host name (for default bridge client ids).

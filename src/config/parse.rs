@@ -252,7 +252,7 @@ impl Reader {
     fn plugin(&mut self, fs: &FileState, at: &At, what: &str) -> Result<&mut PluginConfig, Fail> {
         let missing = || {
             Fail::Msg(format!(
-                "An {what} option exists in the config file without a plugin/auth_plugin."
+                "The {what} option must follow a plugin (or auth_plugin) line."
             ))
         };
         let (target, index) = fs.plugin.ok_or_else(missing)?;
@@ -835,9 +835,9 @@ impl Reader {
                 Ok(Track::As("tls_keyform"))
             }
             "tls_version" => {
-                let l = self.listener(cur, at);
-                set_string(&mut l.tls_version, w, opt)?;
-                check_tls_version(l.tls_version.as_deref())?;
+                // Checked by the start-up rules, and only for listeners that
+                // use TLS: mosquitto ignores it elsewhere.
+                set_string(&mut self.listener(cur, at).tls_version, w, opt)?;
                 Ok(Track::As("tls_version"))
             }
             "use_identity_as_username" => {
@@ -974,9 +974,7 @@ impl Reader {
                 Ok(Track::As("bridge_protocol_version"))
             }
             "bridge_tls_version" => {
-                let b = self.bridge(fs)?;
-                set_string(&mut b.tls_version, w, opt)?;
-                check_tls_version(b.tls_version.as_deref())?;
+                set_string(&mut self.bridge(fs)?.tls_version, w, opt)?;
                 Ok(Track::As("bridge_tls_version"))
             }
             "clientid" | "remote_clientid" => {
@@ -1337,15 +1335,6 @@ fn set_path(slot: &mut Option<PathBuf>, w: &mut Words, name: &str) -> Result<(),
     let v = string_value(w, name, slot.is_some())?;
     *slot = Some(PathBuf::from(v));
     Ok(())
-}
-
-fn check_tls_version(v: Option<&str>) -> Result<(), String> {
-    match v {
-        None | Some("tlsv1.1") | Some("tlsv1.2") | Some("tlsv1.3") => Ok(()),
-        Some(other) => Err(format!(
-            "Unsupported tls_version \"{other}\" (use tlsv1.1, tlsv1.2 or tlsv1.3)."
-        )),
-    }
 }
 
 /// `persistent_client_expiration <n><h|d|w|m|y>`.

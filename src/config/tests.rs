@@ -976,10 +976,17 @@ fn listener_tls_rules() {
         "Cannot use both certificate and psk encryption",
     );
     assert_err(
-        "listener 8883\ntls_version tlsv1\n",
+        "listener 1883\nlistener 8883\ncertfile /c\nkeyfile /k\ntls_version tlsv1\n",
         2,
         "Unsupported tls_version \"tlsv1\"",
     );
+    assert_err(
+        "listener 8883\npsk_hint h\ntls_version ssl3\n",
+        1,
+        "Unsupported tls_version",
+    );
+    // Without TLS on the listener mosquitto ignores tls_version, and so do we.
+    parse("listener 1883\ntls_version tlsv1\n");
     assert_err(
         "listener 8883\ntls_engine_kpass_sha1 abc\n",
         2,
@@ -1111,12 +1118,20 @@ fn per_listener_security_before_any_listener_goes_to_the_default_listener() {
 
 #[test]
 fn plugin_options_need_a_plugin() {
-    assert_err("plugin_opt_a 1\n", 1, "without a plugin");
-    assert_err("auth_opt_a 1\n", 1, "without a plugin");
+    assert_err(
+        "plugin_opt_a 1\n",
+        1,
+        "must follow a plugin (or auth_plugin) line",
+    );
+    assert_err(
+        "auth_opt_a 1\n",
+        1,
+        "must follow a plugin (or auth_plugin) line",
+    );
     assert_err(
         "auth_plugin_deny_special_chars false\n",
         1,
-        "without a plugin",
+        "must follow a plugin (or auth_plugin) line",
     );
     assert_err(
         "plugin /p.so\nplugin_opt_ 1\n",
@@ -1326,9 +1341,14 @@ fn bridge_option_values() {
         "bridge_protocol_version mqttv5",
         "Invalid bridge_protocol_version value (mqttv5).",
     );
-    with_err(
-        "bridge_tls_version ssl3",
+    assert_err(
+        &format!("{base}bridge_cafile /ca\nbridge_tls_version ssl3\n"),
+        1,
         "Unsupported tls_version \"ssl3\"",
+    );
+    assert_eq!(
+        with("bridge_tls_version ssl3").tls_version.as_deref(),
+        Some("ssl3")
     );
     assert_eq!(with("bridge_max_packet_size -1").max_packet_size, 0);
     assert_err(
@@ -1642,9 +1662,9 @@ fn extra_arguments() {
         "Invalid bridge_protocol_version value (mqttv311 now).",
     );
     assert_err(
-        "listener 8883\ntls_version tlsv1.2 only\n",
-        2,
-        "Unsupported tls_version",
+        "listener 8883\ncertfile /c\nkeyfile /k\ntls_version tlsv1.2 only\n",
+        1,
+        "Unsupported tls_version \"tlsv1.2 only\"",
     );
     assert_err(
         "include_dir /nonexistent dir\n",
