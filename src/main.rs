@@ -1,46 +1,118 @@
-//! Provisional entry point until the config module lands: `-p PORT`, `-v`.
-use mosquitto_rs::broker::logging::{self, LogSettings, LOG_ALL};
-use mosquitto_rs::broker::{Broker, ListenerSpec, Settings};
+//! The `mosquitto` broker command: mosquitto's command line and start-up
+//! sequence, then the event loop.
 
-fn main() {
-    let args: Vec<String> = std::env::args().collect();
-    let mut log = LogSettings::default();
-    let mut port = 1883u16;
-    let mut i = 1;
-    while i < args.len() {
-        match args[i].as_str() {
-            "-v" => log.types = LOG_ALL,
-            "-p" => {
-                i += 1;
-                port = args.get(i).and_then(|p| p.parse().ok()).unwrap_or(1883);
-            }
+use std::process::ExitCode;
+
+use mosquitto_rs::broker::logging::{self, LogSettings, DEST_STDERR, DEST_STDOUT};
+use mosquitto_rs::broker::{process, Broker, Settings};
+use mosquitto_rs::config::{self, CliAction, Config, LogDest, NoteKind};
+use mosquitto_rs::{error, notice, warning};
+
+/// mosquitto's exit status for a bad command line or configuration.
+const EXIT_CONFIG: u8 = 3;
+
+fn log_settings(cfg: &Config) -> LogSettings {
+    let mut dests = 0;
+    for d in &cfg.log_dest {
+        match d {
+            LogDest::Stdout => dests |= DEST_STDOUT,
+            LogDest::Stderr => dests |= DEST_STDERR,
+            // Not active yet: the config notes say so at start-up.
             _ => {}
         }
-        i += 1;
     }
-    logging::init(log);
-    let settings = Settings {
-        listeners: vec![ListenerSpec {
-            addrs: vec![
-                format!("127.0.0.1:{port}").parse().unwrap(),
-                format!("[::1]:{port}").parse().unwrap(),
-            ],
-            port,
-            max_connections: -1,
-            mount_point: None,
-        }],
-        ..Settings::default()
-    };
-    match Broker::new(settings) {
-        Ok(mut b) => {
-            if let Err(e) = b.run() {
-                eprintln!("Error: {e}");
-                std::process::exit(1);
-            }
+    LogSettings {
+        types: cfg.log_types.0,
+        dests,
+        timestamp: cfg.log_timestamp,
+        timestamp_format: cfg.log_timestamp_format.clone(),
+    }
+}
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().collect();
+    // Until the configuration says otherwise, errors go to stderr with
+    // mosquitto's timestamped format.
+    logging::init(LogSettings::default());
+    let opts = match config::parse_args(&args) {
+        Ok(CliAction::Help) => {
+            print!("{}", config::usage());
+            return ExitCode::from(EXIT_CONFIG);
         }
+        Ok(CliAction::Run(opts)) => opts,
         Err(e) => {
-            eprintln!("Error: {e}");
-            std::process::exit(1);
+            for line in e.to_string().lines() {
+                error!("{line}");
+            }
+            if e.shows_usage() {
+                eprint!("{}", config::usage());
+            }
+            return ExitCode::from(EXIT_CONFIG);
+        }
+    };
+    let cfg = &opts.config;
+    if opts.test_config {
+        println!("Configuration file is OK.");
+        return ExitCode::SUCCESS;
+    }
+    logging::init(log_settings(cfg));
+    notice!("mosquitto version {} starting", mosquitto_rs::VERSION);
+    match &opts.config_file {
+        Some(f) => notice!("Config loaded from {}.", f.display()),
+        None => notice!("Using default config."),
+    }
+    for n in &cfg.notes {
+        match n.kind {
+            NoteKind::Deprecated | NoteKind::NotYetActive => warning!("Warning: {n}"),
+            NoteKind::Notice => notice!("{n}"),
+        }
+    }
+    if cfg.local_only {
+        notice!(
+            "Starting in local only mode. Connections will only be possible from clients \
+             running on this machine."
+        );
+        notice!("Create a configuration file which defines a listener to allow remote access.");
+        notice!("For more details see https://mosquitto.org/documentation/authentication-methods/");
+    }
+    let settings = match Settings::from_config(cfg) {
+        Ok(s) => s,
+        Err(e) => {
+            error!("Error: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    let mut broker = match Broker::new(settings) {
+        Ok(b) => b,
+        Err(e) => {
+            error!("Error: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    if opts.daemon {
+        if let Err(e) = process::daemonise() {
+            error!("Error: unable to run in the background: {e}");
+            return ExitCode::from(1);
+        }
+    }
+    let pid_file = cfg.pid_file.clone();
+    if let Some(p) = &pid_file {
+        if let Err(e) = std::fs::write(p, format!("{}\n", std::process::id())) {
+            error!("Error: Unable to write pid file {}: {e}", p.display());
+            return ExitCode::from(1);
+        }
+    }
+    notice!("mosquitto version {} running", mosquitto_rs::VERSION);
+    let result = broker.run();
+    notice!("mosquitto version {} terminating", mosquitto_rs::VERSION);
+    if let Some(p) = &pid_file {
+        let _ = std::fs::remove_file(p);
+    }
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            error!("Error: {e}");
+            ExitCode::from(1)
         }
     }
 }

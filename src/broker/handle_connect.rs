@@ -56,6 +56,18 @@ impl Broker {
             self.send_connack_refusal(ck, ConnectReturnCode::UnacceptableProtocolVersion as u8);
             return;
         }
+        let Some(spec) = self
+            .listeners
+            .get(conn.listener)
+            .and_then(|l| self.settings.listeners.get(l.spec))
+        else {
+            return;
+        };
+        let (allow_anonymous, allow_zero_len, id_prefix) = (
+            spec.allow_anonymous,
+            spec.allow_zero_length_clientid,
+            spec.auto_id_prefix.clone(),
+        );
         let Connect {
             protocol,
             bridge,
@@ -69,14 +81,12 @@ impl Broker {
         } = c;
 
         let client_id = if client_id.is_empty() {
-            let allowed = protocol == ProtocolVersion::V311
-                && clean_session
-                && self.settings.allow_zero_length_clientid;
+            let allowed = protocol == ProtocolVersion::V311 && clean_session && allow_zero_len;
             if !allowed {
                 self.send_connack_refusal(ck, ConnectReturnCode::IdentifierRejected as u8);
                 return;
             }
-            generate_client_id(&self.settings.auto_id_prefix)
+            generate_client_id(&id_prefix)
         } else {
             client_id
         };
@@ -94,7 +104,7 @@ impl Broker {
             }
         }
 
-        if username.is_none() && !self.settings.allow_anonymous {
+        if username.is_none() && !allow_anonymous {
             self.send_connack_refusal(ck, ConnectReturnCode::NotAuthorized as u8);
             return;
         }

@@ -15,6 +15,7 @@ mod handle_publish;
 mod handle_subscribe;
 pub mod logging;
 mod net;
+pub mod process;
 mod read_handle;
 pub mod retain;
 pub mod settings;
@@ -47,6 +48,10 @@ struct Listener {
     socket: TcpListener,
     /// Index into `Settings::listeners`.
     spec: usize,
+}
+
+fn ipv6_unavailable(e: &io::Error) -> bool {
+    e.kind() == io::ErrorKind::AddrNotAvailable || e.raw_os_error() == Some(libc::EAFNOSUPPORT)
 }
 
 /// A client's topic or filter with its listener's mount point in front.
@@ -128,6 +133,10 @@ impl Broker {
         let poll = Poll::new()?;
         let mut listeners = Vec::new();
         for (i, spec) in settings.listeners.iter().enumerate() {
+            if let Some(why) = &spec.disabled {
+                crate::error!("Error: listener on port {} not opened: {why}.", spec.port);
+                continue;
+            }
             for addr in &spec.addrs {
                 let family = if addr.is_ipv4() { "ipv4" } else { "ipv6" };
                 crate::notice!("Opening {family} listen socket on port {}.", spec.port);
@@ -139,7 +148,7 @@ impl Broker {
                         listeners.push(Listener { socket, spec: i });
                     }
                     // A host without IPv6 still serves IPv4, as mosquitto does.
-                    Err(e) if addr.is_ipv6() && spec.addrs.len() > 1 => {
+                    Err(e) if addr.is_ipv6() && ipv6_unavailable(&e) => {
                         crate::warning!("Warning: {e} ({addr}); skipping this address.");
                     }
                     Err(e) => {

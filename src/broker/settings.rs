@@ -1,10 +1,11 @@
 //! The broker's runtime view of its configuration: listener addresses
 //! resolved and limits in the types the hot path uses.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, ToSocketAddrs};
 use std::time::Duration;
 
 use super::database::Limits;
+use crate::config::{Config, Listener, Protocol, SocketDomain};
 
 #[derive(Debug, Clone)]
 pub struct ListenerSpec {
@@ -15,14 +16,35 @@ pub struct ListenerSpec {
     /// -1: unlimited.
     pub max_connections: i32,
     pub mount_point: Option<String>,
+    /// Security settings that apply to this listener's clients (global ones
+    /// unless `per_listener_settings`).
+    pub allow_anonymous: bool,
+    pub allow_zero_length_clientid: bool,
+    pub auto_id_prefix: String,
+    /// A listener whose feature is not available yet is kept in the list
+    /// (so indexes match the config) but not opened; this says why.
+    pub disabled: Option<String>,
+}
+
+impl ListenerSpec {
+    /// A plain TCP listener with default settings (tests, `-p`).
+    pub fn tcp(addrs: Vec<SocketAddr>, port: u16) -> ListenerSpec {
+        ListenerSpec {
+            addrs,
+            port,
+            max_connections: -1,
+            mount_point: None,
+            allow_anonymous: true,
+            allow_zero_length_clientid: true,
+            auto_id_prefix: "auto-".into(),
+            disabled: None,
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
 pub struct Settings {
     pub listeners: Vec<ListenerSpec>,
-    pub allow_anonymous: bool,
-    pub allow_zero_length_clientid: bool,
-    pub auto_id_prefix: String,
     pub allow_duplicate_messages: bool,
     pub upgrade_outgoing_qos: bool,
     pub limits: Limits,
@@ -47,9 +69,6 @@ impl Default for Settings {
     fn default() -> Self {
         Settings {
             listeners: Vec::new(),
-            allow_anonymous: true,
-            allow_zero_length_clientid: true,
-            auto_id_prefix: "auto-".into(),
             allow_duplicate_messages: false,
             upgrade_outgoing_qos: false,
             limits: Limits {
@@ -68,5 +87,124 @@ impl Default for Settings {
             sys_interval: 10,
             connect_timeout: Duration::from_secs(60),
         }
+    }
+}
+
+/// The addresses a listener binds: its `bind_address` resolved (a host name
+/// may give several), or the wildcard of each family `socket_domain` allows.
+fn listener_addrs(l: &Listener) -> Result<Vec<SocketAddr>, String> {
+    let family_ok = |a: &SocketAddr| match l.socket_domain {
+        Some(SocketDomain::Ipv4) => a.is_ipv4(),
+        Some(SocketDomain::Ipv6) => a.is_ipv6(),
+        None => true,
+    };
+    let addrs: Vec<SocketAddr> = match &l.bind_address {
+        Some(host) => (host.as_str(), l.port)
+            .to_socket_addrs()
+            .map_err(|e| format!("Unable to resolve bind address {host}: {e}"))?
+            .collect(),
+        None => vec![
+            SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), l.port),
+            SocketAddr::new(IpAddr::V6(Ipv6Addr::UNSPECIFIED), l.port),
+        ],
+    };
+    let mut out: Vec<SocketAddr> = addrs.into_iter().filter(family_ok).collect();
+    out.dedup();
+    Ok(out)
+}
+
+/// Why a configured listener cannot be opened by this build yet.
+fn unsupported(l: &Listener) -> Option<String> {
+    if l.is_unix_socket() {
+        return Some("unix socket listeners are not supported yet".into());
+    }
+    if l.protocol != Protocol::Mqtt {
+        return Some("websockets listeners are not supported yet".into());
+    }
+    if l.uses_tls() || l.uses_psk() || l.cafile.is_some() || l.capath.is_some() {
+        // Never fall back to plain text where encryption was asked for.
+        return Some("TLS/PSK listeners are not supported yet".into());
+    }
+    None
+}
+
+impl Settings {
+    pub fn from_config(cfg: &Config) -> Result<Settings, String> {
+        let mut listeners = Vec::new();
+        for l in &cfg.listeners {
+            let sec = cfg.security_for(l);
+            let disabled = unsupported(l);
+            let addrs = if disabled.is_some() {
+                Vec::new()
+            } else {
+                listener_addrs(l)?
+            };
+            listeners.push(ListenerSpec {
+                addrs,
+                port: l.port,
+                max_connections: l.max_connections,
+                mount_point: l.mount_point.clone(),
+                allow_anonymous: sec.allows_anonymous(),
+                allow_zero_length_clientid: sec.allow_zero_length_clientid,
+                auto_id_prefix: sec.auto_id_prefix().to_owned(),
+                disabled,
+            });
+        }
+        let zero_unlimited = |v: u64| usize::try_from(v).unwrap_or(usize::MAX);
+        Ok(Settings {
+            listeners,
+            allow_duplicate_messages: cfg.allow_duplicate_messages,
+            upgrade_outgoing_qos: cfg.upgrade_outgoing_qos,
+            limits: Limits {
+                max_inflight: usize::from(cfg.max_inflight_messages),
+                max_queued: zero_unlimited(u64::from(cfg.max_queued_messages)),
+                max_queued_bytes: zero_unlimited(cfg.max_queued_bytes),
+            },
+            queue_qos0_messages: cfg.queue_qos0_messages,
+            message_size_limit: zero_unlimited(u64::from(cfg.message_size_limit)),
+            max_packet_size: zero_unlimited(u64::from(cfg.max_packet_size)),
+            max_keepalive: cfg.max_keepalive,
+            retain_available: cfg.retain_available,
+            set_tcp_nodelay: cfg.set_tcp_nodelay,
+            connection_messages: cfg.connection_messages,
+            persistent_client_expiration: cfg.persistent_client_expiration,
+            sys_interval: cfg.sys_interval,
+            connect_timeout: Duration::from_secs(60),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn local_only_and_listener_blocks() {
+        let cfg = Config::parse_str("", "t.conf").unwrap();
+        let s = Settings::from_config(&cfg).unwrap();
+        let addrs: Vec<String> = s
+            .listeners
+            .iter()
+            .flat_map(|l| l.addrs.iter().map(|a| a.to_string()))
+            .collect();
+        assert_eq!(addrs, ["127.0.0.1:1883", "[::1]:1883"]);
+        assert!(s.listeners.iter().all(|l| l.allow_anonymous));
+
+        let cfg = Config::parse_str(
+            "listener 1884\nsocket_domain ipv4\nmount_point m/\nlistener 1885 127.0.0.1\n\
+             max_queued_messages 0\nmax_inflight_messages 5\n",
+            "t.conf",
+        )
+        .unwrap();
+        let s = Settings::from_config(&cfg).unwrap();
+        assert_eq!(s.listeners[0].addrs, ["0.0.0.0:1884".parse().unwrap()]);
+        assert_eq!(s.listeners[0].mount_point.as_deref(), Some("m/"));
+        assert!(
+            !s.listeners[0].allow_anonymous,
+            "2.0 default with listeners"
+        );
+        assert_eq!(s.listeners[1].addrs, ["127.0.0.1:1885".parse().unwrap()]);
+        assert_eq!(s.limits.max_queued, 0);
+        assert_eq!(s.limits.max_inflight, 5);
     }
 }
