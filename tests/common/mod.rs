@@ -727,7 +727,7 @@ impl Client {
             QoS::AtLeastOnce => self.send_raw(&ack_bytes(0x40, p.packet_id)),
             QoS::ExactlyOnce => {
                 self.send_raw(&ack_bytes(0x50, p.packet_id));
-                self.expect_bytes(&ack_bytes(0x62, p.packet_id));
+                self.expect_ack(&ack_bytes(0x62, p.packet_id));
                 self.send_raw(&ack_bytes(0x70, p.packet_id));
             }
         }
