@@ -373,18 +373,25 @@ fn max_connections_refuses_extra_clients() {
 }
 
 #[test]
-fn max_keepalive_does_not_refuse_v311_clients() {
-    // mosquitto 2.0.11: max_keepalive "only applies to MQTT v5 clients"; a
-    // v3.1.1 client asking for a longer keepalive is accepted.
+fn max_keepalive_refuses_longer_v311_keepalives() {
+    // mosquitto 2.0.11 applied max_keepalive to MQTT 5 clients only; 2.0.12
+    // and later refuse 3.x clients asking for more (or for 0, i.e. none) with
+    // "identifier rejected" (the fix for CVE-2020-13849). We follow the fix.
     let b = Broker::start("max_keepalive 20");
-    let (mut c, connack) =
+    let (mut ok, connack) =
+        Client::connect_opts(b.port, &ConnectOpts::v311("short-keepalive").keepalive(20));
+    assert_eq!(connack, CONNACK_OK);
+    ok.assert_alive();
+    let (_, connack) =
         Client::connect_opts(b.port, &ConnectOpts::v311("long-keepalive").keepalive(100));
-    assert_eq!(connack, CONNACK_OK);
-    c.assert_alive();
-    let (mut z, connack) =
-        Client::connect_opts(b.port, &ConnectOpts::v311("zero-keepalive").keepalive(0));
-    assert_eq!(connack, CONNACK_OK);
-    z.assert_alive();
+    let (_, zero) = Client::connect_opts(b.port, &ConnectOpts::v311("zero-keepalive").keepalive(0));
+    if is_reference() {
+        assert_eq!(connack, CONNACK_OK, "2.0.11 ignores max_keepalive for v3");
+        assert_eq!(zero, CONNACK_OK);
+    } else {
+        assert_eq!(connack, [0x20, 0x02, 0x00, 0x02]);
+        assert_eq!(zero, [0x20, 0x02, 0x00, 0x02]);
+    }
 }
 
 #[test]

@@ -69,6 +69,8 @@ pub struct Connection {
     /// The listener's mount_point: prefixed to the client's topics on the
     /// way in, stripped on the way out.
     pub mount_point: Option<std::rc::Rc<str>>,
+    /// The listener's max_qos.
+    pub max_qos: crate::protocol::QoS,
     /// Not read from while clients it publishes to are congested.
     pub paused: bool,
     /// Publishers (key, serial) paused because this connection is congested.
@@ -98,6 +100,7 @@ impl Connection {
             want_write: false,
             is_bridge: false,
             mount_point: None,
+            max_qos: QoS::ExactlyOnce,
             paused: false,
             waiters: Vec::new(),
         }

@@ -10,6 +10,7 @@ use mio::{Events, Interest, Token};
 use super::context::{CloseReason, Connection};
 use super::timers::TimerKind;
 use super::{Broker, LISTENER_BASE, SIGNAL_TOKEN};
+use crate::protocol::QoS;
 
 /// Output buffers larger than this are given back after they drain, so a
 /// burst does not pin memory on an idle connection.
@@ -128,6 +129,7 @@ impl Broker {
             let port = spec.port;
             let max = spec.max_connections;
             let mount = spec.mount_point.as_deref().map(std::rc::Rc::from);
+            let max_qos = QoS::from_u8(spec.max_qos).unwrap_or(QoS::ExactlyOnce);
             let count = self.listener_counts.get(spec_idx).copied().unwrap_or(0);
             let peer = peer.to_string();
             if max >= 0 && count >= max as usize {
@@ -143,6 +145,7 @@ impl Broker {
             let ck = entry.key();
             let mut conn = Connection::new(serial, stream, peer, li);
             conn.mount_point = mount;
+            conn.max_qos = max_qos;
             if let Err(e) =
                 self.poll
                     .registry()

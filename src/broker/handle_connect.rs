@@ -25,6 +25,16 @@ fn generate_client_id(prefix: &str) -> String {
     )
 }
 
+/// The protocol number in mosquitto's "(pN, …)" log field: its internal
+/// enumeration, 1 for 3.1, 2 for 3.1.1 and 5 for 5.0.
+fn log_protocol(p: ProtocolVersion) -> u8 {
+    match p {
+        ProtocolVersion::V31 => 1,
+        ProtocolVersion::V311 => 2,
+        ProtocolVersion::V5 => 5,
+    }
+}
+
 impl Broker {
     /// Sends a CONNACK refusal and closes once it is written.
     pub(super) fn send_connack_refusal(&mut self, ck: usize, code: u8) {
@@ -98,7 +108,7 @@ impl Broker {
         }
 
         if let Some(w) = &will {
-            if w.retain && !self.settings.retain_available {
+            if (w.retain && !self.settings.retain_available) || w.qos > conn.max_qos {
                 self.schedule_close(ck, CloseReason::Protocol);
                 return;
             }
@@ -172,7 +182,7 @@ impl Broker {
             crate::notice!(
                 "New {kind} connected from {} as {client_id} (p{}, c{}, k{keep_alive}{user}).",
                 conn.peer,
-                protocol.level(),
+                log_protocol(protocol),
                 u8::from(clean_session),
             );
         }

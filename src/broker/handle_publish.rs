@@ -30,7 +30,9 @@ impl Broker {
         }
         self.stats.pub_msgs_received += 1;
         self.stats.pub_bytes_received += p.payload.len() as u64;
-        if p.retain && !self.settings.retain_available {
+        // Above the listener's max_qos: MQTT 3.x has no way to say so but
+        // to disconnect, as mosquitto does.
+        if p.qos > conn.max_qos || (p.retain && !self.settings.retain_available) {
             self.schedule_close(ck, CloseReason::Protocol);
             return;
         }

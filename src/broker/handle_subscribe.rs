@@ -14,10 +14,12 @@ impl Broker {
         };
         crate::debug!("Received SUBSCRIBE from {}", conn.log_id());
         let mount = conn.mount_point.clone();
+        let max_qos = conn.max_qos;
         let mut codes = Vec::with_capacity(s.filters.len());
         let mut granted = Vec::with_capacity(s.filters.len());
         for (filter, qos) in s.filters {
             let filter = mounted(&mount, filter);
+            let qos = qos.min(max_qos);
             crate::log_subscribe!("{} {} {filter}", self.conn_id(ck), qos.as_u8());
             self.subs.subscribe(&filter, sk, qos);
             if let Some(sess) = self.sessions.get_mut(sk) {

@@ -107,10 +107,11 @@ impl Broker {
                 self.schedule_close(ck, CloseReason::Protocol);
                 return pos;
             }
-            let limit = if connected {
-                self.settings.max_packet_size
-            } else {
-                MAX_CONNECT_LEN
+            let max = self.settings.max_packet_size;
+            let limit = match (connected, max) {
+                (true, _) => max,
+                (false, 0) => MAX_CONNECT_LEN,
+                (false, m) => m.min(MAX_CONNECT_LEN),
             };
             if limit > 0 && header.total_len() > limit {
                 self.schedule_close(ck, CloseReason::Oversize);

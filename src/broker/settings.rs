@@ -16,6 +16,8 @@ pub struct ListenerSpec {
     /// -1: unlimited.
     pub max_connections: i32,
     pub mount_point: Option<String>,
+    /// Highest QoS this listener's clients may use (0 to 2).
+    pub max_qos: u8,
     /// Security settings that apply to this listener's clients (global ones
     /// unless `per_listener_settings`).
     pub allow_anonymous: bool,
@@ -34,6 +36,7 @@ impl ListenerSpec {
             port,
             max_connections: -1,
             mount_point: None,
+            max_qos: 2,
             allow_anonymous: true,
             allow_zero_length_clientid: true,
             auto_id_prefix: "auto-".into(),
@@ -144,6 +147,7 @@ impl Settings {
                 port: l.port,
                 max_connections: l.max_connections,
                 mount_point: l.mount_point.clone(),
+                max_qos: l.max_qos.min(2),
                 allow_anonymous: sec.allows_anonymous(),
                 allow_zero_length_clientid: sec.allow_zero_length_clientid,
                 auto_id_prefix: sec.auto_id_prefix().to_owned(),

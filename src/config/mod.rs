@@ -72,6 +72,10 @@ pub const ACTIVE_OPTIONS: &[&str] = &[
     "upgrade_outgoing_qos",
     "include_dir",
     "per_listener_settings",
+    "max_qos",
+    "sys_interval",
+    "pid_file",
+    "persistent_client_expiration",
 ];
 
 /// True when `option` (canonical name) with first value `value` is in

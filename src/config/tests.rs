@@ -1613,7 +1613,7 @@ fn deprecated_but_working_options_are_noted() {
 fn options_not_implemented_yet_are_noted() {
     let c = parse(
         "listener 1883\nprotocol mqtt\nlog_dest stderr\nlog_dest syslog\npersistence false\n\
-         listener 9001\nprotocol websockets\nsys_interval 5\n",
+         listener 9001\nprotocol websockets\nautosave_interval 5\n",
     );
     let notes: Vec<_> = c
         .notes_of(NoteKind::NotYetActive)
@@ -1625,7 +1625,7 @@ fn options_not_implemented_yet_are_noted() {
             ("log_dest", 4),
             ("persistence", 5),
             ("protocol", 7),
-            ("sys_interval", 8)
+            ("autosave_interval", 8)
         ]
     );
     let syslog = c
