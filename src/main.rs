@@ -3,7 +3,9 @@
 
 use std::process::ExitCode;
 
-use mosquitto_rs::broker::logging::{self, LogSettings, DEST_STDERR, DEST_STDOUT};
+use mosquitto_rs::broker::logging::{
+    self, LogSettings, DEST_FILE, DEST_STDERR, DEST_STDOUT, DEST_SYSLOG, DEST_TOPIC,
+};
 use mosquitto_rs::broker::{process, Broker, Settings};
 use mosquitto_rs::config::{self, CliAction, Config, LogDest, NoteKind};
 use mosquitto_rs::{error, notice, warning};
@@ -13,12 +15,19 @@ const EXIT_CONFIG: u8 = 3;
 
 fn log_settings(cfg: &Config) -> LogSettings {
     let mut dests = 0;
+    let mut file = None;
     for d in &cfg.log_dest {
         match d {
             LogDest::Stdout => dests |= DEST_STDOUT,
             LogDest::Stderr => dests |= DEST_STDERR,
-            // Not active yet: the config notes say so at start-up.
-            _ => {}
+            LogDest::Syslog => dests |= DEST_SYSLOG,
+            LogDest::Topic => dests |= DEST_TOPIC,
+            LogDest::File(p) => {
+                dests |= DEST_FILE;
+                file = Some(p.clone());
+            }
+            // Not available on Linux builds: the config notes say so.
+            LogDest::Dlt => {}
         }
     }
     LogSettings {
@@ -26,6 +35,8 @@ fn log_settings(cfg: &Config) -> LogSettings {
         dests,
         timestamp: cfg.log_timestamp,
         timestamp_format: cfg.log_timestamp_format.clone(),
+        file,
+        facility: cfg.log_facility.map(|n| 16 + n).unwrap_or(3),
     }
 }
 

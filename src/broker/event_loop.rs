@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use mio::{Events, Interest, Token};
 
 use super::context::{CloseReason, Connection};
+use super::database::Message;
 use super::timers::TimerKind;
 use super::{Broker, LISTENER_BASE, SIGNAL_TOKEN};
 use crate::protocol::QoS;
@@ -63,10 +64,27 @@ impl Broker {
                 self.on_signal(sig);
             }
             self.run_timers(Instant::now());
+            self.publish_log_lines();
             self.flush_dirty();
         }
         self.shutdown();
         Ok(())
+    }
+
+    /// SIGHUP: reopen log files; what else mosquitto reloads follows.
+    fn reload(&mut self) {
+        crate::notice!("Reloading config.");
+        super::logging::reopen();
+    }
+
+    /// `log_dest topic`: log lines become `$SYS/broker/log/...` messages.
+    fn publish_log_lines(&mut self) {
+        let mut lines = Vec::new();
+        super::logging::take_topic_lines(&mut lines);
+        for (topic, line) in lines {
+            let msg = Message::new(topic.to_owned(), line.into_bytes(), QoS::ExactlyOnce, false);
+            self.publish_message(std::rc::Rc::new(msg));
+        }
     }
 
     fn schedule_sys(&mut self, now: Instant) {
@@ -80,9 +98,7 @@ impl Broker {
     fn on_signal(&mut self, sig: libc::c_int) {
         match sig {
             libc::SIGINT | libc::SIGTERM => self.running = false,
-            libc::SIGHUP => {
-                crate::notice!("Reloading config is not supported yet; SIGHUP ignored.")
-            }
+            libc::SIGHUP => self.reload(),
             libc::SIGUSR1 => {
                 crate::notice!("Persistence is not implemented yet; SIGUSR1 ignored.")
             }

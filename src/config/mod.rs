@@ -76,6 +76,10 @@ pub const ACTIVE_OPTIONS: &[&str] = &[
     "sys_interval",
     "pid_file",
     "persistent_client_expiration",
+    "log_dest syslog",
+    "log_dest topic",
+    "log_dest file",
+    "log_facility",
 ];
 
 /// True when `option` (canonical name) with first value `value` is in

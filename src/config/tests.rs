@@ -1612,7 +1612,7 @@ fn deprecated_but_working_options_are_noted() {
 #[test]
 fn options_not_implemented_yet_are_noted() {
     let c = parse(
-        "listener 1883\nprotocol mqtt\nlog_dest stderr\nlog_dest syslog\npersistence false\n\
+        "listener 1883\nprotocol mqtt\nlog_dest stderr\nautosave_on_changes true\npersistence false\n\
          listener 9001\nprotocol websockets\nautosave_interval 5\n",
     );
     let notes: Vec<_> = c
@@ -1622,7 +1622,7 @@ fn options_not_implemented_yet_are_noted() {
     assert_eq!(
         notes,
         vec![
-            ("log_dest", 4),
+            ("autosave_on_changes", 4),
             ("persistence", 5),
             ("protocol", 7),
             ("autosave_interval", 8)
@@ -1632,11 +1632,12 @@ fn options_not_implemented_yet_are_noted() {
         .notes_of(NoteKind::NotYetActive)
         .next()
         .map(|n| n.message.clone());
-    assert!(syslog.unwrap_or_default().contains("'log_dest syslog'"));
+    assert!(syslog.unwrap_or_default().contains("'autosave_on_changes'"));
     assert!(is_active("listener", Some("1883")));
     assert!(is_active("protocol", Some("mqtt")));
     assert!(!is_active("protocol", Some("websockets")));
-    assert!(!is_active("log_dest", Some("file")));
+    assert!(is_active("log_dest", Some("file")));
+    assert!(!is_active("log_dest", Some("dlt")));
     assert!(!is_active("bridge_cafile", None));
 }
 

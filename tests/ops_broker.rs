@@ -1,0 +1,205 @@
+//! Operations features of the broker process: log destinations (file with
+//! reopen on SIGHUP, syslog, topic), the `$SYS` tree, signals and `-d`.
+
+mod common;
+
+use std::fs;
+use std::os::unix::net::UnixDatagram;
+use std::time::{Duration, Instant};
+
+use common::*;
+
+fn signal(b: &Broker, sig: libc::c_int) {
+    let pid = b.pid().expect("broker running") as libc::pid_t;
+    // SAFETY: kill(2) on our own child.
+    unsafe {
+        libc::kill(pid, sig);
+    }
+}
+
+/// Polls `f` until it returns true or `timeout` passes (files have no
+/// readiness notification).
+fn wait_until(timeout: Duration, mut f: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if f() {
+            return true;
+        }
+        if Instant::now() >= deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn log_file_is_written_and_reopened_on_sighup() {
+    if is_reference() {
+        return; // the file layout below is ours to define
+    }
+    let dir = TempDir::new("logfile");
+    let log = dir.join("mosquitto.log");
+    let b = Broker::start(&format!("log_dest file {}\n", log.display()));
+    let c = b.client("file-logger");
+    assert!(wait_until(TIMEOUT, || fs::read_to_string(&log)
+        .unwrap_or_default()
+        .contains("New client connected from 127.0.0.1:")));
+    // logrotate moves the file away and sends SIGHUP: new lines go to a new
+    // file at the configured path.
+    let rotated = dir.join("mosquitto.log.1");
+    fs::rename(&log, &rotated).expect("rotate");
+    signal(&b, libc::SIGHUP);
+    assert!(wait_until(TIMEOUT, || log.exists()), "file reopened");
+    c.disconnect();
+    assert!(wait_until(TIMEOUT, || fs::read_to_string(&log)
+        .unwrap_or_default()
+        .contains("Client file-logger disconnected.")));
+    assert!(!fs::read_to_string(&rotated)
+        .unwrap_or_default()
+        .contains("Client file-logger disconnected."));
+}
+
+#[test]
+fn syslog_lines_reach_the_socket() {
+    if is_reference() {
+        return; // mosquitto always uses /dev/log
+    }
+    let dir = TempDir::new("syslog");
+    let path = dir.join("log.sock");
+    let sock = UnixDatagram::bind(&path).expect("bind test syslog socket");
+    sock.set_read_timeout(Some(TIMEOUT)).expect("timeout");
+    // Children inherit it; only this test's broker logs to syslog.
+    std::env::set_var("MOSQUITTO_RS_SYSLOG_SOCKET", &path);
+    let b = Broker::start("log_dest syslog\nlog_facility 5\n");
+    let _c = b.client("syslogged");
+    let mut buf = [0u8; 2048];
+    let mut seen = Vec::new();
+    for _ in 0..50 {
+        let Ok(n) = sock.recv(&mut buf) else { break };
+        let line = String::from_utf8_lossy(&buf[..n]).into_owned();
+        let done = line.contains("as syslogged");
+        seen.push(line);
+        if done {
+            break;
+        }
+    }
+    let hit = seen
+        .iter()
+        .find(|l| l.contains("as syslogged"))
+        .unwrap_or_else(|| panic!("no connect line in {seen:?}"));
+    // local5 (21) * 8 + notice (5) = 173.
+    assert!(hit.starts_with("<173>mosquitto["), "{hit}");
+}
+
+#[test]
+fn log_topic_publishes_log_lines() {
+    let b = Broker::start("log_dest topic\nlog_dest stderr\n");
+    let mut watcher = b.client("log-watcher");
+    watcher.subscribe("$SYS/broker/log/N", 0);
+    let _c = b.client("noticed-client");
+    let deadline = Instant::now() + TIMEOUT;
+    let mut found = false;
+    while Instant::now() < deadline && !found {
+        let p = watcher.expect_publish();
+        found = String::from_utf8_lossy(&p.payload).contains("as noticed-client");
+    }
+    assert!(
+        found,
+        "the connect notice was published on $SYS/broker/log/N"
+    );
+}
+
+fn sys_value(c: &mut Client, topic: &str) -> String {
+    c.subscribe(topic, 0);
+    let p = c.expect_publish();
+    assert_eq!(p.topic, topic);
+    assert!(p.retain, "$SYS values are retained");
+    String::from_utf8_lossy(&p.payload).into_owned()
+}
+
+#[test]
+fn sys_tree_values_follow_activity() {
+    let b = Broker::start("sys_interval 1\n");
+    let mut watch = b.client("sys-watch");
+    let version = sys_value(&mut watch, "$SYS/broker/version");
+    assert!(version.starts_with("mosquitto version "), "{version}");
+    let mut live = b.client("sys-live");
+    let codes = live.subscribe_many(&[
+        ("$SYS/broker/clients/connected", 0),
+        ("$SYS/broker/publish/messages/received", 0),
+    ]);
+    assert_eq!(codes, [0, 0]);
+    // Activity: three publishes from a third client.
+    let mut publ = b.client("sys-pub");
+    for i in 0..3u8 {
+        publ.publish("sys/x", &[i], 1, false);
+    }
+    // Within a few intervals the counters show it.
+    let deadline = Instant::now() + TIMEOUT;
+    let (mut connected, mut received) = (0u64, 0u64);
+    while Instant::now() < deadline && (connected < 3 || received < 3) {
+        let p = live.expect_publish();
+        let v: u64 = String::from_utf8_lossy(&p.payload).parse().unwrap_or(0);
+        match p.topic.as_str() {
+            "$SYS/broker/clients/connected" => connected = v,
+            "$SYS/broker/publish/messages/received" => received = v,
+            _ => {}
+        }
+    }
+    assert!(connected >= 3, "clients/connected = {connected}");
+    assert!(received >= 3, "publish/messages/received = {received}");
+}
+
+#[test]
+fn sigusr2_dumps_subscriptions() {
+    if is_reference() {
+        return; // our dump's line format is our own
+    }
+    let b = Broker::start("");
+    let mut c = b.client("dumped");
+    c.subscribe("dump/+/x", 1);
+    signal(&b, libc::SIGUSR2);
+    assert!(
+        b.wait_for_log("dump/+/x dumped (QoS 1)", TIMEOUT),
+        "{}",
+        b.log_text()
+    );
+}
+
+#[test]
+fn daemon_mode_writes_and_removes_pid_file() {
+    let dir = TempDir::new("daemon");
+    let port = free_port();
+    let pid_path = dir.join("mosquitto.pid");
+    let conf = dir.write(
+        "mosquitto.conf",
+        &format!(
+            "listener {port} 127.0.0.1\nallow_anonymous true\npid_file {}\nlog_dest none\n",
+            pid_path.display()
+        ),
+    );
+    let out = run_to_exit(&["-c", conf.to_str().unwrap_or(""), "-d"], &dir, TIMEOUT);
+    assert_eq!(out.status.code(), Some(0), "{}", out.output());
+    assert!(
+        wait_until(TIMEOUT, || pid_path.exists()),
+        "pid file written"
+    );
+    let pid: libc::pid_t = fs::read_to_string(&pid_path)
+        .unwrap_or_default()
+        .trim()
+        .parse()
+        .expect("pid in pid file");
+    assert_broker_healthy(port);
+    // SAFETY: kill(2) on the daemon we started.
+    unsafe {
+        libc::kill(pid, libc::SIGTERM);
+    }
+    assert!(
+        wait_until(TIMEOUT, || !pid_path.exists()),
+        "pid file removed"
+    );
+    assert!(
+        std::net::TcpStream::connect_timeout(&addr(port), Duration::from_millis(500)).is_err(),
+        "port closed after SIGTERM"
+    );
+}
