@@ -274,7 +274,16 @@ fn collect(mut r: impl Read + Send + 'static, buf: Arc<Mutex<Vec<u8>>>) {
 impl Sub {
     /// Start without waiting for anything.
     pub fn spawn(bin: &str, args: &[&str]) -> Sub {
-        let mut child = Command::new(bin)
+        // Debian's tools print -d lines with stdio buffering and no flush;
+        // line-buffer them so we can see the subscription happen.
+        let mut cmd = if bin.starts_with("/usr/") {
+            let mut c = Command::new("stdbuf");
+            c.arg("-oL").arg(bin);
+            c
+        } else {
+            Command::new(bin)
+        };
+        let mut child = cmd
             .args(args)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
