@@ -591,7 +591,10 @@ pub fn parse_args(cfg: &mut Config, args: &[Vec<u8>]) -> Result<(), ParseStop> {
                 takes_value = false;
             }
             "--random-filter" if is_sub => {
-                let chance = (10.0 * atof(&value("chance")?)) as i64;
+                // A percentage, kept in hundredths. (mosquitto 2.0 multiplies by 10,
+                // so its "100" prints only a tenth of the messages; we do what
+                // its help text says.)
+                let chance = (100.0 * atof(&value("chance")?)).round() as i64;
                 if !(1..=10000).contains(&chance) {
                     return err("Error: --random-filter chance must be between 0.1-100.0\n\n");
                 }
