@@ -12,8 +12,8 @@ pub fn version_line(tool: Tool) -> String {
     )
 }
 
-const COMMON_OPTIONS: &str = "\
- -A : local address to bind the outgoing connection to, to choose the network
+const COMMON_OPTIONS: &str =
+    " -A : local address to bind the outgoing connection to, to choose the network
       interface that is used.
  -c : ask for a persistent session (clean session off): the broker keeps the
       session and its subscriptions when this client disconnects.
@@ -30,8 +30,7 @@ const COMMON_OPTIONS: &str = "\
       mqtt(s)://[username[:password]@]host[:port]/topic
 ";
 
-const COMMON_TAIL: &str = "\
- --help : print this help and exit.
+const COMMON_TAIL: &str = " --help : print this help and exit.
  --nodelay : turn off Nagle's algorithm, sending packets at once at the cost
              of more packets on the network.
  --quiet : do not print error messages.
@@ -42,11 +41,24 @@ const COMMON_TAIL: &str = "\
  --will-qos : QoS of the Will.
  --will-retain : make the Will a retained message.
  --will-topic : topic of the Will.
- --cafile, --capath, --cert, --key, --ciphers, --tls-version, --insecure,
- --tls-alpn, --tls-engine, --keyform, --tls-engine-kpass-sha1, --tls-use-os-certs,
- --psk, --psk-identity : TLS and TLS-PSK options; recognised, but TLS is not
-                         available in this version.
- --proxy : SOCKS5 proxy (not supported by this version).
+ The TLS options below are recognised, but TLS is not available in this version:
+ --cafile : file of trusted CA certificates, to turn on TLS.
+ --capath : directory of trusted CA certificates, to turn on TLS.
+ --cert : client certificate, for brokers that ask for one.
+ --key : private key of the client certificate.
+ --keyform : format of the key file: pem or engine.
+ --ciphers : OpenSSL cipher list to allow.
+ --tls-version : TLS version to use: tlsv1.3, tlsv1.2 or tlsv1.1.
+ --insecure : skip checking that the broker's certificate matches its host name.
+              Unsafe: only for testing.
+ --tls-alpn : ALPN protocol to ask for.
+ --tls-engine : OpenSSL engine to use.
+ --tls-engine-kpass-sha1 : SHA1 of the key password for the engine.
+ --tls-use-os-certs : trust the operating system's CA certificates.
+ --psk : pre-shared key in hexadecimal (no leading 0x), for TLS-PSK.
+ --psk-identity : client identity for TLS-PSK.
+ --proxy : SOCKS5 proxy URL socks5h://[username[:password]@]hostname[:port]
+           (not supported by this version).
 
 See https://mosquitto.org/ for more information.
 ";
@@ -85,8 +97,7 @@ Usage: mosquitto_pub {{[-h host] [--unix path] [-p port] [-u username] [-P passw
                      [-D command identifier value]
        mosquitto_pub --help
 
-{COMMON_OPTIONS}\
- -f : publish the contents of this file as the message.
+{COMMON_OPTIONS} -f : publish the contents of this file as the message.
  -l : read standard input and publish each line as a separate message.
  -m : the message to publish.
  -M : how many QoS 1 and 2 messages may be unacknowledged at once. Default: 20.
@@ -135,8 +146,7 @@ Usage: mosquitto_sub {{[-h host] [--unix path] [-p port] [-u username] [-P passw
                      [-D command identifier value]
        mosquitto_sub --help
 
-{COMMON_OPTIONS}\
- -C : exit after this many messages have been received.
+{COMMON_OPTIONS} -C : exit after this many messages have been received.
  -E : exit as soon as the broker has acknowledged the subscriptions.
  -F : print each message with this format (see the manual page for the % and
       @ specifiers).
