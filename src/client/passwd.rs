@@ -51,9 +51,6 @@ pub fn main() -> i32 {
         Ok(r) => r,
         Err(code) => return code,
     };
-    if !req.delete && !HASHING_AVAILABLE {
-        return fail("Error: This mosquitto_passwd was built without the `tls` feature (OpenSSL), so it cannot hash passwords.");
-    }
     run(&req)
 }
 
@@ -246,9 +243,21 @@ fn strerror(e: &std::io::Error) -> String {
     super::net::strerror(e)
 }
 
+/// Refuse clearly, before asking for anything, when this build cannot hash.
+fn need_hashing() -> Result<(), i32> {
+    if HASHING_AVAILABLE {
+        Ok(())
+    } else {
+        Err(fail("Error: This mosquitto_passwd was built without the `tls` feature (OpenSSL), so it cannot hash passwords."))
+    }
+}
+
 fn run(req: &Request) -> i32 {
     let username = req.username.as_deref().unwrap_or("");
     if req.create {
+        if let Err(code) = need_hashing() {
+            return code;
+        }
         let password = match &req.password {
             Some(p) if req.batch => p.clone(),
             _ => match ask_password() {
@@ -279,6 +288,11 @@ fn run(req: &Request) -> i32 {
             ))
         }
     };
+    if !req.delete {
+        if let Err(code) = need_hashing() {
+            return code;
+        }
+    }
     let updated = if req.delete {
         delete_user(&original, username)
     } else if req.update_file {
