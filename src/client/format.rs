@@ -17,21 +17,21 @@ pub fn check_format(f: &str) -> Result<(), String> {
     let incomplete = || Err("Error: Incomplete format specifier.\n".to_owned());
     let mut i = 0;
     while i < b.len() {
-        match b[i] {
+        match at(b, i) {
             b'%' => {
                 i += 1;
                 if i >= b.len() {
                     return incomplete();
                 }
-                if b[i] == b'0' || b[i] == b'-' {
+                if at(b, i) == b'0' || at(b, i) == b'-' {
                     i += 1;
                 }
-                while i < b.len() && b[i].is_ascii_digit() {
+                while i < b.len() && at(b, i).is_ascii_digit() {
                     i += 1;
                 }
-                if i < b.len() && b[i] == b'.' {
+                if i < b.len() && at(b, i) == b'.' {
                     i += 1;
-                    while i < b.len() && b[i].is_ascii_digit() {
+                    while i < b.len() && at(b, i).is_ascii_digit() {
                         i += 1;
                     }
                 }
@@ -70,6 +70,11 @@ pub fn check_format(f: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// The byte at `i`, or 0 past the end (never a valid specifier).
+fn at(b: &[u8], i: usize) -> u8 {
+    b.get(i).copied().unwrap_or(0)
+}
+
 fn char_at(s: &str, i: usize) -> char {
     s.get(i..).and_then(|t| t.chars().next()).unwrap_or('?')
 }
@@ -106,7 +111,7 @@ pub fn render(
     let mut clock = Clock(None);
     let mut i = 0;
     while i < b.len() {
-        match b[i] {
+        match at(b, i) {
             b'%' if i + 1 < b.len() => {
                 i += 1;
                 let mut spec = Spec {
@@ -115,36 +120,36 @@ pub fn render(
                     width: 0,
                     precision: None,
                 };
-                if b[i] == b'-' {
+                if at(b, i) == b'-' {
                     spec.left = true;
                     if i + 1 < b.len() {
                         i += 1;
                     }
                 }
-                if b[i] == b'0' {
+                if at(b, i) == b'0' {
                     spec.zero = true;
                     if i + 1 < b.len() {
                         i += 1;
                     }
                 }
-                while i + 1 < b.len() && b[i].is_ascii_digit() {
-                    spec.width = spec.width.saturating_mul(10) + usize::from(b[i] - b'0');
+                while i + 1 < b.len() && at(b, i).is_ascii_digit() {
+                    spec.width = spec.width.saturating_mul(10) + usize::from(at(b, i) - b'0');
                     i += 1;
                 }
-                if b[i] == b'.' && i + 1 < b.len() {
+                if at(b, i) == b'.' && i + 1 < b.len() {
                     i += 1;
                     let mut p = 0usize;
-                    while i + 1 < b.len() && b[i].is_ascii_digit() {
-                        p = p.saturating_mul(10) + usize::from(b[i] - b'0');
+                    while i + 1 < b.len() && at(b, i).is_ascii_digit() {
+                        p = p.saturating_mul(10) + usize::from(at(b, i) - b'0');
                         i += 1;
                     }
                     spec.precision = Some(p);
                 }
-                conversion(b[i], spec, m, pretty, &mut clock, out, errors);
+                conversion(at(b, i), spec, m, pretty, &mut clock, out, errors);
             }
             b'@' if i + 1 < b.len() => {
                 i += 1;
-                match b[i] {
+                match at(b, i) {
                     b'@' => out.push(b'@'),
                     b'N' => {
                         if let Some(t) = clock.get() {
@@ -163,7 +168,7 @@ pub fn render(
             }
             b'\\' if i + 1 < b.len() => {
                 i += 1;
-                let c = match b[i] {
+                let c = match at(b, i) {
                     b'\\' => Some(b'\\'),
                     b'0' => Some(0),
                     b'a' => Some(7),
