@@ -1,1 +1,24 @@
-//! placeholder
+//! The command-line clients: mosquitto_pub, mosquitto_sub and
+//! mosquitto_passwd (mosquitto's `client/` and `apps/mosquitto_passwd`).
+//!
+//! `options` parses the command line shared by pub and sub, `cli` turns it
+//! into a connection, `session` is the small blocking MQTT client on top of
+//! `protocol`, and `publisher`/`subscriber` are the two tools' main loops.
+//! `output`, `format` and `json` print messages for mosquitto_sub;
+//! `password` and `passwd` are the password-file format and its tool.
+
+pub mod cli;
+pub mod format;
+pub mod json;
+mod localtime;
+pub mod net;
+pub mod options;
+pub mod output;
+pub mod passwd;
+pub mod password;
+pub mod publisher;
+pub mod session;
+mod signals;
+pub mod subscriber;
+mod terminal;
+pub mod usage;

@@ -1,0 +1,5 @@
+//! mosquitto_passwd: manage mosquitto password files.
+
+fn main() {
+    std::process::exit(mosquitto_rs::client::passwd::main());
+}

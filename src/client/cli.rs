@@ -1,0 +1,212 @@
+//! What mosquitto_pub and mosquitto_sub share around the options: reading
+//! the command line, answering `--help`/`--version`, refusing what this
+//! build cannot do, building the CONNECT and reporting connection failures
+//! with mosquitto's words and exit statuses.
+
+use std::os::unix::ffi::OsStringExt;
+use std::time::Duration;
+
+use super::net::Target;
+use super::options::{self, Config, ParseStop, Tool};
+use super::session::{Session, SessionError};
+use super::usage;
+use crate::protocol::properties::PropertyValue;
+use crate::protocol::{Connect, ConnectReturnCode, ProtocolVersion, Will};
+
+/// Print to stderr unless `--quiet`.
+pub fn err(cfg: &Config, msg: &str) {
+    if !cfg.quiet {
+        eprint!("{msg}");
+    }
+}
+
+/// The program's arguments as bytes (a payload need not be UTF-8).
+pub fn args() -> Vec<Vec<u8>> {
+    std::env::args_os().skip(1).map(|a| a.into_vec()).collect()
+}
+
+/// Parse the command line; on `--help`, `--version` or an error, print what
+/// mosquitto prints and return the exit status instead.
+pub fn load(tool: Tool, args: &[Vec<u8>]) -> Result<Config, i32> {
+    let cfg = match options::parse(tool, args) {
+        Ok(cfg) => cfg,
+        Err(ParseStop::Help) => {
+            print!("{}", usage::usage(tool));
+            return Err(1);
+        }
+        Err(ParseStop::Version) => {
+            println!("{}", usage::version_line(tool));
+            return Err(1);
+        }
+        Err(ParseStop::Error(msg)) => {
+            eprint!("{msg}");
+            eprintln!("\nUse '{} --help' to see usage.", tool.name());
+            return Err(1);
+        }
+    };
+    if let Some(opt) = &cfg.tls.first {
+        eprintln!(
+            "Error: TLS support not available in this build of {}, option '{opt}' cannot be used.",
+            tool.name()
+        );
+        return Err(1);
+    }
+    if let Some(opt) = &cfg.unsupported {
+        eprintln!(
+            "Error: The '{opt}' option is not supported by this version of {}.",
+            tool.name()
+        );
+        return Err(1);
+    }
+    Ok(cfg)
+}
+
+/// The client id to use: `-i`, or `-I` with our process id, or none (the
+/// broker then assigns one, as with mosquitto's clients).
+pub fn client_id(cfg: &Config) -> String {
+    match (&cfg.id, &cfg.id_prefix) {
+        (Some(id), _) => id.clone(),
+        (None, Some(prefix)) => format!("{prefix}{}", std::process::id()),
+        (None, None) => String::new(),
+    }
+}
+
+fn connect_packet(cfg: &Config) -> Connect {
+    let mut properties = crate::protocol::Properties::default();
+    if cfg.protocol == ProtocolVersion::V5 {
+        if let Some(expiry) = cfg.session_expiry.filter(|e| *e > 0) {
+            properties.0.push((0x11, PropertyValue::U32(expiry)));
+        }
+        if cfg.tool == Tool::Sub && cfg.msg_count > 0 && cfg.msg_count < 20 {
+            // Receive maximum, so that no more than -C messages are in flight.
+            properties
+                .0
+                .push((0x21, PropertyValue::U16(cfg.msg_count as u16)));
+        }
+    }
+    Connect {
+        protocol: cfg.protocol,
+        bridge: false,
+        clean_session: cfg.clean_session,
+        keep_alive: cfg.keepalive,
+        client_id: client_id(cfg),
+        will: cfg.will.topic.as_ref().map(|topic| Will {
+            topic: topic.clone(),
+            payload: cfg.will.payload.clone().unwrap_or_default(),
+            qos: cfg.will.qos,
+            retain: cfg.will.retain,
+            properties: Default::default(),
+        }),
+        username: cfg.username.clone(),
+        // MQTT 3 allows a password only together with a user name.
+        password: cfg
+            .password
+            .clone()
+            .filter(|_| cfg.username.is_some() || cfg.protocol == ProtocolVersion::V5),
+        properties,
+    }
+}
+
+/// Why `connect` gave up.
+pub enum ConnectFailure {
+    /// The broker answered with a refusal; the exit status is its code and
+    /// the message has been printed.
+    Refused(i32),
+    /// No connection; the message has been printed.
+    Failed(i32),
+}
+
+/// Connect to the broker and wait for its CONNACK. Gives up after the
+/// keepalive interval, so an unreachable host or a silent server cannot
+/// hang a script.
+pub fn connect(cfg: &Config) -> Result<Session, ConnectFailure> {
+    let target = Target {
+        host: cfg.effective_host(),
+        port: cfg.effective_port(),
+        unix_path: cfg.unix_path.as_deref(),
+        bind_address: cfg.bind_address.as_deref(),
+        nodelay: cfg.nodelay,
+    };
+    let timeout = Duration::from_secs(u64::from(cfg.keepalive));
+    match Session::connect(&target, &connect_packet(cfg), cfg.debug, timeout) {
+        Ok((session, ack)) if ack.code == 0 => Ok(session),
+        Ok((_, ack)) => {
+            err(
+                cfg,
+                &format!("{}\n", refusal_message(cfg.protocol, ack.code)),
+            );
+            Err(ConnectFailure::Refused(i32::from(ack.code)))
+        }
+        Err(e) => {
+            err(cfg, &format!("{}\n", e.message()));
+            Err(ConnectFailure::Failed(match e {
+                SessionError::Open(_) | SessionError::ConnectTimeout => 1,
+                other => other.code(),
+            }))
+        }
+    }
+}
+
+/// `Connection error: …` for a refusing CONNACK.
+pub fn refusal_message(version: ProtocolVersion, code: u8) -> String {
+    if version == ProtocolVersion::V5 {
+        if code == 0x84 {
+            format!(
+                "Connection error: {}. Try connecting to an MQTT v5 broker, or use MQTT v3.x mode.",
+                reason_string(code)
+            )
+        } else {
+            format!("Connection error: {}", reason_string(code))
+        }
+    } else {
+        format!("Connection error: {}", ConnectReturnCode::describe(code))
+    }
+}
+
+/// MQTT 5 reason codes in words, as libmosquitto names them.
+pub fn reason_string(code: u8) -> &'static str {
+    match code {
+        0x00 => "Success",
+        0x04 => "Disconnect with Will Message",
+        0x10 => "No matching subscribers",
+        0x11 => "No subscription existed",
+        0x18 => "Continue authentication",
+        0x19 => "Re-authenticate",
+        0x80 => "Unspecified error",
+        0x81 => "Malformed Packet",
+        0x82 => "Protocol Error",
+        0x83 => "Implementation specific error",
+        0x84 => "Unsupported Protocol Version",
+        0x85 => "Client Identifier not valid",
+        0x86 => "Bad User Name or Password",
+        0x87 => "Not authorized",
+        0x88 => "Server unavailable",
+        0x89 => "Server busy",
+        0x8A => "Banned",
+        0x8B => "Server shutting down",
+        0x8C => "Bad authentication method",
+        0x8D => "Keep Alive timeout",
+        0x8E => "Session taken over",
+        0x8F => "Topic Filter invalid",
+        0x90 => "Topic Name invalid",
+        0x91 => "Packet Identifier in use",
+        0x92 => "Packet Identifier not found",
+        0x93 => "Receive Maximum exceeded",
+        0x94 => "Topic Alias invalid",
+        0x95 => "Packet too large",
+        0x96 => "Message rate too high",
+        0x97 => "Quota exceeded",
+        0x98 => "Administrative action",
+        0x99 => "Payload format invalid",
+        0x9A => "Retain not supported",
+        0x9B => "QoS not supported",
+        0x9C => "Use another server",
+        0x9D => "Server moved",
+        0x9E => "Shared Subscriptions not supported",
+        0x9F => "Connection rate exceeded",
+        0xA0 => "Maximum connect time",
+        0xA1 => "Subscription identifiers not supported",
+        0xA2 => "Wildcard Subscriptions not supported",
+        _ => "Unknown reason",
+    }
+}

@@ -1,0 +1,249 @@
+//! Opening the connection to the broker: TCP (optionally bound to a local
+//! address with `-A`) or a unix socket (`--unix`), always with a deadline so
+//! that an unreachable host cannot hang a script.
+
+use std::io::{self, Read, Write};
+use std::net::{IpAddr, SocketAddr, TcpStream, ToSocketAddrs};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::unix::net::UnixStream;
+use std::time::{Duration, Instant};
+
+/// The byte stream to the broker.
+pub enum Stream {
+    Tcp(TcpStream),
+    Unix(UnixStream),
+}
+
+impl Read for Stream {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Stream::Tcp(s) => s.read(buf),
+            Stream::Unix(s) => s.read(buf),
+        }
+    }
+}
+
+impl Write for Stream {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            Stream::Tcp(s) => s.write(buf),
+            Stream::Unix(s) => s.write(buf),
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl AsRawFd for Stream {
+    fn as_raw_fd(&self) -> RawFd {
+        match self {
+            Stream::Tcp(s) => s.as_raw_fd(),
+            Stream::Unix(s) => s.as_raw_fd(),
+        }
+    }
+}
+
+/// Why no connection could be made, worded as mosquitto's clients word it.
+#[derive(Debug)]
+pub enum OpenError {
+    /// The host name did not resolve (`Unable to connect (Lookup error.).`).
+    Lookup,
+    /// A system error (`Error: <strerror>`).
+    Io(io::Error),
+}
+
+impl std::fmt::Display for OpenError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            OpenError::Lookup => write!(f, "Unable to connect (Lookup error.)."),
+            OpenError::Io(e) => write!(f, "Error: {}", strerror(e)),
+        }
+    }
+}
+
+/// The C library's wording of an IO error, without Rust's "(os error N)".
+pub fn strerror(e: &io::Error) -> String {
+    if e.kind() == io::ErrorKind::TimedOut || e.kind() == io::ErrorKind::WouldBlock {
+        return "Connection timed out".to_owned();
+    }
+    let text = e.to_string();
+    match text.rfind(" (os error ") {
+        Some(pos) => text[..pos].to_owned(),
+        None => text,
+    }
+}
+
+/// Where to connect.
+pub struct Target<'a> {
+    pub host: &'a str,
+    pub port: u16,
+    pub unix_path: Option<&'a str>,
+    pub bind_address: Option<&'a str>,
+    pub nodelay: bool,
+}
+
+/// Open the stream, giving up at `deadline`.
+pub fn open(t: &Target<'_>, deadline: Instant) -> Result<Stream, OpenError> {
+    if let Some(path) = t.unix_path {
+        return UnixStream::connect(path)
+            .map(Stream::Unix)
+            .map_err(OpenError::Io);
+    }
+    let addrs: Vec<SocketAddr> = (t.host, t.port)
+        .to_socket_addrs()
+        .map_err(|_| OpenError::Lookup)?
+        .collect();
+    if addrs.is_empty() {
+        return Err(OpenError::Lookup);
+    }
+    let bind: Option<IpAddr> = match t.bind_address {
+        Some(b) => Some(
+            (b, 0)
+                .to_socket_addrs()
+                .ok()
+                .and_then(|mut a| a.next())
+                .map(|a| a.ip())
+                .ok_or(OpenError::Lookup)?,
+        ),
+        None => None,
+    };
+    let mut last = io::Error::new(io::ErrorKind::NotFound, "no address");
+    for addr in addrs {
+        if let Some(b) = bind {
+            if b.is_ipv4() != addr.is_ipv4() {
+                continue;
+            }
+        }
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(OpenError::Io(io::ErrorKind::TimedOut.into()));
+        }
+        let r = match bind {
+            Some(b) => connect_bound(b, addr, left),
+            None => TcpStream::connect_timeout(&addr, left),
+        };
+        match r {
+            Ok(s) => {
+                if t.nodelay {
+                    let _ = s.set_nodelay(true);
+                }
+                return Ok(Stream::Tcp(s));
+            }
+            Err(e) => last = e,
+        }
+    }
+    Err(OpenError::Io(last))
+}
+
+/// A sockaddr for `addr` in the C layout, with its length.
+fn sockaddr(addr: SocketAddr) -> (libc::sockaddr_storage, libc::socklen_t) {
+    // SAFETY: sockaddr_storage is plain old data, all-zero is valid.
+    let mut ss: libc::sockaddr_storage = unsafe { std::mem::zeroed() };
+    let len = match addr {
+        SocketAddr::V4(a) => {
+            let sin = libc::sockaddr_in {
+                sin_family: libc::AF_INET as libc::sa_family_t,
+                sin_port: a.port().to_be(),
+                sin_addr: libc::in_addr {
+                    s_addr: u32::from_ne_bytes(a.ip().octets()),
+                },
+                sin_zero: [0; 8],
+            };
+            // SAFETY: sockaddr_storage is larger than and aligned for
+            // sockaddr_in.
+            unsafe { std::ptr::write((&mut ss as *mut libc::sockaddr_storage).cast(), sin) };
+            std::mem::size_of::<libc::sockaddr_in>()
+        }
+        SocketAddr::V6(a) => {
+            let sin6 = libc::sockaddr_in6 {
+                sin6_family: libc::AF_INET6 as libc::sa_family_t,
+                sin6_port: a.port().to_be(),
+                sin6_flowinfo: a.flowinfo(),
+                sin6_addr: libc::in6_addr {
+                    s6_addr: a.ip().octets(),
+                },
+                sin6_scope_id: a.scope_id(),
+            };
+            // SAFETY: as above, for sockaddr_in6.
+            unsafe { std::ptr::write((&mut ss as *mut libc::sockaddr_storage).cast(), sin6) };
+            std::mem::size_of::<libc::sockaddr_in6>()
+        }
+    };
+    (ss, len as libc::socklen_t)
+}
+
+/// Connect from a chosen local address (`-A`), which std cannot do: make the
+/// socket, bind it, connect without blocking and wait for the result.
+fn connect_bound(local: IpAddr, remote: SocketAddr, timeout: Duration) -> io::Result<TcpStream> {
+    let family = if remote.is_ipv4() {
+        libc::AF_INET
+    } else {
+        libc::AF_INET6
+    };
+    // SAFETY: plain socket(2) call; the result is checked.
+    let fd = unsafe {
+        libc::socket(
+            family,
+            libc::SOCK_STREAM | libc::SOCK_CLOEXEC | libc::SOCK_NONBLOCK,
+            0,
+        )
+    };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: fd is a fresh socket we own; OwnedFd closes it on error paths.
+    let owned = unsafe { OwnedFd::from_raw_fd(fd) };
+    let (la, llen) = sockaddr(SocketAddr::new(local, 0));
+    // SAFETY: la/llen describe a valid sockaddr for this family.
+    if unsafe { libc::bind(fd, (&la as *const libc::sockaddr_storage).cast(), llen) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    let (ra, rlen) = sockaddr(remote);
+    // SAFETY: as above.
+    let rc = unsafe { libc::connect(fd, (&ra as *const libc::sockaddr_storage).cast(), rlen) };
+    if rc != 0 {
+        let e = io::Error::last_os_error();
+        if e.raw_os_error() != Some(libc::EINPROGRESS) {
+            return Err(e);
+        }
+        let mut pfd = libc::pollfd {
+            fd,
+            events: libc::POLLOUT,
+            revents: 0,
+        };
+        let ms = i32::try_from(timeout.as_millis())
+            .unwrap_or(i32::MAX)
+            .max(1);
+        // SAFETY: one valid pollfd.
+        let n = unsafe { libc::poll(&mut pfd, 1, ms) };
+        if n < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        if n == 0 {
+            return Err(io::ErrorKind::TimedOut.into());
+        }
+        let mut soerr: libc::c_int = 0;
+        let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
+        // SAFETY: soerr/len are valid out-parameters for SO_ERROR.
+        let rc = unsafe {
+            libc::getsockopt(
+                fd,
+                libc::SOL_SOCKET,
+                libc::SO_ERROR,
+                (&mut soerr as *mut libc::c_int).cast(),
+                &mut len,
+            )
+        };
+        if rc != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        if soerr != 0 {
+            return Err(io::Error::from_raw_os_error(soerr));
+        }
+    }
+    let stream = TcpStream::from(owned);
+    stream.set_nonblocking(false)?;
+    Ok(stream)
+}

@@ -1,0 +1,854 @@
+//! Command-line options shared by mosquitto_pub and mosquitto_sub.
+//!
+//! The parser walks the arguments the way mosquitto's clients do: options are
+//! matched whole (no bundling of `-rq1`), each option that takes a value takes
+//! the next argument whatever it looks like, numbers are read like C's `atoi`
+//! (so scripts that relied on `-q ''` meaning 0 keep working), and the same
+//! parser reads the per-user defaults file (`~/.config/mosquitto_pub`).
+//! Every error message matches mosquitto's so that wrappers which match on
+//! them keep working.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::protocol::topic::{valid_topic_filter, valid_topic_name};
+use crate::protocol::{ProtocolVersion, QoS};
+
+/// Which tool is parsing: some options belong to only one of them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tool {
+    Pub,
+    Sub,
+}
+
+impl Tool {
+    pub fn name(self) -> &'static str {
+        match self {
+            Tool::Pub => "mosquitto_pub",
+            Tool::Sub => "mosquitto_sub",
+        }
+    }
+}
+
+/// Where mosquitto_pub takes its message from.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum PubMode {
+    #[default]
+    None,
+    /// `-m`: the argument itself.
+    Message(Vec<u8>),
+    /// `-f`: a whole file.
+    File(PathBuf),
+    /// `-s`: all of standard input as one message.
+    StdinWhole,
+    /// `-l`: one message per line of standard input.
+    StdinLines,
+    /// `-n`: an empty message.
+    Null,
+}
+
+/// The client's Will, from the `--will-*` options.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct WillOptions {
+    pub topic: Option<String>,
+    pub payload: Option<Vec<u8>>,
+    pub qos: QoS,
+    pub retain: bool,
+}
+
+/// Options that need TLS, which this build does not offer yet. They are
+/// parsed so that they are refused as unavailable rather than unknown.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct TlsOptions {
+    /// The first TLS option given, as the user spelled it.
+    pub first: Option<String>,
+}
+
+/// Everything the command line and the defaults file set.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    pub tool: Tool,
+    pub host: Option<String>,
+    pub port: Option<u16>,
+    /// `--unix`: a socket path instead of host and port.
+    pub unix_path: Option<String>,
+    pub bind_address: Option<String>,
+    pub id: Option<String>,
+    pub id_prefix: Option<String>,
+    pub keepalive: u16,
+    pub clean_session: bool,
+    pub qos: QoS,
+    pub username: Option<String>,
+    pub password: Option<Vec<u8>>,
+    pub will: WillOptions,
+    pub protocol: ProtocolVersion,
+    /// `-x`, in seconds; `None` when not given.
+    pub session_expiry: Option<u32>,
+    pub debug: bool,
+    pub quiet: bool,
+    pub max_inflight: u16,
+    pub nodelay: bool,
+    pub tls: TlsOptions,
+    /// A `-D`/`--property` or `--proxy` option we do not support yet.
+    pub unsupported: Option<String>,
+
+    // mosquitto_pub
+    pub topic: Option<String>,
+    pub pub_mode: PubMode,
+    pub retain: bool,
+    pub repeat_count: u32,
+    pub repeat_delay: Duration,
+
+    // mosquitto_sub
+    pub topics: Vec<String>,
+    pub filter_outs: Vec<String>,
+    pub unsub_topics: Vec<String>,
+    pub verbose: bool,
+    pub eol: bool,
+    pub msg_count: u32,
+    pub timeout: Option<u32>,
+    pub no_retain: bool,
+    pub retained_only: bool,
+    pub remove_retained: bool,
+    pub exit_after_sub: bool,
+    pub retain_as_published: bool,
+    pub format: Option<String>,
+    pub pretty: bool,
+    /// Chance of printing a message, in hundredths of a percent (10000 = all).
+    pub random_filter: u32,
+}
+
+impl Config {
+    pub fn new(tool: Tool) -> Config {
+        Config {
+            tool,
+            host: None,
+            port: None,
+            unix_path: None,
+            bind_address: None,
+            id: None,
+            id_prefix: None,
+            keepalive: 60,
+            clean_session: true,
+            qos: QoS::AtMostOnce,
+            username: None,
+            password: None,
+            will: WillOptions::default(),
+            protocol: ProtocolVersion::V311,
+            session_expiry: None,
+            debug: false,
+            quiet: false,
+            max_inflight: 20,
+            nodelay: false,
+            tls: TlsOptions::default(),
+            unsupported: None,
+            topic: None,
+            pub_mode: PubMode::None,
+            retain: false,
+            repeat_count: 1,
+            repeat_delay: Duration::ZERO,
+            topics: Vec::new(),
+            filter_outs: Vec::new(),
+            unsub_topics: Vec::new(),
+            verbose: false,
+            eol: true,
+            msg_count: 0,
+            timeout: None,
+            no_retain: false,
+            retained_only: false,
+            remove_retained: false,
+            exit_after_sub: false,
+            retain_as_published: false,
+            format: None,
+            pretty: false,
+            random_filter: 10000,
+        }
+    }
+
+    /// The port to connect to: the one given, or MQTT's default.
+    pub fn effective_port(&self) -> u16 {
+        self.port.unwrap_or(1883)
+    }
+
+    pub fn effective_host(&self) -> &str {
+        self.host.as_deref().unwrap_or("localhost")
+    }
+}
+
+/// Why parsing stopped without a usable configuration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ParseStop {
+    /// `--help`.
+    Help,
+    /// `--version`.
+    Version,
+    /// A bad option; the text is the complete message for stderr, ending in
+    /// the newlines mosquitto prints before its "Use --help" hint.
+    Error(String),
+}
+
+fn err<T>(msg: impl Into<String>) -> Result<T, ParseStop> {
+    Err(ParseStop::Error(msg.into()))
+}
+
+/// C's `atoi`: leading blanks, an optional sign, then digits; anything else
+/// ends the number, and no digits at all is 0. Saturates instead of
+/// overflowing.
+pub fn atoi(s: &str) -> i64 {
+    let t = s.trim_start_matches([' ', '\t', '\n', '\r', '\x0b', '\x0c']);
+    let (neg, digits) = match t.as_bytes().first() {
+        Some(b'-') => (true, &t[1..]),
+        Some(b'+') => (false, &t[1..]),
+        _ => (false, t),
+    };
+    let mut v: i64 = 0;
+    for b in digits.bytes() {
+        if !b.is_ascii_digit() {
+            break;
+        }
+        v = v.saturating_mul(10).saturating_add(i64::from(b - b'0'));
+    }
+    if neg {
+        -v
+    } else {
+        v
+    }
+}
+
+/// C's `atof`, enough for `--repeat-delay` and `--random-filter`: the longest
+/// leading decimal number, or 0.
+pub fn atof(s: &str) -> f64 {
+    let t = s.trim_start();
+    let mut end = 0;
+    let bytes = t.as_bytes();
+    let mut seen_dot = false;
+    let mut seen_digit = false;
+    for (i, &b) in bytes.iter().enumerate() {
+        let ok = match b {
+            b'+' | b'-' => i == 0,
+            b'.' if !seen_dot => {
+                seen_dot = true;
+                true
+            }
+            b'0'..=b'9' => {
+                seen_digit = true;
+                true
+            }
+            _ => false,
+        };
+        if !ok {
+            break;
+        }
+        end = i + 1;
+    }
+    if !seen_digit {
+        return 0.0;
+    }
+    t.get(..end).and_then(|n| n.parse().ok()).unwrap_or(0.0)
+}
+
+/// Parse the whole command line (without the program name), after first
+/// reading the user's defaults file if there is one.
+pub fn parse(tool: Tool, args: &[Vec<u8>]) -> Result<Config, ParseStop> {
+    let mut cfg = Config::new(tool);
+    if let Some(path) = defaults_file(tool) {
+        if let Ok(text) = std::fs::read_to_string(&path) {
+            for line in text.lines() {
+                if line.starts_with('#') {
+                    continue;
+                }
+                let line = line.trim_end_matches(['\r', '\n']);
+                let line = line.trim_start_matches(' ');
+                if line.is_empty() {
+                    continue;
+                }
+                let words: Vec<Vec<u8>> = match line.split_once(' ') {
+                    Some((opt, rest)) => {
+                        let rest = rest.trim_start_matches(' ');
+                        if rest.is_empty() {
+                            vec![opt.into()]
+                        } else {
+                            vec![opt.into(), rest.into()]
+                        }
+                    }
+                    None => vec![line.into()],
+                };
+                parse_args(&mut cfg, &words)?;
+            }
+        }
+    }
+    parse_args(&mut cfg, args)?;
+    check(&mut cfg)?;
+    Ok(cfg)
+}
+
+/// `$XDG_CONFIG_HOME/<tool>` or `$HOME/.config/<tool>`, as mosquitto uses.
+fn defaults_file(tool: Tool) -> Option<PathBuf> {
+    if let Some(dir) = std::env::var_os("XDG_CONFIG_HOME") {
+        let mut p = PathBuf::from(dir);
+        p.push(tool.name());
+        return Some(p);
+    }
+    let mut p = PathBuf::from(std::env::var_os("HOME")?);
+    p.push(".config");
+    p.push(tool.name());
+    Some(p)
+}
+
+/// Cross-option rules checked once everything is read.
+fn check(cfg: &mut Config) -> Result<(), ParseStop> {
+    if cfg.will.payload.is_some() && cfg.will.topic.is_none() {
+        return err("Error: Will payload given, but no will topic given.\n");
+    }
+    if cfg.will.retain && cfg.will.topic.is_none() {
+        return err("Error: Will retain given, but no will topic given.\n");
+    }
+    if cfg.protocol == ProtocolVersion::V5 {
+        if !cfg.clean_session && cfg.session_expiry.is_none() {
+            cfg.session_expiry = Some(u32::MAX);
+        }
+        if cfg.session_expiry == Some(u32::MAX) && (cfg.id_prefix.is_some() || cfg.id.is_none()) {
+            return err("Error: You must provide a client id if you are using an infinite session expiry interval.\n");
+        }
+    } else if !cfg.clean_session && (cfg.id_prefix.is_some() || cfg.id.is_none()) {
+        return err("Error: You must provide a client id if you are using the -c option.\n");
+    }
+    if cfg.tool == Tool::Sub && cfg.topics.is_empty() {
+        return err("Error: You must specify a topic to subscribe to.\n");
+    }
+    Ok(())
+}
+
+/// Whether a string is one MQTT allows, by mosquitto's rule: no control
+/// characters (U+0000 to U+001F, U+007F to U+009F) and no non-characters
+/// U+FFFE/U+FFFF. Rust strings are already free of surrogates.
+pub fn valid_mqtt_utf8(s: &str) -> bool {
+    s.len() <= 65535
+        && !s.chars().any(|c| {
+            let c = u32::from(c);
+            c <= 0x1F || (0x7F..=0x9F).contains(&c) || (c & 0xFFFF) >= 0xFFFE
+        })
+}
+
+fn add_topic(cfg: &mut Config, topic: &str, arg: &str) -> Result<(), ParseStop> {
+    if !valid_mqtt_utf8(topic) {
+        return err(format!("Error: Malformed UTF-8 in {arg} argument.\n\n"));
+    }
+    match cfg.tool {
+        Tool::Pub => {
+            if !valid_topic_name(topic) {
+                return err(format!(
+                    "Error: Invalid publish topic '{topic}', does it contain '+' or '#'?\n"
+                ));
+            }
+            cfg.topic = Some(topic.to_owned());
+        }
+        Tool::Sub => {
+            if !valid_topic_filter(topic) {
+                return err(format!(
+                    "Error: Invalid subscription topic '{topic}', are all '+' and '#' wildcards correct?\n"
+                ));
+            }
+            cfg.topics.push(topic.to_owned());
+        }
+    }
+    Ok(())
+}
+
+/// Parse `-L mqtt://[user[:password]@]host[:port]/topic`.
+fn parse_url(cfg: &mut Config, url: &str) -> Result<(), ParseStop> {
+    let lower = url.to_ascii_lowercase();
+    let rest = if lower.starts_with("mqtt://") {
+        cfg.port = Some(1883);
+        &url[7..]
+    } else if lower.starts_with("mqtts://") {
+        return err("Error: TLS support not available.\n\n");
+    } else {
+        return err("Error: unsupported URL scheme.\n\n");
+    };
+    let Some((authority, topic)) = rest.split_once('/') else {
+        return err("Error: Invalid URL for -L argument specified - topic missing.\n");
+    };
+    add_topic(cfg, topic, "-L topic")?;
+    let hostport = match authority.split_once('@') {
+        Some((userinfo, hostport)) => {
+            match userinfo.split_once(':') {
+                Some((user, pass)) => {
+                    cfg.username = Some(user.to_owned());
+                    cfg.password = Some(pass.as_bytes().to_vec());
+                }
+                None => cfg.username = Some(userinfo.to_owned()),
+            }
+            hostport
+        }
+        None => authority,
+    };
+    match hostport.split_once(':') {
+        Some((host, port)) => {
+            cfg.host = Some(host.to_owned());
+            cfg.port = Some(port_from(atoi(port))?);
+        }
+        None => cfg.host = Some(hostport.to_owned()),
+    }
+    Ok(())
+}
+
+fn port_from(v: i64) -> Result<u16, ParseStop> {
+    u16::try_from(v).or_else(|_| err(format!("Error: Invalid port given: {v}\n")))
+}
+
+fn qos_from(v: i64, what: &str) -> Result<QoS, ParseStop> {
+    match u8::try_from(v).ok().and_then(QoS::from_u8) {
+        Some(q) => Ok(q),
+        None if what == "will" => err(format!("Error: Invalid will QoS {v}.\n\n")),
+        None => err(format!("Error: Invalid QoS given: {v}\n")),
+    }
+}
+
+const TLS_VALUE_OPTIONS: &[(&str, &str)] = &[
+    ("--cafile", "file"),
+    ("--capath", "directory"),
+    ("--cert", "file"),
+    ("--key", "file"),
+    ("--ciphers", "ciphers"),
+    ("--tls-version", "version"),
+    ("--tls-alpn", "protocol"),
+    ("--tls-engine", "engine_id"),
+    ("--tls-engine-kpass-sha1", "kpass sha1"),
+    ("--keyform", "keyform"),
+    ("--psk", "key"),
+    ("--psk-identity", "identity"),
+];
+
+/// Parse one list of arguments into `cfg`.
+pub fn parse_args(cfg: &mut Config, args: &[Vec<u8>]) -> Result<(), ParseStop> {
+    let tool = cfg.tool;
+    let is_pub = tool == Tool::Pub;
+    let is_sub = tool == Tool::Sub;
+    let mut i = 0;
+    while let Some(opt_raw) = args.get(i) {
+        let opt_text = String::from_utf8_lossy(opt_raw);
+        let opt = opt_text.as_ref();
+        // The value of an option that takes one, as bytes, with mosquitto's
+        // message when it is missing.
+        let raw = |what: &str| -> Result<&[u8], ParseStop> {
+            match args.get(i + 1) {
+                Some(v) => Ok(v.as_slice()),
+                None => err(format!(
+                    "Error: {opt} argument given but no {what} specified.\n\n"
+                )),
+            }
+        };
+        // The same as text; invalid UTF-8 is replaced, as it only matters
+        // for topics, which are checked strictly below.
+        let value = |what: &str| -> Result<String, ParseStop> {
+            raw(what).map(|v| String::from_utf8_lossy(v).into_owned())
+        };
+        // A topic argument, which must be valid MQTT UTF-8.
+        let utf8 = |v: &'_ [u8], arg: &str| -> Result<String, ParseStop> {
+            match std::str::from_utf8(v) {
+                Ok(s) if valid_mqtt_utf8(s) => Ok(s.to_owned()),
+                _ => err(format!("Error: Malformed UTF-8 in {arg} argument.\n\n")),
+            }
+        };
+        let unknown = || err(format!("Error: Unknown option '{opt}'.\n"));
+        let set_mode = |cfg: &mut Config, mode: PubMode| -> Result<(), ParseStop> {
+            if cfg.pub_mode != PubMode::None {
+                return err("Error: Only one type of message can be sent at once.\n\n");
+            }
+            cfg.pub_mode = mode;
+            Ok(())
+        };
+        let mut takes_value = true;
+        match opt {
+            "-A" => cfg.bind_address = Some(value("address")?),
+            "-C" if is_sub => {
+                let v = atoi(&value("count")?);
+                if v < 1 {
+                    return err(format!("Error: Invalid message count \"{v}\".\n\n"));
+                }
+                cfg.msg_count = u32::try_from(v).unwrap_or(u32::MAX);
+            }
+            "-c" | "--disable-clean-session" => {
+                cfg.clean_session = false;
+                takes_value = false;
+            }
+            "-d" | "--debug" => {
+                cfg.debug = true;
+                takes_value = false;
+            }
+            "-D" | "--property" => {
+                cfg.unsupported.get_or_insert_with(|| opt.to_owned());
+                // command, identifier and value (or two for user-property).
+                i += 3;
+                takes_value = false;
+            }
+            "-E" if is_sub => {
+                cfg.exit_after_sub = true;
+                takes_value = false;
+            }
+            "-f" | "--file" if is_pub => {
+                if cfg.pub_mode != PubMode::None {
+                    return err("Error: Only one type of message can be sent at once.\n\n");
+                }
+                let path = value("file")?;
+                set_mode(cfg, PubMode::File(PathBuf::from(path)))?;
+            }
+            "-F" if is_sub => {
+                let f = value("format")?;
+                super::format::check_format(&f).map_err(ParseStop::Error)?;
+                cfg.format = Some(f);
+            }
+            "--help" => return Err(ParseStop::Help),
+            "-h" | "--host" => cfg.host = Some(value("host")?),
+            "--insecure" | "--tls-use-os-certs" => {
+                cfg.tls.first.get_or_insert_with(|| opt.to_owned());
+                takes_value = false;
+            }
+            "-i" | "--id" => {
+                if cfg.id_prefix.is_some() {
+                    return err("Error: -i and -I argument cannot be used together.\n\n");
+                }
+                cfg.id = Some(value("id")?);
+            }
+            "-I" | "--id-prefix" => {
+                if cfg.id.is_some() {
+                    return err("Error: -i and -I argument cannot be used together.\n\n");
+                }
+                cfg.id_prefix = Some(value("id prefix")?);
+            }
+            "-k" | "--keepalive" => {
+                let v = atoi(&value("keepalive")?);
+                match u16::try_from(v) {
+                    Ok(k) if k >= 5 => cfg.keepalive = k,
+                    _ => return err("Error: Invalid keepalive given, it must be between 5 and 65535 inclusive.\n\n"),
+                }
+            }
+            "-L" | "--url" => {
+                let url = utf8(raw("URL")?, "-L")?;
+                parse_url(cfg, &url)?;
+            }
+            "-l" | "--stdin-line" if is_pub => {
+                set_mode(cfg, PubMode::StdinLines)?;
+                takes_value = false;
+            }
+            "-m" | "--message" if is_pub => {
+                if cfg.pub_mode != PubMode::None {
+                    return err("Error: Only one type of message can be sent at once.\n\n");
+                }
+                let m = raw("message")?;
+                if m.len() > crate::protocol::MAX_REMAINING_LENGTH {
+                    return err(format!(
+                        "Error: Message length must be less than {} bytes.\n\n",
+                        crate::protocol::MAX_REMAINING_LENGTH
+                    ));
+                }
+                set_mode(cfg, PubMode::Message(m.to_vec()))?;
+            }
+            "-M" => {
+                let v = atoi(&value("max_inflight")?);
+                if v < 1 {
+                    return err("Error: Maximum inflight messages must be greater than 0.\n\n");
+                }
+                cfg.max_inflight = u16::try_from(v).unwrap_or(u16::MAX);
+            }
+            "--nodelay" => {
+                cfg.nodelay = true;
+                takes_value = false;
+            }
+            "-n" | "--null-message" if is_pub => {
+                set_mode(cfg, PubMode::Null)?;
+                takes_value = false;
+            }
+            "-N" if is_sub => {
+                cfg.eol = false;
+                takes_value = false;
+            }
+            "-p" | "--port" => {
+                let v = atoi(&value("port")?);
+                cfg.port = Some(port_from(v)?);
+            }
+            "--pretty" if is_sub => {
+                cfg.pretty = true;
+                takes_value = false;
+            }
+            "-P" | "--pw" => cfg.password = Some(raw("password")?.to_vec()),
+            "--proxy" => {
+                value("proxy url")?;
+                cfg.unsupported.get_or_insert_with(|| opt.to_owned());
+            }
+            "-q" | "--qos" => cfg.qos = qos_from(atoi(&value("QoS")?), "")?,
+            "--quiet" => {
+                cfg.quiet = true;
+                takes_value = false;
+            }
+            "-r" | "--retain" if is_pub => {
+                cfg.retain = true;
+                takes_value = false;
+            }
+            "-R" if is_sub => {
+                cfg.no_retain = true;
+                takes_value = false;
+            }
+            "--random-filter" if is_sub => {
+                // A percentage, kept in hundredths. (mosquitto 2.0 multiplies by 10,
+                // so its "100" prints only a tenth of the messages; we do what
+                // its help text says.)
+                let chance = (100.0 * atof(&value("chance")?)).round() as i64;
+                if !(1..=10000).contains(&chance) {
+                    return err("Error: --random-filter chance must be between 0.1-100.0\n\n");
+                }
+                cfg.random_filter = chance as u32;
+            }
+            "--remove-retained" if is_sub => {
+                cfg.remove_retained = true;
+                takes_value = false;
+            }
+            "--repeat" if is_pub => {
+                let v = atoi(&value("count")?);
+                if v < 1 {
+                    return err("Error: --repeat argument must be >0.\n\n");
+                }
+                cfg.repeat_count = u32::try_from(v).unwrap_or(u32::MAX);
+            }
+            "--repeat-delay" if is_pub => {
+                let f = atof(&value("time")?);
+                if f < 0.0 {
+                    return err("Error: --repeat-delay argument must be >=0.0.\n\n");
+                }
+                cfg.repeat_delay = Duration::try_from_secs_f64(f).unwrap_or(Duration::MAX);
+            }
+            "--retain-as-published" if is_sub => {
+                cfg.retain_as_published = true;
+                takes_value = false;
+            }
+            "--retained-only" if is_sub => {
+                cfg.retained_only = true;
+                takes_value = false;
+            }
+            "-s" | "--stdin-file" if is_pub => {
+                set_mode(cfg, PubMode::StdinWhole)?;
+                takes_value = false;
+            }
+            "-t" | "--topic" => {
+                let t = utf8(raw("topic")?, "-t")?;
+                add_topic(cfg, &t, "-t")?;
+            }
+            "-T" | "--filter-out" if is_sub => {
+                let t = utf8(raw("topic filter")?, "-T")?;
+                if !valid_topic_filter(&t) {
+                    return err(format!("Error: Invalid filter topic '{t}', are all '+' and '#' wildcards correct?\n"));
+                }
+                cfg.filter_outs.push(t);
+            }
+            "-U" | "--unsubscribe" if is_sub => {
+                let t = utf8(raw("unsubscribe topic")?, "-U")?;
+                if !valid_topic_filter(&t) {
+                    return err(format!("Error: Invalid unsubscribe topic '{t}', are all '+' and '#' wildcards correct?\n"));
+                }
+                cfg.unsub_topics.push(t);
+            }
+            "-u" | "--username" => cfg.username = Some(value("username")?),
+            "--unix" => {
+                cfg.unix_path = Some(value("socket path")?);
+            }
+            "-V" | "--protocol-version" => {
+                let v = match args.get(i + 1) {
+                    Some(v) => v.as_slice(),
+                    None => return err(
+                        "Error: --protocol-version argument given but no version specified.\n\n",
+                    ),
+                };
+                cfg.protocol = match v {
+                    b"mqttv31" | b"31" => ProtocolVersion::V31,
+                    b"mqttv311" | b"311" => ProtocolVersion::V311,
+                    b"mqttv5" | b"5" => ProtocolVersion::V5,
+                    _ => return err("Error: Invalid protocol version argument given.\n\n"),
+                };
+            }
+            "-v" | "--verbose" if is_sub => {
+                cfg.verbose = true;
+                takes_value = false;
+            }
+            "--version" => return Err(ParseStop::Version),
+            "-W" if is_sub => {
+                let v = atoi(&value("timeout")?);
+                if v < 1 {
+                    return err(format!("Error: Invalid timeout \"{v}\".\n\n"));
+                }
+                cfg.timeout = Some(u32::try_from(v).unwrap_or(u32::MAX));
+            }
+            "--will-payload" => {
+                cfg.will.payload = Some(raw("will payload")?.to_vec());
+            }
+            "--will-qos" => cfg.will.qos = qos_from(atoi(&value("will QoS")?), "will")?,
+            "--will-retain" => {
+                cfg.will.retain = true;
+                takes_value = false;
+            }
+            "--will-topic" => {
+                let t = utf8(raw("will topic")?, "--will-topic")?;
+                if !valid_topic_name(&t) {
+                    return err(format!(
+                        "Error: Invalid will topic '{t}', does it contain '+' or '#'?\n"
+                    ));
+                }
+                cfg.will.topic = Some(t);
+            }
+            "-x" => {
+                let v = value("session expiry interval")?;
+                cfg.session_expiry = Some(parse_expiry(&v)?);
+            }
+            _ => {
+                if let Some((_, what)) = TLS_VALUE_OPTIONS.iter().find(|(name, _)| *name == opt) {
+                    value(what)?;
+                    cfg.tls.first.get_or_insert_with(|| opt.to_owned());
+                } else {
+                    return unknown();
+                }
+            }
+        }
+        i += if takes_value { 2 } else { 1 };
+    }
+    Ok(())
+}
+
+/// `-x`: seconds, `-1` or `∞` for never; C's `strtol` with base 0.
+fn parse_expiry(v: &str) -> Result<u32, ParseStop> {
+    if v == "∞" {
+        return Ok(u32::MAX);
+    }
+    let (neg, digits) = match v.strip_prefix('-') {
+        Some(d) => (true, d),
+        None => (false, v.strip_prefix('+').unwrap_or(v)),
+    };
+    let parsed = if let Some(hex) = digits
+        .strip_prefix("0x")
+        .or_else(|| digits.strip_prefix("0X"))
+    {
+        i64::from_str_radix(hex, 16)
+    } else if digits.len() > 1 && digits.starts_with('0') {
+        i64::from_str_radix(&digits[1..], 8)
+    } else {
+        digits.parse::<i64>()
+    };
+    let Ok(n) = parsed else {
+        return err("Error: session-expiry-interval not a number.\n\n");
+    };
+    let n = if neg { -n } else { n };
+    if n == -1 {
+        return Ok(u32::MAX);
+    }
+    u32::try_from(n).or_else(|_| err("Error: session-expiry-interval out of range.\n\n"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(a: &[&str]) -> Vec<Vec<u8>> {
+        a.iter().map(|s| s.as_bytes().to_vec()).collect()
+    }
+
+    fn parse_only(tool: Tool, a: &[&str]) -> Result<Config, ParseStop> {
+        let mut cfg = Config::new(tool);
+        parse_args(&mut cfg, &args(a))?;
+        check(&mut cfg)?;
+        Ok(cfg)
+    }
+
+    #[test]
+    fn atoi_like_c() {
+        assert_eq!(atoi("12"), 12);
+        assert_eq!(atoi("  -3x"), -3);
+        assert_eq!(atoi("abc"), 0);
+        assert_eq!(atoi(""), 0);
+        assert_eq!(atoi("99999999999999999999999"), i64::MAX);
+        assert_eq!(atof("0.5s"), 0.5);
+        assert_eq!(atof("x"), 0.0);
+        assert_eq!(atof("-1"), -1.0);
+    }
+
+    #[test]
+    fn pub_basics() {
+        let c = parse_only(
+            Tool::Pub,
+            &[
+                "-h",
+                "localhost",
+                "-t",
+                "mqtt",
+                "-m",
+                "hello world.",
+                "-q",
+                "2",
+                "-r",
+            ],
+        )
+        .unwrap();
+        assert_eq!(c.topic.as_deref(), Some("mqtt"));
+        assert_eq!(c.pub_mode, PubMode::Message(b"hello world.".to_vec()));
+        assert_eq!(c.qos, QoS::ExactlyOnce);
+        assert!(c.retain);
+    }
+
+    #[test]
+    fn errors_match_mosquitto() {
+        let e = |tool, a: &[&str]| match parse_only(tool, a) {
+            Err(ParseStop::Error(m)) => m,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(
+            e(Tool::Pub, &["-t"]),
+            "Error: -t argument given but no topic specified.\n\n"
+        );
+        assert_eq!(
+            e(Tool::Pub, &["-t", "a/+"]),
+            "Error: Invalid publish topic 'a/+', does it contain '+' or '#'?\n"
+        );
+        assert_eq!(e(Tool::Pub, &["-q", "3"]), "Error: Invalid QoS given: 3\n");
+        assert_eq!(e(Tool::Pub, &["--foo"]), "Error: Unknown option '--foo'.\n");
+        assert_eq!(e(Tool::Pub, &["-v"]), "Error: Unknown option '-v'.\n");
+        assert_eq!(e(Tool::Sub, &["-m", "x"]), "Error: Unknown option '-m'.\n");
+        assert_eq!(
+            e(Tool::Sub, &["-p", "1"]),
+            "Error: You must specify a topic to subscribe to.\n"
+        );
+        assert_eq!(
+            e(Tool::Pub, &["-m", "a", "-n"]),
+            "Error: Only one type of message can be sent at once.\n\n"
+        );
+        assert_eq!(
+            e(Tool::Pub, &["-t", "a", "-c"]),
+            "Error: You must provide a client id if you are using the -c option.\n"
+        );
+        assert_eq!(
+            e(Tool::Pub, &["-p", "70000"]),
+            "Error: Invalid port given: 70000\n"
+        );
+    }
+
+    #[test]
+    fn tls_options_are_recognised() {
+        let c = parse_only(Tool::Pub, &["--cafile", "x", "--insecure", "-t", "a"]).unwrap();
+        assert_eq!(c.tls.first.as_deref(), Some("--cafile"));
+    }
+
+    #[test]
+    fn url() {
+        let c = parse_only(Tool::Sub, &["-L", "mqtt://u:p@host:1999/a/b"]).unwrap();
+        assert_eq!(c.username.as_deref(), Some("u"));
+        assert_eq!(c.password.as_deref(), Some(&b"p"[..]));
+        assert_eq!(c.host.as_deref(), Some("host"));
+        assert_eq!(c.port, Some(1999));
+        assert_eq!(c.topics, vec!["a/b".to_string()]);
+    }
+
+    #[test]
+    fn expiry() {
+        assert_eq!(parse_expiry("-1"), Ok(u32::MAX));
+        assert_eq!(parse_expiry("∞"), Ok(u32::MAX));
+        assert_eq!(parse_expiry("0x10"), Ok(16));
+        assert!(parse_expiry("x").is_err());
+    }
+}

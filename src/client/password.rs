@@ -1,0 +1,234 @@
+//! mosquitto's password file format, shared by mosquitto_passwd and the
+//! broker's password check.
+//!
+//! Each line is `username:hash` where the hash is
+//! `$6$<salt>$<sha512(password ‖ salt)>` or
+//! `$7$<iterations>$<salt>$<pbkdf2-hmac-sha512(password, salt, iterations)>`,
+//! salt (12 bytes) and hash (64 bytes) in standard base64. Parsing and
+//! base64 need nothing; hashing and verifying need OpenSSL (feature `tls`).
+
+/// Default PBKDF2 iterations, as mosquitto_passwd uses.
+pub const DEFAULT_ITERATIONS: u32 = 101;
+/// Salt length mosquitto uses for new passwords.
+pub const SALT_LEN: usize = 12;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HashKind {
+    /// `$6$`: one SHA-512 over password and salt (mosquitto 1.6 and older).
+    Sha512,
+    /// `$7$`: PBKDF2-HMAC-SHA512.
+    Sha512Pbkdf2,
+}
+
+/// One parsed password hash.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PasswordHash {
+    pub kind: HashKind,
+    pub iterations: u32,
+    pub salt: Vec<u8>,
+    pub hash: Vec<u8>,
+}
+
+impl PasswordHash {
+    /// Parse the part after `username:`; `None` if it is not a hash we know.
+    pub fn parse(s: &str) -> Option<PasswordHash> {
+        let mut parts = s.trim().split('$');
+        if !parts.next()?.is_empty() {
+            return None;
+        }
+        let (kind, iterations) = match parts.next()? {
+            "6" => (HashKind::Sha512, 0),
+            "7" => {
+                let it: u32 = parts.next()?.parse().ok()?;
+                if it == 0 {
+                    return None;
+                }
+                (HashKind::Sha512Pbkdf2, it)
+            }
+            _ => return None,
+        };
+        let salt = base64_decode(parts.next()?)?;
+        let hash = base64_decode(parts.next()?)?;
+        if parts.next().is_some() || salt.is_empty() || hash.is_empty() {
+            return None;
+        }
+        Some(PasswordHash {
+            kind,
+            iterations,
+            salt,
+            hash,
+        })
+    }
+
+    /// The text form that goes after `username:`.
+    pub fn to_text(&self) -> String {
+        match self.kind {
+            HashKind::Sha512 => format!(
+                "$6${}${}",
+                base64_encode(&self.salt),
+                base64_encode(&self.hash)
+            ),
+            HashKind::Sha512Pbkdf2 => format!(
+                "$7${}${}${}",
+                self.iterations,
+                base64_encode(&self.salt),
+                base64_encode(&self.hash)
+            ),
+        }
+    }
+}
+
+#[cfg(feature = "tls")]
+mod hashing {
+    use super::{HashKind, PasswordHash, SALT_LEN};
+    use openssl::hash::{Hasher, MessageDigest};
+
+    fn digest(kind: HashKind, password: &[u8], salt: &[u8], iterations: u32) -> Option<Vec<u8>> {
+        match kind {
+            HashKind::Sha512 => {
+                let mut h = Hasher::new(MessageDigest::sha512()).ok()?;
+                h.update(password).ok()?;
+                h.update(salt).ok()?;
+                Some(h.finish().ok()?.to_vec())
+            }
+            HashKind::Sha512Pbkdf2 => {
+                let mut out = vec![0u8; 64];
+                openssl::pkcs5::pbkdf2_hmac(
+                    password,
+                    salt,
+                    usize::try_from(iterations).ok()?,
+                    MessageDigest::sha512(),
+                    &mut out,
+                )
+                .ok()?;
+                Some(out)
+            }
+        }
+    }
+
+    impl PasswordHash {
+        /// Hash a new password with a fresh random salt.
+        pub fn new(password: &[u8], kind: HashKind, iterations: u32) -> Option<PasswordHash> {
+            let mut salt = vec![0u8; SALT_LEN];
+            openssl::rand::rand_bytes(&mut salt).ok()?;
+            let hash = digest(kind, password, &salt, iterations)?;
+            Some(PasswordHash {
+                kind,
+                iterations,
+                salt,
+                hash,
+            })
+        }
+
+        /// Whether `password` matches, compared in constant time.
+        pub fn verify(&self, password: &[u8]) -> bool {
+            match digest(self.kind, password, &self.salt, self.iterations) {
+                Some(d) => d.len() == self.hash.len() && openssl::memcmp::eq(&d, &self.hash),
+                None => false,
+            }
+        }
+    }
+}
+
+/// Whether hashing is available in this build.
+pub const HASHING_AVAILABLE: bool = cfg!(feature = "tls");
+
+const B64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+/// Standard base64 with padding, no line breaks (as mosquitto writes it).
+pub fn base64_encode(data: &[u8]) -> String {
+    let mut out = String::with_capacity(data.len().div_ceil(3) * 4);
+    for chunk in data.chunks(3) {
+        let b = [
+            chunk.first().copied().unwrap_or(0),
+            chunk.get(1).copied().unwrap_or(0),
+            chunk.get(2).copied().unwrap_or(0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(char::from(B64[((n >> (18 - 6 * i)) & 63) as usize]));
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+/// Standard base64; padding optional; `None` on any other character.
+pub fn base64_decode(s: &str) -> Option<Vec<u8>> {
+    let s = s.trim_end_matches('=');
+    let mut out = Vec::with_capacity(s.len() * 3 / 4);
+    let mut acc: u32 = 0;
+    let mut bits = 0;
+    for c in s.bytes() {
+        let v = B64.iter().position(|&x| x == c)? as u32;
+        acc = (acc << 6) | v;
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((acc >> bits) as u8);
+            acc &= (1 << bits) - 1;
+        }
+    }
+    Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base64_round_trip() {
+        for n in 0..20 {
+            let data: Vec<u8> = (0..n).map(|i| (i * 37 + 5) as u8).collect();
+            assert_eq!(base64_decode(&base64_encode(&data)).unwrap(), data);
+        }
+        assert_eq!(base64_encode(b"hello"), "aGVsbG8=");
+        assert!(base64_decode("a*b").is_none());
+    }
+
+    // Lines written by Debian's mosquitto_passwd 2.0.11.
+    const DEBIAN_PBKDF2: &str = "$7$101$lSCUHrl/RXxnRMk2$rPIoQIaXokmi1pUuTtp6l+v/+01E4mjj5arVYJKt/YH3iZVVwPuv6O6CDmKpK/ue23nhNBjQPqGRgLt/e5RwOg==";
+    const DEBIAN_SHA512: &str = "$6$784pUzYdBzSvd0ip$oO4FN8QD4ZmccXELTaBgSS1MT9Y3t0ywd4pbQZl+I7/80VrxUB9m4BpSikQSsQkKZCL2+hVBicfPLJ3r+MaU9A==";
+
+    #[test]
+    fn parse_debian_lines() {
+        let h = PasswordHash::parse(DEBIAN_PBKDF2).unwrap();
+        assert_eq!(h.kind, HashKind::Sha512Pbkdf2);
+        assert_eq!(h.iterations, 101);
+        assert_eq!(h.salt.len(), 12);
+        assert_eq!(h.hash.len(), 64);
+        assert_eq!(h.to_text(), DEBIAN_PBKDF2);
+        let h = PasswordHash::parse(DEBIAN_SHA512).unwrap();
+        assert_eq!(h.kind, HashKind::Sha512);
+        assert_eq!(h.to_text(), DEBIAN_SHA512);
+        assert!(PasswordHash::parse("plain").is_none());
+        assert!(PasswordHash::parse("$8$x$y").is_none());
+    }
+
+    #[cfg(feature = "tls")]
+    #[test]
+    fn verify_debian_hashes() {
+        assert!(PasswordHash::parse(DEBIAN_PBKDF2)
+            .unwrap()
+            .verify(b"secret"));
+        assert!(!PasswordHash::parse(DEBIAN_PBKDF2)
+            .unwrap()
+            .verify(b"Secret"));
+        assert!(PasswordHash::parse(DEBIAN_SHA512).unwrap().verify(b"pw2"));
+        assert!(!PasswordHash::parse(DEBIAN_SHA512).unwrap().verify(b"pw"));
+    }
+
+    #[cfg(feature = "tls")]
+    #[test]
+    fn new_hashes_verify() {
+        for kind in [HashKind::Sha512, HashKind::Sha512Pbkdf2] {
+            let h = PasswordHash::new(b"p4ss", kind, 5).unwrap();
+            let again = PasswordHash::parse(&h.to_text()).unwrap();
+            assert!(again.verify(b"p4ss"));
+            assert!(!again.verify(b"p4sS"));
+        }
+    }
+}
