@@ -319,15 +319,10 @@ fn check(cfg: &mut Config) -> Result<(), ParseStop> {
     Ok(())
 }
 
-/// Whether a string is one MQTT allows, by mosquitto's rule: no control
-/// characters (U+0000 to U+001F, U+007F to U+009F) and no non-characters
-/// U+FFFE/U+FFFF. Rust strings are already free of surrogates.
+/// Whether a string fits in an MQTT string field and follows mosquitto's
+/// character rules (the codec's).
 pub fn valid_mqtt_utf8(s: &str) -> bool {
-    s.len() <= 65535
-        && !s.chars().any(|c| {
-            let c = u32::from(c);
-            c <= 0x1F || (0x7F..=0x9F).contains(&c) || (c & 0xFFFF) >= 0xFFFE
-        })
+    s.len() <= 65535 && crate::protocol::valid_mqtt_string(s)
 }
 
 fn add_topic(cfg: &mut Config, topic: &str, arg: &str) -> Result<(), ParseStop> {

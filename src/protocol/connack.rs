@@ -56,7 +56,9 @@ impl ConnAck {
             return Err(DecodeError::BadConnectFlags);
         }
         let code = r.u8()?;
-        let properties = if version == ProtocolVersion::V5 {
+        // A 3.x-only broker refusing an MQTT 5 client answers with a 3.x
+        // CONNACK (no properties); keep its return code readable.
+        let properties = if version == ProtocolVersion::V5 && !r.is_empty() {
             Properties::decode(&mut r)?
         } else {
             Properties::default()

@@ -18,7 +18,7 @@ mod subscribe;
 pub mod topic;
 
 pub use ack::Ack;
-pub use codec::{fixed_header, varint_len, FixedHeader, MAX_REMAINING_LENGTH};
+pub use codec::{fixed_header, valid_mqtt_string, varint_len, FixedHeader, MAX_REMAINING_LENGTH};
 pub use connack::{ConnAck, ConnectReturnCode};
 pub use connect::{Connect, Will};
 pub use error::DecodeError;

@@ -1,6 +1,7 @@
 //! Shared helpers for the client integration tests: a broker on a free
-//! loopback port (Debian's mosquitto by default, ours with
-//! `MOSQ_RS_TEST_OUR_BROKER=1`), running tools with deadlines, and a
+//! loopback port (ours by default, Debian's mosquitto with
+//! `MOSQ_RS_CLIENT_TESTS_BROKER=debian` — `.ci/run` runs both), running
+//! tools with deadlines, and a
 //! background subscriber whose output can be read while it runs.
 //! Every wait is bounded; every child is killed when its guard drops.
 
@@ -28,7 +29,7 @@ pub const DEBIAN_BROKER: &str = "/usr/sbin/mosquitto";
 pub const STEP: Duration = Duration::from_secs(10);
 
 pub fn using_our_broker() -> bool {
-    std::env::var("MOSQ_RS_TEST_OUR_BROKER").is_ok_and(|v| v == "1")
+    !std::env::var("MOSQ_RS_CLIENT_TESTS_BROKER").is_ok_and(|v| v == "debian")
 }
 
 pub fn broker_binary() -> &'static str {
