@@ -14,6 +14,7 @@ mod handle_publish;
 mod handle_subscribe;
 pub mod logging;
 mod net;
+pub mod persist;
 mod read_handle;
 pub mod retain;
 pub mod settings;
