@@ -253,8 +253,10 @@ fn read_file_header(r: &mut Reader<'_>) -> Result<u32> {
 /// Reads one v5/v6 chunk; returns its type.
 fn decode_chunk_v56(r: &mut Reader<'_>, version: u32, db: &mut PersistDb) -> Result<u32> {
     let start = r.offset();
-    let kind = r.u32be("chunk type")?;
-    let len = r.u32be("chunk length")?;
+    // Take the header whole so a cut inside it is reported at its start.
+    let mut h = Reader::new(r.take(CHUNK_HEADER_LEN, "chunk header")?, start);
+    let kind = h.u32be("chunk type")?;
+    let len = h.u32be("chunk length")?;
     let len = usize::try_from(len).map_err(|_| PersistError::new(start, "chunk too long"))?;
     // The body must lie inside the file before anything is allocated for it.
     if len > r.remaining() {
@@ -543,8 +545,9 @@ fn read_varint(r: &mut Reader<'_>) -> Result<usize> {
 /// the length is only used to skip unknown chunks.
 fn decode_chunk_v234(r: &mut Reader<'_>, version: u32, db: &mut PersistDb) -> Result<u32> {
     let start = r.offset();
-    let kind = u32::from(r.u16be("chunk type")?);
-    let len = r.u32be("chunk length")? as usize;
+    let mut h = Reader::new(r.take(6, "chunk header")?, start);
+    let kind = u32::from(h.u16be("chunk type")?);
+    let len = h.u32be("chunk length")? as usize;
     match kind {
         CHUNK_CFG => {
             db.shutdown = r.u8("shutdown flag")? != 0;
