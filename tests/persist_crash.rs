@@ -49,7 +49,7 @@ fn crash_child_saver() {
     let deadline = Instant::now() + Duration::from_secs(30);
     let mut i = 0u64;
     while Instant::now() < deadline {
-        save(&path, if i % 2 == 0 { &a } else { &b }).unwrap();
+        save(&path, if i.is_multiple_of(2) { &a } else { &b }).unwrap();
         i += 1;
     }
 }

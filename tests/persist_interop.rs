@@ -216,7 +216,7 @@ fn run(tool: &Path, broker: &Broker, args: &[&str]) -> String {
     out
 }
 
-fn msg<'a>(db: &'a PersistDb, store_id: u64) -> &'a StoredMessage {
+fn msg(db: &PersistDb, store_id: u64) -> &StoredMessage {
     db.msgs
         .iter()
         .find(|m| m.store_id == store_id)
