@@ -546,3 +546,45 @@ fn mosquitto_reads_what_we_write() {
     assert!(topics.contains(&"rs/retained") && topics.contains(&"rs/retained/v5"));
     assert!(db.last_db_id >= 3);
 }
+
+/// mosquitto before 2.0.16 (Debian's 2.0.11 included) saves a client without
+/// a username after one with a username wrongly: it inherits that username,
+/// every second time with a byte-swapped length that drags heap memory into
+/// the file. mosquitto still loads such files, so we must too.
+#[test]
+fn we_read_mosquitto_files_with_usernames() {
+    let Some(tools) = tools() else { return };
+    let dir = TempDir::new("users");
+    let broker = start_broker(&tools, &dir.0);
+    let ids: Vec<String> = (0..12).map(|i| format!("nouser{i}")).collect();
+    for (i, id) in ids.iter().enumerate() {
+        if i == 4 {
+            run(
+                &tools.sub,
+                &broker,
+                &["-c", "-i", "withuser", "-u", "alice", "-t", "u", "-E"],
+            );
+        }
+        run(&tools.sub, &broker, &["-c", "-i", id, "-t", "u", "-E"]);
+    }
+    broker.stop();
+
+    let bytes = fs::read(dir.0.join("mosquitto.db")).unwrap();
+    let db = decode(&bytes).unwrap_or_else(|e| panic!("decode: {e}"));
+    let user = |id: &str| {
+        db.clients
+            .iter()
+            .find(|c| c.client_id == id)
+            .map(|c| c.username.clone())
+            .unwrap_or_else(|| panic!("no client {id}"))
+    };
+    assert_eq!(user("withuser"), "alice");
+    let inherited = ids.iter().filter(|id| user(id) == "alice").count();
+    eprintln!(
+        "{} bytes, {} clients; {inherited} clients without a username were saved with \
+         'alice' (mosquitto < 2.0.16 bug)",
+        bytes.len(),
+        db.clients.len()
+    );
+    assert_eq!(db.clients.len(), 13);
+}

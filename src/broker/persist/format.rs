@@ -154,6 +154,8 @@ impl<'a> Reader<'a> {
         self.take(n, what).map(|_| ())
     }
 
+    /// A UTF-8 string used in full (property strings, which have no C-string
+    /// history).
     fn string(&mut self, len: usize, what: &str) -> Result<String> {
         let at = self.offset();
         let bytes = self.take(len, what)?;
@@ -166,10 +168,31 @@ impl<'a> Reader<'a> {
         }
     }
 
+    /// A string field of a chunk. mosquitto treats these as C strings: it
+    /// reads `len` bytes but uses them only up to the first NUL. That matters
+    /// for real files: mosquitto before 2.0.16 (Debian's 2.0.11 included)
+    /// can save a client without a username with the previous client's
+    /// username and a byte-swapped length, i.e. that username, its NUL and
+    /// up to 64 KB of heap memory. Cutting at the NUL reads such a file the
+    /// way mosquitto does.
+    fn c_string(&mut self, len: usize, what: &str) -> Result<String> {
+        let at = self.offset();
+        let bytes = self.take(len, what)?;
+        let end = bytes.iter().position(|&b| b == 0).unwrap_or(bytes.len());
+        let bytes = bytes.get(..end).unwrap_or(bytes);
+        match std::str::from_utf8(bytes) {
+            Ok(s) => Ok(s.to_owned()),
+            Err(e) => Err(PersistError::new(
+                at + e.valid_up_to(),
+                format!("{what} is not valid UTF-8"),
+            )),
+        }
+    }
+
     /// A v2-v4 string: big-endian `u16` length, then the bytes.
     fn prefixed_string(&mut self, what: &str) -> Result<String> {
         let len = self.u16be(what)?;
-        self.string(usize::from(len), what)
+        self.c_string(usize::from(len), what)
     }
 
     fn expect_end(&self, chunk: &str) -> Result<()> {
@@ -198,6 +221,9 @@ fn check_qos(qos: u8, at: usize, what: &str) -> Result<()> {
 /// filter) are left out. References between chunks (store ids) are not
 /// checked: mosquitto silently drops dangling ones ("probably expired"),
 /// and so should the caller.
+///
+/// String fields are read as mosquitto reads them, up to the first NUL
+/// (see `Reader::c_string`), then must be UTF-8.
 ///
 /// The format has no end marker and its CRC field is unused, so a file cut
 /// exactly at a chunk boundary is indistinguishable from a complete file
@@ -341,12 +367,12 @@ fn decode_msg_store_v56(c: &mut Reader<'_>) -> Result<StoredMessage> {
         ));
     }
     check_qos(qos, qos_at, "stored message")?;
-    let source_id = c.string(usize::from(source_id_len), "source id")?;
-    let source_username = c.string(usize::from(source_username_len), "source username")?;
+    let source_id = c.c_string(usize::from(source_id_len), "source id")?;
+    let source_username = c.c_string(usize::from(source_username_len), "source username")?;
     if topic_len == 0 {
         return Err(c.err("stored message has an empty topic"));
     }
-    let topic = c.string(usize::from(topic_len), "topic")?;
+    let topic = c.c_string(usize::from(topic_len), "topic")?;
     let payload = c.take(payload_len, "payload")?.to_vec();
     let properties = read_properties(c)?;
     Ok(StoredMessage {
@@ -375,7 +401,7 @@ fn decode_client_msg_v56(c: &mut Reader<'_>) -> Result<PersistClientMsg> {
     let direction = c.u8("direction")?;
     c.skip(CLIENT_MSG_LEN - CLIENT_MSG_FIELDS, "CLIENT_MSG padding")?;
     check_qos(qos, qos_at, "client message")?;
-    let client_id = c.string(usize::from(id_len), "client id")?;
+    let client_id = c.c_string(usize::from(id_len), "client id")?;
     let properties = read_properties(c)?;
     Ok(PersistClientMsg {
         client_id,
@@ -405,8 +431,8 @@ fn decode_client_v56(c: &mut Reader<'_>, version: u32) -> Result<PersistClient> 
         c.skip(CLIENT_V5_LEN - CLIENT_V5_FIELDS, "CLIENT padding")?;
         (0, 0)
     };
-    let client_id = c.string(usize::from(id_len), "client id")?;
-    let username = c.string(usize::from(username_len), "username")?;
+    let client_id = c.c_string(usize::from(id_len), "client id")?;
+    let username = c.c_string(usize::from(username_len), "username")?;
     c.expect_end("CLIENT")?;
     Ok(PersistClient {
         client_id,
@@ -427,8 +453,8 @@ fn decode_sub_v56(c: &mut Reader<'_>) -> Result<Option<PersistSub>> {
     let options = c.u8("options")?;
     c.skip(SUB_LEN - SUB_FIELDS, "SUB padding")?;
     check_qos(qos, qos_at, "subscription")?;
-    let client_id = c.string(usize::from(id_len), "client id")?;
-    let topic = c.string(usize::from(topic_len), "topic filter")?;
+    let client_id = c.c_string(usize::from(id_len), "client id")?;
+    let topic = c.c_string(usize::from(topic_len), "topic filter")?;
     c.expect_end("SUB")?;
     if client_id.is_empty() || topic.is_empty() {
         return Ok(None); // mosquitto warns and ignores these
@@ -691,6 +717,8 @@ fn decode_client_msg_v234(r: &mut Reader<'_>) -> Result<PersistClientMsg> {
 /// string over 65535 bytes, a payload over 268435455 bytes, a QoS over 2, an
 /// empty topic or client id, or a property block that is not a well-formed
 /// PUBLISH property block. Data that arrived over MQTT never hits these.
+/// Strings are written up to their first NUL, as mosquitto's `strlen` does
+/// (MQTT forbids U+0000 in strings, so this too is unreachable from the wire).
 pub fn encode(db: &PersistDb) -> Vec<u8> {
     let mut out = Vec::with_capacity(encoded_len_hint(db));
     out.extend_from_slice(&MAGIC);
@@ -756,6 +784,14 @@ fn padding(out: &mut Vec<u8>, n: usize) {
     out.resize(out.len() + n, 0);
 }
 
+/// A string as mosquitto writes it: up to its first NUL (`strlen`), so that
+/// what we write reads back the same through `Reader::c_string`.
+fn c_str(s: &str) -> &[u8] {
+    let b = s.as_bytes();
+    let end = b.iter().position(|&x| x == 0).unwrap_or(b.len());
+    b.get(..end).unwrap_or(b)
+}
+
 fn u16_len(s: &[u8]) -> Option<u16> {
     u16::try_from(s.len()).ok()
 }
@@ -770,9 +806,9 @@ fn write_cfg(out: &mut Vec<u8>, db: &PersistDb) {
 
 fn write_msg_store(out: &mut Vec<u8>, m: &StoredMessage) {
     let (Some(id_len), Some(user_len), Some(topic_len)) = (
-        u16_len(m.source_id.as_bytes()),
-        u16_len(m.source_username.as_bytes()),
-        u16_len(m.topic.as_bytes()),
+        u16_len(c_str(&m.source_id)),
+        u16_len(c_str(&m.source_username)),
+        u16_len(c_str(&m.topic)),
     ) else {
         return;
     };
@@ -802,9 +838,9 @@ fn write_msg_store(out: &mut Vec<u8>, m: &StoredMessage) {
     out.push(m.qos);
     out.push(u8::from(m.retain));
     padding(out, MSG_STORE_LEN - MSG_STORE_FIELDS);
-    out.extend_from_slice(m.source_id.as_bytes());
-    out.extend_from_slice(m.source_username.as_bytes());
-    out.extend_from_slice(m.topic.as_bytes());
+    out.extend_from_slice(c_str(&m.source_id));
+    out.extend_from_slice(c_str(&m.source_username));
+    out.extend_from_slice(c_str(&m.topic));
     out.extend_from_slice(&m.payload);
     out.extend_from_slice(&m.properties);
 }
@@ -834,10 +870,9 @@ fn write_clients(out: &mut Vec<u8>, db: &PersistDb) {
 }
 
 fn write_client(out: &mut Vec<u8>, c: &PersistClient) -> bool {
-    let (Some(id_len), Some(user_len)) = (
-        u16_len(c.client_id.as_bytes()),
-        u16_len(c.username.as_bytes()),
-    ) else {
+    let (Some(id_len), Some(user_len)) =
+        (u16_len(c_str(&c.client_id)), u16_len(c_str(&c.username)))
+    else {
         return false;
     };
     if id_len == 0 {
@@ -852,13 +887,13 @@ fn write_client(out: &mut Vec<u8>, c: &PersistClient) -> bool {
     out.extend_from_slice(&c.listener_port.to_be_bytes());
     out.extend_from_slice(&user_len.to_be_bytes());
     padding(out, CLIENT_LEN - CLIENT_FIELDS);
-    out.extend_from_slice(c.client_id.as_bytes());
-    out.extend_from_slice(c.username.as_bytes());
+    out.extend_from_slice(c_str(&c.client_id));
+    out.extend_from_slice(c_str(&c.username));
     true
 }
 
 fn write_client_msg(out: &mut Vec<u8>, m: &PersistClientMsg) {
-    let Some(id_len) = u16_len(m.client_id.as_bytes()) else {
+    let Some(id_len) = u16_len(c_str(&m.client_id)) else {
         return;
     };
     if id_len == 0
@@ -878,13 +913,12 @@ fn write_client_msg(out: &mut Vec<u8>, m: &PersistClientMsg) {
     out.push(u8::from(m.retain) << 4 | u8::from(m.dup));
     out.push(m.direction);
     padding(out, CLIENT_MSG_LEN - CLIENT_MSG_FIELDS);
-    out.extend_from_slice(m.client_id.as_bytes());
+    out.extend_from_slice(c_str(&m.client_id));
     out.extend_from_slice(&m.properties);
 }
 
 fn write_sub(out: &mut Vec<u8>, s: &PersistSub) {
-    let (Some(id_len), Some(topic_len)) =
-        (u16_len(s.client_id.as_bytes()), u16_len(s.topic.as_bytes()))
+    let (Some(id_len), Some(topic_len)) = (u16_len(c_str(&s.client_id)), u16_len(c_str(&s.topic)))
     else {
         return;
     };
@@ -899,6 +933,6 @@ fn write_sub(out: &mut Vec<u8>, s: &PersistSub) {
     out.push(s.qos);
     out.push(s.options);
     padding(out, SUB_LEN - SUB_FIELDS);
-    out.extend_from_slice(s.client_id.as_bytes());
-    out.extend_from_slice(s.topic.as_bytes());
+    out.extend_from_slice(c_str(&s.client_id));
+    out.extend_from_slice(c_str(&s.topic));
 }

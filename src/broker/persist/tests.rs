@@ -574,6 +574,52 @@ fn entries_mosquitto_ignores_are_dropped() {
     assert_eq!(decode(&bytes), Ok(PersistDb::default()));
 }
 
+/// mosquitto < 2.0.16 can write a client without a username with the
+/// previous client's username pointer and a byte-swapped length (5 → 1280),
+/// so the field holds "alice", its NUL and heap garbage. mosquitto reads it
+/// as the C string "alice"; so must we.
+#[cfg(target_pointer_width = "64")]
+#[test]
+fn username_overread_of_mosquitto_2_0_11_is_read_like_mosquitto() {
+    let mut bytes = encode(&PersistDb::default());
+    let mut field = b"alice\0".to_vec();
+    field.extend((0..1274).map(|i| (i * 37 % 256) as u8)); // not UTF-8
+    assert_eq!(field.len(), 1280);
+    bytes.extend_from_slice(&[0, 0, 0, 6]);
+    bytes.extend_from_slice(&(24u32 + 7 + 1280).to_be_bytes());
+    bytes.extend_from_slice(&[0; 8]); // session expiry time
+    bytes.extend_from_slice(&[0xFF; 4]); // session expiry interval
+    bytes.extend_from_slice(&[0, 7, 0, 7, 0xA9, 0x21, 0x05, 0x00, 0, 0, 0, 0]);
+    bytes.extend_from_slice(b"nouser7");
+    bytes.extend_from_slice(&field);
+    let db = decode(&bytes).unwrap();
+    assert_eq!(db.clients.len(), 1);
+    assert_eq!(db.clients[0].client_id, "nouser7");
+    assert_eq!(db.clients[0].username, "alice");
+    assert_eq!(db.clients[0].listener_port, 0xA921);
+}
+
+#[test]
+fn strings_are_written_up_to_their_first_nul_like_strlen() {
+    let db = PersistDb {
+        clients: vec![PersistClient {
+            client_id: "abc\0def".into(),
+            username: "u\0".into(),
+            ..PersistClient::default()
+        }],
+        subs: vec![PersistSub {
+            client_id: "\0x".into(), // empty as a C string: left out
+            topic: "t".into(),
+            ..PersistSub::default()
+        }],
+        ..PersistDb::default()
+    };
+    let got = decode(&encode(&db)).unwrap();
+    assert_eq!(got.clients[0].client_id, "abc");
+    assert_eq!(got.clients[0].username, "u");
+    assert!(got.subs.is_empty());
+}
+
 // ---------------------------------------------------------------- files
 
 fn temp_dir(name: &str) -> PathBuf {
