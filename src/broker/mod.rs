@@ -15,6 +15,7 @@ mod handle_publish;
 mod handle_subscribe;
 pub mod logging;
 mod net;
+pub mod persist;
 pub mod process;
 mod read_handle;
 pub mod retain;

@@ -1,0 +1,938 @@
+//! The chunk reader and writer.
+//!
+//! File layout (all versions): 15-byte magic, a `u32` "CRC" that mosquitto
+//! writes as zero and never checks, and the big-endian `u32` version.
+//!
+//! Versions 5 and 6 (mosquitto 1.6 and 2.0): each chunk is a big-endian `u32`
+//! type and `u32` length, then a fixed part that is a C struct written with
+//! `fwrite(&struct)`, then variable-length strings, payload and an MQTT 5
+//! property block. Because the struct is written whole:
+//! - its tail padding is in the file, so its size is what the C compiler of
+//!   the *writing* machine made of it (`PF_cfg` is 16 bytes on x86_64 but 12
+//!   on i386). We mirror each struct with `#[repr(C)]` and take `size_of`,
+//!   which gives the same answer as the C compiler on every target;
+//! - mosquitto converts the 16/32-bit fields with `htons`/`htonl` but leaves
+//!   the 64-bit ones (store ids, expiry times, last_db_id) alone, so those
+//!   are in host byte order. We read and write them native-endian, as
+//!   mosquitto on the same machine would.
+//!
+//! Versions 2 to 4 (mosquitto 1.5 and older) have a 16-bit chunk type and
+//! serialise field by field with length-prefixed strings; we read them the
+//! way mosquitto 2.0 does and never write them.
+
+use std::collections::{HashMap, HashSet};
+use std::mem::size_of;
+
+use super::{PersistClient, PersistClientMsg, PersistDb, PersistError, PersistSub, StoredMessage};
+
+/// The first 15 bytes of every `mosquitto.db`.
+pub const MAGIC: [u8; 15] = *b"\x00\xB5\x00mosquitto db";
+/// The database version mosquitto 2.0 writes and this module writes.
+pub const DB_VERSION: u32 = 6;
+
+const FILE_HEADER_LEN: usize = 15 + 4 + 4;
+const CHUNK_HEADER_LEN: usize = 8;
+
+const CHUNK_CFG: u32 = 1;
+const CHUNK_MSG_STORE: u32 = 2;
+const CHUNK_CLIENT_MSG: u32 = 3;
+const CHUNK_RETAIN: u32 = 4;
+const CHUNK_SUB: u32 = 5;
+const CHUNK_CLIENT: u32 = 6;
+
+/// mosquitto refuses stored payloads above MQTT's maximum packet size.
+const MAX_PAYLOAD: usize = 268_435_455;
+/// mosquitto's `dbid_t` is a `uint64_t`; files with another size are refused.
+const DBID_SIZE: u8 = 8;
+
+// Size-only mirrors of mosquitto's PF_* structs (src/persist.h).
+#[allow(dead_code)]
+#[repr(C)]
+struct PfCfg(u64, u8, u8);
+#[allow(dead_code)]
+#[repr(C)]
+struct PfClient(i64, u32, u16, u16, u16, u16);
+#[allow(dead_code)]
+#[repr(C)]
+struct PfClientV5(i64, u32, u16, u16);
+#[allow(dead_code)]
+#[repr(C)]
+struct PfClientMsg(u64, u16, u16, u8, u8, u8, u8);
+#[allow(dead_code)]
+#[repr(C)]
+struct PfMsgStore(u64, i64, u32, u16, u16, u16, u16, u16, u8, u8);
+#[allow(dead_code)]
+#[repr(C)]
+struct PfSub(u32, u16, u16, u8, u8);
+
+const CFG_LEN: usize = size_of::<PfCfg>();
+const CLIENT_LEN: usize = size_of::<PfClient>();
+const CLIENT_V5_LEN: usize = size_of::<PfClientV5>();
+const CLIENT_MSG_LEN: usize = size_of::<PfClientMsg>();
+const MSG_STORE_LEN: usize = size_of::<PfMsgStore>();
+const SUB_LEN: usize = size_of::<PfSub>();
+const RETAIN_LEN: usize = 8;
+
+// Bytes of named fields in each struct; the rest of its size is padding.
+const CFG_FIELDS: usize = 10;
+const CLIENT_FIELDS: usize = 20;
+const CLIENT_V5_FIELDS: usize = 16;
+const CLIENT_MSG_FIELDS: usize = 16;
+const MSG_STORE_FIELDS: usize = 32;
+const SUB_FIELDS: usize = 10;
+
+type Result<T> = std::result::Result<T, PersistError>;
+
+// ---------------------------------------------------------------- reading
+
+/// A bounds-checked cursor over part of the file. `base` is the file offset
+/// of `data[0]`, so every error names the offset in the whole file.
+struct Reader<'a> {
+    data: &'a [u8],
+    pos: usize,
+    base: usize,
+}
+
+impl<'a> Reader<'a> {
+    fn new(data: &'a [u8], base: usize) -> Self {
+        Reader { data, pos: 0, base }
+    }
+
+    fn offset(&self) -> usize {
+        self.base + self.pos
+    }
+
+    fn remaining(&self) -> usize {
+        self.data.len().saturating_sub(self.pos)
+    }
+
+    fn err(&self, reason: impl Into<String>) -> PersistError {
+        PersistError::new(self.offset(), reason)
+    }
+
+    fn take(&mut self, n: usize, what: &str) -> Result<&'a [u8]> {
+        let rest = self.data.get(self.pos..).unwrap_or(&[]);
+        match rest.get(..n) {
+            Some(s) => {
+                self.pos += n;
+                Ok(s)
+            }
+            None => Err(self.err(format!(
+                "truncated: {what} needs {n} bytes but only {} remain",
+                rest.len()
+            ))),
+        }
+    }
+
+    fn array<const N: usize>(&mut self, what: &str) -> Result<[u8; N]> {
+        let at = self.offset();
+        <[u8; N]>::try_from(self.take(N, what)?)
+            .map_err(|_| PersistError::new(at, format!("{what}: internal length mismatch")))
+    }
+
+    fn u8(&mut self, what: &str) -> Result<u8> {
+        Ok(self.array::<1>(what)?[0])
+    }
+
+    fn u16be(&mut self, what: &str) -> Result<u16> {
+        self.array(what).map(u16::from_be_bytes)
+    }
+
+    fn u32be(&mut self, what: &str) -> Result<u32> {
+        self.array(what).map(u32::from_be_bytes)
+    }
+
+    fn u64ne(&mut self, what: &str) -> Result<u64> {
+        self.array(what).map(u64::from_ne_bytes)
+    }
+
+    fn i64ne(&mut self, what: &str) -> Result<i64> {
+        self.array(what).map(i64::from_ne_bytes)
+    }
+
+    fn skip(&mut self, n: usize, what: &str) -> Result<()> {
+        self.take(n, what).map(|_| ())
+    }
+
+    /// A UTF-8 string used in full (property strings, which have no C-string
+    /// history).
+    fn string(&mut self, len: usize, what: &str) -> Result<String> {
+        let at = self.offset();
+        let bytes = self.take(len, what)?;
+        match std::str::from_utf8(bytes) {
+            Ok(s) => Ok(s.to_owned()),
+            Err(e) => Err(PersistError::new(
+                at + e.valid_up_to(),
+                format!("{what} is not valid UTF-8"),
+            )),
+        }
+    }
+
+    /// A string field of a chunk. mosquitto treats these as C strings: it
+    /// reads `len` bytes but uses them only up to the first NUL. That matters
+    /// for real files: mosquitto before 2.0.16 (Debian's 2.0.11 included)
+    /// can save a client without a username with the previous client's
+    /// username and a byte-swapped length, i.e. that username, its NUL and
+    /// up to 64 KB of heap memory. Cutting at the NUL reads such a file the
+    /// way mosquitto does.
+    fn c_string(&mut self, len: usize, what: &str) -> Result<String> {
+        let at = self.offset();
+        let bytes = self.take(len, what)?;
+        let end = bytes.iter().position(|&b| b == 0).unwrap_or(bytes.len());
+        let bytes = bytes.get(..end).unwrap_or(bytes);
+        match std::str::from_utf8(bytes) {
+            Ok(s) => Ok(s.to_owned()),
+            Err(e) => Err(PersistError::new(
+                at + e.valid_up_to(),
+                format!("{what} is not valid UTF-8"),
+            )),
+        }
+    }
+
+    /// A v2-v4 string: big-endian `u16` length, then the bytes.
+    fn prefixed_string(&mut self, what: &str) -> Result<String> {
+        let len = self.u16be(what)?;
+        self.c_string(usize::from(len), what)
+    }
+
+    fn expect_end(&self, chunk: &str) -> Result<()> {
+        match self.remaining() {
+            0 => Ok(()),
+            n => Err(self.err(format!("{chunk} chunk has {n} unexpected trailing bytes"))),
+        }
+    }
+}
+
+fn check_qos(qos: u8, at: usize, what: &str) -> Result<()> {
+    if qos > 2 {
+        return Err(PersistError::new(
+            at,
+            format!("{what} has invalid QoS {qos}"),
+        ));
+    }
+    Ok(())
+}
+
+/// Decodes a whole `mosquitto.db` image.
+///
+/// Accepts versions 2 to 6. Unknown chunk types are skipped, as mosquitto
+/// does. Entries mosquitto ignores on load (a client, client message or
+/// subscription with an empty client id, a subscription with an empty
+/// filter) are left out. References between chunks (store ids) are not
+/// checked: mosquitto silently drops dangling ones ("probably expired"),
+/// and so should the caller.
+///
+/// String fields are read as mosquitto reads them, up to the first NUL
+/// (see `Reader::c_string`), then must be UTF-8.
+///
+/// The format has no end marker and its CRC field is unused, so a file cut
+/// exactly at a chunk boundary is indistinguishable from a complete file
+/// with fewer chunks; only a missing CFG chunk is caught.
+pub fn decode(bytes: &[u8]) -> Result<PersistDb> {
+    let mut r = Reader::new(bytes, 0);
+    let version = read_file_header(&mut r)?;
+    let mut db = PersistDb::default();
+    let mut saw_cfg = false;
+    while r.remaining() > 0 {
+        let kind = if version >= 5 {
+            decode_chunk_v56(&mut r, version, &mut db)?
+        } else {
+            decode_chunk_v234(&mut r, version, &mut db)?
+        };
+        saw_cfg |= kind == CHUNK_CFG;
+    }
+    if !saw_cfg {
+        return Err(r.err("no CFG chunk: the file is truncated or not from mosquitto"));
+    }
+    Ok(db)
+}
+
+fn read_file_header(r: &mut Reader<'_>) -> Result<u32> {
+    if r.remaining() == 0 {
+        return Err(r.err("file is empty"));
+    }
+    // Compare what there is of the magic first, so that a short file of the
+    // wrong kind says "bad magic" rather than "truncated".
+    let n = r.remaining().min(MAGIC.len());
+    let head = r.data.get(..n).unwrap_or(&[]);
+    if head != MAGIC.get(..n).unwrap_or(&[]) {
+        let what = if head.iter().all(|&b| b == 0) {
+            "bad magic (the file starts with NUL bytes): not a mosquitto persistence file"
+        } else {
+            "bad magic: not a mosquitto persistence file"
+        };
+        return Err(r.err(what));
+    }
+    r.skip(MAGIC.len(), "file magic")?;
+    r.skip(4, "CRC field")?;
+    let at = r.offset();
+    let version = r.u32be("database version")?;
+    if !(2..=DB_VERSION).contains(&version) {
+        return Err(PersistError::new(
+            at,
+            format!("unsupported persistent database format version {version} (need version {DB_VERSION})"),
+        ));
+    }
+    Ok(version)
+}
+
+/// Reads one v5/v6 chunk; returns its type.
+fn decode_chunk_v56(r: &mut Reader<'_>, version: u32, db: &mut PersistDb) -> Result<u32> {
+    let start = r.offset();
+    // Take the header whole so a cut inside it is reported at its start.
+    let mut h = Reader::new(r.take(CHUNK_HEADER_LEN, "chunk header")?, start);
+    let kind = h.u32be("chunk type")?;
+    let len = h.u32be("chunk length")?;
+    let len = usize::try_from(len).map_err(|_| PersistError::new(start, "chunk too long"))?;
+    // The body must lie inside the file before anything is allocated for it.
+    if len > r.remaining() {
+        return Err(PersistError::new(
+            start,
+            format!(
+                "truncated: chunk of type {kind} claims {len} bytes but only {} remain",
+                r.remaining()
+            ),
+        ));
+    }
+    let body_at = r.offset();
+    let body = r.take(len, "chunk body")?;
+    let mut c = Reader::new(body, body_at);
+    match kind {
+        CHUNK_CFG => decode_cfg_v56(&mut c, db)?,
+        CHUNK_MSG_STORE => db.msgs.push(decode_msg_store_v56(&mut c)?),
+        CHUNK_CLIENT_MSG => {
+            let m = decode_client_msg_v56(&mut c)?;
+            if !m.client_id.is_empty() {
+                db.client_msgs.push(m);
+            }
+        }
+        CHUNK_RETAIN => {
+            db.retained.push(c.u64ne("retained store id")?);
+            c.expect_end("RETAIN")?;
+        }
+        CHUNK_SUB => {
+            if let Some(s) = decode_sub_v56(&mut c)? {
+                db.subs.push(s);
+            }
+        }
+        CHUNK_CLIENT => {
+            let client = decode_client_v56(&mut c, version)?;
+            if !client.client_id.is_empty() {
+                db.clients.push(client);
+            }
+        }
+        _ => {} // mosquitto: "Unsupported chunk ... Ignoring." and seeks past it.
+    }
+    Ok(kind)
+}
+
+fn decode_cfg_v56(c: &mut Reader<'_>, db: &mut PersistDb) -> Result<()> {
+    db.last_db_id = c.u64ne("last db id")?;
+    db.shutdown = c.u8("shutdown flag")? != 0;
+    let at = c.offset();
+    let dbid_size = c.u8("dbid size")?;
+    c.skip(CFG_LEN - CFG_FIELDS, "CFG padding")?;
+    c.expect_end("CFG")?;
+    check_dbid_size(dbid_size, at)
+}
+
+fn check_dbid_size(dbid_size: u8, at: usize) -> Result<()> {
+    if dbid_size != DBID_SIZE {
+        return Err(PersistError::new(
+            at,
+            format!("incompatible database: dbid size is {dbid_size} bytes, expected {DBID_SIZE}"),
+        ));
+    }
+    Ok(())
+}
+
+fn decode_msg_store_v56(c: &mut Reader<'_>) -> Result<StoredMessage> {
+    let store_id = c.u64ne("store id")?;
+    let expiry_time = c.i64ne("expiry time")?;
+    let len_at = c.offset();
+    let payload_len = c.u32be("payload length")? as usize;
+    let source_mid = c.u16be("source mid")?;
+    let source_id_len = c.u16be("source id length")?;
+    let source_username_len = c.u16be("source username length")?;
+    let topic_len = c.u16be("topic length")?;
+    let source_port = c.u16be("source port")?;
+    let qos_at = c.offset();
+    let qos = c.u8("qos")?;
+    let retain = c.u8("retain")? != 0;
+    c.skip(MSG_STORE_LEN - MSG_STORE_FIELDS, "MSG_STORE padding")?;
+    if payload_len > MAX_PAYLOAD {
+        return Err(PersistError::new(
+            len_at,
+            format!("payload length {payload_len} exceeds the MQTT maximum {MAX_PAYLOAD}"),
+        ));
+    }
+    check_qos(qos, qos_at, "stored message")?;
+    let source_id = c.c_string(usize::from(source_id_len), "source id")?;
+    let source_username = c.c_string(usize::from(source_username_len), "source username")?;
+    if topic_len == 0 {
+        return Err(c.err("stored message has an empty topic"));
+    }
+    let topic = c.c_string(usize::from(topic_len), "topic")?;
+    let payload = c.take(payload_len, "payload")?.to_vec();
+    let properties = read_properties(c)?;
+    Ok(StoredMessage {
+        store_id,
+        expiry_time,
+        source_mid,
+        source_id,
+        source_username,
+        source_port,
+        topic,
+        payload,
+        qos,
+        retain,
+        properties,
+    })
+}
+
+fn decode_client_msg_v56(c: &mut Reader<'_>) -> Result<PersistClientMsg> {
+    let store_id = c.u64ne("store id")?;
+    let mid = c.u16be("mid")?;
+    let id_len = c.u16be("client id length")?;
+    let qos_at = c.offset();
+    let qos = c.u8("qos")?;
+    let state = c.u8("state")?;
+    let retain_dup = c.u8("retain/dup flags")?;
+    let direction = c.u8("direction")?;
+    c.skip(CLIENT_MSG_LEN - CLIENT_MSG_FIELDS, "CLIENT_MSG padding")?;
+    check_qos(qos, qos_at, "client message")?;
+    let client_id = c.c_string(usize::from(id_len), "client id")?;
+    let properties = read_properties(c)?;
+    Ok(PersistClientMsg {
+        client_id,
+        store_id,
+        mid,
+        qos,
+        state,
+        // mosquitto packs retain into the high nibble and dup into the low one.
+        retain: retain_dup & 0xF0 != 0,
+        dup: retain_dup & 0x0F != 0,
+        direction,
+        properties,
+    })
+}
+
+fn decode_client_v56(c: &mut Reader<'_>, version: u32) -> Result<PersistClient> {
+    let session_expiry_time = c.i64ne("session expiry time")?;
+    let session_expiry_interval = c.u32be("session expiry interval")?;
+    let last_mid = c.u16be("last mid")?;
+    let id_len = c.u16be("client id length")?;
+    let (listener_port, username_len) = if version >= 6 {
+        let port = c.u16be("listener port")?;
+        let ulen = c.u16be("username length")?;
+        c.skip(CLIENT_LEN - CLIENT_FIELDS, "CLIENT padding")?;
+        (port, ulen)
+    } else {
+        c.skip(CLIENT_V5_LEN - CLIENT_V5_FIELDS, "CLIENT padding")?;
+        (0, 0)
+    };
+    let client_id = c.c_string(usize::from(id_len), "client id")?;
+    let username = c.c_string(usize::from(username_len), "username")?;
+    c.expect_end("CLIENT")?;
+    Ok(PersistClient {
+        client_id,
+        session_expiry_time,
+        session_expiry_interval,
+        last_mid,
+        listener_port,
+        username,
+    })
+}
+
+fn decode_sub_v56(c: &mut Reader<'_>) -> Result<Option<PersistSub>> {
+    let identifier = c.u32be("subscription identifier")?;
+    let id_len = c.u16be("client id length")?;
+    let topic_len = c.u16be("topic length")?;
+    let qos_at = c.offset();
+    let qos = c.u8("qos")?;
+    let options = c.u8("options")?;
+    c.skip(SUB_LEN - SUB_FIELDS, "SUB padding")?;
+    check_qos(qos, qos_at, "subscription")?;
+    let client_id = c.c_string(usize::from(id_len), "client id")?;
+    let topic = c.c_string(usize::from(topic_len), "topic filter")?;
+    c.expect_end("SUB")?;
+    if client_id.is_empty() || topic.is_empty() {
+        return Ok(None); // mosquitto warns and ignores these
+    }
+    Ok(Some(PersistSub {
+        client_id,
+        topic,
+        qos,
+        options,
+        identifier,
+    }))
+}
+
+/// The rest of a chunk is an MQTT 5 property block, or nothing.
+fn read_properties(c: &mut Reader<'_>) -> Result<Vec<u8>> {
+    let at = c.offset();
+    let bytes = c.take(c.remaining(), "properties")?;
+    check_properties(bytes).map_err(|(off, why)| PersistError::new(at + off, why))?;
+    Ok(bytes.to_vec())
+}
+
+// MQTT 5 property identifiers that may appear in a PUBLISH; mosquitto
+// refuses to load a stored message carrying any other.
+const PROP_PAYLOAD_FORMAT: u8 = 0x01;
+const PROP_MESSAGE_EXPIRY: u8 = 0x02;
+const PROP_CONTENT_TYPE: u8 = 0x03;
+const PROP_RESPONSE_TOPIC: u8 = 0x08;
+const PROP_CORRELATION_DATA: u8 = 0x09;
+const PROP_SUBSCRIPTION_ID: u8 = 0x0B;
+const PROP_TOPIC_ALIAS: u8 = 0x23;
+const PROP_USER_PROPERTY: u8 = 0x26;
+
+/// Checks that `bytes` is empty or one well-formed PUBLISH property block
+/// whose length prefix covers exactly the rest. Errors are (offset, reason).
+pub(crate) fn check_properties(bytes: &[u8]) -> std::result::Result<(), (usize, String)> {
+    if bytes.is_empty() {
+        return Ok(());
+    }
+    let mut r = Reader::new(bytes, 0);
+    let len = read_varint(&mut r).map_err(|e| (e.offset, e.reason))?;
+    if len != r.remaining() {
+        return Err((
+            0,
+            format!(
+                "property block length {len} does not match the {} bytes left in the chunk",
+                r.remaining()
+            ),
+        ));
+    }
+    let mut seen = 0u64;
+    while r.remaining() > 0 {
+        check_property(&mut r, &mut seen).map_err(|e| (e.offset, e.reason))?;
+    }
+    Ok(())
+}
+
+fn check_property(r: &mut Reader<'_>, seen: &mut u64) -> Result<()> {
+    let at = r.offset();
+    let id = r.u8("property identifier")?;
+    let bit = 1u64 << (id & 63);
+    let repeatable = id == PROP_USER_PROPERTY || id == PROP_SUBSCRIPTION_ID;
+    if !repeatable && *seen & bit != 0 {
+        return Err(PersistError::new(
+            at,
+            format!("property 0x{id:02X} appears twice"),
+        ));
+    }
+    *seen |= bit;
+    match id {
+        PROP_PAYLOAD_FORMAT => r.skip(1, "property value"),
+        PROP_TOPIC_ALIAS => r.skip(2, "property value"),
+        PROP_MESSAGE_EXPIRY => r.skip(4, "property value"),
+        PROP_SUBSCRIPTION_ID => read_varint(r).map(|_| ()),
+        PROP_CONTENT_TYPE | PROP_RESPONSE_TOPIC => prop_string(r),
+        PROP_CORRELATION_DATA => {
+            let n = r.u16be("property value length")?;
+            r.skip(usize::from(n), "property value")
+        }
+        PROP_USER_PROPERTY => {
+            prop_string(r)?;
+            prop_string(r)
+        }
+        _ => Err(PersistError::new(
+            at,
+            format!("property 0x{id:02X} is not valid in a stored message"),
+        )),
+    }
+}
+
+fn prop_string(r: &mut Reader<'_>) -> Result<()> {
+    let n = r.u16be("property string length")?;
+    r.string(usize::from(n), "property string").map(|_| ())
+}
+
+/// MQTT variable byte integer: at most four bytes.
+fn read_varint(r: &mut Reader<'_>) -> Result<usize> {
+    let at = r.offset();
+    let mut value = 0usize;
+    for i in 0..4 {
+        let b = r.u8("varint")?;
+        value |= usize::from(b & 0x7F) << (7 * i);
+        if b & 0x80 == 0 {
+            return Ok(value);
+        }
+    }
+    Err(PersistError::new(
+        at,
+        "malformed varint (more than 4 bytes)",
+    ))
+}
+
+/// Reads one v2-v4 chunk; returns its type. Known chunks are read field by
+/// field from the stream, ignoring the length, exactly as mosquitto does;
+/// the length is only used to skip unknown chunks.
+fn decode_chunk_v234(r: &mut Reader<'_>, version: u32, db: &mut PersistDb) -> Result<u32> {
+    let start = r.offset();
+    let mut h = Reader::new(r.take(6, "chunk header")?, start);
+    let kind = u32::from(h.u16be("chunk type")?);
+    let len = h.u32be("chunk length")? as usize;
+    match kind {
+        CHUNK_CFG => {
+            db.shutdown = r.u8("shutdown flag")? != 0;
+            let at = r.offset();
+            let dbid_size = r.u8("dbid size")?;
+            check_dbid_size(dbid_size, at)?;
+            db.last_db_id = r.u64ne("last db id")?;
+        }
+        CHUNK_MSG_STORE => db.msgs.push(decode_msg_store_v234(r, version)?),
+        CHUNK_CLIENT_MSG => {
+            let m = decode_client_msg_v234(r)?;
+            if !m.client_id.is_empty() {
+                db.client_msgs.push(m);
+            }
+        }
+        CHUNK_RETAIN => db.retained.push(r.u64ne("retained store id")?),
+        CHUNK_SUB => {
+            let client_id = r.prefixed_string("client id")?;
+            let topic = r.prefixed_string("topic filter")?;
+            let at = r.offset();
+            let qos = r.u8("qos")?;
+            check_qos(qos, at, "subscription")?;
+            if !client_id.is_empty() && !topic.is_empty() {
+                db.subs.push(PersistSub {
+                    client_id,
+                    topic,
+                    qos,
+                    ..PersistSub::default()
+                });
+            }
+        }
+        CHUNK_CLIENT => {
+            let client_id = r.prefixed_string("client id")?;
+            let last_mid = r.u16be("last mid")?;
+            if version != 2 {
+                // A disconnect time_t, in the writer's size; unused since 1.x.
+                r.skip(size_of::<libc::time_t>(), "disconnect time")?;
+            }
+            if !client_id.is_empty() {
+                db.clients.push(PersistClient {
+                    client_id,
+                    last_mid,
+                    ..PersistClient::default()
+                });
+            }
+        }
+        _ => {
+            if len > r.remaining() {
+                return Err(PersistError::new(
+                    start,
+                    format!(
+                        "truncated: chunk of type {kind} claims {len} bytes but only {} remain",
+                        r.remaining()
+                    ),
+                ));
+            }
+            r.skip(len, "chunk body")?;
+        }
+    }
+    Ok(kind)
+}
+
+fn decode_msg_store_v234(r: &mut Reader<'_>, version: u32) -> Result<StoredMessage> {
+    let store_id = r.u64ne("store id")?;
+    let source_id = r.prefixed_string("source id")?;
+    let (source_username, source_port) = if version == 4 {
+        let user = r.prefixed_string("source username")?;
+        (user, r.u16be("source port")?)
+    } else {
+        (String::new(), 0)
+    };
+    let source_mid = r.u16be("source mid")?;
+    r.skip(2, "mid")?; // the message's own mid, unused
+    let topic_at = r.offset();
+    let topic = r.prefixed_string("topic")?;
+    if topic.is_empty() {
+        return Err(PersistError::new(
+            topic_at,
+            "stored message has an empty topic",
+        ));
+    }
+    let qos_at = r.offset();
+    let qos = r.u8("qos")?;
+    check_qos(qos, qos_at, "stored message")?;
+    let retain = r.u8("retain")? != 0;
+    let len_at = r.offset();
+    let payload_len = r.u32be("payload length")? as usize;
+    if payload_len > MAX_PAYLOAD {
+        return Err(PersistError::new(
+            len_at,
+            format!("payload length {payload_len} exceeds the MQTT maximum {MAX_PAYLOAD}"),
+        ));
+    }
+    let payload = r.take(payload_len, "payload")?.to_vec();
+    Ok(StoredMessage {
+        store_id,
+        source_mid,
+        source_id,
+        source_username,
+        source_port,
+        topic,
+        payload,
+        qos,
+        retain,
+        ..StoredMessage::default()
+    })
+}
+
+fn decode_client_msg_v234(r: &mut Reader<'_>) -> Result<PersistClientMsg> {
+    let client_id = r.prefixed_string("client id")?;
+    let store_id = r.u64ne("store id")?;
+    let mid = r.u16be("mid")?;
+    let qos_at = r.offset();
+    let qos = r.u8("qos")?;
+    check_qos(qos, qos_at, "client message")?;
+    let retain = r.u8("retain")? != 0;
+    let direction = r.u8("direction")?;
+    let state = r.u8("state")?;
+    let dup = r.u8("dup")? != 0;
+    Ok(PersistClientMsg {
+        client_id,
+        store_id,
+        mid,
+        qos,
+        state,
+        retain,
+        dup,
+        direction,
+        properties: Vec::new(),
+    })
+}
+
+// ---------------------------------------------------------------- writing
+
+/// Encodes `db` as a version 6 file, byte for byte as mosquitto 2.0 on this
+/// machine would: header, CFG, every stored message, each client followed by
+/// its messages, the subscriptions, then the retained ids.
+///
+/// `encode` cannot fail, so records the format cannot hold, or that
+/// [`decode`] would refuse, are left out rather than written corrupt: a
+/// string over 65535 bytes, a payload over 268435455 bytes, a QoS over 2, an
+/// empty topic or client id, or a property block that is not a well-formed
+/// PUBLISH property block. Data that arrived over MQTT never hits these.
+/// Strings are written up to their first NUL, as mosquitto's `strlen` does
+/// (MQTT forbids U+0000 in strings, so this too is unreachable from the wire).
+pub fn encode(db: &PersistDb) -> Vec<u8> {
+    let mut out = Vec::with_capacity(encoded_len_hint(db));
+    out.extend_from_slice(&MAGIC);
+    out.extend_from_slice(&[0; 4]); // CRC: always zero
+    out.extend_from_slice(&DB_VERSION.to_be_bytes());
+    write_cfg(&mut out, db);
+    for m in &db.msgs {
+        write_msg_store(&mut out, m);
+    }
+    write_clients(&mut out, db);
+    for s in &db.subs {
+        write_sub(&mut out, s);
+    }
+    for id in &db.retained {
+        chunk_header(&mut out, CHUNK_RETAIN, RETAIN_LEN);
+        out.extend_from_slice(&id.to_ne_bytes());
+    }
+    out
+}
+
+/// Enough capacity that encoding never reallocates in the common case.
+fn encoded_len_hint(db: &PersistDb) -> usize {
+    let msgs: usize = db
+        .msgs
+        .iter()
+        .map(|m| {
+            CHUNK_HEADER_LEN
+                + MSG_STORE_LEN
+                + m.source_id.len()
+                + m.source_username.len()
+                + m.topic.len()
+                + m.payload.len()
+                + m.properties.len()
+        })
+        .sum();
+    let clients: usize = db
+        .clients
+        .iter()
+        .map(|c| CHUNK_HEADER_LEN + CLIENT_LEN + c.client_id.len() + c.username.len())
+        .sum();
+    let cmsgs: usize = db
+        .client_msgs
+        .iter()
+        .map(|m| CHUNK_HEADER_LEN + CLIENT_MSG_LEN + m.client_id.len() + m.properties.len())
+        .sum();
+    let subs: usize = db
+        .subs
+        .iter()
+        .map(|s| CHUNK_HEADER_LEN + SUB_LEN + s.client_id.len() + s.topic.len())
+        .sum();
+    let retained = db.retained.len() * (CHUNK_HEADER_LEN + RETAIN_LEN);
+    FILE_HEADER_LEN + CHUNK_HEADER_LEN + CFG_LEN + msgs + clients + cmsgs + subs + retained
+}
+
+fn chunk_header(out: &mut Vec<u8>, kind: u32, len: usize) {
+    out.extend_from_slice(&kind.to_be_bytes());
+    // Callers only pass lengths they checked to fit (see `fits_u16` and
+    // MAX_PAYLOAD), so the sum stays far below u32::MAX.
+    out.extend_from_slice(&(len as u32).to_be_bytes());
+}
+
+fn padding(out: &mut Vec<u8>, n: usize) {
+    out.resize(out.len() + n, 0);
+}
+
+/// A string as mosquitto writes it: up to its first NUL (`strlen`), so that
+/// what we write reads back the same through `Reader::c_string`.
+fn c_str(s: &str) -> &[u8] {
+    let b = s.as_bytes();
+    let end = b.iter().position(|&x| x == 0).unwrap_or(b.len());
+    b.get(..end).unwrap_or(b)
+}
+
+fn u16_len(s: &[u8]) -> Option<u16> {
+    u16::try_from(s.len()).ok()
+}
+
+fn write_cfg(out: &mut Vec<u8>, db: &PersistDb) {
+    chunk_header(out, CHUNK_CFG, CFG_LEN);
+    out.extend_from_slice(&db.last_db_id.to_ne_bytes());
+    out.push(u8::from(db.shutdown));
+    out.push(DBID_SIZE);
+    padding(out, CFG_LEN - CFG_FIELDS);
+}
+
+fn write_msg_store(out: &mut Vec<u8>, m: &StoredMessage) {
+    let (Some(id_len), Some(user_len), Some(topic_len)) = (
+        u16_len(c_str(&m.source_id)),
+        u16_len(c_str(&m.source_username)),
+        u16_len(c_str(&m.topic)),
+    ) else {
+        return;
+    };
+    if topic_len == 0
+        || m.qos > 2
+        || m.payload.len() > MAX_PAYLOAD
+        || m.properties.len() > MAX_PAYLOAD
+        || check_properties(&m.properties).is_err()
+    {
+        return;
+    }
+    let len = MSG_STORE_LEN
+        + usize::from(id_len)
+        + usize::from(user_len)
+        + usize::from(topic_len)
+        + m.payload.len()
+        + m.properties.len();
+    chunk_header(out, CHUNK_MSG_STORE, len);
+    out.extend_from_slice(&m.store_id.to_ne_bytes());
+    out.extend_from_slice(&m.expiry_time.to_ne_bytes());
+    out.extend_from_slice(&(m.payload.len() as u32).to_be_bytes());
+    out.extend_from_slice(&m.source_mid.to_be_bytes());
+    out.extend_from_slice(&id_len.to_be_bytes());
+    out.extend_from_slice(&user_len.to_be_bytes());
+    out.extend_from_slice(&topic_len.to_be_bytes());
+    out.extend_from_slice(&m.source_port.to_be_bytes());
+    out.push(m.qos);
+    out.push(u8::from(m.retain));
+    padding(out, MSG_STORE_LEN - MSG_STORE_FIELDS);
+    out.extend_from_slice(c_str(&m.source_id));
+    out.extend_from_slice(c_str(&m.source_username));
+    out.extend_from_slice(c_str(&m.topic));
+    out.extend_from_slice(&m.payload);
+    out.extend_from_slice(&m.properties);
+}
+
+/// Each client chunk is followed by that client's messages, in order, as
+/// mosquitto writes them. Messages of clients not in `db.clients` follow
+/// the last client (mosquitto would recreate the client on load).
+fn write_clients(out: &mut Vec<u8>, db: &PersistDb) {
+    let mut queues: HashMap<&str, Vec<&PersistClientMsg>> = HashMap::new();
+    for m in &db.client_msgs {
+        queues.entry(m.client_id.as_str()).or_default().push(m);
+    }
+    let known: HashSet<&str> = db.clients.iter().map(|c| c.client_id.as_str()).collect();
+    for c in &db.clients {
+        if !write_client(out, c) {
+            continue;
+        }
+        for m in queues.remove(c.client_id.as_str()).unwrap_or_default() {
+            write_client_msg(out, m);
+        }
+    }
+    for m in &db.client_msgs {
+        if !known.contains(m.client_id.as_str()) {
+            write_client_msg(out, m);
+        }
+    }
+}
+
+fn write_client(out: &mut Vec<u8>, c: &PersistClient) -> bool {
+    let (Some(id_len), Some(user_len)) =
+        (u16_len(c_str(&c.client_id)), u16_len(c_str(&c.username)))
+    else {
+        return false;
+    };
+    if id_len == 0 {
+        return false; // mosquitto never persists a client without an id
+    }
+    let len = CLIENT_LEN + usize::from(id_len) + usize::from(user_len);
+    chunk_header(out, CHUNK_CLIENT, len);
+    out.extend_from_slice(&c.session_expiry_time.to_ne_bytes());
+    out.extend_from_slice(&c.session_expiry_interval.to_be_bytes());
+    out.extend_from_slice(&c.last_mid.to_be_bytes());
+    out.extend_from_slice(&id_len.to_be_bytes());
+    out.extend_from_slice(&c.listener_port.to_be_bytes());
+    out.extend_from_slice(&user_len.to_be_bytes());
+    padding(out, CLIENT_LEN - CLIENT_FIELDS);
+    out.extend_from_slice(c_str(&c.client_id));
+    out.extend_from_slice(c_str(&c.username));
+    true
+}
+
+fn write_client_msg(out: &mut Vec<u8>, m: &PersistClientMsg) {
+    let Some(id_len) = u16_len(c_str(&m.client_id)) else {
+        return;
+    };
+    if id_len == 0
+        || m.qos > 2
+        || m.properties.len() > MAX_PAYLOAD
+        || check_properties(&m.properties).is_err()
+    {
+        return;
+    }
+    let len = CLIENT_MSG_LEN + usize::from(id_len) + m.properties.len();
+    chunk_header(out, CHUNK_CLIENT_MSG, len);
+    out.extend_from_slice(&m.store_id.to_ne_bytes());
+    out.extend_from_slice(&m.mid.to_be_bytes());
+    out.extend_from_slice(&id_len.to_be_bytes());
+    out.push(m.qos);
+    out.push(m.state);
+    out.push(u8::from(m.retain) << 4 | u8::from(m.dup));
+    out.push(m.direction);
+    padding(out, CLIENT_MSG_LEN - CLIENT_MSG_FIELDS);
+    out.extend_from_slice(c_str(&m.client_id));
+    out.extend_from_slice(&m.properties);
+}
+
+fn write_sub(out: &mut Vec<u8>, s: &PersistSub) {
+    let (Some(id_len), Some(topic_len)) = (u16_len(c_str(&s.client_id)), u16_len(c_str(&s.topic)))
+    else {
+        return;
+    };
+    if id_len == 0 || topic_len == 0 || s.qos > 2 {
+        return;
+    }
+    let len = SUB_LEN + usize::from(id_len) + usize::from(topic_len);
+    chunk_header(out, CHUNK_SUB, len);
+    out.extend_from_slice(&s.identifier.to_be_bytes());
+    out.extend_from_slice(&id_len.to_be_bytes());
+    out.extend_from_slice(&topic_len.to_be_bytes());
+    out.push(s.qos);
+    out.push(s.options);
+    padding(out, SUB_LEN - SUB_FIELDS);
+    out.extend_from_slice(c_str(&s.client_id));
+    out.extend_from_slice(c_str(&s.topic));
+}
