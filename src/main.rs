@@ -100,6 +100,10 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
+    if let Err(e) = broker.load_persistence() {
+        error!("Error: {e}");
+        return ExitCode::from(1);
+    }
     if opts.daemon {
         if let Err(e) = process::daemonise() {
             error!("Error: unable to run in the background: {e}");

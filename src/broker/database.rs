@@ -92,7 +92,7 @@ pub struct MsgLists {
     pub queued_bytes: usize,
     /// QoS 2 packet ids received and not yet released (sorted).
     pub incoming: Vec<u16>,
-    last_packet_id: u16,
+    pub last_packet_id: u16,
 }
 
 /// Queue limits, from mosquitto.conf.

@@ -95,6 +95,7 @@ impl Broker {
         self.pressure.clear();
         if msg.retain {
             self.retained.store(&msg);
+            self.note_change();
         }
         let mut targets = std::mem::take(&mut self.match_scratch);
         targets.clear();
@@ -122,6 +123,7 @@ impl Broker {
             return;
         };
         let ck = sess.conn;
+        let persistent = !sess.clean;
         let conn = ck.and_then(|k| self.conns.get_mut(k));
         let outcome = deliver_one(
             sess,
@@ -141,6 +143,9 @@ impl Broker {
                     self.pressure.push(ck);
                 }
             }
+        }
+        if persistent && (qos != QoS::AtMostOnce || matches!(outcome, Outcome::Queued)) {
+            self.changes += 1;
         }
         match outcome {
             Outcome::Sent => self.stats.count_publish_sent(msg.size()),

@@ -24,6 +24,7 @@ impl Broker {
         let mut signals = Vec::new();
         self.sys_start();
         self.schedule_sys(Instant::now());
+        self.schedule_autosave(Instant::now());
         while self.running {
             let now = Instant::now();
             let timeout = if self.read_again.is_empty() {
@@ -65,6 +66,7 @@ impl Broker {
             }
             self.run_timers(Instant::now());
             self.publish_log_lines();
+            self.autosave_by_changes();
             self.flush_dirty();
         }
         self.shutdown();
@@ -99,9 +101,7 @@ impl Broker {
         match sig {
             libc::SIGINT | libc::SIGTERM => self.running = false,
             libc::SIGHUP => self.reload(),
-            libc::SIGUSR1 => {
-                crate::notice!("Persistence is not implemented yet; SIGUSR1 ignored.")
-            }
+            libc::SIGUSR1 => self.save_persistence(),
             libc::SIGUSR2 => self.dump_subscriptions(),
             _ => {}
         }
@@ -187,6 +187,10 @@ impl Broker {
         while let Some(t) = self.timers.pop_due(now) {
             match t.kind {
                 TimerKind::Keepalive => self.check_keepalive(t.key, t.serial, t.at, now),
+                TimerKind::Autosave => {
+                    self.save_persistence();
+                    self.schedule_autosave(now);
+                }
                 TimerKind::SysTree => {
                     self.sys_update(now);
                     self.schedule_sys(now);
@@ -325,5 +329,6 @@ impl Broker {
             self.flush_conn(ck);
         }
         self.flush_dirty();
+        self.save_persistence();
     }
 }

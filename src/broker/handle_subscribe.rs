@@ -31,6 +31,7 @@ impl Broker {
             codes.push(qos.as_u8());
             granted.push((filter, qos));
         }
+        self.note_change();
         let ack = SubAck {
             packet_id: s.packet_id,
             codes,
@@ -74,6 +75,7 @@ impl Broker {
                 sess.filters.retain(|(f, _)| *f != filter);
             }
         }
+        self.note_change();
         self.send_packet(ck, &Packet::UnsubAck(UnsubAck::new(u.packet_id)), version);
     }
 }

@@ -16,6 +16,7 @@ mod handle_subscribe;
 pub mod logging;
 mod net;
 pub mod persist;
+mod persistence;
 pub mod process;
 mod read_handle;
 pub mod retain;
@@ -36,6 +37,7 @@ use slab::Slab;
 
 use context::{CloseReason, Connection, Session};
 use database::Message;
+pub use persistence::PersistSettings;
 use retain::RetainTree;
 pub use settings::{ListenerSpec, Settings};
 use subs::{SubTree, Subscriber};
@@ -121,6 +123,8 @@ pub struct Broker {
     next_serial: u64,
     /// Connections that completed CONNECT and are still open.
     connected: usize,
+    /// Changes since the last save, for `autosave_on_changes`.
+    changes: u64,
     running: bool,
     started: Instant,
     sys: sys_tree::SysTree,
@@ -198,6 +202,7 @@ impl Broker {
             signals,
             next_serial: 1,
             connected: 0,
+            changes: 0,
             running: true,
             started: Instant::now(),
             sys: sys_tree::SysTree::default(),

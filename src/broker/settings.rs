@@ -66,6 +66,8 @@ pub struct Settings {
     pub sys_interval: u32,
     /// How long a new connection may take to send CONNECT.
     pub connect_timeout: Duration,
+    /// `persistence true`: where and when to save.
+    pub persistence: Option<super::PersistSettings>,
 }
 
 impl Default for Settings {
@@ -89,6 +91,7 @@ impl Default for Settings {
             persistent_client_expiration: None,
             sys_interval: 10,
             connect_timeout: Duration::from_secs(60),
+            persistence: None,
         }
     }
 }
@@ -174,6 +177,12 @@ impl Settings {
             persistent_client_expiration: cfg.persistent_client_expiration,
             sys_interval: cfg.sys_interval,
             connect_timeout: Duration::from_secs(60),
+            persistence: cfg.persistence.then(|| super::PersistSettings {
+                path: cfg.persistence_filepath(),
+                autosave_interval: cfg.autosave_interval,
+                on_changes: cfg.autosave_on_changes,
+                discard_corrupt: cfg.persistence_discard_corrupt,
+            }),
         })
     }
 }

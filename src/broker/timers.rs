@@ -15,6 +15,8 @@ pub enum TimerKind {
     SessionExpiry,
     /// The next `$SYS` update.
     SysTree,
+    /// The next periodic save of the database.
+    Autosave,
     /// Longest a publisher in `key` stays paused by back-pressure.
     Resume,
 }

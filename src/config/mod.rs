@@ -80,6 +80,12 @@ pub const ACTIVE_OPTIONS: &[&str] = &[
     "log_dest topic",
     "log_dest file",
     "log_facility",
+    "persistence",
+    "persistence_file",
+    "persistence_location",
+    "persistence_discard_corrupt",
+    "autosave_interval",
+    "autosave_on_changes",
 ];
 
 /// True when `option` (canonical name) with first value `value` is in
@@ -300,6 +306,10 @@ pub struct Config {
 
     // ----- Persistence -----
     pub persistence: bool,
+    /// mosquitto-rs extension: a corrupt database is moved aside to
+    /// `<file>.corrupt-<time>` and the broker starts empty. Default false:
+    /// refuse to start, so nothing is lost by accident.
+    pub persistence_discard_corrupt: bool,
     /// File name of the database; `None` means "mosquitto.db".
     pub persistence_file: Option<String>,
     /// Directory of the database; `None` means the current directory.
@@ -368,6 +378,7 @@ impl Default for Config {
             upgrade_outgoing_qos: false,
             user: "mosquitto".to_string(),
             persistence: false,
+            persistence_discard_corrupt: false,
             persistence_file: None,
             persistence_location: None,
             persistent_client_expiration: None,

@@ -372,6 +372,11 @@ impl Reader {
                 self.cfg.autosave_on_changes = bool_value(w, opt)?;
                 Ok(Track::As("autosave_on_changes"))
             }
+            // mosquitto-rs extension: what to do with a corrupt database.
+            "persistence_discard_corrupt" => {
+                self.cfg.persistence_discard_corrupt = bool_value(w, opt)?;
+                Ok(Track::As("persistence_discard_corrupt"))
+            }
             "check_retain_source" => {
                 self.sec_target(fs);
                 self.cfg.check_retain_source = bool_value(w, opt)?;

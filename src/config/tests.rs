@@ -89,11 +89,10 @@ fn seed_file_loads() {
     assert_eq!(c.listeners[0].bind_address.as_deref(), Some("127.0.0.1"));
     assert_eq!(c.listeners[1].bind_address.as_deref(), Some("::1"));
     assert_eq!(c.security.allow_anonymous, Some(true));
-    // persistence is not implemented yet: one note, nothing else.
+    // Everything the seed sets is implemented: no notes at all.
     let notes: Vec<_> = c.notes_of(NoteKind::NotYetActive).collect();
-    assert_eq!(notes.len(), 1, "{notes:?}");
-    assert_eq!(notes[0].option, "persistence");
-    assert_eq!(notes[0].line, 75);
+    assert!(notes.is_empty(), "{notes:?}");
+    assert!(c.persistence);
     assert_eq!(c.notes_of(NoteKind::Deprecated).count(), 0);
 }
 
@@ -197,6 +196,7 @@ const VALID_LINES: &[&str] = &[
     "auto_id_prefix gen-",
     "autosave_interval 60",
     "autosave_on_changes true",
+    "persistence_discard_corrupt true",
     "check_retain_source true",
     "clientid_prefixes secure-",
     "connection_messages false",
@@ -315,6 +315,7 @@ const ALL_OPTIONS: &[&str] = &[
     "auto_id_prefix",
     "autosave_interval",
     "autosave_on_changes",
+    "persistence_discard_corrupt",
     "bind_address",
     "bind_interface",
     "bridge_alpn",
@@ -1612,8 +1613,8 @@ fn deprecated_but_working_options_are_noted() {
 #[test]
 fn options_not_implemented_yet_are_noted() {
     let c = parse(
-        "listener 1883\nprotocol mqtt\nlog_dest stderr\nautosave_on_changes true\npersistence false\n\
-         listener 9001\nprotocol websockets\nautosave_interval 5\n",
+        "listener 1883\nprotocol mqtt\nlog_dest stderr\nclientid_prefixes x\nacl_file /a\n\
+         listener 9001\nprotocol websockets\npsk_file /c\n",
     );
     let notes: Vec<_> = c
         .notes_of(NoteKind::NotYetActive)
@@ -1622,17 +1623,17 @@ fn options_not_implemented_yet_are_noted() {
     assert_eq!(
         notes,
         vec![
-            ("autosave_on_changes", 4),
-            ("persistence", 5),
+            ("clientid_prefixes", 4),
+            ("acl_file", 5),
             ("protocol", 7),
-            ("autosave_interval", 8)
+            ("psk_file", 8)
         ]
     );
     let syslog = c
         .notes_of(NoteKind::NotYetActive)
         .next()
         .map(|n| n.message.clone());
-    assert!(syslog.unwrap_or_default().contains("'autosave_on_changes'"));
+    assert!(syslog.unwrap_or_default().contains("'clientid_prefixes'"));
     assert!(is_active("listener", Some("1883")));
     assert!(is_active("protocol", Some("mqtt")));
     assert!(!is_active("protocol", Some("websockets")));
@@ -1643,7 +1644,7 @@ fn options_not_implemented_yet_are_noted() {
 
 #[test]
 fn note_display_includes_the_position() {
-    let c = parse("persistence true\n");
+    let c = parse("acl_file /etc/acl\n");
     let n = &c.notes[0];
     assert_eq!(n.to_string(), format!("{} (test.conf:1)", n.message));
 }

@@ -1,0 +1,284 @@
+//! The broker's side of persistence: turning its state into a `PersistDb`
+//! (the mosquitto.db model in `persist/`) and back, and deciding when to
+//! save. Each stored message is written once, however many queues hold it.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+use super::context::Session;
+use super::database::{Message, OutMsg, OutState};
+use super::persist::{
+    self, direction, msg_state, LoadError, PersistClient, PersistClientMsg, PersistDb, PersistSub,
+    StoredMessage,
+};
+use super::timers::TimerKind;
+use super::Broker;
+use crate::protocol::QoS;
+
+#[derive(Debug, Clone)]
+pub struct PersistSettings {
+    pub path: PathBuf,
+    /// Seconds between saves, or with `on_changes` a number of changes;
+    /// 0: only at shutdown and on SIGUSR1.
+    pub autosave_interval: u32,
+    pub on_changes: bool,
+    /// Move a corrupt file aside and start empty instead of refusing.
+    pub discard_corrupt: bool,
+}
+
+/// Store ids for one snapshot, keyed by message identity.
+#[derive(Default)]
+struct StoreIds {
+    ids: HashMap<*const Message, u64>,
+}
+
+impl StoreIds {
+    fn id(&mut self, m: &Rc<Message>, db: &mut PersistDb) -> u64 {
+        let next = self.ids.len() as u64 + 1;
+        *self.ids.entry(Rc::as_ptr(m)).or_insert_with(|| {
+            db.msgs.push(StoredMessage {
+                store_id: next,
+                topic: m.topic.to_string(),
+                payload: m.payload.to_vec(),
+                qos: m.qos.as_u8(),
+                retain: m.retain,
+                ..StoredMessage::default()
+            });
+            next
+        })
+    }
+}
+
+fn out_state(m: &OutMsg, queued: bool) -> u8 {
+    if queued {
+        return msg_state::QUEUED;
+    }
+    match m.state {
+        OutState::WaitPubAck => msg_state::WAIT_FOR_PUBACK,
+        OutState::WaitPubRec => msg_state::WAIT_FOR_PUBREC,
+        OutState::WaitPubComp => msg_state::WAIT_FOR_PUBCOMP,
+    }
+}
+
+impl Broker {
+    /// The whole persistent state as mosquitto.db records.
+    pub(super) fn snapshot(&self) -> PersistDb {
+        let mut db = PersistDb::default();
+        let mut ids = StoreIds::default();
+        let mut retained = Vec::new();
+        self.retained.all(&mut retained);
+        for m in &retained {
+            let id = ids.id(m, &mut db);
+            db.retained.push(id);
+        }
+        for (_, sess) in self.sessions.iter().filter(|(_, s)| !s.clean) {
+            let client_id = sess.client_id.clone();
+            // mosquitto sends a loaded queued message with the packet id it
+            // finds in the file, so queued messages get ids here (ours are
+            // only given one when they go into flight).
+            let mut last_mid = sess.msgs.last_packet_id;
+            let mut queued_mid = || loop {
+                last_mid = last_mid.wrapping_add(1);
+                if last_mid != 0 && !sess.msgs.inflight.iter().any(|m| m.packet_id == last_mid) {
+                    return last_mid;
+                }
+            };
+            let lists = [(&sess.msgs.inflight, false), (&sess.msgs.queued, true)];
+            for (list, queued) in lists {
+                for m in list {
+                    let store_id = ids.id(&m.msg, &mut db);
+                    let mid = if queued && m.qos != QoS::AtMostOnce {
+                        queued_mid()
+                    } else {
+                        m.packet_id
+                    };
+                    db.client_msgs.push(PersistClientMsg {
+                        client_id: client_id.clone(),
+                        store_id,
+                        mid,
+                        qos: m.qos.as_u8(),
+                        state: out_state(m, queued),
+                        retain: m.retain,
+                        dup: !queued,
+                        direction: direction::OUT,
+                        properties: Vec::new(),
+                    });
+                }
+            }
+            db.clients.push(PersistClient {
+                client_id: client_id.clone(),
+                // MQTT 3.x persistent sessions never expire by themselves.
+                session_expiry_interval: u32::MAX,
+                last_mid,
+                ..PersistClient::default()
+            });
+            for (filter, qos) in &sess.filters {
+                db.subs.push(PersistSub {
+                    client_id: client_id.clone(),
+                    topic: filter.clone(),
+                    qos: qos.as_u8(),
+                    ..PersistSub::default()
+                });
+            }
+        }
+        db.last_db_id = ids.ids.len() as u64;
+        db
+    }
+
+    /// Rebuilds retained messages and persistent sessions from a database.
+    /// Incoming QoS 2 messages mosquitto had not yet released are passed on
+    /// now (ours pass them on at receipt) and their ids remembered.
+    pub(super) fn restore(&mut self, db: PersistDb) {
+        let msgs: HashMap<u64, Rc<Message>> = db
+            .msgs
+            .into_iter()
+            .map(|m| {
+                let qos = QoS::from_u8(m.qos).unwrap_or(QoS::AtMostOnce);
+                let msg = Message::new(m.topic, m.payload, qos, m.retain);
+                (m.store_id, Rc::new(msg))
+            })
+            .collect();
+        for id in &db.retained {
+            if let Some(m) = msgs.get(id) {
+                self.retained.store(m);
+            }
+        }
+        for c in db.clients {
+            if c.client_id.is_empty() || self.by_id.contains_key(&c.client_id) {
+                continue;
+            }
+            let mut sess = Session::new(c.client_id.clone(), false);
+            sess.msgs.last_packet_id = c.last_mid;
+            let sk = self.sessions.insert(sess);
+            self.by_id.insert(c.client_id, sk);
+            self.detach_session(sk);
+        }
+        let mut release = Vec::new();
+        for cm in db.client_msgs {
+            let (Some(&sk), Some(msg)) = (self.by_id.get(&cm.client_id), msgs.get(&cm.store_id))
+            else {
+                continue; // an expired message or an unknown client, as mosquitto
+            };
+            let qos = QoS::from_u8(cm.qos).unwrap_or(QoS::AtMostOnce);
+            let Some(sess) = self.sessions.get_mut(sk) else {
+                continue;
+            };
+            if cm.direction == direction::IN {
+                if qos == QoS::ExactlyOnce && sess.msgs.incoming_insert(cm.mid) {
+                    release.push(Rc::clone(msg));
+                }
+                continue;
+            }
+            let state = match cm.state {
+                msg_state::WAIT_FOR_PUBACK => Some(OutState::WaitPubAck),
+                msg_state::WAIT_FOR_PUBREC => Some(OutState::WaitPubRec),
+                msg_state::RESEND_PUBREL | msg_state::WAIT_FOR_PUBCOMP => {
+                    Some(OutState::WaitPubComp)
+                }
+                _ => None,
+            };
+            let out = OutMsg {
+                msg: Rc::clone(msg),
+                qos,
+                retain: cm.retain,
+                packet_id: cm.mid,
+                state: state.unwrap_or(OutState::WaitPubAck),
+            };
+            match state {
+                Some(_) if cm.mid != 0 && qos != QoS::AtMostOnce => {
+                    sess.msgs.inflight.push_back(out)
+                }
+                _ => sess.msgs.push_queued(out),
+            }
+        }
+        for s in db.subs {
+            let Some(&sk) = self.by_id.get(&s.client_id) else {
+                continue;
+            };
+            let qos = QoS::from_u8(s.qos & 0x03).unwrap_or(QoS::AtMostOnce);
+            self.subs.subscribe(&s.topic, sk, qos);
+            if let Some(sess) = self.sessions.get_mut(sk) {
+                sess.filters.push((s.topic, qos));
+            }
+        }
+        for msg in release {
+            self.publish_message(msg);
+        }
+    }
+
+    /// Loads the database at start-up. A corrupt file stops start-up unless
+    /// `persistence_discard_corrupt` lets it be moved aside.
+    pub fn load_persistence(&mut self) -> Result<(), String> {
+        let Some(p) = self.settings.persistence.clone() else {
+            return Ok(());
+        };
+        crate::notice!("Restoring persistent database from {}.", p.path.display());
+        match persist::load(&p.path) {
+            Ok(Some(db)) => {
+                self.restore(db);
+                Ok(())
+            }
+            Ok(None) => Ok(()),
+            Err(LoadError::Corrupt { path, error }) if p.discard_corrupt => {
+                let aside = persist::move_aside(&path)
+                    .map_err(|e| format!("Unable to move corrupt {}: {e}", path.display()))?;
+                crate::warning!(
+                    "Warning: persistence file {} is corrupt ({error}); moved to {} and \
+                     starting with an empty database.",
+                    path.display(),
+                    aside.display()
+                );
+                Ok(())
+            }
+            Err(e @ LoadError::Corrupt { .. }) => Err(format!(
+                "{e}. The file was left untouched; set persistence_discard_corrupt true to \
+                 move it aside and start empty."
+            )),
+            Err(e) => Err(e.to_string()),
+        }
+    }
+
+    /// Writes the database now (autosave, SIGUSR1, shutdown).
+    pub(super) fn save_persistence(&mut self) {
+        let Some(p) = &self.settings.persistence else {
+            return;
+        };
+        let path = p.path.clone();
+        crate::information!("Saving in-memory database to {}.", path.display());
+        let started = Instant::now();
+        let db = self.snapshot();
+        match persist::save(&path, &db) {
+            Ok(()) => crate::debug!("Database saved in {:?}.", started.elapsed()),
+            Err(e) => crate::error!("Error saving in-memory database: {e}."),
+        }
+        self.changes = 0;
+    }
+
+    /// Counts a change for `autosave_on_changes` and saves when due.
+    pub(super) fn note_change(&mut self) {
+        self.changes += 1;
+    }
+
+    /// Called once per loop turn: saves when enough changes piled up.
+    pub(super) fn autosave_by_changes(&mut self) {
+        if let Some(p) = &self.settings.persistence {
+            if p.on_changes
+                && p.autosave_interval > 0
+                && self.changes >= u64::from(p.autosave_interval)
+            {
+                self.save_persistence();
+            }
+        }
+    }
+
+    pub(super) fn schedule_autosave(&mut self, now: Instant) {
+        if let Some(p) = &self.settings.persistence {
+            if !p.on_changes && p.autosave_interval > 0 {
+                let at = now + Duration::from_secs(u64::from(p.autosave_interval));
+                self.timers.push(at, TimerKind::Autosave, 0, 0);
+            }
+        }
+    }
+}

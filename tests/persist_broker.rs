@@ -1,0 +1,312 @@
+//! Persistence through the real broker binary: what survives a restart,
+//! SIGUSR1, corrupt files, and databases shared with Debian's mosquitto.
+
+mod common;
+
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use common::*;
+use mosquitto_rs::broker::persist;
+
+/// A directory any user can write: Debian's mosquitto drops root
+/// privileges to its own user before saving.
+fn db_dir(tag: &str) -> TempDir {
+    let d = TempDir::new(tag);
+    let _ = fs::set_permissions(&d.path, fs::Permissions::from_mode(0o777));
+    d
+}
+
+fn persist_conf(dir: &Path, extra: &str) -> String {
+    format!(
+        "persistence true\npersistence_location {}/\nautosave_interval 0\n{extra}",
+        dir.display()
+    )
+}
+
+fn start(dir: &Path, extra: &str) -> Broker {
+    let conf = persist_conf(dir, extra);
+    Broker::start(&conf)
+}
+
+fn wait_for_file(p: &Path) -> bool {
+    let deadline = Instant::now() + TIMEOUT;
+    while Instant::now() < deadline {
+        if p.exists() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    false
+}
+
+fn session(port: u16, id: &str) -> (Client, Vec<u8>) {
+    Client::connect_opts(port, &ConnectOpts::v311(id).clean(false))
+}
+
+#[test]
+fn retained_and_offline_sessions_survive_restart() {
+    let dir = db_dir("restart");
+    let mut b = start(&dir.path, "");
+    let (mut s, _) = session(b.port, "keeper");
+    s.subscribe_many(&[("keep/#", 2)]);
+    s.disconnect();
+    let mut p = b.client("keep-pub");
+    p.publish("retained/one", b"R1", 1, true);
+    p.publish("keep/q1", b"queued-1", 1, false);
+    p.publish("keep/q2", b"queued-2", 2, false);
+    p.disconnect();
+    assert!(b.stop_gracefully().is_some(), "clean shutdown");
+    assert!(dir.join("mosquitto.db").exists(), "saved at shutdown");
+
+    let b = start(&dir.path, "");
+    let (mut s, connack) = session(b.port, "keeper");
+    assert_eq!(connack, [0x20, 0x02, 0x01, 0x00], "session present");
+    let a = s.receive_publish();
+    let c = s.receive_publish();
+    assert_eq!(
+        (a.topic.as_str(), &a.payload[..]),
+        ("keep/q1", &b"queued-1"[..])
+    );
+    assert_eq!(
+        (c.topic.as_str(), &c.payload[..]),
+        ("keep/q2", &b"queued-2"[..])
+    );
+    assert_eq!(c.qos, QoS::ExactlyOnce);
+    let mut r = b.client("late-reader");
+    r.subscribe("retained/#", 1);
+    let m = r.expect_publish();
+    assert!(m.retain);
+    assert_eq!(m.payload, b"R1");
+    // The subscription itself survived too: new messages arrive live.
+    let mut p = b.client("keep-pub-2");
+    p.publish("keep/live", b"live", 1, false);
+    assert_eq!(s.receive_publish().payload, b"live");
+}
+
+#[test]
+fn interrupted_qos2_resumes_at_pubrel() {
+    let dir = db_dir("qos2");
+    let mut b = start(&dir.path, "");
+    let (mut s, _) = session(b.port, "q2-sub");
+    s.subscribe("q2/t", 2);
+    let mut p = b.client("q2-pub");
+    p.publish("q2/t", b"once", 2, false);
+    let m = s.expect_publish();
+    s.send_raw(&ack_bytes(0x50, m.packet_id)); // PUBREC
+    s.expect_bytes(&ack_bytes(0x62, m.packet_id)); // PUBREL; no PUBCOMP yet
+    drop(s);
+    assert!(b.stop_gracefully().is_some());
+
+    let b = start(&dir.path, "");
+    let (mut s, connack) = session(b.port, "q2-sub");
+    assert_eq!(connack[2], 1, "session present");
+    // The broker picks up at PUBREL, never sending the message again.
+    s.expect_bytes(&ack_bytes(0x62, m.packet_id));
+    s.send_raw(&ack_bytes(0x70, m.packet_id));
+    s.expect_nothing();
+}
+
+#[test]
+fn sigusr1_writes_the_database() {
+    let dir = db_dir("usr1");
+    let b = start(&dir.path, "");
+    let mut p = b.client("usr1-pub");
+    p.publish("usr1/r", b"kept", 0, true);
+    assert_broker_healthy(b.port); // the publish has been processed
+    let pid = b.pid().expect("running") as libc::pid_t;
+    // SAFETY: kill(2) on our own child.
+    unsafe {
+        libc::kill(pid, libc::SIGUSR1);
+    }
+    let db_path = dir.join("mosquitto.db");
+    assert!(wait_for_file(&db_path), "SIGUSR1 saved the database");
+    let db = persist::load(&db_path).expect("valid").expect("not empty");
+    let topics: Vec<&str> = db.msgs.iter().map(|m| m.topic.as_str()).collect();
+    assert!(topics.contains(&"usr1/r"), "{topics:?}");
+}
+
+#[test]
+fn corrupt_database_refuses_start_unless_discard_is_set() {
+    let dir = db_dir("corrupt");
+    let db_path = dir.join("mosquitto.db");
+    fs::write(&db_path, vec![0u8; 4096]).expect("write zeros");
+    let conf = dir.write(
+        "refuse.conf",
+        &format!(
+            "listener {} 127.0.0.1\nallow_anonymous true\n{}",
+            free_port(),
+            persist_conf(&dir.path, "")
+        ),
+    );
+    let out = run_to_exit(&["-c", conf.to_str().unwrap_or("")], &dir, TIMEOUT);
+    assert_ne!(out.status.code(), Some(0), "refused to start");
+    let text = out.output();
+    if !is_reference() {
+        assert!(text.contains("offset 0"), "{text}");
+        assert!(text.contains("persistence_discard_corrupt"), "{text}");
+        assert_eq!(
+            fs::read(&db_path).map(|b| b.len()).ok(),
+            Some(4096),
+            "file untouched"
+        );
+
+        let b = start(&dir.path, "persistence_discard_corrupt true\n");
+        assert_broker_healthy(b.port);
+        let aside = fs::read_dir(&dir.path)
+            .expect("list")
+            .filter_map(|e| e.ok())
+            .any(|e| {
+                e.file_name()
+                    .to_string_lossy()
+                    .starts_with("mosquitto.db.corrupt-")
+            });
+        assert!(aside, "corrupt file moved aside");
+    }
+}
+
+#[test]
+fn truncated_database_is_reported_with_its_offset() {
+    if is_reference() {
+        return;
+    }
+    let dir = db_dir("trunc");
+    let mut b = start(&dir.path, "");
+    let mut p = b.client("trunc-pub");
+    p.publish("t/r", b"some retained payload", 0, true);
+    p.disconnect();
+    assert!(b.stop_gracefully().is_some());
+    let db_path = dir.join("mosquitto.db");
+    let bytes = fs::read(&db_path).expect("saved");
+    // Cut in the middle of the last chunk.
+    fs::write(&db_path, &bytes[..bytes.len() - 5]).expect("truncate");
+    let conf = dir.write(
+        "t.conf",
+        &format!(
+            "listener {} 127.0.0.1\nallow_anonymous true\n{}",
+            free_port(),
+            persist_conf(&dir.path, "")
+        ),
+    );
+    let out = run_to_exit(&["-c", conf.to_str().unwrap_or("")], &dir, TIMEOUT);
+    assert_ne!(out.status.code(), Some(0));
+    assert!(out.output().contains("offset "), "{}", out.output());
+}
+
+/// Debian's mosquitto writes the database; ours loads it and delivers.
+#[test]
+fn database_from_debian_mosquitto_loads_in_ours() {
+    let Some(debian) = require_tool("mosquitto", "to write a reference database") else {
+        return;
+    };
+    let dir = db_dir("from-debian");
+    let port = free_port();
+    let conf = dir.write(
+        "debian.conf",
+        &format!(
+            "listener {port} 127.0.0.1\nallow_anonymous true\n{}",
+            persist_conf(&dir.path, "")
+        ),
+    );
+    let mut child = std::process::Command::new(&debian)
+        .args(["-c", conf.to_str().unwrap_or("")])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("start Debian mosquitto");
+    let deadline = Instant::now() + TIMEOUT;
+    while std::net::TcpStream::connect(addr(port)).is_err() {
+        assert!(Instant::now() < deadline, "Debian mosquitto did not start");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let (mut s, _) = session(port, "migrant");
+    s.subscribe("mig/#", 1);
+    s.disconnect();
+    let mut p = Client::connect(port, "mig-pub", true, 60);
+    p.publish("mig/q", b"from-debian", 1, false);
+    p.publish("mig/retained", b"kept-by-debian", 1, true);
+    p.disconnect();
+    // SAFETY: SIGTERM to the child we started: it saves and exits.
+    unsafe {
+        libc::kill(child.id() as libc::pid_t, libc::SIGTERM);
+    }
+    assert!(
+        wait_timeout(&mut child, TIMEOUT).is_some(),
+        "Debian mosquitto exited"
+    );
+    assert!(dir.join("mosquitto.db").exists());
+
+    let b = Broker::start_config(|port| {
+        format!(
+            "listener {port} 127.0.0.1\nallow_anonymous true\n{}",
+            persist_conf(&dir.path, "")
+        )
+    });
+    let (mut s, connack) = session(b.port, "migrant");
+    assert_eq!(connack[2], 1, "session present after migration");
+    let m = s.receive_publish();
+    assert_eq!(
+        (m.topic.as_str(), &m.payload[..]),
+        ("mig/q", &b"from-debian"[..])
+    );
+    let mut r = b.client("mig-reader");
+    r.subscribe("mig/retained", 0);
+    assert_eq!(r.expect_publish().payload, b"kept-by-debian");
+}
+
+/// Ours writes the database; Debian's mosquitto loads it and delivers.
+#[test]
+fn database_from_ours_loads_in_debian_mosquitto() {
+    let Some(debian) = require_tool("mosquitto", "to read our database") else {
+        return;
+    };
+    let dir = db_dir("to-debian");
+    let mut b = start(&dir.path, "");
+    let (mut s, _) = session(b.port, "emigrant");
+    s.subscribe("emi/#", 1);
+    s.disconnect();
+    let mut p = b.client("emi-pub");
+    p.publish("emi/q", b"from-ours", 1, false);
+    p.publish("emi/retained", b"kept-by-ours", 1, true);
+    p.disconnect();
+    assert!(b.stop_gracefully().is_some());
+    let db_path = dir.join("mosquitto.db");
+    assert!(db_path.exists());
+    // Ours ran as root here without dropping privileges; Debian's drops to
+    // its own user before reading, so let that user read the file.
+    fs::set_permissions(&db_path, fs::Permissions::from_mode(0o644)).expect("chmod");
+
+    let port = free_port();
+    let conf = dir.write(
+        "debian.conf",
+        &format!(
+            "listener {port} 127.0.0.1\nallow_anonymous true\n{}",
+            persist_conf(&dir.path, "")
+        ),
+    );
+    let mut child = std::process::Command::new(&debian)
+        .args(["-c", conf.to_str().unwrap_or("")])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("start Debian mosquitto");
+    let deadline = Instant::now() + TIMEOUT;
+    while std::net::TcpStream::connect(addr(port)).is_err() {
+        assert!(Instant::now() < deadline, "Debian mosquitto did not start");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let (mut s, connack) = session(port, "emigrant");
+    assert_eq!(connack[2], 1, "Debian sees the session");
+    let m = s.receive_publish();
+    assert_eq!(
+        (m.topic.as_str(), &m.payload[..]),
+        ("emi/q", &b"from-ours"[..])
+    );
+    let mut r = Client::connect(port, "emi-reader", true, 60);
+    r.subscribe("emi/retained", 0);
+    assert_eq!(r.expect_publish().payload, b"kept-by-ours");
+    let _ = child.kill();
+    let _ = child.wait();
+}
