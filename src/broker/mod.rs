@@ -16,6 +16,7 @@ pub mod logging;
 mod net;
 mod read_handle;
 pub mod retain;
+pub mod security;
 pub mod settings;
 mod signals;
 pub mod subs;
