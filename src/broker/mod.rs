@@ -21,6 +21,8 @@ pub mod settings;
 mod signals;
 pub mod subs;
 mod timers;
+#[cfg(feature = "tls")]
+pub mod tls;
 
 use std::collections::HashMap;
 use std::io;
