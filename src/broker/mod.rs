@@ -20,11 +20,14 @@ mod persistence;
 pub mod process;
 mod read_handle;
 pub mod retain;
+pub mod security;
 pub mod settings;
 mod signals;
 pub mod subs;
 mod sys_tree;
 mod timers;
+#[cfg(feature = "tls")]
+pub mod tls;
 
 use std::collections::HashMap;
 use std::io;
