@@ -6,7 +6,7 @@
 
 use std::time::Instant;
 
-use mio::net::TcpStream;
+use super::stream::Stream;
 
 use super::database::MsgLists;
 use crate::protocol::{ProtocolVersion, QoS, Will};
@@ -38,7 +38,7 @@ pub struct Connection {
     /// Unique for the broker's lifetime; timers check it so a reused slab key
     /// never receives another connection's timeout.
     pub serial: u64,
-    pub stream: TcpStream,
+    pub stream: Stream,
     /// "address:port" of the peer, for logs.
     pub peer: String,
     /// Index of the listener it arrived on.
@@ -54,6 +54,8 @@ pub struct Connection {
     /// Client id for logs (set at CONNECT).
     pub client_id: Option<String>,
     pub username: Option<String>,
+    /// Kept to check the client again when the password file is reloaded.
+    pub password: Option<Vec<u8>>,
     pub keepalive: u16,
     pub last_rx: Instant,
     /// Deadline of this connection's live keepalive timer entry.
@@ -78,7 +80,7 @@ pub struct Connection {
 }
 
 impl Connection {
-    pub fn new(serial: u64, stream: TcpStream, peer: String, listener: usize) -> Connection {
+    pub fn new(serial: u64, stream: Stream, peer: String, listener: usize) -> Connection {
         Connection {
             serial,
             stream,
@@ -91,6 +93,7 @@ impl Connection {
             session: None,
             client_id: None,
             username: None,
+            password: None,
             keepalive: 0,
             last_rx: Instant::now(),
             timer_at: None,
@@ -128,6 +131,12 @@ pub struct Session {
     /// Bumped at each disconnect; the expiry timer checks it.
     pub expiry_serial: u64,
     pub protocol: ProtocolVersion,
+    /// For ACL checks at delivery, also while the client is away.
+    pub username: Option<String>,
+    /// Index of the security file set that applies (the listener's).
+    pub security: usize,
+    /// A bridge: ACLs do not apply, and what it sent is not sent back.
+    pub is_bridge: bool,
 }
 
 impl Session {
@@ -140,6 +149,9 @@ impl Session {
             msgs: MsgLists::default(),
             expiry_serial: 0,
             protocol: ProtocolVersion::V311,
+            username: None,
+            security: 0,
+            is_bridge: false,
         }
     }
 }

@@ -6,6 +6,7 @@ use std::rc::Rc;
 
 use super::context::{Connection, Session};
 use super::database::{Limits, Message, OutMsg, OutState};
+use super::security::Access;
 use super::Broker;
 use crate::protocol::{encode_publish, Ack, Packet, PublishHeader, QoS};
 
@@ -107,6 +108,9 @@ impl Broker {
             targets.dedup_by_key(|s| s.session);
         }
         for t in &targets {
+            if !self.read_allowed(t.session, &msg.topic) {
+                continue;
+            }
             let qos = if self.settings.upgrade_outgoing_qos {
                 t.qos
             } else {
@@ -115,6 +119,26 @@ impl Broker {
             self.deliver(t.session, &msg, qos, false);
         }
         self.match_scratch = targets;
+    }
+
+    /// The ACL's verdict on delivering `topic` to a session; without an ACL
+    /// file every read is allowed, so the common case costs nothing.
+    pub(super) fn read_allowed(&self, sk: usize, topic: &str) -> bool {
+        let Some(sess) = self.sessions.get(sk) else {
+            return false;
+        };
+        let Some(domain) = self.security.get(sess.security) else {
+            return false;
+        };
+        if sess.is_bridge || domain.files.acl.is_none() {
+            return true;
+        }
+        domain.files.acl_check(
+            &sess.client_id,
+            sess.username.as_deref(),
+            topic,
+            Access::Read,
+        )
     }
 
     /// Delivers to one session and marks its connection for flushing.

@@ -5,10 +5,11 @@
 use std::io::{self, Write};
 use std::time::{Duration, Instant};
 
-use mio::{Events, Interest, Token};
+use mio::{Events, Token};
 
 use super::context::{CloseReason, Connection};
 use super::database::Message;
+use super::stream::Stream;
 use super::timers::TimerKind;
 use super::{Broker, LISTENER_BASE, SIGNAL_TOKEN};
 use crate::protocol::QoS;
@@ -47,12 +48,16 @@ impl Broker {
                     }
                     Token(t) if t >= LISTENER_BASE => self.accept(t - LISTENER_BASE),
                     Token(ck) => {
-                        if ev.is_writable() {
-                            if let Some(conn) = self.conns.get_mut(ck) {
+                        let mut tls = false;
+                        if let Some(conn) = self.conns.get_mut(ck) {
+                            tls = conn.stream.is_tls();
+                            if ev.is_writable() || (tls && conn.pending_out() > 0) {
                                 Self::mark_dirty(&mut self.dirty, conn, ck);
                             }
                         }
-                        if ev.is_readable() || ev.is_read_closed() || ev.is_error() {
+                        // OpenSSL may need either direction to make progress
+                        // (handshake, renegotiation): TLS reads on any event.
+                        if tls || ev.is_readable() || ev.is_read_closed() || ev.is_error() {
                             self.read_conn(ck);
                         }
                     }
@@ -73,10 +78,68 @@ impl Broker {
         Ok(())
     }
 
-    /// SIGHUP: reopen log files; what else mosquitto reloads follows.
+    /// SIGHUP: reopen log files and re-read the password, ACL and PSK
+    /// files (a bad file is reported and the old one kept), then check
+    /// every connected client against them again, as mosquitto does.
     fn reload(&mut self) {
         crate::notice!("Reloading config.");
         super::logging::reopen();
+        for (i, domain) in self.security.iter_mut().enumerate() {
+            let Some(paths) = self.settings.security.get(i) else {
+                continue;
+            };
+            match domain.files.reload(paths) {
+                Ok(()) => {
+                    for w in domain.files.warnings() {
+                        crate::error!("Error: {w}");
+                    }
+                    #[cfg(feature = "tls")]
+                    if let Ok(mut keys) = domain.psk.write() {
+                        *keys = domain.files.psk.clone();
+                    }
+                }
+                Err(e) => {
+                    crate::error!("Error reloading security files: {e}; keeping the old ones.")
+                }
+            }
+        }
+        self.recheck_clients();
+    }
+
+    /// Disconnects clients the reloaded password file no longer admits.
+    fn recheck_clients(&mut self) {
+        let mut refused = Vec::new();
+        for (ck, conn) in self.conns.iter() {
+            let Some(sess) = conn.session.and_then(|sk| self.sessions.get(sk)) else {
+                continue;
+            };
+            let Some(spec) = self
+                .listeners
+                .get(conn.listener)
+                .and_then(|l| self.settings.listeners.get(l.spec))
+            else {
+                continue;
+            };
+            if sess.is_bridge || spec.tls_identity.is_some() {
+                continue;
+            }
+            let ok = self.security.get(sess.security).is_some_and(|d| {
+                d.files
+                    .authenticate(
+                        spec.allow_anonymous,
+                        conn.username.as_deref(),
+                        conn.password.as_deref(),
+                    )
+                    .is_ok()
+            });
+            if !ok {
+                refused.push(ck);
+            }
+        }
+        for ck in refused {
+            crate::notice!("Client {} disconnected, not authorised.", self.conn_id(ck));
+            self.schedule_close(ck, CloseReason::Refused);
+        }
     }
 
     /// `log_dest topic`: log lines become `$SYS/broker/log/...` messages.
@@ -156,16 +219,20 @@ impl Broker {
                 let _ = stream.set_nodelay(true);
             }
             self.stats.sockets += 1;
+            let Some(stream) = self.wrap_stream(spec_idx, stream) else {
+                continue;
+            };
             let serial = self.serial();
             let entry = self.conns.vacant_entry();
             let ck = entry.key();
             let mut conn = Connection::new(serial, stream, peer, li);
             conn.mount_point = mount;
             conn.max_qos = max_qos;
-            if let Err(e) =
-                self.poll
-                    .registry()
-                    .register(&mut conn.stream, Token(ck), Interest::READABLE)
+            let interest = conn.stream.interest(false);
+            if let Err(e) = self
+                .poll
+                .registry()
+                .register(&mut conn.stream, Token(ck), interest)
             {
                 crate::error!("Error registering connection: {e}");
                 continue;
@@ -181,6 +248,22 @@ impl Broker {
             }
             self.timers.push(deadline, TimerKind::Keepalive, ck, serial);
         }
+    }
+
+    /// Plain TCP, or a TLS server connection on a TLS listener.
+    fn wrap_stream(&self, spec: usize, tcp: mio::net::TcpStream) -> Option<Stream> {
+        #[cfg(feature = "tls")]
+        if let Some(Some(cfg)) = self.tls.get(spec) {
+            return match cfg.accept(tcp) {
+                Ok(t) => Some(Stream::Tls(Box::new(t))),
+                Err(e) => {
+                    crate::error!("Error: {e}");
+                    None
+                }
+            };
+        }
+        let _ = spec;
+        Some(Stream::Tcp(tcp))
     }
 
     fn run_timers(&mut self, now: Instant) {
@@ -299,13 +382,9 @@ impl Broker {
         }
         let pending = conn.wpos < conn.wbuf.len();
         let has_waiters = !conn.waiters.is_empty();
-        if pending != conn.want_write {
+        if pending != conn.want_write && !conn.stream.is_tls() {
             conn.want_write = pending;
-            let interest = if pending {
-                Interest::READABLE | Interest::WRITABLE
-            } else {
-                Interest::READABLE
-            };
+            let interest = conn.stream.interest(pending);
             let _ = self
                 .poll
                 .registry()

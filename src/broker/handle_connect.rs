@@ -5,6 +5,10 @@ use std::time::{Duration, Instant};
 
 use super::context::{CloseReason, Session};
 use super::net::random_bytes;
+use super::security;
+use super::settings::TlsIdentity;
+#[cfg(feature = "tls")]
+use super::stream::Stream;
 use super::timers::TimerKind;
 use super::Broker;
 use crate::protocol::{ConnAck, Connect, ConnectReturnCode, Packet, ProtocolVersion};
@@ -36,6 +40,21 @@ fn log_protocol(p: ProtocolVersion) -> u8 {
 }
 
 impl Broker {
+    /// The username a TLS listener takes from the client's certificate or
+    /// PSK identity; None when there is none (or no TLS).
+    fn tls_username(&self, ck: usize, source: TlsIdentity) -> Option<String> {
+        #[cfg(feature = "tls")]
+        if let Some(Stream::Tls(t)) = self.conns.get(ck).map(|c| &c.stream) {
+            let from = match source {
+                TlsIdentity::Identity => super::tls::IdentitySource::Identity,
+                TlsIdentity::Subject => super::tls::IdentitySource::Subject,
+            };
+            return t.peer_identity(from);
+        }
+        let _ = (ck, source);
+        None
+    }
+
     /// Sends a CONNACK refusal and closes once it is written.
     pub(super) fn send_connack_refusal(&mut self, ck: usize, code: u8) {
         let version = self
@@ -78,6 +97,8 @@ impl Broker {
             spec.allow_zero_length_clientid,
             spec.auto_id_prefix.clone(),
         );
+        let (sec_idx, tls_identity, username_as_clientid) =
+            (spec.security, spec.tls_identity, spec.username_as_clientid);
         let Connect {
             protocol,
             bridge,
@@ -86,7 +107,7 @@ impl Broker {
             client_id,
             will,
             username,
-            password: _,
+            password,
             properties: _,
         } = c;
 
@@ -114,9 +135,44 @@ impl Broker {
             }
         }
 
-        if username.is_none() && !allow_anonymous {
+        // Who the client is: a TLS identity replaces the CONNECT username
+        // and the password check; otherwise the password file decides.
+        let username = match tls_identity {
+            Some(source) => match self.tls_username(ck, source) {
+                Some(u) => Some(u),
+                None => {
+                    let code = ConnectReturnCode::BadUsernameOrPassword as u8;
+                    self.send_connack_refusal(ck, code);
+                    return;
+                }
+            },
+            None => username,
+        };
+        let client_id = match (username_as_clientid, &username) {
+            (false, _) => client_id,
+            (true, Some(u)) => u.clone(),
+            (true, None) => {
+                self.send_connack_refusal(ck, ConnectReturnCode::NotAuthorized as u8);
+                return;
+            }
+        };
+        let prefixes = self.settings.clientid_prefixes.as_deref();
+        if !security::clientid_prefix_allowed(prefixes, &client_id) {
             self.send_connack_refusal(ck, ConnectReturnCode::NotAuthorized as u8);
             return;
+        }
+        if tls_identity.is_none() {
+            let files = self.security.get(sec_idx).map(|d| &d.files);
+            let verdict = match files {
+                Some(f) => {
+                    f.authenticate(allow_anonymous, username.as_deref(), password.as_deref())
+                }
+                None => Err(security::ConnackCode::NotAuthorized),
+            };
+            if let Err(code) = verdict {
+                self.send_connack_refusal(ck, code.v311());
+                return;
+            }
         }
 
         // Session takeover or resumption.
@@ -161,6 +217,9 @@ impl Broker {
             sess.clean = clean_session;
             sess.protocol = protocol;
             sess.expiry_serial = 0;
+            sess.username = username.clone();
+            sess.security = sec_idx;
+            sess.is_bridge = bridge;
         }
 
         let Some(conn) = self.conns.get_mut(ck) else {
@@ -188,6 +247,7 @@ impl Broker {
         }
         conn.client_id = Some(client_id);
         conn.username = username;
+        conn.password = password;
         self.stats.connections += 1;
         self.connected += 1;
         self.stats.clients_maximum = self.stats.clients_maximum.max(self.connected as u64);

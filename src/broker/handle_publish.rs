@@ -6,10 +6,41 @@ use std::rc::Rc;
 
 use super::context::CloseReason;
 use super::database::Message;
+use super::security::Access;
 use super::{mounted, Broker};
 use crate::protocol::{Ack, Packet, Publish, QoS};
 
 impl Broker {
+    /// The ACL's verdict on a client publishing to `topic` (bridges are not
+    /// checked, as in mosquitto). A denied message is acknowledged and
+    /// dropped: MQTT 3.x has no way to say no.
+    fn write_allowed(&self, ck: usize, topic: &str) -> bool {
+        let Some(sess) = self
+            .conns
+            .get(ck)
+            .and_then(|c| c.session)
+            .and_then(|sk| self.sessions.get(sk))
+        else {
+            return false;
+        };
+        if sess.is_bridge {
+            return true;
+        }
+        let Some(domain) = self.security.get(sess.security) else {
+            return false;
+        };
+        let ok = domain.files.acl_check(
+            &sess.client_id,
+            sess.username.as_deref(),
+            topic,
+            Access::Write,
+        );
+        if !ok {
+            crate::debug!("Denied PUBLISH from {} ('{topic}').", sess.client_id);
+        }
+        ok
+    }
+
     pub(super) fn handle_publish(&mut self, ck: usize, p: Publish) {
         let Some(conn) = self.conns.get(ck) else {
             return;
@@ -64,8 +95,9 @@ impl Broker {
                 qos.as_u8()
             );
         }
+        let topic = mounted(&mount, topic);
+        let deliver = deliver && self.write_allowed(ck, &topic);
         if deliver {
-            let topic = mounted(&mount, topic);
             let msg = Rc::new(Message::new(topic, payload, qos, retain));
             self.publish_message(msg);
             self.apply_backpressure(ck);

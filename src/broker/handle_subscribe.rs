@@ -1,10 +1,28 @@
 //! SUBSCRIBE and UNSUBSCRIBE: the subscription tree, SUBACK/UNSUBACK, and
 //! retained messages for new subscriptions.
 
+use super::security::Access;
 use super::{mounted, Broker};
-use crate::protocol::{Packet, SubAck, Subscribe, UnsubAck, Unsubscribe};
+use crate::protocol::{Packet, SubAck, Subscribe, UnsubAck, Unsubscribe, SUBACK_FAILURE};
 
 impl Broker {
+    /// mosquitto's subscribe checks (`$share`/`$SYS` rules) plus our
+    /// extension: a filter inside a `deny` rule is refused with 0x80.
+    fn subscribe_allowed(&self, sk: usize, filter: &str) -> bool {
+        let Some(sess) = self.sessions.get(sk) else {
+            return false;
+        };
+        if sess.is_bridge {
+            return true;
+        }
+        let Some(d) = self.security.get(sess.security) else {
+            return false;
+        };
+        let (id, user) = (&sess.client_id, sess.username.as_deref());
+        d.files.acl_check(id, user, filter, Access::Subscribe)
+            && d.files.subscribe_allowed(id, user, filter)
+    }
+
     pub(super) fn handle_subscribe(&mut self, ck: usize, s: Subscribe) {
         let Some(conn) = self.conns.get(ck) else {
             return;
@@ -20,6 +38,11 @@ impl Broker {
         for (filter, qos) in s.filters {
             let filter = mounted(&mount, filter);
             let qos = qos.min(max_qos);
+            if !self.subscribe_allowed(sk, &filter) {
+                crate::debug!("Denied SUBSCRIBE from {} to '{filter}'.", self.conn_id(ck));
+                codes.push(SUBACK_FAILURE);
+                continue;
+            }
             crate::log_subscribe!("{} {} {filter}", self.conn_id(ck), qos.as_u8());
             self.subs.subscribe(&filter, sk, qos);
             if let Some(sess) = self.sessions.get_mut(sk) {
@@ -46,6 +69,9 @@ impl Broker {
             found.clear();
             self.retained.matching(&filter, &mut found);
             for msg in &found {
+                if !self.read_allowed(sk, &msg.topic) {
+                    continue;
+                }
                 let qos = if self.settings.upgrade_outgoing_qos {
                     sub_qos
                 } else {

@@ -23,6 +23,7 @@ pub mod retain;
 pub mod security;
 pub mod settings;
 mod signals;
+mod stream;
 pub mod subs;
 mod sys_tree;
 mod timers;
@@ -54,6 +55,14 @@ struct Listener {
     socket: TcpListener,
     /// Index into `Settings::listeners`.
     spec: usize,
+}
+
+/// One set of security files and, for TLS-PSK, the keys shared with
+/// OpenSSL's callback (which must be `Send + Sync`).
+struct SecurityDomain {
+    files: security::SecurityFiles,
+    #[cfg(feature = "tls")]
+    psk: std::sync::Arc<std::sync::RwLock<Option<security::PskFile>>>,
 }
 
 fn ipv6_unavailable(e: &io::Error) -> bool {
@@ -106,6 +115,10 @@ pub struct Broker {
     listeners: Vec<Listener>,
     /// Connected clients per listener spec, for max_connections.
     listener_counts: Vec<usize>,
+    security: Vec<SecurityDomain>,
+    /// TLS contexts per listener spec (None for plain TCP).
+    #[cfg(feature = "tls")]
+    tls: Vec<Option<tls::TlsServerConfig>>,
     conns: Slab<Connection>,
     sessions: Slab<Session>,
     by_id: HashMap<String, usize>,
@@ -139,6 +152,20 @@ impl Broker {
     /// signal handling. Fails if no listener could be opened.
     pub fn new(settings: Settings) -> io::Result<Broker> {
         let poll = Poll::new()?;
+        let mut domains = Vec::new();
+        for paths in &settings.security {
+            let files = security::SecurityFiles::load(paths).map_err(io::Error::other)?;
+            for w in files.warnings() {
+                crate::error!("Error: {w}");
+            }
+            domains.push(SecurityDomain {
+                #[cfg(feature = "tls")]
+                psk: std::sync::Arc::new(std::sync::RwLock::new(files.psk.clone())),
+                files,
+            });
+        }
+        #[cfg(feature = "tls")]
+        let tls_configs = Self::build_tls(&settings, &domains)?;
         let mut listeners = Vec::new();
         for (i, spec) in settings.listeners.iter().enumerate() {
             if let Some(why) = &spec.disabled {
@@ -190,6 +217,9 @@ impl Broker {
             settings,
             listeners,
             listener_counts,
+            security: domains,
+            #[cfg(feature = "tls")]
+            tls: tls_configs,
             conns: Slab::new(),
             sessions: Slab::new(),
             by_id: HashMap::new(),
@@ -211,6 +241,32 @@ impl Broker {
             sys: sys_tree::SysTree::default(),
             stats: Stats::default(),
         })
+    }
+
+    /// One OpenSSL context per TLS listener; PSK keys come from the
+    /// listener's security domain.
+    #[cfg(feature = "tls")]
+    fn build_tls(
+        settings: &Settings,
+        domains: &[SecurityDomain],
+    ) -> io::Result<Vec<Option<tls::TlsServerConfig>>> {
+        let mut out = Vec::new();
+        for spec in &settings.listeners {
+            let Some(opts) = &spec.tls else {
+                out.push(None);
+                continue;
+            };
+            let psk = domains.get(spec.security).map(|d| d.psk.clone());
+            let lookup: Option<tls::PskLookup> = match (&opts.psk_hint, psk) {
+                (Some(_), Some(keys)) => Some(std::sync::Arc::new(move |id: &str| {
+                    keys.read().ok()?.as_ref()?.key(id)
+                })),
+                _ => None,
+            };
+            let cfg = tls::TlsServerConfig::build(opts, lookup).map_err(io::Error::other)?;
+            out.push(Some(cfg));
+        }
+        Ok(out)
     }
 
     /// The local addresses actually bound (useful with port 0 in tests).

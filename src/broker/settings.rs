@@ -5,7 +5,17 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, ToSocketAddrs};
 use std::time::Duration;
 
 use super::database::Limits;
+use super::security::SecurityPaths;
 use crate::config::{Config, Listener, Protocol, SocketDomain};
+
+/// Where a TLS client's username comes from, if not from CONNECT.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TlsIdentity {
+    /// `use_identity_as_username`: certificate CN or PSK identity.
+    Identity,
+    /// `use_subject_as_username`: the certificate subject.
+    Subject,
+}
 
 #[derive(Debug, Clone)]
 pub struct ListenerSpec {
@@ -23,6 +33,15 @@ pub struct ListenerSpec {
     pub allow_anonymous: bool,
     pub allow_zero_length_clientid: bool,
     pub auto_id_prefix: String,
+    /// Index into `Settings::security`: the password/ACL/PSK files for
+    /// this listener's clients.
+    pub security: usize,
+    /// `use_username_as_clientid`.
+    pub username_as_clientid: bool,
+    /// TLS or TLS-PSK settings; None for plain TCP.
+    #[cfg(feature = "tls")]
+    pub tls: Option<super::tls::TlsServerOptions>,
+    pub tls_identity: Option<TlsIdentity>,
     /// A listener whose feature is not available yet is kept in the list
     /// (so indexes match the config) but not opened; this says why.
     pub disabled: Option<String>,
@@ -40,6 +59,11 @@ impl ListenerSpec {
             allow_anonymous: true,
             allow_zero_length_clientid: true,
             auto_id_prefix: "auto-".into(),
+            security: 0,
+            username_as_clientid: false,
+            #[cfg(feature = "tls")]
+            tls: None,
+            tls_identity: None,
             disabled: None,
         }
     }
@@ -48,6 +72,11 @@ impl ListenerSpec {
 #[derive(Debug, Clone)]
 pub struct Settings {
     pub listeners: Vec<ListenerSpec>,
+    /// Security file sets: one for the broker, or one per listener with
+    /// `per_listener_settings true`.
+    pub security: Vec<SecurityPaths>,
+    /// Deprecated `clientid_prefixes`.
+    pub clientid_prefixes: Option<String>,
     pub allow_duplicate_messages: bool,
     pub upgrade_outgoing_qos: bool,
     pub limits: Limits,
@@ -74,6 +103,8 @@ impl Default for Settings {
     fn default() -> Self {
         Settings {
             listeners: Vec::new(),
+            security: vec![SecurityPaths::default()],
+            clientid_prefixes: None,
             allow_duplicate_messages: false,
             upgrade_outgoing_qos: false,
             limits: Limits {
@@ -127,18 +158,78 @@ fn unsupported(l: &Listener) -> Option<String> {
     if l.protocol != Protocol::Mqtt {
         return Some("websockets listeners are not supported yet".into());
     }
-    if l.uses_tls() || l.uses_psk() || l.cafile.is_some() || l.capath.is_some() {
-        // Never fall back to plain text where encryption was asked for.
-        return Some("TLS/PSK listeners are not supported yet".into());
-    }
     None
+}
+
+fn security_paths(sec: &crate::config::Security) -> SecurityPaths {
+    SecurityPaths {
+        password_file: sec.password_file.clone(),
+        acl_file: sec.acl_file.clone(),
+        psk_file: sec.psk_file.clone(),
+    }
+}
+
+/// The TLS settings of a listener that asks for TLS or PSK. Without the
+/// `tls` feature such a listener is an error: never plain text where
+/// encryption was asked for.
+#[cfg(feature = "tls")]
+fn tls_options(
+    l: &Listener,
+    psk_file: bool,
+) -> Result<Option<super::tls::TlsServerOptions>, String> {
+    if !(l.uses_tls() || l.uses_psk()) {
+        return Ok(None);
+    }
+    Ok(Some(super::tls::TlsServerOptions {
+        port: l.port,
+        cafile: l.cafile.clone(),
+        capath: l.capath.clone(),
+        certfile: l.certfile.clone(),
+        keyfile: l.keyfile.clone(),
+        ciphers: l.ciphers.clone(),
+        ciphers_tls13: l.ciphers_tls13.clone(),
+        tls_version: l.tls_version.clone(),
+        require_certificate: l.require_certificate,
+        crlfile: l.crlfile.clone(),
+        dhparamfile: l.dhparamfile.clone(),
+        psk_hint: l.psk_hint.clone(),
+        psk_file_configured: psk_file,
+    }))
+}
+
+#[cfg(not(feature = "tls"))]
+fn check_no_tls(l: &Listener) -> Result<(), String> {
+    if l.uses_tls() || l.uses_psk() {
+        return Err(format!(
+            "the listener on port {} needs TLS, but this build has no TLS support \
+             (cargo feature `tls`)",
+            l.port
+        ));
+    }
+    Ok(())
 }
 
 impl Settings {
     pub fn from_config(cfg: &Config) -> Result<Settings, String> {
         let mut listeners = Vec::new();
+        let mut security = vec![security_paths(&cfg.security)];
         for l in &cfg.listeners {
             let sec = cfg.security_for(l);
+            let security_idx = if cfg.per_listener_settings {
+                security.push(security_paths(sec));
+                security.len() - 1
+            } else {
+                0
+            };
+            #[cfg(not(feature = "tls"))]
+            check_no_tls(l)?;
+            let tls_identity = if l.use_subject_as_username {
+                Some(TlsIdentity::Subject)
+            } else if l.use_identity_as_username {
+                Some(TlsIdentity::Identity)
+            } else {
+                None
+            };
             let disabled = unsupported(l);
             let addrs = if disabled.is_some() {
                 Vec::new()
@@ -154,12 +245,19 @@ impl Settings {
                 allow_anonymous: sec.allows_anonymous(),
                 allow_zero_length_clientid: sec.allow_zero_length_clientid,
                 auto_id_prefix: sec.auto_id_prefix().to_owned(),
+                security: security_idx,
+                username_as_clientid: l.use_username_as_clientid,
+                #[cfg(feature = "tls")]
+                tls: tls_options(l, sec.psk_file.is_some())?,
+                tls_identity,
                 disabled,
             });
         }
         let zero_unlimited = |v: u64| usize::try_from(v).unwrap_or(usize::MAX);
         Ok(Settings {
             listeners,
+            security,
+            clientid_prefixes: cfg.security.clientid_prefixes.clone(),
             allow_duplicate_messages: cfg.allow_duplicate_messages,
             upgrade_outgoing_qos: cfg.upgrade_outgoing_qos,
             limits: Limits {

@@ -1613,8 +1613,8 @@ fn deprecated_but_working_options_are_noted() {
 #[test]
 fn options_not_implemented_yet_are_noted() {
     let c = parse(
-        "listener 1883\nprotocol mqtt\nlog_dest stderr\nclientid_prefixes x\nacl_file /a\n\
-         listener 9001\nprotocol websockets\npsk_file /c\n",
+        "listener 1883\nprotocol mqtt\nlog_dest stderr\nmemory_limit 10000\nmax_inflight_bytes 5\n\
+         listener 9001\nprotocol websockets\ncheck_retain_source true\n",
     );
     let notes: Vec<_> = c
         .notes_of(NoteKind::NotYetActive)
@@ -1623,17 +1623,17 @@ fn options_not_implemented_yet_are_noted() {
     assert_eq!(
         notes,
         vec![
-            ("clientid_prefixes", 4),
-            ("acl_file", 5),
+            ("memory_limit", 4),
+            ("max_inflight_bytes", 5),
             ("protocol", 7),
-            ("psk_file", 8)
+            ("check_retain_source", 8)
         ]
     );
     let syslog = c
         .notes_of(NoteKind::NotYetActive)
         .next()
         .map(|n| n.message.clone());
-    assert!(syslog.unwrap_or_default().contains("'clientid_prefixes'"));
+    assert!(syslog.unwrap_or_default().contains("'memory_limit'"));
     assert!(is_active("listener", Some("1883")));
     assert!(is_active("protocol", Some("mqtt")));
     assert!(!is_active("protocol", Some("websockets")));
@@ -1644,7 +1644,7 @@ fn options_not_implemented_yet_are_noted() {
 
 #[test]
 fn note_display_includes_the_position() {
-    let c = parse("acl_file /etc/acl\n");
+    let c = parse("memory_limit 100000\n");
     let n = &c.notes[0];
     assert_eq!(n.to_string(), format!("{} (test.conf:1)", n.message));
 }
