@@ -77,6 +77,10 @@ pub struct Connection {
     pub paused: bool,
     /// Publishers (key, serial) paused because this connection is congested.
     pub waiters: Vec<(usize, u64)>,
+    /// Set on our outgoing bridge connections (index of the bridge).
+    pub bridge: Option<usize>,
+    /// The bridge's topics, to remap topics in both directions.
+    pub bridge_topics: Option<std::rc::Rc<[crate::config::BridgeTopic]>>,
 }
 
 impl Connection {
@@ -106,6 +110,8 @@ impl Connection {
             max_qos: QoS::ExactlyOnce,
             paused: false,
             waiters: Vec::new(),
+            bridge: None,
+            bridge_topics: None,
         }
     }
 
@@ -135,8 +141,14 @@ pub struct Session {
     pub username: Option<String>,
     /// Index of the security file set that applies (the listener's).
     pub security: usize,
-    /// A bridge: ACLs do not apply, and what it sent is not sent back.
+    /// A remote broker's bridge connected to us (try_private): what it sent
+    /// is not sent back to it.
     pub is_bridge: bool,
+    /// Our own outgoing bridge (index into the broker's bridges): ACLs do
+    /// not apply, and topics are remapped on the way out.
+    pub bridge: Option<usize>,
+    /// Deliver with the retain flag as published (bridges) instead of 0.
+    pub retain_as_published: bool,
 }
 
 impl Session {
@@ -152,6 +164,8 @@ impl Session {
             username: None,
             security: 0,
             is_bridge: false,
+            bridge: None,
+            retain_as_published: false,
         }
     }
 }

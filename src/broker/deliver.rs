@@ -8,7 +8,7 @@ use super::context::{Connection, Session};
 use super::database::{Limits, Message, OutMsg, OutState};
 use super::security::Access;
 use super::Broker;
-use crate::protocol::{encode_publish, Ack, Packet, PublishHeader, QoS};
+use crate::protocol::{encode_publish, publish_len, Ack, Packet, PublishHeader, QoS};
 
 /// Output a connection may hold unwritten before QoS 0 messages to it are
 /// dropped (QoS 1/2 ones wait in the session queue instead).
@@ -16,9 +16,15 @@ const MAX_PENDING_QOS0: usize = 16 * 1024 * 1024;
 
 /// Encodes one PUBLISH for `m` into `conn`'s output.
 fn write_publish(conn: &mut Connection, m: &OutMsg, dup: bool) {
-    let topic = match &conn.mount_point {
-        Some(mp) => m.msg.topic.strip_prefix(&**mp).unwrap_or(&m.msg.topic),
-        None => &m.msg.topic,
+    // Only bridges rename topics, so only they pay for an allocation.
+    let remapped = conn
+        .bridge_topics
+        .as_ref()
+        .and_then(|t| super::bridge_topic::local_to_remote(t, &m.msg.topic));
+    let topic = match (&remapped, &conn.mount_point) {
+        (Some(r), _) => r.as_str(),
+        (None, Some(mp)) => m.msg.topic.strip_prefix(&**mp).unwrap_or(&m.msg.topic),
+        (None, None) => &m.msg.topic,
     };
     let head = PublishHeader {
         topic,
@@ -91,8 +97,9 @@ fn deliver_one(
 }
 
 impl Broker {
-    /// Stores (if retained) and routes a message from a client or a will.
-    pub(super) fn publish_message(&mut self, msg: Rc<Message>) {
+    /// Stores (if retained) and routes a message. `origin` is the session
+    /// that published it: a bridge never gets its own messages back.
+    pub(super) fn publish_message(&mut self, msg: Rc<Message>, origin: Option<usize>) {
         self.pressure.clear();
         if msg.retain {
             self.retained.store(&msg);
@@ -108,6 +115,14 @@ impl Broker {
             targets.dedup_by_key(|s| s.session);
         }
         for t in &targets {
+            let Some(sess) = self.sessions.get(t.session) else {
+                continue;
+            };
+            let bridge = sess.is_bridge || sess.bridge.is_some();
+            if bridge && origin == Some(t.session) {
+                continue;
+            }
+            let retain = sess.retain_as_published && msg.retain;
             if !self.read_allowed(t.session, &msg.topic) {
                 continue;
             }
@@ -116,7 +131,7 @@ impl Broker {
             } else {
                 msg.qos.min(t.qos)
             };
-            self.deliver(t.session, &msg, qos, false);
+            self.deliver(t.session, &msg, qos, retain);
         }
         self.match_scratch = targets;
     }
@@ -130,7 +145,7 @@ impl Broker {
         let Some(domain) = self.security.get(sess.security) else {
             return false;
         };
-        if sess.is_bridge || domain.files.acl.is_none() {
+        if sess.bridge.is_some() || domain.files.acl.is_none() {
             return true;
         }
         domain.files.acl_check(
@@ -143,6 +158,14 @@ impl Broker {
 
     /// Delivers to one session and marks its connection for flushing.
     pub(super) fn deliver(&mut self, sk: usize, msg: &Rc<Message>, qos: QoS, retain: bool) {
+        let bridge = self.sessions.get(sk).and_then(|s| s.bridge);
+        if let Some(i) = bridge {
+            let max = self.bridge_max_packet(i);
+            if max > 0 && publish_len(msg.topic.len(), qos, msg.payload.len()) > max {
+                self.stats.msgs_dropped += 1;
+                return;
+            }
+        }
         let Some(sess) = self.sessions.get_mut(sk) else {
             return;
         };
@@ -170,6 +193,14 @@ impl Broker {
         }
         if persistent && (qos != QoS::AtMostOnce || matches!(outcome, Outcome::Queued)) {
             self.changes += 1;
+        }
+        if let Some(i) = bridge {
+            let queued = self
+                .sessions
+                .get(sk)
+                .map(|s| s.msgs.queued.len())
+                .unwrap_or(0);
+            self.bridge_note_queued(i, queued);
         }
         match outcome {
             Outcome::Sent => self.stats.count_publish_sent(msg.size()),

@@ -11,7 +11,7 @@ use super::context::{CloseReason, Connection};
 use super::database::Message;
 use super::stream::Stream;
 use super::timers::TimerKind;
-use super::{Broker, LISTENER_BASE, SIGNAL_TOKEN};
+use super::{Broker, LISTENER_BASE, SIGNAL_TOKEN, WAKER_TOKEN};
 use crate::protocol::QoS;
 
 /// Output buffers larger than this are given back after they drain, so a
@@ -26,6 +26,7 @@ impl Broker {
         self.sys_start();
         self.schedule_sys(Instant::now());
         self.schedule_autosave(Instant::now());
+        self.bridges_start();
         while self.running {
             let now = Instant::now();
             let timeout = if self.read_again.is_empty() {
@@ -41,6 +42,7 @@ impl Broker {
             }
             for ev in events.iter() {
                 match ev.token() {
+                    WAKER_TOKEN => self.bridge_resolved(),
                     SIGNAL_TOKEN => {
                         if let Some(s) = &self.signals {
                             s.drain(&mut signals);
@@ -49,6 +51,11 @@ impl Broker {
                     Token(t) if t >= LISTENER_BASE => self.accept(t - LISTENER_BASE),
                     Token(ck) => {
                         let mut tls = false;
+                        let connecting_bridge =
+                            self.conns.get(ck).is_some_and(|c| c.bridge.is_some());
+                        if connecting_bridge && (ev.is_writable() || ev.is_error()) {
+                            self.bridge_connect_done(ck);
+                        }
                         if let Some(conn) = self.conns.get_mut(ck) {
                             tls = conn.stream.is_tls();
                             if ev.is_writable() || (tls && conn.pending_out() > 0) {
@@ -120,7 +127,7 @@ impl Broker {
             else {
                 continue;
             };
-            if sess.is_bridge || spec.tls_identity.is_some() {
+            if sess.bridge.is_some() || spec.tls_identity.is_some() {
                 continue;
             }
             let ok = self.security.get(sess.security).is_some_and(|d| {
@@ -148,7 +155,7 @@ impl Broker {
         super::logging::take_topic_lines(&mut lines);
         for (topic, line) in lines {
             let msg = Message::new(topic.to_owned(), line.into_bytes(), QoS::ExactlyOnce, false);
-            self.publish_message(std::rc::Rc::new(msg));
+            self.publish_message(std::rc::Rc::new(msg), None);
         }
     }
 
@@ -273,6 +280,9 @@ impl Broker {
                 TimerKind::Autosave => {
                     self.save_persistence();
                     self.schedule_autosave(now);
+                }
+                TimerKind::BridgeRestart | TimerKind::BridgePing | TimerKind::BridgeIdle => {
+                    self.bridge_timer(t.kind, t.key, t.serial)
                 }
                 TimerKind::SysTree => {
                     self.sys_update(now);

@@ -23,7 +23,7 @@ impl Broker {
         else {
             return false;
         };
-        if sess.is_bridge {
+        if sess.bridge.is_some() {
             return true;
         }
         let Some(domain) = self.security.get(sess.security) else {
@@ -95,11 +95,16 @@ impl Broker {
                 qos.as_u8()
             );
         }
-        let topic = mounted(&mount, topic);
-        let deliver = deliver && self.write_allowed(ck, &topic);
+        // A bridge's messages arrive under the remote's topics.
+        let topic = match self.conns.get(ck).and_then(|c| c.bridge_topics.clone()) {
+            Some(topics) => super::bridge_topic::remote_to_local(&topics, &topic),
+            None => Some(mounted(&mount, topic)),
+        };
+        let deliver = deliver && topic.as_deref().is_some_and(|t| self.write_allowed(ck, t));
+        let topic = topic.unwrap_or_default();
         if deliver {
             let msg = Rc::new(Message::new(topic, payload, qos, retain));
-            self.publish_message(msg);
+            self.publish_message(msg, sk);
             self.apply_backpressure(ck);
         }
         match qos {

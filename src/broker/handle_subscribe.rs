@@ -12,7 +12,7 @@ impl Broker {
         let Some(sess) = self.sessions.get(sk) else {
             return false;
         };
-        if sess.is_bridge {
+        if sess.bridge.is_some() {
             return true;
         }
         let Some(d) = self.security.get(sess.security) else {

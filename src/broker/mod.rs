@@ -5,6 +5,8 @@
 //! in one `handle_*` file per packet kind, and delivery in `deliver`.
 
 mod backpressure;
+mod bridge;
+pub mod bridge_topic;
 mod context;
 pub mod database;
 mod deliver;
@@ -50,6 +52,8 @@ use timers::{TimerKind, TimerQueue};
 /// Tokens at and above this are listeners; below are connections.
 const LISTENER_BASE: usize = usize::MAX / 2;
 const SIGNAL_TOKEN: Token = Token(usize::MAX - 1);
+/// Wakes the loop when a bridge's host name has been resolved.
+const WAKER_TOKEN: Token = Token(usize::MAX - 2);
 
 struct Listener {
     socket: TcpListener,
@@ -119,6 +123,8 @@ pub struct Broker {
     /// TLS contexts per listener spec (None for plain TCP).
     #[cfg(feature = "tls")]
     tls: Vec<Option<tls::TlsServerConfig>>,
+    bridges: Vec<bridge::BridgeState>,
+    resolver: Option<bridge::Resolver>,
     conns: Slab<Connection>,
     sessions: Slab<Session>,
     by_id: HashMap<String, usize>,
@@ -212,7 +218,16 @@ impl Broker {
             }
         };
         let listener_counts = vec![0; settings.listeners.len()];
+        let resolver = match bridge::Resolver::new(poll.registry(), WAKER_TOKEN) {
+            Ok(r) => Some(r),
+            Err(e) => {
+                crate::warning!("Warning: bridges cannot resolve host names: {e}");
+                None
+            }
+        };
         Ok(Broker {
+            bridges: Vec::new(),
+            resolver,
             poll,
             settings,
             listeners,
@@ -319,6 +334,10 @@ impl Broker {
             *n = n.saturating_sub(1);
         }
         let reason = conn.closing.unwrap_or(CloseReason::ConnectionLost);
+        if let Some(i) = conn.bridge {
+            self.bridge_lost(i, ck);
+            return;
+        }
         if self.settings.connection_messages {
             let id = conn.log_id();
             match reason {
@@ -346,7 +365,7 @@ impl Broker {
                 will.qos,
                 will.retain,
             ));
-            self.publish_message(msg);
+            self.publish_message(msg, None);
         }
         if let Some(sk) = conn.session {
             self.connected = self.connected.saturating_sub(1);

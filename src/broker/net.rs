@@ -56,7 +56,20 @@ pub fn listen(addr: SocketAddr) -> io::Result<TcpListener> {
     if family == libc::AF_INET6 {
         set_int_opt(fd, libc::IPPROTO_IPV6, libc::IPV6_V6ONLY, 1)?;
     }
-    let rc = match addr {
+    let (sa, len) = sockaddr_of(addr);
+    // SAFETY: bind with a filled sockaddr of the given length.
+    let rc = unsafe { libc::bind(fd, (&sa as *const libc::sockaddr_storage).cast(), len) };
+    cvt(rc)?;
+    // SAFETY: listen(2) on our bound socket.
+    cvt(unsafe { libc::listen(fd, 1024) })?;
+    Ok(TcpListener::from_std(std_listener))
+}
+
+fn sockaddr_of(addr: SocketAddr) -> (libc::sockaddr_storage, libc::socklen_t) {
+    // SAFETY: an all-zero sockaddr_storage is valid; we fill the family's
+    // fields through properly typed pointers into it.
+    let mut storage: libc::sockaddr_storage = unsafe { std::mem::zeroed() };
+    let len = match addr {
         SocketAddr::V4(a) => {
             let sin = libc::sockaddr_in {
                 sin_family: libc::AF_INET as libc::sa_family_t,
@@ -66,14 +79,9 @@ pub fn listen(addr: SocketAddr) -> io::Result<TcpListener> {
                 },
                 sin_zero: [0; 8],
             };
-            // SAFETY: bind with a pointer to a complete sockaddr_in.
-            unsafe {
-                libc::bind(
-                    fd,
-                    (&sin as *const libc::sockaddr_in).cast(),
-                    std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t,
-                )
-            }
+            // SAFETY: sockaddr_storage is large and aligned enough for it.
+            unsafe { std::ptr::write((&mut storage as *mut libc::sockaddr_storage).cast(), sin) };
+            std::mem::size_of::<libc::sockaddr_in>()
         }
         SocketAddr::V6(a) => {
             let sin6 = libc::sockaddr_in6 {
@@ -85,20 +93,47 @@ pub fn listen(addr: SocketAddr) -> io::Result<TcpListener> {
                 },
                 sin6_scope_id: a.scope_id(),
             };
-            // SAFETY: bind with a pointer to a complete sockaddr_in6.
-            unsafe {
-                libc::bind(
-                    fd,
-                    (&sin6 as *const libc::sockaddr_in6).cast(),
-                    std::mem::size_of::<libc::sockaddr_in6>() as libc::socklen_t,
-                )
-            }
+            // SAFETY: as above.
+            unsafe { std::ptr::write((&mut storage as *mut libc::sockaddr_storage).cast(), sin6) };
+            std::mem::size_of::<libc::sockaddr_in6>()
         }
     };
-    cvt(rc)?;
-    // SAFETY: listen(2) on our bound socket.
-    cvt(unsafe { libc::listen(fd, 1024) })?;
-    Ok(TcpListener::from_std(std_listener))
+    (storage, len as libc::socklen_t)
+}
+
+/// Starts a non-blocking connection to `addr` (optionally from `bind`);
+/// it completes when the socket becomes writable.
+pub fn connect(addr: SocketAddr, bind: Option<SocketAddr>) -> io::Result<mio::net::TcpStream> {
+    let family = if addr.is_ipv4() {
+        libc::AF_INET
+    } else {
+        libc::AF_INET6
+    };
+    // SAFETY: plain socket(2); the fd is owned right below.
+    let fd = cvt(unsafe {
+        libc::socket(
+            family,
+            libc::SOCK_STREAM | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC,
+            0,
+        )
+    })?;
+    // SAFETY: fd is a fresh socket we own; std closes it on every path.
+    let std_stream = unsafe { std::net::TcpStream::from_raw_fd(fd) };
+    if let Some(b) = bind {
+        let (sa, len) = sockaddr_of(b);
+        // SAFETY: bind with a filled sockaddr of the given length.
+        cvt(unsafe { libc::bind(fd, (&sa as *const libc::sockaddr_storage).cast(), len) })?;
+    }
+    let (sa, len) = sockaddr_of(addr);
+    // SAFETY: connect with a filled sockaddr of the given length.
+    let rc = unsafe { libc::connect(fd, (&sa as *const libc::sockaddr_storage).cast(), len) };
+    if rc < 0 {
+        let e = io::Error::last_os_error();
+        if e.raw_os_error() != Some(libc::EINPROGRESS) {
+            return Err(e);
+        }
+    }
+    Ok(mio::net::TcpStream::from_std(std_stream))
 }
 
 /// Fills `buf` with random bytes from the kernel (for generated client ids).

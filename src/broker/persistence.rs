@@ -204,7 +204,7 @@ impl Broker {
             }
         }
         for msg in release {
-            self.publish_message(msg);
+            self.publish_message(msg, None);
         }
     }
 

@@ -170,6 +170,9 @@ impl Broker {
             return;
         }
         let version = conn.protocol;
+        if conn.bridge.is_some() && super::bridge::bridge_packet(self, ck, &packet) {
+            return;
+        }
         match packet {
             Packet::Publish(p) => self.handle_publish(ck, p),
             Packet::PubAck(a) => self.handle_puback(ck, a.packet_id),

@@ -95,6 +95,8 @@ pub struct Settings {
     pub sys_interval: u32,
     /// How long a new connection may take to send CONNECT.
     pub connect_timeout: Duration,
+    /// The `connection` blocks.
+    pub bridges: Vec<crate::config::Bridge>,
     /// `persistence true`: where and when to save.
     pub persistence: Option<super::PersistSettings>,
 }
@@ -123,6 +125,7 @@ impl Default for Settings {
             sys_interval: 10,
             connect_timeout: Duration::from_secs(60),
             persistence: None,
+            bridges: Vec::new(),
         }
     }
 }
@@ -275,6 +278,7 @@ impl Settings {
             persistent_client_expiration: cfg.persistent_client_expiration,
             sys_interval: cfg.sys_interval,
             connect_timeout: Duration::from_secs(60),
+            bridges: cfg.bridges.clone(),
             persistence: cfg.persistence.then(|| super::PersistSettings {
                 path: cfg.persistence_filepath(),
                 autosave_interval: cfg.autosave_interval,

@@ -42,7 +42,7 @@ impl Broker {
         }
         self.sys.last.insert(topic.to_owned(), value.clone());
         let msg = Message::new(topic.to_owned(), value.into_bytes(), QoS::AtMostOnce, true);
-        self.publish_message(Rc::new(msg));
+        self.publish_message(Rc::new(msg), None);
     }
 
     /// Once at start-up.

@@ -17,6 +17,11 @@ pub enum TimerKind {
     SysTree,
     /// The next periodic save of the database.
     Autosave,
+    /// A bridge's reconnect, PINGREQ and lazy idle check (`key` is the
+    /// bridge index, `serial` its attempt).
+    BridgeRestart,
+    BridgePing,
+    BridgeIdle,
     /// Longest a publisher in `key` stays paused by back-pressure.
     Resume,
 }

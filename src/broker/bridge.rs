@@ -1,0 +1,604 @@
+//! Bridges: the broker as a client of another broker, inside its own event
+//! loop. Each `connection` block gets a local session (its queue survives
+//! while the remote is away, bounded by the queue limits, and is persisted
+//! like any other) subscribed to the local side of its `out` topics, and a
+//! connection to the remote that subscribes to the remote side of its `in`
+//! topics. Reconnects back off with jitter; host names are resolved on a
+//! helper thread so DNS never stalls the loop.
+
+use std::io;
+use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
+use std::rc::Rc;
+use std::sync::{mpsc, Arc};
+use std::time::{Duration, Instant};
+
+use mio::Token;
+
+use super::context::{CloseReason, Connection, Session};
+use super::database::Message;
+use super::net;
+use super::stream::Stream;
+use super::timers::TimerKind;
+use super::Broker;
+use crate::config::{Bridge, BridgeProtocol, BridgeTopic, Direction, StartType};
+use crate::protocol::{
+    ConnAck, Connect, ConnectReturnCode, Packet, Properties, ProtocolVersion, Publish, QoS,
+    Subscribe, Unsubscribe, Will,
+};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Phase {
+    /// Not connected; a restart may be scheduled.
+    Idle,
+    Resolving,
+    /// TCP connect in progress.
+    Connecting,
+    /// CONNECT sent.
+    WaitConnack,
+    Connected,
+    /// Cannot run in this build (MQTT 5, TLS); never connects.
+    Disabled,
+}
+
+pub(super) struct BridgeState {
+    pub cfg: Bridge,
+    pub session: usize,
+    pub conn: Option<usize>,
+    pub phase: Phase,
+    /// Index of the address to try next.
+    next_addr: usize,
+    /// Current reconnect delay in seconds.
+    backoff: u64,
+    /// Bumped at each attempt; timers and resolver answers carry it.
+    serial: u64,
+    pub last_activity: Instant,
+    /// Topics shared with the connection, for remapping.
+    topics: Rc<[BridgeTopic]>,
+}
+
+type Resolved = (usize, u64, io::Result<Vec<SocketAddr>>);
+
+/// Resolver answers come back over a channel; the waker makes the poll
+/// loop look at it.
+pub(super) struct Resolver {
+    tx: mpsc::Sender<Resolved>,
+    rx: mpsc::Receiver<Resolved>,
+    waker: Arc<mio::Waker>,
+}
+
+impl Resolver {
+    pub fn new(registry: &mio::Registry, token: Token) -> io::Result<Resolver> {
+        let (tx, rx) = mpsc::channel();
+        Ok(Resolver {
+            tx,
+            rx,
+            waker: Arc::new(mio::Waker::new(registry, token)?),
+        })
+    }
+}
+
+fn protocol_of(cfg: &Bridge) -> ProtocolVersion {
+    match cfg.protocol_version {
+        BridgeProtocol::Mqtt31 => ProtocolVersion::V31,
+        _ => ProtocolVersion::V311,
+    }
+}
+
+fn sends_out(t: &BridgeTopic) -> bool {
+    matches!(t.direction, Direction::Out | Direction::Both)
+}
+
+fn takes_in(t: &BridgeTopic) -> bool {
+    matches!(t.direction, Direction::In | Direction::Both)
+}
+
+/// A number in `lo..=hi` from the kernel's randomness.
+fn random_between(lo: u64, hi: u64) -> u64 {
+    if hi <= lo {
+        return lo;
+    }
+    let mut b = [0u8; 8];
+    net::random_bytes(&mut b);
+    lo + u64::from_ne_bytes(b) % (hi - lo + 1)
+}
+
+impl Broker {
+    /// Sets up every configured bridge and connects those that start at
+    /// once.
+    pub(super) fn bridges_start(&mut self) {
+        let configs = self.settings.bridges.clone();
+        for (i, cfg) in configs.into_iter().enumerate() {
+            let disabled = if cfg.protocol_version == BridgeProtocol::Mqtt5 {
+                Some("MQTT 5 bridges are not supported yet")
+            } else if cfg.uses_tls() || cfg.uses_psk() {
+                Some("TLS bridges are not supported yet")
+            } else if cfg.addresses.is_empty() {
+                Some("it has no address")
+            } else {
+                None
+            };
+            if let Some(why) = disabled {
+                crate::error!("Error: bridge {} not started: {why}.", cfg.name);
+            }
+            let sk = self.bridge_session(i, &cfg);
+            let topics: Rc<[BridgeTopic]> = cfg.topics.clone().into();
+            self.bridges.push(BridgeState {
+                session: sk,
+                conn: None,
+                phase: if disabled.is_some() {
+                    Phase::Disabled
+                } else {
+                    Phase::Idle
+                },
+                next_addr: 0,
+                backoff: u64::from(cfg.restart_timeout.base),
+                serial: 0,
+                last_activity: Instant::now(),
+                topics,
+                cfg,
+            });
+            if disabled.is_some() {
+                continue;
+            }
+            self.bridge_notify_local(i, b'0');
+            if self.bridges.get(i).map(|b| b.cfg.start_type) != Some(StartType::Lazy) {
+                self.bridge_connect(i);
+            }
+        }
+    }
+
+    /// The bridge's local session (adopted from the database if it was
+    /// saved), subscribed afresh to the local side of the `out` topics.
+    fn bridge_session(&mut self, i: usize, cfg: &Bridge) -> usize {
+        let local_id = cfg
+            .local_clientid
+            .clone()
+            .unwrap_or_else(|| format!("local.{}", cfg.name));
+        let sk = match self.by_id.get(&local_id) {
+            Some(&sk) => sk,
+            None => {
+                let sk = self
+                    .sessions
+                    .insert(Session::new(local_id.clone(), cfg.local_cleansession()));
+                self.by_id.insert(local_id, sk);
+                sk
+            }
+        };
+        let old = self
+            .sessions
+            .get_mut(sk)
+            .map(|s| std::mem::take(&mut s.filters))
+            .unwrap_or_default();
+        for (f, _) in old {
+            self.subs.unsubscribe(&f, sk);
+        }
+        let mut filters = Vec::new();
+        for t in cfg.topics.iter().filter(|t| sends_out(t)) {
+            let qos = QoS::from_u8(t.qos).unwrap_or(QoS::AtMostOnce);
+            let filter = t.local_topic();
+            self.subs.subscribe(&filter, sk, qos);
+            filters.push((filter, qos));
+        }
+        if let Some(s) = self.sessions.get_mut(sk) {
+            s.filters = filters;
+            s.clean = cfg.local_cleansession();
+            s.bridge = Some(i);
+            s.retain_as_published = cfg.outgoing_retain;
+            s.expiry_serial = u64::MAX; // never expired by persistent_client_expiration
+        }
+        sk
+    }
+
+    /// Publishes the bridge's state ('1' or '0') on the local broker.
+    fn bridge_notify_local(&mut self, i: usize, state: u8) {
+        let Some(b) = self.bridges.get(i) else {
+            return;
+        };
+        if !b.cfg.notifications {
+            return;
+        }
+        let topic = b.cfg.notification_topic();
+        let origin = Some(b.session);
+        let msg = Message::new(topic, vec![state], QoS::AtLeastOnce, true);
+        self.publish_message(Rc::new(msg), origin);
+    }
+
+    /// Starts a connection attempt to the bridge's next address.
+    pub(super) fn bridge_connect(&mut self, i: usize) {
+        let serial = self.serial();
+        let Some(b) = self.bridges.get_mut(i) else {
+            return;
+        };
+        if b.conn.is_some() || b.phase == Phase::Disabled {
+            return;
+        }
+        b.serial = serial;
+        let n = b.cfg.addresses.len().max(1);
+        let Some(addr) = b.cfg.addresses.get(b.next_addr % n).cloned() else {
+            return;
+        };
+        crate::notice!(
+            "Connecting bridge {} ({}:{})",
+            b.cfg.name,
+            addr.host,
+            addr.port
+        );
+        if let Ok(ip) = addr.host.parse::<IpAddr>() {
+            self.bridge_connect_to(i, SocketAddr::new(ip, addr.port));
+            return;
+        }
+        b.phase = Phase::Resolving;
+        let Some(r) = &self.resolver else {
+            return;
+        };
+        let (tx, waker) = (r.tx.clone(), Arc::clone(&r.waker));
+        let spawned = std::thread::Builder::new()
+            .name("resolver".into())
+            .spawn(move || {
+                let found = (addr.host.as_str(), addr.port)
+                    .to_socket_addrs()
+                    .map(|a| a.collect());
+                let _ = tx.send((i, serial, found));
+                let _ = waker.wake();
+            });
+        if let Err(e) = spawned {
+            crate::error!("Error: unable to resolve bridge address: {e}");
+            self.bridge_failed(i);
+        }
+    }
+
+    /// Host names resolved on the helper thread.
+    pub(super) fn bridge_resolved(&mut self) {
+        let answers: Vec<Resolved> = match &self.resolver {
+            Some(r) => r.rx.try_iter().collect(),
+            None => return,
+        };
+        for (i, serial, found) in answers {
+            let current = self
+                .bridges
+                .get(i)
+                .is_some_and(|b| b.serial == serial && b.phase == Phase::Resolving);
+            if !current {
+                continue;
+            }
+            match found.ok().and_then(|a| a.into_iter().next()) {
+                Some(addr) => self.bridge_connect_to(i, addr),
+                None => {
+                    let name = self.bridges.get(i).map(|b| b.cfg.name.clone());
+                    crate::error!(
+                        "Error creating bridge {}: unable to resolve its address.",
+                        name.unwrap_or_default()
+                    );
+                    self.bridge_failed(i);
+                }
+            }
+        }
+    }
+
+    fn bridge_connect_to(&mut self, i: usize, addr: SocketAddr) {
+        let serial = self.serial();
+        let Some(b) = self.bridges.get_mut(i) else {
+            return;
+        };
+        let bind = b
+            .cfg
+            .bind_address
+            .as_deref()
+            .and_then(|a| a.parse::<IpAddr>().ok())
+            .map(|ip| SocketAddr::new(ip, 0));
+        let stream = match net::connect(addr, bind) {
+            Ok(s) => s,
+            Err(e) => {
+                crate::error!("Error creating bridge {}: {e}.", b.cfg.name);
+                self.bridge_failed(i);
+                return;
+            }
+        };
+        let mut conn = Connection::new(serial, Stream::Tcp(stream), addr.to_string(), usize::MAX);
+        conn.session = Some(b.session);
+        conn.bridge = Some(i);
+        conn.bridge_topics = Some(Rc::clone(&b.topics));
+        conn.protocol = protocol_of(&b.cfg);
+        conn.keepalive = b.cfg.keepalive_interval;
+        conn.client_id = b.cfg.remote_clientid.clone();
+        // WRITABLE until the connection is made and CONNECT written.
+        conn.want_write = true;
+        let entry = self.conns.vacant_entry();
+        let ck = entry.key();
+        let interest = mio::Interest::READABLE | mio::Interest::WRITABLE;
+        if let Err(e) = self
+            .poll
+            .registry()
+            .register(&mut conn.stream, Token(ck), interest)
+        {
+            crate::error!("Error creating bridge {}: {e}.", b.cfg.name);
+            self.bridge_failed(i);
+            return;
+        }
+        let deadline = conn.last_rx + Duration::from_millis(u64::from(conn.keepalive) * 1500);
+        conn.timer_at = Some(deadline);
+        entry.insert(conn);
+        b.conn = Some(ck);
+        b.phase = Phase::Connecting;
+        self.timers.push(deadline, TimerKind::Keepalive, ck, serial);
+    }
+
+    /// The TCP connection of a bridge finished (or failed): send CONNECT.
+    pub(super) fn bridge_connect_done(&mut self, ck: usize) {
+        let Some(conn) = self.conns.get(ck) else {
+            return;
+        };
+        let Some(i) = conn.bridge else {
+            return;
+        };
+        if self.bridges.get(i).map(|b| b.phase) != Some(Phase::Connecting) {
+            return;
+        }
+        let tcp = match &conn.stream {
+            Stream::Tcp(s) => s,
+            #[cfg(feature = "tls")]
+            Stream::Tls(_) => return,
+        };
+        let failed = match tcp.take_error() {
+            Ok(Some(e)) | Err(e) => Some(e),
+            Ok(None) => match tcp.peer_addr() {
+                Ok(_) => None,
+                Err(e) if e.kind() == io::ErrorKind::NotConnected => return,
+                Err(e) => Some(e),
+            },
+        };
+        if let Some(e) = failed {
+            if let Some(b) = self.bridges.get(i) {
+                crate::notice!("Bridge {}: connection failed: {e}.", b.cfg.name);
+            }
+            self.schedule_close(ck, CloseReason::ConnectionLost);
+            return;
+        }
+        let Some(b) = self.bridges.get_mut(i) else {
+            return;
+        };
+        b.phase = Phase::WaitConnack;
+        let cfg = &b.cfg;
+        let will = (cfg.notifications && !cfg.notifications_local_only).then(|| Will {
+            topic: cfg.notification_topic(),
+            payload: b"0".to_vec(),
+            qos: QoS::AtLeastOnce,
+            retain: true,
+            properties: Properties::default(),
+        });
+        let connect = Connect {
+            protocol: protocol_of(cfg),
+            bridge: cfg.try_private,
+            clean_session: cfg.cleansession,
+            keep_alive: cfg.keepalive_interval,
+            client_id: cfg
+                .remote_clientid
+                .clone()
+                .unwrap_or_else(|| cfg.name.clone()),
+            will,
+            username: cfg.remote_username.clone(),
+            password: cfg.remote_password.clone().map(String::into_bytes),
+            properties: Properties::default(),
+        };
+        let version = connect.protocol;
+        self.send_packet(ck, &Packet::Connect(Box::new(connect)), version);
+    }
+
+    /// CONNACK from the remote: subscribe, announce, and send what waited.
+    pub(super) fn bridge_connack(&mut self, ck: usize, ack: ConnAck) {
+        let Some(i) = self.conns.get(ck).and_then(|c| c.bridge) else {
+            return;
+        };
+        let Some(b) = self.bridges.get_mut(i) else {
+            return;
+        };
+        if ack.code != 0 {
+            crate::error!(
+                "Bridge {}: {}",
+                b.cfg.name,
+                ConnectReturnCode::describe(ack.code)
+            );
+            self.schedule_close(ck, CloseReason::Refused);
+            return;
+        }
+        crate::notice!("Bridge {} connected.", b.cfg.name);
+        b.phase = Phase::Connected;
+        b.backoff = u64::from(b.cfg.restart_timeout.base);
+        b.last_activity = Instant::now();
+        // Primary first next time, unless addresses take turns.
+        if !b.cfg.round_robin {
+            b.next_addr = 0;
+        }
+        let sk = b.session;
+        let cfg = b.cfg.clone();
+        let serial = b.serial;
+        if let Some(s) = self.sessions.get_mut(sk) {
+            s.conn = Some(ck);
+        }
+        let version = protocol_of(&cfg);
+        for t in &cfg.topics {
+            let id = self.next_pid(sk);
+            if takes_in(t) {
+                let qos = QoS::from_u8(t.qos).unwrap_or(QoS::AtMostOnce);
+                let sub = Subscribe {
+                    packet_id: id,
+                    filters: vec![(t.remote_topic(), qos)],
+                    options: vec![qos.as_u8()],
+                    properties: Properties::default(),
+                };
+                self.send_packet(ck, &Packet::Subscribe(sub), version);
+            } else if cfg.attempt_unsubscribe {
+                let unsub = Unsubscribe {
+                    packet_id: id,
+                    filters: vec![t.remote_topic()],
+                    properties: Properties::default(),
+                };
+                self.send_packet(ck, &Packet::Unsubscribe(unsub), version);
+            }
+        }
+        if cfg.notifications {
+            if !cfg.notifications_local_only {
+                let p = Publish {
+                    dup: false,
+                    qos: QoS::AtLeastOnce,
+                    retain: true,
+                    topic: cfg.notification_topic(),
+                    packet_id: self.next_pid(sk),
+                    payload: b"1".to_vec(),
+                    properties: Properties::default(),
+                };
+                self.send_packet(ck, &Packet::Publish(p), version);
+            }
+            self.bridge_notify_local(i, b'1');
+        }
+        // Retained messages of the out topics go over too, as mosquitto's do.
+        let mut found = Vec::new();
+        for t in cfg.topics.iter().filter(|t| sends_out(t)) {
+            found.clear();
+            self.retained.matching(&t.local_topic(), &mut found);
+            let sub_qos = QoS::from_u8(t.qos).unwrap_or(QoS::AtMostOnce);
+            for m in &found {
+                self.deliver(sk, m, m.qos.min(sub_qos), true);
+            }
+        }
+        self.resume_session(ck, sk);
+        let at = Instant::now() + Duration::from_secs(u64::from(cfg.keepalive_interval.max(1)));
+        self.timers.push(at, TimerKind::BridgePing, i, serial);
+        if cfg.start_type == StartType::Lazy {
+            let at = Instant::now() + Duration::from_secs(u64::from(cfg.idle_timeout.max(1)));
+            self.timers.push(at, TimerKind::BridgeIdle, i, serial);
+        }
+    }
+
+    fn next_pid(&mut self, sk: usize) -> u16 {
+        self.sessions
+            .get_mut(sk)
+            .map(|s| s.msgs.next_packet_id())
+            .unwrap_or(1)
+    }
+
+    /// The bridge's connection closed: announce it locally and plan the
+    /// next attempt as its start type says.
+    pub(super) fn bridge_lost(&mut self, i: usize, ck: usize) {
+        let Some(b) = self.bridges.get_mut(i) else {
+            return;
+        };
+        if b.conn != Some(ck) {
+            return;
+        }
+        let was_connected = b.phase == Phase::Connected;
+        b.conn = None;
+        b.phase = Phase::Idle;
+        let sk = b.session;
+        if let Some(s) = self.sessions.get_mut(sk) {
+            if s.conn == Some(ck) {
+                s.conn = None;
+            }
+        }
+        if was_connected {
+            crate::notice!("Bridge {} disconnected.", self.bridges[i].cfg.name);
+            self.bridge_notify_local(i, b'0');
+        }
+        self.bridge_failed(i);
+    }
+
+    /// After a failed attempt or a lost connection: next address, and a
+    /// restart after the back-off for automatic bridges.
+    fn bridge_failed(&mut self, i: usize) {
+        let Some(b) = self.bridges.get_mut(i) else {
+            return;
+        };
+        b.phase = Phase::Idle;
+        b.next_addr = (b.next_addr + 1) % b.cfg.addresses.len().max(1);
+        if b.cfg.start_type != StartType::Automatic {
+            return; // once: never again; lazy: when enough is queued
+        }
+        let base = u64::from(b.cfg.restart_timeout.base);
+        let delay = match b.cfg.restart_timeout.cap {
+            None => base,
+            // Decorrelated jitter: random between base and 3× the last
+            // delay, capped.
+            Some(cap) => random_between(base, b.backoff.saturating_mul(3)).min(u64::from(cap)),
+        };
+        b.backoff = delay.max(1);
+        let at = Instant::now() + Duration::from_secs(b.backoff);
+        let serial = b.serial;
+        self.timers.push(at, TimerKind::BridgeRestart, i, serial);
+    }
+
+    pub(super) fn bridge_timer(&mut self, kind: TimerKind, i: usize, serial: u64) {
+        let Some(b) = self.bridges.get(i) else {
+            return;
+        };
+        if b.serial != serial {
+            return;
+        }
+        match kind {
+            TimerKind::BridgeRestart if b.phase == Phase::Idle => self.bridge_connect(i),
+            TimerKind::BridgePing if b.phase == Phase::Connected => {
+                let (Some(ck), ka) = (b.conn, b.cfg.keepalive_interval) else {
+                    return;
+                };
+                let version = protocol_of(&b.cfg);
+                self.send_packet(ck, &Packet::PingReq, version);
+                let at = Instant::now() + Duration::from_secs(u64::from(ka.max(1)));
+                self.timers.push(at, TimerKind::BridgePing, i, serial);
+            }
+            TimerKind::BridgeIdle if b.phase == Phase::Connected => {
+                let idle = Duration::from_secs(u64::from(b.cfg.idle_timeout));
+                let quiet = b.last_activity.elapsed();
+                if quiet >= idle {
+                    if let Some(ck) = b.conn {
+                        crate::notice!("Bridge {} stopping: idle.", b.cfg.name);
+                        let version = protocol_of(&b.cfg);
+                        self.send_packet(
+                            ck,
+                            &Packet::Disconnect(0, Properties::default()),
+                            version,
+                        );
+                        self.schedule_close(ck, CloseReason::Disconnect);
+                    }
+                } else {
+                    let at = Instant::now() + (idle - quiet);
+                    self.timers.push(at, TimerKind::BridgeIdle, i, serial);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// A message was queued for a bridge session: a lazy bridge starts once
+    /// `threshold` are waiting; any bridge notes the activity.
+    pub(super) fn bridge_note_queued(&mut self, i: usize, queued: usize) {
+        let Some(b) = self.bridges.get_mut(i) else {
+            return;
+        };
+        b.last_activity = Instant::now();
+        if b.cfg.start_type == StartType::Lazy
+            && b.phase == Phase::Idle
+            && queued >= b.cfg.threshold as usize
+        {
+            self.bridge_connect(i);
+        }
+    }
+
+    /// The largest packet the bridge may send (0: no limit).
+    pub(super) fn bridge_max_packet(&self, i: usize) -> usize {
+        self.bridges
+            .get(i)
+            .map(|b| b.cfg.max_packet_size as usize)
+            .unwrap_or(0)
+    }
+}
+
+/// Packets only a bridge connection accepts; true when handled.
+pub(super) fn bridge_packet(broker: &mut Broker, ck: usize, packet: &Packet) -> bool {
+    match packet {
+        Packet::ConnAck(a) => {
+            broker.bridge_connack(ck, a.clone());
+            true
+        }
+        Packet::SubAck(_) | Packet::UnsubAck(_) | Packet::PingResp => true,
+        _ => false,
+    }
+}
