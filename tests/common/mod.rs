@@ -197,6 +197,32 @@ impl Broker {
         })
     }
 
+    /// Starts the broker on a given port (to restart one where its peers
+    /// expect it) with the whole config text `make_config` returns.
+    pub fn start_on(port: u16, make_config: impl Fn(u16) -> String) -> Broker {
+        let dir = TempDir::new("broker");
+        let path = dir.write("mosquitto.conf", &make_config(port));
+        let child = Command::new(broker_bin())
+            .args(["-c", &path.to_string_lossy()])
+            .current_dir(&dir.path)
+            .stdin(Stdio::null())
+            .stdout(File::create(dir.join("broker.stdout")).expect("stdout file"))
+            .stderr(File::create(dir.join("broker.stderr")).expect("stderr file"))
+            .spawn()
+            .unwrap_or_else(|e| panic!("spawn broker {:?}: {e}", broker_bin()));
+        let mut b = Broker {
+            port,
+            dir,
+            config_path: path,
+            child: Some(child),
+            exit: None,
+        };
+        if let Err(log) = b.wait_listening() {
+            panic!("broker did not start on port {port}:\n{log}");
+        }
+        b
+    }
+
     /// Starts the broker with the command line `make_args` returns for the
     /// chosen port and temp dir, and waits until the port accepts TCP
     /// connections. Retries with another port if the chosen one was taken in

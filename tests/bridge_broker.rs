@@ -1,0 +1,333 @@
+//! Bridges through the real binaries: two of our brokers bridged, and ours
+//! bridged to Debian's mosquitto in both roles.
+
+mod common;
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use common::*;
+
+fn bridge_block(remote_port: u16, topics: &str, extra: &str) -> String {
+    format!(
+        "connection test-bridge\naddress 127.0.0.1:{remote_port}\n{topics}\n\
+         restart_timeout 1\nkeepalive_interval 5\n{extra}\n"
+    )
+}
+
+/// Waits (bounded) until `c` receives a PUBLISH on `topic` (completing its
+/// QoS flow) and returns its payload.
+fn wait_for(c: &mut Client, topic: &str) -> Vec<u8> {
+    let deadline = Instant::now() + TIMEOUT;
+    while Instant::now() < deadline {
+        let p = c.receive_publish();
+        if p.topic == topic {
+            return p.payload;
+        }
+    }
+    panic!("no message on {topic}");
+}
+
+/// Subscribes on `port` and waits until a probe published through the
+/// bridge arrives, so the bridge is known to be up and subscribed.
+fn bridged_subscriber(port: u16, id: &str, filter: &str, probe: impl Fn()) -> Client {
+    let mut c = Client::connect(port, id, true, 60);
+    c.subscribe(filter, 1);
+    let deadline = Instant::now() + TIMEOUT;
+    loop {
+        probe();
+        if let Read1::Packet(raw) = c.read_raw(Duration::from_millis(300)) {
+            let p = c.decode(&raw);
+            if let Packet::Publish(p) = p {
+                if p.qos == QoS::AtLeastOnce {
+                    c.send_raw(&ack_bytes(0x40, p.packet_id));
+                }
+                if p.payload == b"probe" {
+                    return c;
+                }
+            }
+        }
+        assert!(Instant::now() < deadline, "bridge never came up");
+    }
+}
+
+#[test]
+fn out_in_and_both_directions_with_prefixes() {
+    let remote = Broker::start("");
+    let topics = "topic sensors/# out 1 edge/ site/\ntopic cmd/# in 1 local/ hq/\ntopic both/# both 1";
+    let local = Broker::start(&bridge_block(remote.port, topics, ""));
+    // out: local edge/sensors/... arrives remotely as site/sensors/...
+    let mut on_remote = bridged_subscriber(remote.port, "r-sub", "site/#", || {
+        let mut p = Client::connect(local.port, "probe-out", true, 60);
+        p.publish("edge/sensors/probe", b"probe", 1, false);
+    });
+    let mut lp = local.client("l-pub");
+    lp.publish("edge/sensors/t1", b"21.5", 1, false);
+    assert_eq!(wait_for(&mut on_remote, "site/sensors/t1"), b"21.5");
+    // Not bridged: a topic outside the out pattern stays local.
+    lp.publish("sensors/t1", b"unprefixed", 1, false);
+    on_remote.expect_nothing();
+
+    // in: remote hq/cmd/... arrives locally as local/cmd/...
+    let mut on_local = bridged_subscriber(local.port, "l-sub", "local/#", || {
+        let mut p = Client::connect(remote.port, "probe-in", true, 60);
+        p.publish("hq/cmd/probe", b"probe", 1, false);
+    });
+    let mut rp = remote.client("r-pub");
+    rp.publish("hq/cmd/reboot", b"now", 2, false);
+    assert_eq!(wait_for(&mut on_local, "local/cmd/reboot"), b"now");
+
+    // both, QoS 2 end to end, in each direction.
+    let mut both_r = remote.client("both-r");
+    both_r.subscribe("both/#", 2);
+    let mut both_l = local.client("both-l");
+    both_l.subscribe("both/#", 2);
+    lp.publish("both/x", b"from-local", 2, false);
+    assert_eq!(wait_for(&mut both_r, "both/x"), b"from-local");
+    assert_eq!(wait_for(&mut both_l, "both/x"), b"from-local");
+    rp.publish("both/y", b"from-remote", 2, false);
+    assert_eq!(wait_for(&mut both_l, "both/y"), b"from-remote");
+    assert_eq!(wait_for(&mut both_r, "both/y"), b"from-remote");
+    // Exactly once each: the bridge does not echo (try_private).
+    both_l.expect_nothing_for(Duration::from_millis(600));
+    both_r.expect_nothing_for(Duration::from_millis(600));
+}
+
+#[test]
+fn retained_messages_cross_the_bridge() {
+    let remote = Broker::start("");
+    let mut lp_pre;
+    let local = Broker::start(&bridge_block(remote.port, "topic ret/# out 1", ""));
+    lp_pre = local.client("ret-pub");
+    lp_pre.publish("ret/a", b"kept", 1, true);
+    // Wait for the bridge to be up, then a late subscriber on the remote
+    // gets the retained copy.
+    let _probe = bridged_subscriber(remote.port, "ret-probe", "ret/#", || {
+        let mut p = Client::connect(local.port, "ret-probe-pub", true, 60);
+        p.publish("ret/probe", b"probe", 1, false);
+    });
+    let mut late = remote.client("ret-late");
+    late.subscribe("ret/a", 1);
+    let p = late.expect_publish();
+    assert!(p.retain);
+    assert_eq!(p.payload, b"kept");
+}
+
+#[test]
+fn notifications_announce_bridge_state() {
+    let mut remote = Broker::start("");
+    let remote_port = remote.port;
+    let local = Broker::start(&bridge_block(
+        remote.port,
+        "topic n/# out 0",
+        "remote_clientid edge-1\nnotification_topic bridges/edge-1/state",
+    ));
+    let mut watch_remote = remote.client("watch-r");
+    watch_remote.subscribe("bridges/#", 1);
+    assert_eq!(wait_for(&mut watch_remote, "bridges/edge-1/state"), b"1");
+    let mut watch_local = local.client("watch-l");
+    watch_local.subscribe("bridges/#", 1);
+    assert_eq!(wait_for(&mut watch_local, "bridges/edge-1/state"), b"1");
+    // The remote goes away: locally the state becomes 0.
+    remote.kill();
+    assert_eq!(wait_for(&mut watch_local, "bridges/edge-1/state"), b"0");
+    // It comes back on the same port: the bridge reconnects by itself.
+    let _remote2 = Broker::start_on(remote_port, |p| {
+        format!("listener {p} 127.0.0.1\nallow_anonymous true\n")
+    });
+    assert_eq!(wait_for(&mut watch_local, "bridges/edge-1/state"), b"1");
+}
+
+/// The remote broker stops mid-stream (gracefully, keeping its sessions)
+/// and comes back: every QoS 1 message still arrives.
+#[test]
+fn remote_restart_loses_no_qos1_message() {
+    let db = TempDir::new("bridge-remote-db");
+    let remote_conf = |p: u16| {
+        format!(
+            "listener {p} 127.0.0.1\nallow_anonymous true\npersistence true\n\
+             persistence_location {}/\nautosave_interval 0\n",
+            db.path.display()
+        )
+    };
+    let port = free_port();
+    let mut remote = Broker::start_on(port, remote_conf);
+    let local = Broker::start(&bridge_block(port, "topic data/# out 1", "cleansession false"));
+    // A persistent subscriber on the remote.
+    let (mut sub, _) = Client::connect_opts(port, &ConnectOpts::v311("collector").clean(false));
+    sub.subscribe("data/#", 1);
+    let _ = bridged_subscriber(port, "up-probe", "data/#", || {
+        let mut p = Client::connect(local.port, "up-probe-pub", true, 60);
+        p.publish("data/probe", b"probe", 1, false);
+    });
+    let mut publ = local.client("data-pub");
+    let total = 200u32;
+    let mut seen: HashMap<Vec<u8>, u32> = HashMap::new();
+    for n in 0..total / 2 {
+        publ.publish("data/n", n.to_string().as_bytes(), 1, false);
+    }
+    // The remote stops with the first half partly on its way; the second
+    // half is published while it is down.
+    drop(sub);
+    assert!(remote.stop_gracefully().is_some(), "remote stopped");
+    for n in total / 2..total {
+        publ.publish("data/n", n.to_string().as_bytes(), 1, false);
+    }
+    remote = Broker::start_on(port, remote_conf);
+    let (mut sub, connack) = Client::connect_opts(port, &ConnectOpts::v311("collector").clean(false));
+    assert_eq!(connack[2], 1, "collector's session survived");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while seen.len() < total as usize && Instant::now() < deadline {
+        match sub.read_raw(Duration::from_secs(2)) {
+            Read1::Packet(raw) => {
+                if let Packet::Publish(p) = sub.decode(&raw) {
+                    if p.qos == QoS::AtLeastOnce {
+                        sub.send_raw(&ack_bytes(0x40, p.packet_id));
+                    }
+                    if p.topic == "data/n" {
+                        *seen.entry(p.payload).or_default() += 1;
+                    }
+                }
+            }
+            Read1::Closed => break,
+            Read1::Timeout => {}
+        }
+    }
+    drop(remote);
+    // Messages published before the stop were delivered to the first
+    // connection and are not expected again; everything after must come.
+    let missing: Vec<u32> = (total / 2..total)
+        .filter(|n| !seen.contains_key(n.to_string().as_bytes()))
+        .collect();
+    assert!(missing.is_empty(), "lost across the restart: {missing:?}");
+}
+
+#[test]
+fn lazy_bridge_waits_for_threshold_and_once_does_not_restart() {
+    let remote = Broker::start("");
+    let mut watch = remote.client("lazy-watch");
+    watch.subscribe("lazy/#", 1);
+    let local = Broker::start(&bridge_block(
+        remote.port,
+        "topic lazy/# out 1",
+        "start_type lazy\nthreshold 3\nnotifications false",
+    ));
+    let mut p = local.client("lazy-pub");
+    p.publish("lazy/1", b"1", 1, false);
+    p.publish("lazy/2", b"2", 1, false);
+    watch.expect_nothing_for(Duration::from_millis(800));
+    p.publish("lazy/3", b"3", 1, false);
+    let mut got = Vec::new();
+    for _ in 0..3 {
+        got.push(watch.receive_publish().payload);
+    }
+    got.sort();
+    assert_eq!(got, [b"1".to_vec(), b"2".to_vec(), b"3".to_vec()]);
+
+    // once: connects at start, never again after the remote is gone.
+    let mut remote2 = Broker::start("");
+    let port2 = remote2.port;
+    let once = Broker::start(&bridge_block(port2, "topic once/# out 0", "start_type once"));
+    let mut w2 = remote2.client("once-watch");
+    w2.subscribe("$SYS/broker/connection/#", 1);
+    let _ = w2.receive_publish(); // the bridge announced itself
+    remote2.kill();
+    let _remote3 = Broker::start_on(port2, |p| {
+        format!("listener {p} 127.0.0.1\nallow_anonymous true\n")
+    });
+    let mut w3 = Client::connect(port2, "once-watch-2", true, 60);
+    w3.subscribe("once/#", 0);
+    let mut op = once.client("once-pub");
+    op.publish("once/x", b"x", 0, false);
+    w3.expect_nothing_for(Duration::from_millis(2500));
+}
+
+/// Our broker bridged to Debian's mosquitto, and Debian's bridged to ours.
+#[test]
+fn bridges_with_debian_mosquitto_both_roles() {
+    let Some(debian) = require_tool("mosquitto", "bridge interop") else {
+        return;
+    };
+    // Ours is local, Debian's is remote.
+    let dport = free_port();
+    let ddir = TempDir::new("debian-remote");
+    let dconf = ddir.write(
+        "m.conf",
+        &format!("listener {dport} 127.0.0.1\nallow_anonymous true\n"),
+    );
+    let mut debian_child = std::process::Command::new(&debian)
+        .args(["-c", dconf.to_str().unwrap_or("")])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("start Debian mosquitto");
+    let deadline = Instant::now() + TIMEOUT;
+    while std::net::TcpStream::connect(addr(dport)).is_err() {
+        assert!(Instant::now() < deadline, "Debian mosquitto did not start");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let ours = Broker::start(&bridge_block(
+        dport,
+        "topic up/# out 1 a/ b/\ntopic down/# in 2",
+        "",
+    ));
+    let mut on_debian = bridged_subscriber(dport, "deb-sub", "b/#", || {
+        let mut p = Client::connect(ours.port, "deb-probe", true, 60);
+        p.publish("a/up/probe", b"probe", 1, false);
+    });
+    let mut op = ours.client("ours-pub");
+    op.publish("a/up/x", b"to-debian", 1, false);
+    assert_eq!(wait_for(&mut on_debian, "b/up/x"), b"to-debian");
+    let mut on_ours = bridged_subscriber(ours.port, "ours-sub", "down/#", || {
+        let mut p = Client::connect(dport, "deb-probe-2", true, 60);
+        p.publish("down/probe", b"probe", 1, false);
+    });
+    let mut dp = Client::connect(dport, "deb-pub", true, 60);
+    dp.publish("down/y", b"from-debian", 2, false);
+    assert_eq!(wait_for(&mut on_ours, "down/y"), b"from-debian");
+    drop(ours);
+    let _ = debian_child.kill();
+    let _ = debian_child.wait();
+
+    // Debian's is local, ours is remote.
+    let ours = Broker::start("");
+    let lport = free_port();
+    let ldir = TempDir::new("debian-local");
+    let lconf = ldir.write(
+        "m.conf",
+        &format!(
+            "listener {lport} 127.0.0.1\nallow_anonymous true\n{}",
+            bridge_block(ours.port, "topic deb/# both 1", "")
+        ),
+    );
+    let mut debian_local = std::process::Command::new(&debian)
+        .args(["-c", lconf.to_str().unwrap_or("")])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("start Debian mosquitto");
+    let deadline = Instant::now() + TIMEOUT;
+    while std::net::TcpStream::connect(addr(lport)).is_err() {
+        assert!(Instant::now() < deadline, "Debian mosquitto did not start");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let mut on_ours = bridged_subscriber(ours.port, "o-sub", "deb/#", || {
+        let mut p = Client::connect(lport, "o-probe", true, 60);
+        p.publish("deb/probe", b"probe", 1, false);
+    });
+    let mut lp = Client::connect(lport, "deb-local-pub", true, 60);
+    lp.publish("deb/z", b"via-debian-bridge", 1, false);
+    assert_eq!(wait_for(&mut on_ours, "deb/z"), b"via-debian-bridge");
+    // And back the other way, exactly once (no echo storm).
+    let mut on_debian = Client::connect(lport, "d-sub", true, 60);
+    on_debian.subscribe("deb/#", 1);
+    let mut op = ours.client("o-pub");
+    op.publish("deb/back", b"to-debian-local", 1, false);
+    assert_eq!(wait_for(&mut on_debian, "deb/back"), b"to-debian-local");
+    // The local subscriber on ours sees it once too, and nobody twice.
+    assert_eq!(wait_for(&mut on_ours, "deb/back"), b"to-debian-local");
+    on_debian.expect_nothing_for(Duration::from_millis(800));
+    on_ours.expect_nothing_for(Duration::from_millis(300));
+    let _ = debian_local.kill();
+    let _ = debian_local.wait();
+}
