@@ -54,7 +54,8 @@ fn bridged_subscriber(port: u16, id: &str, filter: &str, probe: impl Fn()) -> Cl
 #[test]
 fn out_in_and_both_directions_with_prefixes() {
     let remote = Broker::start("");
-    let topics = "topic sensors/# out 1 edge/ site/\ntopic cmd/# in 1 local/ hq/\ntopic both/# both 1";
+    let topics =
+        "topic sensors/# out 1 edge/ site/\ntopic cmd/# in 1 local/ hq/\ntopic both/# both 1";
     let local = Broker::start(&bridge_block(remote.port, topics, ""));
     // out: local edge/sensors/... arrives remotely as site/sensors/...
     let mut on_remote = bridged_subscriber(remote.port, "r-sub", "site/#", || {
@@ -152,7 +153,11 @@ fn remote_restart_loses_no_qos1_message() {
     };
     let port = free_port();
     let mut remote = Broker::start_on(port, remote_conf);
-    let local = Broker::start(&bridge_block(port, "topic data/# out 1", "cleansession false"));
+    let local = Broker::start(&bridge_block(
+        port,
+        "topic data/# out 1",
+        "cleansession false",
+    ));
     // A persistent subscriber on the remote.
     let (mut sub, _) = Client::connect_opts(port, &ConnectOpts::v311("collector").clean(false));
     sub.subscribe("data/#", 1);
@@ -174,7 +179,8 @@ fn remote_restart_loses_no_qos1_message() {
         publ.publish("data/n", n.to_string().as_bytes(), 1, false);
     }
     remote = Broker::start_on(port, remote_conf);
-    let (mut sub, connack) = Client::connect_opts(port, &ConnectOpts::v311("collector").clean(false));
+    let (mut sub, connack) =
+        Client::connect_opts(port, &ConnectOpts::v311("collector").clean(false));
     assert_eq!(connack[2], 1, "collector's session survived");
     let deadline = Instant::now() + Duration::from_secs(30);
     while seen.len() < total as usize && Instant::now() < deadline {
@@ -227,7 +233,11 @@ fn lazy_bridge_waits_for_threshold_and_once_does_not_restart() {
     // once: connects at start, never again after the remote is gone.
     let mut remote2 = Broker::start("");
     let port2 = remote2.port;
-    let once = Broker::start(&bridge_block(port2, "topic once/# out 0", "start_type once"));
+    let once = Broker::start(&bridge_block(
+        port2,
+        "topic once/# out 0",
+        "start_type once",
+    ));
     let mut w2 = remote2.client("once-watch");
     w2.subscribe("$SYS/broker/connection/#", 1);
     let _ = w2.receive_publish(); // the bridge announced itself
@@ -330,4 +340,197 @@ fn bridges_with_debian_mosquitto_both_roles() {
     on_ours.expect_nothing_for(Duration::from_millis(300));
     let _ = debian_local.kill();
     let _ = debian_local.wait();
+}
+
+/// Runs the openssl command line (certificates are made per test run,
+/// never committed).
+fn openssl(dir: &TempDir, args: &[&str]) {
+    let out = std::process::Command::new("openssl")
+        .args(args)
+        .current_dir(&dir.path)
+        .output()
+        .expect("run openssl");
+    assert!(
+        out.status.success(),
+        "openssl {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A CA and a server certificate for 127.0.0.1.
+fn make_certs(dir: &TempDir) {
+    openssl(
+        dir,
+        &[
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            "ca.key",
+            "-out",
+            "ca.crt",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=test-ca",
+        ],
+    );
+    openssl(
+        dir,
+        &[
+            "req",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            "server.key",
+            "-out",
+            "server.csr",
+            "-subj",
+            "/CN=127.0.0.1",
+        ],
+    );
+    dir.write("san.ext", "subjectAltName=IP:127.0.0.1,DNS:localhost\n");
+    openssl(
+        dir,
+        &[
+            "x509",
+            "-req",
+            "-in",
+            "server.csr",
+            "-CA",
+            "ca.crt",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-out",
+            "server.crt",
+            "-days",
+            "2",
+            "-extfile",
+            "san.ext",
+        ],
+    );
+}
+
+#[test]
+fn tls_and_psk_bridges() {
+    if require_tool("openssl", "TLS bridge certificates").is_none() {
+        return;
+    }
+    let certs = TempDir::new("bridge-certs");
+    make_certs(&certs);
+    let remote = Broker::start_config(|p| {
+        format!(
+            "listener {p} 127.0.0.1\nallow_anonymous true\ncafile {0}/ca.crt\n\
+             certfile {0}/server.crt\nkeyfile {0}/server.key\n",
+            certs.path.display()
+        )
+    });
+    let local = Broker::start(&bridge_block(
+        remote.port,
+        &format!(
+            "topic tls/# out 1\nbridge_cafile {}/ca.crt",
+            certs.path.display()
+        ),
+        "",
+    ));
+    // The bridge announces itself locally once its TLS connection is up.
+    let mut watch_local = local.client("tls-watch");
+    watch_local.subscribe("$SYS/broker/connection/#", 1);
+    let state = watch_local.receive_publish();
+    let state = if state.payload == b"0" {
+        watch_local.receive_publish()
+    } else {
+        state
+    };
+    assert_eq!(state.payload, b"1", "the TLS bridge connected");
+    // A message crosses it, read on the remote by Debian's TLS client.
+    let ca = format!("{}/ca.crt", certs.path.display());
+    let got = tls_sub_receives(remote.port, &["--cafile", &ca], "tls/#", || {
+        let mut p = local.client("tls-pub");
+        p.publish("tls/x", b"over-tls", 1, false);
+    });
+    if let Some(got) = got {
+        assert_eq!(got.trim(), "tls/x over-tls");
+    }
+
+    // PSK: a remote with a PSK listener and a bridge that knows the key.
+    let keys = certs.write("psk", "edge:deadbeef\n");
+    let psk_remote = Broker::start_config(|p| {
+        format!(
+            "listener {p} 127.0.0.1\nallow_anonymous true\npsk_hint hint\npsk_file {}\n",
+            keys.display()
+        )
+    });
+    let psk_local = Broker::start(&bridge_block(
+        psk_remote.port,
+        "topic psk/# out 1\nbridge_identity edge\nbridge_psk deadbeef",
+        "",
+    ));
+    let mut w = psk_local.client("psk-watch");
+    w.subscribe("$SYS/broker/connection/#", 1);
+    let s = w.receive_publish();
+    let s = if s.payload == b"0" {
+        w.receive_publish()
+    } else {
+        s
+    };
+    assert_eq!(s.payload, b"1", "the PSK bridge connected");
+    let got = tls_sub_receives(
+        psk_remote.port,
+        &["--psk", "deadbeef", "--psk-identity", "edge"],
+        "psk/#",
+        || {
+            let mut p = psk_local.client("psk-pub");
+            p.publish("psk/y", b"over-psk", 1, false);
+        },
+    );
+    if let Some(got) = got {
+        assert_eq!(got.trim(), "psk/y over-psk");
+    }
+}
+
+/// Runs Debian's mosquitto_sub with TLS options until one message arrives,
+/// publishing with `publish` every half second meanwhile (its subscription
+/// has no readiness signal). None (after a skip note) without the tool.
+fn tls_sub_receives(port: u16, tls: &[&str], filter: &str, publish: impl Fn()) -> Option<String> {
+    let sub = require_tool("mosquitto_sub", "TLS bridge interop")?;
+    let port_s = port.to_string();
+    let mut args = vec![
+        "-h",
+        "127.0.0.1",
+        "-p",
+        &port_s,
+        "-t",
+        filter,
+        "-v",
+        "-C",
+        "1",
+        "-W",
+        "10",
+    ];
+    args.extend_from_slice(tls);
+    let mut child = std::process::Command::new(sub)
+        .args(&args)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("run mosquitto_sub");
+    let deadline = Instant::now() + TIMEOUT;
+    while Instant::now() < deadline {
+        publish();
+        if let Some(status) = wait_timeout(&mut child, Duration::from_millis(500)) {
+            assert!(status.success(), "mosquitto_sub failed: {status}");
+            let mut out = String::new();
+            if let Some(mut o) = child.stdout.take() {
+                use std::io::Read;
+                let _ = o.read_to_string(&mut out);
+            }
+            return Some(out);
+        }
+    }
+    let _ = child.kill();
+    panic!("mosquitto_sub over TLS received nothing");
 }

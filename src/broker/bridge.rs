@@ -54,6 +54,10 @@ pub(super) struct BridgeState {
     pub last_activity: Instant,
     /// Topics shared with the connection, for remapping.
     topics: Rc<[BridgeTopic]>,
+    /// The host being connected to (for TLS name checks).
+    host: String,
+    #[cfg(feature = "tls")]
+    tls: Option<super::tls::TlsClientConfig>,
 }
 
 type Resolved = (usize, u64, io::Result<Vec<SocketAddr>>);
@@ -92,6 +96,44 @@ fn takes_in(t: &BridgeTopic) -> bool {
     matches!(t.direction, Direction::In | Direction::Both)
 }
 
+impl BridgeState {
+    /// Plain TCP, or a TLS client connection when the bridge has TLS or
+    /// PSK settings (the handshake runs as the connection makes progress).
+    fn wrap(&self, tcp: mio::net::TcpStream) -> Result<Stream, String> {
+        #[cfg(feature = "tls")]
+        if let Some(cfg) = &self.tls {
+            return cfg
+                .connect_nonblocking(&self.host, tcp)
+                .map(|t| Stream::Tls(Box::new(t)))
+                .map_err(|e| e.to_string());
+        }
+        Ok(Stream::Tcp(tcp))
+    }
+}
+
+/// The TLS client context of a bridge with `bridge_cafile`/`capath` or
+/// `bridge_identity`/`bridge_psk`; None for a plain bridge.
+#[cfg(feature = "tls")]
+fn bridge_tls(cfg: &Bridge) -> Result<Option<super::tls::TlsClientConfig>, String> {
+    if !(cfg.uses_tls() || cfg.uses_psk()) {
+        return Ok(None);
+    }
+    let opts = super::tls::TlsClientOptions {
+        cafile: cfg.cafile.clone(),
+        capath: cfg.capath.clone(),
+        certfile: cfg.certfile.clone(),
+        keyfile: cfg.keyfile.clone(),
+        insecure: cfg.insecure,
+        tls_version: cfg.tls_version.clone(),
+        ciphers: None,
+        psk: cfg.psk.clone(),
+        psk_identity: cfg.identity.clone(),
+    };
+    super::tls::TlsClientConfig::build(&opts)
+        .map(Some)
+        .map_err(|e| e.to_string())
+}
+
 /// A number in `lo..=hi` from the kernel's randomness.
 fn random_between(lo: u64, hi: u64) -> u64 {
     if hi <= lo {
@@ -108,10 +150,22 @@ impl Broker {
     pub(super) fn bridges_start(&mut self) {
         let configs = self.settings.bridges.clone();
         for (i, cfg) in configs.into_iter().enumerate() {
+            #[cfg(feature = "tls")]
+            let tls = match bridge_tls(&cfg) {
+                Ok(t) => t,
+                Err(e) => {
+                    crate::error!("Error: bridge {}: {e}", cfg.name);
+                    None
+                }
+            };
+            #[cfg(feature = "tls")]
+            let tls_missing = (cfg.uses_tls() || cfg.uses_psk()) && tls.is_none();
+            #[cfg(not(feature = "tls"))]
+            let tls_missing = cfg.uses_tls() || cfg.uses_psk();
             let disabled = if cfg.protocol_version == BridgeProtocol::Mqtt5 {
                 Some("MQTT 5 bridges are not supported yet")
-            } else if cfg.uses_tls() || cfg.uses_psk() {
-                Some("TLS bridges are not supported yet")
+            } else if tls_missing {
+                Some("its TLS settings cannot be used")
             } else if cfg.addresses.is_empty() {
                 Some("it has no address")
             } else {
@@ -135,6 +189,9 @@ impl Broker {
                 serial: 0,
                 last_activity: Instant::now(),
                 topics,
+                host: String::new(),
+                #[cfg(feature = "tls")]
+                tls,
                 cfg,
             });
             if disabled.is_some() {
@@ -223,6 +280,7 @@ impl Broker {
             addr.host,
             addr.port
         );
+        b.host = addr.host.clone();
         if let Ok(ip) = addr.host.parse::<IpAddr>() {
             self.bridge_connect_to(i, SocketAddr::new(ip, addr.port));
             return;
@@ -294,7 +352,15 @@ impl Broker {
                 return;
             }
         };
-        let mut conn = Connection::new(serial, Stream::Tcp(stream), addr.to_string(), usize::MAX);
+        let stream = match b.wrap(stream) {
+            Ok(s) => s,
+            Err(e) => {
+                crate::error!("Error creating bridge {}: {e}.", b.cfg.name);
+                self.bridge_failed(i);
+                return;
+            }
+        };
+        let mut conn = Connection::new(serial, stream, addr.to_string(), usize::MAX);
         conn.session = Some(b.session);
         conn.bridge = Some(i);
         conn.bridge_topics = Some(Rc::clone(&b.topics));
@@ -337,7 +403,7 @@ impl Broker {
         let tcp = match &conn.stream {
             Stream::Tcp(s) => s,
             #[cfg(feature = "tls")]
-            Stream::Tls(_) => return,
+            Stream::Tls(t) => t.get_ref(),
         };
         let failed = match tcp.take_error() {
             Ok(Some(e)) | Err(e) => Some(e),

@@ -453,8 +453,9 @@ impl TlsServerConfig {
     /// Wraps an accepted, non-blocking connection. Nothing is read or
     /// written yet; register the returned [`TlsConn`] with the poll.
     pub fn accept(&self, stream: TcpStream) -> Result<TlsConn, TlsError> {
-        let ssl = Ssl::new(&self.ctx)
+        let mut ssl = Ssl::new(&self.ctx)
             .map_err(|e| err("Unable to create TLS connection".into(), Some(e)))?;
+        ssl.set_accept_state();
         let stream = SslStream::new(ssl, stream)
             .map_err(|e| err("Unable to create TLS connection".into(), Some(e)))?;
         Ok(TlsConn {
@@ -505,7 +506,7 @@ impl TlsConn {
             }
             State::Handshaking => {}
         }
-        match self.stream.accept() {
+        match self.stream.do_handshake() {
             Ok(()) => {
                 self.state = State::Established;
                 Ok(true)
@@ -786,14 +787,9 @@ impl TlsClientConfig {
         })
     }
 
-    /// Handshakes over a connected blocking socket. `host` is what the user
-    /// gave (name or address): it is sent as SNI (names only) and checked
-    /// against the server certificate unless `insecure`.
-    pub fn connect(
-        &self,
-        host: &str,
-        stream: std::net::TcpStream,
-    ) -> Result<SslStream<std::net::TcpStream>, TlsError> {
+    /// A client `Ssl` for `host`: SNI for names, and the certificate checked
+    /// against the name or address unless `insecure`.
+    fn client_ssl(&self, host: &str) -> Result<Ssl, TlsError> {
         let mut ssl = Ssl::new(&self.ctx)
             .map_err(|e| err("Unable to create TLS connection".into(), Some(e)))?;
         let ip = host.parse::<IpAddr>().ok();
@@ -809,6 +805,32 @@ impl TlsClientConfig {
             }
             .map_err(|e| err(format!("Invalid host name \"{host}\""), Some(e)))?;
         }
+        Ok(ssl)
+    }
+
+    /// A non-blocking client connection for the broker's bridges: the
+    /// handshake progresses on each read or write, like [`TlsConn`]'s
+    /// server side.
+    pub fn connect_nonblocking(&self, host: &str, stream: TcpStream) -> Result<TlsConn, TlsError> {
+        let mut ssl = self.client_ssl(host)?;
+        ssl.set_connect_state();
+        let stream = SslStream::new(ssl, stream)
+            .map_err(|e| err("Unable to create TLS connection".into(), Some(e)))?;
+        Ok(TlsConn {
+            stream,
+            state: State::Handshaking,
+        })
+    }
+
+    /// Handshakes over a connected blocking socket. `host` is what the user
+    /// gave (name or address): it is sent as SNI (names only) and checked
+    /// against the server certificate unless `insecure`.
+    pub fn connect(
+        &self,
+        host: &str,
+        stream: std::net::TcpStream,
+    ) -> Result<SslStream<std::net::TcpStream>, TlsError> {
+        let ssl = self.client_ssl(host)?;
         ssl.connect(stream).map_err(|e| match e {
             openssl::ssl::HandshakeError::Failure(mid) => {
                 let verify = mid.ssl().verify_result();

@@ -134,6 +134,14 @@ pub const ACTIVE_OPTIONS: &[&str] = &[
     "bridge_outgoing_retain",
     "bridge_max_packet_size",
     "bridge_bind_address",
+    "bridge_cafile",
+    "bridge_capath",
+    "bridge_certfile",
+    "bridge_keyfile",
+    "bridge_insecure",
+    "bridge_tls_version",
+    "bridge_identity",
+    "bridge_psk",
 ];
 
 /// True when `option` (canonical name) with first value `value` is in

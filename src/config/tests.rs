@@ -1639,7 +1639,8 @@ fn options_not_implemented_yet_are_noted() {
     assert!(!is_active("protocol", Some("websockets")));
     assert!(is_active("log_dest", Some("file")));
     assert!(!is_active("log_dest", Some("dlt")));
-    assert!(!is_active("bridge_cafile", None));
+    assert!(is_active("bridge_cafile", None));
+    assert!(!is_active("bridge_alpn", None));
 }
 
 #[test]
