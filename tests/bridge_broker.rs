@@ -532,5 +532,6 @@ fn tls_sub_receives(port: u16, tls: &[&str], filter: &str, publish: impl Fn()) -
         }
     }
     let _ = child.kill();
+    let _ = child.wait();
     panic!("mosquitto_sub over TLS received nothing");
 }

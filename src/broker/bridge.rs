@@ -400,11 +400,7 @@ impl Broker {
         if self.bridges.get(i).map(|b| b.phase) != Some(Phase::Connecting) {
             return;
         }
-        let tcp = match &conn.stream {
-            Stream::Tcp(s) => s,
-            #[cfg(feature = "tls")]
-            Stream::Tls(t) => t.get_ref(),
-        };
+        let tcp = conn.stream.tcp();
         let failed = match tcp.take_error() {
             Ok(Some(e)) | Err(e) => Some(e),
             Ok(None) => match tcp.peer_addr() {

@@ -24,6 +24,15 @@ impl Stream {
         }
     }
 
+    /// The TCP socket underneath.
+    pub fn tcp(&self) -> &TcpStream {
+        match self {
+            Stream::Tcp(s) => s,
+            #[cfg(feature = "tls")]
+            Stream::Tls(t) => t.get_ref(),
+        }
+    }
+
     /// TLS needs both directions during the handshake and whenever OpenSSL
     /// wants to read in order to write; plain TCP asks for WRITABLE only
     /// under back-pressure.
