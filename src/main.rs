@@ -100,22 +100,33 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    if let Err(e) = broker.load_persistence() {
-        error!("Error: {e}");
-        return ExitCode::from(1);
-    }
     if opts.daemon {
         if let Err(e) = process::daemonise() {
             error!("Error: unable to run in the background: {e}");
             return ExitCode::from(1);
         }
     }
+    // Written while still root, so that /var/run works as init scripts
+    // expect (mosquitto 1.x did the same).
     let pid_file = cfg.pid_file.clone();
     if let Some(p) = &pid_file {
         if let Err(e) = std::fs::write(p, format!("{}\n", std::process::id())) {
             error!("Error: Unable to write pid file {}: {e}", p.display());
             return ExitCode::from(1);
         }
+    }
+    // Listeners, certificates and log files are open: give up root.
+    match process::drop_privileges(&cfg.user) {
+        Ok(Some(w)) => warning!("{w}"),
+        Ok(None) => {}
+        Err(e) => {
+            error!("Error: {e}");
+            return ExitCode::from(1);
+        }
+    }
+    if let Err(e) = broker.load_persistence() {
+        error!("Error: {e}");
+        return ExitCode::from(1);
     }
     notice!("mosquitto version {} running", mosquitto_rs::VERSION);
     let result = broker.run();

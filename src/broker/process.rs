@@ -30,3 +30,76 @@ pub fn daemonise() -> io::Result<()> {
     }
     Ok(())
 }
+
+/// When started as root, switches to `user` (mosquitto's rule: "root"
+/// means stay root; a missing "mosquitto" user falls back to "nobody"),
+/// after the listeners and certificates are open. Returns a warning to
+/// log when the process still runs as root.
+pub fn drop_privileges(user: &str) -> Result<Option<String>, String> {
+    // SAFETY: geteuid/getegid have no memory effects.
+    if unsafe { libc::geteuid() } != 0 {
+        return Ok(None);
+    }
+    if user != "root" {
+        let (name, pwd) = match lookup(user) {
+            Some(p) => (user.to_owned(), p),
+            None if user == "mosquitto" => {
+                crate::error!(
+                    "Warning: Unable to drop privileges to '{user}' because this user does not \
+                     exist. Trying 'nobody' instead."
+                );
+                match lookup("nobody") {
+                    Some(p) => ("nobody".to_owned(), p),
+                    None => return Err("Unable to drop privileges to 'nobody'.".into()),
+                }
+            }
+            None => {
+                return Err(format!(
+                    "Unable to drop privileges to '{user}' because this user does not exist."
+                ))
+            }
+        };
+        let (uid, gid) = pwd;
+        let cname = std::ffi::CString::new(name).map_err(|_| "Invalid user name.".to_string())?;
+        // SAFETY: plain syscalls with a valid NUL-terminated name.
+        unsafe {
+            if libc::initgroups(cname.as_ptr(), gid) == -1 {
+                return Err(format!(
+                    "Error setting groups whilst dropping privileges: {}.",
+                    io::Error::last_os_error()
+                ));
+            }
+            if libc::setgid(gid) == -1 {
+                return Err(format!(
+                    "Error setting gid whilst dropping privileges: {}.",
+                    io::Error::last_os_error()
+                ));
+            }
+            if libc::setuid(uid) == -1 {
+                return Err(format!(
+                    "Error setting uid whilst dropping privileges: {}.",
+                    io::Error::last_os_error()
+                ));
+            }
+        }
+    }
+    // SAFETY: as above.
+    let still_root = unsafe { libc::geteuid() == 0 || libc::getegid() == 0 };
+    Ok(still_root.then(|| "Warning: Mosquitto should not be run as root/administrator.".into()))
+}
+
+/// (uid, gid) of a user. getpwnam is not thread-safe; this runs at start-up
+/// before any other thread exists.
+fn lookup(user: &str) -> Option<(libc::uid_t, libc::gid_t)> {
+    let c = std::ffi::CString::new(user).ok()?;
+    // SAFETY: getpwnam returns NULL or a pointer to a static passwd record
+    // that stays valid until the next call; we copy the two ids out at once.
+    unsafe {
+        let p = libc::getpwnam(c.as_ptr());
+        if p.is_null() {
+            None
+        } else {
+            Some(((*p).pw_uid, (*p).pw_gid))
+        }
+    }
+}

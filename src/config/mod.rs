@@ -142,6 +142,7 @@ pub const ACTIVE_OPTIONS: &[&str] = &[
     "bridge_tls_version",
     "bridge_identity",
     "bridge_psk",
+    "user",
 ];
 
 /// True when `option` (canonical name) with first value `value` is in

@@ -73,6 +73,10 @@ impl TempDir {
             std::process::id()
         ));
         fs::create_dir_all(&path).expect("create temp dir");
+        // Brokers started as root drop privileges (to "mosquitto", as
+        // Debian's does): let them write their files here.
+        use std::os::unix::fs::PermissionsExt;
+        let _ = fs::set_permissions(&path, fs::Permissions::from_mode(0o777));
         TempDir { path }
     }
 
