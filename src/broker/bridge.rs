@@ -558,7 +558,9 @@ impl Broker {
             }
         }
         if was_connected {
-            crate::notice!("Bridge {} disconnected.", self.bridges[i].cfg.name);
+            if let Some(b) = self.bridges.get(i) {
+                crate::notice!("Bridge {} disconnected.", b.cfg.name);
+            }
             self.bridge_notify_local(i, b'0');
         }
         self.bridge_failed(i);

@@ -360,7 +360,7 @@ impl Broker {
         conn.dirty = false;
         let mut failed = false;
         if conn.wpos < conn.wbuf.len() {
-            match conn.stream.write(&conn.wbuf[conn.wpos..]) {
+            match conn.stream.write(conn.wbuf.get(conn.wpos..).unwrap_or(&[])) {
                 Ok(n) => {
                     conn.wpos += n;
                     self.stats.bytes_sent += n as u64;
