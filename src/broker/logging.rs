@@ -168,7 +168,11 @@ impl log::Log for Logger {
 
 /// Installs the logger (once) and applies `settings` (any number of times).
 pub fn init(settings: LogSettings) {
-    let active = if settings.dests == 0 { 0 } else { settings.types };
+    let active = if settings.dests == 0 {
+        0
+    } else {
+        settings.types
+    };
     ACTIVE_TYPES.store(active, Ordering::Relaxed);
     if let Ok(mut s) = LOGGER.settings.lock() {
         *s = settings;

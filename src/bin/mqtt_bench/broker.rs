@@ -34,15 +34,20 @@ pub struct Running {
 
 /// The config both brokers get: mosquitto's defaults written out, so the two
 /// are equivalent even if one binary's defaults drift.
-pub fn config_text(port: u16) -> String {
-    format!(
+pub fn config_text(port: u16, extra: &[String]) -> String {
+    let mut s = format!(
         "listener {port} 127.0.0.1\n\
          allow_anonymous true\n\
          log_dest none\n\
          persistence false\n\
          max_inflight_messages 20\n\
          max_queued_messages 1000\n"
-    )
+    );
+    for line in extra {
+        s.push_str(line);
+        s.push('\n');
+    }
+    s
 }
 
 fn free_port() -> Result<u16, String> {
@@ -53,7 +58,7 @@ fn free_port() -> Result<u16, String> {
 }
 
 impl Running {
-    pub fn start(target: &Target, workdir: &Path) -> Result<Running, String> {
+    pub fn start(target: &Target, workdir: &Path, extra: &[String]) -> Result<Running, String> {
         match &target.kind {
             TargetKind::Attach(addr, pid) => Ok(Running {
                 addr: *addr,
@@ -61,7 +66,7 @@ impl Running {
                 fresh: false,
                 child: None,
             }),
-            TargetKind::Spawn(bin) => spawn(&target.name, bin, workdir),
+            TargetKind::Spawn(bin) => spawn(&target.name, bin, workdir, extra),
         }
     }
 
@@ -78,14 +83,15 @@ impl Running {
     }
 }
 
-fn spawn(name: &str, bin: &Path, workdir: &Path) -> Result<Running, String> {
+fn spawn(name: &str, bin: &Path, workdir: &Path, extra: &[String]) -> Result<Running, String> {
     let mut last = String::new();
     // Another process may grab the port between our probe and the broker's
     // bind: retry with a new one.
     for _attempt in 0..5 {
         let port = free_port()?;
         let conf = workdir.join(format!("{name}.conf"));
-        fs::write(&conf, config_text(port)).map_err(|e| format!("{}: {e}", conf.display()))?;
+        fs::write(&conf, config_text(port, extra))
+            .map_err(|e| format!("{}: {e}", conf.display()))?;
         let errlog = workdir.join(format!("{name}.stderr"));
         let err = fs::File::create(&errlog).map_err(|e| format!("{}: {e}", errlog.display()))?;
         let mut cmd = Command::new(bin);

@@ -46,6 +46,8 @@ Selection:
   --qos LIST             default 0,1,2
   --payloads LIST        bytes, >= 16; default 16,1024 (overload: smallest only)
   --quick                small smoke run (a few seconds per broker)
+  --config-extra LINE    append LINE to both spawned brokers' configs
+                         (e.g. 'set_tcp_nodelay true'); repeatable
 
 Sizes (defaults in brackets, quick values differ):
   --duration SECS        sending phase of throughput cases [5]
@@ -54,7 +56,7 @@ Sizes (defaults in brackets, quick values differ):
   --pairs N              p2p publisher/subscriber pairs [100]
   --fanout-subs N        fan-out subscribers [500]  (publishers: --fanout-pubs [4])
   --fanin-pubs N         fan-in publishers [200]
-  --latency-rate N       latency scenario total msg/s [5000] over --latency-pairs [50]
+  --latency-rate N       latency scenario total msg/s [10000] over --latency-pairs [50]
   --connections N        idle connections [5000]
   --retained N           retained topics [100000]
   --overload-msgs N      messages per overload publisher [100000] (4 publishers)
@@ -134,6 +136,7 @@ fn main() {
     o.optopt("", "qos", "", "LIST");
     o.optopt("", "payloads", "", "LIST");
     o.optflag("", "quick", "");
+    o.optmulti("", "config-extra", "", "LINE");
     for n in [
         "duration",
         "window",
@@ -285,6 +288,13 @@ fn main() {
         }
     }
 
+    let extra = m.opt_strs("config-extra");
+    if extra
+        .iter()
+        .any(|l| l.contains('\n') || l.trim_start().starts_with("listener"))
+    {
+        die("--config-extra: one option per line, and not listener");
+    }
     let workdir = std::env::temp_dir().join(format!("mqtt_bench.{}", std::process::id()));
     if let Err(e) = std::fs::create_dir_all(&workdir) {
         die(&format!("{}: {e}", workdir.display()));
@@ -305,7 +315,7 @@ fn main() {
                 case.payload,
                 t.name
             );
-            let r = match Running::start(t, &workdir) {
+            let r = match Running::start(t, &workdir, &extra) {
                 Ok(mut b) => {
                     let r = scenarios::run_case(*case, &opts, &b, &nonce);
                     if !b.alive() {
@@ -352,7 +362,7 @@ fn main() {
     }
     println!(
         "- broker config: `{}`",
-        broker::config_text(0)
+        broker::config_text(0, &extra)
             .lines()
             .filter(|l| !l.starts_with("listener"))
             .collect::<Vec<_>>()

@@ -150,11 +150,21 @@ pub fn comparison(targets: &[Target], rows: &[Row]) -> String {
                     None
                 };
                 cells.push(per_cpu.map_or("-".into(), |r| format!("{r:.2}")));
+                // A target is met only without loss: speed must not hide it.
+                let first_lost = match &row.results[0] {
+                    Ok(m) if row.case.qos != QoS::AtMostOnce => m.run.lost + m.run.unacked,
+                    _ => 0,
+                };
                 cells.push(match (metric.target, r) {
                     (Some(t), Some(r)) => {
                         let ok = if metric.higher_better { r >= t } else { r <= t };
                         let op = if metric.higher_better { "≥" } else { "≤" };
-                        format!("{op}{t} {}", if ok { "✓" } else { "✗" })
+                        let mark = match (ok, first_lost) {
+                            (_, 1..) => "✗ (lost)",
+                            (true, _) => "✓",
+                            (false, _) => "✗",
+                        };
+                        format!("{op}{t} {mark}")
                     }
                     (Some(t), None) => {
                         let op = if metric.higher_better { "≥" } else { "≤" };
