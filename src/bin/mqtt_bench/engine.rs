@@ -38,6 +38,8 @@ const READS_PER_TURN: usize = 8;
 /// (that would measure the kernel's queues, not the broker).
 const QOS0_BATCH_BYTES: usize = 16 * 1024;
 const QOS0_PINGS: usize = 4;
+/// During a sending pass, poll again after this many publishers.
+const PUBS_PER_POLL: usize = 16;
 /// Bytes of bookkeeping at the front of each payload.
 pub const HEADER: usize = 16;
 
@@ -871,6 +873,12 @@ impl Engine {
                 let ci = self.pubs[pi].conn;
                 if self.conns[ci].writable {
                     self.flush(ci);
+                }
+                // With hundreds of publishers one pass takes a while; a
+                // subscriber's acknowledgements must not wait for all of it
+                // (its in-flight window makes our reaction time its speed).
+                if pi % PUBS_PER_POLL == PUBS_PER_POLL - 1 {
+                    now = self.turn(Duration::ZERO);
                 }
             }
             let all_done = self.pubs.iter().all(|p| self.pub_finished(p));
