@@ -134,9 +134,11 @@ fn spawn(name: &str, bin: &Path, workdir: &Path, extra: &[String]) -> Result<Run
             if Instant::now() > deadline {
                 let _ = child.kill();
                 let _ = child.wait();
+                let text = fs::read_to_string(&errlog).unwrap_or_default();
                 return Err(format!(
-                    "{} did not listen on {addr} within 10 s",
-                    bin.display()
+                    "{} did not listen on {addr} within 10 s (does it read `-c`?) {}",
+                    bin.display(),
+                    text.trim()
                 ));
             }
             std::thread::sleep(Duration::from_millis(5));

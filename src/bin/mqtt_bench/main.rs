@@ -299,6 +299,15 @@ fn main() {
     if let Err(e) = std::fs::create_dir_all(&workdir) {
         die(&format!("{}: {e}", workdir.display()));
     }
+    // A broker that cannot start with the benchmark config fails every case:
+    // say so once, now.
+    for t in &targets {
+        if let Err(e) = Running::start(t, &workdir, &extra) {
+            let _ = std::fs::remove_dir_all(&workdir);
+            eprintln!("mqtt_bench: {}: {e}", t.name);
+            exit(1);
+        }
+    }
     let machine = procfs::machine();
     let started = Instant::now();
     let mut rows = Vec::new();
