@@ -290,6 +290,12 @@ impl Engine {
     }
 
     fn error(&mut self, ci: usize, why: String) {
+        let who = match self.conns.get(ci).map(|c| c.role) {
+            Some(Role::Pub(i)) => format!("publisher {i}"),
+            Some(Role::Sub(i)) => format!("subscriber {i}"),
+            _ => format!("client {ci}"),
+        };
+        let why = format!("{who}: {why}");
         self.errors += 1;
         if self.first_error.is_none() {
             self.first_error = Some(why.clone());
