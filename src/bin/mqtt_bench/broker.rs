@@ -1,0 +1,171 @@
+//! Brokers under test: started fresh from a binary with a temporary config on
+//! a free loopback port, or an already running one reached by address.
+
+use std::fs;
+use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// How to reach one broker under test.
+#[derive(Clone, Debug)]
+pub enum TargetKind {
+    /// Start this binary (`-c config`) afresh for every case.
+    Spawn(PathBuf),
+    /// Use a running broker; CPU and RSS come from `pid` when given.
+    Attach(SocketAddr, Option<u32>),
+}
+
+#[derive(Clone, Debug)]
+pub struct Target {
+    pub name: String,
+    pub kind: TargetKind,
+}
+
+/// A broker ready for one case; a spawned one is stopped on drop.
+pub struct Running {
+    pub addr: SocketAddr,
+    pub pid: Option<u32>,
+    /// Started for this case: no state left over from earlier cases.
+    pub fresh: bool,
+    child: Option<Child>,
+}
+
+/// The config both brokers get: mosquitto's defaults written out, so the two
+/// are equivalent even if one binary's defaults drift.
+pub fn config_text(port: u16, extra: &[String]) -> String {
+    let mut s = format!(
+        "listener {port} 127.0.0.1\n\
+         allow_anonymous true\n\
+         log_dest none\n\
+         persistence false\n\
+         max_inflight_messages 20\n\
+         max_queued_messages 1000\n"
+    );
+    for line in extra {
+        s.push_str(line);
+        s.push('\n');
+    }
+    s
+}
+
+fn free_port() -> Result<u16, String> {
+    let l = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).map_err(|e| format!("bind: {e}"))?;
+    l.local_addr()
+        .map(|a| a.port())
+        .map_err(|e| format!("local_addr: {e}"))
+}
+
+impl Running {
+    pub fn start(target: &Target, workdir: &Path, extra: &[String]) -> Result<Running, String> {
+        match &target.kind {
+            TargetKind::Attach(addr, pid) => Ok(Running {
+                addr: *addr,
+                pid: *pid,
+                fresh: false,
+                child: None,
+            }),
+            TargetKind::Spawn(bin) => spawn(&target.name, bin, workdir, extra),
+        }
+    }
+
+    pub fn pid_str(&self) -> Option<String> {
+        self.pid.map(|p| p.to_string())
+    }
+
+    /// True while a spawned broker is still alive.
+    pub fn alive(&mut self) -> bool {
+        match self.child.as_mut() {
+            Some(c) => matches!(c.try_wait(), Ok(None)),
+            None => true,
+        }
+    }
+}
+
+fn spawn(name: &str, bin: &Path, workdir: &Path, extra: &[String]) -> Result<Running, String> {
+    let mut last = String::new();
+    // Another process may grab the port between our probe and the broker's
+    // bind: retry with a new one.
+    for _attempt in 0..5 {
+        let port = free_port()?;
+        let conf = workdir.join(format!("{name}.conf"));
+        fs::write(&conf, config_text(port, extra))
+            .map_err(|e| format!("{}: {e}", conf.display()))?;
+        let errlog = workdir.join(format!("{name}.stderr"));
+        let err = fs::File::create(&errlog).map_err(|e| format!("{}: {e}", errlog.display()))?;
+        let mut cmd = Command::new(bin);
+        cmd.arg("-c")
+            .arg(&conf)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::from(err));
+        // SAFETY: prctl is async-signal-safe; it only asks the kernel to kill
+        // the broker if this tool dies, so no broker outlives a benchmark.
+        unsafe {
+            cmd.pre_exec(|| {
+                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+                Ok(())
+            });
+        }
+        let mut child = cmd
+            .spawn()
+            .map_err(|e| format!("cannot start {}: {e}", bin.display()))?;
+        let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            if let Ok(Some(status)) = child.try_wait() {
+                let text = fs::read_to_string(&errlog).unwrap_or_default();
+                last = format!(
+                    "{} exited ({status}) on port {port}: {}",
+                    bin.display(),
+                    text.trim()
+                );
+                break;
+            }
+            if TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok() {
+                return Ok(Running {
+                    addr,
+                    pid: Some(child.id()),
+                    fresh: true,
+                    child: Some(child),
+                });
+            }
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                let text = fs::read_to_string(&errlog).unwrap_or_default();
+                return Err(format!(
+                    "{} did not listen on {addr} within 10 s (does it read `-c`?) {}",
+                    bin.display(),
+                    text.trim()
+                ));
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+    Err(last)
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let Some(mut child) = self.child.take() else {
+            return;
+        };
+        if let Ok(pid) = libc::pid_t::try_from(child.id()) {
+            // SAFETY: signalling our own child, which we have not reaped yet.
+            unsafe {
+                libc::kill(pid, libc::SIGTERM);
+            }
+        }
+        let deadline = Instant::now() + Duration::from_secs(3);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+}

@@ -1,0 +1,398 @@
+//! mqtt_bench: MQTT load generator and side-by-side broker comparison.
+//!
+//! Scenarios follow EMQ's open MQTT benchmark (p2p, fan-out, fan-in,
+//! fixed-rate latency, idle connections, retained) plus an overload run that
+//! shows whether a broker acknowledges messages and then drops them. Every
+//! QoS 1/2 message is accounted for: a fast run that loses messages says so.
+//!
+//! Typical use (see bench/compare.sh):
+//!   mqtt_bench --broker ours=target/release/mosquitto --broker mosquitto=/usr/sbin/mosquitto
+//! Each case starts each broker afresh on a free 127.0.0.1 port with the same
+//! config, runs, records the broker's CPU time and RSS from /proc, and stops
+//! it; the brokers alternate case by case so drift on a busy machine hits
+//! both alike.
+
+mod broker;
+mod engine;
+mod procfs;
+mod report;
+mod scenarios;
+mod stats;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::exit;
+use std::time::{Duration, Instant};
+
+use mosquitto_rs::protocol::QoS;
+
+use broker::{Running, Target, TargetKind};
+use report::Row;
+use scenarios::{Case, Opts, Scenario};
+
+const USAGE: &str = "\
+Usage: mqtt_bench [options] (--broker NAME=PATH | --attach NAME=127.0.0.1:PORT[@PID])...
+
+Runs MQTT load scenarios against one or two brokers and prints Markdown tables
+(with two, the second column set is the baseline of the ratios).
+
+Targets:
+  --broker NAME=PATH     start PATH -c <temp config> afresh for every case
+  --attach NAME=ADDR[@PID]  use a running broker on 127.0.0.1; PID enables CPU/RSS
+
+Selection:
+  --scenarios LIST       p2p,fan-out,fan-in,latency,connections,retained,overload
+                         (default: all)
+  --qos LIST             default 0,1,2
+  --payloads LIST        bytes, >= 16; default 16,1024 (overload: smallest only)
+  --quick                small smoke run (a few seconds per broker)
+  --config-extra LINE    append LINE to both spawned brokers' configs
+                         (e.g. 'set_tcp_nodelay true'); repeatable
+
+Sizes (defaults in brackets, quick values differ):
+  --duration SECS        sending phase of throughput cases [5]
+  --window N             QoS 1/2 messages in flight per publisher [20]
+  --overload-window N    in flight per QoS 2 overload publisher [100]
+  --pairs N              p2p publisher/subscriber pairs [100]
+  --fanout-subs N        fan-out subscribers [500]  (publishers: --fanout-pubs [4])
+  --fanin-pubs N         fan-in publishers [200]
+  --latency-rate N       latency scenario total msg/s [10000] over --latency-pairs [50]
+  --connections N        idle connections [5000]
+  --retained N           retained topics [100000]
+  --overload-msgs N      messages per overload publisher [100000] (4 publishers)
+  -h, --help             this text
+";
+
+fn die(msg: &str) -> ! {
+    eprintln!("mqtt_bench: {msg}");
+    eprintln!("Try 'mqtt_bench --help'.");
+    exit(2)
+}
+
+fn parse_num<T: std::str::FromStr>(m: &getopts::Matches, name: &str) -> Option<T> {
+    m.opt_str(name).map(|v| {
+        v.trim()
+            .parse()
+            .unwrap_or_else(|_| die(&format!("--{name}: not a valid number: {v}")))
+    })
+}
+
+fn parse_list<T>(s: &str, what: &str, f: impl Fn(&str) -> Option<T>) -> Vec<T> {
+    let v: Vec<T> = s
+        .split(',')
+        .filter(|x| !x.trim().is_empty())
+        .map(|x| f(x.trim()).unwrap_or_else(|| die(&format!("--{what}: bad value {x:?}"))))
+        .collect();
+    if v.is_empty() {
+        die(&format!("--{what}: empty list"));
+    }
+    v
+}
+
+fn parse_target(spec: &str, attach: bool) -> Target {
+    let Some((name, rest)) = spec.split_once('=') else {
+        die(&format!("expected NAME=..., got {spec:?}"));
+    };
+    if name.is_empty() || name.contains('|') {
+        die(&format!("bad target name {name:?}"));
+    }
+    let kind = if attach {
+        let (addr, pid) = match rest.split_once('@') {
+            Some((a, p)) => (
+                a,
+                Some(
+                    p.parse::<u32>()
+                        .unwrap_or_else(|_| die(&format!("bad pid in {spec:?}"))),
+                ),
+            ),
+            None => (rest, None),
+        };
+        let addr: SocketAddr = addr
+            .parse()
+            .unwrap_or_else(|_| die(&format!("bad address in {spec:?} (want 127.0.0.1:PORT)")));
+        if !addr.ip().is_loopback() {
+            die("only loopback brokers are benchmarked (127.0.0.1)");
+        }
+        TargetKind::Attach(addr, pid)
+    } else {
+        let path = PathBuf::from(rest);
+        if !path.is_file() {
+            die(&format!("broker binary not found: {rest}"));
+        }
+        TargetKind::Spawn(path)
+    };
+    Target {
+        name: name.to_string(),
+        kind,
+    }
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let mut o = getopts::Options::new();
+    o.optmulti("", "broker", "", "NAME=PATH");
+    o.optmulti("", "attach", "", "NAME=ADDR[@PID]");
+    o.optopt("", "scenarios", "", "LIST");
+    o.optopt("", "qos", "", "LIST");
+    o.optopt("", "payloads", "", "LIST");
+    o.optflag("", "quick", "");
+    o.optmulti("", "config-extra", "", "LINE");
+    for n in [
+        "duration",
+        "window",
+        "overload-window",
+        "pairs",
+        "fanout-subs",
+        "fanout-pubs",
+        "fanin-pubs",
+        "latency-rate",
+        "latency-pairs",
+        "connections",
+        "retained",
+        "overload-msgs",
+    ] {
+        o.optopt("", n, "", "N");
+    }
+    o.optflag("h", "help", "");
+    let m = o.parse(&args).unwrap_or_else(|e| die(&e.to_string()));
+    if m.opt_present("help") {
+        print!("{USAGE}");
+        return;
+    }
+    if !m.free.is_empty() {
+        die(&format!("unexpected argument {:?}", m.free[0]));
+    }
+    let mut targets: Vec<Target> = m
+        .opt_strs("broker")
+        .iter()
+        .map(|s| parse_target(s, false))
+        .collect();
+    targets.extend(m.opt_strs("attach").iter().map(|s| parse_target(s, true)));
+    if targets.is_empty() {
+        die("give at least one --broker or --attach");
+    }
+    if targets.len() > 2 {
+        die("at most two targets (the second is the baseline)");
+    }
+
+    let mut opts = Opts::new(m.opt_present("quick"));
+    if let Some(d) = parse_num::<f64>(&m, "duration") {
+        if !(0.05..=600.0).contains(&d) {
+            die("--duration: between 0.05 and 600 seconds");
+        }
+        opts.duration = Duration::from_secs_f64(d);
+    }
+    macro_rules! size {
+        ($field:ident, $name:literal, $min:expr, $max:expr) => {
+            if let Some(v) = parse_num(&m, $name) {
+                if !($min..=$max).contains(&v) {
+                    die(&format!("--{}: between {} and {}", $name, $min, $max));
+                }
+                opts.$field = v;
+            }
+        };
+    }
+    size!(window, "window", 1, 65_535);
+    size!(overload_window, "overload-window", 1, 65_535);
+    size!(pairs, "pairs", 1, 10_000);
+    size!(fanout_subs, "fanout-subs", 1, 20_000);
+    size!(fanout_pubs, "fanout-pubs", 1, 1_000);
+    size!(fanin_pubs, "fanin-pubs", 1, 10_000);
+    size!(latency_pairs, "latency-pairs", 1, 10_000);
+    size!(latency_rate, "latency-rate", 1.0, 10_000_000.0);
+    size!(connections, "connections", 1, 1_000_000);
+    size!(retained, "retained", 10, 10_000_000);
+    size!(overload_msgs, "overload-msgs", 1, 100_000_000);
+
+    let scen = m
+        .opt_str("scenarios")
+        .map(|s| {
+            if s == "all" {
+                scenarios::ALL.to_vec()
+            } else {
+                parse_list(&s, "scenarios", Scenario::parse)
+            }
+        })
+        .unwrap_or_else(|| scenarios::ALL.to_vec());
+    let qos = parse_list(
+        &m.opt_str("qos").unwrap_or_else(|| "0,1,2".into()),
+        "qos",
+        |x| x.parse::<u8>().ok().and_then(QoS::from_u8),
+    );
+    let default_payloads = if opts.quick { "16" } else { "16,1024" };
+    let payloads = parse_list(
+        &m.opt_str("payloads")
+            .unwrap_or_else(|| default_payloads.into()),
+        "payloads",
+        |x| {
+            x.parse::<usize>()
+                .ok()
+                .filter(|&n| (engine::HEADER..=256 * 1024).contains(&n))
+        },
+    );
+
+    // Every client and the brokers we start need a descriptor each.
+    let want = (opts.connections as u64 + 1000) * 2;
+    let nofile = procfs::raise_nofile(want.max(65_536));
+    let needed = opts.connections as u64 + 200;
+    if scen.contains(&Scenario::Connections) && nofile < needed {
+        eprintln!(
+            "mqtt_bench: open-files limit {nofile} is too low for {} connections; using {}",
+            opts.connections,
+            nofile.saturating_sub(200)
+        );
+        opts.connections = nofile.saturating_sub(200) as usize;
+    }
+    for t in &targets {
+        if let TargetKind::Attach(_, Some(pid)) = t.kind {
+            if let Some(l) = procfs::open_files_limit(&pid.to_string()) {
+                if l < needed && scen.contains(&Scenario::Connections) {
+                    eprintln!(
+                        "mqtt_bench: warning: {} allows only {l} open files (ulimit -n)",
+                        t.name
+                    );
+                }
+            }
+        }
+    }
+
+    let mut cases = Vec::new();
+    for &s in &scen {
+        match s {
+            Scenario::Connections => cases.push(Case {
+                scenario: s,
+                qos: QoS::AtMostOnce,
+                payload: payloads[0],
+            }),
+            Scenario::Overload => {
+                let smallest = payloads.iter().copied().min().unwrap_or(engine::HEADER);
+                for &q in qos.iter().filter(|&&q| q != QoS::AtMostOnce) {
+                    cases.push(Case {
+                        scenario: s,
+                        qos: q,
+                        payload: smallest,
+                    });
+                }
+            }
+            _ => {
+                for &q in &qos {
+                    for &p in &payloads {
+                        cases.push(Case {
+                            scenario: s,
+                            qos: q,
+                            payload: p,
+                        });
+                    }
+                }
+            }
+        }
+    }
+
+    let extra = m.opt_strs("config-extra");
+    if extra
+        .iter()
+        .any(|l| l.contains('\n') || l.trim_start().starts_with("listener"))
+    {
+        die("--config-extra: one option per line, and not listener");
+    }
+    let workdir = std::env::temp_dir().join(format!("mqtt_bench.{}", std::process::id()));
+    if let Err(e) = std::fs::create_dir_all(&workdir) {
+        die(&format!("{}: {e}", workdir.display()));
+    }
+    // A broker that cannot start with the benchmark config fails every case:
+    // say so once, now.
+    for t in &targets {
+        if let Err(e) = Running::start(t, &workdir, &extra) {
+            let _ = std::fs::remove_dir_all(&workdir);
+            eprintln!("mqtt_bench: {}: {e}", t.name);
+            exit(1);
+        }
+    }
+    let machine = procfs::machine();
+    let started = Instant::now();
+    let mut rows = Vec::new();
+    for (ci, case) in cases.iter().enumerate() {
+        let mut results = Vec::new();
+        for (ti, t) in targets.iter().enumerate() {
+            let nonce = format!("{:x}x{ci}x{ti}", std::process::id());
+            eprint!(
+                "[{:>3}/{}] {:<11} qos{} {:>5} B  {:<10} ",
+                ci + 1,
+                cases.len(),
+                case.scenario.name(),
+                case.qos.as_u8(),
+                case.payload,
+                t.name
+            );
+            let r = match Running::start(t, &workdir, &extra) {
+                Ok(mut b) => {
+                    let r = scenarios::run_case(*case, &opts, &b, &nonce);
+                    if !b.alive() {
+                        Err("broker died during the case".to_string())
+                    } else {
+                        r
+                    }
+                }
+                Err(e) => Err(e),
+            };
+            match &r {
+                Ok(m) => eprintln!(
+                    "{} = {}  lost {} dup {} cpu {:.2}s",
+                    case.metrics()[0].name,
+                    report::num(m.values.first().copied().unwrap_or(0.0)),
+                    m.run.lost,
+                    m.run.dups,
+                    m.cpu_s
+                ),
+                Err(e) => eprintln!("FAILED: {e}"),
+            }
+            results.push(r);
+        }
+        rows.push(Row {
+            case: *case,
+            results,
+        });
+    }
+    let _ = std::fs::remove_dir_all(&workdir);
+
+    println!("# mqtt_bench results\n");
+    for (k, v) in &machine {
+        println!("- {k}: {v}");
+    }
+    for t in &targets {
+        match &t.kind {
+            TargetKind::Spawn(p) => println!("- {}: `{}` (fresh per case)", t.name, p.display()),
+            TargetKind::Attach(a, pid) => println!(
+                "- {}: running broker at {a}{}",
+                t.name,
+                pid.map_or(String::new(), |p| format!(" (pid {p})"))
+            ),
+        }
+    }
+    println!(
+        "- broker config: `{}`",
+        broker::config_text(0, &extra)
+            .lines()
+            .filter(|l| !l.starts_with("listener"))
+            .collect::<Vec<_>>()
+            .join("; ")
+    );
+    println!(
+        "- sizes: {}; QoS 1/2 window {} per publisher; total time {:.0} s",
+        if opts.quick { "quick" } else { "full" },
+        opts.window,
+        started.elapsed().as_secs_f64()
+    );
+    println!();
+    println!("## Comparison\n");
+    print!("{}", report::comparison(&targets, &rows));
+    println!();
+    println!(
+        "lost = acknowledged to the publisher (QoS 1 PUBACK, QoS 2 PUBREC) but never delivered; \
+         QoS 0 figures in parentheses are drops QoS 0 allows. \"per CPU-s\" compares messages \
+         delivered per second of broker CPU time."
+    );
+    println!();
+    println!("## Details\n");
+    print!("{}", report::details(&targets, &rows));
+}
