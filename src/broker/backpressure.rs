@@ -56,8 +56,9 @@ impl Broker {
         if let (true, Some(conn)) = (paused, self.conns.get_mut(pk)) {
             if !conn.paused {
                 conn.paused = true;
-                self.timers
-                    .push(Instant::now() + MAX_PAUSE, TimerKind::Resume, pk, serial);
+                let at = Instant::now() + MAX_PAUSE;
+                conn.pause_until = Some(at);
+                self.timers.push(at, TimerKind::Resume, pk, serial);
             }
         }
     }
@@ -97,8 +98,22 @@ impl Broker {
         if let Some(conn) = self.conns.get_mut(pk) {
             if conn.serial == serial && conn.paused {
                 conn.paused = false;
+                conn.pause_until = None;
                 self.read_again.push(pk);
             }
+        }
+    }
+
+    /// The longest pause of the publisher `pk` ended (only the timer of its
+    /// current pause counts: older ones belong to pauses already lifted).
+    pub(super) fn pause_expired(&mut self, pk: usize, serial: u64, at: Instant) {
+        let current = self
+            .conns
+            .get(pk)
+            .is_some_and(|c| c.serial == serial && c.pause_until == Some(at));
+        if current {
+            crate::debug!("Resuming {} after the longest pause.", self.conn_id(pk));
+            self.resume(pk, serial);
         }
     }
 }

@@ -75,6 +75,8 @@ pub struct Connection {
     pub max_qos: crate::protocol::QoS,
     /// Not read from while clients it publishes to are congested.
     pub paused: bool,
+    /// When the current pause ends at the latest.
+    pub pause_until: Option<Instant>,
     /// Publishers (key, serial) paused because this connection is congested.
     pub waiters: Vec<(usize, u64)>,
     /// Set on our outgoing bridge connections (index of the bridge).
@@ -109,6 +111,7 @@ impl Connection {
             mount_point: None,
             max_qos: QoS::ExactlyOnce,
             paused: false,
+            pause_until: None,
             waiters: Vec::new(),
             bridge: None,
             bridge_topics: None,
@@ -149,6 +152,12 @@ pub struct Session {
     pub bridge: Option<usize>,
     /// Deliver with the retain flag as published (bridges) instead of 0.
     pub retain_as_published: bool,
+    /// Messages are being dropped for this client (logged once per episode).
+    pub dropping: bool,
+    /// Retained messages matched by a new subscription, sent as the client
+    /// takes them (not bounded by the queue limits, so none is dropped;
+    /// each entry is a reference to the stored message).
+    pub backlog: std::collections::VecDeque<super::database::OutMsg>,
 }
 
 impl Session {
@@ -166,6 +175,8 @@ impl Session {
             is_bridge: false,
             bridge: None,
             retain_as_published: false,
+            dropping: false,
+            backlog: std::collections::VecDeque::new(),
         }
     }
 }

@@ -36,6 +36,10 @@ fn write_publish(conn: &mut Connection, m: &OutMsg, dup: bool) {
     encode_publish(&mut conn.wbuf, &head, &m.msg.payload);
 }
 
+/// Unwritten output below which a connection takes more of its retained
+/// backlog.
+const BACKLOG_LOW_WATER: usize = 256 * 1024;
+
 /// What happened to one delivery.
 enum Outcome {
     Sent,
@@ -181,14 +185,15 @@ impl Broker {
             &self.settings.limits,
             self.settings.queue_qos0_messages,
         );
-        if let (Some(ck), Outcome::Sent | Outcome::Queued) = (ck, &outcome) {
-            if let Some(conn) = self.conns.get_mut(ck) {
-                if matches!(outcome, Outcome::Sent) {
-                    Self::mark_dirty(&mut self.dirty, conn, ck);
-                }
-                if super::backpressure::congested(conn, sess, &self.settings.limits) {
-                    self.pressure.push(ck);
-                }
+        if let Some((ck, conn)) = ck.and_then(|k| self.conns.get_mut(k).map(|c| (k, c))) {
+            if matches!(outcome, Outcome::Sent) {
+                Self::mark_dirty(&mut self.dirty, conn, ck);
+            }
+            // A drop for a connected client means it is far behind: slow the
+            // publisher down too, so drops stay the exception.
+            let dropped = matches!(outcome, Outcome::Dropped);
+            if dropped || super::backpressure::congested(conn, sess, &self.settings.limits) {
+                self.pressure.push(ck);
             }
         }
         if persistent && (qos != QoS::AtMostOnce || matches!(outcome, Outcome::Queued)) {
@@ -204,13 +209,22 @@ impl Broker {
         }
         match outcome {
             Outcome::Sent => self.stats.count_publish_sent(msg.size()),
-            Outcome::Queued => {}
+            Outcome::Queued => {
+                if let Some(s) = self.sessions.get_mut(sk) {
+                    s.dropping = false;
+                }
+            }
             Outcome::Dropped => {
                 self.stats.msgs_dropped += 1;
-                crate::debug!(
-                    "Outgoing messages are being dropped for client {}.",
-                    sess_id(&self.sessions, sk)
-                );
+                if let Some(s) = self.sessions.get_mut(sk) {
+                    if !s.dropping {
+                        s.dropping = true;
+                        crate::notice!(
+                            "Outgoing messages are being dropped for client {}.",
+                            s.client_id
+                        );
+                    }
+                }
             }
         }
     }
@@ -241,9 +255,50 @@ impl Broker {
             }
             sent = true;
         }
-        if sent {
-            Self::mark_dirty(&mut self.dirty, conn, ck);
+        let more = self.pump_backlog(ck, sk);
+        if sent || more {
+            if let Some(conn) = self.conns.get_mut(ck) {
+                Self::mark_dirty(&mut self.dirty, conn, ck);
+            }
         }
+    }
+
+    /// Moves retained-backlog messages into the output while the client
+    /// keeps up: QoS 0 up to the low-water mark of unwritten bytes, QoS 1/2
+    /// within the in-flight window. True if anything was written.
+    pub(super) fn pump_backlog(&mut self, ck: usize, sk: usize) -> bool {
+        let (Some(sess), Some(conn)) = (self.sessions.get_mut(sk), self.conns.get_mut(ck)) else {
+            return false;
+        };
+        let limits = self.settings.limits;
+        let mut sent = false;
+        while let Some(front) = sess.backlog.front() {
+            if conn.pending_out() >= BACKLOG_LOW_WATER {
+                break;
+            }
+            let qos1 = front.qos != QoS::AtMostOnce;
+            if qos1 && (!sess.msgs.inflight_room(&limits) || !sess.msgs.queued.is_empty()) {
+                break;
+            }
+            let Some(mut m) = sess.backlog.pop_front() else {
+                break;
+            };
+            self.stats.count_publish_sent(m.msg.size());
+            if qos1 {
+                m.packet_id = sess.msgs.next_packet_id();
+                m.state = if m.qos == QoS::ExactlyOnce {
+                    OutState::WaitPubRec
+                } else {
+                    OutState::WaitPubAck
+                };
+                write_publish(conn, &m, false);
+                sess.msgs.inflight.push_back(m);
+            } else {
+                write_publish(conn, &m, false);
+            }
+            sent = true;
+        }
+        sent
     }
 
     /// A persistent session got its client back: resend what was in flight
@@ -264,11 +319,4 @@ impl Broker {
         Self::mark_dirty(&mut self.dirty, conn, ck);
         self.refill_inflight(ck, sk);
     }
-}
-
-fn sess_id(sessions: &slab::Slab<Session>, sk: usize) -> &str {
-    sessions
-        .get(sk)
-        .map(|s| s.client_id.as_str())
-        .unwrap_or("?")
 }

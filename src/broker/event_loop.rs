@@ -29,7 +29,7 @@ impl Broker {
         self.bridges_start();
         while self.running {
             let now = Instant::now();
-            let timeout = if self.read_again.is_empty() {
+            let timeout = if self.read_again.is_empty() && self.write_again.is_empty() {
                 self.timers.timeout(now)
             } else {
                 Some(Duration::ZERO)
@@ -72,6 +72,11 @@ impl Broker {
             }
             for ck in std::mem::take(&mut self.read_again) {
                 self.read_conn(ck);
+            }
+            for ck in std::mem::take(&mut self.write_again) {
+                if let Some(conn) = self.conns.get_mut(ck) {
+                    Self::mark_dirty(&mut self.dirty, conn, ck);
+                }
             }
             for sig in signals.drain(..) {
                 self.on_signal(sig);
@@ -288,12 +293,7 @@ impl Broker {
                     self.sys_update(now);
                     self.schedule_sys(now);
                 }
-                TimerKind::Resume => {
-                    if self.conns.get(t.key).map(|c| c.paused).unwrap_or(false) {
-                        crate::debug!("Resuming {} after the longest pause.", self.conn_id(t.key));
-                    }
-                    self.resume(t.key, t.serial);
-                }
+                TimerKind::Resume => self.pause_expired(t.key, t.serial, t.at),
                 TimerKind::SessionExpiry => {
                     let expired = self
                         .sessions
@@ -354,6 +354,15 @@ impl Broker {
     }
 
     fn flush_conn(&mut self, ck: usize) {
+        // Top up from the retained backlog first, so it goes in this write.
+        let backlog_of = self.conns.get(ck).and_then(|c| c.session).filter(|sk| {
+            self.sessions
+                .get(*sk)
+                .is_some_and(|s| !s.backlog.is_empty())
+        });
+        if let Some(sk) = backlog_of {
+            self.pump_backlog(ck, sk);
+        }
         let Some(conn) = self.conns.get_mut(ck) else {
             return;
         };
@@ -402,6 +411,13 @@ impl Broker {
         }
         if has_waiters {
             self.release_waiters(ck, false);
+        }
+        // The kernel took everything and backlog remains: next turn again.
+        if let Some(sk) = backlog_of {
+            let more = self.sessions.get(sk).is_some_and(|s| !s.backlog.is_empty());
+            if more && !pending {
+                self.write_again.push(ck);
+            }
         }
     }
 

@@ -1,6 +1,9 @@
 //! SUBSCRIBE and UNSUBSCRIBE: the subscription tree, SUBACK/UNSUBACK, and
 //! retained messages for new subscriptions.
 
+use std::rc::Rc;
+
+use super::database::{OutMsg, OutState};
 use super::security::Access;
 use super::{mounted, Broker};
 use crate::protocol::{Packet, SubAck, Subscribe, UnsubAck, Unsubscribe, SUBACK_FAILURE};
@@ -63,7 +66,9 @@ impl Broker {
         self.send_packet(ck, &Packet::SubAck(ack), version);
 
         // Retained messages follow the SUBACK, flagged retained, at the lower
-        // of the message's and the subscription's QoS.
+        // of the message's and the subscription's QoS. They wait in the
+        // session's backlog and go out as fast as the client takes them, so
+        // a `#` over many retained topics drops nothing.
         let mut found = std::mem::take(&mut self.retained_scratch);
         for (filter, sub_qos) in granted {
             found.clear();
@@ -77,11 +82,24 @@ impl Broker {
                 } else {
                     msg.qos.min(sub_qos)
                 };
-                self.deliver(sk, msg, qos, true);
+                if let Some(sess) = self.sessions.get_mut(sk) {
+                    sess.backlog.push_back(OutMsg {
+                        msg: Rc::clone(msg),
+                        qos,
+                        retain: true,
+                        packet_id: 0,
+                        state: OutState::WaitPubAck,
+                    });
+                }
             }
         }
         found.clear();
         self.retained_scratch = found;
+        if self.pump_backlog(ck, sk) {
+            if let Some(conn) = self.conns.get_mut(ck) {
+                Self::mark_dirty(&mut self.dirty, conn, ck);
+            }
+        }
     }
 
     pub(super) fn handle_unsubscribe(&mut self, ck: usize, u: Unsubscribe) {

@@ -135,6 +135,8 @@ pub struct Broker {
     dirty: Vec<usize>,
     /// Connections that hit the per-turn read budget and must be read again.
     read_again: Vec<usize>,
+    /// Connections with retained backlog left after a complete write.
+    write_again: Vec<usize>,
     /// Reused buffers, so steady-state work does not allocate.
     read_scratch: Vec<u8>,
     match_scratch: Vec<Subscriber>,
@@ -243,6 +245,7 @@ impl Broker {
             timers: TimerQueue::default(),
             dirty: Vec::new(),
             read_again: Vec::new(),
+            write_again: Vec::new(),
             read_scratch: vec![0; 64 * 1024],
             match_scratch: Vec::new(),
             retained_scratch: Vec::new(),
