@@ -379,10 +379,14 @@ fn tls_listener_without_client_certificates() {
         }
         let r = publish(bin, other, "127.0.0.1", &with_ca, "tls/x", "wrong name");
         assert_refused(&r, "host name mismatch");
-        assert_eq!(
-            r.stderr, "Unable to connect (A TLS error occurred.).\n",
-            "{bin}"
-        );
+        // libmosquitto finishes the handshake either inside connect or in
+        // its loop, and words the failure accordingly; ours always does it
+        // inside connect.
+        if bin == OUR_PUB {
+            assert_eq!(r.stderr, "Unable to connect (A TLS error occurred.).\n");
+        } else {
+            assert!(r.stderr.contains("A TLS error occurred."), "{}", r.stderr);
+        }
         let insecure = ["--cafile", ca.as_str(), "--insecure"];
         assert_ok(
             &publish(bin, other, "127.0.0.1", &insecure, "tls/d", "insecure"),
