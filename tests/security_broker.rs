@@ -199,19 +199,35 @@ fn run_tool(bin: &str, args: &[&str], limit: Duration) -> Run {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap_or_else(|e| panic!("spawn {bin}: {e}"));
+    // Drain the pipes while waiting: a big message would fill them.
+    let drain = |pipe: Option<Box<dyn Read + Send>>| {
+        std::thread::spawn(move || {
+            let mut text = String::new();
+            if let Some(mut p) = pipe {
+                let _ = p.read_to_string(&mut text);
+            }
+            text
+        })
+    };
+    let out = drain(
+        child
+            .stdout
+            .take()
+            .map(|p| Box::new(p) as Box<dyn Read + Send>),
+    );
+    let err = drain(
+        child
+            .stderr
+            .take()
+            .map(|p| Box::new(p) as Box<dyn Read + Send>),
+    );
     let status = wait_timeout(&mut child, limit);
     if status.is_none() {
         let _ = child.kill();
         let _ = child.wait();
     }
-    let mut stdout = String::new();
-    let mut stderr = String::new();
-    if let Some(mut o) = child.stdout.take() {
-        let _ = o.read_to_string(&mut stdout);
-    }
-    if let Some(mut e) = child.stderr.take() {
-        let _ = e.read_to_string(&mut stderr);
-    }
+    let stdout = out.join().unwrap_or_default();
+    let stderr = err.join().unwrap_or_default();
     Run {
         code: status.and_then(|s| s.code()),
         stdout,
@@ -351,6 +367,15 @@ fn tls_listener_without_client_certificates() {
         "our pub",
     );
     expect_message(&mut sub, "tls/b", "ours by name");
+    // An mqtts:// URL turns TLS on (system CAs plus --cafile).
+    let url = format!("mqtts://localhost:{tls}/tls/url");
+    let r = run_tool(
+        OUR_PUB,
+        &["-L", &url, "--cafile", &ca, "-m", "by url"],
+        tool_limit(),
+    );
+    assert_ok(&r, "mqtts URL");
+    expect_message(&mut sub, "tls/url", "by url");
     // A message from plain TCP read over TLS.
     let mut plain = Client::connect(b.port, "plain-pub", true, 60);
     plain.publish("tls/retained", b"kept", 1, true);
@@ -358,6 +383,35 @@ fn tls_listener_without_client_certificates() {
     let r = read_one(OUR_SUB, tls, "127.0.0.1", &with_ca, "tls/retained");
     assert_ok(&r, "our sub");
     assert_eq!(r.stdout, "kept\n");
+
+    // A message spanning many TLS records.
+    let big = "x".repeat(200_000);
+    plain.publish("tls/big", big.as_bytes(), 1, true);
+    expect_message(&mut sub, "tls/big", &big);
+    let r = read_one(OUR_SUB, tls, "127.0.0.1", &with_ca, "tls/big");
+    assert_ok(&r, "our sub, big message");
+    assert_eq!(r.stdout.len(), big.len() + 1);
+
+    // And the other way: a big message from a TLS publisher.
+    let big_file = b.dir.write("big.txt", &big);
+    let port_s = tls.to_string();
+    let f = big_file.to_string_lossy();
+    let a = [
+        "-h",
+        "127.0.0.1",
+        "-p",
+        &port_s,
+        "--cafile",
+        &ca,
+        "-t",
+        "tls/big2",
+        "-q",
+        "1",
+        "-f",
+        &f,
+    ];
+    assert_ok(&run_tool(OUR_PUB, &a, tool_limit()), "our pub, big message");
+    expect_message(&mut sub, "tls/big2", &big);
 
     // Debian's clients.
     if debian_clients() {
