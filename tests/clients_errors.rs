@@ -198,6 +198,38 @@ fn refused_connection_bad_credentials() {
 }
 
 #[test]
+#[cfg(feature = "tls")]
+fn tls_options_are_used() {
+    for bin in [OUR_PUB, OUR_SUB] {
+        let mut all = vec!["-t", "a", "-m", "x"];
+        if bin == OUR_SUB {
+            all.truncate(2);
+        }
+        // The options are taken; the missing CA file is then reported in
+        // libmosquitto's words before any connection is tried.
+        all.extend_from_slice(&["-p", "1", "--cafile", "/nonexistent/ca.pem", "--insecure"]);
+        let r = run(bin, &all);
+        assert_eq!(r.code, Some(1));
+        assert_eq!(
+            r.stderr,
+            "Error: Problem setting TLS options: File not found.\n"
+        );
+        let r = run(bin, &["-t", "a", "--cafile"]);
+        assert!(r
+            .stderr
+            .starts_with("Error: --cafile argument given but no file specified.\n"));
+        let r = run(bin, &["-t", "a", "--tls-alpn", "mqtt"]);
+        assert_eq!(r.code, Some(1));
+        assert!(
+            r.stderr.contains("'--tls-alpn' option is not supported"),
+            "{}",
+            r.stderr
+        );
+    }
+}
+
+#[test]
+#[cfg(not(feature = "tls"))]
 fn tls_options_are_reported_unavailable() {
     for bin in [OUR_PUB, OUR_SUB] {
         for args in [

@@ -128,6 +128,7 @@ fn bridge_tls(cfg: &Bridge) -> Result<Option<super::tls::TlsClientConfig>, Strin
         ciphers: None,
         psk: cfg.psk.clone(),
         psk_identity: cfg.identity.clone(),
+        use_os_certs: false,
     };
     super::tls::TlsClientConfig::build(&opts)
         .map(Some)

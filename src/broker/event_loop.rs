@@ -368,15 +368,26 @@ impl Broker {
         };
         conn.dirty = false;
         let mut failed = false;
-        if conn.wpos < conn.wbuf.len() {
+        // One write for TCP: a short write means the kernel pushed back and
+        // WRITABLE will follow. A TLS write sends at most one record (16 KB)
+        // without any push-back, so write on until done or WouldBlock, or
+        // the rest of a large message would wait for an unrelated event.
+        let tls = conn.stream.is_tls();
+        while conn.wpos < conn.wbuf.len() {
             match conn.stream.write(conn.wbuf.get(conn.wpos..).unwrap_or(&[])) {
                 Ok(n) => {
                     conn.wpos += n;
                     self.stats.bytes_sent += n as u64;
+                    if !tls || n == 0 {
+                        break;
+                    }
                 }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(_) => failed = true,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => break,
+                Err(_) => {
+                    failed = true;
+                    break;
+                }
             }
         }
         if conn.wpos >= conn.wbuf.len() {

@@ -40,7 +40,12 @@ impl Broker {
                 Ok(n) => n,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(_) => {
+                Err(e) => {
+                    // A refused TLS handshake (untrusted, expired or revoked
+                    // certificate, wrong PSK, not TLS at all) says why.
+                    if conn.stream.is_tls() && self.settings.connection_messages {
+                        crate::notice!("Client connection from {} failed: {e}.", conn.peer);
+                    }
                     self.schedule_close(ck, CloseReason::ConnectionLost);
                     break;
                 }

@@ -665,6 +665,9 @@ pub struct TlsClientOptions {
     /// Hex key for TLS-PSK (`--psk`), with `psk_identity`.
     pub psk: Option<String>,
     pub psk_identity: Option<String>,
+    /// Also trust the system's default CA certificates
+    /// (`--tls-use-os-certs`, `mqtts://` URLs).
+    pub use_os_certs: bool,
 }
 
 /// A client context for the tools.
@@ -685,7 +688,7 @@ impl TlsClientConfig {
     /// As libmosquitto: TLS needs a CA (`cafile`/`capath`) or a PSK;
     /// certificate and key are used only with a CA; a PSK turns TLS 1.3 off.
     pub fn build(opts: &TlsClientOptions) -> Result<TlsClientConfig, TlsError> {
-        let has_ca = opts.cafile.is_some() || opts.capath.is_some();
+        let has_ca = opts.cafile.is_some() || opts.capath.is_some() || opts.use_os_certs;
         if !has_ca && opts.psk.is_none() {
             return Err(TlsError(
                 "TLS needs a CA certificate (cafile or capath) or a PSK".into(),
@@ -707,6 +710,14 @@ impl TlsClientConfig {
             })?;
         }
         if has_ca {
+            if opts.use_os_certs {
+                b.set_default_verify_paths().map_err(|e| {
+                    err(
+                        "Unable to load the system's CA certificates".into(),
+                        Some(e),
+                    )
+                })?;
+            }
             if let Some(ca) = &opts.cafile {
                 readable(ca, "cafile")?;
                 b.set_ca_file(ca).map_err(|e| {

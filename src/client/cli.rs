@@ -6,12 +6,16 @@
 use std::os::unix::ffi::OsStringExt;
 use std::time::Duration;
 
-use super::net::Target;
+use super::net::{OpenError, Target};
 use super::options::{self, Config, ParseStop, Tool};
 use super::session::{Session, SessionError};
 use super::usage;
+#[cfg(feature = "tls")]
+use crate::broker::tls::{TlsClientConfig, TlsClientOptions};
 use crate::protocol::properties::PropertyValue;
 use crate::protocol::{Connect, ConnectReturnCode, ProtocolVersion, Will};
+#[cfg(feature = "tls")]
+use std::path::{Path, PathBuf};
 
 /// Print to stderr unless `--quiet`.
 pub fn err(cfg: &Config, msg: &str) {
@@ -44,9 +48,17 @@ pub fn load(tool: Tool, args: &[Vec<u8>]) -> Result<Config, i32> {
             return Err(1);
         }
     };
+    #[cfg(not(feature = "tls"))]
     if let Some(opt) = &cfg.tls.first {
         eprintln!(
             "Error: TLS support not available in this build of {}, option '{opt}' cannot be used.",
+            tool.name()
+        );
+        return Err(1);
+    }
+    if let Some(opt) = &cfg.tls.unsupported {
+        eprintln!(
+            "Error: The '{opt}' option is not supported by this version of {}.",
             tool.name()
         );
         return Err(1);
@@ -116,16 +128,81 @@ pub enum ConnectFailure {
     Failed(i32),
 }
 
+/// The TLS client context the options ask for, if any; an unusable option
+/// or file is reported with mosquitto's words (and the detail with `-d`).
+#[cfg(feature = "tls")]
+fn tls_config(cfg: &Config) -> Result<Option<TlsClientConfig>, ConnectFailure> {
+    let t = &cfg.tls;
+    if cfg.unix_path.is_some() || !t.enabled(cfg.port) {
+        return Ok(None);
+    }
+    let has_ca = t.cafile.is_some() || t.capath.is_some();
+    if has_ca {
+        // libmosquitto checks the files exist before anything else.
+        let missing = [&t.cafile, &t.certfile, &t.keyfile]
+            .into_iter()
+            .flatten()
+            .any(|f| std::fs::File::open(f).is_err())
+            || t.capath.as_ref().is_some_and(|d| !Path::new(d).is_dir());
+        if missing {
+            err(cfg, "Error: Problem setting TLS options: File not found.\n");
+            return Err(ConnectFailure::Failed(1));
+        }
+    }
+    if let Some(v) = &t.tls_version {
+        if !matches!(v.as_str(), "tlsv1.3" | "tlsv1.2" | "tlsv1.1") {
+            err(
+                cfg,
+                "Error: Problem setting TLS options, check the options are valid.\n",
+            );
+            return Err(ConnectFailure::Failed(1));
+        }
+    }
+    if let Some(psk) = &t.psk {
+        if !has_ca && crate::broker::security::psk::hex_to_key(psk).is_none() {
+            err(cfg, "Error: Problem setting TLS-PSK options.\n");
+            return Err(ConnectFailure::Failed(1));
+        }
+    }
+    let opts = TlsClientOptions {
+        cafile: t.cafile.as_ref().map(PathBuf::from),
+        capath: t.capath.as_ref().map(PathBuf::from),
+        certfile: t.certfile.as_ref().map(PathBuf::from),
+        keyfile: t.keyfile.as_ref().map(PathBuf::from),
+        insecure: t.insecure,
+        tls_version: t.tls_version.clone(),
+        ciphers: t.ciphers.clone(),
+        // libmosquitto uses the PSK only when no CA is given.
+        psk: t.psk.clone().filter(|_| !has_ca),
+        psk_identity: t.psk_identity.clone(),
+        use_os_certs: t.use_os_certs || (!has_ca && t.psk.is_none()),
+    };
+    match TlsClientConfig::build(&opts) {
+        Ok(c) => Ok(Some(c)),
+        Err(e) => {
+            if cfg.debug {
+                err(cfg, &format!("Error: {e}\n"));
+            }
+            err(cfg, "Unable to connect (A TLS error occurred.).\n");
+            Err(ConnectFailure::Failed(1))
+        }
+    }
+}
+
 /// Connect to the broker and wait for its CONNACK. Gives up after the
 /// keepalive interval, so an unreachable host or a silent server cannot
 /// hang a script.
 pub fn connect(cfg: &Config) -> Result<Session, ConnectFailure> {
+    #[cfg(feature = "tls")]
+    let tls = tls_config(cfg)?;
     let target = Target {
         host: cfg.effective_host(),
         port: cfg.effective_port(),
         unix_path: cfg.unix_path.as_deref(),
         bind_address: cfg.bind_address.as_deref(),
         nodelay: cfg.nodelay,
+        #[cfg(feature = "tls")]
+        tls: tls.as_ref(),
     };
     let timeout = Duration::from_secs(u64::from(cfg.keepalive));
     match Session::connect(&target, &connect_packet(cfg), cfg.debug, timeout) {
@@ -138,6 +215,14 @@ pub fn connect(cfg: &Config) -> Result<Session, ConnectFailure> {
             Err(ConnectFailure::Refused(i32::from(ack.code)))
         }
         Err(e) => {
+            if let (true, SessionError::Open(OpenError::Tls(detail))) = (cfg.debug, &e) {
+                err(cfg, &format!("Error: {detail}\n"));
+            }
+            if let (Tool::Sub, SessionError::Open(OpenError::Tls(_))) = (cfg.tool, &e) {
+                // mosquitto_sub reports it from its loop, with MOSQ_ERR_TLS.
+                err(cfg, "Error: A TLS error occurred.\n");
+                return Err(ConnectFailure::Failed(8));
+            }
             err(cfg, &format!("{}\n", e.message()));
             Err(ConnectFailure::Failed(match e {
                 SessionError::Open(_) | SessionError::ConnectTimeout => 1,

@@ -1,6 +1,7 @@
 //! Opening the connection to the broker: TCP (optionally bound to a local
-//! address with `-A`) or a unix socket (`--unix`), always with a deadline so
-//! that an unreachable host cannot hang a script.
+//! address with `-A`), TLS over TCP (feature `tls`), or a unix socket
+//! (`--unix`), always with a deadline so that an unreachable host or a
+//! server that stalls the TLS handshake cannot hang a script.
 
 use std::io::{self, Read, Write};
 use std::net::{IpAddr, SocketAddr, TcpStream, ToSocketAddrs};
@@ -8,10 +9,42 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::net::UnixStream;
 use std::time::{Duration, Instant};
 
+#[cfg(feature = "tls")]
+use crate::broker::tls::TlsClientConfig;
+
 /// The byte stream to the broker.
 pub enum Stream {
     Tcp(TcpStream),
     Unix(UnixStream),
+    #[cfg(feature = "tls")]
+    Tls(Box<openssl::ssl::SslStream<TcpStream>>),
+}
+
+impl Stream {
+    /// Decrypted bytes already read from the socket and buffered by TLS,
+    /// which `poll(2)` on the socket cannot see.
+    pub fn buffered(&self) -> usize {
+        match self {
+            #[cfg(feature = "tls")]
+            Stream::Tls(s) => s.ssl().pending(),
+            _ => 0,
+        }
+    }
+
+    /// Say goodbye: TLS close_notify (best effort), then half-close TCP.
+    pub fn shutdown_write(&mut self) {
+        match self {
+            Stream::Tcp(s) => {
+                let _ = s.shutdown(std::net::Shutdown::Write);
+            }
+            Stream::Unix(_) => {}
+            #[cfg(feature = "tls")]
+            Stream::Tls(s) => {
+                let _ = s.shutdown();
+                let _ = s.get_ref().shutdown(std::net::Shutdown::Write);
+            }
+        }
+    }
 }
 
 impl Read for Stream {
@@ -19,6 +52,13 @@ impl Read for Stream {
         match self {
             Stream::Tcp(s) => s.read(buf),
             Stream::Unix(s) => s.read(buf),
+            // A TLS failure after the handshake (for instance the broker
+            // closing without close_notify) is a lost connection.
+            #[cfg(feature = "tls")]
+            Stream::Tls(s) => s.read(buf).map_err(|e| match e.kind() {
+                io::ErrorKind::Other => io::Error::new(io::ErrorKind::UnexpectedEof, e),
+                _ => e,
+            }),
         }
     }
 }
@@ -28,6 +68,8 @@ impl Write for Stream {
         match self {
             Stream::Tcp(s) => s.write(buf),
             Stream::Unix(s) => s.write(buf),
+            #[cfg(feature = "tls")]
+            Stream::Tls(s) => s.write(buf),
         }
     }
 
@@ -41,6 +83,8 @@ impl AsRawFd for Stream {
         match self {
             Stream::Tcp(s) => s.as_raw_fd(),
             Stream::Unix(s) => s.as_raw_fd(),
+            #[cfg(feature = "tls")]
+            Stream::Tls(s) => s.get_ref().as_raw_fd(),
         }
     }
 }
@@ -52,6 +96,9 @@ pub enum OpenError {
     Lookup,
     /// A system error (`Error: <strerror>`).
     Io(io::Error),
+    /// The TLS handshake failed (`Unable to connect (A TLS error
+    /// occurred.).`); the detail is printed with `-d`.
+    Tls(String),
 }
 
 impl std::fmt::Display for OpenError {
@@ -59,6 +106,7 @@ impl std::fmt::Display for OpenError {
         match self {
             OpenError::Lookup => write!(f, "Unable to connect (Lookup error.)."),
             OpenError::Io(e) => write!(f, "Error: {}", strerror(e)),
+            OpenError::Tls(_) => write!(f, "Unable to connect (A TLS error occurred.)."),
         }
     }
 }
@@ -82,6 +130,9 @@ pub struct Target<'a> {
     pub unix_path: Option<&'a str>,
     pub bind_address: Option<&'a str>,
     pub nodelay: bool,
+    /// Wrap the TCP connection in TLS with this client context.
+    #[cfg(feature = "tls")]
+    pub tls: Option<&'a TlsClientConfig>,
 }
 
 /// Open the stream, giving up at `deadline`.
@@ -129,12 +180,45 @@ pub fn open(t: &Target<'_>, deadline: Instant) -> Result<Stream, OpenError> {
                 if t.nodelay {
                     let _ = s.set_nodelay(true);
                 }
+                #[cfg(feature = "tls")]
+                if let Some(tls) = t.tls {
+                    return tls_handshake(tls, t.host, s, deadline);
+                }
                 return Ok(Stream::Tcp(s));
             }
             Err(e) => last = e,
         }
     }
     Err(OpenError::Io(last))
+}
+
+/// The TLS handshake over a connected socket, bounded by `deadline` (the
+/// socket's read and write timeouts cover it and are cleared afterwards).
+#[cfg(feature = "tls")]
+fn tls_handshake(
+    tls: &TlsClientConfig,
+    host: &str,
+    s: TcpStream,
+    deadline: Instant,
+) -> Result<Stream, OpenError> {
+    let left = deadline.saturating_duration_since(Instant::now());
+    if left.is_zero() {
+        return Err(OpenError::Io(io::ErrorKind::TimedOut.into()));
+    }
+    s.set_read_timeout(Some(left)).map_err(OpenError::Io)?;
+    s.set_write_timeout(Some(left)).map_err(OpenError::Io)?;
+    let tls_stream = tls
+        .connect(host, s)
+        .map_err(|e| OpenError::Tls(e.to_string()))?;
+    tls_stream
+        .get_ref()
+        .set_read_timeout(None)
+        .map_err(OpenError::Io)?;
+    tls_stream
+        .get_ref()
+        .set_write_timeout(None)
+        .map_err(OpenError::Io)?;
+    Ok(Stream::Tls(Box::new(tls_stream)))
 }
 
 /// A sockaddr for `addr` in the C layout, with its length.

@@ -56,12 +56,41 @@ pub struct WillOptions {
     pub retain: bool,
 }
 
-/// Options that need TLS, which this build does not offer yet. They are
-/// parsed so that they are refused as unavailable rather than unknown.
+/// The TLS options (`--cafile`, `--psk`, …), as given. They are parsed in
+/// every build; a build without the `tls` feature refuses them as
+/// unavailable rather than unknown.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct TlsOptions {
     /// The first TLS option given, as the user spelled it.
     pub first: Option<String>,
+    pub cafile: Option<String>,
+    pub capath: Option<String>,
+    pub certfile: Option<String>,
+    pub keyfile: Option<String>,
+    pub keyform: Option<String>,
+    pub ciphers: Option<String>,
+    pub tls_version: Option<String>,
+    pub insecure: bool,
+    /// `--tls-use-os-certs`, or an `mqtts://` URL: trust the system's CAs.
+    pub use_os_certs: bool,
+    pub psk: Option<String>,
+    pub psk_identity: Option<String>,
+    /// `--tls-alpn`, `--tls-engine`, `--tls-engine-kpass-sha1` or
+    /// `--keyform engine`: recognised but not supported.
+    pub unsupported: Option<String>,
+}
+
+impl TlsOptions {
+    /// Whether the connection uses TLS: a CA, a PSK or the system's CAs
+    /// were asked for (mosquitto also trusts the system's CAs on an
+    /// explicit `-p 8883` with no other TLS option).
+    pub fn enabled(&self, port: Option<u16>) -> bool {
+        self.cafile.is_some()
+            || self.capath.is_some()
+            || self.psk.is_some()
+            || self.use_os_certs
+            || (cfg!(feature = "tls") && port == Some(8883))
+    }
 }
 
 /// Everything the command line and the defaults file set.
@@ -165,9 +194,11 @@ impl Config {
         }
     }
 
-    /// The port to connect to: the one given, or MQTT's default.
+    /// The port to connect to: the one given, or MQTT's default (8883 when
+    /// a CA or a PSK is given, as mosquitto's clients do).
     pub fn effective_port(&self) -> u16 {
-        self.port.unwrap_or(1883)
+        let tls = self.tls.cafile.is_some() || self.tls.capath.is_some() || self.tls.psk.is_some();
+        self.port.unwrap_or(if tls { 8883 } else { 1883 })
     }
 
     pub fn effective_host(&self) -> &str {
@@ -316,6 +347,23 @@ fn check(cfg: &mut Config) -> Result<(), ParseStop> {
     if cfg.tool == Tool::Sub && cfg.topics.is_empty() {
         return err("Error: You must specify a topic to subscribe to.\n");
     }
+    check_tls(&cfg.tls)
+}
+
+/// mosquitto's checks of the TLS options, with its messages.
+fn check_tls(t: &TlsOptions) -> Result<(), ParseStop> {
+    if t.certfile.is_some() != t.keyfile.is_some() {
+        return err("Error: Both certfile and keyfile must be provided if one of them is set.\n");
+    }
+    if t.keyform.is_some() && t.keyfile.is_none() {
+        return err("Error: If keyform is set, keyfile must be also specified.\n");
+    }
+    if (t.cafile.is_some() || t.capath.is_some()) && t.psk.is_some() {
+        return err("Error: Only one of --psk or --cafile/--capath may be used at once.\n");
+    }
+    if t.psk.is_some() && t.psk_identity.is_none() {
+        return err("Error: --psk-identity required if --psk used.\n");
+    }
     Ok(())
 }
 
@@ -357,7 +405,13 @@ fn parse_url(cfg: &mut Config, url: &str) -> Result<(), ParseStop> {
         cfg.port = Some(1883);
         &url[7..]
     } else if lower.starts_with("mqtts://") {
-        return err("Error: TLS support not available.\n\n");
+        if cfg!(not(feature = "tls")) {
+            return err("Error: TLS support not available.\n\n");
+        }
+        cfg.port = Some(8883);
+        cfg.tls.use_os_certs = true;
+        cfg.tls.first.get_or_insert_with(|| "mqtts://".to_owned());
+        &url[8..]
     } else {
         return err("Error: unsupported URL scheme.\n\n");
     };
@@ -414,6 +468,30 @@ const TLS_VALUE_OPTIONS: &[(&str, &str)] = &[
     ("--psk", "key"),
     ("--psk-identity", "identity"),
 ];
+
+/// Store the value of one of `TLS_VALUE_OPTIONS`.
+fn set_tls_value(t: &mut TlsOptions, opt: &str, v: String) {
+    match opt {
+        "--cafile" => t.cafile = Some(v),
+        "--capath" => t.capath = Some(v),
+        "--cert" => t.certfile = Some(v),
+        "--key" => t.keyfile = Some(v),
+        "--ciphers" => t.ciphers = Some(v),
+        "--tls-version" => t.tls_version = Some(v),
+        "--psk" => t.psk = Some(v),
+        "--psk-identity" => t.psk_identity = Some(v),
+        "--keyform" => {
+            if v != "pem" {
+                t.unsupported
+                    .get_or_insert_with(|| format!("--keyform {v}"));
+            }
+            t.keyform = Some(v);
+        }
+        _ => {
+            t.unsupported.get_or_insert_with(|| opt.to_owned());
+        }
+    }
+}
 
 /// Parse one list of arguments into `cfg`.
 pub fn parse_args(cfg: &mut Config, args: &[Vec<u8>]) -> Result<(), ParseStop> {
@@ -498,6 +576,11 @@ pub fn parse_args(cfg: &mut Config, args: &[Vec<u8>]) -> Result<(), ParseStop> {
             "-h" | "--host" => cfg.host = Some(value("host")?),
             "--insecure" | "--tls-use-os-certs" => {
                 cfg.tls.first.get_or_insert_with(|| opt.to_owned());
+                if opt == "--insecure" {
+                    cfg.tls.insecure = true;
+                } else {
+                    cfg.tls.use_os_certs = true;
+                }
                 takes_value = false;
             }
             "-i" | "--id" => {
@@ -696,8 +779,9 @@ pub fn parse_args(cfg: &mut Config, args: &[Vec<u8>]) -> Result<(), ParseStop> {
             }
             _ => {
                 if let Some((_, what)) = TLS_VALUE_OPTIONS.iter().find(|(name, _)| *name == opt) {
-                    value(what)?;
+                    let v = value(what)?;
                     cfg.tls.first.get_or_insert_with(|| opt.to_owned());
+                    set_tls_value(&mut cfg.tls, opt, v);
                 } else {
                     return unknown();
                 }
@@ -827,6 +911,74 @@ mod tests {
     fn tls_options_are_recognised() {
         let c = parse_only(Tool::Pub, &["--cafile", "x", "--insecure", "-t", "a"]).unwrap();
         assert_eq!(c.tls.first.as_deref(), Some("--cafile"));
+        assert_eq!(c.tls.cafile.as_deref(), Some("x"));
+        assert!(c.tls.insecure);
+        assert!(c.tls.enabled(c.port));
+        assert_eq!(c.effective_port(), 8883);
+        let c = parse_only(Tool::Pub, &["-t", "a"]).unwrap();
+        assert!(!c.tls.enabled(c.port));
+        assert_eq!(c.effective_port(), 1883);
+        let c = parse_only(
+            Tool::Sub,
+            &[
+                "--psk",
+                "00ff",
+                "--psk-identity",
+                "me",
+                "-p",
+                "1",
+                "-t",
+                "a",
+            ],
+        )
+        .unwrap();
+        assert_eq!(c.tls.psk.as_deref(), Some("00ff"));
+        assert_eq!(c.tls.psk_identity.as_deref(), Some("me"));
+        assert_eq!(c.effective_port(), 1);
+        let c = parse_only(Tool::Pub, &["--tls-alpn", "x", "-t", "a"]).unwrap();
+        assert_eq!(c.tls.unsupported.as_deref(), Some("--tls-alpn"));
+        let c = parse_only(
+            Tool::Pub,
+            &["--keyform", "pem", "--cert", "c", "--key", "k"],
+        )
+        .unwrap();
+        assert_eq!(c.tls.unsupported, None);
+    }
+
+    #[test]
+    fn tls_option_errors_match_mosquitto() {
+        let e = |a: &[&str]| match parse_only(Tool::Pub, a) {
+            Err(ParseStop::Error(m)) => m,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(
+            e(&["--cert", "c", "-t", "a"]),
+            "Error: Both certfile and keyfile must be provided if one of them is set.\n"
+        );
+        assert_eq!(
+            e(&["--psk", "00", "-t", "a"]),
+            "Error: --psk-identity required if --psk used.\n"
+        );
+        assert_eq!(
+            e(&["--psk", "00", "--psk-identity", "i", "--cafile", "x"]),
+            "Error: Only one of --psk or --cafile/--capath may be used at once.\n"
+        );
+        assert_eq!(
+            e(&["--cafile"]),
+            "Error: --cafile argument given but no file specified.\n\n"
+        );
+    }
+
+    #[test]
+    fn mqtts_url() {
+        let c = parse_only(Tool::Sub, &["-L", "mqtts://u:p@localhost/a/b"]).unwrap();
+        assert_eq!(c.port, Some(8883));
+        assert!(c.tls.use_os_certs);
+        assert!(c.tls.enabled(c.port));
+        assert_eq!(c.host.as_deref(), Some("localhost"));
+        assert_eq!(c.topics, vec!["a/b".to_string()]);
+        let c = parse_only(Tool::Sub, &["-L", "mqtts://h:1234/t", "--cafile", "ca"]).unwrap();
+        assert_eq!(c.port, Some(1234));
     }
 
     #[test]

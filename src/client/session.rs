@@ -267,9 +267,7 @@ impl Session {
     pub fn disconnect(&mut self) {
         self.log(format_args!("sending DISCONNECT"));
         let _ = self.write_packet(&Packet::Disconnect(0, Default::default()));
-        if let Stream::Tcp(s) = &self.stream {
-            let _ = s.shutdown(std::net::Shutdown::Write);
-        }
+        self.stream.shutdown_write();
     }
 
     /// Decode one complete packet from the input buffer, if there is one.
@@ -394,6 +392,11 @@ impl Session {
                 if let Some(p) = self.handle(p)? {
                     return Ok(Event::Packet(p));
                 }
+                continue;
+            }
+            if self.stream.buffered() > 0 {
+                // TLS holds decrypted bytes that poll(2) cannot see.
+                self.read_some()?;
                 continue;
             }
             let now = Instant::now();

@@ -41,19 +41,20 @@ const COMMON_TAIL: &str = " --help : print this help and exit.
  --will-qos : QoS of the Will.
  --will-retain : make the Will a retained message.
  --will-topic : topic of the Will.
- The TLS options below are recognised, but TLS is not available in this version:
  --cafile : file of trusted CA certificates, to turn on TLS.
  --capath : directory of trusted CA certificates, to turn on TLS.
  --cert : client certificate, for brokers that ask for one.
  --key : private key of the client certificate.
- --keyform : format of the key file: pem or engine.
- --ciphers : OpenSSL cipher list to allow.
+ --keyform : format of the key file: pem (engine is not supported).
+ --ciphers : OpenSSL cipher list to allow (TLS 1.2 and earlier).
  --tls-version : TLS version to use: tlsv1.3, tlsv1.2 or tlsv1.1.
+                 Default: TLS 1.2 or later.
  --insecure : skip checking that the broker's certificate matches its host name.
               Unsafe: only for testing.
- --tls-alpn : ALPN protocol to ask for.
- --tls-engine : OpenSSL engine to use.
- --tls-engine-kpass-sha1 : SHA1 of the key password for the engine.
+ --tls-alpn : ALPN protocol to ask for (not supported by this version).
+ --tls-engine : OpenSSL engine to use (not supported by this version).
+ --tls-engine-kpass-sha1 : SHA1 of the key password for the engine
+                           (not supported by this version).
  --tls-use-os-certs : trust the operating system's CA certificates.
  --psk : pre-shared key in hexadecimal (no leading 0x), for TLS-PSK.
  --psk-identity : client identity for TLS-PSK.
