@@ -342,6 +342,7 @@ fn bridges_with_debian_mosquitto_both_roles() {
     let _ = debian_local.wait();
 }
 
+#[cfg(feature = "tls")]
 /// Runs the openssl command line (certificates are made per test run,
 /// never committed).
 fn openssl(dir: &TempDir, args: &[&str]) {
@@ -357,6 +358,7 @@ fn openssl(dir: &TempDir, args: &[&str]) {
     );
 }
 
+#[cfg(feature = "tls")]
 /// A CA and a server certificate for 127.0.0.1.
 fn make_certs(dir: &TempDir) {
     openssl(
@@ -415,6 +417,7 @@ fn make_certs(dir: &TempDir) {
     );
 }
 
+#[cfg(feature = "tls")]
 #[test]
 fn tls_and_psk_bridges() {
     if require_tool("openssl", "TLS bridge certificates").is_none() {
@@ -493,6 +496,7 @@ fn tls_and_psk_bridges() {
     }
 }
 
+#[cfg(feature = "tls")]
 /// Runs Debian's mosquitto_sub with TLS options until one message arrives,
 /// publishing with `publish` every half second meanwhile (its subscription
 /// has no readiness signal). None (after a skip note) without the tool.

@@ -969,6 +969,7 @@ mod tests {
         );
     }
 
+    #[cfg(feature = "tls")]
     #[test]
     fn mqtts_url() {
         let c = parse_only(Tool::Sub, &["-L", "mqtts://u:p@localhost/a/b"]).unwrap();
