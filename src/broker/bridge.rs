@@ -353,6 +353,9 @@ impl Broker {
                 return;
             }
         };
+        if self.settings.set_tcp_nodelay {
+            let _ = stream.set_nodelay(true);
+        }
         let stream = match b.wrap(stream) {
             Ok(s) => s,
             Err(e) => {

@@ -119,7 +119,7 @@ impl Default for Settings {
             max_packet_size: 0,
             max_keepalive: 0,
             retain_available: true,
-            set_tcp_nodelay: false,
+            set_tcp_nodelay: true,
             connection_messages: true,
             persistent_client_expiration: None,
             sys_interval: 10,

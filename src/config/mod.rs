@@ -430,7 +430,8 @@ impl Default for Config {
             pid_file: None,
             queue_qos0_messages: false,
             retain_available: true,
-            set_tcp_nodelay: false,
+            // mosquitto-rs: on by default (see the man page).
+            set_tcp_nodelay: true,
             sys_interval: 10,
             upgrade_outgoing_qos: false,
             user: "mosquitto".to_string(),
