@@ -16,7 +16,7 @@ mod handle_connect;
 mod handle_publish;
 mod handle_subscribe;
 pub mod logging;
-mod net;
+pub mod net;
 pub mod persist;
 mod persistence;
 pub mod process;

@@ -65,7 +65,8 @@ pub fn listen(addr: SocketAddr) -> io::Result<TcpListener> {
     Ok(TcpListener::from_std(std_listener))
 }
 
-fn sockaddr_of(addr: SocketAddr) -> (libc::sockaddr_storage, libc::socklen_t) {
+/// `addr` in the C layout, with its length (for bind/connect via libc).
+pub fn sockaddr_of(addr: SocketAddr) -> (libc::sockaddr_storage, libc::socklen_t) {
     // SAFETY: an all-zero sockaddr_storage is valid; we fill the family's
     // fields through properly typed pointers into it.
     let mut storage: libc::sockaddr_storage = unsafe { std::mem::zeroed() };

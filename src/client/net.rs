@@ -221,43 +221,6 @@ fn tls_handshake(
     Ok(Stream::Tls(Box::new(tls_stream)))
 }
 
-/// A sockaddr for `addr` in the C layout, with its length.
-fn sockaddr(addr: SocketAddr) -> (libc::sockaddr_storage, libc::socklen_t) {
-    // SAFETY: sockaddr_storage is plain old data, all-zero is valid.
-    let mut ss: libc::sockaddr_storage = unsafe { std::mem::zeroed() };
-    let len = match addr {
-        SocketAddr::V4(a) => {
-            let sin = libc::sockaddr_in {
-                sin_family: libc::AF_INET as libc::sa_family_t,
-                sin_port: a.port().to_be(),
-                sin_addr: libc::in_addr {
-                    s_addr: u32::from_ne_bytes(a.ip().octets()),
-                },
-                sin_zero: [0; 8],
-            };
-            // SAFETY: sockaddr_storage is larger than and aligned for
-            // sockaddr_in.
-            unsafe { std::ptr::write((&mut ss as *mut libc::sockaddr_storage).cast(), sin) };
-            std::mem::size_of::<libc::sockaddr_in>()
-        }
-        SocketAddr::V6(a) => {
-            let sin6 = libc::sockaddr_in6 {
-                sin6_family: libc::AF_INET6 as libc::sa_family_t,
-                sin6_port: a.port().to_be(),
-                sin6_flowinfo: a.flowinfo(),
-                sin6_addr: libc::in6_addr {
-                    s6_addr: a.ip().octets(),
-                },
-                sin6_scope_id: a.scope_id(),
-            };
-            // SAFETY: as above, for sockaddr_in6.
-            unsafe { std::ptr::write((&mut ss as *mut libc::sockaddr_storage).cast(), sin6) };
-            std::mem::size_of::<libc::sockaddr_in6>()
-        }
-    };
-    (ss, len as libc::socklen_t)
-}
-
 /// Connect from a chosen local address (`-A`), which std cannot do: make the
 /// socket, bind it, connect without blocking and wait for the result.
 fn connect_bound(local: IpAddr, remote: SocketAddr, timeout: Duration) -> io::Result<TcpStream> {
@@ -279,12 +242,12 @@ fn connect_bound(local: IpAddr, remote: SocketAddr, timeout: Duration) -> io::Re
     }
     // SAFETY: fd is a fresh socket we own; OwnedFd closes it on error paths.
     let owned = unsafe { OwnedFd::from_raw_fd(fd) };
-    let (la, llen) = sockaddr(SocketAddr::new(local, 0));
+    let (la, llen) = crate::broker::net::sockaddr_of(SocketAddr::new(local, 0));
     // SAFETY: la/llen describe a valid sockaddr for this family.
     if unsafe { libc::bind(fd, (&la as *const libc::sockaddr_storage).cast(), llen) } != 0 {
         return Err(io::Error::last_os_error());
     }
-    let (ra, rlen) = sockaddr(remote);
+    let (ra, rlen) = crate::broker::net::sockaddr_of(remote);
     // SAFETY: as above.
     let rc = unsafe { libc::connect(fd, (&ra as *const libc::sockaddr_storage).cast(), rlen) };
     if rc != 0 {

@@ -6,11 +6,14 @@
 //! `$7$<iterations>$<salt>$<pbkdf2-hmac-sha512(password, salt, iterations)>`,
 //! salt (12 bytes) and hash (64 bytes) in standard base64. Parsing and
 //! base64 need nothing; hashing and verifying need OpenSSL (feature `tls`).
+//! The primitives are the broker's (`broker::security::password`), so the
+//! tool and the broker cannot disagree about a file.
+
+use crate::broker::security::password::{base64_decode, base64_encode};
 
 /// Default PBKDF2 iterations, as mosquitto_passwd uses.
 pub const DEFAULT_ITERATIONS: u32 = 101;
-/// Salt length mosquitto uses for new passwords.
-pub const SALT_LEN: usize = 12;
+pub use crate::broker::security::password::SALT_LEN;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum HashKind {
@@ -81,28 +84,12 @@ impl PasswordHash {
 #[cfg(feature = "tls")]
 mod hashing {
     use super::{HashKind, PasswordHash, SALT_LEN};
-    use openssl::hash::{Hasher, MessageDigest};
+    use crate::broker::security::password::{ct_eq, digest_pbkdf2, digest_sha512};
 
     fn digest(kind: HashKind, password: &[u8], salt: &[u8], iterations: u32) -> Option<Vec<u8>> {
         match kind {
-            HashKind::Sha512 => {
-                let mut h = Hasher::new(MessageDigest::sha512()).ok()?;
-                h.update(password).ok()?;
-                h.update(salt).ok()?;
-                Some(h.finish().ok()?.to_vec())
-            }
-            HashKind::Sha512Pbkdf2 => {
-                let mut out = vec![0u8; 64];
-                openssl::pkcs5::pbkdf2_hmac(
-                    password,
-                    salt,
-                    usize::try_from(iterations).ok()?,
-                    MessageDigest::sha512(),
-                    &mut out,
-                )
-                .ok()?;
-                Some(out)
-            }
+            HashKind::Sha512 => digest_sha512(password, salt),
+            HashKind::Sha512Pbkdf2 => digest_pbkdf2(password, salt, iterations),
         }
     }
 
@@ -123,7 +110,7 @@ mod hashing {
         /// Whether `password` matches, compared in constant time.
         pub fn verify(&self, password: &[u8]) -> bool {
             match digest(self.kind, password, &self.salt, self.iterations) {
-                Some(d) => d.len() == self.hash.len() && openssl::memcmp::eq(&d, &self.hash),
+                Some(d) => ct_eq(&d, &self.hash),
                 None => false,
             }
         }
@@ -132,48 +119,6 @@ mod hashing {
 
 /// Whether hashing is available in this build.
 pub const HASHING_AVAILABLE: bool = cfg!(feature = "tls");
-
-const B64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-/// Standard base64 with padding, no line breaks (as mosquitto writes it).
-pub fn base64_encode(data: &[u8]) -> String {
-    let mut out = String::with_capacity(data.len().div_ceil(3) * 4);
-    for chunk in data.chunks(3) {
-        let b = [
-            chunk.first().copied().unwrap_or(0),
-            chunk.get(1).copied().unwrap_or(0),
-            chunk.get(2).copied().unwrap_or(0),
-        ];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(char::from(B64[((n >> (18 - 6 * i)) & 63) as usize]));
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
-}
-
-/// Standard base64; padding optional; `None` on any other character.
-pub fn base64_decode(s: &str) -> Option<Vec<u8>> {
-    let s = s.trim_end_matches('=');
-    let mut out = Vec::with_capacity(s.len() * 3 / 4);
-    let mut acc: u32 = 0;
-    let mut bits = 0;
-    for c in s.bytes() {
-        let v = B64.iter().position(|&x| x == c)? as u32;
-        acc = (acc << 6) | v;
-        bits += 6;
-        if bits >= 8 {
-            bits -= 8;
-            out.push((acc >> bits) as u8);
-            acc &= (1 << bits) - 1;
-        }
-    }
-    Some(out)
-}
 
 #[cfg(test)]
 mod tests {

@@ -36,7 +36,8 @@ use std::path::{Path, PathBuf};
 
 use super::{read_lines, trim_blanks, SecurityError, Warning};
 
-const SALT_LEN: usize = 12;
+/// Salt length mosquitto uses for new passwords.
+pub const SALT_LEN: usize = 12;
 const HASH_LEN: usize = 64;
 
 #[derive(Clone, PartialEq, Eq)]
@@ -297,7 +298,7 @@ fn decode(field: &str) -> Result<Stored, String> {
 /// Standard base64 (`+/`, `=` padding optional), as OpenSSL's base64 BIO
 /// reads what `mosquitto_passwd` writes. `None` on any other character or
 /// an impossible length.
-pub(crate) fn base64_decode(s: &str) -> Option<Vec<u8>> {
+pub fn base64_decode(s: &str) -> Option<Vec<u8>> {
     let body = s.trim_end_matches('=');
     if s.len() - body.len() > 2 {
         return None;
@@ -330,8 +331,7 @@ pub(crate) fn base64_decode(s: &str) -> Option<Vec<u8>> {
 }
 
 /// Standard base64 with padding, as `mosquitto_passwd` writes.
-#[cfg(any(test, feature = "tls"))]
-pub(crate) fn base64_encode(data: &[u8]) -> String {
+pub fn base64_encode(data: &[u8]) -> String {
     const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let mut out = String::with_capacity(data.len().div_ceil(3) * 4);
     for chunk in data.chunks(3) {
@@ -353,7 +353,7 @@ pub(crate) fn base64_encode(data: &[u8]) -> String {
 }
 
 /// Equality that takes the same time for every pair of equal-length inputs.
-fn ct_eq(a: &[u8], b: &[u8]) -> bool {
+pub fn ct_eq(a: &[u8], b: &[u8]) -> bool {
     if a.len() != b.len() {
         return false;
     }
@@ -364,16 +364,18 @@ fn ct_eq(a: &[u8], b: &[u8]) -> bool {
     diff == 0
 }
 
+/// `$6$`: one SHA-512 over password then salt. None without OpenSSL.
 #[cfg(feature = "tls")]
-fn digest_sha512(password: &[u8], salt: &[u8]) -> Option<Vec<u8>> {
+pub fn digest_sha512(password: &[u8], salt: &[u8]) -> Option<Vec<u8>> {
     let mut h = openssl::sha::Sha512::new();
     h.update(password);
     h.update(salt);
     Some(h.finish().to_vec())
 }
 
+/// `$7$`: PBKDF2-HMAC-SHA512. None without OpenSSL.
 #[cfg(feature = "tls")]
-fn digest_pbkdf2(password: &[u8], salt: &[u8], iterations: u32) -> Option<Vec<u8>> {
+pub fn digest_pbkdf2(password: &[u8], salt: &[u8], iterations: u32) -> Option<Vec<u8>> {
     let mut out = vec![0u8; HASH_LEN];
     openssl::pkcs5::pbkdf2_hmac(
         password,
@@ -387,30 +389,17 @@ fn digest_pbkdf2(password: &[u8], salt: &[u8], iterations: u32) -> Option<Vec<u8
 }
 
 #[cfg(not(feature = "tls"))]
-fn digest_sha512(_password: &[u8], _salt: &[u8]) -> Option<Vec<u8>> {
+pub fn digest_sha512(_password: &[u8], _salt: &[u8]) -> Option<Vec<u8>> {
     None
 }
 
 #[cfg(not(feature = "tls"))]
-fn digest_pbkdf2(_password: &[u8], _salt: &[u8], _iterations: u32) -> Option<Vec<u8>> {
+pub fn digest_pbkdf2(_password: &[u8], _salt: &[u8], _iterations: u32) -> Option<Vec<u8>> {
     None
 }
 
-/// A `$7$…` field as `mosquitto_passwd` would write it for this password,
-/// salt and iteration count (for our own `mosquitto_passwd` later).
-#[cfg(feature = "tls")]
-pub fn hash_pbkdf2(password: &[u8], salt: &[u8; SALT_LEN], iterations: u32) -> Option<String> {
-    let h = digest_pbkdf2(password, salt, iterations)?;
-    Some(format!(
-        "$7${}${}${}",
-        iterations,
-        base64_encode(salt),
-        base64_encode(&h)
-    ))
-}
-
-/// A `$6$…` field as `mosquitto_passwd -H sha512` would write it.
-#[cfg(feature = "tls")]
+/// A `$6$…` field as `mosquitto_passwd -H sha512` would write it (tests).
+#[cfg(all(test, feature = "tls"))]
 pub fn hash_sha512(password: &[u8], salt: &[u8; SALT_LEN]) -> Option<String> {
     let h = digest_sha512(password, salt)?;
     Some(format!("$6${}${}", base64_encode(salt), base64_encode(&h)))
@@ -489,8 +478,9 @@ mod tests {
                 hash_sha512(b"password", &salt).unwrap(),
                 format!("$6${SALT}${SHA512_HASH}")
             );
+            let pbkdf2 = digest_pbkdf2(b"password", &salt, 101).unwrap();
             assert_eq!(
-                hash_pbkdf2(b"password", &salt, 101).unwrap(),
+                format!("$7$101${}${}", base64_encode(&salt), base64_encode(&pbkdf2)),
                 format!("$7$101${SALT}${PBKDF2_HASH}")
             );
         }
