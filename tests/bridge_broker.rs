@@ -255,9 +255,6 @@ fn lazy_bridge_waits_for_threshold_and_once_does_not_restart() {
 /// Our broker bridged to Debian's mosquitto, and Debian's bridged to ours.
 #[test]
 fn bridges_with_debian_mosquitto_both_roles() {
-    let Some(debian) = require_tool("mosquitto", "bridge interop") else {
-        return;
-    };
     // Ours is local, Debian's is remote.
     let dport = free_port();
     let ddir = TempDir::new("debian-remote");
@@ -265,17 +262,9 @@ fn bridges_with_debian_mosquitto_both_roles() {
         "m.conf",
         &format!("listener {dport} 127.0.0.1\nallow_anonymous true\n"),
     );
-    let mut debian_child = std::process::Command::new(&debian)
-        .args(["-c", dconf.to_str().unwrap_or("")])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("start Debian mosquitto");
-    let deadline = Instant::now() + TIMEOUT;
-    while std::net::TcpStream::connect(addr(dport)).is_err() {
-        assert!(Instant::now() < deadline, "Debian mosquitto did not start");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let Some(debian_remote) = RefBroker::start(&dconf, dport) else {
+        return;
+    };
     let ours = Broker::start(&bridge_block(
         dport,
         "topic up/# out 1 a/ b/\ntopic down/# in 2",
@@ -296,8 +285,7 @@ fn bridges_with_debian_mosquitto_both_roles() {
     dp.publish("down/y", b"from-debian", 2, false);
     assert_eq!(wait_for(&mut on_ours, "down/y"), b"from-debian");
     drop(ours);
-    let _ = debian_child.kill();
-    let _ = debian_child.wait();
+    drop(debian_remote);
 
     // Debian's is local, ours is remote.
     let ours = Broker::start("");
@@ -310,17 +298,9 @@ fn bridges_with_debian_mosquitto_both_roles() {
             bridge_block(ours.port, "topic deb/# both 1", "")
         ),
     );
-    let mut debian_local = std::process::Command::new(&debian)
-        .args(["-c", lconf.to_str().unwrap_or("")])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("start Debian mosquitto");
-    let deadline = Instant::now() + TIMEOUT;
-    while std::net::TcpStream::connect(addr(lport)).is_err() {
-        assert!(Instant::now() < deadline, "Debian mosquitto did not start");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let Some(_debian_local) = RefBroker::start(&lconf, lport) else {
+        return;
+    };
     let mut on_ours = bridged_subscriber(ours.port, "o-sub", "deb/#", || {
         let mut p = Client::connect(lport, "o-probe", true, 60);
         p.publish("deb/probe", b"probe", 1, false);
@@ -338,8 +318,6 @@ fn bridges_with_debian_mosquitto_both_roles() {
     assert_eq!(wait_for(&mut on_ours, "deb/back"), b"to-debian-local");
     on_debian.expect_nothing_for(Duration::from_millis(800));
     on_ours.expect_nothing_for(Duration::from_millis(300));
-    let _ = debian_local.kill();
-    let _ = debian_local.wait();
 }
 
 #[cfg(feature = "tls")]

@@ -198,9 +198,6 @@ fn truncated_database_is_reported_with_its_offset() {
 /// Debian's mosquitto writes the database; ours loads it and delivers.
 #[test]
 fn database_from_debian_mosquitto_loads_in_ours() {
-    let Some(debian) = require_tool("mosquitto", "to write a reference database") else {
-        return;
-    };
     let dir = db_dir("from-debian");
     let port = free_port();
     let conf = dir.write(
@@ -210,17 +207,9 @@ fn database_from_debian_mosquitto_loads_in_ours() {
             persist_conf(&dir.path, "")
         ),
     );
-    let mut child = std::process::Command::new(&debian)
-        .args(["-c", conf.to_str().unwrap_or("")])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("start Debian mosquitto");
-    let deadline = Instant::now() + TIMEOUT;
-    while std::net::TcpStream::connect(addr(port)).is_err() {
-        assert!(Instant::now() < deadline, "Debian mosquitto did not start");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let Some(debian) = RefBroker::start(&conf, port) else {
+        return;
+    };
     let (mut s, _) = session(port, "migrant");
     s.subscribe("mig/#", 1);
     s.disconnect();
@@ -228,14 +217,7 @@ fn database_from_debian_mosquitto_loads_in_ours() {
     p.publish("mig/q", b"from-debian", 1, false);
     p.publish("mig/retained", b"kept-by-debian", 1, true);
     p.disconnect();
-    // SAFETY: SIGTERM to the child we started: it saves and exits.
-    unsafe {
-        libc::kill(child.id() as libc::pid_t, libc::SIGTERM);
-    }
-    assert!(
-        wait_timeout(&mut child, TIMEOUT).is_some(),
-        "Debian mosquitto exited"
-    );
+    debian.stop();
     assert!(dir.join("mosquitto.db").exists());
 
     let b = Broker::start_config(|port| {
@@ -259,9 +241,6 @@ fn database_from_debian_mosquitto_loads_in_ours() {
 /// Ours writes the database; Debian's mosquitto loads it and delivers.
 #[test]
 fn database_from_ours_loads_in_debian_mosquitto() {
-    let Some(debian) = require_tool("mosquitto", "to read our database") else {
-        return;
-    };
     let dir = db_dir("to-debian");
     let mut b = start(&dir.path, "");
     let (mut s, _) = session(b.port, "emigrant");
@@ -286,17 +265,9 @@ fn database_from_ours_loads_in_debian_mosquitto() {
             persist_conf(&dir.path, "")
         ),
     );
-    let mut child = std::process::Command::new(&debian)
-        .args(["-c", conf.to_str().unwrap_or("")])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("start Debian mosquitto");
-    let deadline = Instant::now() + TIMEOUT;
-    while std::net::TcpStream::connect(addr(port)).is_err() {
-        assert!(Instant::now() < deadline, "Debian mosquitto did not start");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let Some(_debian) = RefBroker::start(&conf, port) else {
+        return;
+    };
     let (mut s, connack) = session(port, "emigrant");
     assert_eq!(connack[2], 1, "Debian sees the session");
     let m = s.receive_publish();
@@ -307,6 +278,4 @@ fn database_from_ours_loads_in_debian_mosquitto() {
     let mut r = Client::connect(port, "emi-reader", true, 60);
     r.subscribe("emi/retained", 0);
     assert_eq!(r.expect_publish().payload, b"kept-by-ours");
-    let _ = child.kill();
-    let _ = child.wait();
 }

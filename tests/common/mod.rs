@@ -964,3 +964,50 @@ pub fn require_tool(name: &str, why: &str) -> Option<PathBuf> {
         }
     }
 }
+
+/// Debian's mosquitto started on `port` with the config file `conf`, killed
+/// on drop (or stopped with SIGTERM by `stop`, which makes it save).
+pub struct RefBroker {
+    child: Child,
+}
+
+impl RefBroker {
+    /// None (after a skip note, or a panic under CI) when it is not
+    /// installed.
+    pub fn start(conf: &Path, port: u16) -> Option<RefBroker> {
+        let bin = require_tool("mosquitto", "the reference broker")?;
+        let child = Command::new(bin)
+            .args(["-c", &conf.to_string_lossy()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start Debian mosquitto");
+        let b = RefBroker { child };
+        let deadline = Instant::now() + START_TIMEOUT;
+        while TcpStream::connect(addr(port)).is_err() {
+            assert!(Instant::now() < deadline, "Debian mosquitto did not start");
+            // Connection refused comes back at once; do not spin.
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Some(b)
+    }
+
+    /// SIGTERM and wait: mosquitto saves its database on the way out.
+    pub fn stop(mut self) {
+        // SAFETY: kill(2) on the child we started.
+        unsafe {
+            libc::kill(self.child.id() as libc::pid_t, libc::SIGTERM);
+        }
+        assert!(
+            wait_timeout(&mut self.child, TIMEOUT).is_some(),
+            "Debian mosquitto exited"
+        );
+    }
+}
+
+impl Drop for RefBroker {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
