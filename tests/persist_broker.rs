@@ -180,19 +180,22 @@ fn truncated_database_is_reported_with_its_offset() {
     assert!(b.stop_gracefully().is_some());
     let db_path = dir.join("mosquitto.db");
     let bytes = fs::read(&db_path).expect("saved");
-    // Cut in the middle of the last chunk.
-    fs::write(&db_path, &bytes[..bytes.len() - 5]).expect("truncate");
-    let conf = dir.write(
-        "t.conf",
-        &format!(
-            "listener {} 127.0.0.1\nallow_anonymous true\n{}",
-            free_port(),
-            persist_conf(&dir.path, "")
-        ),
-    );
-    let out = run_to_exit(&["-c", conf.to_str().unwrap_or("")], &dir, TIMEOUT);
-    assert_ne!(out.status.code(), Some(0));
-    assert!(out.output().contains("offset "), "{}", out.output());
+    // Cut in the middle of the last chunk, and exactly at a chunk boundary
+    // (our end marker is the last 12 bytes): both are refused.
+    for cut in [5, 12] {
+        fs::write(&db_path, &bytes[..bytes.len() - cut]).expect("truncate");
+        let conf = dir.write(
+            "t.conf",
+            &format!(
+                "listener {} 127.0.0.1\nallow_anonymous true\n{}",
+                free_port(),
+                persist_conf(&dir.path, "")
+            ),
+        );
+        let out = run_to_exit(&["-c", conf.to_str().unwrap_or("")], &dir, TIMEOUT);
+        assert_ne!(out.status.code(), Some(0), "cut {cut} accepted");
+        assert!(out.output().contains("offset "), "{}", out.output());
+    }
 }
 
 /// Debian's mosquitto writes the database; ours loads it and delivers.

@@ -13,7 +13,7 @@ use std::thread::sleep;
 use std::time::{Duration, Instant};
 
 use mosquitto_rs::broker::persist::{
-    self, decode, direction, encode, msg_state, PersistClient, PersistClientMsg, PersistDb,
+    self, decode, direction, encode_plain, msg_state, PersistClient, PersistClientMsg, PersistDb,
     PersistSub, StoredMessage,
 };
 
@@ -419,7 +419,7 @@ fn we_read_what_mosquitto_writes() {
 
     // Our encoder reproduces mosquitto's file byte for byte.
     assert!(
-        encode(&db) == bytes,
+        encode_plain(&db) == bytes,
         "re-encoded file differs from mosquitto's"
     );
 }

@@ -39,6 +39,35 @@ const CHUNK_CLIENT_MSG: u32 = 3;
 const CHUNK_RETAIN: u32 = 4;
 const CHUNK_SUB: u32 = 5;
 const CHUNK_CLIENT: u32 = 6;
+/// mosquitto-rs's own chunks, which mosquitto skips ("Unsupported chunk …
+/// Ignoring."): a first chunk saying an end marker will follow, and the
+/// end marker holding a CRC-32 of everything before it. Together they make a
+/// file cut at a chunk boundary detectable, which the format alone is not.
+const CHUNK_MRS_START: u32 = 0x6D72_7301;
+const CHUNK_MRS_END: u32 = 0x6D72_7302;
+const MRS_START_BODY: &[u8] = b"mosquitto-rs";
+
+/// CRC-32 (IEEE 802.3, as zlib computes it), bitwise: saves are rare and
+/// this keeps the code small.
+pub fn crc32(data: &[u8]) -> u32 {
+    let mut crc = !0u32;
+    for &b in data {
+        crc ^= u32::from(b);
+        for _ in 0..8 {
+            let mask = (crc & 1).wrapping_neg();
+            crc = (crc >> 1) ^ (0xEDB8_8320 & mask);
+        }
+    }
+    !crc
+}
+
+/// What the mosquitto-rs marker chunks said while decoding.
+#[derive(Default)]
+struct Markers {
+    started: bool,
+    /// (CRC stored in the end marker, offset of the end marker's chunk).
+    end: Option<(u32, usize)>,
+}
 
 /// mosquitto refuses stored payloads above MQTT's maximum packet size.
 const MAX_PAYLOAD: usize = 268_435_455;
@@ -227,15 +256,21 @@ fn check_qos(qos: u8, at: usize, what: &str) -> Result<()> {
 ///
 /// The format has no end marker and its CRC field is unused, so a file cut
 /// exactly at a chunk boundary is indistinguishable from a complete file
-/// with fewer chunks; only a missing CFG chunk is caught.
+/// with fewer chunks; only a missing CFG chunk is caught. Files written by
+/// mosquitto-rs carry two extra chunks (see `CHUNK_MRS_START`) that close
+/// that gap: a missing end marker or a checksum mismatch is an error.
 pub fn decode(bytes: &[u8]) -> Result<PersistDb> {
     let mut r = Reader::new(bytes, 0);
     let version = read_file_header(&mut r)?;
     let mut db = PersistDb::default();
     let mut saw_cfg = false;
+    let mut markers = Markers::default();
     while r.remaining() > 0 {
+        if let Some((_, at)) = markers.end {
+            return Err(PersistError::new(at, "data after the end marker"));
+        }
         let kind = if version >= 5 {
-            decode_chunk_v56(&mut r, version, &mut db)?
+            decode_chunk_v56(&mut r, version, &mut db, &mut markers)?
         } else {
             decode_chunk_v234(&mut r, version, &mut db)?
         };
@@ -243,6 +278,21 @@ pub fn decode(bytes: &[u8]) -> Result<PersistDb> {
     }
     if !saw_cfg {
         return Err(r.err("no CFG chunk: the file is truncated or not from mosquitto"));
+    }
+    match markers.end {
+        Some((stored, at)) => {
+            let actual = crc32(bytes.get(..at).unwrap_or(&[]));
+            if stored != actual {
+                return Err(PersistError::new(
+                    at,
+                    format!("checksum mismatch (stored {stored:08x}, computed {actual:08x})"),
+                ));
+            }
+        }
+        None if markers.started => {
+            return Err(r.err("truncated: the end marker mosquitto-rs writes is missing"));
+        }
+        None => {}
     }
     Ok(db)
 }
@@ -277,7 +327,12 @@ fn read_file_header(r: &mut Reader<'_>) -> Result<u32> {
 }
 
 /// Reads one v5/v6 chunk; returns its type.
-fn decode_chunk_v56(r: &mut Reader<'_>, version: u32, db: &mut PersistDb) -> Result<u32> {
+fn decode_chunk_v56(
+    r: &mut Reader<'_>,
+    version: u32,
+    db: &mut PersistDb,
+    markers: &mut Markers,
+) -> Result<u32> {
     let start = r.offset();
     // Take the header whole so a cut inside it is reported at its start.
     let mut h = Reader::new(r.take(CHUNK_HEADER_LEN, "chunk header")?, start);
@@ -320,6 +375,12 @@ fn decode_chunk_v56(r: &mut Reader<'_>, version: u32, db: &mut PersistDb) -> Res
             if !client.client_id.is_empty() {
                 db.clients.push(client);
             }
+        }
+        CHUNK_MRS_START => markers.started = true,
+        CHUNK_MRS_END => {
+            let crc = c.u32be("end marker checksum")?;
+            c.expect_end("end marker")?;
+            markers.end = Some((crc, start));
         }
         _ => {} // mosquitto: "Unsupported chunk ... Ignoring." and seeks past it.
     }
@@ -724,6 +785,10 @@ pub fn encode(db: &PersistDb) -> Vec<u8> {
     out.extend_from_slice(&MAGIC);
     out.extend_from_slice(&[0; 4]); // CRC: always zero
     out.extend_from_slice(&DB_VERSION.to_be_bytes());
+    // First, so that any cut after the header leaves a file known to be
+    // ours and therefore known to need its end marker.
+    chunk_header(&mut out, CHUNK_MRS_START, MRS_START_BODY.len());
+    out.extend_from_slice(MRS_START_BODY);
     write_cfg(&mut out, db);
     for m in &db.msgs {
         write_msg_store(&mut out, m);
@@ -736,6 +801,26 @@ pub fn encode(db: &PersistDb) -> Vec<u8> {
         chunk_header(&mut out, CHUNK_RETAIN, RETAIN_LEN);
         out.extend_from_slice(&id.to_ne_bytes());
     }
+    let crc = crc32(&out);
+    chunk_header(&mut out, CHUNK_MRS_END, 4);
+    out.extend_from_slice(&crc.to_be_bytes());
+    out
+}
+
+/// The file as mosquitto itself would write it: `encode` without
+/// mosquitto-rs's two marker chunks (for comparisons with real files).
+pub fn encode_plain(db: &PersistDb) -> Vec<u8> {
+    let marked = encode(db);
+    let start_len = CHUNK_HEADER_LEN + MRS_START_BODY.len();
+    let end_len = CHUNK_HEADER_LEN + 4;
+    let mut out = Vec::with_capacity(marked.len());
+    out.extend_from_slice(marked.get(..FILE_HEADER_LEN).unwrap_or(&[]));
+    let rest_end = marked.len().saturating_sub(end_len);
+    out.extend_from_slice(
+        marked
+            .get(FILE_HEADER_LEN + start_len..rest_end)
+            .unwrap_or(&[]),
+    );
     out
 }
 
@@ -770,7 +855,16 @@ fn encoded_len_hint(db: &PersistDb) -> usize {
         .map(|s| CHUNK_HEADER_LEN + SUB_LEN + s.client_id.len() + s.topic.len())
         .sum();
     let retained = db.retained.len() * (CHUNK_HEADER_LEN + RETAIN_LEN);
-    FILE_HEADER_LEN + CHUNK_HEADER_LEN + CFG_LEN + msgs + clients + cmsgs + subs + retained
+    let markers = 2 * CHUNK_HEADER_LEN + MRS_START_BODY.len() + 4;
+    FILE_HEADER_LEN
+        + CHUNK_HEADER_LEN
+        + CFG_LEN
+        + msgs
+        + clients
+        + cmsgs
+        + subs
+        + retained
+        + markers
 }
 
 fn chunk_header(out: &mut Vec<u8>, kind: u32, len: usize) {

@@ -22,7 +22,7 @@ mod tests;
 use std::fmt;
 
 pub use file::{load, move_aside, save, LoadError};
-pub use format::{decode, encode, DB_VERSION, MAGIC};
+pub use format::{crc32, decode, encode, encode_plain, DB_VERSION, MAGIC};
 
 /// Everything a `mosquitto.db` file holds.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]

@@ -100,14 +100,14 @@ fn sample_db() -> PersistDb {
 #[test]
 fn round_trip_every_chunk_kind() {
     let db = sample_db();
-    let bytes = encode(&db);
+    let bytes = encode_plain(&db);
     assert_eq!(decode(&bytes), Ok(db));
 }
 
 #[test]
 fn round_trip_empty_db() {
     let db = PersistDb::default();
-    assert_eq!(decode(&encode(&db)), Ok(db));
+    assert_eq!(decode(&encode_plain(&db)), Ok(db));
 }
 
 #[test]
@@ -141,7 +141,7 @@ fn round_trip_max_lengths() {
         }],
         ..PersistDb::default()
     };
-    assert_eq!(decode(&encode(&db)), Ok(db));
+    assert_eq!(decode(&encode_plain(&db)), Ok(db));
 }
 
 #[test]
@@ -175,7 +175,7 @@ fn unrepresentable_records_are_left_out() {
         }],
         ..PersistDb::default()
     };
-    assert_eq!(decode(&encode(&db)), Ok(PersistDb::default()));
+    assert_eq!(decode(&encode_plain(&db)), Ok(PersistDb::default()));
 }
 
 #[cfg(all(target_endian = "little", target_pointer_width = "64"))]
@@ -192,7 +192,7 @@ fn header_and_cfg_are_byte_exact() {
     want.extend_from_slice(&[0, 0, 0, 1, 0, 0, 0, 16]); // CFG, sizeof(PF_cfg)
     want.extend_from_slice(&[0x22, 0x11, 0, 0, 0, 0, 0, 0]); // host order
     want.extend_from_slice(&[1, 8, 0, 0, 0, 0, 0, 0]); // shutdown, dbid size, pad
-    assert_eq!(encode(&db), want);
+    assert_eq!(encode_plain(&db), want);
 }
 
 #[cfg(all(target_endian = "little", target_pointer_width = "64"))]
@@ -241,7 +241,7 @@ fn chunks_are_byte_exact() {
         }],
         ..PersistDb::default()
     };
-    let bytes = encode(&db);
+    let bytes = encode_plain(&db);
     let rest = &bytes[23 + 8 + 16..];
     #[rustfmt::skip]
     let want: Vec<u8> = [
@@ -282,7 +282,7 @@ fn chunk_ends(bytes: &[u8]) -> Vec<usize> {
 
 #[test]
 fn truncation_at_every_offset_never_panics() {
-    let bytes = encode(&sample_db());
+    let bytes = encode_plain(&sample_db());
     let ends = chunk_ends(&bytes);
     let mut errors = 0;
     for n in 0..bytes.len() {
@@ -306,7 +306,7 @@ fn truncation_at_every_offset_never_panics() {
 #[test]
 fn short_files_give_clear_reasons() {
     assert_eq!(decode(&[]).unwrap_err().reason, "file is empty");
-    let bytes = encode(&PersistDb::default());
+    let bytes = encode_plain(&PersistDb::default());
     let e = decode(&bytes[..10]).unwrap_err();
     assert!(e.reason.starts_with("truncated"), "{e}");
     let e = decode(&bytes[..23]).unwrap_err();
@@ -339,7 +339,7 @@ fn random_bytes_are_refused() {
 
 #[test]
 fn random_chunks_after_a_valid_header_never_panic() {
-    let header = encode(&PersistDb::default());
+    let header = encode_plain(&PersistDb::default());
     let mut rng = XorShift(12345);
     for _ in 0..20_000 {
         let mut bytes = header.clone();
@@ -357,7 +357,7 @@ fn random_chunks_after_a_valid_header_never_panic() {
 
 #[test]
 fn mutated_files_never_panic() {
-    let good = encode(&sample_db());
+    let good = encode_plain(&sample_db());
     let mut rng = XorShift(777);
     for _ in 0..20_000 {
         let mut bytes = good.clone();
@@ -382,7 +382,7 @@ fn all_zero_files_are_refused() {
 
 #[test]
 fn bad_magic_is_named() {
-    let mut bytes = encode(&sample_db());
+    let mut bytes = encode_plain(&sample_db());
     bytes[3] = b'M';
     let e = decode(&bytes).unwrap_err();
     assert_eq!(
@@ -395,7 +395,7 @@ fn bad_magic_is_named() {
 
 #[test]
 fn unsupported_version_is_named() {
-    let mut bytes = encode(&sample_db());
+    let mut bytes = encode_plain(&sample_db());
     bytes[22] = 7;
     let e = decode(&bytes).unwrap_err();
     assert_eq!(e.offset, 19);
@@ -405,7 +405,7 @@ fn unsupported_version_is_named() {
 #[test]
 fn unknown_chunks_are_skipped() {
     let db = sample_db();
-    let mut bytes = encode(&db);
+    let mut bytes = encode_plain(&db);
     bytes.extend_from_slice(&[0, 0, 0, 99, 0, 0, 0, 3, 1, 2, 3]);
     bytes.extend_from_slice(&[0, 0, 0, 0, 0, 0, 0, 0]); // type 0, empty
     assert_eq!(decode(&bytes), Ok(db));
@@ -413,7 +413,7 @@ fn unknown_chunks_are_skipped() {
 
 #[test]
 fn absurd_lengths_are_refused_before_allocating() {
-    let mut bytes = encode(&PersistDb::default());
+    let mut bytes = encode_plain(&PersistDb::default());
     bytes.extend_from_slice(&[0, 0, 0, 2, 0xFF, 0xFF, 0xFF, 0xFF]);
     let e = decode(&bytes).unwrap_err();
     assert_eq!(e.offset, 47);
@@ -426,7 +426,7 @@ fn absurd_lengths_are_refused_before_allocating() {
         topic: "t".into(),
         ..StoredMessage::default()
     });
-    let mut bytes = encode(&db);
+    let mut bytes = encode_plain(&db);
     let at = 47 + 8 + 16; // payloadlen field of the first MSG_STORE
     bytes[at..at + 4].copy_from_slice(&0x7FFF_FFFFu32.to_be_bytes());
     let e = decode(&bytes).unwrap_err();
@@ -442,7 +442,7 @@ fn fields_longer_than_their_chunk_are_refused() {
         topic: "t".into(),
         ..PersistSub::default()
     });
-    let mut bytes = encode(&db);
+    let mut bytes = encode_plain(&db);
     let topic_len_at = 47 + 8 + 6;
     bytes[topic_len_at..topic_len_at + 2].copy_from_slice(&500u16.to_be_bytes());
     let e = decode(&bytes).unwrap_err();
@@ -451,7 +451,7 @@ fn fields_longer_than_their_chunk_are_refused() {
 
 #[test]
 fn wrong_dbid_size_is_refused() {
-    let mut bytes = encode(&PersistDb::default());
+    let mut bytes = encode_plain(&PersistDb::default());
     bytes[23 + 8 + 9] = 4;
     let e = decode(&bytes).unwrap_err();
     assert!(e.reason.contains("dbid size is 4"), "{e}");
@@ -567,7 +567,7 @@ fn reads_version_4_files() {
 
 #[test]
 fn entries_mosquitto_ignores_are_dropped() {
-    let mut bytes = encode(&PersistDb::default());
+    let mut bytes = encode_plain(&PersistDb::default());
     // A CLIENT chunk with an empty client id (24 fixed bytes only).
     bytes.extend_from_slice(&[0, 0, 0, 6, 0, 0, 0, 24]);
     bytes.extend_from_slice(&[0; 24]);
@@ -581,7 +581,7 @@ fn entries_mosquitto_ignores_are_dropped() {
 #[cfg(target_pointer_width = "64")]
 #[test]
 fn username_overread_of_mosquitto_2_0_11_is_read_like_mosquitto() {
-    let mut bytes = encode(&PersistDb::default());
+    let mut bytes = encode_plain(&PersistDb::default());
     let mut field = b"alice\0".to_vec();
     field.extend((0..1274).map(|i| (i * 37 % 256) as u8)); // not UTF-8
     assert_eq!(field.len(), 1280);
@@ -614,7 +614,7 @@ fn strings_are_written_up_to_their_first_nul_like_strlen() {
         }],
         ..PersistDb::default()
     };
-    let got = decode(&encode(&db)).unwrap();
+    let got = decode(&encode_plain(&db)).unwrap();
     assert_eq!(got.clients[0].client_id, "abc");
     assert_eq!(got.clients[0].username, "u");
     assert!(got.subs.is_empty());
@@ -673,7 +673,7 @@ fn load_reports_corruption_with_offset() {
     let e = load(&path).unwrap_err();
     assert!(matches!(&e, LoadError::Corrupt { error, .. } if error.offset == 0));
     assert!(e.to_string().contains("offset 0: bad magic"), "{e}");
-    let bytes = encode(&sample_db());
+    let bytes = encode_plain(&sample_db());
     std::fs::write(&path, &bytes[..bytes.len() - 3]).unwrap();
     let e = load(&path).unwrap_err();
     assert!(e.to_string().contains("truncated"), "{e}");
@@ -692,4 +692,36 @@ fn load_of_a_directory_is_an_io_error() {
     let dir = temp_dir("isdir");
     assert!(matches!(load(&dir), Err(LoadError::Io { .. })));
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// mosquitto-rs's marker chunks close the format's gap: with them, every
+/// cut of the file is refused, chunk boundaries included.
+#[test]
+fn marked_files_refuse_every_truncation() {
+    let bytes = encode(&sample_db());
+    assert_eq!(decode(&bytes), Ok(sample_db()));
+    for n in 0..bytes.len() {
+        assert!(decode(&bytes[..n]).is_err(), "cut at {n} accepted");
+    }
+}
+
+#[test]
+fn marked_files_detect_changed_bytes_and_trailing_data() {
+    let bytes = encode(&sample_db());
+    // Flip one payload bit somewhere in the middle: structure still parses,
+    // the checksum does not.
+    let mut bad = bytes.clone();
+    let mid = bad.len() / 2;
+    bad[mid] ^= 0x01;
+    assert!(decode(&bad).is_err());
+    let mut extra = bytes.clone();
+    extra.extend_from_slice(&[0, 0, 0, 4, 0, 0, 0, 8, 1, 0, 0, 0, 0, 0, 0, 0]);
+    let e = decode(&extra).unwrap_err();
+    assert!(e.reason.contains("after the end marker"), "{e}");
+}
+
+#[test]
+fn crc32_matches_the_standard_check_value() {
+    assert_eq!(crc32(b"123456789"), 0xCBF4_3926);
+    assert_eq!(crc32(b""), 0);
 }
