@@ -90,8 +90,9 @@ pub struct MsgLists {
     pub queued: VecDeque<OutMsg>,
     /// Payload bytes in `queued`.
     pub queued_bytes: usize,
-    /// QoS 2 packet ids received and not yet released (sorted).
-    pub incoming: Vec<u16>,
+    /// QoS 2 packet ids received and not yet released (sorted); boxed
+    /// because most clients never publish at QoS 2.
+    pub incoming: Option<Box<Vec<u16>>>,
     pub last_packet_id: u16,
 }
 
@@ -181,18 +182,21 @@ impl MsgLists {
     /// Records an incoming QoS 2 id; false if it was already recorded (a
     /// duplicate that must not be delivered again).
     pub fn incoming_insert(&mut self, id: u16) -> bool {
-        match self.incoming.binary_search(&id) {
+        let ids = self.incoming.get_or_insert_with(Box::default);
+        match ids.binary_search(&id) {
             Ok(_) => false,
             Err(i) => {
-                self.incoming.insert(i, id);
+                ids.insert(i, id);
                 true
             }
         }
     }
 
     pub fn incoming_release(&mut self, id: u16) {
-        if let Ok(i) = self.incoming.binary_search(&id) {
-            self.incoming.remove(i);
+        if let Some(ids) = self.incoming.as_mut() {
+            if let Ok(i) = ids.binary_search(&id) {
+                ids.remove(i);
+            }
         }
     }
 

@@ -18,10 +18,9 @@ const MAX_PENDING_QOS0: usize = 16 * 1024 * 1024;
 fn write_publish(conn: &mut Connection, m: &OutMsg, dup: bool) {
     // Only bridges rename topics, so only they pay for an allocation.
     let remapped = conn
-        .bridge_topics
-        .as_ref()
+        .bridge_topics()
         .and_then(|t| super::bridge_topic::local_to_remote(t, &m.msg.topic));
-    let topic = match (&remapped, &conn.mount_point) {
+    let topic = match (&remapped, conn.mount_point()) {
         (Some(r), _) => r.as_str(),
         (None, Some(mp)) => m.msg.topic.strip_prefix(&**mp).unwrap_or(&m.msg.topic),
         (None, None) => &m.msg.topic,
@@ -122,7 +121,7 @@ impl Broker {
             let Some(sess) = self.sessions.get(t.session) else {
                 continue;
             };
-            let bridge = sess.is_bridge || sess.bridge.is_some();
+            let bridge = sess.is_bridge || sess.bridge().is_some();
             if bridge && origin == Some(t.session) {
                 continue;
             }
@@ -146,10 +145,10 @@ impl Broker {
         let Some(sess) = self.sessions.get(sk) else {
             return false;
         };
-        let Some(domain) = self.security.get(sess.security) else {
+        let Some(domain) = self.security.get(usize::from(sess.security)) else {
             return false;
         };
-        if sess.bridge.is_some() || domain.files.acl.is_none() {
+        if domain.files.acl.is_none() || sess.bridge().is_some() {
             return true;
         }
         domain.files.acl_check(
@@ -162,7 +161,7 @@ impl Broker {
 
     /// Delivers to one session and marks its connection for flushing.
     pub(super) fn deliver(&mut self, sk: usize, msg: &Rc<Message>, qos: QoS, retain: bool) {
-        let bridge = self.sessions.get(sk).and_then(|s| s.bridge);
+        let bridge = self.sessions.get(sk).and_then(|s| s.bridge());
         if let Some(i) = bridge {
             let max = self.bridge_max_packet(i);
             if max > 0 && publish_len(msg.topic.len(), qos, msg.payload.len()) > max {
@@ -173,7 +172,7 @@ impl Broker {
         let Some(sess) = self.sessions.get_mut(sk) else {
             return;
         };
-        let ck = sess.conn;
+        let ck = sess.conn();
         let persistent = !sess.clean;
         let conn = ck.and_then(|k| self.conns.get_mut(k));
         let outcome = deliver_one(
@@ -272,7 +271,10 @@ impl Broker {
         };
         let limits = self.settings.limits;
         let mut sent = false;
-        while let Some(front) = sess.backlog.front() {
+        let Some(cold) = sess.cold.as_mut() else {
+            return false;
+        };
+        while let Some(front) = cold.backlog.front() {
             if conn.pending_out() >= BACKLOG_LOW_WATER {
                 break;
             }
@@ -280,7 +282,7 @@ impl Broker {
             if qos1 && (!sess.msgs.inflight_room(&limits) || !sess.msgs.queued.is_empty()) {
                 break;
             }
-            let Some(mut m) = sess.backlog.pop_front() else {
+            let Some(mut m) = cold.backlog.pop_front() else {
                 break;
             };
             self.stats.count_publish_sent(m.msg.size());

@@ -74,7 +74,7 @@ impl Broker {
             db.retained.push(id);
         }
         for (_, sess) in self.sessions.iter().filter(|(_, s)| !s.clean) {
-            let client_id = sess.client_id.clone();
+            let client_id = sess.client_id.to_string();
             // mosquitto sends a loaded queued message with the packet id it
             // finds in the file, so queued messages get ids here (ours are
             // only given one when they go into flight).
@@ -146,19 +146,22 @@ impl Broker {
             }
         }
         for c in db.clients {
-            if c.client_id.is_empty() || self.by_id.contains_key(&c.client_id) {
+            if c.client_id.is_empty() || self.by_id.contains_key(c.client_id.as_str()) {
                 continue;
             }
-            let mut sess = Session::new(c.client_id.clone(), false);
+            let id: Rc<str> = Rc::from(c.client_id);
+            let mut sess = Session::new(Rc::clone(&id), false);
             sess.msgs.last_packet_id = c.last_mid;
             let sk = self.sessions.insert(sess);
-            self.by_id.insert(c.client_id, sk);
+            self.by_id.insert(id, sk);
             self.detach_session(sk);
         }
         let mut release = Vec::new();
         for cm in db.client_msgs {
-            let (Some(&sk), Some(msg)) = (self.by_id.get(&cm.client_id), msgs.get(&cm.store_id))
-            else {
+            let (Some(&sk), Some(msg)) = (
+                self.by_id.get(cm.client_id.as_str()),
+                msgs.get(&cm.store_id),
+            ) else {
                 continue; // an expired message or an unknown client, as mosquitto
             };
             let qos = QoS::from_u8(cm.qos).unwrap_or(QoS::AtMostOnce);
@@ -194,7 +197,7 @@ impl Broker {
             }
         }
         for s in db.subs {
-            let Some(&sk) = self.by_id.get(&s.client_id) else {
+            let Some(&sk) = self.by_id.get(s.client_id.as_str()) else {
                 continue;
             };
             let qos = QoS::from_u8(s.qos & 0x03).unwrap_or(QoS::AtMostOnce);

@@ -44,13 +44,13 @@ impl Broker {
                     // A refused TLS handshake (untrusted, expired or revoked
                     // certificate, wrong PSK, not TLS at all) says why.
                     if conn.stream.is_tls() && self.settings.connection_messages {
-                        crate::notice!("Client connection from {} failed: {e}.", conn.peer);
+                        crate::notice!("Client connection from {} failed: {e}.", conn.peer());
                     }
                     self.schedule_close(ck, CloseReason::ConnectionLost);
                     break;
                 }
             };
-            conn.last_rx = Instant::now();
+            conn.last_rx = self.timers.now_ms(Instant::now()) as u32;
             self.stats.bytes_received += n as u64;
             let data = scratch.get(..n).unwrap_or(&[]);
             if conn.rbuf.is_empty() {
@@ -107,7 +107,7 @@ impl Broker {
                 }
             };
             // Limits apply as soon as the length is known, before buffering.
-            let connected = conn.session.is_some();
+            let connected = conn.session().is_some();
             if !connected && header.packet_type() != PacketType::Connect as u8 {
                 self.schedule_close(ck, CloseReason::Protocol);
                 return pos;
@@ -137,11 +137,11 @@ impl Broker {
     fn decode_error(&mut self, ck: usize, e: DecodeError) {
         if let DecodeError::UnsupportedProtocolVersion(v) = e {
             if let Some(conn) = self.conns.get_mut(ck) {
-                if conn.session.is_none() {
+                if conn.session().is_none() {
                     if self.settings.connection_messages {
                         crate::information!(
                             "Invalid protocol version {v} in CONNECT from {}.",
-                            conn.peer
+                            conn.peer()
                         );
                     }
                     self.send_connack_refusal(ck, 1);
@@ -149,9 +149,7 @@ impl Broker {
                 }
             }
         }
-        if let Some(conn) = self.conns.get(ck) {
-            crate::debug!("Bad packet from {}: {e}.", conn.log_id());
-        }
+        crate::debug!("Bad packet from {}: {e}.", self.conn_id(ck));
         let reason = match e {
             DecodeError::MalformedRemainingLength
             | DecodeError::Truncated
@@ -167,7 +165,7 @@ impl Broker {
         let Some(conn) = self.conns.get(ck) else {
             return;
         };
-        if conn.session.is_none() {
+        if conn.session().is_none() {
             match packet {
                 Packet::Connect(c) => self.handle_connect(ck, *c),
                 _ => self.schedule_close(ck, CloseReason::Protocol),
@@ -175,7 +173,7 @@ impl Broker {
             return;
         }
         let version = conn.protocol;
-        if conn.bridge.is_some() && super::bridge::bridge_packet(self, ck, &packet) {
+        if conn.bridge().is_some() && super::bridge::bridge_packet(self, ck, &packet) {
             return;
         }
         match packet {
@@ -193,17 +191,15 @@ impl Broker {
             Packet::Disconnect(..) => {
                 crate::debug!("Received DISCONNECT from {}", self.conn_id(ck));
                 if let Some(conn) = self.conns.get_mut(ck) {
-                    conn.will = None;
+                    conn.take_will();
                 }
                 self.schedule_close(ck, CloseReason::Disconnect);
             }
             Packet::Connect(_) => {
-                if let Some(conn) = self.conns.get(ck) {
-                    crate::notice!(
-                        "Bad client {} sending multiple CONNECT messages.",
-                        conn.log_id()
-                    );
-                }
+                crate::notice!(
+                    "Bad client {} sending multiple CONNECT messages.",
+                    self.conn_id(ck)
+                );
                 self.schedule_close(ck, CloseReason::Protocol);
             }
             // Packets only a broker sends.
@@ -217,7 +213,7 @@ impl Broker {
     pub(super) fn conn_id(&self, ck: usize) -> &str {
         self.conns
             .get(ck)
-            .map(|c| c.log_id())
+            .map(|c| self.log_id_of(c))
             .unwrap_or("<unknown>")
     }
 
