@@ -21,9 +21,9 @@ const MAX_PAUSE: Duration = Duration::from_secs(2);
 pub(super) fn congested(conn: &Connection, sess: &Session, limits: &Limits) -> bool {
     let q = &sess.msgs;
     let queue_full = if limits.max_queued > 0 {
-        q.queued.len() * 2 >= limits.max_queued
+        q.queued_len() * 2 >= limits.max_queued
     } else {
-        q.queued.len() >= UNLIMITED_QUEUE_HIGH_WATER
+        q.queued_len() >= UNLIMITED_QUEUE_HIGH_WATER
     };
     let bytes_full = limits.max_queued_bytes > 0 && q.queued_bytes * 2 >= limits.max_queued_bytes;
     conn.pending_out() >= HIGH_WATER_BYTES || queue_full || bytes_full

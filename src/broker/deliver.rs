@@ -73,7 +73,7 @@ fn deliver_one(
                 write_publish(conn, &out, false);
                 return Outcome::Sent;
             }
-            if sess.msgs.queued.is_empty() && sess.msgs.inflight_room(limits) {
+            if sess.msgs.queued_len() == 0 && sess.msgs.inflight_room(limits) {
                 out.packet_id = sess.msgs.next_packet_id();
                 out.state = if qos == QoS::ExactlyOnce {
                     OutState::WaitPubRec
@@ -81,7 +81,7 @@ fn deliver_one(
                     OutState::WaitPubAck
                 };
                 write_publish(conn, &out, false);
-                sess.msgs.inflight.push_back(out);
+                sess.msgs.push_inflight(out);
                 return Outcome::Sent;
             }
         }
@@ -202,7 +202,7 @@ impl Broker {
             let queued = self
                 .sessions
                 .get(sk)
-                .map(|s| s.msgs.queued.len())
+                .map(|s| s.msgs.queued_len())
                 .unwrap_or(0);
             self.bridge_note_queued(i, queued);
         }
@@ -236,21 +236,28 @@ impl Broker {
         let limits = self.settings.limits;
         let mut sent = false;
         while sess.msgs.inflight_room(&limits) {
-            let Some(mut m) = sess.msgs.pop_queued() else {
+            let Some(qos) = sess.msgs.queued_front().map(|m| m.qos) else {
                 break;
             };
-            self.stats.count_publish_sent(m.msg.size());
-            if m.qos == QoS::AtMostOnce {
+            if qos == QoS::AtMostOnce {
+                let Some(m) = sess.msgs.pop_queued() else {
+                    break;
+                };
+                self.stats.count_publish_sent(m.msg.size());
                 write_publish(conn, &m, false);
             } else {
-                m.packet_id = sess.msgs.next_packet_id();
-                m.state = if m.qos == QoS::ExactlyOnce {
+                let id = sess.msgs.next_packet_id();
+                let Some(m) = sess.msgs.promote_queued() else {
+                    break;
+                };
+                self.stats.count_publish_sent(m.msg.size());
+                m.packet_id = id;
+                m.state = if qos == QoS::ExactlyOnce {
                     OutState::WaitPubRec
                 } else {
                     OutState::WaitPubAck
                 };
-                write_publish(conn, &m, false);
-                sess.msgs.inflight.push_back(m);
+                write_publish(conn, m, false);
             }
             sent = true;
         }
@@ -279,7 +286,7 @@ impl Broker {
                 break;
             }
             let qos1 = front.qos != QoS::AtMostOnce;
-            if qos1 && (!sess.msgs.inflight_room(&limits) || !sess.msgs.queued.is_empty()) {
+            if qos1 && (!sess.msgs.inflight_room(&limits) || sess.msgs.queued_len() > 0) {
                 break;
             }
             let Some(mut m) = cold.backlog.pop_front() else {
@@ -294,7 +301,7 @@ impl Broker {
                     OutState::WaitPubAck
                 };
                 write_publish(conn, &m, false);
-                sess.msgs.inflight.push_back(m);
+                sess.msgs.push_inflight(m);
             } else {
                 write_publish(conn, &m, false);
             }
@@ -310,7 +317,7 @@ impl Broker {
             return;
         };
         let version = conn.protocol;
-        for m in &sess.msgs.inflight {
+        for m in sess.msgs.inflight() {
             match m.state {
                 OutState::WaitPubAck | OutState::WaitPubRec => write_publish(conn, m, true),
                 OutState::WaitPubComp => {

@@ -81,31 +81,30 @@ impl Broker {
             let mut last_mid = sess.msgs.last_packet_id;
             let mut queued_mid = || loop {
                 last_mid = last_mid.wrapping_add(1);
-                if last_mid != 0 && !sess.msgs.inflight.iter().any(|m| m.packet_id == last_mid) {
+                if last_mid != 0 && !sess.msgs.inflight().any(|m| m.packet_id == last_mid) {
                     return last_mid;
                 }
             };
-            let lists = [(&sess.msgs.inflight, false), (&sess.msgs.queued, true)];
-            for (list, queued) in lists {
-                for m in list {
-                    let store_id = ids.id(&m.msg, &mut db);
-                    let mid = if queued && m.qos != QoS::AtMostOnce {
-                        queued_mid()
-                    } else {
-                        m.packet_id
-                    };
-                    db.client_msgs.push(PersistClientMsg {
-                        client_id: client_id.clone(),
-                        store_id,
-                        mid,
-                        qos: m.qos.as_u8(),
-                        state: out_state(m, queued),
-                        retain: m.retain,
-                        dup: !queued,
-                        direction: direction::OUT,
-                        properties: Vec::new(),
-                    });
-                }
+            let inflight = sess.msgs.inflight().map(|m| (m, false));
+            let queued = sess.msgs.queued().map(|m| (m, true));
+            for (m, queued) in inflight.chain(queued) {
+                let store_id = ids.id(&m.msg, &mut db);
+                let mid = if queued && m.qos != QoS::AtMostOnce {
+                    queued_mid()
+                } else {
+                    m.packet_id
+                };
+                db.client_msgs.push(PersistClientMsg {
+                    client_id: client_id.clone(),
+                    store_id,
+                    mid,
+                    qos: m.qos.as_u8(),
+                    state: out_state(m, queued),
+                    retain: m.retain,
+                    dup: !queued,
+                    direction: direction::OUT,
+                    properties: Vec::new(),
+                });
             }
             db.clients.push(PersistClient {
                 client_id: client_id.clone(),
@@ -190,9 +189,7 @@ impl Broker {
                 state: state.unwrap_or(OutState::WaitPubAck),
             };
             match state {
-                Some(_) if cm.mid != 0 && qos != QoS::AtMostOnce => {
-                    sess.msgs.inflight.push_back(out)
-                }
+                Some(_) if cm.mid != 0 && qos != QoS::AtMostOnce => sess.msgs.push_inflight(out),
                 _ => sess.msgs.push_queued(out),
             }
         }
