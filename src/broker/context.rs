@@ -43,11 +43,9 @@ pub const NO_LISTENER: u32 = u32::MAX;
 /// most clients never use lives in `cold`, allocated on first use.
 pub struct Connection {
     pub stream: Stream,
-    /// Bytes of an incomplete packet carried over to the next read.
-    pub rbuf: Vec<u8>,
-    /// Encoded packets not yet written; `wpos` bytes of it already are.
-    pub wbuf: Vec<u8>,
-    pub wpos: usize,
+    /// The buffers, while there is anything in them (an idle client holds
+    /// none).
+    pub io: Option<Box<IoBufs>>,
     pub cold: Option<Box<ConnCold>>,
     /// Unique among live connections (wraps after 2^32 connections); timers
     /// check it, and the deadline, so a reused slab key never receives
@@ -82,6 +80,16 @@ pub struct Connection {
     pub release_wbuf: bool,
 }
 
+/// A connection's buffers.
+#[derive(Default)]
+pub struct IoBufs {
+    /// Bytes of an incomplete packet carried over to the next read.
+    pub rbuf: Vec<u8>,
+    /// Encoded packets not yet written; `wpos` bytes of it already are.
+    pub wbuf: Vec<u8>,
+    pub wpos: usize,
+}
+
 /// The parts of a connection most clients never need.
 #[derive(Default)]
 pub struct ConnCold {
@@ -110,9 +118,7 @@ impl Connection {
     pub fn new(serial: u32, stream: Stream, listener: u32, now: u32) -> Connection {
         Connection {
             stream,
-            rbuf: Vec::new(),
-            wbuf: Vec::new(),
-            wpos: 0,
+            io: None,
             cold: None,
             serial,
             session: NO_SESSION,
@@ -175,7 +181,22 @@ impl Connection {
 
     /// Bytes encoded but not yet written.
     pub fn pending_out(&self) -> usize {
-        self.wbuf.len() - self.wpos
+        self.io.as_ref().map_or(0, |b| b.wbuf.len() - b.wpos)
+    }
+
+    /// The output buffer to encode packets into.
+    pub fn out(&mut self) -> &mut Vec<u8> {
+        &mut self.io.get_or_insert_with(Box::default).wbuf
+    }
+
+    /// The buffers, allocated on first use.
+    pub fn io_mut(&mut self) -> &mut IoBufs {
+        self.io.get_or_insert_with(Box::default)
+    }
+
+    /// No incomplete packet is waiting for more bytes.
+    pub fn rbuf_is_empty(&self) -> bool {
+        self.io.as_ref().is_none_or(|b| b.rbuf.is_empty())
     }
 
     /// The peer's "address:port" for log lines, asked of the socket (only
@@ -190,12 +211,12 @@ impl Connection {
     /// Gives back buffers that hold nothing, so an idle client costs no
     /// buffer memory (a busy one keeps its buffers between writes).
     pub fn release_idle_buffers(&mut self) {
-        if self.rbuf.is_empty() && self.rbuf.capacity() > 0 {
-            self.rbuf = Vec::new();
-        }
-        if self.wpos >= self.wbuf.len() && self.wbuf.capacity() > 0 {
-            self.wbuf = Vec::new();
-            self.wpos = 0;
+        let idle = self
+            .io
+            .as_ref()
+            .is_some_and(|b| b.rbuf.is_empty() && b.wpos >= b.wbuf.len());
+        if idle {
+            self.io = None;
         }
     }
 }
@@ -296,27 +317,5 @@ mod tests {
             size_of::<Connection>()
         );
         assert!(size_of::<Session>() <= 176, "{}", size_of::<Session>());
-    }
-}
-#[cfg(test)]
-mod size_probe {
-    #[test]
-    fn print_sizes() {
-        use std::mem::size_of;
-        enum E<T> {
-            _V(usize),
-            _O(T),
-        }
-        eprintln!(
-            "SIZES conn {} entry {} sess {} entry {} msgs {} conncold {} sesscold {} will {}",
-            size_of::<super::Connection>(),
-            size_of::<E<super::Connection>>(),
-            size_of::<super::Session>(),
-            size_of::<E<super::Session>>(),
-            size_of::<super::MsgLists>(),
-            size_of::<super::ConnCold>(),
-            size_of::<super::SessionCold>(),
-            size_of::<crate::protocol::Will>()
-        );
     }
 }

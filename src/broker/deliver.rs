@@ -32,7 +32,7 @@ fn write_publish(conn: &mut Connection, m: &OutMsg, dup: bool) {
         dup,
         packet_id: m.packet_id,
     };
-    encode_publish(&mut conn.wbuf, &head, &m.msg.payload);
+    encode_publish(conn.out(), &head, &m.msg.payload);
 }
 
 /// Unwritten output below which a connection takes more of its retained
@@ -321,7 +321,7 @@ impl Broker {
             match m.state {
                 OutState::WaitPubAck | OutState::WaitPubRec => write_publish(conn, m, true),
                 OutState::WaitPubComp => {
-                    Packet::PubRel(Ack::new(m.packet_id)).encode(&mut conn.wbuf, version)
+                    Packet::PubRel(Ack::new(m.packet_id)).encode(conn.out(), version)
                 }
             }
         }

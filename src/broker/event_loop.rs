@@ -394,32 +394,37 @@ impl Broker {
         // without any push-back, so write on until done or WouldBlock, or
         // the rest of a large message would wait for an unrelated event.
         let tls = conn.stream.is_tls();
-        while conn.wpos < conn.wbuf.len() {
-            match conn.stream.write(conn.wbuf.get(conn.wpos..).unwrap_or(&[])) {
-                Ok(n) => {
-                    conn.wpos += n;
-                    self.stats.bytes_sent += n as u64;
-                    if !tls || n == 0 {
+        let mut pending = false;
+        if let Some(b) = conn.io.as_deref_mut() {
+            while b.wpos < b.wbuf.len() {
+                match conn.stream.write(b.wbuf.get(b.wpos..).unwrap_or(&[])) {
+                    Ok(n) => {
+                        b.wpos += n;
+                        self.stats.bytes_sent += n as u64;
+                        if !tls || n == 0 {
+                            break;
+                        }
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => break,
+                    Err(_) => {
+                        failed = true;
                         break;
                     }
                 }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => break,
-                Err(_) => {
-                    failed = true;
-                    break;
+            }
+            pending = b.wpos < b.wbuf.len();
+            if !pending {
+                b.wbuf.clear();
+                b.wpos = 0;
+                if b.wbuf.capacity() > WBUF_KEEP {
+                    b.wbuf.shrink_to(WBUF_KEEP / 4);
                 }
             }
         }
-        if conn.wpos >= conn.wbuf.len() {
-            conn.wbuf.clear();
-            conn.wpos = 0;
-            if conn.release_wbuf {
-                conn.release_wbuf = false;
-                conn.wbuf = Vec::new();
-            } else if conn.wbuf.capacity() > WBUF_KEEP {
-                conn.wbuf.shrink_to(WBUF_KEEP / 4);
-            }
+        if !pending && conn.release_wbuf {
+            conn.release_wbuf = false;
+            conn.release_idle_buffers();
         }
         if failed {
             if conn.closing.is_none() {
@@ -434,7 +439,6 @@ impl Broker {
             self.finish_close(ck);
             return;
         }
-        let pending = conn.wpos < conn.wbuf.len();
         let has_waiters = conn.has_waiters();
         if pending != conn.want_write && !conn.stream.is_tls() {
             conn.want_write = pending;

@@ -53,13 +53,14 @@ impl Broker {
             conn.last_rx = self.timers.now_ms(Instant::now()) as u32;
             self.stats.bytes_received += n as u64;
             let data = scratch.get(..n).unwrap_or(&[]);
-            if conn.rbuf.is_empty() {
+            if conn.rbuf_is_empty() {
                 let used = self.process_bytes(ck, data);
-                if let Some(conn) = self.conns.get_mut(ck) {
-                    conn.rbuf.extend_from_slice(data.get(used..).unwrap_or(&[]));
+                let rest = data.get(used..).unwrap_or(&[]);
+                if let (false, Some(conn)) = (rest.is_empty(), self.conns.get_mut(ck)) {
+                    conn.io_mut().rbuf.extend_from_slice(rest);
                 }
             } else {
-                conn.rbuf.extend_from_slice(data);
+                conn.io_mut().rbuf.extend_from_slice(data);
                 self.process_buffered(ck);
             }
         }
@@ -71,17 +72,17 @@ impl Broker {
         let Some(conn) = self.conns.get_mut(ck) else {
             return;
         };
-        if conn.rbuf.is_empty() || conn.paused {
+        if conn.rbuf_is_empty() || conn.paused {
             return;
         }
-        let mut buf = std::mem::take(&mut conn.rbuf);
+        let mut buf = std::mem::take(&mut conn.io_mut().rbuf);
         let used = self.process_bytes(ck, &buf);
         buf.drain(..used.min(buf.len()));
         if buf.capacity() > 64 * 1024 && buf.len() < 16 * 1024 {
             buf.shrink_to(16 * 1024);
         }
         if let Some(conn) = self.conns.get_mut(ck) {
-            conn.rbuf = buf;
+            conn.io_mut().rbuf = buf;
         }
     }
 
@@ -220,7 +221,7 @@ impl Broker {
     /// Encodes `packet` into the connection's output buffer.
     pub(super) fn send_packet(&mut self, ck: usize, packet: &Packet, version: ProtocolVersion) {
         if let Some(conn) = self.conns.get_mut(ck) {
-            packet.encode(&mut conn.wbuf, version);
+            packet.encode(conn.out(), version);
             self.stats.msgs_sent += 1;
             Self::mark_dirty(&mut self.dirty, conn, ck);
         }
