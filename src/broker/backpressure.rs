@@ -21,9 +21,9 @@ const MAX_PAUSE: Duration = Duration::from_secs(2);
 pub(super) fn congested(conn: &Connection, sess: &Session, limits: &Limits) -> bool {
     let q = &sess.msgs;
     let queue_full = if limits.max_queued > 0 {
-        q.queued.len() * 2 >= limits.max_queued
+        q.queued_len() * 2 >= limits.max_queued
     } else {
-        q.queued.len() >= UNLIMITED_QUEUE_HIGH_WATER
+        q.queued_len() >= UNLIMITED_QUEUE_HIGH_WATER
     };
     let bytes_full = limits.max_queued_bytes > 0 && q.queued_bytes * 2 >= limits.max_queued_bytes;
     conn.pending_out() >= HIGH_WATER_BYTES || queue_full || bytes_full
@@ -47,8 +47,9 @@ impl Broker {
                 continue;
             }
             if let Some(target) = self.conns.get_mut(tk) {
-                if !target.waiters.contains(&(pk, serial)) {
-                    target.waiters.push((pk, serial));
+                let waiters = &mut target.cold_mut().waiters;
+                if !waiters.contains(&(pk, serial)) {
+                    waiters.push((pk, serial));
                 }
                 paused = true;
             }
@@ -56,9 +57,10 @@ impl Broker {
         if let (true, Some(conn)) = (paused, self.conns.get_mut(pk)) {
             if !conn.paused {
                 conn.paused = true;
-                let at = Instant::now() + MAX_PAUSE;
-                conn.pause_until = Some(at);
-                self.timers.push(at, TimerKind::Resume, pk, serial);
+                let at =
+                    self.timers
+                        .push(Instant::now() + MAX_PAUSE, TimerKind::Resume, pk, serial);
+                conn.cold_mut().pause_until = Some(at);
             }
         }
     }
@@ -69,13 +71,13 @@ impl Broker {
         let Some(conn) = self.conns.get(ck) else {
             return;
         };
-        if conn.waiters.is_empty() {
+        if !conn.has_waiters() {
             return;
         }
         if !force {
             let limits = self.settings.limits;
             let busy = conn
-                .session
+                .session()
                 .and_then(|sk| self.sessions.get(sk))
                 .map(|s| congested(conn, s, &limits))
                 .unwrap_or(false);
@@ -86,7 +88,7 @@ impl Broker {
         let waiters = self
             .conns
             .get_mut(ck)
-            .map(|c| std::mem::take(&mut c.waiters))
+            .map(|c| c.take_waiters())
             .unwrap_or_default();
         for (pk, serial) in waiters {
             self.resume(pk, serial);
@@ -94,11 +96,13 @@ impl Broker {
     }
 
     /// Lets a paused publisher be read again (its buffered packets first).
-    pub(super) fn resume(&mut self, pk: usize, serial: u64) {
+    pub(super) fn resume(&mut self, pk: usize, serial: u32) {
         if let Some(conn) = self.conns.get_mut(pk) {
             if conn.serial == serial && conn.paused {
                 conn.paused = false;
-                conn.pause_until = None;
+                if let Some(c) = conn.cold.as_mut() {
+                    c.pause_until = None;
+                }
                 self.read_again.push(pk);
             }
         }
@@ -106,11 +110,10 @@ impl Broker {
 
     /// The longest pause of the publisher `pk` ended (only the timer of its
     /// current pause counts: older ones belong to pauses already lifted).
-    pub(super) fn pause_expired(&mut self, pk: usize, serial: u64, at: Instant) {
-        let current = self
-            .conns
-            .get(pk)
-            .is_some_and(|c| c.serial == serial && c.pause_until == Some(at));
+    pub(super) fn pause_expired(&mut self, pk: usize, serial: u32, at: u64) {
+        let current = self.conns.get(pk).is_some_and(|c| {
+            c.serial == serial && c.cold.as_ref().and_then(|c| c.pause_until) == Some(at)
+        });
         if current {
             crate::debug!("Resuming {} after the longest pause.", self.conn_id(pk));
             self.resume(pk, serial);

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use mio::Token;
 
-use super::context::{CloseReason, Connection, Session};
+use super::context::{CloseReason, Connection, Session, NO_LISTENER};
 use super::database::Message;
 use super::net;
 use super::stream::Stream;
@@ -50,7 +50,7 @@ pub(super) struct BridgeState {
     /// Current reconnect delay in seconds.
     backoff: u64,
     /// Bumped at each attempt; timers and resolver answers carry it.
-    serial: u64,
+    serial: u32,
     pub last_activity: Instant,
     /// Topics shared with the connection, for remapping.
     topics: Rc<[BridgeTopic]>,
@@ -60,7 +60,7 @@ pub(super) struct BridgeState {
     tls: Option<super::tls::TlsClientConfig>,
 }
 
-type Resolved = (usize, u64, io::Result<Vec<SocketAddr>>);
+type Resolved = (usize, u32, io::Result<Vec<SocketAddr>>);
 
 /// Resolver answers come back over a channel; the waker makes the poll
 /// loop look at it.
@@ -212,13 +212,14 @@ impl Broker {
             .local_clientid
             .clone()
             .unwrap_or_else(|| format!("local.{}", cfg.name));
-        let sk = match self.by_id.get(&local_id) {
+        let sk = match self.by_id.get(local_id.as_str()) {
             Some(&sk) => sk,
             None => {
+                let id: Rc<str> = Rc::from(local_id);
                 let sk = self
                     .sessions
-                    .insert(Session::new(local_id.clone(), cfg.local_cleansession()));
-                self.by_id.insert(local_id, sk);
+                    .insert(Session::new(Rc::clone(&id), cfg.local_cleansession()));
+                self.by_id.insert(id, sk);
                 sk
             }
         };
@@ -240,9 +241,9 @@ impl Broker {
         if let Some(s) = self.sessions.get_mut(sk) {
             s.filters = filters;
             s.clean = cfg.local_cleansession();
-            s.bridge = Some(i);
+            s.cold_mut().bridge = Some(i);
             s.retain_as_published = cfg.outgoing_retain;
-            s.expiry_serial = u64::MAX; // never expired by persistent_client_expiration
+            s.expiry_serial = u32::MAX; // never expired by persistent_client_expiration
         }
         sk
     }
@@ -364,13 +365,15 @@ impl Broker {
                 return;
             }
         };
-        let mut conn = Connection::new(serial, stream, addr.to_string(), usize::MAX);
-        conn.session = Some(b.session);
-        conn.bridge = Some(i);
-        conn.bridge_topics = Some(Rc::clone(&b.topics));
+        let now = self.timers.now_ms(Instant::now());
+        let mut conn = Connection::new(serial, stream, NO_LISTENER, now as u32);
+        conn.set_session(b.session);
         conn.protocol = protocol_of(&b.cfg);
         conn.keepalive = b.cfg.keepalive_interval;
-        conn.client_id = b.cfg.remote_clientid.clone();
+        let cold = conn.cold_mut();
+        cold.bridge = Some(i);
+        cold.bridge_topics = Some(Rc::clone(&b.topics));
+        cold.log_name = b.cfg.remote_clientid.as_deref().map(Rc::from);
         // WRITABLE until the connection is made and CONNECT written.
         conn.want_write = true;
         let entry = self.conns.vacant_entry();
@@ -385,12 +388,14 @@ impl Broker {
             self.bridge_failed(i);
             return;
         }
-        let deadline = conn.last_rx + Duration::from_millis(u64::from(conn.keepalive) * 1500);
-        conn.timer_at = Some(deadline);
+        let deadline = now + u64::from(conn.keepalive) * 1500;
+        conn.timer_at = deadline as u32;
+        conn.timer_on = true;
         entry.insert(conn);
         b.conn = Some(ck);
         b.phase = Phase::Connecting;
-        self.timers.push(deadline, TimerKind::Keepalive, ck, serial);
+        self.timers
+            .push_ms(deadline, TimerKind::Keepalive, ck, serial);
     }
 
     /// The TCP connection of a bridge finished (or failed): send CONNECT.
@@ -398,7 +403,7 @@ impl Broker {
         let Some(conn) = self.conns.get(ck) else {
             return;
         };
-        let Some(i) = conn.bridge else {
+        let Some(i) = conn.bridge() else {
             return;
         };
         if self.bridges.get(i).map(|b| b.phase) != Some(Phase::Connecting) {
@@ -452,7 +457,7 @@ impl Broker {
 
     /// CONNACK from the remote: subscribe, announce, and send what waited.
     pub(super) fn bridge_connack(&mut self, ck: usize, ack: ConnAck) {
-        let Some(i) = self.conns.get(ck).and_then(|c| c.bridge) else {
+        let Some(i) = self.conns.get(ck).and_then(|c| c.bridge()) else {
             return;
         };
         let Some(b) = self.bridges.get_mut(i) else {
@@ -479,7 +484,7 @@ impl Broker {
         let cfg = b.cfg.clone();
         let serial = b.serial;
         if let Some(s) = self.sessions.get_mut(sk) {
-            s.conn = Some(ck);
+            s.set_conn(Some(ck));
         }
         let version = protocol_of(&cfg);
         for t in &cfg.topics {
@@ -557,8 +562,8 @@ impl Broker {
         b.phase = Phase::Idle;
         let sk = b.session;
         if let Some(s) = self.sessions.get_mut(sk) {
-            if s.conn == Some(ck) {
-                s.conn = None;
+            if s.conn() == Some(ck) {
+                s.set_conn(None);
             }
         }
         if was_connected {
@@ -594,7 +599,7 @@ impl Broker {
         self.timers.push(at, TimerKind::BridgeRestart, i, serial);
     }
 
-    pub(super) fn bridge_timer(&mut self, kind: TimerKind, i: usize, serial: u64) {
+    pub(super) fn bridge_timer(&mut self, kind: TimerKind, i: usize, serial: u32) {
         let Some(b) = self.bridges.get(i) else {
             return;
         };

@@ -4,11 +4,11 @@
 //! outlives its connection (clean session false) and a new connection can
 //! take a session over without moving anything.
 
-use std::time::Instant;
+use std::collections::VecDeque;
+use std::rc::Rc;
 
+use super::database::{MsgLists, OutMsg};
 use super::stream::Stream;
-
-use super::database::MsgLists;
 use crate::protocol::{ProtocolVersion, QoS, Will};
 
 /// Why a connection is being closed; decides the log line and the will.
@@ -34,149 +34,288 @@ pub enum CloseReason {
     Shutdown,
 }
 
+/// Session key meaning "no session yet" (slab keys never get this high).
+const NO_SESSION: u32 = u32::MAX;
+/// Listener index of our own outgoing bridge connections.
+pub const NO_LISTENER: u32 = u32::MAX;
+
+/// One connection. Kept small because every idle client has one: what
+/// most clients never use lives in `cold`, allocated on first use.
 pub struct Connection {
-    /// Unique for the broker's lifetime; timers check it so a reused slab key
-    /// never receives another connection's timeout.
-    pub serial: u64,
     pub stream: Stream,
-    /// "address:port" of the peer, for logs.
-    pub peer: String,
-    /// Index of the listener it arrived on.
-    pub listener: usize,
-    /// Bytes of an incomplete packet carried over to the next read.
-    pub rbuf: Vec<u8>,
-    /// Encoded packets not yet written; `wpos` bytes of it already are.
-    pub wbuf: Vec<u8>,
-    pub wpos: usize,
-    pub protocol: ProtocolVersion,
-    /// The session, once CONNECT was accepted.
-    pub session: Option<usize>,
-    /// Client id for logs (set at CONNECT).
-    pub client_id: Option<String>,
-    pub username: Option<String>,
-    /// Kept to check the client again when the password file is reloaded.
-    pub password: Option<Vec<u8>>,
+    /// The buffers, while there is anything in them (an idle client holds
+    /// none).
+    pub io: Option<Box<IoBufs>>,
+    pub cold: Option<Box<ConnCold>>,
+    /// Unique among live connections (wraps after 2^32 connections); timers
+    /// check it, and the deadline, so a reused slab key never receives
+    /// another connection's timeout.
+    pub serial: u32,
+    /// The session key, once CONNECT was accepted (NO_SESSION before).
+    session: u32,
+    /// Index of the listener it arrived on (NO_LISTENER for bridges).
+    pub listener: u32,
+    /// When the last bytes arrived: the timer queue's milliseconds,
+    /// truncated to 32 bits (compare with `wrapping_sub`; keepalive checks
+    /// come at least every 1.5 × 65535 s, far inside the 49-day wrap).
+    pub last_rx: u32,
+    /// Deadline of this connection's live keepalive timer entry (the
+    /// queue's milliseconds, truncated), when `timer_on`.
+    pub timer_at: u32,
     pub keepalive: u16,
-    pub last_rx: Instant,
-    /// Deadline of this connection's live keepalive timer entry.
-    pub timer_at: Option<Instant>,
-    pub will: Option<Will>,
+    pub timer_on: bool,
+    pub protocol: ProtocolVersion,
     /// Set once the connection is to be closed after its output is flushed.
     pub closing: Option<CloseReason>,
     /// In the broker's dirty list for this turn.
     pub dirty: bool,
     /// WRITABLE interest registered because the kernel pushed back.
     pub want_write: bool,
-    pub is_bridge: bool,
-    /// The listener's mount_point: prefixed to the client's topics on the
-    /// way in, stripped on the way out.
-    pub mount_point: Option<std::rc::Rc<str>>,
     /// The listener's max_qos.
-    pub max_qos: crate::protocol::QoS,
+    pub max_qos: QoS,
     /// Not read from while clients it publishes to are congested.
     pub paused: bool,
-    /// When the current pause ends at the latest.
-    pub pause_until: Option<Instant>,
+    /// Give the output buffer back once it has drained (set after the
+    /// CONNACK: most clients then stay quiet for a long time).
+    pub release_wbuf: bool,
+}
+
+/// A connection's buffers.
+#[derive(Default)]
+pub struct IoBufs {
+    /// Bytes of an incomplete packet carried over to the next read.
+    pub rbuf: Vec<u8>,
+    /// Encoded packets not yet written; `wpos` bytes of it already are.
+    pub wbuf: Vec<u8>,
+    pub wpos: usize,
+}
+
+/// The parts of a connection most clients never need.
+#[derive(Default)]
+pub struct ConnCold {
+    /// Kept to check the client again when the password file is reloaded.
+    pub username: Option<Rc<str>>,
+    pub password: Option<Vec<u8>>,
+    pub will: Option<Will>,
+    /// The listener's mount_point: prefixed to the client's topics on the
+    /// way in, stripped on the way out.
+    pub mount_point: Option<Rc<str>>,
+    /// When the current back-pressure pause ends at the latest (the timer
+    /// queue's milliseconds).
+    pub pause_until: Option<u64>,
     /// Publishers (key, serial) paused because this connection is congested.
-    pub waiters: Vec<(usize, u64)>,
+    pub waiters: Vec<(usize, u32)>,
     /// Set on our outgoing bridge connections (index of the bridge).
     pub bridge: Option<usize>,
     /// The bridge's topics, to remap topics in both directions.
-    pub bridge_topics: Option<std::rc::Rc<[crate::config::BridgeTopic]>>,
+    pub bridge_topics: Option<Rc<[crate::config::BridgeTopic]>>,
+    /// The id logs show when it is not the session's: a bridge's remote
+    /// client id, or the id of a client whose session was taken over.
+    pub log_name: Option<Rc<str>>,
 }
 
 impl Connection {
-    pub fn new(serial: u64, stream: Stream, peer: String, listener: usize) -> Connection {
+    pub fn new(serial: u32, stream: Stream, listener: u32, now: u32) -> Connection {
         Connection {
-            serial,
             stream,
-            peer,
+            io: None,
+            cold: None,
+            serial,
+            session: NO_SESSION,
             listener,
-            rbuf: Vec::new(),
-            wbuf: Vec::new(),
-            wpos: 0,
-            protocol: ProtocolVersion::V311,
-            session: None,
-            client_id: None,
-            username: None,
-            password: None,
+            last_rx: now,
+            timer_at: 0,
             keepalive: 0,
-            last_rx: Instant::now(),
-            timer_at: None,
-            will: None,
+            timer_on: false,
+            protocol: ProtocolVersion::V311,
             closing: None,
             dirty: false,
             want_write: false,
-            is_bridge: false,
-            mount_point: None,
             max_qos: QoS::ExactlyOnce,
             paused: false,
-            pause_until: None,
-            waiters: Vec::new(),
-            bridge: None,
-            bridge_topics: None,
+            release_wbuf: false,
         }
     }
 
-    /// The id mosquitto prints for this client.
-    pub fn log_id(&self) -> &str {
-        self.client_id.as_deref().unwrap_or("<unknown>")
+    /// The session, once CONNECT was accepted.
+    pub fn session(&self) -> Option<usize> {
+        (self.session != NO_SESSION).then_some(self.session as usize)
+    }
+
+    pub fn set_session(&mut self, sk: usize) {
+        self.session = u32::try_from(sk).unwrap_or(NO_SESSION);
+    }
+
+    /// The cold part, allocated on first use.
+    pub fn cold_mut(&mut self) -> &mut ConnCold {
+        self.cold.get_or_insert_with(Box::default)
+    }
+
+    /// The bridge this outgoing connection belongs to.
+    pub fn bridge(&self) -> Option<usize> {
+        self.cold.as_ref().and_then(|c| c.bridge)
+    }
+
+    pub fn mount_point(&self) -> Option<&Rc<str>> {
+        self.cold.as_ref().and_then(|c| c.mount_point.as_ref())
+    }
+
+    pub fn bridge_topics(&self) -> Option<&Rc<[crate::config::BridgeTopic]>> {
+        self.cold.as_ref().and_then(|c| c.bridge_topics.as_ref())
+    }
+
+    pub fn has_waiters(&self) -> bool {
+        self.cold.as_ref().is_some_and(|c| !c.waiters.is_empty())
+    }
+
+    pub fn take_will(&mut self) -> Option<Will> {
+        self.cold.as_mut().and_then(|c| c.will.take())
+    }
+
+    pub fn take_waiters(&mut self) -> Vec<(usize, u32)> {
+        self.cold
+            .as_mut()
+            .map(|c| std::mem::take(&mut c.waiters))
+            .unwrap_or_default()
     }
 
     /// Bytes encoded but not yet written.
     pub fn pending_out(&self) -> usize {
-        self.wbuf.len() - self.wpos
+        self.io.as_ref().map_or(0, |b| b.wbuf.len() - b.wpos)
+    }
+
+    /// The output buffer to encode packets into.
+    pub fn out(&mut self) -> &mut Vec<u8> {
+        &mut self.io.get_or_insert_with(Box::default).wbuf
+    }
+
+    /// The buffers, allocated on first use.
+    pub fn io_mut(&mut self) -> &mut IoBufs {
+        self.io.get_or_insert_with(Box::default)
+    }
+
+    /// No incomplete packet is waiting for more bytes.
+    pub fn rbuf_is_empty(&self) -> bool {
+        self.io.as_ref().is_none_or(|b| b.rbuf.is_empty())
+    }
+
+    /// The peer's "address:port" for log lines, asked of the socket (only
+    /// log lines need it, so it is not kept).
+    pub fn peer(&self) -> String {
+        match self.stream.tcp().peer_addr() {
+            Ok(a) => a.to_string(),
+            Err(_) => "unknown".to_string(),
+        }
+    }
+
+    /// Gives back buffers that hold nothing, so an idle client costs no
+    /// buffer memory (a busy one keeps its buffers between writes).
+    pub fn release_idle_buffers(&mut self) {
+        let idle = self
+            .io
+            .as_ref()
+            .is_some_and(|b| b.rbuf.is_empty() && b.wpos >= b.wbuf.len());
+        if idle {
+            self.io = None;
+        }
     }
 }
 
+/// One session. Kept small for the same reason as `Connection`.
 pub struct Session {
-    pub client_id: String,
-    pub conn: Option<usize>,
-    pub clean: bool,
+    /// Shared with the broker's id index: one allocation per client.
+    pub client_id: Rc<str>,
+    /// For ACL checks at delivery, also while the client is away.
+    pub username: Option<Rc<str>>,
     /// Subscribed filters with granted QoS, so the tree can be cleaned and
     /// the session persisted.
     pub filters: Vec<(String, QoS)>,
     pub msgs: MsgLists,
+    pub cold: Option<Box<SessionCold>>,
+    /// The connection's key while connected (NO_SESSION otherwise).
+    conn: u32,
     /// Bumped at each disconnect; the expiry timer checks it.
-    pub expiry_serial: u64,
-    pub protocol: ProtocolVersion,
-    /// For ACL checks at delivery, also while the client is away.
-    pub username: Option<String>,
+    pub expiry_serial: u32,
     /// Index of the security file set that applies (the listener's).
-    pub security: usize,
+    pub security: u16,
+    pub clean: bool,
+    pub protocol: ProtocolVersion,
     /// A remote broker's bridge connected to us (try_private): what it sent
     /// is not sent back to it.
     pub is_bridge: bool,
-    /// Our own outgoing bridge (index into the broker's bridges): ACLs do
-    /// not apply, and topics are remapped on the way out.
-    pub bridge: Option<usize>,
     /// Deliver with the retain flag as published (bridges) instead of 0.
     pub retain_as_published: bool,
     /// Messages are being dropped for this client (logged once per episode).
     pub dropping: bool,
+}
+
+/// The parts of a session most clients never need.
+#[derive(Default)]
+pub struct SessionCold {
+    /// Our own outgoing bridge (index into the broker's bridges): ACLs do
+    /// not apply, and topics are remapped on the way out.
+    pub bridge: Option<usize>,
     /// Retained messages matched by a new subscription, sent as the client
     /// takes them (not bounded by the queue limits, so none is dropped;
     /// each entry is a reference to the stored message).
-    pub backlog: std::collections::VecDeque<super::database::OutMsg>,
+    pub backlog: VecDeque<OutMsg>,
 }
 
 impl Session {
-    pub fn new(client_id: String, clean: bool) -> Session {
+    pub fn new(client_id: Rc<str>, clean: bool) -> Session {
         Session {
             client_id,
-            conn: None,
-            clean,
+            username: None,
             filters: Vec::new(),
             msgs: MsgLists::default(),
+            cold: None,
+            conn: NO_SESSION,
             expiry_serial: 0,
-            protocol: ProtocolVersion::V311,
-            username: None,
             security: 0,
+            clean,
+            protocol: ProtocolVersion::V311,
             is_bridge: false,
-            bridge: None,
             retain_as_published: false,
             dropping: false,
-            backlog: std::collections::VecDeque::new(),
         }
+    }
+
+    /// The connection's key while connected.
+    pub fn conn(&self) -> Option<usize> {
+        (self.conn != NO_SESSION).then_some(self.conn as usize)
+    }
+
+    pub fn set_conn(&mut self, ck: Option<usize>) {
+        self.conn = ck.and_then(|k| u32::try_from(k).ok()).unwrap_or(NO_SESSION);
+    }
+
+    pub fn cold_mut(&mut self) -> &mut SessionCold {
+        self.cold.get_or_insert_with(Box::default)
+    }
+
+    /// Our own outgoing bridge this session belongs to.
+    pub fn bridge(&self) -> Option<usize> {
+        self.cold.as_ref().and_then(|c| c.bridge)
+    }
+
+    pub fn has_backlog(&self) -> bool {
+        self.cold.as_ref().is_some_and(|c| !c.backlog.is_empty())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every idle client pays for these: keep them from growing unnoticed.
+    #[test]
+    fn per_client_structs_stay_small() {
+        use std::mem::size_of;
+        assert!(
+            size_of::<Connection>() <= 112,
+            "{}",
+            size_of::<Connection>()
+        );
+        assert!(size_of::<Session>() <= 176, "{}", size_of::<Session>());
     }
 }

@@ -81,17 +81,21 @@ pub struct OutMsg {
     pub state: OutState,
 }
 
-/// The per-session message lists and their limits.
+/// The per-session message lists: one deque with the in-flight messages
+/// (sent and not yet fully acknowledged, in send order) at the front and
+/// the queued ones (waiting for room in flight, or for the client to come
+/// back) behind them. A queued message going into flight just moves the
+/// boundary.
 #[derive(Debug, Default)]
 pub struct MsgLists {
-    /// Sent and not yet fully acknowledged, in send order.
-    pub inflight: VecDeque<OutMsg>,
-    /// Waiting for room in `inflight` (or for the client to come back).
-    pub queued: VecDeque<OutMsg>,
-    /// Payload bytes in `queued`.
+    list: VecDeque<OutMsg>,
+    /// How many at the front of `list` are in flight.
+    n_inflight: u32,
+    /// Payload bytes in the queued part.
     pub queued_bytes: usize,
-    /// QoS 2 packet ids received and not yet released (sorted).
-    pub incoming: Vec<u16>,
+    /// QoS 2 packet ids received and not yet released (sorted); boxed
+    /// because most clients never publish at QoS 2.
+    pub incoming: Option<Box<Vec<u16>>>,
     pub last_packet_id: u16,
 }
 
@@ -109,23 +113,62 @@ pub struct Limits {
 impl MsgLists {
     /// Whether another message may be sent now without waiting for acks.
     pub fn inflight_room(&self, limits: &Limits) -> bool {
-        limits.max_inflight == 0 || self.inflight.len() < limits.max_inflight
+        limits.max_inflight == 0 || self.inflight_len() < limits.max_inflight
     }
 
     /// Whether the queue can take one more message of `size` bytes.
     pub fn queue_room(&self, limits: &Limits, size: usize) -> bool {
-        (limits.max_queued == 0 || self.queued.len() < limits.max_queued)
+        (limits.max_queued == 0 || self.queued_len() < limits.max_queued)
             && (limits.max_queued_bytes == 0 || self.queued_bytes + size <= limits.max_queued_bytes)
+    }
+
+    pub fn inflight_len(&self) -> usize {
+        self.n_inflight as usize
+    }
+
+    pub fn queued_len(&self) -> usize {
+        self.list.len() - self.inflight_len()
+    }
+
+    /// The in-flight messages, oldest first.
+    pub fn inflight(&self) -> impl Iterator<Item = &OutMsg> {
+        self.list.range(..self.inflight_len())
+    }
+
+    /// The queued messages, oldest first.
+    pub fn queued(&self) -> impl Iterator<Item = &OutMsg> {
+        self.list.range(self.inflight_len()..)
+    }
+
+    /// Adds a message in flight, after the others in flight.
+    pub fn push_inflight(&mut self, m: OutMsg) {
+        self.list.insert(self.inflight_len(), m);
+        self.n_inflight += 1;
     }
 
     pub fn push_queued(&mut self, m: OutMsg) {
         self.queued_bytes += m.msg.size();
-        self.queued.push_back(m);
+        self.list.push_back(m);
+    }
+
+    /// The oldest queued message.
+    pub fn queued_front(&self) -> Option<&OutMsg> {
+        self.list.get(self.inflight_len())
     }
 
     pub fn pop_queued(&mut self) -> Option<OutMsg> {
-        let m = self.queued.pop_front()?;
+        let m = self.list.remove(self.inflight_len())?;
         self.queued_bytes = self.queued_bytes.saturating_sub(m.msg.size());
+        Some(m)
+    }
+
+    /// Moves the oldest queued message into flight (where it already is in
+    /// the deque), for the caller to set its packet id and state.
+    pub fn promote_queued(&mut self) -> Option<&mut OutMsg> {
+        let i = self.inflight_len();
+        let m = self.list.get_mut(i)?;
+        self.queued_bytes = self.queued_bytes.saturating_sub(m.msg.size());
+        self.n_inflight += 1;
         Some(m)
     }
 
@@ -139,8 +182,8 @@ impl MsgLists {
                 self.last_packet_id = 1;
             }
             let id = self.last_packet_id;
-            let oldest = self.inflight.front().map(|m| m.packet_id);
-            if oldest != Some(id) || !self.inflight.iter().any(|m| m.packet_id == id) {
+            let oldest = self.inflight().next().map(|m| m.packet_id);
+            if oldest != Some(id) || !self.inflight().any(|m| m.packet_id == id) {
                 return id;
             }
         }
@@ -151,12 +194,12 @@ impl MsgLists {
     /// Removes the in-flight message `id` in `state`; true if it was there.
     pub fn ack(&mut self, id: u16, state: OutState) -> bool {
         let pos = self
-            .inflight
-            .iter()
+            .inflight()
             .position(|m| m.packet_id == id && m.state == state);
         match pos {
             Some(i) => {
-                self.inflight.remove(i);
+                self.list.remove(i);
+                self.n_inflight -= 1;
                 true
             }
             None => false,
@@ -165,9 +208,10 @@ impl MsgLists {
 
     /// PUBREC for `id`: the message moves to waiting for PUBCOMP.
     pub fn received(&mut self, id: u16) -> bool {
+        let n = self.inflight_len();
         match self
-            .inflight
-            .iter_mut()
+            .list
+            .range_mut(..n)
             .find(|m| m.packet_id == id && m.state == OutState::WaitPubRec)
         {
             Some(m) => {
@@ -181,18 +225,21 @@ impl MsgLists {
     /// Records an incoming QoS 2 id; false if it was already recorded (a
     /// duplicate that must not be delivered again).
     pub fn incoming_insert(&mut self, id: u16) -> bool {
-        match self.incoming.binary_search(&id) {
+        let ids = self.incoming.get_or_insert_with(Box::default);
+        match ids.binary_search(&id) {
             Ok(_) => false,
             Err(i) => {
-                self.incoming.insert(i, id);
+                ids.insert(i, id);
                 true
             }
         }
     }
 
     pub fn incoming_release(&mut self, id: u16) {
-        if let Ok(i) = self.incoming.binary_search(&id) {
-            self.incoming.remove(i);
+        if let Some(ids) = self.incoming.as_mut() {
+            if let Ok(i) = ids.binary_search(&id) {
+                ids.remove(i);
+            }
         }
     }
 
@@ -226,7 +273,7 @@ mod tests {
         assert_eq!(l.next_packet_id(), 1);
         l.last_packet_id = u16::MAX;
         assert_eq!(l.next_packet_id(), 1);
-        l.inflight.push_back(out(2, OutState::WaitPubAck));
+        l.push_inflight(out(2, OutState::WaitPubAck));
         assert_eq!(l.next_packet_id(), 3, "id 2 is the oldest in flight");
     }
 
@@ -239,7 +286,7 @@ mod tests {
         };
         let mut l = MsgLists::default();
         assert!(l.inflight_room(&limits));
-        l.inflight.push_back(out(1, OutState::WaitPubRec));
+        l.push_inflight(out(1, OutState::WaitPubRec));
         assert!(!l.inflight_room(&limits));
         assert!(l.queue_room(&limits, 3));
         l.push_queued(out(0, OutState::WaitPubAck));
@@ -252,14 +299,43 @@ mod tests {
     }
 
     #[test]
+    fn queued_messages_move_into_flight_in_order() {
+        let mut l = MsgLists::default();
+        l.push_queued(out(0, OutState::WaitPubAck));
+        l.push_queued(out(0, OutState::WaitPubAck));
+        l.push_inflight(out(1, OutState::WaitPubAck));
+        assert_eq!(
+            (l.inflight_len(), l.queued_len(), l.queued_bytes),
+            (1, 2, 6)
+        );
+        let m = l.promote_queued().unwrap();
+        m.packet_id = 2;
+        assert_eq!(
+            (l.inflight_len(), l.queued_len(), l.queued_bytes),
+            (2, 1, 3)
+        );
+        let ids: Vec<u16> = l.inflight().map(|m| m.packet_id).collect();
+        assert_eq!(ids, [1, 2]);
+        assert!(l.ack(1, OutState::WaitPubAck));
+        assert_eq!(l.queued().count(), 1);
+        assert_eq!(l.queued_front().map(|m| m.packet_id), Some(0));
+        assert!(l.pop_queued().is_some());
+        assert!(l.pop_queued().is_none());
+        assert_eq!(
+            (l.inflight_len(), l.queued_len(), l.queued_bytes),
+            (1, 0, 0)
+        );
+    }
+
+    #[test]
     fn qos2_states() {
         let mut l = MsgLists::default();
-        l.inflight.push_back(out(7, OutState::WaitPubRec));
+        l.push_inflight(out(7, OutState::WaitPubRec));
         assert!(!l.ack(7, OutState::WaitPubComp));
         assert!(l.received(7));
         assert!(!l.received(7));
         assert!(l.ack(7, OutState::WaitPubComp));
-        assert!(l.inflight.is_empty());
+        assert_eq!(l.inflight_len(), 0);
         assert!(l.incoming_insert(5));
         assert!(!l.incoming_insert(5));
         l.incoming_release(5);

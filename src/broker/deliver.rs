@@ -18,10 +18,9 @@ const MAX_PENDING_QOS0: usize = 16 * 1024 * 1024;
 fn write_publish(conn: &mut Connection, m: &OutMsg, dup: bool) {
     // Only bridges rename topics, so only they pay for an allocation.
     let remapped = conn
-        .bridge_topics
-        .as_ref()
+        .bridge_topics()
         .and_then(|t| super::bridge_topic::local_to_remote(t, &m.msg.topic));
-    let topic = match (&remapped, &conn.mount_point) {
+    let topic = match (&remapped, conn.mount_point()) {
         (Some(r), _) => r.as_str(),
         (None, Some(mp)) => m.msg.topic.strip_prefix(&**mp).unwrap_or(&m.msg.topic),
         (None, None) => &m.msg.topic,
@@ -33,7 +32,7 @@ fn write_publish(conn: &mut Connection, m: &OutMsg, dup: bool) {
         dup,
         packet_id: m.packet_id,
     };
-    encode_publish(&mut conn.wbuf, &head, &m.msg.payload);
+    encode_publish(conn.out(), &head, &m.msg.payload);
 }
 
 /// Unwritten output below which a connection takes more of its retained
@@ -74,7 +73,7 @@ fn deliver_one(
                 write_publish(conn, &out, false);
                 return Outcome::Sent;
             }
-            if sess.msgs.queued.is_empty() && sess.msgs.inflight_room(limits) {
+            if sess.msgs.queued_len() == 0 && sess.msgs.inflight_room(limits) {
                 out.packet_id = sess.msgs.next_packet_id();
                 out.state = if qos == QoS::ExactlyOnce {
                     OutState::WaitPubRec
@@ -82,7 +81,7 @@ fn deliver_one(
                     OutState::WaitPubAck
                 };
                 write_publish(conn, &out, false);
-                sess.msgs.inflight.push_back(out);
+                sess.msgs.push_inflight(out);
                 return Outcome::Sent;
             }
         }
@@ -122,7 +121,7 @@ impl Broker {
             let Some(sess) = self.sessions.get(t.session) else {
                 continue;
             };
-            let bridge = sess.is_bridge || sess.bridge.is_some();
+            let bridge = sess.is_bridge || sess.bridge().is_some();
             if bridge && origin == Some(t.session) {
                 continue;
             }
@@ -146,10 +145,10 @@ impl Broker {
         let Some(sess) = self.sessions.get(sk) else {
             return false;
         };
-        let Some(domain) = self.security.get(sess.security) else {
+        let Some(domain) = self.security.get(usize::from(sess.security)) else {
             return false;
         };
-        if sess.bridge.is_some() || domain.files.acl.is_none() {
+        if domain.files.acl.is_none() || sess.bridge().is_some() {
             return true;
         }
         domain.files.acl_check(
@@ -162,7 +161,7 @@ impl Broker {
 
     /// Delivers to one session and marks its connection for flushing.
     pub(super) fn deliver(&mut self, sk: usize, msg: &Rc<Message>, qos: QoS, retain: bool) {
-        let bridge = self.sessions.get(sk).and_then(|s| s.bridge);
+        let bridge = self.sessions.get(sk).and_then(|s| s.bridge());
         if let Some(i) = bridge {
             let max = self.bridge_max_packet(i);
             if max > 0 && publish_len(msg.topic.len(), qos, msg.payload.len()) > max {
@@ -173,7 +172,7 @@ impl Broker {
         let Some(sess) = self.sessions.get_mut(sk) else {
             return;
         };
-        let ck = sess.conn;
+        let ck = sess.conn();
         let persistent = !sess.clean;
         let conn = ck.and_then(|k| self.conns.get_mut(k));
         let outcome = deliver_one(
@@ -203,7 +202,7 @@ impl Broker {
             let queued = self
                 .sessions
                 .get(sk)
-                .map(|s| s.msgs.queued.len())
+                .map(|s| s.msgs.queued_len())
                 .unwrap_or(0);
             self.bridge_note_queued(i, queued);
         }
@@ -237,21 +236,28 @@ impl Broker {
         let limits = self.settings.limits;
         let mut sent = false;
         while sess.msgs.inflight_room(&limits) {
-            let Some(mut m) = sess.msgs.pop_queued() else {
+            let Some(qos) = sess.msgs.queued_front().map(|m| m.qos) else {
                 break;
             };
-            self.stats.count_publish_sent(m.msg.size());
-            if m.qos == QoS::AtMostOnce {
+            if qos == QoS::AtMostOnce {
+                let Some(m) = sess.msgs.pop_queued() else {
+                    break;
+                };
+                self.stats.count_publish_sent(m.msg.size());
                 write_publish(conn, &m, false);
             } else {
-                m.packet_id = sess.msgs.next_packet_id();
-                m.state = if m.qos == QoS::ExactlyOnce {
+                let id = sess.msgs.next_packet_id();
+                let Some(m) = sess.msgs.promote_queued() else {
+                    break;
+                };
+                self.stats.count_publish_sent(m.msg.size());
+                m.packet_id = id;
+                m.state = if qos == QoS::ExactlyOnce {
                     OutState::WaitPubRec
                 } else {
                     OutState::WaitPubAck
                 };
-                write_publish(conn, &m, false);
-                sess.msgs.inflight.push_back(m);
+                write_publish(conn, m, false);
             }
             sent = true;
         }
@@ -272,15 +278,18 @@ impl Broker {
         };
         let limits = self.settings.limits;
         let mut sent = false;
-        while let Some(front) = sess.backlog.front() {
+        let Some(cold) = sess.cold.as_mut() else {
+            return false;
+        };
+        while let Some(front) = cold.backlog.front() {
             if conn.pending_out() >= BACKLOG_LOW_WATER {
                 break;
             }
             let qos1 = front.qos != QoS::AtMostOnce;
-            if qos1 && (!sess.msgs.inflight_room(&limits) || !sess.msgs.queued.is_empty()) {
+            if qos1 && (!sess.msgs.inflight_room(&limits) || sess.msgs.queued_len() > 0) {
                 break;
             }
-            let Some(mut m) = sess.backlog.pop_front() else {
+            let Some(mut m) = cold.backlog.pop_front() else {
                 break;
             };
             self.stats.count_publish_sent(m.msg.size());
@@ -292,7 +301,7 @@ impl Broker {
                     OutState::WaitPubAck
                 };
                 write_publish(conn, &m, false);
-                sess.msgs.inflight.push_back(m);
+                sess.msgs.push_inflight(m);
             } else {
                 write_publish(conn, &m, false);
             }
@@ -308,11 +317,11 @@ impl Broker {
             return;
         };
         let version = conn.protocol;
-        for m in &sess.msgs.inflight {
+        for m in sess.msgs.inflight() {
             match m.state {
                 OutState::WaitPubAck | OutState::WaitPubRec => write_publish(conn, m, true),
                 OutState::WaitPubComp => {
-                    Packet::PubRel(Ack::new(m.packet_id)).encode(&mut conn.wbuf, version)
+                    Packet::PubRel(Ack::new(m.packet_id)).encode(conn.out(), version)
                 }
             }
         }

@@ -7,12 +7,17 @@ use std::time::{Duration, Instant};
 
 use mio::{Events, Token};
 
-use super::context::{CloseReason, Connection};
+use super::context::{CloseReason, Connection, NO_LISTENER};
 use super::database::Message;
 use super::stream::Stream;
 use super::timers::TimerKind;
 use super::{Broker, LISTENER_BASE, SIGNAL_TOKEN, WAKER_TOKEN};
 use crate::protocol::QoS;
+
+/// A duration in whole milliseconds (saturating).
+pub(super) fn duration_ms(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
 
 /// Output buffers larger than this are given back after they drain, so a
 /// burst does not pin memory on an idle connection.
@@ -52,7 +57,7 @@ impl Broker {
                     Token(ck) => {
                         let mut tls = false;
                         let connecting_bridge =
-                            self.conns.get(ck).is_some_and(|c| c.bridge.is_some());
+                            self.conns.get(ck).is_some_and(|c| c.bridge().is_some());
                         if connecting_bridge && (ev.is_writable() || ev.is_error()) {
                             self.bridge_connect_done(ck);
                         }
@@ -122,28 +127,30 @@ impl Broker {
     fn recheck_clients(&mut self) {
         let mut refused = Vec::new();
         for (ck, conn) in self.conns.iter() {
-            let Some(sess) = conn.session.and_then(|sk| self.sessions.get(sk)) else {
+            let Some(sess) = conn.session().and_then(|sk| self.sessions.get(sk)) else {
                 continue;
             };
             let Some(spec) = self
                 .listeners
-                .get(conn.listener)
+                .get(conn.listener as usize)
                 .and_then(|l| self.settings.listeners.get(l.spec))
             else {
                 continue;
             };
-            if sess.bridge.is_some() || spec.tls_identity.is_some() {
+            if sess.bridge().is_some() || spec.tls_identity.is_some() {
                 continue;
             }
-            let ok = self.security.get(sess.security).is_some_and(|d| {
-                d.files
-                    .authenticate(
-                        spec.allow_anonymous,
-                        conn.username.as_deref(),
-                        conn.password.as_deref(),
-                    )
-                    .is_ok()
-            });
+            let cold = conn.cold.as_deref();
+            let username = cold.and_then(|c| c.username.as_deref());
+            let password = cold.and_then(|c| c.password.as_deref());
+            let ok = self
+                .security
+                .get(usize::from(sess.security))
+                .is_some_and(|d| {
+                    d.files
+                        .authenticate(spec.allow_anonymous, username, password)
+                        .is_ok()
+                });
             if !ok {
                 refused.push(ck);
             }
@@ -191,7 +198,7 @@ impl Broker {
             let id = self
                 .sessions
                 .get(s.session)
-                .map(|x| x.client_id.as_str())
+                .map(|x| &*x.client_id)
                 .unwrap_or("?");
             crate::notice!("{filter} {id} (QoS {})", s.qos.as_u8());
         }
@@ -222,7 +229,6 @@ impl Broker {
             let mount = spec.mount_point.as_deref().map(std::rc::Rc::from);
             let max_qos = QoS::from_u8(spec.max_qos).unwrap_or(QoS::ExactlyOnce);
             let count = self.listener_counts.get(spec_idx).copied().unwrap_or(0);
-            let peer = peer.to_string();
             if max >= 0 && count >= max as usize {
                 crate::notice!("Client connection from {peer} denied: max_connections exceeded.");
                 continue; // dropping `stream` closes it
@@ -237,8 +243,12 @@ impl Broker {
             let serial = self.serial();
             let entry = self.conns.vacant_entry();
             let ck = entry.key();
-            let mut conn = Connection::new(serial, stream, peer, li);
-            conn.mount_point = mount;
+            let now = self.timers.now_ms(Instant::now());
+            let listener = u32::try_from(li).unwrap_or(NO_LISTENER);
+            let mut conn = Connection::new(serial, stream, listener, now as u32);
+            if mount.is_some() {
+                conn.cold_mut().mount_point = mount;
+            }
             conn.max_qos = max_qos;
             let interest = conn.stream.interest(false);
             if let Err(e) = self
@@ -250,15 +260,17 @@ impl Broker {
                 continue;
             }
             if self.settings.connection_messages {
-                crate::notice!("New connection from {} on port {port}.", conn.peer);
+                crate::notice!("New connection from {peer} on port {port}.");
             }
-            let deadline = conn.last_rx + self.settings.connect_timeout;
-            conn.timer_at = Some(deadline);
+            let deadline = now.saturating_add(duration_ms(self.settings.connect_timeout));
+            conn.timer_at = deadline as u32;
+            conn.timer_on = true;
             entry.insert(conn);
             if let Some(n) = self.listener_counts.get_mut(spec_idx) {
                 *n += 1;
             }
-            self.timers.push(deadline, TimerKind::Keepalive, ck, serial);
+            self.timers
+                .push_ms(deadline, TimerKind::Keepalive, ck, serial);
         }
     }
 
@@ -298,7 +310,7 @@ impl Broker {
                     let expired = self
                         .sessions
                         .get(t.key)
-                        .map(|s| s.conn.is_none() && s.expiry_serial == t.serial)
+                        .map(|s| s.conn().is_none() && s.expiry_serial == t.serial)
                         .unwrap_or(false);
                     if expired {
                         if let Some(s) = self.sessions.get(t.key) {
@@ -313,30 +325,39 @@ impl Broker {
     }
 
     /// A connection's deadline came: close it if it has been silent for
-    /// 1.5 × keepalive (or never sent CONNECT), otherwise set the next one.
-    fn check_keepalive(&mut self, ck: usize, serial: u64, at: Instant, now: Instant) {
+    /// 1.5 × keepalive (or never sent CONNECT), otherwise set the next one
+    /// and give back the buffers of a client that has nothing in them.
+    fn check_keepalive(&mut self, ck: usize, serial: u32, at: u64, now: Instant) {
+        let now = self.timers.now_ms(now);
         let Some(conn) = self.conns.get_mut(ck) else {
             return;
         };
-        if conn.serial != serial || conn.timer_at != Some(at) || conn.closing.is_some() {
+        let live = conn.timer_on && conn.timer_at == at as u32;
+        if conn.serial != serial || !live || conn.closing.is_some() {
             return; // stale entry
         }
-        let limit = if conn.session.is_none() {
-            self.settings.connect_timeout
+        let limit = if conn.session().is_none() {
+            duration_ms(self.settings.connect_timeout)
         } else if conn.keepalive == 0 {
-            conn.timer_at = None;
+            conn.timer_on = false;
             return;
         } else {
-            Duration::from_millis(u64::from(conn.keepalive) * 1500)
+            u64::from(conn.keepalive) * 1500
         };
         // A publisher we stopped reading is not silent by its own doing.
-        let last = if conn.paused { now } else { conn.last_rx };
-        let deadline = last + limit;
-        if now >= deadline {
+        let silent = if conn.paused {
+            0
+        } else {
+            u64::from((now as u32).wrapping_sub(conn.last_rx))
+        };
+        if silent >= limit {
             self.schedule_close(ck, CloseReason::Keepalive);
         } else {
-            conn.timer_at = Some(deadline);
-            self.timers.push(deadline, TimerKind::Keepalive, ck, serial);
+            conn.release_idle_buffers();
+            let deadline = now + (limit - silent);
+            conn.timer_at = deadline as u32;
+            self.timers
+                .push_ms(deadline, TimerKind::Keepalive, ck, serial);
         }
     }
 
@@ -355,11 +376,11 @@ impl Broker {
 
     fn flush_conn(&mut self, ck: usize) {
         // Top up from the retained backlog first, so it goes in this write.
-        let backlog_of = self.conns.get(ck).and_then(|c| c.session).filter(|sk| {
-            self.sessions
-                .get(*sk)
-                .is_some_and(|s| !s.backlog.is_empty())
-        });
+        let backlog_of = self
+            .conns
+            .get(ck)
+            .and_then(|c| c.session())
+            .filter(|sk| self.sessions.get(*sk).is_some_and(|s| s.has_backlog()));
         if let Some(sk) = backlog_of {
             self.pump_backlog(ck, sk);
         }
@@ -373,29 +394,37 @@ impl Broker {
         // without any push-back, so write on until done or WouldBlock, or
         // the rest of a large message would wait for an unrelated event.
         let tls = conn.stream.is_tls();
-        while conn.wpos < conn.wbuf.len() {
-            match conn.stream.write(conn.wbuf.get(conn.wpos..).unwrap_or(&[])) {
-                Ok(n) => {
-                    conn.wpos += n;
-                    self.stats.bytes_sent += n as u64;
-                    if !tls || n == 0 {
+        let mut pending = false;
+        if let Some(b) = conn.io.as_deref_mut() {
+            while b.wpos < b.wbuf.len() {
+                match conn.stream.write(b.wbuf.get(b.wpos..).unwrap_or(&[])) {
+                    Ok(n) => {
+                        b.wpos += n;
+                        self.stats.bytes_sent += n as u64;
+                        if !tls || n == 0 {
+                            break;
+                        }
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => break,
+                    Err(_) => {
+                        failed = true;
                         break;
                     }
                 }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => break,
-                Err(_) => {
-                    failed = true;
-                    break;
+            }
+            pending = b.wpos < b.wbuf.len();
+            if !pending {
+                b.wbuf.clear();
+                b.wpos = 0;
+                if b.wbuf.capacity() > WBUF_KEEP {
+                    b.wbuf.shrink_to(WBUF_KEEP / 4);
                 }
             }
         }
-        if conn.wpos >= conn.wbuf.len() {
-            conn.wbuf.clear();
-            conn.wpos = 0;
-            if conn.wbuf.capacity() > WBUF_KEEP {
-                conn.wbuf.shrink_to(WBUF_KEEP / 4);
-            }
+        if !pending && conn.release_wbuf {
+            conn.release_wbuf = false;
+            conn.release_idle_buffers();
         }
         if failed {
             if conn.closing.is_none() {
@@ -410,8 +439,7 @@ impl Broker {
             self.finish_close(ck);
             return;
         }
-        let pending = conn.wpos < conn.wbuf.len();
-        let has_waiters = !conn.waiters.is_empty();
+        let has_waiters = conn.has_waiters();
         if pending != conn.want_write && !conn.stream.is_tls() {
             conn.want_write = pending;
             let interest = conn.stream.interest(pending);
@@ -425,7 +453,7 @@ impl Broker {
         }
         // The kernel took everything and backlog remains: next turn again.
         if let Some(sk) = backlog_of {
-            let more = self.sessions.get(sk).is_some_and(|s| !s.backlog.is_empty());
+            let more = self.sessions.get(sk).is_some_and(|s| s.has_backlog());
             if more && !pending {
                 self.write_again.push(ck);
             }

@@ -7,7 +7,7 @@ use crate::protocol::{Ack, Packet};
 
 impl Broker {
     fn session_of(&self, ck: usize) -> Option<usize> {
-        self.conns.get(ck).and_then(|c| c.session)
+        self.conns.get(ck).and_then(|c| c.session())
     }
 
     pub(super) fn handle_puback(&mut self, ck: usize, id: u16) {

@@ -1,7 +1,8 @@
 //! CONNECT policy: protocol and client id checks, authentication, session
 //! takeover and resumption, CONNACK.
 
-use std::time::{Duration, Instant};
+use std::rc::Rc;
+use std::time::Instant;
 
 use super::context::{CloseReason, Session};
 use super::net::random_bytes;
@@ -80,14 +81,17 @@ impl Broker {
             // MQTT 5 is not spoken yet: refuse the way a 3.1.1 broker does.
             conn.protocol = ProtocolVersion::V311;
             if self.settings.connection_messages {
-                crate::information!("Invalid protocol version 5 in CONNECT from {}.", conn.peer);
+                crate::information!(
+                    "Invalid protocol version 5 in CONNECT from {}.",
+                    conn.peer()
+                );
             }
             self.send_connack_refusal(ck, ConnectReturnCode::UnacceptableProtocolVersion as u8);
             return;
         }
         let Some(spec) = self
             .listeners
-            .get(conn.listener)
+            .get(conn.listener as usize)
             .and_then(|l| self.settings.listeners.get(l.spec))
         else {
             return;
@@ -177,9 +181,9 @@ impl Broker {
 
         // Session takeover or resumption.
         let mut session_present = false;
-        let sk = match self.by_id.get(&client_id).copied() {
+        let sk = match self.by_id.get(client_id.as_str()).copied() {
             Some(sk) => {
-                let old = self.sessions.get(sk).map(|s| (s.conn, s.clean));
+                let old = self.sessions.get(sk).map(|s| (s.conn(), s.clean));
                 let (old_conn, old_clean) = old.unwrap_or((None, true));
                 if let Some(old_ck) = old_conn {
                     if self.settings.connection_messages {
@@ -187,8 +191,16 @@ impl Broker {
                             "Client {client_id} already connected, closing old connection."
                         );
                     }
-                    if let Some(s) = self.sessions.get_mut(sk) {
-                        s.conn = None;
+                    let id = match self.sessions.get_mut(sk) {
+                        Some(s) => {
+                            s.set_conn(None);
+                            Some(Rc::clone(&s.client_id))
+                        }
+                        None => None,
+                    };
+                    // Its logs keep the id once the session is gone.
+                    if let Some(old) = self.conns.get_mut(old_ck) {
+                        old.cold_mut().log_name = id;
                     }
                     self.schedule_close(old_ck, CloseReason::TakenOver);
                 }
@@ -205,33 +217,34 @@ impl Broker {
         let sk = match sk {
             Some(sk) => sk,
             None => {
+                let id: Rc<str> = Rc::from(client_id.as_str());
                 let sk = self
                     .sessions
-                    .insert(Session::new(client_id.clone(), clean_session));
-                self.by_id.insert(client_id.clone(), sk);
+                    .insert(Session::new(Rc::clone(&id), clean_session));
+                self.by_id.insert(id, sk);
                 sk
             }
         };
+        let username: Option<Rc<str>> = username.map(Rc::from);
         if let Some(sess) = self.sessions.get_mut(sk) {
-            sess.conn = Some(ck);
+            sess.set_conn(Some(ck));
             sess.clean = clean_session;
             sess.protocol = protocol;
             sess.expiry_serial = 0;
             sess.username = username.clone();
-            sess.security = sec_idx;
+            sess.security = u16::try_from(sec_idx).unwrap_or(u16::MAX);
             sess.is_bridge = bridge;
         }
 
         let Some(conn) = self.conns.get_mut(ck) else {
             return;
         };
-        conn.session = Some(sk);
+        conn.set_session(sk);
         conn.keepalive = keep_alive;
-        conn.will = will.map(|mut w| {
-            w.topic = super::mounted(&conn.mount_point, w.topic);
-            w
-        });
-        conn.is_bridge = bridge;
+        if let Some(mut w) = will {
+            w.topic = super::mounted(&conn.mount_point().cloned(), w.topic);
+            conn.cold_mut().will = Some(w);
+        }
         if self.settings.connection_messages {
             let kind = if bridge { "bridge" } else { "client" };
             let user = match &username {
@@ -240,27 +253,40 @@ impl Broker {
             };
             crate::notice!(
                 "New {kind} connected from {} as {client_id} (p{}, c{}, k{keep_alive}{user}).",
-                conn.peer,
+                conn.peer(),
                 log_protocol(protocol),
                 u8::from(clean_session),
             );
         }
-        conn.client_id = Some(client_id);
-        conn.username = username;
-        conn.password = password;
+        if username.is_some() || password.is_some() {
+            let cold = conn.cold_mut();
+            cold.username = username;
+            cold.password = password;
+        }
         self.stats.connections += 1;
         self.connected += 1;
         self.stats.clients_maximum = self.stats.clients_maximum.max(self.connected as u64);
 
-        // The keepalive clock starts now; the CONNECT deadline is replaced.
+        // The keepalive clock starts now. A CONNECT deadline that comes
+        // sooner stays the live timer entry: when it fires it finds the
+        // client connected and sets the keepalive deadline, so a client
+        // costs one entry, not two.
         let serial = conn.serial;
         if keep_alive > 0 {
-            let at = Instant::now() + Duration::from_millis(u64::from(keep_alive) * 1500);
-            conn.timer_at = Some(at);
-            self.timers.push(at, TimerKind::Keepalive, ck, serial);
+            let now = self.timers.now_ms(Instant::now());
+            let at = now + u64::from(keep_alive) * 1500;
+            let sooner = conn.timer_on && (at as u32).wrapping_sub(conn.timer_at) as i32 >= 0;
+            if !sooner {
+                conn.timer_at = at as u32;
+                conn.timer_on = true;
+                self.timers.push_ms(at, TimerKind::Keepalive, ck, serial);
+            }
         } else {
-            conn.timer_at = None;
+            conn.timer_on = false;
         }
+        // Most clients go quiet after CONNECT: the CONNACK's buffer goes
+        // back once written (one allocation per connection, not per write).
+        conn.release_wbuf = true;
 
         let ack = ConnAck::new(session_present, ConnectReturnCode::Accepted);
         self.send_packet(ck, &Packet::ConnAck(ack), protocol);

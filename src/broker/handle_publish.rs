@@ -18,15 +18,15 @@ impl Broker {
         let Some(sess) = self
             .conns
             .get(ck)
-            .and_then(|c| c.session)
+            .and_then(|c| c.session())
             .and_then(|sk| self.sessions.get(sk))
         else {
             return false;
         };
-        if sess.bridge.is_some() {
+        if sess.bridge().is_some() {
             return true;
         }
-        let Some(domain) = self.security.get(sess.security) else {
+        let Some(domain) = self.security.get(usize::from(sess.security)) else {
             return false;
         };
         let ok = domain.files.acl_check(
@@ -46,11 +46,11 @@ impl Broker {
             return;
         };
         let version = conn.protocol;
-        let sk = conn.session;
+        let sk = conn.session();
         if super::logging::debug_enabled() {
             crate::debug!(
                 "Received PUBLISH from {} (d{}, q{}, r{}, m{}, '{}', ... ({} bytes))",
-                conn.log_id(),
+                self.log_id_of(conn),
                 u8::from(p.dup),
                 p.qos.as_u8(),
                 u8::from(p.retain),
@@ -67,7 +67,7 @@ impl Broker {
             self.schedule_close(ck, CloseReason::Protocol);
             return;
         }
-        let mount = conn.mount_point.clone();
+        let mount = conn.mount_point().cloned();
         let too_big = self.settings.message_size_limit > 0
             && p.payload.len() > self.settings.message_size_limit;
         let Publish {
@@ -96,7 +96,7 @@ impl Broker {
             );
         }
         // A bridge's messages arrive under the remote's topics.
-        let topic = match self.conns.get(ck).and_then(|c| c.bridge_topics.clone()) {
+        let topic = match self.conns.get(ck).and_then(|c| c.bridge_topics().cloned()) {
             Some(topics) => super::bridge_topic::remote_to_local(&topics, &topic),
             None => Some(mounted(&mount, topic)),
         };

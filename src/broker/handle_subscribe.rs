@@ -15,10 +15,10 @@ impl Broker {
         let Some(sess) = self.sessions.get(sk) else {
             return false;
         };
-        if sess.bridge.is_some() {
+        if sess.bridge().is_some() {
             return true;
         }
-        let Some(d) = self.security.get(sess.security) else {
+        let Some(d) = self.security.get(usize::from(sess.security)) else {
             return false;
         };
         let (id, user) = (&sess.client_id, sess.username.as_deref());
@@ -30,11 +30,11 @@ impl Broker {
         let Some(conn) = self.conns.get(ck) else {
             return;
         };
-        let (Some(sk), version) = (conn.session, conn.protocol) else {
+        let (Some(sk), version) = (conn.session(), conn.protocol) else {
             return;
         };
-        crate::debug!("Received SUBSCRIBE from {}", conn.log_id());
-        let mount = conn.mount_point.clone();
+        crate::debug!("Received SUBSCRIBE from {}", self.log_id_of(conn));
+        let mount = conn.mount_point().cloned();
         let max_qos = conn.max_qos;
         let mut codes = Vec::with_capacity(s.filters.len());
         let mut granted = Vec::with_capacity(s.filters.len());
@@ -83,7 +83,7 @@ impl Broker {
                     msg.qos.min(sub_qos)
                 };
                 if let Some(sess) = self.sessions.get_mut(sk) {
-                    sess.backlog.push_back(OutMsg {
+                    sess.cold_mut().backlog.push_back(OutMsg {
                         msg: Rc::clone(msg),
                         qos,
                         retain: true,
@@ -106,11 +106,11 @@ impl Broker {
         let Some(conn) = self.conns.get(ck) else {
             return;
         };
-        let (Some(sk), version) = (conn.session, conn.protocol) else {
+        let (Some(sk), version) = (conn.session(), conn.protocol) else {
             return;
         };
-        crate::debug!("Received UNSUBSCRIBE from {}", conn.log_id());
-        let mount = conn.mount_point.clone();
+        crate::debug!("Received UNSUBSCRIBE from {}", self.log_id_of(conn));
+        let mount = conn.mount_point().cloned();
         for filter in u.filters {
             let filter = mounted(&mount, filter);
             crate::log_unsubscribe!("{} {filter}", self.conn_id(ck));

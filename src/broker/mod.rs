@@ -127,7 +127,8 @@ pub struct Broker {
     resolver: Option<bridge::Resolver>,
     conns: Slab<Connection>,
     sessions: Slab<Session>,
-    by_id: HashMap<String, usize>,
+    /// Session key by client id (the key is the session's own id).
+    by_id: HashMap<Rc<str>, usize>,
     subs: SubTree,
     retained: RetainTree,
     timers: TimerQueue,
@@ -144,7 +145,7 @@ pub struct Broker {
     /// Congested receivers met while routing the current message.
     pressure: Vec<usize>,
     signals: Option<signals::SignalPipe>,
-    next_serial: u64,
+    next_serial: u32,
     /// Connections that completed CONNECT and are still open.
     connected: usize,
     /// Changes since the last save, for `autosave_on_changes`.
@@ -295,9 +296,28 @@ impl Broker {
             .collect()
     }
 
-    fn serial(&mut self) -> u64 {
-        self.next_serial += 1;
+    /// A fresh serial: never 0 (a connected session's expiry serial) nor
+    /// u32::MAX (a bridge session's, never expired).
+    fn serial(&mut self) -> u32 {
+        self.next_serial = self.next_serial.wrapping_add(1);
+        if self.next_serial == 0 || self.next_serial == u32::MAX {
+            self.next_serial = 1;
+        }
         self.next_serial
+    }
+
+    /// The id mosquitto prints for a connection's client.
+    fn log_id_of<'a>(&'a self, conn: &'a Connection) -> &'a str {
+        if let Some(name) = conn.cold.as_ref().and_then(|c| c.log_name.as_deref()) {
+            return name;
+        }
+        if conn.bridge().is_some() {
+            return "<unknown>";
+        }
+        conn.session()
+            .and_then(|sk| self.sessions.get(sk))
+            .map(|s| &*s.client_id)
+            .unwrap_or("<unknown>")
     }
 
     /// Queues `ck` for this turn's flush.
@@ -326,23 +346,23 @@ impl Broker {
             return;
         };
         let _ = self.poll.registry().deregister(&mut conn.stream);
-        for (pk, serial) in std::mem::take(&mut conn.waiters) {
+        for (pk, serial) in conn.take_waiters() {
             self.resume(pk, serial);
         }
         if let Some(n) = self
             .listeners
-            .get(conn.listener)
+            .get(conn.listener as usize)
             .and_then(|l| self.listener_counts.get_mut(l.spec))
         {
             *n = n.saturating_sub(1);
         }
         let reason = conn.closing.unwrap_or(CloseReason::ConnectionLost);
-        if let Some(i) = conn.bridge {
+        if let Some(i) = conn.bridge() {
             self.bridge_lost(i, ck);
             return;
         }
         if self.settings.connection_messages {
-            let id = conn.log_id();
+            let id = self.log_id_of(&conn);
             match reason {
                 CloseReason::Disconnect => crate::notice!("Client {id} disconnected."),
                 CloseReason::ConnectionLost => crate::notice!("Client {id} closed its connection."),
@@ -361,7 +381,7 @@ impl Broker {
                 CloseReason::TakenOver | CloseReason::Refused | CloseReason::Shutdown => {}
             }
         }
-        if let Some(will) = conn.will.take() {
+        if let Some(will) = conn.take_will() {
             let msg = Rc::new(Message::new(
                 will.topic,
                 will.payload,
@@ -370,12 +390,12 @@ impl Broker {
             ));
             self.publish_message(msg, None);
         }
-        if let Some(sk) = conn.session {
+        if let Some(sk) = conn.session() {
             self.connected = self.connected.saturating_sub(1);
             let owned = self
                 .sessions
                 .get(sk)
-                .map(|s| s.conn == Some(ck))
+                .map(|s| s.conn() == Some(ck))
                 .unwrap_or(false);
             if owned {
                 self.detach_session(sk);
@@ -390,7 +410,7 @@ impl Broker {
         let Some(sess) = self.sessions.get_mut(sk) else {
             return;
         };
-        sess.conn = None;
+        sess.set_conn(None);
         if sess.clean {
             self.remove_session(sk);
             return;
@@ -410,8 +430,8 @@ impl Broker {
         for (filter, _) in &sess.filters {
             self.subs.unsubscribe(filter, sk);
         }
-        if self.by_id.get(&sess.client_id) == Some(&sk) {
-            self.by_id.remove(&sess.client_id);
+        if self.by_id.get(&*sess.client_id) == Some(&sk) {
+            self.by_id.remove(&*sess.client_id);
         }
     }
 

@@ -74,38 +74,37 @@ impl Broker {
             db.retained.push(id);
         }
         for (_, sess) in self.sessions.iter().filter(|(_, s)| !s.clean) {
-            let client_id = sess.client_id.clone();
+            let client_id = sess.client_id.to_string();
             // mosquitto sends a loaded queued message with the packet id it
             // finds in the file, so queued messages get ids here (ours are
             // only given one when they go into flight).
             let mut last_mid = sess.msgs.last_packet_id;
             let mut queued_mid = || loop {
                 last_mid = last_mid.wrapping_add(1);
-                if last_mid != 0 && !sess.msgs.inflight.iter().any(|m| m.packet_id == last_mid) {
+                if last_mid != 0 && !sess.msgs.inflight().any(|m| m.packet_id == last_mid) {
                     return last_mid;
                 }
             };
-            let lists = [(&sess.msgs.inflight, false), (&sess.msgs.queued, true)];
-            for (list, queued) in lists {
-                for m in list {
-                    let store_id = ids.id(&m.msg, &mut db);
-                    let mid = if queued && m.qos != QoS::AtMostOnce {
-                        queued_mid()
-                    } else {
-                        m.packet_id
-                    };
-                    db.client_msgs.push(PersistClientMsg {
-                        client_id: client_id.clone(),
-                        store_id,
-                        mid,
-                        qos: m.qos.as_u8(),
-                        state: out_state(m, queued),
-                        retain: m.retain,
-                        dup: !queued,
-                        direction: direction::OUT,
-                        properties: Vec::new(),
-                    });
-                }
+            let inflight = sess.msgs.inflight().map(|m| (m, false));
+            let queued = sess.msgs.queued().map(|m| (m, true));
+            for (m, queued) in inflight.chain(queued) {
+                let store_id = ids.id(&m.msg, &mut db);
+                let mid = if queued && m.qos != QoS::AtMostOnce {
+                    queued_mid()
+                } else {
+                    m.packet_id
+                };
+                db.client_msgs.push(PersistClientMsg {
+                    client_id: client_id.clone(),
+                    store_id,
+                    mid,
+                    qos: m.qos.as_u8(),
+                    state: out_state(m, queued),
+                    retain: m.retain,
+                    dup: !queued,
+                    direction: direction::OUT,
+                    properties: Vec::new(),
+                });
             }
             db.clients.push(PersistClient {
                 client_id: client_id.clone(),
@@ -146,19 +145,22 @@ impl Broker {
             }
         }
         for c in db.clients {
-            if c.client_id.is_empty() || self.by_id.contains_key(&c.client_id) {
+            if c.client_id.is_empty() || self.by_id.contains_key(c.client_id.as_str()) {
                 continue;
             }
-            let mut sess = Session::new(c.client_id.clone(), false);
+            let id: Rc<str> = Rc::from(c.client_id);
+            let mut sess = Session::new(Rc::clone(&id), false);
             sess.msgs.last_packet_id = c.last_mid;
             let sk = self.sessions.insert(sess);
-            self.by_id.insert(c.client_id, sk);
+            self.by_id.insert(id, sk);
             self.detach_session(sk);
         }
         let mut release = Vec::new();
         for cm in db.client_msgs {
-            let (Some(&sk), Some(msg)) = (self.by_id.get(&cm.client_id), msgs.get(&cm.store_id))
-            else {
+            let (Some(&sk), Some(msg)) = (
+                self.by_id.get(cm.client_id.as_str()),
+                msgs.get(&cm.store_id),
+            ) else {
                 continue; // an expired message or an unknown client, as mosquitto
             };
             let qos = QoS::from_u8(cm.qos).unwrap_or(QoS::AtMostOnce);
@@ -187,14 +189,12 @@ impl Broker {
                 state: state.unwrap_or(OutState::WaitPubAck),
             };
             match state {
-                Some(_) if cm.mid != 0 && qos != QoS::AtMostOnce => {
-                    sess.msgs.inflight.push_back(out)
-                }
+                Some(_) if cm.mid != 0 && qos != QoS::AtMostOnce => sess.msgs.push_inflight(out),
                 _ => sess.msgs.push_queued(out),
             }
         }
         for s in db.subs {
-            let Some(&sk) = self.by_id.get(&s.client_id) else {
+            let Some(&sk) = self.by_id.get(s.client_id.as_str()) else {
                 continue;
             };
             let qos = QoS::from_u8(s.qos & 0x03).unwrap_or(QoS::AtMostOnce);

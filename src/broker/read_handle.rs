@@ -44,22 +44,23 @@ impl Broker {
                     // A refused TLS handshake (untrusted, expired or revoked
                     // certificate, wrong PSK, not TLS at all) says why.
                     if conn.stream.is_tls() && self.settings.connection_messages {
-                        crate::notice!("Client connection from {} failed: {e}.", conn.peer);
+                        crate::notice!("Client connection from {} failed: {e}.", conn.peer());
                     }
                     self.schedule_close(ck, CloseReason::ConnectionLost);
                     break;
                 }
             };
-            conn.last_rx = Instant::now();
+            conn.last_rx = self.timers.now_ms(Instant::now()) as u32;
             self.stats.bytes_received += n as u64;
             let data = scratch.get(..n).unwrap_or(&[]);
-            if conn.rbuf.is_empty() {
+            if conn.rbuf_is_empty() {
                 let used = self.process_bytes(ck, data);
-                if let Some(conn) = self.conns.get_mut(ck) {
-                    conn.rbuf.extend_from_slice(data.get(used..).unwrap_or(&[]));
+                let rest = data.get(used..).unwrap_or(&[]);
+                if let (false, Some(conn)) = (rest.is_empty(), self.conns.get_mut(ck)) {
+                    conn.io_mut().rbuf.extend_from_slice(rest);
                 }
             } else {
-                conn.rbuf.extend_from_slice(data);
+                conn.io_mut().rbuf.extend_from_slice(data);
                 self.process_buffered(ck);
             }
         }
@@ -71,17 +72,17 @@ impl Broker {
         let Some(conn) = self.conns.get_mut(ck) else {
             return;
         };
-        if conn.rbuf.is_empty() || conn.paused {
+        if conn.rbuf_is_empty() || conn.paused {
             return;
         }
-        let mut buf = std::mem::take(&mut conn.rbuf);
+        let mut buf = std::mem::take(&mut conn.io_mut().rbuf);
         let used = self.process_bytes(ck, &buf);
         buf.drain(..used.min(buf.len()));
         if buf.capacity() > 64 * 1024 && buf.len() < 16 * 1024 {
             buf.shrink_to(16 * 1024);
         }
         if let Some(conn) = self.conns.get_mut(ck) {
-            conn.rbuf = buf;
+            conn.io_mut().rbuf = buf;
         }
     }
 
@@ -107,7 +108,7 @@ impl Broker {
                 }
             };
             // Limits apply as soon as the length is known, before buffering.
-            let connected = conn.session.is_some();
+            let connected = conn.session().is_some();
             if !connected && header.packet_type() != PacketType::Connect as u8 {
                 self.schedule_close(ck, CloseReason::Protocol);
                 return pos;
@@ -137,11 +138,11 @@ impl Broker {
     fn decode_error(&mut self, ck: usize, e: DecodeError) {
         if let DecodeError::UnsupportedProtocolVersion(v) = e {
             if let Some(conn) = self.conns.get_mut(ck) {
-                if conn.session.is_none() {
+                if conn.session().is_none() {
                     if self.settings.connection_messages {
                         crate::information!(
                             "Invalid protocol version {v} in CONNECT from {}.",
-                            conn.peer
+                            conn.peer()
                         );
                     }
                     self.send_connack_refusal(ck, 1);
@@ -149,9 +150,7 @@ impl Broker {
                 }
             }
         }
-        if let Some(conn) = self.conns.get(ck) {
-            crate::debug!("Bad packet from {}: {e}.", conn.log_id());
-        }
+        crate::debug!("Bad packet from {}: {e}.", self.conn_id(ck));
         let reason = match e {
             DecodeError::MalformedRemainingLength
             | DecodeError::Truncated
@@ -167,7 +166,7 @@ impl Broker {
         let Some(conn) = self.conns.get(ck) else {
             return;
         };
-        if conn.session.is_none() {
+        if conn.session().is_none() {
             match packet {
                 Packet::Connect(c) => self.handle_connect(ck, *c),
                 _ => self.schedule_close(ck, CloseReason::Protocol),
@@ -175,7 +174,7 @@ impl Broker {
             return;
         }
         let version = conn.protocol;
-        if conn.bridge.is_some() && super::bridge::bridge_packet(self, ck, &packet) {
+        if conn.bridge().is_some() && super::bridge::bridge_packet(self, ck, &packet) {
             return;
         }
         match packet {
@@ -193,17 +192,15 @@ impl Broker {
             Packet::Disconnect(..) => {
                 crate::debug!("Received DISCONNECT from {}", self.conn_id(ck));
                 if let Some(conn) = self.conns.get_mut(ck) {
-                    conn.will = None;
+                    conn.take_will();
                 }
                 self.schedule_close(ck, CloseReason::Disconnect);
             }
             Packet::Connect(_) => {
-                if let Some(conn) = self.conns.get(ck) {
-                    crate::notice!(
-                        "Bad client {} sending multiple CONNECT messages.",
-                        conn.log_id()
-                    );
-                }
+                crate::notice!(
+                    "Bad client {} sending multiple CONNECT messages.",
+                    self.conn_id(ck)
+                );
                 self.schedule_close(ck, CloseReason::Protocol);
             }
             // Packets only a broker sends.
@@ -217,14 +214,14 @@ impl Broker {
     pub(super) fn conn_id(&self, ck: usize) -> &str {
         self.conns
             .get(ck)
-            .map(|c| c.log_id())
+            .map(|c| self.log_id_of(c))
             .unwrap_or("<unknown>")
     }
 
     /// Encodes `packet` into the connection's output buffer.
     pub(super) fn send_packet(&mut self, ck: usize, packet: &Packet, version: ProtocolVersion) {
         if let Some(conn) = self.conns.get_mut(ck) {
-            packet.encode(&mut conn.wbuf, version);
+            packet.encode(conn.out(), version);
             self.stats.msgs_sent += 1;
             Self::mark_dirty(&mut self.dirty, conn, ck);
         }
