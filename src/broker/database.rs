@@ -81,6 +81,19 @@ pub struct OutMsg {
     pub state: OutState,
 }
 
+impl OutMsg {
+    /// A QoS 1/2 message goes into flight: its packet id, and the ack it
+    /// waits for first.
+    pub fn start_flight(&mut self, packet_id: u16) {
+        self.packet_id = packet_id;
+        self.state = if self.qos == QoS::ExactlyOnce {
+            OutState::WaitPubRec
+        } else {
+            OutState::WaitPubAck
+        };
+    }
+}
+
 /// The per-session message lists: one deque with the in-flight messages
 /// (sent and not yet fully acknowledged, in send order) at the front and
 /// the queued ones (waiting for room in flight, or for the client to come

@@ -74,12 +74,7 @@ fn deliver_one(
                 return Outcome::Sent;
             }
             if sess.msgs.queued_len() == 0 && sess.msgs.inflight_room(limits) {
-                out.packet_id = sess.msgs.next_packet_id();
-                out.state = if qos == QoS::ExactlyOnce {
-                    OutState::WaitPubRec
-                } else {
-                    OutState::WaitPubAck
-                };
+                out.start_flight(sess.msgs.next_packet_id());
                 write_publish(conn, &out, false);
                 sess.msgs.push_inflight(out);
                 return Outcome::Sent;
@@ -251,12 +246,7 @@ impl Broker {
                     break;
                 };
                 self.stats.count_publish_sent(m.msg.size());
-                m.packet_id = id;
-                m.state = if qos == QoS::ExactlyOnce {
-                    OutState::WaitPubRec
-                } else {
-                    OutState::WaitPubAck
-                };
+                m.start_flight(id);
                 write_publish(conn, m, false);
             }
             sent = true;
@@ -294,12 +284,7 @@ impl Broker {
             };
             self.stats.count_publish_sent(m.msg.size());
             if qos1 {
-                m.packet_id = sess.msgs.next_packet_id();
-                m.state = if m.qos == QoS::ExactlyOnce {
-                    OutState::WaitPubRec
-                } else {
-                    OutState::WaitPubAck
-                };
+                m.start_flight(sess.msgs.next_packet_id());
                 write_publish(conn, &m, false);
                 sess.msgs.push_inflight(m);
             } else {
