@@ -199,6 +199,10 @@ impl<'a> Reader<'a> {
 /// characters and non-characters SHOULD NOT appear; mosquitto refuses them,
 /// and so do we, so clients get the same verdict from both brokers.
 pub fn valid_mqtt_string(s: &str) -> bool {
+    // Nearly every topic and client id is printable ASCII: one byte test.
+    if s.bytes().all(|b| (0x20..0x7F).contains(&b)) {
+        return true;
+    }
     !s.chars().any(|c| {
         let v = u32::from(c);
         v <= 0x1F
