@@ -517,3 +517,74 @@ fn tls_sub_receives(port: u16, tls: &[&str], filter: &str, publish: impl Fn()) -
     let _ = child.wait();
     panic!("mosquitto_sub over TLS received nothing");
 }
+
+/// The remote broker is killed (SIGKILL) mid-stream and restarted: with
+/// `autosave_on_changes` it saves before acknowledging, so every QoS 1
+/// message still reaches the remote's persistent subscriber (duplicates
+/// allowed, as QoS 1 promises).
+#[test]
+fn remote_killed_mid_stream_loses_no_qos1_message() {
+    if is_reference() {
+        return; // saving before acknowledging is ours
+    }
+    let db = TempDir::new("bridge-kill-db");
+    let remote_conf = |p: u16| {
+        format!(
+            "listener {p} 127.0.0.1\nallow_anonymous true\npersistence true\n\
+             persistence_location {}/\nautosave_on_changes true\nautosave_interval 1\n",
+            db.path.display()
+        )
+    };
+    let port = free_port();
+    let mut remote = Broker::start_on(port, remote_conf);
+    let local = Broker::start(&bridge_block(port, "topic k/# out 1", "cleansession false"));
+    let (mut sub, _) =
+        Client::connect_opts(port, &ConnectOpts::v311("kill-collector").clean(false));
+    sub.subscribe("k/#", 1);
+    let _ = bridged_subscriber(port, "kill-probe", "k/#", || {
+        let mut p = Client::connect(local.port, "kill-probe-pub", true, 60);
+        p.publish("k/probe", b"probe", 1, false);
+    });
+    let mut publ = local.client("kill-pub");
+    let total = 150u32;
+    let mut seen: HashMap<Vec<u8>, u32> = HashMap::new();
+    for n in 0..total {
+        publ.publish("k/n", n.to_string().as_bytes(), 1, false);
+        if n == total / 2 {
+            remote.kill();
+        }
+        // Read what has arrived so far, acknowledging it.
+        while let Read1::Packet(raw) = sub.read_raw(Duration::from_millis(1)) {
+            if let Packet::Publish(p) = sub.decode(&raw) {
+                sub.send_raw(&ack_bytes(0x40, p.packet_id));
+                if p.topic == "k/n" {
+                    *seen.entry(p.payload).or_default() += 1;
+                }
+            }
+        }
+    }
+    drop(sub);
+    let _remote = Broker::start_on(port, remote_conf);
+    let (mut sub, connack) =
+        Client::connect_opts(port, &ConnectOpts::v311("kill-collector").clean(false));
+    assert_eq!(connack[2], 1, "the collector's session survived the kill");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while seen.len() < total as usize && Instant::now() < deadline {
+        match sub.read_raw(Duration::from_secs(2)) {
+            Read1::Packet(raw) => {
+                if let Packet::Publish(p) = sub.decode(&raw) {
+                    sub.send_raw(&ack_bytes(0x40, p.packet_id));
+                    if p.topic == "k/n" {
+                        *seen.entry(p.payload).or_default() += 1;
+                    }
+                }
+            }
+            Read1::Closed => break,
+            Read1::Timeout => {}
+        }
+    }
+    let missing: Vec<u32> = (0..total)
+        .filter(|n| !seen.contains_key(n.to_string().as_bytes()))
+        .collect();
+    assert!(missing.is_empty(), "lost across kill -9: {missing:?}");
+}

@@ -203,3 +203,38 @@ fn daemon_mode_writes_and_removes_pid_file() {
         "port closed after SIGTERM"
     );
 }
+
+/// Started as root, the broker runs as `user` once its listeners are open.
+#[test]
+fn drops_root_privileges_to_user() {
+    // SAFETY: geteuid has no side effects.
+    if unsafe { libc::geteuid() } != 0 {
+        eprintln!("SKIP: not running as root; nothing to drop");
+        return;
+    }
+    let passwd = fs::read_to_string("/etc/passwd").unwrap_or_default();
+    let Some(nobody_uid) = passwd
+        .lines()
+        .find(|l| l.starts_with("nobody:"))
+        .and_then(|l| l.split(':').nth(2))
+        .map(str::to_owned)
+    else {
+        eprintln!("SKIP: no 'nobody' user on this machine");
+        return;
+    };
+    let b = Broker::start("user nobody\n");
+    let pid = b.pid().expect("running");
+    let status = fs::read_to_string(format!("/proc/{pid}/status")).expect("status");
+    let uids: Vec<&str> = status
+        .lines()
+        .find(|l| l.starts_with("Uid:"))
+        .map(|l| l.split_whitespace().skip(1).collect())
+        .unwrap_or_default();
+    assert!(!uids.is_empty(), "{status}");
+    assert!(
+        uids.iter().all(|u| *u == nobody_uid),
+        "uids {uids:?}, nobody {nobody_uid}"
+    );
+    // It still serves clients after giving up root.
+    assert_broker_healthy(b.port);
+}
