@@ -282,3 +282,35 @@ fn database_from_ours_loads_in_debian_mosquitto() {
     r.subscribe("emi/retained", 0);
     assert_eq!(r.expect_publish().payload, b"kept-by-ours");
 }
+
+/// A QoS 2 publisher's PUBLISH was received (PUBREC sent) but not yet
+/// released when the broker restarted: the resent PUBLISH is recognised as
+/// a duplicate, so the subscriber still gets the message exactly once.
+#[test]
+fn incoming_qos2_survives_restart_exactly_once() {
+    if is_reference() {
+        return; // mosquitto holds the message until PUBREL instead
+    }
+    let dir = db_dir("qos2-in");
+    let mut b = start(&dir.path, "");
+    let (mut sub, _) = session(b.port, "q2-in-sub");
+    sub.subscribe("q2in/t", 2);
+    let (mut publ, _) = session(b.port, "q2-in-pub");
+    publ.send_raw(&publish_bytes("q2in/t", b"once", 2, false, false, 7));
+    publ.expect_bytes(&ack_bytes(0x50, 7)); // PUBREC, no PUBREL yet
+    assert_eq!(sub.receive_publish().payload, b"once");
+    drop(publ);
+    drop(sub);
+    assert!(b.stop_gracefully().is_some());
+
+    let b = start(&dir.path, "");
+    let (mut sub, _) = session(b.port, "q2-in-sub");
+    let (mut publ, connack) = session(b.port, "q2-in-pub");
+    assert_eq!(connack[2], 1);
+    // The publisher never saw our PUBREC and resends with DUP.
+    publ.send_raw(&publish_bytes("q2in/t", b"once", 2, false, true, 7));
+    publ.expect_bytes(&ack_bytes(0x50, 7));
+    publ.send_raw(&ack_bytes(0x62, 7));
+    publ.expect_bytes(&ack_bytes(0x70, 7));
+    sub.expect_nothing();
+}

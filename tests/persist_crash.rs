@@ -18,6 +18,7 @@ const CHILD_ENV: &str = "PERSIST_CRASH_CHILD_DIR";
 fn db(which: u8) -> PersistDb {
     let n = if which == 0 { 300 } else { 700 };
     PersistDb {
+        incoming_qos2: Vec::new(),
         last_db_id: u64::from(which) + 1,
         msgs: (0..n)
             .map(|i| StoredMessage {

@@ -431,6 +431,7 @@ fn rust_db() -> PersistDb {
     let mut props = vec![0x01, 0x01, 0x26, 0, 2, b'r', b'k', 0, 2, b'r', b'v'];
     props.insert(0, props.len() as u8);
     PersistDb {
+        incoming_qos2: Vec::new(),
         last_db_id: 3,
         shutdown: true,
         msgs: vec![

@@ -20,6 +20,7 @@ fn scale(n: u64) -> u64 {
 
 fn retained_db(count: u64, payload_len: usize) -> PersistDb {
     PersistDb {
+        incoming_qos2: Vec::new(),
         last_db_id: count,
         msgs: (1..=count)
             .map(|i| StoredMessage {
@@ -40,6 +41,7 @@ fn retained_db(count: u64, payload_len: usize) -> PersistDb {
 /// Sessions with three subscriptions and two queued messages each.
 fn sessions_db(count: u64) -> PersistDb {
     let mut db = PersistDb {
+        incoming_qos2: Vec::new(),
         last_db_id: 2,
         msgs: (1..=2)
             .map(|i| StoredMessage {

@@ -10,8 +10,8 @@ use std::time::{Duration, Instant};
 use super::context::Session;
 use super::database::{Message, OutMsg, OutState};
 use super::persist::{
-    self, direction, msg_state, LoadError, PersistClient, PersistClientMsg, PersistDb, PersistSub,
-    StoredMessage,
+    self, direction, msg_state, LoadError, PersistClient, PersistClientMsg, PersistDb,
+    PersistIncoming, PersistSub, StoredMessage,
 };
 use super::timers::TimerKind;
 use super::Broker;
@@ -121,6 +121,12 @@ impl Broker {
                     ..PersistSub::default()
                 });
             }
+            if let Some(incoming) = sess.msgs.incoming.as_deref().filter(|v| !v.is_empty()) {
+                db.incoming_qos2.push(PersistIncoming {
+                    client_id: client_id.to_string(),
+                    ids: incoming.clone(),
+                });
+            }
         }
         db.last_db_id = ids.ids.len() as u64;
         db
@@ -191,6 +197,16 @@ impl Broker {
             match state {
                 Some(_) if cm.mid != 0 && qos != QoS::AtMostOnce => sess.msgs.push_inflight(out),
                 _ => sess.msgs.push_queued(out),
+            }
+        }
+        for inc in db.incoming_qos2 {
+            let Some(&sk) = self.by_id.get(inc.client_id.as_str()) else {
+                continue;
+            };
+            if let Some(sess) = self.sessions.get_mut(sk) {
+                for id in inc.ids {
+                    sess.msgs.incoming_insert(id);
+                }
             }
         }
         for s in db.subs {

@@ -45,6 +45,9 @@ const CHUNK_CLIENT: u32 = 6;
 /// file cut at a chunk boundary detectable, which the format alone is not.
 const CHUNK_MRS_START: u32 = 0x6D72_7301;
 const CHUNK_MRS_END: u32 = 0x6D72_7302;
+/// Incoming QoS 2 ids awaiting PUBREL: u16 client id length, the client id,
+/// u16 count, then the ids (all big-endian).
+const CHUNK_MRS_INCOMING: u32 = 0x6D72_7303;
 const MRS_START_BODY: &[u8] = b"mosquitto-rs";
 
 /// CRC-32 (IEEE 802.3, as zlib computes it), bitwise: saves are rare and
@@ -377,6 +380,20 @@ fn decode_chunk_v56(
             }
         }
         CHUNK_MRS_START => markers.started = true,
+        CHUNK_MRS_INCOMING => {
+            let id_len = c.u16be("client id length")?;
+            let client_id = c.c_string(usize::from(id_len), "client id")?;
+            let n = c.u16be("id count")?;
+            let mut ids = Vec::with_capacity(usize::from(n).min(c.remaining() / 2));
+            for _ in 0..n {
+                ids.push(c.u16be("packet id")?);
+            }
+            c.expect_end("incoming QoS 2 ids")?;
+            if !client_id.is_empty() {
+                db.incoming_qos2
+                    .push(super::PersistIncoming { client_id, ids });
+            }
+        }
         CHUNK_MRS_END => {
             let crc = c.u32be("end marker checksum")?;
             c.expect_end("end marker")?;
@@ -797,6 +814,9 @@ pub fn encode(db: &PersistDb) -> Vec<u8> {
     for s in &db.subs {
         write_sub(&mut out, s);
     }
+    for inc in &db.incoming_qos2 {
+        write_incoming(&mut out, inc);
+    }
     for id in &db.retained {
         chunk_header(&mut out, CHUNK_RETAIN, RETAIN_LEN);
         out.extend_from_slice(&id.to_ne_bytes());
@@ -808,9 +828,11 @@ pub fn encode(db: &PersistDb) -> Vec<u8> {
 }
 
 /// The file as mosquitto itself would write it: `encode` without
-/// mosquitto-rs's two marker chunks (for comparisons with real files).
+/// mosquitto-rs's own chunks (for comparisons with real files).
 pub fn encode_plain(db: &PersistDb) -> Vec<u8> {
-    let marked = encode(db);
+    let mut plain = db.clone();
+    plain.incoming_qos2.clear();
+    let marked = encode(&plain);
     let start_len = CHUNK_HEADER_LEN + MRS_START_BODY.len();
     let end_len = CHUNK_HEADER_LEN + 4;
     let mut out = Vec::with_capacity(marked.len());
@@ -1009,6 +1031,27 @@ fn write_client_msg(out: &mut Vec<u8>, m: &PersistClientMsg) {
     padding(out, CLIENT_MSG_LEN - CLIENT_MSG_FIELDS);
     out.extend_from_slice(c_str(&m.client_id));
     out.extend_from_slice(&m.properties);
+}
+
+fn write_incoming(out: &mut Vec<u8>, inc: &super::PersistIncoming) {
+    let (Some(id_len), Ok(n)) = (u16_len(c_str(&inc.client_id)), u16::try_from(inc.ids.len()))
+    else {
+        return;
+    };
+    if id_len == 0 || n == 0 {
+        return;
+    }
+    chunk_header(
+        out,
+        CHUNK_MRS_INCOMING,
+        4 + usize::from(id_len) + 2 * usize::from(n),
+    );
+    out.extend_from_slice(&id_len.to_be_bytes());
+    out.extend_from_slice(c_str(&inc.client_id));
+    out.extend_from_slice(&n.to_be_bytes());
+    for id in &inc.ids {
+        out.extend_from_slice(&id.to_be_bytes());
+    }
 }
 
 fn write_sub(out: &mut Vec<u8>, s: &PersistSub) {

@@ -42,6 +42,17 @@ pub struct PersistDb {
     pub client_msgs: Vec<PersistClientMsg>,
     /// Subscriptions of persistent sessions.
     pub subs: Vec<PersistSub>,
+    /// mosquitto-rs only (a chunk mosquitto skips): the QoS 2 packet ids a
+    /// persistent session has received and not yet seen PUBREL for, so a
+    /// resent PUBLISH after a restart is still recognised as a duplicate.
+    pub incoming_qos2: Vec<PersistIncoming>,
+}
+
+/// QoS 2 packet ids of one session awaiting PUBREL.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct PersistIncoming {
+    pub client_id: String,
+    pub ids: Vec<u16>,
 }
 
 /// A message in the store (MSG_STORE chunk).

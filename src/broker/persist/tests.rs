@@ -17,6 +17,7 @@ fn props() -> Vec<u8> {
 
 fn sample_db() -> PersistDb {
     PersistDb {
+        incoming_qos2: Vec::new(),
         last_db_id: 0x0102_0304_0506_0708,
         shutdown: true,
         msgs: vec![
@@ -114,6 +115,7 @@ fn round_trip_empty_db() {
 fn round_trip_max_lengths() {
     let long = "x".repeat(65_535);
     let db = PersistDb {
+        incoming_qos2: Vec::new(),
         last_db_id: 1,
         msgs: vec![StoredMessage {
             store_id: 1,
@@ -148,6 +150,7 @@ fn round_trip_max_lengths() {
 fn unrepresentable_records_are_left_out() {
     let too_long = "y".repeat(65_536);
     let db = PersistDb {
+        incoming_qos2: Vec::new(),
         msgs: vec![
             StoredMessage {
                 store_id: 1,
@@ -182,6 +185,7 @@ fn unrepresentable_records_are_left_out() {
 #[test]
 fn header_and_cfg_are_byte_exact() {
     let db = PersistDb {
+        incoming_qos2: Vec::new(),
         last_db_id: 0x1122,
         shutdown: true,
         ..PersistDb::default()
@@ -199,6 +203,7 @@ fn header_and_cfg_are_byte_exact() {
 #[test]
 fn chunks_are_byte_exact() {
     let db = PersistDb {
+        incoming_qos2: Vec::new(),
         msgs: vec![StoredMessage {
             store_id: 0x0A,
             expiry_time: 0x0B,
@@ -602,6 +607,7 @@ fn username_overread_of_mosquitto_2_0_11_is_read_like_mosquitto() {
 #[test]
 fn strings_are_written_up_to_their_first_nul_like_strlen() {
     let db = PersistDb {
+        incoming_qos2: Vec::new(),
         clients: vec![PersistClient {
             client_id: "abc\0def".into(),
             username: "u\0".into(),
@@ -724,4 +730,18 @@ fn marked_files_detect_changed_bytes_and_trailing_data() {
 fn crc32_matches_the_standard_check_value() {
     assert_eq!(crc32(b"123456789"), 0xCBF4_3926);
     assert_eq!(crc32(b""), 0);
+}
+
+#[test]
+fn incoming_qos2_ids_round_trip_in_our_own_chunk() {
+    let mut db = sample_db();
+    db.incoming_qos2.push(PersistIncoming {
+        client_id: "c".into(),
+        ids: vec![1, 7, 65535],
+    });
+    let bytes = encode(&db);
+    assert_eq!(decode(&bytes), Ok(db.clone()));
+    // mosquitto's view of the same file has no such chunk.
+    let plain = decode(&encode_plain(&db)).unwrap();
+    assert!(plain.incoming_qos2.is_empty());
 }
