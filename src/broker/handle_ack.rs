@@ -1,5 +1,7 @@
 //! PUBACK, PUBREC, PUBREL and PUBCOMP: advancing the QoS 1/2 state machines.
-//! An ack that frees in-flight room lets queued messages go.
+//! An ack that frees in-flight room lets queued messages go. Each step of a
+//! persistent session counts as a change for `autosave_on_changes`, so
+//! with it the saved state never lags what the peer was told.
 
 use super::database::OutState;
 use super::Broker;
@@ -8,6 +10,13 @@ use crate::protocol::{Ack, Packet};
 impl Broker {
     fn session_of(&self, ck: usize) -> Option<usize> {
         self.conns.get(ck).and_then(|c| c.session())
+    }
+
+    /// A persistent session's message state changed.
+    fn note_session_change(&mut self, sk: usize) {
+        if self.sessions.get(sk).is_some_and(|s| !s.clean) {
+            self.note_change();
+        }
     }
 
     pub(super) fn handle_puback(&mut self, ck: usize, id: u16) {
@@ -30,6 +39,7 @@ impl Broker {
             .map(|s| s.msgs.ack(id, state))
             .unwrap_or(false);
         if acked {
+            self.note_session_change(sk);
             self.refill_inflight(ck, sk);
         }
     }
@@ -39,8 +49,12 @@ impl Broker {
         let Some(sk) = self.session_of(ck) else {
             return;
         };
-        if let Some(s) = self.sessions.get_mut(sk) {
-            s.msgs.received(id);
+        if self
+            .sessions
+            .get_mut(sk)
+            .is_some_and(|s| s.msgs.received(id))
+        {
+            self.note_session_change(sk);
         }
         // PUBREL even for an unknown id, so the client can finish its flow.
         let version = self
@@ -59,6 +73,7 @@ impl Broker {
         if let Some(s) = self.sessions.get_mut(sk) {
             s.msgs.incoming_release(id);
         }
+        self.note_session_change(sk);
         let version = self
             .sessions
             .get(sk)

@@ -83,7 +83,14 @@ impl Broker {
         let deliver = !too_big
             && match qos {
                 QoS::ExactlyOnce => match sk.and_then(|sk| self.sessions.get_mut(sk)) {
-                    Some(sess) => sess.msgs.incoming_insert(packet_id),
+                    Some(sess) => {
+                        let new = sess.msgs.incoming_insert(packet_id);
+                        // Saved (with autosave_on_changes) before PUBREC goes.
+                        if new && !sess.clean {
+                            self.changes += 1;
+                        }
+                        new
+                    }
                     None => false,
                 },
                 _ => true,
