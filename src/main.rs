@@ -3,42 +3,13 @@
 
 use std::process::ExitCode;
 
-use mosquitto_rs::broker::logging::{
-    self, LogSettings, DEST_FILE, DEST_STDERR, DEST_STDOUT, DEST_SYSLOG, DEST_TOPIC,
-};
+use mosquitto_rs::broker::logging::{self, LogSettings};
 use mosquitto_rs::broker::{process, Broker, Settings};
-use mosquitto_rs::config::{self, CliAction, Config, LogDest, NoteKind};
+use mosquitto_rs::config::{self, CliAction, NoteKind};
 use mosquitto_rs::{error, notice, warning};
 
 /// mosquitto's exit status for a bad command line or configuration.
 const EXIT_CONFIG: u8 = 3;
-
-fn log_settings(cfg: &Config) -> LogSettings {
-    let mut dests = 0;
-    let mut file = None;
-    for d in &cfg.log_dest {
-        match d {
-            LogDest::Stdout => dests |= DEST_STDOUT,
-            LogDest::Stderr => dests |= DEST_STDERR,
-            LogDest::Syslog => dests |= DEST_SYSLOG,
-            LogDest::Topic => dests |= DEST_TOPIC,
-            LogDest::File(p) => {
-                dests |= DEST_FILE;
-                file = Some(p.clone());
-            }
-            // Not available on Linux builds: the config notes say so.
-            LogDest::Dlt => {}
-        }
-    }
-    LogSettings {
-        types: cfg.log_types.0,
-        dests,
-        timestamp: cfg.log_timestamp,
-        timestamp_format: cfg.log_timestamp_format.clone(),
-        file,
-        facility: cfg.log_facility.map(|n| 16 + n).unwrap_or(3),
-    }
-}
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().collect();
@@ -66,7 +37,7 @@ fn main() -> ExitCode {
         println!("Configuration file is OK.");
         return ExitCode::SUCCESS;
     }
-    logging::init(log_settings(cfg));
+    logging::init(LogSettings::from_config(cfg));
     notice!("mosquitto version {} starting", mosquitto_rs::VERSION);
     match &opts.config_file {
         Some(f) => notice!("Config loaded from {}.", f.display()),
@@ -129,6 +100,9 @@ fn main() -> ExitCode {
         return ExitCode::from(1);
     }
     notice!("mosquitto version {} running", mosquitto_rs::VERSION);
+    // SIGHUP re-reads the same files with the same command line.
+    let reload_opts = opts.clone();
+    broker.set_reloader(Box::new(move || reload_opts.reload()));
     let result = broker.run();
     notice!("mosquitto version {} terminating", mosquitto_rs::VERSION);
     if let Some(p) = &pid_file {

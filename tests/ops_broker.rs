@@ -238,3 +238,40 @@ fn drops_root_privileges_to_user() {
     // It still serves clients after giving up root.
     assert_broker_healthy(b.port);
 }
+
+/// SIGHUP re-reads the configuration file and applies what mosquitto
+/// reloads (here `message_size_limit`), keeping the listeners.
+#[test]
+fn sighup_reloads_general_options() {
+    let b = Broker::start("");
+    let mut sub = b.client("reload-sub");
+    sub.subscribe("reload/#", 0);
+    let mut p = b.client("reload-pub");
+    p.publish("reload/a", b"0123456789", 1, false);
+    assert_eq!(sub.expect_publish().payload, b"0123456789");
+    let text = fs::read_to_string(&b.config_path).expect("config");
+    fs::write(&b.config_path, format!("{text}message_size_limit 5\n")).expect("rewrite");
+    signal(&b, libc::SIGHUP);
+    assert!(
+        b.wait_for_log("Reloading config.", TIMEOUT),
+        "{}",
+        b.log_text()
+    );
+    p.publish("reload/b", b"0123456789", 1, false); // acknowledged, dropped
+    p.publish("reload/c", b"abc", 1, false);
+    assert_eq!(sub.expect_publish().payload, b"abc");
+    if is_reference() {
+        return; // the wording below is ours
+    }
+    // A broken file is reported and the running configuration kept.
+    fs::write(&b.config_path, format!("{text}bogus_option 1\n")).expect("rewrite");
+    signal(&b, libc::SIGHUP);
+    assert!(
+        b.wait_for_log("the configuration was not reloaded", TIMEOUT),
+        "{}",
+        b.log_text()
+    );
+    p.publish("reload/d", b"0123456789", 1, false);
+    p.publish("reload/e", b"xyz", 1, false);
+    assert_eq!(sub.expect_publish().payload, b"xyz", "limit still 5");
+}

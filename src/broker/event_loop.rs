@@ -11,7 +11,7 @@ use super::context::{CloseReason, Connection, NO_LISTENER};
 use super::database::Message;
 use super::stream::Stream;
 use super::timers::TimerKind;
-use super::{Broker, LISTENER_BASE, SIGNAL_TOKEN, WAKER_TOKEN};
+use super::{Broker, Settings, LISTENER_BASE, SIGNAL_TOKEN, WAKER_TOKEN};
 use crate::protocol::QoS;
 
 /// A duration in whole milliseconds (saturating).
@@ -100,6 +100,7 @@ impl Broker {
     /// every connected client against them again, as mosquitto does.
     fn reload(&mut self) {
         crate::notice!("Reloading config.");
+        self.reload_config();
         super::logging::reopen();
         for (i, domain) in self.security.iter_mut().enumerate() {
             let Some(paths) = self.settings.security.get(i) else {
@@ -121,6 +122,52 @@ impl Broker {
             }
         }
         self.recheck_clients();
+    }
+
+    /// Takes what mosquitto reloads from the configuration file: general
+    /// limits and options, logging, and the security settings (listeners
+    /// and bridges stay as they are). A file that no longer parses is
+    /// reported and the running configuration kept.
+    fn reload_config(&mut self) {
+        let Some(reload) = &self.reloader else {
+            return;
+        };
+        let cfg = match reload() {
+            Ok(c) => c,
+            Err(e) => {
+                for line in e.to_string().lines() {
+                    crate::error!("{line}");
+                }
+                crate::error!("Error: the configuration was not reloaded.");
+                return;
+            }
+        };
+        let mut new = match Settings::from_config(&cfg) {
+            Ok(s) => s,
+            Err(e) => {
+                crate::error!("Error: {e}; the configuration was not reloaded.");
+                return;
+            }
+        };
+        if new.security.len() != self.settings.security.len()
+            || new.listeners.len() != self.settings.listeners.len()
+        {
+            crate::error!(
+                "Error: per_listener_settings and listeners cannot change on reload; \
+                 the configuration was not reloaded."
+            );
+            return;
+        }
+        // The sockets that are open stay as they are.
+        for (n, old) in new.listeners.iter_mut().zip(&self.settings.listeners) {
+            n.addrs.clone_from(&old.addrs);
+            n.disabled.clone_from(&old.disabled);
+            #[cfg(feature = "tls")]
+            n.tls.clone_from(&old.tls);
+        }
+        new.bridges = std::mem::take(&mut self.settings.bridges);
+        self.settings = new;
+        super::logging::init(super::logging::LogSettings::from_config(&cfg));
     }
 
     /// Disconnects clients the reloaded password file no longer admits.

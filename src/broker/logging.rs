@@ -89,6 +89,38 @@ impl Default for LogSettings {
     }
 }
 
+impl LogSettings {
+    /// The logger's settings for a configuration (`log_dest`, `log_type`,
+    /// `log_timestamp*`, `log_facility`).
+    pub fn from_config(cfg: &crate::config::Config) -> LogSettings {
+        use crate::config::LogDest;
+        let mut dests = 0;
+        let mut file = None;
+        for d in &cfg.log_dest {
+            match d {
+                LogDest::Stdout => dests |= DEST_STDOUT,
+                LogDest::Stderr => dests |= DEST_STDERR,
+                LogDest::Syslog => dests |= DEST_SYSLOG,
+                LogDest::Topic => dests |= DEST_TOPIC,
+                LogDest::File(p) => {
+                    dests |= DEST_FILE;
+                    file = Some(p.clone());
+                }
+                // Not available on Linux builds: the config notes say so.
+                LogDest::Dlt => {}
+            }
+        }
+        LogSettings {
+            types: cfg.log_types.0,
+            dests,
+            timestamp: cfg.log_timestamp,
+            timestamp_format: cfg.log_timestamp_format.clone(),
+            file,
+            facility: cfg.log_facility.map(|n| 16 + n).unwrap_or(3),
+        }
+    }
+}
+
 struct State {
     settings: LogSettings,
     file: Option<File>,

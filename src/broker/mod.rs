@@ -113,6 +113,9 @@ impl Stats {
     }
 }
 
+/// Re-reads the configuration for SIGHUP (the same files and command line).
+pub type Reloader = Box<dyn Fn() -> Result<crate::config::Config, crate::config::ConfigError>>;
+
 pub struct Broker {
     poll: Poll,
     settings: Settings,
@@ -151,6 +154,7 @@ pub struct Broker {
     /// Changes since the last save, for `autosave_on_changes`.
     changes: u64,
     running: bool,
+    reloader: Option<Reloader>,
     started: Instant,
     sys: sys_tree::SysTree,
     pub stats: Stats,
@@ -256,6 +260,7 @@ impl Broker {
             connected: 0,
             changes: 0,
             running: true,
+            reloader: None,
             started: Instant::now(),
             sys: sys_tree::SysTree::default(),
             stats: Stats::default(),
@@ -286,6 +291,11 @@ impl Broker {
             out.push(Some(cfg));
         }
         Ok(out)
+    }
+
+    /// What SIGHUP calls to get the new configuration.
+    pub fn set_reloader(&mut self, r: Reloader) {
+        self.reloader = Some(r);
     }
 
     /// The local addresses actually bound (useful with port 0 in tests).
