@@ -2,11 +2,15 @@
 //! bridged to Debian's mosquitto in both roles.
 
 mod common;
+#[cfg(feature = "tls")]
+mod pki;
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use common::*;
+#[cfg(feature = "tls")]
+use pki::Pki;
 
 fn bridge_block(remote_port: u16, topics: &str, extra: &str) -> String {
     format!(
@@ -321,101 +325,25 @@ fn bridges_with_debian_mosquitto_both_roles() {
 }
 
 #[cfg(feature = "tls")]
-/// Runs the openssl command line (certificates are made per test run,
-/// never committed).
-fn openssl(dir: &TempDir, args: &[&str]) {
-    let out = std::process::Command::new("openssl")
-        .args(args)
-        .current_dir(&dir.path)
-        .output()
-        .expect("run openssl");
-    assert!(
-        out.status.success(),
-        "openssl {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-#[cfg(feature = "tls")]
-/// A CA and a server certificate for 127.0.0.1.
-fn make_certs(dir: &TempDir) {
-    openssl(
-        dir,
-        &[
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-keyout",
-            "ca.key",
-            "-out",
-            "ca.crt",
-            "-days",
-            "2",
-            "-subj",
-            "/CN=test-ca",
-        ],
-    );
-    openssl(
-        dir,
-        &[
-            "req",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-keyout",
-            "server.key",
-            "-out",
-            "server.csr",
-            "-subj",
-            "/CN=127.0.0.1",
-        ],
-    );
-    dir.write("san.ext", "subjectAltName=IP:127.0.0.1,DNS:localhost\n");
-    openssl(
-        dir,
-        &[
-            "x509",
-            "-req",
-            "-in",
-            "server.csr",
-            "-CA",
-            "ca.crt",
-            "-CAkey",
-            "ca.key",
-            "-CAcreateserial",
-            "-out",
-            "server.crt",
-            "-days",
-            "2",
-            "-extfile",
-            "san.ext",
-        ],
-    );
-}
-
-#[cfg(feature = "tls")]
 #[test]
 fn tls_and_psk_bridges() {
     if require_tool("openssl", "TLS bridge certificates").is_none() {
         return;
     }
     let certs = TempDir::new("bridge-certs");
-    make_certs(&certs);
+    let pki = Pki::build(certs.path.clone());
     let remote = Broker::start_config(|p| {
         format!(
-            "listener {p} 127.0.0.1\nallow_anonymous true\ncafile {0}/ca.crt\n\
-             certfile {0}/server.crt\nkeyfile {0}/server.key\n",
-            certs.path.display()
+            "listener {p} 127.0.0.1\nallow_anonymous true\ncafile {}\n\
+             certfile {}\nkeyfile {}\n",
+            pki.arg("ca.crt"),
+            pki.arg("server.crt"),
+            pki.arg("server.key")
         )
     });
     let local = Broker::start(&bridge_block(
         remote.port,
-        &format!(
-            "topic tls/# out 1\nbridge_cafile {}/ca.crt",
-            certs.path.display()
-        ),
+        &format!("topic tls/# out 1\nbridge_cafile {}", pki.arg("ca.crt")),
         "",
     ));
     // The bridge announces itself locally once its TLS connection is up.
@@ -429,7 +357,7 @@ fn tls_and_psk_bridges() {
     };
     assert_eq!(state.payload, b"1", "the TLS bridge connected");
     // A message crosses it, read on the remote by Debian's TLS client.
-    let ca = format!("{}/ca.crt", certs.path.display());
+    let ca = pki.arg("ca.crt");
     let got = tls_sub_receives(remote.port, &["--cafile", &ca], "tls/#", || {
         let mut p = local.client("tls-pub");
         p.publish("tls/x", b"over-tls", 1, false);

@@ -20,6 +20,13 @@ fn tool(name: &str) -> Option<PathBuf> {
     require_tool(name, "apt-get install mosquitto-clients")
 }
 
+/// A client tool's arguments: `-h 127.0.0.1 -p PORT -t TOPIC`, then `rest`.
+fn args<'a>(port: &'a str, topic: &'a str, rest: &[&'a str]) -> Vec<&'a str> {
+    let mut a = vec!["-h", "127.0.0.1", "-p", port, "-t", topic];
+    a.extend_from_slice(rest);
+    a
+}
+
 /// Runs a client tool to completion (bounded), asserts success, returns its
 /// output.
 fn run(tool: &Path, args: &[&str]) -> Output {
@@ -127,21 +134,7 @@ fn mosquitto_pub_at_each_qos_reaches_a_subscriber() {
         let topic = format!("interop/pub/{qos}");
         let msg = format!("from mosquitto_pub at qos {qos}");
         let q = qos.to_string();
-        run(
-            &pub_tool,
-            &[
-                "-h",
-                "127.0.0.1",
-                "-p",
-                &port,
-                "-t",
-                &topic,
-                "-m",
-                &msg,
-                "-q",
-                &q,
-            ],
-        );
+        run(&pub_tool, &args(&port, &topic, &["-m", &msg, "-q", &q]));
         let m = sub.receive_publish();
         assert_eq!(
             (m.topic.as_str(), m.payload.as_slice()),
@@ -165,38 +158,10 @@ fn mosquitto_sub_receives_mosquitto_pub_at_each_qos() {
         let base = format!("interop/sub{qos}");
         let filter = format!("{base}/#");
         let q = qos.to_string();
-        let sub = Sub::spawn(
-            &sub_tool,
-            &[
-                "-h",
-                "127.0.0.1",
-                "-p",
-                &port,
-                "-t",
-                &filter,
-                "-q",
-                &q,
-                "-F",
-                FMT,
-            ],
-        );
+        let sub = Sub::spawn(&sub_tool, &args(&port, &filter, &["-q", &q, "-F", FMT]));
         sub.wait_subscribed(b.port, &format!("{base}/probe"));
         let topic = format!("{base}/real");
-        run(
-            &pub_tool,
-            &[
-                "-h",
-                "127.0.0.1",
-                "-p",
-                &port,
-                "-t",
-                &topic,
-                "-m",
-                "real",
-                "-q",
-                &q,
-            ],
-        );
+        run(&pub_tool, &args(&port, &topic, &["-m", "real", "-q", &q]));
         let want = format!("{topic} {qos} 0 real");
         let got = sub.wait_line(|l| l.starts_with(&topic), TIMEOUT);
         assert_eq!(got.as_deref(), Some(want.as_str()));
@@ -214,7 +179,7 @@ fn retained_with_mosquitto_pub_r_and_mosquitto_sub_c1() {
     };
     let b = Broker::start("");
     let port = b.port.to_string();
-    let args = ["-h", "127.0.0.1", "-p", &port, "-t", "interop/ret"];
+    let args = args(&port, "interop/ret", &[]);
     run(
         &pub_tool,
         &[&args[..], &["-r", "-q", "1", "-m", "kept"]].concat(),
@@ -245,24 +210,22 @@ fn will_of_a_killed_mosquitto_sub_is_published() {
     watcher.subscribe("interop/will", 1);
     let doomed = Sub::spawn(
         &sub_tool,
-        &[
-            "-h",
-            "127.0.0.1",
-            "-p",
+        &args(
             &port,
-            "-t",
             "interop/doomed/#",
-            "-i",
-            "doomed",
-            "--will-topic",
-            "interop/will",
-            "--will-payload",
-            "bye",
-            "--will-qos",
-            "1",
-            "-F",
-            FMT,
-        ],
+            &[
+                "-i",
+                "doomed",
+                "--will-topic",
+                "interop/will",
+                "--will-payload",
+                "bye",
+                "--will-qos",
+                "1",
+                "-F",
+                FMT,
+            ],
+        ),
     );
     doomed.wait_subscribed(b.port, "interop/doomed/probe");
     doomed.kill();
@@ -280,21 +243,11 @@ fn persistent_session_with_mosquitto_sub_c_i() {
     };
     let b = Broker::start("");
     let port = b.port.to_string();
-    let args = [
-        "-h",
-        "127.0.0.1",
-        "-p",
+    let args = args(
         &port,
-        "-t",
         "interop/ps/#",
-        "-q",
-        "1",
-        "-c",
-        "-i",
-        "interop-ps",
-        "-F",
-        FMT,
-    ];
+        &["-q", "1", "-c", "-i", "interop-ps", "-F", FMT],
+    );
     let first = Sub::spawn(&sub_tool, &args);
     first.wait_subscribed(b.port, "interop/ps/probe");
     first.kill();

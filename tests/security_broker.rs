@@ -11,12 +11,13 @@
 #![cfg(feature = "tls")]
 
 mod common;
+mod pki;
 
 use common::*;
+use pki::Pki;
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
@@ -24,7 +25,6 @@ const OUR_PUB: &str = env!("CARGO_BIN_EXE_mosquitto_pub");
 const OUR_SUB: &str = env!("CARGO_BIN_EXE_mosquitto_sub");
 const DEB_PUB: &str = "/usr/bin/mosquitto_pub";
 const DEB_SUB: &str = "/usr/bin/mosquitto_sub";
-const DEB_BROKER: &str = "/usr/sbin/mosquitto";
 
 /// The PSK every test uses, and its identity.
 const PSK_ID: &str = "sensor1";
@@ -34,146 +34,21 @@ const PSK_KEY: &str = "0a1b2c3d4e5f60718293";
 // Certificates
 // ---------------------------------------------------------------------------
 
-struct Pki {
-    dir: PathBuf,
-}
-
-impl Pki {
-    fn p(&self, name: &str) -> String {
-        self.dir.join(name).to_string_lossy().into_owned()
-    }
-}
-
-fn openssl(dir: &Path, args: &[&str]) {
-    let out = Command::new("openssl")
-        .args(args)
-        .current_dir(dir)
-        .stdin(Stdio::null())
-        .output()
-        .expect("run openssl");
-    assert!(
-        out.status.success(),
-        "openssl {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
 /// Made once per test binary; None (skip) when openssl is missing.
 fn pki() -> Option<&'static Pki> {
     static PKI: OnceLock<Option<Pki>> = OnceLock::new();
     PKI.get_or_init(|| {
         require_tool("openssl", "making test certificates")?;
-        let dir = std::env::temp_dir().join(format!("mosq-rs-secbroker-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).expect("pki dir");
-        let ec = [
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:prime256v1",
-            "-nodes",
-        ];
-        let self_signed = |subj: &str, name: &str| {
-            let (key, crt) = (format!("{name}.key"), format!("{name}.crt"));
-            let mut a = vec!["req", "-x509"];
-            a.extend(ec);
-            a.extend(["-subj", subj, "-days", "2", "-keyout", &key, "-out", &crt]);
-            openssl(&dir, &a);
-        };
-        let req = |subj: &str, name: &str| {
-            let (key, csr) = (format!("{name}.key"), format!("{name}.csr"));
-            let mut a = vec!["req", "-new"];
-            a.extend(ec);
-            a.extend(["-subj", subj, "-keyout", &key, "-out", &csr]);
-            openssl(&dir, &a);
-        };
-        let sign = |name: &str, ext: Option<&str>| {
-            let (csr, crt) = (format!("{name}.csr"), format!("{name}.crt"));
-            let mut a = vec![
-                "x509",
-                "-req",
-                "-in",
-                &csr,
-                "-CA",
-                "ca.crt",
-                "-CAkey",
-                "ca.key",
-                "-CAcreateserial",
-                "-days",
-                "2",
-                "-out",
-                &crt,
-            ];
-            if let Some(e) = ext {
-                a.extend(["-extfile", e]);
-            }
-            openssl(&dir, &a);
-        };
-        self_signed("/CN=Test CA", "ca");
-        self_signed("/CN=client1", "untrusted");
-        std::fs::write(
-            dir.join("san.ext"),
-            "subjectAltName=DNS:localhost,IP:127.0.0.1\n",
-        )
-        .expect("san.ext");
-        std::fs::write(dir.join("other.ext"), "subjectAltName=DNS:other.example\n")
-            .expect("other.ext");
-        req("/CN=localhost", "server");
-        sign("server", Some("san.ext"));
-        req("/CN=other.example", "other");
-        sign("other", Some("other.ext"));
-        req("/O=Test Org/CN=client1", "client");
-        sign("client", None);
-        req("/CN=revoked", "revoked");
-        sign("revoked", None);
-        req("/CN=expired", "expired");
-        // `openssl ca` can put the validity wholly in the past.
-        std::fs::write(dir.join("index.txt"), "").expect("index");
-        std::fs::write(dir.join("serial"), "1000\n").expect("serial");
-        std::fs::write(dir.join("crlnumber"), "01\n").expect("crlnumber");
-        std::fs::write(
-            dir.join("ca.cnf"),
-            format!(
-                "[ ca ]\ndefault_ca = CA_default\n[ CA_default ]\ndir = {0}\n\
-                 database = {0}/index.txt\nnew_certs_dir = {0}\nserial = {0}/serial\n\
-                 crlnumber = {0}/crlnumber\ndefault_md = sha256\ndefault_crl_days = 2\n\
-                 policy = policy_any\nunique_subject = no\n\
-                 [ policy_any ]\ncommonName = supplied\n",
-                dir.display()
-            ),
-        )
-        .expect("ca.cnf");
-        let ca = ["-config", "ca.cnf", "-keyfile", "ca.key", "-cert", "ca.crt"];
-        let mut a = vec!["ca", "-batch", "-notext"];
-        a.extend(ca);
-        a.extend([
-            "-in",
-            "expired.csr",
-            "-out",
-            "expired.crt",
-            "-startdate",
-            "20200101000000Z",
-            "-enddate",
-            "20200102000000Z",
-        ]);
-        openssl(&dir, &a);
-        let mut a = vec!["ca"];
-        a.extend(ca);
-        a.extend(["-revoke", "revoked.crt"]);
-        openssl(&dir, &a);
-        let mut a = vec!["ca"];
-        a.extend(ca);
-        a.extend(["-gencrl", "-out", "crl.pem"]);
-        openssl(&dir, &a);
-        std::fs::write(dir.join("psk"), format!("{PSK_ID}:{PSK_KEY}\nother:00ff\n"))
+        let pki = Pki::fresh("secbroker");
+        std::fs::write(pki.path("psk"), format!("{PSK_ID}:{PSK_KEY}\nother:00ff\n"))
             .expect("psk file");
         // Debian's mosquitto drops root privileges to its own user: let it
         // read these throw-away test keys.
-        for e in std::fs::read_dir(&dir).expect("read pki dir").flatten() {
+        for e in std::fs::read_dir(&pki.dir).expect("read pki dir").flatten() {
             use std::os::unix::fs::PermissionsExt;
             let _ = std::fs::set_permissions(e.path(), std::fs::Permissions::from_mode(0o644));
         }
-        Some(Pki { dir })
+        Some(pki)
     })
     .as_ref()
 }
@@ -335,9 +210,9 @@ fn wait_port(port: u16) {
 fn server_tls(p: &Pki, port: u16, cert: &str) -> String {
     format!(
         "listener {port} 127.0.0.1\ncafile {}\ncertfile {}\nkeyfile {}\n",
-        p.p("ca.crt"),
-        p.p(&format!("{cert}.crt")),
-        p.p(&format!("{cert}.key"))
+        p.arg("ca.crt"),
+        p.arg(&format!("{cert}.crt")),
+        p.arg(&format!("{cert}.key"))
     )
 }
 
@@ -352,7 +227,7 @@ fn tls_listener_without_client_certificates() {
         )
     });
     let (tls, other) = (ports[0], ports[1]);
-    let ca = p.p("ca.crt");
+    let ca = p.arg("ca.crt");
     let with_ca = ["--cafile", ca.as_str()];
     let mut sub = plain_sub(b.port, "plain-sub", "tls/#");
 
@@ -447,7 +322,7 @@ fn tls_listener_without_client_certificates() {
             bin,
         );
         expect_message(&mut sub, "tls/d", "insecure");
-        let untrusted = p.p("untrusted.crt");
+        let untrusted = p.arg("untrusted.crt");
         let r = publish(
             bin,
             tls,
@@ -459,7 +334,7 @@ fn tls_listener_without_client_certificates() {
         assert_refused(&r, "untrusted CA");
     }
     // mosquitto_sub reports a failed handshake with its own words and code.
-    let untrusted = p.p("untrusted.crt");
+    let untrusted = p.arg("untrusted.crt");
     let r = read_one(
         OUR_SUB,
         tls,
@@ -482,7 +357,7 @@ fn tls_garbage_and_stalled_handshakes_do_not_disturb_others() {
     let Some(p) = pki() else { return };
     let (b, ports) = start_with_tls(1, |ports| server_tls(p, ports[0], "server"));
     let tls = ports[0];
-    let ca = p.p("ca.crt");
+    let ca = p.arg("ca.crt");
     // One client stalls after half a TLS record header, one sends an MQTT
     // CONNECT in clear, one sends random bytes.
     let mut stalled = TcpStream::connect_timeout(&addr(tls), TIMEOUT).expect("connect");
@@ -546,19 +421,19 @@ fn client_certificates_identity_crl_and_expiry() {
             "acl_file {}\n{}require_certificate true\nuse_identity_as_username true\ncrlfile {}\n",
             acl.display(),
             server_tls(p, ports[0], "server"),
-            p.p("crl.pem")
+            p.arg("crl.pem")
         )
     });
     let tls = ports[0];
-    let ca = p.p("ca.crt");
+    let ca = p.arg("ca.crt");
     let cert = |name: &str| -> Vec<String> {
         vec![
             "--cafile".into(),
             ca.clone(),
             "--cert".into(),
-            p.p(&format!("{name}.crt")),
+            p.arg(&format!("{name}.crt")),
             "--key".into(),
-            p.p(&format!("{name}.key")),
+            p.arg(&format!("{name}.key")),
         ]
     };
     let mut sub = plain_sub(b.port, "plain-sub", "cert/#");
@@ -760,30 +635,9 @@ fn psk_listener_with_identity_as_username_and_reload() {
 // Our clients against Debian's broker
 // ---------------------------------------------------------------------------
 
-struct DebianBroker {
-    child: Child,
-    dir: TempDir,
-}
-
-impl Drop for DebianBroker {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        if std::thread::panicking() {
-            eprintln!(
-                "---- Debian mosquitto log ----\n{}",
-                std::fs::read_to_string(self.dir.join("log")).unwrap_or_default()
-            );
-        }
-    }
-}
-
 #[test]
 fn our_clients_against_debian_broker_over_tls_and_psk() {
     let Some(p) = pki() else { return };
-    if require_tool(DEB_BROKER, "our clients against Debian's broker").is_none() {
-        return;
-    }
     let dir = TempDir::new("debian");
     {
         use std::os::unix::fs::PermissionsExt;
@@ -799,24 +653,18 @@ fn our_clients_against_debian_broker_over_tls_and_psk() {
              listener {psk} 127.0.0.1\npsk_hint debian\npsk_file {}\nallow_anonymous true\n",
             server_tls(p, tls, "server"),
             server_tls(p, cert, "server"),
-            p.p("psk"),
+            p.arg("psk"),
         ),
     );
-    let log = std::fs::File::create(dir.join("log")).expect("log file");
-    let child = Command::new(DEB_BROKER)
-        .args(["-c", &conf.to_string_lossy()])
-        .stdin(Stdio::null())
-        .stdout(log.try_clone().expect("log"))
-        .stderr(log)
-        .spawn()
-        .expect("spawn Debian mosquitto");
-    let _deb = DebianBroker { child, dir };
-    for port in [tls, cert, psk] {
+    let Some(_deb) = RefBroker::start(&conf, tls) else {
+        return;
+    };
+    for port in [cert, psk] {
         wait_port(port);
     }
-    let ca = p.p("ca.crt");
+    let ca = p.arg("ca.crt");
     let with_ca = ["--cafile", ca.as_str()];
-    let (cc, ck) = (p.p("client.crt"), p.p("client.key"));
+    let (cc, ck) = (p.arg("client.crt"), p.arg("client.key"));
     let with_cert = [
         "--cafile",
         ca.as_str(),
@@ -853,7 +701,7 @@ fn our_clients_against_debian_broker_over_tls_and_psk() {
     let r = publish(OUR_PUB, psk, "127.0.0.1", &wrong, "deb/x", "wrong psk");
     assert_refused(&r, "wrong psk");
     assert_eq!(r.stderr, "Unable to connect (A TLS error occurred.).\n");
-    let untrusted = p.p("untrusted.crt");
+    let untrusted = p.arg("untrusted.crt");
     let r = read_one(
         OUR_SUB,
         tls,

@@ -3,9 +3,10 @@
 //! temporary directory; everything runs on 127.0.0.1 with bounded waits.
 #![cfg(feature = "tls")]
 
+mod pki;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::{mpsc, Arc, OnceLock};
 use std::time::{Duration, Instant};
@@ -17,160 +18,23 @@ use mosquitto_rs::broker::tls::{
     IdentitySource, PskLookup, TlsClientConfig, TlsClientOptions, TlsConn, TlsServerConfig,
     TlsServerOptions,
 };
+use pki::Pki;
 
 const OPENSSL: &str = "openssl";
 
-struct Pki {
-    dir: PathBuf,
-}
-
-impl Pki {
-    fn p(&self, name: &str) -> PathBuf {
-        self.dir.join(name)
-    }
-}
-
-fn sh(dir: &Path, args: &[&str]) {
-    let out = Command::new(OPENSSL)
-        .args(args)
-        .current_dir(dir)
-        .stdin(Stdio::null())
-        .output()
-        .expect("run openssl");
-    assert!(
-        out.status.success(),
-        "openssl {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-/// CA, server (localhost/127.0.0.1), client, revoked client + CRL, once per
-/// test binary.
+/// The shared test PKI, once per test binary. A missing `openssl` fails.
 fn pki() -> &'static Pki {
     static PKI: OnceLock<Pki> = OnceLock::new();
-    PKI.get_or_init(|| {
-        let dir = std::env::temp_dir().join(format!("mosq-rs-tls-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        let ec = [
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:prime256v1",
-            "-nodes",
-        ];
-        let req = |subj: &str, name: &str| {
-            let key = format!("{name}.key");
-            let csr = format!("{name}.csr");
-            let mut a = vec!["req", "-new"];
-            a.extend(ec);
-            a.extend(["-subj", subj, "-keyout", &key, "-out", &csr]);
-            sh(&dir, &a);
-        };
-        let sign = |name: &str, ext: Option<&str>| {
-            let csr = format!("{name}.csr");
-            let crt = format!("{name}.crt");
-            let mut a = vec![
-                "x509",
-                "-req",
-                "-in",
-                &csr,
-                "-CA",
-                "ca.crt",
-                "-CAkey",
-                "ca.key",
-                "-CAcreateserial",
-                "-days",
-                "2",
-                "-out",
-                &crt,
-            ];
-            if let Some(e) = ext {
-                a.extend(["-extfile", e]);
-            }
-            sh(&dir, &a);
-        };
-        let mut ca = vec!["req", "-x509"];
-        ca.extend(ec);
-        ca.extend([
-            "-subj",
-            "/CN=Test CA",
-            "-days",
-            "2",
-            "-keyout",
-            "ca.key",
-            "-out",
-            "ca.crt",
-        ]);
-        sh(&dir, &ca);
-        std::fs::write(
-            dir.join("san.ext"),
-            "subjectAltName=DNS:localhost,IP:127.0.0.1\n",
-        )
-        .unwrap();
-        req("/CN=localhost", "server");
-        sign("server", Some("san.ext"));
-        req("/O=Test Org/CN=client1", "client");
-        sign("client", None);
-        req("/CN=revoked", "revoked");
-        sign("revoked", None);
-        // A second CA whose certificates the server does not trust.
-        let mut other = vec!["req", "-x509"];
-        other.extend(ec);
-        other.extend([
-            "-subj",
-            "/CN=client1",
-            "-days",
-            "2",
-            "-keyout",
-            "self.key",
-            "-out",
-            "self.crt",
-        ]);
-        sh(&dir, &other);
-        std::fs::write(dir.join("index.txt"), "").unwrap();
-        std::fs::write(dir.join("crlnumber"), "01\n").unwrap();
-        std::fs::write(
-            dir.join("ca.cnf"),
-            format!(
-                "[ ca ]\ndefault_ca = CA_default\n[ CA_default ]\ndatabase = {0}/index.txt\n\
-                 crlnumber = {0}/crlnumber\ndefault_md = sha256\ndefault_crl_days = 2\n",
-                dir.display()
-            ),
-        )
-        .unwrap();
-        sh(
-            &dir,
-            &[
-                "ca",
-                "-config",
-                "ca.cnf",
-                "-keyfile",
-                "ca.key",
-                "-cert",
-                "ca.crt",
-                "-revoke",
-                "revoked.crt",
-            ],
-        );
-        sh(
-            &dir,
-            &[
-                "ca", "-config", "ca.cnf", "-keyfile", "ca.key", "-cert", "ca.crt", "-gencrl",
-                "-out", "crl.pem",
-            ],
-        );
-        Pki { dir }
-    })
+    PKI.get_or_init(|| Pki::fresh("tls"))
 }
 
 fn server_opts(require_certificate: bool) -> TlsServerOptions {
     let p = pki();
     TlsServerOptions {
         port: 8883,
-        cafile: Some(p.p("ca.crt")),
-        certfile: Some(p.p("server.crt")),
-        keyfile: Some(p.p("server.key")),
+        cafile: Some(p.path("ca.crt")),
+        certfile: Some(p.path("server.crt")),
+        keyfile: Some(p.path("server.key")),
         require_certificate,
         ..TlsServerOptions::default()
     }
@@ -315,7 +179,7 @@ fn run_crate_client(
 
 fn client_opts() -> TlsClientOptions {
     TlsClientOptions {
-        cafile: Some(pki().p("ca.crt")),
+        cafile: Some(pki().path("ca.crt")),
         ..TlsClientOptions::default()
     }
 }
@@ -352,8 +216,8 @@ fn require_certificate_accepts_signed_client_and_reports_identity() {
     let p = pki();
     let cfg = TlsServerConfig::build(&server_opts(true), None).unwrap();
     let mut opts = client_opts();
-    opts.certfile = Some(p.p("client.crt"));
-    opts.keyfile = Some(p.p("client.key"));
+    opts.certfile = Some(p.path("client.crt"));
+    opts.keyfile = Some(p.path("client.key"));
     let (out, echoed) = run_crate_client(&cfg, opts, "127.0.0.1");
     assert_eq!(out.handshake, Some(Ok(())));
     assert!(echoed);
@@ -375,8 +239,8 @@ fn require_certificate_refuses_untrusted_certificate() {
     let p = pki();
     let cfg = TlsServerConfig::build(&server_opts(true), None).unwrap();
     let mut opts = client_opts();
-    opts.certfile = Some(p.p("self.crt"));
-    opts.keyfile = Some(p.p("self.key"));
+    opts.certfile = Some(p.path("untrusted.crt"));
+    opts.keyfile = Some(p.path("untrusted.key"));
     let (out, echoed) = run_crate_client(&cfg, opts, "127.0.0.1");
     assert!(!echoed);
     let err = out.handshake.expect("server saw no handshake").unwrap_err();
@@ -387,20 +251,20 @@ fn require_certificate_refuses_untrusted_certificate() {
 fn crl_refuses_revoked_certificate_only() {
     let p = pki();
     let mut so = server_opts(true);
-    so.crlfile = Some(p.p("crl.pem"));
+    so.crlfile = Some(p.path("crl.pem"));
     let cfg = TlsServerConfig::build(&so, None).unwrap();
 
     let mut revoked = client_opts();
-    revoked.certfile = Some(p.p("revoked.crt"));
-    revoked.keyfile = Some(p.p("revoked.key"));
+    revoked.certfile = Some(p.path("revoked.crt"));
+    revoked.keyfile = Some(p.path("revoked.key"));
     let (out, echoed) = run_crate_client(&cfg, revoked, "127.0.0.1");
     assert!(!echoed);
     let err = out.handshake.expect("server saw no handshake").unwrap_err();
     assert!(err.contains("revoked"), "{err}");
 
     let mut good = client_opts();
-    good.certfile = Some(p.p("client.crt"));
-    good.keyfile = Some(p.p("client.key"));
+    good.certfile = Some(p.path("client.crt"));
+    good.keyfile = Some(p.path("client.key"));
     let (out, echoed) = run_crate_client(&cfg, good, "127.0.0.1");
     assert_eq!(out.handshake, Some(Ok(())));
     assert!(echoed);
@@ -565,17 +429,17 @@ fn build_errors_are_clear() {
     let e = |o: &TlsServerOptions| TlsServerConfig::build(o, None).unwrap_err().to_string();
 
     let mut o = server_opts(false);
-    o.certfile = Some(p.p("missing.crt"));
+    o.certfile = Some(p.path("missing.crt"));
     let m = e(&o);
     assert!(m.contains("certfile") && m.contains("missing.crt"), "{m}");
 
     let mut o = server_opts(false);
-    o.keyfile = Some(p.p("client.key"));
+    o.keyfile = Some(p.path("client.key"));
     let m = e(&o);
     assert!(m.contains("keyfile") && m.contains("mismatch"), "{m}");
 
     let mut o = server_opts(false);
-    o.keyfile = Some(p.p("ca.crt"));
+    o.keyfile = Some(p.path("ca.crt"));
     assert!(e(&o).contains("keyfile"), "{}", e(&o));
 
     let mut o = server_opts(false);
@@ -587,15 +451,15 @@ fn build_errors_are_clear() {
     assert!(e(&o).contains("cipher"), "{}", e(&o));
 
     let mut o = server_opts(false);
-    o.cafile = Some(p.p("nope.crt"));
+    o.cafile = Some(p.path("nope.crt"));
     assert!(e(&o).contains("cafile"), "{}", e(&o));
 
     let mut o = server_opts(false);
-    o.crlfile = Some(p.p("ca.key"));
+    o.crlfile = Some(p.path("ca.key"));
     assert!(e(&o).contains("crlfile"), "{}", e(&o));
 
     let mut o = server_opts(false);
-    o.dhparamfile = Some(p.p("ca.crt"));
+    o.dhparamfile = Some(p.path("ca.crt"));
     assert!(e(&o).contains("dhparamfile"), "{}", e(&o));
 
     let o = TlsServerOptions::default();
