@@ -26,6 +26,15 @@ fn persist_conf(dir: &Path, extra: &str) -> String {
     )
 }
 
+/// A whole config file: an anonymous loopback listener on `port` plus
+/// persistence in `dir`.
+fn listener_conf(port: u16, dir: &Path) -> String {
+    format!(
+        "listener {port} 127.0.0.1\nallow_anonymous true\n{}",
+        persist_conf(dir, "")
+    )
+}
+
 fn start(dir: &Path, extra: &str) -> Broker {
     let conf = persist_conf(dir, extra);
     Broker::start(&conf)
@@ -133,14 +142,7 @@ fn corrupt_database_refuses_start_unless_discard_is_set() {
     let dir = db_dir("corrupt");
     let db_path = dir.join("mosquitto.db");
     fs::write(&db_path, vec![0u8; 4096]).expect("write zeros");
-    let conf = dir.write(
-        "refuse.conf",
-        &format!(
-            "listener {} 127.0.0.1\nallow_anonymous true\n{}",
-            free_port(),
-            persist_conf(&dir.path, "")
-        ),
-    );
+    let conf = dir.write("refuse.conf", &listener_conf(free_port(), &dir.path));
     let out = run_to_exit(&["-c", conf.to_str().unwrap_or("")], &dir, TIMEOUT);
     assert_ne!(out.status.code(), Some(0), "refused to start");
     let text = out.output();
@@ -184,14 +186,7 @@ fn truncated_database_is_reported_with_its_offset() {
     // (our end marker is the last 12 bytes): both are refused.
     for cut in [5, 12] {
         fs::write(&db_path, &bytes[..bytes.len() - cut]).expect("truncate");
-        let conf = dir.write(
-            "t.conf",
-            &format!(
-                "listener {} 127.0.0.1\nallow_anonymous true\n{}",
-                free_port(),
-                persist_conf(&dir.path, "")
-            ),
-        );
+        let conf = dir.write("t.conf", &listener_conf(free_port(), &dir.path));
         let out = run_to_exit(&["-c", conf.to_str().unwrap_or("")], &dir, TIMEOUT);
         assert_ne!(out.status.code(), Some(0), "cut {cut} accepted");
         assert!(out.output().contains("offset "), "{}", out.output());
@@ -203,13 +198,7 @@ fn truncated_database_is_reported_with_its_offset() {
 fn database_from_debian_mosquitto_loads_in_ours() {
     let dir = db_dir("from-debian");
     let port = free_port();
-    let conf = dir.write(
-        "debian.conf",
-        &format!(
-            "listener {port} 127.0.0.1\nallow_anonymous true\n{}",
-            persist_conf(&dir.path, "")
-        ),
-    );
+    let conf = dir.write("debian.conf", &listener_conf(port, &dir.path));
     let Some(debian) = RefBroker::start(&conf, port) else {
         return;
     };
@@ -223,12 +212,7 @@ fn database_from_debian_mosquitto_loads_in_ours() {
     debian.stop();
     assert!(dir.join("mosquitto.db").exists());
 
-    let b = Broker::start_config(|port| {
-        format!(
-            "listener {port} 127.0.0.1\nallow_anonymous true\n{}",
-            persist_conf(&dir.path, "")
-        )
-    });
+    let b = Broker::start_config(|port| listener_conf(port, &dir.path));
     let (mut s, connack) = session(b.port, "migrant");
     assert_eq!(connack[2], 1, "session present after migration");
     let m = s.receive_publish();
@@ -256,18 +240,12 @@ fn database_from_ours_loads_in_debian_mosquitto() {
     assert!(b.stop_gracefully().is_some());
     let db_path = dir.join("mosquitto.db");
     assert!(db_path.exists());
-    // Ours ran as root here without dropping privileges; Debian's drops to
-    // its own user before reading, so let that user read the file.
+    // Debian's broker drops to its own user before reading: make sure that
+    // user can read the file, whoever ours ran as.
     fs::set_permissions(&db_path, fs::Permissions::from_mode(0o644)).expect("chmod");
 
     let port = free_port();
-    let conf = dir.write(
-        "debian.conf",
-        &format!(
-            "listener {port} 127.0.0.1\nallow_anonymous true\n{}",
-            persist_conf(&dir.path, "")
-        ),
-    );
+    let conf = dir.write("debian.conf", &listener_conf(port, &dir.path));
     let Some(_debian) = RefBroker::start(&conf, port) else {
         return;
     };

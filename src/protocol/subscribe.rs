@@ -34,6 +34,25 @@ fn properties(r: &mut Reader<'_>, version: ProtocolVersion) -> Result<Properties
     }
 }
 
+/// The fixed header, packet id and (MQTT 5 only) properties that all four
+/// packets here start with; `rest` is the length of what follows them.
+fn put_head(
+    out: &mut Vec<u8>,
+    byte1: u8,
+    rest: usize,
+    packet_id: u16,
+    props: &Properties,
+    version: ProtocolVersion,
+) {
+    let v5 = version == ProtocolVersion::V5;
+    let props_len = if v5 { props.encoded_len() } else { 0 };
+    put_fixed_header(out, byte1, 2 + props_len + rest);
+    put_u16(out, packet_id);
+    if v5 {
+        props.encode(out);
+    }
+}
+
 fn filter(r: &mut Reader<'_>) -> Result<String, DecodeError> {
     let f = r.string()?;
     if !valid_topic_filter(f) {
@@ -81,19 +100,12 @@ impl Subscribe {
 
     pub fn encode(&self, out: &mut Vec<u8>, version: ProtocolVersion) {
         let v5 = version == ProtocolVersion::V5;
-        let mut len = 2 + self
+        let rest = self
             .filters
             .iter()
             .map(|(f, _)| bytes_len(f.len()) + 1)
             .sum::<usize>();
-        if v5 {
-            len += self.properties.encoded_len();
-        }
-        put_fixed_header(out, 0x82, len);
-        put_u16(out, self.packet_id);
-        if v5 {
-            self.properties.encode(out);
-        }
+        put_head(out, 0x82, rest, self.packet_id, &self.properties, version);
         for (i, (f, q)) in self.filters.iter().enumerate() {
             put_bytes(out, f.as_bytes());
             let extra = if v5 {
@@ -131,13 +143,14 @@ impl SubAck {
     }
 
     pub fn encode(&self, out: &mut Vec<u8>, version: ProtocolVersion) {
-        let v5 = version == ProtocolVersion::V5;
-        let props = if v5 { self.properties.encoded_len() } else { 0 };
-        put_fixed_header(out, 0x90, 2 + props + self.codes.len());
-        put_u16(out, self.packet_id);
-        if v5 {
-            self.properties.encode(out);
-        }
+        put_head(
+            out,
+            0x90,
+            self.codes.len(),
+            self.packet_id,
+            &self.properties,
+            version,
+        );
         out.extend_from_slice(&self.codes);
     }
 }
@@ -169,20 +182,12 @@ impl Unsubscribe {
     }
 
     pub fn encode(&self, out: &mut Vec<u8>, version: ProtocolVersion) {
-        let v5 = version == ProtocolVersion::V5;
-        let mut len = 2 + self
+        let rest = self
             .filters
             .iter()
             .map(|f| bytes_len(f.len()))
             .sum::<usize>();
-        if v5 {
-            len += self.properties.encoded_len();
-        }
-        put_fixed_header(out, 0xA2, len);
-        put_u16(out, self.packet_id);
-        if v5 {
-            self.properties.encode(out);
-        }
+        put_head(out, 0xA2, rest, self.packet_id, &self.properties, version);
         for f in &self.filters {
             put_bytes(out, f.as_bytes());
         }
@@ -220,16 +225,21 @@ impl UnsubAck {
     }
 
     pub fn encode(&self, out: &mut Vec<u8>, version: ProtocolVersion) {
-        if version == ProtocolVersion::V5 {
-            let len = 2 + self.properties.encoded_len() + self.codes.len();
-            put_fixed_header(out, 0xB0, len);
-            put_u16(out, self.packet_id);
-            self.properties.encode(out);
-            out.extend_from_slice(&self.codes);
+        // 3.x UNSUBACK carries no codes.
+        let codes: &[u8] = if version == ProtocolVersion::V5 {
+            &self.codes
         } else {
-            put_fixed_header(out, 0xB0, 2);
-            put_u16(out, self.packet_id);
-        }
+            &[]
+        };
+        put_head(
+            out,
+            0xB0,
+            codes.len(),
+            self.packet_id,
+            &self.properties,
+            version,
+        );
+        out.extend_from_slice(codes);
     }
 }
 
