@@ -260,15 +260,16 @@ fn lazy_bridge_waits_for_threshold_and_once_does_not_restart() {
 #[test]
 fn bridges_with_debian_mosquitto_both_roles() {
     // Ours is local, Debian's is remote.
-    let dport = free_port();
     let ddir = TempDir::new("debian-remote");
-    let dconf = ddir.write(
-        "m.conf",
-        &format!("listener {dport} 127.0.0.1\nallow_anonymous true\n"),
-    );
-    let Some(debian_remote) = RefBroker::start(&dconf, dport) else {
+    let Some(debian_remote) = RefBroker::start(|dport| {
+        ddir.write(
+            "m.conf",
+            &format!("listener {dport} 127.0.0.1\nallow_anonymous true\n"),
+        )
+    }) else {
         return;
     };
+    let dport = debian_remote.port;
     let ours = Broker::start(&bridge_block(
         dport,
         "topic up/# out 1 a/ b/\ntopic down/# in 2",
@@ -293,18 +294,19 @@ fn bridges_with_debian_mosquitto_both_roles() {
 
     // Debian's is local, ours is remote.
     let ours = Broker::start("");
-    let lport = free_port();
     let ldir = TempDir::new("debian-local");
-    let lconf = ldir.write(
-        "m.conf",
-        &format!(
-            "listener {lport} 127.0.0.1\nallow_anonymous true\n{}",
-            bridge_block(ours.port, "topic deb/# both 1", "")
-        ),
-    );
-    let Some(_debian_local) = RefBroker::start(&lconf, lport) else {
+    let Some(debian_local) = RefBroker::start(|lport| {
+        ldir.write(
+            "m.conf",
+            &format!(
+                "listener {lport} 127.0.0.1\nallow_anonymous true\n{}",
+                bridge_block(ours.port, "topic deb/# both 1", "")
+            ),
+        )
+    }) else {
         return;
     };
+    let lport = debian_local.port;
     let mut on_ours = bridged_subscriber(ours.port, "o-sub", "deb/#", || {
         let mut p = Client::connect(lport, "o-probe", true, 60);
         p.publish("deb/probe", b"probe", 1, false);

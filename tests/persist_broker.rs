@@ -197,11 +197,12 @@ fn truncated_database_is_reported_with_its_offset() {
 #[test]
 fn database_from_debian_mosquitto_loads_in_ours() {
     let dir = db_dir("from-debian");
-    let port = free_port();
-    let conf = dir.write("debian.conf", &listener_conf(port, &dir.path));
-    let Some(debian) = RefBroker::start(&conf, port) else {
+    let Some(debian) =
+        RefBroker::start(|port| dir.write("debian.conf", &listener_conf(port, &dir.path)))
+    else {
         return;
     };
+    let port = debian.port;
     let (mut s, _) = session(port, "migrant");
     s.subscribe("mig/#", 1);
     s.disconnect();
@@ -244,11 +245,12 @@ fn database_from_ours_loads_in_debian_mosquitto() {
     // user can read the file, whoever ours ran as.
     fs::set_permissions(&db_path, fs::Permissions::from_mode(0o644)).expect("chmod");
 
-    let port = free_port();
-    let conf = dir.write("debian.conf", &listener_conf(port, &dir.path));
-    let Some(_debian) = RefBroker::start(&conf, port) else {
+    let Some(debian) =
+        RefBroker::start(|port| dir.write("debian.conf", &listener_conf(port, &dir.path)))
+    else {
         return;
     };
+    let port = debian.port;
     let (mut s, connack) = session(port, "emigrant");
     assert_eq!(connack[2], 1, "Debian sees the session");
     let m = s.receive_publish();

@@ -643,22 +643,24 @@ fn our_clients_against_debian_broker_over_tls_and_psk() {
         use std::os::unix::fs::PermissionsExt;
         let _ = std::fs::set_permissions(&dir.path, std::fs::Permissions::from_mode(0o755));
     }
-    let (tls, cert, psk) = (free_port(), free_port(), free_port());
-    let conf = dir.write(
-        "mosquitto.conf",
-        &format!(
-            "per_listener_settings true\n\
-             {}allow_anonymous true\n\
-             {}require_certificate true\nuse_identity_as_username true\nallow_anonymous true\n\
-             listener {psk} 127.0.0.1\npsk_hint debian\npsk_file {}\nallow_anonymous true\n",
-            server_tls(p, tls, "server"),
-            server_tls(p, cert, "server"),
-            p.arg("psk"),
-        ),
-    );
-    let Some(_deb) = RefBroker::start(&conf, tls) else {
+    let (cert, psk) = (free_port(), free_port());
+    let Some(deb) = RefBroker::start(|tls| {
+        dir.write(
+            "mosquitto.conf",
+            &format!(
+                "per_listener_settings true\n\
+                 {}allow_anonymous true\n\
+                 {}require_certificate true\nuse_identity_as_username true\nallow_anonymous true\n\
+                 listener {psk} 127.0.0.1\npsk_hint debian\npsk_file {}\nallow_anonymous true\n",
+                server_tls(p, tls, "server"),
+                server_tls(p, cert, "server"),
+                p.arg("psk"),
+            ),
+        )
+    }) else {
         return;
     };
+    let tls = deb.port;
     for port in [cert, psk] {
         wait_port(port);
     }

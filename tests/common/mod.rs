@@ -109,6 +109,41 @@ pub fn addr(port: u16) -> SocketAddr {
     SocketAddr::from(([127, 0, 0, 1], port))
 }
 
+/// True when process `pid` holds a listening TCP socket on `port`. A port
+/// that merely accepts connections may belong to another test's broker that
+/// took it between `free_port` and our bind.
+pub fn listens_on(pid: u32, port: u16) -> bool {
+    let inodes = listening_inodes(port);
+    let Ok(fds) = fs::read_dir(format!("/proc/{pid}/fd")) else {
+        return false;
+    };
+    fds.flatten().any(|fd| {
+        fs::read_link(fd.path()).is_ok_and(|target| {
+            let t = target.to_string_lossy();
+            inodes.iter().any(|i| t == format!("socket:[{i}]"))
+        })
+    })
+}
+
+/// Socket inodes in LISTEN state on `port`, from /proc/net/tcp and tcp6.
+fn listening_inodes(port: u16) -> Vec<String> {
+    let want = format!(":{port:04X}");
+    let mut out = Vec::new();
+    for table in ["/proc/net/tcp", "/proc/net/tcp6"] {
+        let text = fs::read_to_string(table).unwrap_or_default();
+        for line in text.lines().skip(1) {
+            let f: Vec<&str> = line.split_whitespace().collect();
+            // local_address, state 0A (LISTEN), inode in the tenth column.
+            if let (Some(local), Some(&"0A"), Some(inode)) = (f.get(1), f.get(3), f.get(9)) {
+                if local.ends_with(&want) {
+                    out.push((*inode).to_string());
+                }
+            }
+        }
+    }
+    out
+}
+
 /// The output of a broker run that was expected to exit by itself.
 pub struct Exited {
     pub status: ExitStatus,
@@ -279,9 +314,13 @@ impl Broker {
     fn wait_listening(&mut self) -> Result<(), String> {
         let deadline = Instant::now() + START_TIMEOUT;
         loop {
-            if let Ok(s) = TcpStream::connect_timeout(&addr(self.port), Duration::from_millis(500))
+            let ours = self
+                .child
+                .as_ref()
+                .is_none_or(|c| listens_on(c.id(), self.port));
+            if ours
+                && TcpStream::connect_timeout(&addr(self.port), Duration::from_millis(500)).is_ok()
             {
-                drop(s);
                 return Ok(());
             }
             if let Some(child) = self.child.as_mut() {
@@ -968,28 +1007,59 @@ pub fn require_tool(name: &str, why: &str) -> Option<PathBuf> {
 /// Debian's mosquitto started on `port` with the config file `conf`, killed
 /// on drop (or stopped with SIGTERM by `stop`, which makes it save).
 pub struct RefBroker {
+    pub port: u16,
     child: Child,
+    /// Holds its log: stdout and stderr, printed if a test panics.
+    dir: TempDir,
 }
 
 impl RefBroker {
-    /// None (after a skip note, or a panic under CI) when it is not
-    /// installed.
-    pub fn start(conf: &Path, port: u16) -> Option<RefBroker> {
+    /// Starts Debian's mosquitto with the config file `write_conf` writes
+    /// for a free port, and waits until that process listens there (another
+    /// port is tried if the first was taken meanwhile). None (after a skip
+    /// note, or a panic under CI) when it is not installed.
+    pub fn start(write_conf: impl Fn(u16) -> PathBuf) -> Option<RefBroker> {
         let bin = require_tool("mosquitto", "the reference broker")?;
-        let child = Command::new(bin)
-            .args(["-c", &conf.to_string_lossy()])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start Debian mosquitto");
-        let b = RefBroker { child };
-        let deadline = Instant::now() + START_TIMEOUT;
-        while TcpStream::connect(addr(port)).is_err() {
-            assert!(Instant::now() < deadline, "Debian mosquitto did not start");
-            // Connection refused comes back at once; do not spin.
-            std::thread::sleep(Duration::from_millis(20));
+        let mut last_log = String::new();
+        for _attempt in 0..5 {
+            let port = free_port();
+            let conf = write_conf(port);
+            let dir = TempDir::new("debian-log");
+            let log = File::create(dir.join("mosquitto.log")).expect("log file");
+            let child = Command::new(&bin)
+                .args(["-c", &conf.to_string_lossy()])
+                .stdout(log.try_clone().expect("log file"))
+                .stderr(log)
+                .spawn()
+                .expect("start Debian mosquitto");
+            let mut b = RefBroker { port, child, dir };
+            let deadline = Instant::now() + START_TIMEOUT;
+            loop {
+                if b.child.try_wait().ok().flatten().is_some() {
+                    last_log = b.log_text();
+                    break;
+                }
+                if listens_on(b.child.id(), port) && TcpStream::connect(addr(port)).is_ok() {
+                    return Some(b);
+                }
+                assert!(
+                    Instant::now() < deadline,
+                    "Debian mosquitto did not start:\n{}",
+                    b.log_text()
+                );
+                // Neither a child's exit nor its bind can be waited on with
+                // a timeout in std; poll briefly.
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            if !last_log.contains("in use") {
+                break;
+            }
         }
-        Some(b)
+        panic!("Debian mosquitto exited:\n{last_log}");
+    }
+
+    pub fn log_text(&self) -> String {
+        fs::read_to_string(self.dir.join("mosquitto.log")).unwrap_or_default()
     }
 
     /// SIGTERM and wait: mosquitto saves its database on the way out.
@@ -1007,7 +1077,14 @@ impl RefBroker {
 
 impl Drop for RefBroker {
     fn drop(&mut self) {
+        let exited = self.child.try_wait().ok().flatten();
         let _ = self.child.kill();
         let _ = self.child.wait();
+        if std::thread::panicking() {
+            eprintln!(
+                "---- Debian mosquitto output (exited by itself: {exited:?}) ----\n{}\n---- end of Debian mosquitto output ----",
+                self.log_text()
+            );
+        }
     }
 }
