@@ -185,10 +185,22 @@ impl Broker {
                 crate::error!("Error: listener on port {} not opened: {why}.", spec.port);
                 continue;
             }
+            let opened_before = listeners.len();
             for addr in &spec.addrs {
                 let family = if addr.is_ipv4() { "ipv4" } else { "ipv6" };
                 crate::notice!("Opening {family} listen socket on port {}.", spec.port);
-                match net::listen(*addr) {
+                let addr = match &spec.bind_interface {
+                    None => *addr,
+                    Some(name) => match net::interface_addr(name, *addr, spec.explicit_address) {
+                        Ok(a) => a,
+                        // One family missing is fine; none at all fails below.
+                        Err(why) => {
+                            crate::warning!("Warning: {why}");
+                            continue;
+                        }
+                    },
+                };
+                match net::listen(addr) {
                     Ok(mut socket) => {
                         let token = Token(LISTENER_BASE + listeners.len());
                         poll.registry()
@@ -204,6 +216,14 @@ impl Broker {
                         return Err(e);
                     }
                 }
+            }
+            if let (Some(name), true) = (&spec.bind_interface, listeners.len() == opened_before) {
+                let why = format!(
+                    "Unable to bind listener on port {} to interface {name}",
+                    spec.port
+                );
+                crate::error!("Error: {why}.");
+                return Err(io::Error::new(io::ErrorKind::AddrNotAvailable, why));
             }
         }
         if listeners.is_empty() {

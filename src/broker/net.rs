@@ -153,3 +153,86 @@ pub fn random_bytes(buf: &mut [u8]) {
         }
     }
 }
+
+/// `addr` moved onto `interface`'s address of the same family, for
+/// `bind_interface` (binding to the device itself would need root, so the
+/// interface's address is bound instead, as mosquitto does). With
+/// `explicit` (the listener names an address too) that address must be the
+/// interface's. Err holds the warning to log.
+pub fn interface_addr(
+    interface: &str,
+    addr: SocketAddr,
+    explicit: bool,
+) -> Result<SocketAddr, String> {
+    let mut found = None;
+    for candidate in interface_addresses(interface)? {
+        if candidate.is_ipv4() != addr.is_ipv4() {
+            continue;
+        }
+        if !explicit || candidate.ip() == addr.ip() {
+            found = Some(candidate);
+            break;
+        }
+        found.get_or_insert(candidate);
+    }
+    match found {
+        Some(a) if explicit && a.ip() != addr.ip() => Err(format!(
+            "Interface address for {interface} does not match specified listener address ({}).",
+            addr.ip()
+        )),
+        Some(mut a) => {
+            a.set_port(addr.port());
+            Ok(a)
+        }
+        None => Err(format!(
+            "Interface {interface} does not support {} configuration.",
+            if addr.is_ipv4() { "IPv4" } else { "IPv6" }
+        )),
+    }
+}
+
+/// The IPv4 and IPv6 addresses of the interface named `name` (compared
+/// without case, as mosquitto does), with IPv6 scope ids so link-local
+/// addresses can be bound.
+fn interface_addresses(name: &str) -> Result<Vec<SocketAddr>, String> {
+    let mut head: *mut libc::ifaddrs = std::ptr::null_mut();
+    // SAFETY: getifaddrs fills `head` with a list we free below.
+    if unsafe { libc::getifaddrs(&mut head) } != 0 {
+        return Err(format!("Error: {}", io::Error::last_os_error()));
+    }
+    let mut out = Vec::new();
+    let mut cur = head;
+    while !cur.is_null() {
+        // SAFETY: `cur` is a node of the list getifaddrs returned, alive
+        // until freeifaddrs; its name is a NUL-terminated C string and its
+        // address, when not null, is a sockaddr of the family it names.
+        unsafe {
+            let ifa = &*cur;
+            let ifname = std::ffi::CStr::from_ptr(ifa.ifa_name).to_string_lossy();
+            if ifname.eq_ignore_ascii_case(name) && !ifa.ifa_addr.is_null() {
+                match i32::from((*ifa.ifa_addr).sa_family) {
+                    libc::AF_INET => {
+                        let sin = &*(ifa.ifa_addr as *const libc::sockaddr_in);
+                        let ip = std::net::Ipv4Addr::from(u32::from_be(sin.sin_addr.s_addr));
+                        out.push(SocketAddr::from((ip, 0)));
+                    }
+                    libc::AF_INET6 => {
+                        let sin6 = &*(ifa.ifa_addr as *const libc::sockaddr_in6);
+                        let ip = std::net::Ipv6Addr::from(sin6.sin6_addr.s6_addr);
+                        out.push(SocketAddr::V6(std::net::SocketAddrV6::new(
+                            ip,
+                            0,
+                            0,
+                            sin6.sin6_scope_id,
+                        )));
+                    }
+                    _ => {}
+                }
+            }
+            cur = ifa.ifa_next;
+        }
+    }
+    // SAFETY: the list from getifaddrs, freed once.
+    unsafe { libc::freeifaddrs(head) };
+    Ok(out)
+}

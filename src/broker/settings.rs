@@ -23,6 +23,11 @@ pub struct ListenerSpec {
     /// listener without an address).
     pub addrs: Vec<SocketAddr>,
     pub port: u16,
+    /// `bind_interface`: bind the interface's own address of each family
+    /// instead of the wildcard (or check the listener's address is its).
+    pub bind_interface: Option<String>,
+    /// The listener names an address (`listener PORT ADDRESS`).
+    pub explicit_address: bool,
     /// -1: unlimited.
     pub max_connections: i32,
     pub mount_point: Option<String>,
@@ -53,6 +58,8 @@ impl ListenerSpec {
         ListenerSpec {
             addrs,
             port,
+            bind_interface: None,
+            explicit_address: false,
             max_connections: -1,
             mount_point: None,
             max_qos: 2,
@@ -242,6 +249,8 @@ impl Settings {
             listeners.push(ListenerSpec {
                 addrs,
                 port: l.port,
+                bind_interface: l.bind_interface.clone(),
+                explicit_address: l.bind_address.is_some(),
                 max_connections: l.max_connections,
                 mount_point: l.mount_point.clone(),
                 max_qos: l.max_qos.min(2),

@@ -45,6 +45,7 @@ pub const ACTIVE_OPTIONS: &[&str] = &[
     "listener",
     "port",
     "bind_address",
+    "bind_interface",
     "max_connections",
     "socket_domain",
     "mount_point",
