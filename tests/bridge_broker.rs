@@ -235,6 +235,12 @@ fn lazy_bridge_waits_for_threshold_and_once_does_not_restart() {
     assert_eq!(got, [b"1".to_vec(), b"2".to_vec(), b"3".to_vec()]);
 
     // once: connects at start, never again after the remote is gone.
+    if is_reference() {
+        // Debian's 2.0.11 starts its asynchronous connect of a `once`
+        // bridge ("Connecting bridge (step 1)") and never finishes it: step
+        // 2 runs only for automatic and lazy bridges.
+        return;
+    }
     let mut remote2 = Broker::start("");
     let port2 = remote2.port;
     let once = Broker::start(&bridge_block(

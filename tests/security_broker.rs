@@ -42,12 +42,7 @@ fn pki() -> Option<&'static Pki> {
         let pki = Pki::fresh("secbroker");
         std::fs::write(pki.path("psk"), format!("{PSK_ID}:{PSK_KEY}\nother:00ff\n"))
             .expect("psk file");
-        // Debian's mosquitto drops root privileges to its own user: let it
-        // read these throw-away test keys.
-        for e in std::fs::read_dir(&pki.dir).expect("read pki dir").flatten() {
-            use std::os::unix::fs::PermissionsExt;
-            let _ = std::fs::set_permissions(e.path(), std::fs::Permissions::from_mode(0o644));
-        }
+        pki.let_others_read(); // the psk file too
         Some(pki)
     })
     .as_ref()

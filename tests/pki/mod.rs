@@ -34,7 +34,23 @@ impl Pki {
     pub fn build(dir: PathBuf) -> Pki {
         std::fs::create_dir_all(&dir).expect("pki dir");
         make(&dir);
-        Pki { dir }
+        let pki = Pki { dir };
+        pki.let_others_read();
+        pki
+    }
+
+    /// Debian's mosquitto drops root privileges to its own user before it
+    /// reads certificates: let it read these throw-away test files.
+    pub fn let_others_read(&self) {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = |m| std::fs::Permissions::from_mode(m);
+        let _ = std::fs::set_permissions(&self.dir, mode(0o755));
+        for e in std::fs::read_dir(&self.dir)
+            .expect("read pki dir")
+            .flatten()
+        {
+            let _ = std::fs::set_permissions(e.path(), mode(0o644));
+        }
     }
 
     pub fn path(&self, name: &str) -> PathBuf {
