@@ -481,6 +481,12 @@ fn client_certificates_identity_crl_and_expiry() {
         ("expired", "expired"),
         ("untrusted", "certificate"),
     ] {
+        // Debian's mosquitto logs OpenSSL's words for all three.
+        let why = if is_reference() {
+            "certificate verify failed"
+        } else {
+            why
+        };
         let before = b.log_text().matches(why).count();
         let v = cert(name);
         let v: Vec<&str> = v.iter().map(String::as_str).collect();
@@ -614,11 +620,15 @@ fn psk_listener_with_identity_as_username_and_reload() {
     std::fs::write(&psk, format!("{PSK_ID}:not-hex\n")).expect("rewrite psk");
     // SAFETY: as above.
     assert_eq!(unsafe { libc::kill(pid, libc::SIGHUP) }, 0);
-    assert!(
-        b.wait_for_log("keeping the old ones", TIMEOUT),
-        "{}",
-        b.log_text()
-    );
+    let reported = if is_reference() {
+        "Error opening psk file"
+    } else {
+        "keeping the old ones"
+    };
+    assert!(b.wait_for_log(reported, TIMEOUT), "{}", b.log_text());
+    if is_reference() {
+        return; // Debian's 2.0.11 goes on with no PSK keys at all
+    }
     assert_ok(
         &publish(OUR_PUB, port, "127.0.0.1", &new, "psk/kept", "kept key"),
         "kept",
