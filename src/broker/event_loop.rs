@@ -345,9 +345,10 @@ impl Broker {
                     self.save_persistence();
                     self.schedule_autosave(now);
                 }
-                TimerKind::BridgeRestart | TimerKind::BridgePing | TimerKind::BridgeIdle => {
-                    self.bridge_timer(t.kind, t.key, t.serial)
-                }
+                TimerKind::BridgeRestart
+                | TimerKind::BridgePing
+                | TimerKind::BridgeIdle
+                | TimerKind::BridgeProbe => self.bridge_timer(t.kind, t.key, t.serial),
                 TimerKind::SysTree => {
                     self.sys_update(now);
                     self.schedule_sys(now);
