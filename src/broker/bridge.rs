@@ -476,10 +476,6 @@ impl Broker {
         b.phase = Phase::Connected;
         b.backoff = u64::from(b.cfg.restart_timeout.base);
         b.last_activity = Instant::now();
-        // Primary first next time, unless addresses take turns.
-        if !b.cfg.round_robin {
-            b.next_addr = 0;
-        }
         let sk = b.session;
         let cfg = b.cfg.clone();
         let serial = b.serial;
@@ -575,8 +571,9 @@ impl Broker {
         self.bridge_failed(i);
     }
 
-    /// After a failed attempt or a lost connection: next address, and a
-    /// restart after the back-off for automatic bridges.
+    /// After a failed attempt or a lost connection: next address (the one
+    /// just lost is the least likely to answer, as mosquitto reasons too),
+    /// and a restart after the back-off for automatic bridges.
     fn bridge_failed(&mut self, i: usize) {
         let Some(b) = self.bridges.get_mut(i) else {
             return;
