@@ -13,8 +13,13 @@ use common::*;
 use pki::Pki;
 
 fn bridge_block(remote_port: u16, topics: &str, extra: &str) -> String {
+    bridge_block_to(&format!("127.0.0.1:{remote_port}"), topics, extra)
+}
+
+/// A bridge block whose `address` line is `addresses` (one or several).
+fn bridge_block_to(addresses: &str, topics: &str, extra: &str) -> String {
     format!(
-        "connection test-bridge\naddress 127.0.0.1:{remote_port}\n{topics}\n\
+        "connection test-bridge\naddress {addresses}\n{topics}\n\
          restart_timeout 1\nkeepalive_interval 5\n{extra}\n"
     )
 }
@@ -559,4 +564,151 @@ fn remote_killed_mid_stream_keeps_qos_promises() {
         .filter(|&(_, c)| c != 1)
         .collect();
     assert!(not_once.is_empty(), "QoS 2 not exactly once: {not_once:?}");
+}
+
+/// A local broker bridged to `[P, S]` where P is not listening at first and
+/// S is: the bridge settles on S. Returns P's port, S, the local broker and
+/// a subscriber on S that has seen a message cross the bridge.
+fn bridge_on_secondary(tag: &str, extra: &str) -> (u16, Broker, Broker, Client) {
+    let primary_port = free_port();
+    let secondary = Broker::start("");
+    let local = Broker::start(&bridge_block_to(
+        &format!("127.0.0.1:{primary_port} 127.0.0.1:{}", secondary.port),
+        "topic sw/# out 1",
+        extra,
+    ));
+    let on_s = bridged_subscriber(secondary.port, &format!("{tag}-s"), "sw/#", || {
+        let mut p = Client::connect(local.port, &format!("{tag}-probe"), true, 60);
+        p.publish("sw/probe", b"probe", 1, false);
+    });
+    (primary_port, secondary, local, on_s)
+}
+
+/// QoS 1 messages `sw/n` published locally one by one, and which of the
+/// two remotes' subscribers got each.
+#[derive(Default)]
+struct Switch {
+    sent: u32,
+    on_s: HashMap<Vec<u8>, u32>,
+    on_p: HashMap<Vec<u8>, u32>,
+}
+
+impl Switch {
+    /// Reads `c` until it is quiet for `wait`, acknowledging and counting.
+    fn drain(c: &mut Client, wait: Duration, into: &mut HashMap<Vec<u8>, u32>) {
+        // Bounded: each turn consumes a packet or returns.
+        for _ in 0..10_000 {
+            let Read1::Packet(raw) = c.read_raw(wait) else {
+                return;
+            };
+            if let Packet::Publish(p) = c.decode(&raw) {
+                if p.qos == QoS::AtLeastOnce {
+                    c.send_raw(&ack_bytes(0x40, p.packet_id));
+                }
+                if p.topic != "sw/probe" {
+                    *into.entry(p.payload).or_default() += 1;
+                }
+            }
+        }
+    }
+
+    /// Publishes the next message (unless `publish` is None) and reads both
+    /// subscribers for a moment, which paces the loop.
+    fn step(&mut self, publish: Option<&mut Client>, s: &mut Client, p: &mut Client) {
+        if let Some(c) = publish {
+            c.publish("sw/n", self.sent.to_string().as_bytes(), 1, false);
+            self.sent += 1;
+        }
+        let wait = Duration::from_millis(100);
+        Self::drain(s, wait, &mut self.on_s);
+        Self::drain(p, wait, &mut self.on_p);
+    }
+
+    /// Messages that reached neither remote.
+    fn lost(&self) -> Vec<u32> {
+        (0..self.sent)
+            .filter(|n| {
+                let k = n.to_string().into_bytes();
+                !self.on_s.contains_key(&k) && !self.on_p.contains_key(&k)
+            })
+            .collect()
+    }
+}
+
+fn start_primary(port: u16) -> Broker {
+    Broker::start_on(port, |p| {
+        format!("listener {p} 127.0.0.1\nallow_anonymous true\n")
+    })
+}
+
+/// `address P S` with `round_robin false` (the default): on S while P is
+/// down, the bridge probes P every 5 s and moves to it once it listens,
+/// losing no QoS 1 message published during the move.
+#[test]
+fn bridge_moves_back_to_its_primary_address() {
+    let (primary_port, _secondary, local, mut on_s) = bridge_on_secondary("mv", "");
+    let _primary = start_primary(primary_port);
+    let started = Instant::now();
+    let mut on_p = Client::connect(primary_port, "mv-p", true, 60);
+    on_p.subscribe("sw/#", 1);
+    let mut publ = local.client("mv-pub");
+    let mut sw = Switch::default();
+    // A probe within 5 s, the reconnection right after: 15 s is ample.
+    let deadline = started + Duration::from_secs(15);
+    while sw.on_p.is_empty() {
+        assert!(
+            Instant::now() < deadline,
+            "the bridge did not move to its primary address; local log:\n{}",
+            local.log_text()
+        );
+        sw.step(Some(&mut publ), &mut on_s, &mut on_p);
+    }
+    let moved_after = started.elapsed();
+    // mosquitto 2.0.11 moves silently.
+    assert!(
+        is_reference() || local.wait_for_log("is back, reconnecting.", TIMEOUT),
+        "the move is logged"
+    );
+    // After the move: what is published goes to P, and every QoS 1 message
+    // of the switch-over reached one of the two (duplicates allowed).
+    publ.publish("sw/n", b"after", 1, false);
+    let deadline = Instant::now() + TIMEOUT;
+    while !(sw.on_p.contains_key(b"after".as_slice()) && sw.lost().is_empty()) {
+        assert!(
+            Instant::now() < deadline,
+            "after the move: 'after' at P: {}, lost: {:?}",
+            sw.on_p.contains_key(b"after".as_slice()),
+            sw.lost()
+        );
+        sw.step(None, &mut on_s, &mut on_p);
+    }
+    assert!(!sw.on_s.contains_key(b"after".as_slice()), "S is left");
+    eprintln!(
+        "moved to the primary {moved_after:?} after it started; {} messages during the move",
+        sw.sent
+    );
+}
+
+/// With `round_robin true` all addresses are equal: the bridge stays on S
+/// when P comes up (over 7 s, longer than the 5 s probe interval of
+/// `round_robin false`).
+#[test]
+fn round_robin_bridge_stays_where_it_is() {
+    let (primary_port, _secondary, local, mut on_s) = bridge_on_secondary("rr", "round_robin true");
+    let _primary = start_primary(primary_port);
+    let mut on_p = Client::connect(primary_port, "rr-p", true, 60);
+    on_p.subscribe("sw/#", 1);
+    let mut publ = local.client("rr-pub");
+    let mut sw = Switch::default();
+    let until = Instant::now() + Duration::from_secs(7);
+    while Instant::now() < until {
+        sw.step(Some(&mut publ), &mut on_s, &mut on_p);
+    }
+    let deadline = Instant::now() + TIMEOUT;
+    while !sw.lost().is_empty() && Instant::now() < deadline {
+        sw.step(None, &mut on_s, &mut on_p);
+    }
+    assert!(sw.on_p.is_empty(), "no move to P: {:?}", sw.on_p.keys());
+    assert!(sw.lost().is_empty(), "all reached S: lost {:?}", sw.lost());
+    assert!(!local.log_text().contains("is back"));
 }

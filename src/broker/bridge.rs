@@ -4,7 +4,9 @@
 //! like any other) subscribed to the local side of its `out` topics, and a
 //! connection to the remote that subscribes to the remote side of its `in`
 //! topics. Reconnects back off with jitter; host names are resolved on a
-//! helper thread so DNS never stalls the loop.
+//! helper thread so DNS never stalls the loop. With several addresses and
+//! `round_robin false`, a bridge on another address probes the first one
+//! (a plain TCP connect) every 5 s and moves back to it once it answers.
 
 use std::io;
 use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
@@ -12,7 +14,7 @@ use std::rc::Rc;
 use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 
-use mio::Token;
+use mio::{Interest, Token};
 
 use super::context::{CloseReason, Connection, Session, NO_LISTENER};
 use super::database::Message;
@@ -20,7 +22,7 @@ use super::net;
 use super::stream::Stream;
 use super::timers::TimerKind;
 use super::Broker;
-use crate::config::{Bridge, BridgeProtocol, BridgeTopic, Direction, StartType};
+use crate::config::{Bridge, BridgeAddress, BridgeProtocol, BridgeTopic, Direction, StartType};
 use crate::protocol::{
     ConnAck, Connect, ConnectReturnCode, Packet, Properties, ProtocolVersion, Publish, QoS,
     Subscribe, Unsubscribe, Will,
@@ -40,6 +42,18 @@ pub(super) enum Phase {
     Disabled,
 }
 
+/// How often a bridge on a secondary address looks for its primary, and
+/// how long each look may take (mosquitto's interval).
+const PROBE_INTERVAL: Duration = Duration::from_secs(5);
+
+/// The look for the primary address: a TCP connection that is closed as
+/// soon as it is made, since all it has to tell is that the primary answers.
+enum Probe {
+    Off,
+    Resolving,
+    Connecting(mio::net::TcpStream),
+}
+
 pub(super) struct BridgeState {
     pub cfg: Bridge,
     pub session: usize,
@@ -47,6 +61,12 @@ pub(super) struct BridgeState {
     pub phase: Phase,
     /// Index of the address to try next.
     next_addr: usize,
+    /// Index of the address of the current (or last) attempt.
+    cur_addr: usize,
+    probe: Probe,
+    /// The connection is being closed to move to the primary address: the
+    /// next attempt goes there at once.
+    to_primary: bool,
     /// Current reconnect delay in seconds.
     backoff: u64,
     /// Bumped at each attempt; timers and resolver answers carry it.
@@ -60,7 +80,14 @@ pub(super) struct BridgeState {
     tls: Option<super::tls::TlsClientConfig>,
 }
 
-type Resolved = (usize, u32, io::Result<Vec<SocketAddr>>);
+/// A resolver answer: for bridge `bridge`'s attempt `serial`, either its
+/// connection or (`probe`) its look for the primary address.
+struct Resolved {
+    bridge: usize,
+    serial: u32,
+    probe: bool,
+    found: io::Result<Vec<SocketAddr>>,
+}
 
 /// Resolver answers come back over a channel; the waker makes the poll
 /// loop look at it.
@@ -97,6 +124,27 @@ fn takes_in(t: &BridgeTopic) -> bool {
 }
 
 impl BridgeState {
+    /// The local address outgoing connections bind to, if configured.
+    fn bind_address(&self) -> Option<SocketAddr> {
+        self.cfg
+            .bind_address
+            .as_deref()
+            .and_then(|a| a.parse::<IpAddr>().ok())
+            .map(|ip| SocketAddr::new(ip, 0))
+    }
+
+    /// Whether to look for the primary address: connected to another one
+    /// of several, with `round_robin false`. Not for `start_type once`,
+    /// which would stay down for good if the move failed.
+    fn probes(&self) -> bool {
+        !self.cfg.round_robin
+            && self.cfg.start_type != StartType::Once
+            && self.phase == Phase::Connected
+            && self.cur_addr != 0
+            && self.conn.is_some()
+            && !self.to_primary
+    }
+
     /// Plain TCP, or a TLS client connection when the bridge has TLS or
     /// PSK settings (the handshake runs as the connection makes progress).
     fn wrap(&self, tcp: mio::net::TcpStream) -> Result<Stream, String> {
@@ -186,6 +234,9 @@ impl Broker {
                     Phase::Idle
                 },
                 next_addr: 0,
+                cur_addr: 0,
+                probe: Probe::Off,
+                to_primary: false,
                 backoff: u64::from(cfg.restart_timeout.base),
                 serial: 0,
                 last_activity: Instant::now(),
@@ -273,7 +324,8 @@ impl Broker {
         }
         b.serial = serial;
         let n = b.cfg.addresses.len().max(1);
-        let Some(addr) = b.cfg.addresses.get(b.next_addr % n).cloned() else {
+        b.cur_addr = b.next_addr % n;
+        let Some(addr) = b.cfg.addresses.get(b.cur_addr).cloned() else {
             return;
         };
         crate::notice!(
@@ -288,23 +340,34 @@ impl Broker {
             return;
         }
         b.phase = Phase::Resolving;
+        if let Err(e) = self.resolve(i, serial, false, addr) {
+            crate::error!("Error: unable to resolve bridge address: {e}");
+            self.bridge_failed(i);
+        }
+    }
+
+    /// Resolves `addr` on a helper thread; the answer comes back through
+    /// the resolver's channel, tagged with `i`, `serial` and `probe`.
+    fn resolve(&self, i: usize, serial: u32, probe: bool, addr: BridgeAddress) -> io::Result<()> {
         let Some(r) = &self.resolver else {
-            return;
+            return Err(io::Error::other("no resolver"));
         };
         let (tx, waker) = (r.tx.clone(), Arc::clone(&r.waker));
-        let spawned = std::thread::Builder::new()
+        std::thread::Builder::new()
             .name("resolver".into())
             .spawn(move || {
                 let found = (addr.host.as_str(), addr.port)
                     .to_socket_addrs()
                     .map(|a| a.collect());
-                let _ = tx.send((i, serial, found));
+                let _ = tx.send(Resolved {
+                    bridge: i,
+                    serial,
+                    probe,
+                    found,
+                });
                 let _ = waker.wake();
-            });
-        if let Err(e) = spawned {
-            crate::error!("Error: unable to resolve bridge address: {e}");
-            self.bridge_failed(i);
-        }
+            })
+            .map(|_| ())
     }
 
     /// Host names resolved on the helper thread.
@@ -313,7 +376,17 @@ impl Broker {
             Some(r) => r.rx.try_iter().collect(),
             None => return,
         };
-        for (i, serial, found) in answers {
+        for Resolved {
+            bridge: i,
+            serial,
+            probe,
+            found,
+        } in answers
+        {
+            if probe {
+                self.bridge_probe_resolved(i, serial, found);
+                continue;
+            }
             let current = self
                 .bridges
                 .get(i)
@@ -340,13 +413,7 @@ impl Broker {
         let Some(b) = self.bridges.get_mut(i) else {
             return;
         };
-        let bind = b
-            .cfg
-            .bind_address
-            .as_deref()
-            .and_then(|a| a.parse::<IpAddr>().ok())
-            .map(|ip| SocketAddr::new(ip, 0));
-        let stream = match net::connect(addr, bind) {
+        let stream = match net::connect(addr, b.bind_address()) {
             Ok(s) => s,
             Err(e) => {
                 crate::error!("Error creating bridge {}: {e}.", b.cfg.name);
@@ -476,10 +543,6 @@ impl Broker {
         b.phase = Phase::Connected;
         b.backoff = u64::from(b.cfg.restart_timeout.base);
         b.last_activity = Instant::now();
-        // Primary first next time, unless addresses take turns.
-        if !b.cfg.round_robin {
-            b.next_addr = 0;
-        }
         let sk = b.session;
         let cfg = b.cfg.clone();
         let serial = b.serial;
@@ -539,6 +602,10 @@ impl Broker {
             let at = Instant::now() + Duration::from_secs(u64::from(cfg.idle_timeout.max(1)));
             self.timers.push(at, TimerKind::BridgeIdle, i, serial);
         }
+        if self.bridges.get(i).is_some_and(BridgeState::probes) {
+            let at = Instant::now() + PROBE_INTERVAL;
+            self.timers.push(at, TimerKind::BridgeProbe, i, serial);
+        }
     }
 
     fn next_pid(&mut self, sk: usize) -> u16 {
@@ -560,6 +627,7 @@ impl Broker {
         let was_connected = b.phase == Phase::Connected;
         b.conn = None;
         b.phase = Phase::Idle;
+        let to_primary = std::mem::take(&mut b.to_primary);
         let sk = b.session;
         if let Some(s) = self.sessions.get_mut(sk) {
             if s.conn() == Some(ck) {
@@ -572,11 +640,24 @@ impl Broker {
             }
             self.bridge_notify_local(i, b'0');
         }
+        self.probe_stop(i);
+        if to_primary {
+            // The primary just answered: no back-off, and whatever is queued
+            // goes there on CONNACK like after any reconnection.
+            if let Some(b) = self.bridges.get_mut(i) {
+                b.next_addr = 0;
+                let serial = b.serial;
+                self.timers
+                    .push(Instant::now(), TimerKind::BridgeRestart, i, serial);
+            }
+            return;
+        }
         self.bridge_failed(i);
     }
 
-    /// After a failed attempt or a lost connection: next address, and a
-    /// restart after the back-off for automatic bridges.
+    /// After a failed attempt or a lost connection: next address (the one
+    /// just lost is the least likely to answer, as mosquitto reasons too),
+    /// and a restart after the back-off for automatic bridges.
     fn bridge_failed(&mut self, i: usize) {
         let Some(b) = self.bridges.get_mut(i) else {
             return;
@@ -624,6 +705,9 @@ impl Broker {
                     if let Some(ck) = b.conn {
                         crate::notice!("Bridge {} stopping: idle.", b.cfg.name);
                         let version = protocol_of(&b.cfg);
+                        if let Some(b) = self.bridges.get_mut(i) {
+                            b.to_primary = false; // idle wins: stay down
+                        }
                         self.send_packet(
                             ck,
                             &Packet::Disconnect(0, Properties::default()),
@@ -636,8 +720,147 @@ impl Broker {
                     self.timers.push(at, TimerKind::BridgeIdle, i, serial);
                 }
             }
+            TimerKind::BridgeProbe => self.bridge_probe_tick(i, serial),
             _ => {}
         }
+    }
+
+    /// Every [`PROBE_INTERVAL`] while [`BridgeState::probes`]: a probe that
+    /// has not connected by now failed; start the next one. A host name
+    /// still being resolved is left to finish rather than piling up threads.
+    fn bridge_probe_tick(&mut self, i: usize, serial: u32) {
+        let Some(b) = self.bridges.get_mut(i) else {
+            return;
+        };
+        if !b.probes() {
+            self.probe_stop(i);
+            return;
+        }
+        let at = Instant::now() + PROBE_INTERVAL;
+        self.timers.push(at, TimerKind::BridgeProbe, i, serial);
+        if matches!(b.probe, Probe::Resolving) {
+            return;
+        }
+        self.probe_stop(i);
+        let Some(b) = self.bridges.get_mut(i) else {
+            return;
+        };
+        let Some(primary) = b.cfg.addresses.first().cloned() else {
+            return;
+        };
+        if let Ok(ip) = primary.host.parse::<IpAddr>() {
+            self.probe_connect(i, SocketAddr::new(ip, primary.port));
+            return;
+        }
+        b.probe = Probe::Resolving;
+        if let Err(e) = self.resolve(i, serial, true, primary) {
+            if let Some(b) = self.bridges.get_mut(i) {
+                crate::debug!("Bridge {}: cannot resolve its primary: {e}.", b.cfg.name);
+                b.probe = Probe::Off;
+            }
+        }
+    }
+
+    /// The primary's host name, resolved for a probe.
+    fn bridge_probe_resolved(&mut self, i: usize, serial: u32, found: io::Result<Vec<SocketAddr>>) {
+        let Some(b) = self.bridges.get_mut(i) else {
+            return;
+        };
+        if b.serial != serial || !matches!(b.probe, Probe::Resolving) {
+            return;
+        }
+        b.probe = Probe::Off;
+        if !b.probes() {
+            return;
+        }
+        // Unresolvable for now: the next tick tries again.
+        if let Some(addr) = found.ok().and_then(|a| a.into_iter().next()) {
+            self.probe_connect(i, addr);
+        }
+    }
+
+    /// Starts the probe's non-blocking connect; its outcome arrives as an
+    /// event on the bridge's probe token.
+    fn probe_connect(&mut self, i: usize, addr: SocketAddr) {
+        let Some(b) = self.bridges.get_mut(i) else {
+            return;
+        };
+        let mut stream = match net::connect(addr, b.bind_address()) {
+            Ok(s) => s,
+            Err(e) => {
+                crate::debug!("Bridge {}: primary {addr} unreachable: {e}.", b.cfg.name);
+                return;
+            }
+        };
+        let token = Token(super::PROBE_BASE + i);
+        match self
+            .poll
+            .registry()
+            .register(&mut stream, token, Interest::WRITABLE)
+        {
+            Ok(()) => b.probe = Probe::Connecting(stream),
+            Err(e) => crate::debug!("Bridge {}: cannot watch the probe: {e}.", b.cfg.name),
+        }
+    }
+
+    /// Closes the probe, if any.
+    fn probe_stop(&mut self, i: usize) {
+        let Some(b) = self.bridges.get_mut(i) else {
+            return;
+        };
+        if let Probe::Connecting(mut s) = std::mem::replace(&mut b.probe, Probe::Off) {
+            let _ = self.poll.registry().deregister(&mut s);
+        }
+    }
+
+    /// An event on bridge `i`'s probe: once the connect has an outcome the
+    /// probe is closed, and if the primary answered the bridge moves to it.
+    pub(super) fn bridge_probe_ready(&mut self, i: usize) {
+        let Some(b) = self.bridges.get(i) else {
+            return;
+        };
+        let Probe::Connecting(s) = &b.probe else {
+            return;
+        };
+        let answered = match s.take_error() {
+            Ok(Some(_)) | Err(_) => false,
+            Ok(None) => match s.peer_addr() {
+                Ok(_) => true,
+                // Still connecting (a stale event).
+                Err(e) if e.kind() == io::ErrorKind::NotConnected => return,
+                Err(_) => false,
+            },
+        };
+        self.probe_stop(i);
+        if answered {
+            self.bridge_to_primary(i);
+        }
+    }
+
+    /// The primary answered: end the current connection cleanly (DISCONNECT
+    /// first) and reconnect to the primary as soon as it has closed. Queued
+    /// and unacknowledged messages stay in the bridge's session and go to
+    /// the primary after its CONNACK.
+    fn bridge_to_primary(&mut self, i: usize) {
+        let Some(b) = self.bridges.get_mut(i) else {
+            return;
+        };
+        let (Some(ck), Some(primary)) = (b.conn, b.cfg.addresses.first()) else {
+            return;
+        };
+        if !b.probes() {
+            return;
+        }
+        crate::notice!(
+            "Bridge {}: primary address {}:{} is back, reconnecting.",
+            b.cfg.name,
+            primary.host,
+            primary.port
+        );
+        b.to_primary = true;
+        let version = protocol_of(&b.cfg);
+        self.send_packet(ck, &Packet::Disconnect(0, Properties::default()), version);
+        self.schedule_close(ck, CloseReason::Disconnect);
     }
 
     /// A message was queued for a bridge session: a lazy bridge starts once

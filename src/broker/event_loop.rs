@@ -11,7 +11,7 @@ use super::context::{CloseReason, Connection, NO_LISTENER};
 use super::database::Message;
 use super::stream::Stream;
 use super::timers::TimerKind;
-use super::{Broker, Settings, LISTENER_BASE, SIGNAL_TOKEN, WAKER_TOKEN};
+use super::{Broker, Settings, LISTENER_BASE, PROBE_BASE, SIGNAL_TOKEN, WAKER_TOKEN};
 use crate::protocol::QoS;
 
 /// A duration in whole milliseconds (saturating).
@@ -54,6 +54,7 @@ impl Broker {
                         }
                     }
                     Token(t) if t >= LISTENER_BASE => self.accept(t - LISTENER_BASE),
+                    Token(t) if t >= PROBE_BASE => self.bridge_probe_ready(t - PROBE_BASE),
                     Token(ck) => {
                         let mut tls = false;
                         let connecting_bridge =
@@ -345,9 +346,10 @@ impl Broker {
                     self.save_persistence();
                     self.schedule_autosave(now);
                 }
-                TimerKind::BridgeRestart | TimerKind::BridgePing | TimerKind::BridgeIdle => {
-                    self.bridge_timer(t.kind, t.key, t.serial)
-                }
+                TimerKind::BridgeRestart
+                | TimerKind::BridgePing
+                | TimerKind::BridgeIdle
+                | TimerKind::BridgeProbe => self.bridge_timer(t.kind, t.key, t.serial),
                 TimerKind::SysTree => {
                     self.sys_update(now);
                     self.schedule_sys(now);

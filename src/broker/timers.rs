@@ -28,10 +28,13 @@ pub enum TimerKind {
     BridgeIdle,
     /// Longest a publisher in `key` stays paused by back-pressure.
     Resume,
+    /// A bridge on a secondary address checks whether its primary is back
+    /// (`key` and `serial` as for the other bridge timers).
+    BridgeProbe,
 }
 
-/// Eight kinds: three bits below the deadline.
-const KIND_BITS: u32 = 3;
+/// Up to sixteen kinds: four bits below the deadline.
+const KIND_BITS: u32 = 4;
 
 impl TimerKind {
     fn from_bits(b: u64) -> TimerKind {
@@ -43,7 +46,8 @@ impl TimerKind {
             4 => TimerKind::BridgeRestart,
             5 => TimerKind::BridgePing,
             6 => TimerKind::BridgeIdle,
-            _ => TimerKind::Resume,
+            7 => TimerKind::Resume,
+            _ => TimerKind::BridgeProbe,
         }
     }
 }
@@ -171,6 +175,7 @@ mod tests {
             TimerKind::BridgePing,
             TimerKind::BridgeIdle,
             TimerKind::Resume,
+            TimerKind::BridgeProbe,
         ];
         for (i, k) in kinds.iter().enumerate() {
             q.push_ms(10, *k, i, i as u32);
