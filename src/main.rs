@@ -8,6 +8,10 @@ use mosquitto_rs::broker::{process, Broker, Settings};
 use mosquitto_rs::config::{self, CliAction, NoteKind};
 use mosquitto_rs::{error, notice, warning};
 
+/// Counted, for `$SYS/broker/heap/*` and `memory_limit`.
+#[global_allocator]
+static HEAP: mosquitto_rs::broker::heap::CountingAlloc = mosquitto_rs::broker::heap::CountingAlloc;
+
 /// mosquitto's exit status for a bad command line or configuration.
 const EXIT_CONFIG: u8 = 3;
 

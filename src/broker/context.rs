@@ -28,6 +28,8 @@ pub enum CloseReason {
     TakenOver,
     /// A packet or payload over the configured limit.
     Oversize,
+    /// A PUBLISH arrived while the heap was at `memory_limit`.
+    OutOfMemory,
     /// Refused at CONNECT (CONNACK sent first).
     Refused,
     /// The broker is shutting down.

@@ -40,6 +40,9 @@ fn log_protocol(p: ProtocolVersion) -> u8 {
     }
 }
 
+/// Heap a new client is expected to need, kept free under `memory_limit`.
+const CONNECT_RESERVE: usize = 16 * 1024;
+
 impl Broker {
     /// The username a TLS listener takes from the client's certificate or
     /// PSK identity; None when there is none (or no TLS).
@@ -115,6 +118,16 @@ impl Broker {
             properties: _,
         } = c;
 
+        // Near memory_limit no new client is taken on (it needs room for
+        // its buffers): "server unavailable" tells it to come back later.
+        if !super::heap::has_room(self.settings.memory_limit, CONNECT_RESERVE) {
+            crate::notice!(
+                "Refused connection from {}: memory_limit reached.",
+                self.conn_id(ck)
+            );
+            self.send_connack_refusal(ck, ConnectReturnCode::ServerUnavailable as u8);
+            return;
+        }
         let client_id = if client_id.is_empty() {
             let allowed = protocol == ProtocolVersion::V311 && clean_session && allow_zero_len;
             if !allowed {

@@ -15,6 +15,7 @@ mod handle_ack;
 mod handle_connect;
 mod handle_publish;
 mod handle_subscribe;
+pub mod heap;
 pub mod logging;
 pub mod net;
 pub mod persist;
@@ -410,6 +411,9 @@ impl Broker {
                 }
                 CloseReason::Oversize => {
                     crate::notice!("Client {id} disconnected due to oversize packet.")
+                }
+                CloseReason::OutOfMemory => {
+                    crate::notice!("Client {id} disconnected: out of memory (memory_limit).")
                 }
                 CloseReason::TakenOver | CloseReason::Refused | CloseReason::Shutdown => {}
             }

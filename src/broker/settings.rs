@@ -95,6 +95,8 @@ pub struct Settings {
     /// 0: no limit.
     pub max_keepalive: u16,
     pub retain_available: bool,
+    /// `memory_limit` in bytes; 0: none.
+    pub memory_limit: u64,
     pub set_tcp_nodelay: bool,
     pub connection_messages: bool,
     pub persistent_client_expiration: Option<Duration>,
@@ -126,6 +128,7 @@ impl Default for Settings {
             max_packet_size: 0,
             max_keepalive: 0,
             retain_available: true,
+            memory_limit: 0,
             set_tcp_nodelay: true,
             connection_messages: true,
             persistent_client_expiration: None,
@@ -282,6 +285,7 @@ impl Settings {
             max_packet_size: zero_unlimited(u64::from(cfg.max_packet_size)),
             max_keepalive: cfg.max_keepalive,
             retain_available: cfg.retain_available,
+            memory_limit: cfg.memory_limit,
             set_tcp_nodelay: cfg.set_tcp_nodelay,
             connection_messages: cfg.connection_messages,
             persistent_client_expiration: cfg.persistent_client_expiration,

@@ -92,6 +92,12 @@ impl Broker {
         for (name, v) in counts {
             self.sys_publish(&format!("$SYS/broker/{name}"), v.to_string(), false);
         }
+        // Only the broker binary counts its heap (see heap.rs).
+        if super::heap::current() > 0 {
+            let (now, max) = (super::heap::current(), super::heap::maximum());
+            self.sys_publish("$SYS/broker/heap/current", now.to_string(), false);
+            self.sys_publish("$SYS/broker/heap/maximum", max.to_string(), false);
+        }
 
         let current = [
             s.msgs_received,

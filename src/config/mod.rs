@@ -47,6 +47,7 @@ pub const ACTIVE_OPTIONS: &[&str] = &[
     "bind_address",
     "bind_interface",
     "max_connections",
+    "memory_limit",
     "socket_domain",
     "mount_point",
     "protocol mqtt",

@@ -1613,8 +1613,8 @@ fn deprecated_but_working_options_are_noted() {
 #[test]
 fn options_not_implemented_yet_are_noted() {
     let c = parse(
-        "listener 1883\nprotocol mqtt\nlog_dest stderr\nmemory_limit 10000\nmax_inflight_bytes 5\n\
-         listener 9001\nprotocol websockets\ncheck_retain_source true\n",
+        "listener 1883\nprotocol mqtt\nlog_dest stderr\nlog_dest dlt\nmemory_limit 5\n\
+         listener 9001\nprotocol websockets\nhttp_dir /var/www\n",
     );
     let notes: Vec<_> = c
         .notes_of(NoteKind::NotYetActive)
@@ -1622,18 +1622,13 @@ fn options_not_implemented_yet_are_noted() {
         .collect();
     assert_eq!(
         notes,
-        vec![
-            ("memory_limit", 4),
-            ("max_inflight_bytes", 5),
-            ("protocol", 7),
-            ("check_retain_source", 8)
-        ]
+        vec![("log_dest", 4), ("protocol", 7), ("http_dir", 8)]
     );
-    let syslog = c
+    let first = c
         .notes_of(NoteKind::NotYetActive)
         .next()
         .map(|n| n.message.clone());
-    assert!(syslog.unwrap_or_default().contains("'memory_limit'"));
+    assert!(first.unwrap_or_default().contains("'log_dest dlt'"));
     assert!(is_active("listener", Some("1883")));
     assert!(is_active("protocol", Some("mqtt")));
     assert!(!is_active("protocol", Some("websockets")));
@@ -1645,7 +1640,7 @@ fn options_not_implemented_yet_are_noted() {
 
 #[test]
 fn note_display_includes_the_position() {
-    let c = parse("memory_limit 100000\n");
+    let c = parse("log_dest dlt\n");
     let n = &c.notes[0];
     assert_eq!(n.to_string(), format!("{} (test.conf:1)", n.message));
 }
