@@ -2,6 +2,7 @@
 //! resolved and limits in the types the hot path uses.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, ToSocketAddrs};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use super::database::Limits;
@@ -20,8 +21,10 @@ pub enum TlsIdentity {
 #[derive(Debug, Clone)]
 pub struct ListenerSpec {
     /// Every address to bind for this listener (one per family for a
-    /// listener without an address).
+    /// listener without an address); empty for a unix socket listener.
     pub addrs: Vec<SocketAddr>,
+    /// `listener 0 <path>`: a unix domain socket instead of TCP.
+    pub unix_path: Option<PathBuf>,
     pub port: u16,
     /// -1: unlimited.
     pub max_connections: i32,
@@ -52,6 +55,7 @@ impl ListenerSpec {
     pub fn tcp(addrs: Vec<SocketAddr>, port: u16) -> ListenerSpec {
         ListenerSpec {
             addrs,
+            unix_path: None,
             port,
             max_connections: -1,
             mount_point: None,
@@ -155,9 +159,6 @@ fn listener_addrs(l: &Listener) -> Result<Vec<SocketAddr>, String> {
 
 /// Why a configured listener cannot be opened by this build yet.
 fn unsupported(l: &Listener) -> Option<String> {
-    if l.is_unix_socket() {
-        return Some("unix socket listeners are not supported yet".into());
-    }
     if l.protocol != Protocol::Mqtt {
         return Some("websockets listeners are not supported yet".into());
     }
@@ -200,6 +201,21 @@ fn tls_options(
     }))
 }
 
+/// TLS over a unix socket is not implemented: such a listener stops
+/// start-up rather than serving plain text where encryption was asked for
+/// (mosquitto would run TLS on it).
+fn check_unix_without_tls(l: &Listener) -> Result<(), String> {
+    match &l.unix_socket_path {
+        Some(path) if l.has_tls_settings() => Err(format!(
+            "the unix socket listener on {} has TLS or PSK options, but mosquitto-rs does \
+             not support TLS on unix sockets; remove them (a unix socket is local to the host) \
+             or use a TCP listener",
+            path.display()
+        )),
+        _ => Ok(()),
+    }
+}
+
 #[cfg(not(feature = "tls"))]
 fn check_no_tls(l: &Listener) -> Result<(), String> {
     if l.uses_tls() || l.uses_psk() {
@@ -224,6 +240,10 @@ impl Settings {
             } else {
                 0
             };
+            let disabled = unsupported(l);
+            if disabled.is_none() {
+                check_unix_without_tls(l)?;
+            }
             #[cfg(not(feature = "tls"))]
             check_no_tls(l)?;
             let tls_identity = if l.use_subject_as_username {
@@ -233,14 +253,14 @@ impl Settings {
             } else {
                 None
             };
-            let disabled = unsupported(l);
-            let addrs = if disabled.is_some() {
+            let addrs = if disabled.is_some() || l.is_unix_socket() {
                 Vec::new()
             } else {
                 listener_addrs(l)?
             };
             listeners.push(ListenerSpec {
                 addrs,
+                unix_path: l.unix_socket_path.clone(),
                 port: l.port,
                 max_connections: l.max_connections,
                 mount_point: l.mount_point.clone(),
