@@ -76,6 +76,7 @@ fn max_unix_path_len() -> usize {
 /// The socket file a unix listener created, identified by device and inode
 /// so that only that file is removed when the listener is dropped, not one
 /// a newer broker has put at the same path meanwhile.
+#[derive(Debug)]
 pub struct UnixSocketFile {
     pub path: PathBuf,
     id: Option<(u64, u64)>,
@@ -231,5 +232,72 @@ pub fn random_bytes(buf: &mut [u8]) {
         for (i, b) in buf.iter_mut().enumerate() {
             *b = (t >> ((i % 16) * 8)) as u8 ^ (i as u8).wrapping_mul(31);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn temp_dir(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("net-unit-{}-{name}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    /// A path of exactly `len` bytes inside `dir`.
+    fn path_of_len(dir: &Path, len: usize) -> PathBuf {
+        let base = dir.as_os_str().len() + 1;
+        assert!(len > base + 1, "temp dir path too long for this test");
+        dir.join("s".repeat(len - base))
+    }
+
+    #[test]
+    fn longest_path_that_fits_sun_path_binds_one_more_byte_does_not() {
+        let dir = temp_dir("len");
+        let max = max_unix_path_len();
+        let ok = path_of_len(&dir, max);
+        let (_l, file) = listen_unix(&ok).unwrap();
+        assert_eq!(file.path, ok);
+        let long = path_of_len(&dir, max + 1);
+        match listen_unix(&long) {
+            Err(e) => assert!(
+                e.starts_with("Error: Path to unix socket is too long"),
+                "{e}"
+            ),
+            Ok(_) => panic!("{} bytes accepted", max + 1),
+        }
+        assert!(!long.exists());
+        let _ = fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn drop_removes_only_the_socket_it_created() {
+        let dir = temp_dir("drop");
+        let path = dir.join("s.sock");
+        let (l, file) = listen_unix(&path).unwrap();
+        drop(l);
+        drop(file);
+        assert!(!path.exists(), "own socket removed");
+
+        // Another broker replaced the file meanwhile: it stays.
+        let (_l, file) = listen_unix(&path).unwrap();
+        let (_l2, file2) = listen_unix(&path).unwrap();
+        drop(file);
+        assert!(path.exists(), "a newer socket at the path is left alone");
+        drop(file2);
+        assert!(!path.exists());
+        let _ = fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_file_that_is_not_a_socket_is_not_replaced() {
+        let dir = temp_dir("regular");
+        let path = dir.join("data");
+        fs::write(&path, "keep").unwrap();
+        assert!(listen_unix(&path).unwrap_err().contains("is not a socket"));
+        assert_eq!(fs::read_to_string(&path).unwrap(), "keep");
+        let _ = fs::remove_dir_all(&dir);
     }
 }

@@ -342,4 +342,31 @@ mod tests {
         assert_eq!(s.limits.max_queued, 0);
         assert_eq!(s.limits.max_inflight, 5);
     }
+
+    #[test]
+    fn unix_listeners_are_opened_without_tls() {
+        let cfg =
+            Config::parse_str("listener 0 /run/m.sock\nmax_connections 3\n", "t.conf").unwrap();
+        let s = Settings::from_config(&cfg).unwrap();
+        let l = &s.listeners[0];
+        assert_eq!(
+            l.unix_path.as_deref(),
+            Some(std::path::Path::new("/run/m.sock"))
+        );
+        assert!(l.addrs.is_empty());
+        assert_eq!(
+            (l.port, l.max_connections, l.disabled.as_deref()),
+            (0, 3, None)
+        );
+
+        for tls in ["psk_hint h", "cafile /ca.pem", "require_certificate true"] {
+            let text = format!("listener 0 /run/m.sock\n{tls}\n");
+            let cfg = Config::parse_str(&text, "t.conf").unwrap();
+            let e = Settings::from_config(&cfg).unwrap_err();
+            assert!(
+                e.contains("does not support TLS on unix sockets"),
+                "{tls}: {e}"
+            );
+        }
+    }
 }
