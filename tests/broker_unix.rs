@@ -133,6 +133,23 @@ fn socket_is_mode_0770_owned_by_the_broker_user_and_removed_at_exit() {
 }
 
 #[test]
+fn sighup_keeps_the_unix_listener_and_its_file() {
+    let (b, sock) = start_plain();
+    let mut before = Client::connect_unix(&sock, "before-hup");
+    let pid = b.pid().expect("running") as libc::pid_t;
+    // SAFETY: kill(2) on the broker child we started.
+    unsafe { libc::kill(pid, libc::SIGHUP) };
+    assert!(b.wait_for_log("Reloading config.", TIMEOUT));
+    before.assert_alive();
+    let mut after = Client::connect_unix(&sock, "after-hup");
+    after.assert_alive();
+    assert!(fs::symlink_metadata(&sock)
+        .expect("socket file")
+        .file_type()
+        .is_socket());
+}
+
+#[test]
 fn a_stale_socket_file_is_replaced() {
     let b = Broker::start_with(|port, dir| {
         let sock = sock_in(dir);

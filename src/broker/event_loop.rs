@@ -161,6 +161,7 @@ impl Broker {
         // The sockets that are open stay as they are.
         for (n, old) in new.listeners.iter_mut().zip(&self.settings.listeners) {
             n.addrs.clone_from(&old.addrs);
+            n.unix_path.clone_from(&old.unix_path);
             n.disabled.clone_from(&old.disabled);
             #[cfg(feature = "tls")]
             n.tls.clone_from(&old.tls);
