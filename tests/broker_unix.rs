@@ -219,6 +219,28 @@ fn a_path_too_long_for_a_unix_socket_stops_start_up() {
 }
 
 #[test]
+fn a_socket_in_a_missing_directory_stops_start_up() {
+    let dir = TempDir::new("unix-nodir");
+    let sock = dir.join("no-such-dir").join("mqtt.sock");
+    let conf = dir.write(
+        "mosquitto.conf",
+        &format!(
+            "listener 0 {}\nlistener {} 127.0.0.1\n",
+            sock.display(),
+            free_port()
+        ),
+    );
+    let out = run_to_exit(&["-c", &conf.to_string_lossy()], &dir, TIMEOUT);
+    assert!(!out.status.success(), "{}", out.output());
+    for line in [
+        format!("Opening unix listen socket on path {}.", sock.display()),
+        "Error binding unix socket: No such file or directory".to_string(),
+    ] {
+        assert!(out.output().contains(&line), "{}", out.output());
+    }
+}
+
+#[test]
 fn tls_options_on_a_unix_listener_stop_start_up() {
     if is_reference() {
         // mosquitto runs TLS over the socket; we do not implement that and

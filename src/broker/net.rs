@@ -129,21 +129,18 @@ pub fn listen_unix(path: &Path) -> Result<(UnixListener, UnixSocketFile), String
     let bound = UnixListener::bind(path);
     // SAFETY: as above.
     unsafe { libc::umask(old) };
-    let listener = bound.map_err(|e| format!("Error binding unix socket: {}", strerror(&e)))?;
+    // mosquitto's wording: strerror(3), without Rust's "(os error N)".
+    let listener = bound.map_err(|e| {
+        format!(
+            "Error binding unix socket: {}",
+            crate::client::net::strerror(&e)
+        )
+    })?;
     let file = UnixSocketFile {
         path: path.to_path_buf(),
         id: file_id(path),
     };
     Ok((listener, file))
-}
-
-/// The C library's wording of an IO error, without Rust's "(os error N)".
-fn strerror(e: &io::Error) -> String {
-    let text = e.to_string();
-    match text.rfind(" (os error ") {
-        Some(pos) => text.get(..pos).unwrap_or(&text).to_owned(),
-        None => text,
-    }
 }
 
 /// `addr` in the C layout, with its length (for bind/connect via libc).
