@@ -91,7 +91,7 @@ fn main() -> ExitCode {
         }
     }
     // Listeners, certificates and log files are open: give up root.
-    match process::drop_privileges(&cfg.user) {
+    match process::drop_privileges(&cfg.user, &broker.unix_socket_paths()) {
         Ok(Some(w)) => warning!("{w}"),
         Ok(None) => {}
         Err(e) => {

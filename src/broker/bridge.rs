@@ -476,14 +476,10 @@ impl Broker {
         if self.bridges.get(i).map(|b| b.phase) != Some(Phase::Connecting) {
             return;
         }
-        let tcp = conn.stream.tcp();
-        let failed = match tcp.take_error() {
-            Ok(Some(e)) | Err(e) => Some(e),
-            Ok(None) => match tcp.peer_addr() {
-                Ok(_) => None,
-                Err(e) if e.kind() == io::ErrorKind::NotConnected => return,
-                Err(e) => Some(e),
-            },
+        let failed = match conn.stream.connect_result() {
+            Ok(true) => None,
+            Ok(false) => return,
+            Err(e) => Some(e),
         };
         if let Some(e) = failed {
             if let Some(b) = self.bridges.get(i) {

@@ -204,10 +204,7 @@ impl Connection {
     /// The peer's "address:port" for log lines, asked of the socket (only
     /// log lines need it, so it is not kept).
     pub fn peer(&self) -> String {
-        match self.stream.tcp().peer_addr() {
-            Ok(a) => a.to_string(),
-            Err(_) => "unknown".to_string(),
-        }
+        self.stream.peer_name()
     }
 
     /// Gives back buffers that hold nothing, so an idle client costs no

@@ -162,6 +162,7 @@ impl Broker {
         // The sockets that are open stay as they are.
         for (n, old) in new.listeners.iter_mut().zip(&self.settings.listeners) {
             n.addrs.clone_from(&old.addrs);
+            n.unix_path.clone_from(&old.unix_path);
             n.disabled.clone_from(&old.disabled);
             #[cfg(feature = "tls")]
             n.tls.clone_from(&old.tls);
@@ -282,7 +283,7 @@ impl Broker {
                 continue; // dropping `stream` closes it
             }
             if self.settings.set_tcp_nodelay {
-                let _ = stream.set_nodelay(true);
+                stream.set_nodelay();
             }
             self.stats.sockets += 1;
             let Some(stream) = self.wrap_stream(spec_idx, stream) else {
@@ -322,10 +323,17 @@ impl Broker {
         }
     }
 
-    /// Plain TCP, or a TLS server connection on a TLS listener.
-    fn wrap_stream(&self, spec: usize, tcp: mio::net::TcpStream) -> Option<Stream> {
+    /// The accepted stream as it is, or a TLS server connection on a TLS
+    /// listener.
+    fn wrap_stream(&self, spec: usize, stream: Stream) -> Option<Stream> {
         #[cfg(feature = "tls")]
         if let Some(Some(cfg)) = self.tls.get(spec) {
+            let Stream::Tcp(tcp) = stream else {
+                // Start-up refuses TLS options on unix listeners; never
+                // serve plain text where TLS was configured.
+                crate::error!("Error: TLS is only available on TCP listeners.");
+                return None;
+            };
             return match cfg.accept(tcp) {
                 Ok(t) => Some(Stream::Tls(Box::new(t))),
                 Err(e) => {
@@ -335,7 +343,7 @@ impl Broker {
             };
         }
         let _ = spec;
-        Some(Stream::Tcp(tcp))
+        Some(stream)
     }
 
     fn run_timers(&mut self, now: Instant) {

@@ -38,7 +38,7 @@ use std::io;
 use std::rc::Rc;
 use std::time::Instant;
 
-use mio::net::TcpListener;
+use mio::net::{TcpListener, UnixListener};
 use mio::{Interest, Poll, Token};
 use slab::Slab;
 
@@ -60,9 +60,32 @@ const SIGNAL_TOKEN: Token = Token(usize::MAX - 1);
 const WAKER_TOKEN: Token = Token(usize::MAX - 2);
 
 struct Listener {
-    socket: TcpListener,
+    socket: ListenSocket,
     /// Index into `Settings::listeners`.
     spec: usize,
+}
+
+enum ListenSocket {
+    Tcp(TcpListener),
+    /// The file is removed when the listener is dropped.
+    Unix(UnixListener, net::UnixSocketFile),
+}
+
+impl ListenSocket {
+    /// Accepts one connection: the stream and the peer as log lines name it.
+    fn accept(&self) -> io::Result<(stream::Stream, String)> {
+        match self {
+            ListenSocket::Tcp(l) => {
+                let (s, peer) = l.accept()?;
+                Ok((stream::Stream::Tcp(s), peer.to_string()))
+            }
+            ListenSocket::Unix(l, _) => {
+                let (s, _) = l.accept()?;
+                let peer = stream::unix_peer_name(s.local_addr());
+                Ok((stream::Stream::Unix(s), peer))
+            }
+        }
+    }
 }
 
 /// One set of security files and, for TLS-PSK, the keys shared with
@@ -189,6 +212,26 @@ impl Broker {
                 crate::error!("Error: listener on port {} not opened: {why}.", spec.port);
                 continue;
             }
+            if let Some(path) = &spec.unix_path {
+                let (mut socket, file) = net::listen_unix(path).map_err(|line| {
+                    crate::error!("{line}");
+                    io::Error::new(
+                        io::ErrorKind::InvalidInput,
+                        format!(
+                            "Unable to open the unix socket listener {}.",
+                            path.display()
+                        ),
+                    )
+                })?;
+                let token = Token(LISTENER_BASE + listeners.len());
+                poll.registry()
+                    .register(&mut socket, token, Interest::READABLE)?;
+                listeners.push(Listener {
+                    socket: ListenSocket::Unix(socket, file),
+                    spec: i,
+                });
+                continue;
+            }
             let opened_before = listeners.len();
             for addr in &spec.addrs {
                 let family = if addr.is_ipv4() { "ipv4" } else { "ipv6" };
@@ -209,7 +252,10 @@ impl Broker {
                         let token = Token(LISTENER_BASE + listeners.len());
                         poll.registry()
                             .register(&mut socket, token, Interest::READABLE)?;
-                        listeners.push(Listener { socket, spec: i });
+                        listeners.push(Listener {
+                            socket: ListenSocket::Tcp(socket),
+                            spec: i,
+                        });
                     }
                     // A host without IPv6 still serves IPv4, as mosquitto does.
                     Err(e) if addr.is_ipv6() && ipv6_unavailable(&e) => {
@@ -322,11 +368,26 @@ impl Broker {
         self.reloader = Some(r);
     }
 
-    /// The local addresses actually bound (useful with port 0 in tests).
+    /// The local TCP addresses actually bound (useful with port 0 in tests).
     pub fn local_addrs(&self) -> Vec<std::net::SocketAddr> {
         self.listeners
             .iter()
-            .filter_map(|l| l.socket.local_addr().ok())
+            .filter_map(|l| match &l.socket {
+                ListenSocket::Tcp(s) => s.local_addr().ok(),
+                ListenSocket::Unix(..) => None,
+            })
+            .collect()
+    }
+
+    /// The unix socket files the listeners created (to hand them to the
+    /// user the broker is about to become).
+    pub fn unix_socket_paths(&self) -> Vec<std::path::PathBuf> {
+        self.listeners
+            .iter()
+            .filter_map(|l| match &l.socket {
+                ListenSocket::Unix(_, f) => Some(f.path.clone()),
+                ListenSocket::Tcp(_) => None,
+            })
             .collect()
     }
 

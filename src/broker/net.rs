@@ -1,12 +1,15 @@
-//! Listening sockets. Built with libc so that an IPv6 wildcard listener can
-//! set IPV6_V6ONLY and sit beside the IPv4 one on the same port, as
-//! mosquitto's do; then handed to mio.
+//! Listening sockets. TCP ones are built with libc so that an IPv6 wildcard
+//! listener can set IPV6_V6ONLY and sit beside the IPv4 one on the same
+//! port, as mosquitto's do; then handed to mio. Unix socket listeners too.
 
+use std::fs;
 use std::io;
 use std::net::SocketAddr;
 use std::os::fd::FromRawFd;
+use std::os::unix::fs::{FileTypeExt, MetadataExt};
+use std::path::{Path, PathBuf};
 
-use mio::net::TcpListener;
+use mio::net::{TcpListener, UnixListener};
 
 fn cvt(r: libc::c_int) -> io::Result<libc::c_int> {
     if r < 0 {
@@ -63,6 +66,81 @@ pub fn listen(addr: SocketAddr) -> io::Result<TcpListener> {
     // SAFETY: listen(2) on our bound socket.
     cvt(unsafe { libc::listen(fd, 1024) })?;
     Ok(TcpListener::from_std(std_listener))
+}
+
+/// The longest socket path the kernel takes (sun_path less its NUL).
+fn max_unix_path_len() -> usize {
+    std::mem::size_of::<libc::sockaddr_un>() - std::mem::offset_of!(libc::sockaddr_un, sun_path) - 1
+}
+
+/// The socket file a unix listener created, identified by device and inode
+/// so that only that file is removed when the listener is dropped, not one
+/// a newer broker has put at the same path meanwhile.
+#[derive(Debug)]
+pub struct UnixSocketFile {
+    pub path: PathBuf,
+    id: Option<(u64, u64)>,
+}
+
+fn file_id(path: &Path) -> Option<(u64, u64)> {
+    fs::symlink_metadata(path).ok().map(|m| (m.dev(), m.ino()))
+}
+
+impl Drop for UnixSocketFile {
+    fn drop(&mut self) {
+        // Best effort: after the privilege drop the directory may not be
+        // writable any more.
+        if self.id.is_some() && file_id(&self.path) == self.id {
+            let _ = fs::remove_file(&self.path);
+        }
+    }
+}
+
+/// Opens a non-blocking unix stream listening socket at `path`, replacing a
+/// stale socket left there (by a broker that did not shut down cleanly).
+/// Anything else at the path is left alone and is an error, unlike
+/// mosquitto, which unlinks whatever is there. The error is the log line.
+pub fn listen_unix(path: &Path) -> Result<(UnixListener, UnixSocketFile), String> {
+    if path.as_os_str().len() > max_unix_path_len() {
+        return Err(format!(
+            "Error: Path to unix socket is too long \"{}\".",
+            path.display()
+        ));
+    }
+    match fs::symlink_metadata(path) {
+        Ok(m) if m.file_type().is_socket() => {
+            let _ = fs::remove_file(path);
+        }
+        Ok(_) => {
+            return Err(format!(
+                "Error: \"{}\" exists and is not a socket; not replacing it with a unix socket.",
+                path.display()
+            ))
+        }
+        // Missing (the usual case) or not inspectable: bind says why.
+        Err(_) => {}
+    }
+    crate::notice!("Opening unix listen socket on path {}.", path.display());
+    // Members of the socket's group may connect, others may not, as with
+    // mosquitto. umask is per process; nothing else creates files during
+    // start-up, and the old mask is back right after the bind.
+    // SAFETY: umask(2) cannot fail and has no memory effects.
+    let old = unsafe { libc::umask(0o007) };
+    let bound = UnixListener::bind(path);
+    // SAFETY: as above.
+    unsafe { libc::umask(old) };
+    // mosquitto's wording: strerror(3), without Rust's "(os error N)".
+    let listener = bound.map_err(|e| {
+        format!(
+            "Error binding unix socket: {}",
+            crate::client::net::strerror(&e)
+        )
+    })?;
+    let file = UnixSocketFile {
+        path: path.to_path_buf(),
+        id: file_id(path),
+    };
+    Ok((listener, file))
 }
 
 /// `addr` in the C layout, with its length (for bind/connect via libc).
@@ -235,4 +313,71 @@ fn interface_addresses(name: &str) -> Result<Vec<SocketAddr>, String> {
     // SAFETY: the list from getifaddrs, freed once.
     unsafe { libc::freeifaddrs(head) };
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn temp_dir(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("net-unit-{}-{name}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    /// A path of exactly `len` bytes inside `dir`.
+    fn path_of_len(dir: &Path, len: usize) -> PathBuf {
+        let base = dir.as_os_str().len() + 1;
+        assert!(len > base + 1, "temp dir path too long for this test");
+        dir.join("s".repeat(len - base))
+    }
+
+    #[test]
+    fn longest_path_that_fits_sun_path_binds_one_more_byte_does_not() {
+        let dir = temp_dir("len");
+        let max = max_unix_path_len();
+        let ok = path_of_len(&dir, max);
+        let (_l, file) = listen_unix(&ok).unwrap();
+        assert_eq!(file.path, ok);
+        let long = path_of_len(&dir, max + 1);
+        match listen_unix(&long) {
+            Err(e) => assert!(
+                e.starts_with("Error: Path to unix socket is too long"),
+                "{e}"
+            ),
+            Ok(_) => panic!("{} bytes accepted", max + 1),
+        }
+        assert!(!long.exists());
+        let _ = fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn drop_removes_only_the_socket_it_created() {
+        let dir = temp_dir("drop");
+        let path = dir.join("s.sock");
+        let (l, file) = listen_unix(&path).unwrap();
+        drop(l);
+        drop(file);
+        assert!(!path.exists(), "own socket removed");
+
+        // Another broker replaced the file meanwhile: it stays.
+        let (_l, file) = listen_unix(&path).unwrap();
+        let (_l2, file2) = listen_unix(&path).unwrap();
+        drop(file);
+        assert!(path.exists(), "a newer socket at the path is left alone");
+        drop(file2);
+        assert!(!path.exists());
+        let _ = fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_file_that_is_not_a_socket_is_not_replaced() {
+        let dir = temp_dir("regular");
+        let path = dir.join("data");
+        fs::write(&path, "keep").unwrap();
+        assert!(listen_unix(&path).unwrap_err().contains("is not a socket"));
+        assert_eq!(fs::read_to_string(&path).unwrap(), "keep");
+        let _ = fs::remove_dir_all(&dir);
+    }
 }

@@ -33,9 +33,12 @@ pub fn daemonise() -> io::Result<()> {
 
 /// When started as root, switches to `user` (mosquitto's rule: "root"
 /// means stay root; a missing "mosquitto" user falls back to "nobody"),
-/// after the listeners and certificates are open. Returns a warning to
-/// log when the process still runs as root.
-pub fn drop_privileges(user: &str) -> Result<Option<String>, String> {
+/// after the listeners and certificates are open. The `owned` files (unix
+/// listener sockets) are given to that user first, as if it had created
+/// them: mosquitto opens its listeners after the switch, so its clients and
+/// its own shutdown expect that owner. Returns a warning to log when the
+/// process still runs as root.
+pub fn drop_privileges(user: &str, owned: &[std::path::PathBuf]) -> Result<Option<String>, String> {
     // SAFETY: geteuid/getegid have no memory effects.
     if unsafe { libc::geteuid() } != 0 {
         return Ok(None);
@@ -60,6 +63,14 @@ pub fn drop_privileges(user: &str) -> Result<Option<String>, String> {
             }
         };
         let (uid, gid) = pwd;
+        for path in owned {
+            if let Err(e) = std::os::unix::fs::chown(path, Some(uid), Some(gid)) {
+                crate::warning!(
+                    "Warning: Unable to give {} to user '{name}': {e}.",
+                    path.display()
+                );
+            }
+        }
         let cname = std::ffi::CString::new(name).map_err(|_| "Invalid user name.".to_string())?;
         // SAFETY: plain syscalls with a valid NUL-terminated name.
         unsafe {

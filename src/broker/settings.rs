@@ -2,6 +2,7 @@
 //! resolved and limits in the types the hot path uses.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, ToSocketAddrs};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use super::database::Limits;
@@ -20,8 +21,10 @@ pub enum TlsIdentity {
 #[derive(Debug, Clone)]
 pub struct ListenerSpec {
     /// Every address to bind for this listener (one per family for a
-    /// listener without an address).
+    /// listener without an address); empty for a unix socket listener.
     pub addrs: Vec<SocketAddr>,
+    /// `listener 0 <path>`: a unix domain socket instead of TCP.
+    pub unix_path: Option<PathBuf>,
     pub port: u16,
     /// `bind_interface`: bind the interface's own address of each family
     /// instead of the wildcard (or check the listener's address is its).
@@ -57,6 +60,7 @@ impl ListenerSpec {
     pub fn tcp(addrs: Vec<SocketAddr>, port: u16) -> ListenerSpec {
         ListenerSpec {
             addrs,
+            unix_path: None,
             port,
             bind_interface: None,
             explicit_address: false,
@@ -165,9 +169,6 @@ fn listener_addrs(l: &Listener) -> Result<Vec<SocketAddr>, String> {
 
 /// Why a configured listener cannot be opened by this build yet.
 fn unsupported(l: &Listener) -> Option<String> {
-    if l.is_unix_socket() {
-        return Some("unix socket listeners are not supported yet".into());
-    }
     if l.protocol != Protocol::Mqtt {
         return Some("websockets listeners are not supported yet".into());
     }
@@ -210,6 +211,21 @@ fn tls_options(
     }))
 }
 
+/// TLS over a unix socket is not implemented: such a listener stops
+/// start-up rather than serving plain text where encryption was asked for
+/// (mosquitto would run TLS on it).
+fn check_unix_without_tls(l: &Listener) -> Result<(), String> {
+    match &l.unix_socket_path {
+        Some(path) if l.has_tls_settings() => Err(format!(
+            "the unix socket listener on {} has TLS or PSK options, but mosquitto-rs does \
+             not support TLS on unix sockets; remove them (a unix socket is local to the host) \
+             or use a TCP listener",
+            path.display()
+        )),
+        _ => Ok(()),
+    }
+}
+
 #[cfg(not(feature = "tls"))]
 fn check_no_tls(l: &Listener) -> Result<(), String> {
     if l.uses_tls() || l.uses_psk() {
@@ -234,6 +250,10 @@ impl Settings {
             } else {
                 0
             };
+            let disabled = unsupported(l);
+            if disabled.is_none() {
+                check_unix_without_tls(l)?;
+            }
             #[cfg(not(feature = "tls"))]
             check_no_tls(l)?;
             let tls_identity = if l.use_subject_as_username {
@@ -243,14 +263,14 @@ impl Settings {
             } else {
                 None
             };
-            let disabled = unsupported(l);
-            let addrs = if disabled.is_some() {
+            let addrs = if disabled.is_some() || l.is_unix_socket() {
                 Vec::new()
             } else {
                 listener_addrs(l)?
             };
             listeners.push(ListenerSpec {
                 addrs,
+                unix_path: l.unix_socket_path.clone(),
                 port: l.port,
                 bind_interface: l.bind_interface.clone(),
                 explicit_address: l.bind_address.is_some(),
@@ -334,5 +354,32 @@ mod tests {
         assert_eq!(s.listeners[1].addrs, ["127.0.0.1:1885".parse().unwrap()]);
         assert_eq!(s.limits.max_queued, 0);
         assert_eq!(s.limits.max_inflight, 5);
+    }
+
+    #[test]
+    fn unix_listeners_are_opened_without_tls() {
+        let cfg =
+            Config::parse_str("listener 0 /run/m.sock\nmax_connections 3\n", "t.conf").unwrap();
+        let s = Settings::from_config(&cfg).unwrap();
+        let l = &s.listeners[0];
+        assert_eq!(
+            l.unix_path.as_deref(),
+            Some(std::path::Path::new("/run/m.sock"))
+        );
+        assert!(l.addrs.is_empty());
+        assert_eq!(
+            (l.port, l.max_connections, l.disabled.as_deref()),
+            (0, 3, None)
+        );
+
+        for tls in ["psk_hint h", "cafile /ca.pem", "require_certificate true"] {
+            let text = format!("listener 0 /run/m.sock\n{tls}\n");
+            let cfg = Config::parse_str(&text, "t.conf").unwrap();
+            let e = Settings::from_config(&cfg).unwrap_err();
+            assert!(
+                e.contains("does not support TLS on unix sockets"),
+                "{tls}: {e}"
+            );
+        }
     }
 }

@@ -133,6 +133,18 @@ pub enum ConnectFailure {
 #[cfg(feature = "tls")]
 fn tls_config(cfg: &Config) -> Result<Option<TlsClientConfig>, ConnectFailure> {
     let t = &cfg.tls;
+    if cfg.unix_path.is_some() && t.enabled(None) {
+        // libmosquitto would run TLS over the socket; ours cannot, and
+        // dropping the encryption that was asked for is not an option.
+        err(
+            cfg,
+            &format!(
+                "Error: TLS over a unix socket (--unix) is not supported by this version of {}.\n",
+                cfg.tool.name()
+            ),
+        );
+        return Err(ConnectFailure::Failed(1));
+    }
     if cfg.unix_path.is_some() || !t.enabled(cfg.port) {
         return Ok(None);
     }

@@ -2,7 +2,8 @@
 //!
 //! `Broker` starts the broker binary on a free loopback port with a temporary
 //! config file and kills it when dropped. `Client` is a deliberately dumb MQTT
-//! client over a blocking `TcpStream`: everything it sends is encoded by hand
+//! client over a blocking `TcpStream` (or `UnixStream`, for unix socket
+//! listeners): everything it sends is encoded by hand
 //! here (so the tests do not depend on the codec they exercise), and what it
 //! receives is framed by raw bytes and decoded with `mosquitto_rs::protocol`.
 //!
@@ -20,6 +21,7 @@
 use std::fs::{self, File};
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -628,8 +630,55 @@ pub enum Read1 {
     Timeout,
 }
 
+/// The test client's socket.
+pub enum ClientStream {
+    Tcp(TcpStream),
+    Unix(UnixStream),
+}
+
+impl ClientStream {
+    pub fn set_read_timeout(&self, d: Option<Duration>) -> io::Result<()> {
+        match self {
+            ClientStream::Tcp(s) => s.set_read_timeout(d),
+            ClientStream::Unix(s) => s.set_read_timeout(d),
+        }
+    }
+
+    pub fn shutdown(&self, how: Shutdown) -> io::Result<()> {
+        match self {
+            ClientStream::Tcp(s) => s.shutdown(how),
+            ClientStream::Unix(s) => s.shutdown(how),
+        }
+    }
+}
+
+impl Read for ClientStream {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            ClientStream::Tcp(s) => s.read(buf),
+            ClientStream::Unix(s) => s.read(buf),
+        }
+    }
+}
+
+impl Write for ClientStream {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            ClientStream::Tcp(s) => s.write(buf),
+            ClientStream::Unix(s) => s.write(buf),
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        match self {
+            ClientStream::Tcp(s) => s.flush(),
+            ClientStream::Unix(s) => s.flush(),
+        }
+    }
+}
+
 pub struct Client {
-    pub stream: TcpStream,
+    pub stream: ClientStream,
     pub name: String,
     pub version: ProtocolVersion,
     buf: Vec<u8>,
@@ -645,6 +694,17 @@ impl Client {
         let stream = TcpStream::connect_timeout(&addr(port), TIMEOUT)
             .unwrap_or_else(|e| panic!("{name}: connect to 127.0.0.1:{port}: {e}"));
         stream.set_nodelay(true).ok();
+        Client::over(ClientStream::Tcp(stream), name)
+    }
+
+    /// A unix socket connection with nothing sent yet.
+    pub fn raw_unix(path: &Path, name: &str) -> Client {
+        let stream = UnixStream::connect(path)
+            .unwrap_or_else(|e| panic!("{name}: connect to {}: {e}", path.display()));
+        Client::over(ClientStream::Unix(stream), name)
+    }
+
+    fn over(stream: ClientStream, name: &str) -> Client {
         Client {
             stream,
             name: name.to_string(),
@@ -674,17 +734,38 @@ impl Client {
     /// Sends `opts` as CONNECT and returns the client and the raw CONNACK.
     pub fn connect_opts(port: u16, opts: &ConnectOpts) -> (Client, Vec<u8>) {
         let name = String::from_utf8_lossy(&opts.client_id).into_owned();
-        let mut c = Client::raw(port, &name);
-        c.version = opts.version();
-        c.send_raw(&opts.bytes());
-        let connack = c.expect_raw();
+        Client::raw(port, &name).handshake(opts)
+    }
+
+    /// `connect` over the unix socket at `path`.
+    pub fn connect_unix(path: &Path, client_id: &str) -> Client {
+        let (c, connack) = Client::connect_unix_opts(path, &ConnectOpts::v311(client_id));
+        assert_eq!(
+            connack[3], 0,
+            "{client_id}: CONNACK refused: {connack:02x?}"
+        );
+        c
+    }
+
+    /// `connect_opts` over the unix socket at `path`.
+    pub fn connect_unix_opts(path: &Path, opts: &ConnectOpts) -> (Client, Vec<u8>) {
+        let name = String::from_utf8_lossy(&opts.client_id).into_owned();
+        Client::raw_unix(path, &name).handshake(opts)
+    }
+
+    /// Sends `opts` as CONNECT on a fresh connection and reads the CONNACK.
+    fn handshake(mut self, opts: &ConnectOpts) -> (Client, Vec<u8>) {
+        let name = self.name.clone();
+        self.version = opts.version();
+        self.send_raw(&opts.bytes());
+        let connack = self.expect_raw();
         assert_eq!(connack.len(), 4, "{name}: CONNACK length: {connack:02x?}");
         assert_eq!(
             &connack[..2],
             &[0x20, 0x02],
             "{name}: not a CONNACK: {connack:02x?}"
         );
-        (c, connack)
+        (self, connack)
     }
 
     pub fn next_packet_id(&mut self) -> u16 {
@@ -1060,6 +1141,21 @@ impl RefBroker {
 
     pub fn log_text(&self) -> String {
         fs::read_to_string(self.dir.join("mosquitto.log")).unwrap_or_default()
+    }
+
+    /// Waits (bounded) until its log contains `needle`.
+    pub fn wait_for_log(&self, needle: &str, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if self.log_text().contains(needle) {
+                return true;
+            }
+            if Instant::now() >= deadline {
+                return false;
+            }
+            // Log files have no readiness notification.
+            std::thread::sleep(Duration::from_millis(20));
+        }
     }
 
     /// SIGTERM and wait: mosquitto saves its database on the way out.
