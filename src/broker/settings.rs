@@ -118,6 +118,7 @@ impl Default for Settings {
             upgrade_outgoing_qos: false,
             limits: Limits {
                 max_inflight: 20,
+                max_inflight_bytes: 0,
                 max_queued: 1000,
                 max_queued_bytes: 0,
             },
@@ -274,6 +275,7 @@ impl Settings {
             upgrade_outgoing_qos: cfg.upgrade_outgoing_qos,
             limits: Limits {
                 max_inflight: usize::from(cfg.max_inflight_messages),
+                max_inflight_bytes: zero_unlimited(cfg.max_inflight_bytes),
                 max_queued: zero_unlimited(u64::from(cfg.max_queued_messages)),
                 max_queued_bytes: zero_unlimited(cfg.max_queued_bytes),
             },
@@ -316,7 +318,7 @@ mod tests {
 
         let cfg = Config::parse_str(
             "listener 1884\nsocket_domain ipv4\nmount_point m/\nlistener 1885 127.0.0.1\n\
-             max_queued_messages 0\nmax_inflight_messages 5\n",
+             max_queued_messages 0\nmax_inflight_messages 5\nmax_inflight_bytes 300\n",
             "t.conf",
         )
         .unwrap();
@@ -330,5 +332,6 @@ mod tests {
         assert_eq!(s.listeners[1].addrs, ["127.0.0.1:1885".parse().unwrap()]);
         assert_eq!(s.limits.max_queued, 0);
         assert_eq!(s.limits.max_inflight, 5);
+        assert_eq!(s.limits.max_inflight_bytes, 300);
     }
 }

@@ -61,6 +61,7 @@ pub const ACTIVE_OPTIONS: &[&str] = &[
     "log_type",
     "log_timestamp",
     "log_timestamp_format",
+    "max_inflight_bytes",
     "max_inflight_messages",
     "max_keepalive",
     "max_packet_size",

@@ -1624,7 +1624,6 @@ fn options_not_implemented_yet_are_noted() {
         notes,
         vec![
             ("memory_limit", 4),
-            ("max_inflight_bytes", 5),
             ("protocol", 7),
             ("check_retain_source", 8)
         ]
@@ -1635,6 +1634,7 @@ fn options_not_implemented_yet_are_noted() {
         .map(|n| n.message.clone());
     assert!(syslog.unwrap_or_default().contains("'memory_limit'"));
     assert!(is_active("listener", Some("1883")));
+    assert!(is_active("max_inflight_bytes", Some("5")));
     assert!(is_active("protocol", Some("mqtt")));
     assert!(!is_active("protocol", Some("websockets")));
     assert!(is_active("log_dest", Some("file")));
