@@ -8,11 +8,34 @@ use std::rc::Rc;
 
 use crate::protocol::QoS;
 
+/// The client that published a message: what `check_retain_source` asks
+/// the ACL about again, and what mosquitto.db records as the source. One is
+/// shared by all the messages of a connection, so a message pays a pointer.
+#[derive(Debug, PartialEq, Eq)]
+pub struct MsgSource {
+    pub client_id: Rc<str>,
+    pub username: Option<Rc<str>>,
+    /// The security domain of the listener it came in on, or
+    /// [`MsgSource::NO_DOMAIN`] when that listener is not known (a
+    /// message loaded from a file): then no ACL allows it.
+    pub security: u16,
+    /// That listener's port (0 if unknown), for mosquitto.db.
+    pub port: u16,
+}
+
+impl MsgSource {
+    pub const NO_DOMAIN: u16 = u16::MAX;
+}
+
 /// A stored application message, shared by every queue it sits in.
 #[derive(Debug)]
 pub struct Message {
     pub topic: Box<str>,
     pub payload: Box<[u8]>,
+    /// The publishing client; None for the broker's own messages (`$SYS`,
+    /// bridge notifications) and for what our bridges bring in, which no
+    /// ACL applies to.
+    pub source: Option<Rc<MsgSource>>,
     /// The QoS it was published with.
     pub qos: QoS,
     /// The retain flag it was published with.
@@ -49,9 +72,16 @@ impl Message {
         Message {
             topic: topic.into_boxed_str(),
             payload: payload.into_boxed_slice(),
+            source: None,
             qos,
             retain,
         }
+    }
+
+    /// The same message, recorded as published by `source`.
+    pub fn with_source(mut self, source: Option<Rc<MsgSource>>) -> Message {
+        self.source = source;
+        self
     }
 
     /// Bytes counted against `max_queued_bytes` (the payload, as mosquitto).

@@ -85,6 +85,9 @@ pub struct Settings {
     /// Deprecated `clientid_prefixes`.
     pub clientid_prefixes: Option<String>,
     pub allow_duplicate_messages: bool,
+    /// Ask the ACL again whether a retained message's publisher may still
+    /// publish it before sending it to a new subscriber.
+    pub check_retain_source: bool,
     pub upgrade_outgoing_qos: bool,
     pub limits: Limits,
     pub queue_qos0_messages: bool,
@@ -115,6 +118,7 @@ impl Default for Settings {
             security: vec![SecurityPaths::default()],
             clientid_prefixes: None,
             allow_duplicate_messages: false,
+            check_retain_source: false,
             upgrade_outgoing_qos: false,
             limits: Limits {
                 max_inflight: 20,
@@ -272,6 +276,7 @@ impl Settings {
             security,
             clientid_prefixes: cfg.security.clientid_prefixes.clone(),
             allow_duplicate_messages: cfg.allow_duplicate_messages,
+            check_retain_source: cfg.check_retain_source,
             upgrade_outgoing_qos: cfg.upgrade_outgoing_qos,
             limits: Limits {
                 max_inflight: usize::from(cfg.max_inflight_messages),

@@ -52,6 +52,7 @@ pub const ACTIVE_OPTIONS: &[&str] = &[
     "protocol mqtt",
     "allow_anonymous",
     "allow_duplicate_messages",
+    "check_retain_source",
     "allow_zero_length_clientid",
     "auto_id_prefix",
     "connection_messages",
