@@ -294,3 +294,85 @@ fn incoming_qos2_survives_restart_exactly_once() {
     publ.expect_bytes(&ack_bytes(0x70, 7));
     sub.expect_nothing();
 }
+
+/// The topics of the retained messages a new subscriber gets for `filter`,
+/// sorted.
+fn retained_topics(port: u16, id: &str, user: &str, filter: &str) -> Vec<String> {
+    let mut o = ConnectOpts::v311(id);
+    o.username = Some(user.into());
+    let (mut c, connack) = Client::connect_opts(port, &o);
+    assert_eq!(connack, CONNACK_OK);
+    c.subscribe(filter, 0);
+    let mut topics = Vec::new();
+    while let Read1::Packet(raw) = c.read_raw(QUIET) {
+        match c.decode(&raw) {
+            Packet::Publish(p) => topics.push(p.topic),
+            other => panic!("expected PUBLISH, got {other:?}"),
+        }
+    }
+    topics.sort();
+    topics
+}
+
+#[test]
+fn retained_message_sources_survive_restart_for_check_retain_source() {
+    let dir = db_dir("retain-source");
+    let acl = dir.write(
+        "acl",
+        "user alice\ntopic readwrite src/alice/#\nuser carol\ntopic readwrite src/carol/#\n\
+         user bob\ntopic read src/#\n",
+    );
+    let extra = format!("acl_file {}\ncheck_retain_source true\n", acl.display());
+    let mut b = start(&dir.path, &extra);
+    let publish_as = |id: &str, user: &str, topic: &str| {
+        let mut o = ConnectOpts::v311(id);
+        o.username = Some(user.into());
+        let (mut c, connack) = Client::connect_opts(b.port, &o);
+        assert_eq!(connack, CONNACK_OK);
+        c.publish(topic, b"kept", 1, true);
+        c.disconnect();
+    };
+    publish_as("src-alice", "alice", "src/alice/1");
+    publish_as("src-carol", "carol", "src/carol/1");
+    let port = b.port;
+    assert!(b.stop_gracefully().is_some(), "clean shutdown");
+
+    // The file names each retained message's publisher and listener port.
+    let db = persist::load(&dir.join("mosquitto.db"))
+        .expect("valid")
+        .expect("not empty");
+    let alice = db
+        .msgs
+        .iter()
+        .find(|m| m.topic == "src/alice/1")
+        .expect("alice's message saved");
+    assert_eq!(
+        (
+            alice.source_id.as_str(),
+            alice.source_username.as_str(),
+            alice.source_port
+        ),
+        ("src-alice", "alice", port)
+    );
+
+    // alice loses write access while the broker is down: her message is
+    // restored but not sent; carol's is.
+    fs::write(
+        &acl,
+        "user alice\ntopic read src/alice/#\nuser carol\ntopic readwrite src/carol/#\n\
+         user bob\ntopic read src/#\n",
+    )
+    .expect("rewrite acl");
+    let mut b = start(&dir.path, &extra);
+    assert_eq!(
+        retained_topics(b.port, "src-bob", "bob", "src/#"),
+        ["src/carol/1"]
+    );
+    // Held back, not deleted: saved again, and sent when nothing checks.
+    assert!(b.stop_gracefully().is_some(), "clean shutdown");
+    let b = start(&dir.path, &format!("acl_file {}\n", acl.display()));
+    assert_eq!(
+        retained_topics(b.port, "src-bob2", "bob", "src/#"),
+        ["src/alice/1", "src/carol/1"]
+    );
+}

@@ -457,3 +457,136 @@ fn sighup_rereads_acl_and_keeps_the_old_one_when_bad() {
     assert_eq!(sub.receive_publish().payload, b"still allowed");
     sub.expect_nothing();
 }
+
+/// check_retain_source: alice and carol may publish under their own
+/// topics, bob may read everything.
+const RETAIN_ACL: &str = "\
+user alice
+topic readwrite crs/alice/#
+user carol
+topic readwrite crs/carol/#
+user bob
+topic read crs/#
+";
+
+/// The same, with alice's write access withdrawn.
+const RETAIN_ACL_ALICE_READ_ONLY: &str = "\
+user alice
+topic read crs/alice/#
+user carol
+topic readwrite crs/carol/#
+user bob
+topic read crs/#
+";
+
+/// The topics of the retained messages a new subscriber (as bob) gets for
+/// `filter`, sorted (the order of a wildcard's matches is not defined).
+fn retained_for_new_subscriber(port: u16, id: &str, filter: &str) -> Vec<String> {
+    let mut c = connected(port, id, Some("bob"), None);
+    assert_eq!(subscribe_code(&mut c, filter, 0), 0);
+    let mut topics = Vec::new();
+    while let Read1::Packet(raw) = c.read_raw(QUIET) {
+        match c.decode(&raw) {
+            Packet::Publish(p) => {
+                assert!(p.retain, "{p:?}");
+                topics.push(p.topic);
+            }
+            other => panic!("{id}: expected retained PUBLISH, got {other:?}"),
+        }
+    }
+    c.disconnect();
+    topics.sort();
+    topics
+}
+
+/// Retained messages from alice (one published, one her will) and carol;
+/// then alice loses write access on SIGHUP, and gets it back.
+fn retained_source_after_acl_change(check: bool) -> (Vec<String>, Vec<String>, Vec<String>) {
+    let dir = TempDir::new("retain-source");
+    let acl = dir.write("acl", RETAIN_ACL);
+    let b = Broker::start(&format!(
+        "acl_file {}\ncheck_retain_source {check}",
+        acl.display()
+    ));
+    let p = b.port;
+    // bob watches live, so each retained message is known to be stored
+    // before the next step.
+    let mut watch = connected(p, "crs-watch", Some("bob"), None);
+    watch.subscribe("crs/#", 1);
+    let mut alice = connected(p, "crs-alice", Some("alice"), None);
+    alice.publish("crs/alice/1", b"from alice", 1, true);
+    assert_eq!(watch.receive_publish().topic, "crs/alice/1");
+    let mut o = ConnectOpts::v311("crs-alice-will").will("crs/alice/will", b"gone", 1, true);
+    o.username = Some("alice".into());
+    let (will, connack) = Client::connect_opts(p, &o);
+    assert_eq!(connack, CONNACK_OK);
+    will.drop_connection();
+    assert_eq!(watch.receive_publish().topic, "crs/alice/will");
+    let mut carol = connected(p, "crs-carol", Some("carol"), None);
+    carol.publish("crs/carol/1", b"from carol", 1, true);
+    assert_eq!(watch.receive_publish().topic, "crs/carol/1");
+
+    let before = retained_for_new_subscriber(p, "crs-sub1", "crs/#");
+    std::fs::write(&acl, RETAIN_ACL_ALICE_READ_ONLY).expect("rewrite acl");
+    reload(&b);
+    let revoked = retained_for_new_subscriber(p, "crs-sub2", "crs/#");
+    std::fs::write(&acl, RETAIN_ACL).expect("rewrite acl");
+    reload(&b);
+    let restored = retained_for_new_subscriber(p, "crs-sub3", "crs/#");
+    (before, revoked, restored)
+}
+
+#[test]
+fn check_retain_source_hides_retained_messages_whose_publisher_lost_access() {
+    let all = ["crs/alice/1", "crs/alice/will", "crs/carol/1"];
+    let (before, revoked, restored) = retained_source_after_acl_change(true);
+    assert_eq!(before, all);
+    // carol may still publish hers; alice's (her will too) are held back.
+    assert_eq!(revoked, ["crs/carol/1"]);
+    // Held back, not deleted (as in mosquitto): with the access back they
+    // are sent again.
+    assert_eq!(restored, all);
+}
+
+#[test]
+fn without_check_retain_source_retained_messages_outlive_the_publishers_access() {
+    let all = ["crs/alice/1", "crs/alice/will", "crs/carol/1"];
+    let (before, revoked, restored) = retained_source_after_acl_change(false);
+    assert_eq!(before, all);
+    assert_eq!(revoked, all);
+    assert_eq!(restored, all);
+}
+
+#[test]
+fn check_retain_source_asks_the_acl_of_the_publishers_listener() {
+    let dir = TempDir::new("retain-source-pl");
+    let acl_a = dir.write("acl_a", RETAIN_ACL);
+    // The second listener's own ACL would never let alice publish.
+    let acl_b = dir.write("acl_b", RETAIN_ACL_ALICE_READ_ONLY);
+    let port_b = free_port();
+    let b = Broker::start_config(|port| {
+        format!(
+            "per_listener_settings true\ncheck_retain_source true\n\
+             listener {port} 127.0.0.1\nallow_anonymous true\nacl_file {}\n\
+             listener {port_b} 127.0.0.1\nallow_anonymous true\nacl_file {}\n",
+            acl_a.display(),
+            acl_b.display()
+        )
+    });
+    let mut alice = connected(b.port, "crs-pl-alice", Some("alice"), None);
+    alice.publish("crs/alice/1", b"from alice", 1, true);
+    // Stored: a subscriber on her listener gets it.
+    assert_eq!(
+        retained_for_new_subscriber(b.port, "crs-pl-1", "crs/#"),
+        ["crs/alice/1"]
+    );
+    // On the other listener too: alice is checked against the ACL of the
+    // listener she published on, not the subscriber's.
+    assert_eq!(
+        retained_for_new_subscriber(port_b, "crs-pl-2", "crs/#"),
+        ["crs/alice/1"]
+    );
+    std::fs::write(&acl_a, RETAIN_ACL_ALICE_READ_ONLY).expect("rewrite acl");
+    reload(&b);
+    assert!(retained_for_new_subscriber(port_b, "crs-pl-3", "crs/#").is_empty());
+}

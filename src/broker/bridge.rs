@@ -588,7 +588,9 @@ impl Broker {
             self.retained.matching(&t.local_topic(), &mut found);
             let sub_qos = QoS::from_u8(t.qos).unwrap_or(QoS::AtMostOnce);
             for m in &found {
-                self.deliver(sk, m, m.qos.min(sub_qos), true);
+                if self.retain_source_allowed(m) {
+                    self.deliver(sk, m, m.qos.min(sub_qos), true);
+                }
             }
         }
         self.resume_session(ck, sk);

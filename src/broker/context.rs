@@ -7,7 +7,7 @@
 use std::collections::VecDeque;
 use std::rc::Rc;
 
-use super::database::{MsgLists, OutMsg};
+use super::database::{MsgLists, MsgSource, OutMsg};
 use super::stream::Stream;
 use crate::protocol::{ProtocolVersion, QoS, Will};
 
@@ -226,6 +226,10 @@ pub struct Session {
     pub client_id: Rc<str>,
     /// For ACL checks at delivery, also while the client is away.
     pub username: Option<Rc<str>>,
+    /// Who this connection's messages come from, made at its first
+    /// publish and shared by all its messages (reset at each CONNECT, as
+    /// the username and listener may change).
+    pub source: Option<Rc<MsgSource>>,
     /// Subscribed filters with granted QoS, so the tree can be cleaned and
     /// the session persisted.
     pub filters: Vec<(String, QoS)>,
@@ -265,6 +269,7 @@ impl Session {
         Session {
             client_id,
             username: None,
+            source: None,
             filters: Vec::new(),
             msgs: MsgLists::default(),
             cold: None,

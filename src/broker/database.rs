@@ -8,11 +8,34 @@ use std::rc::Rc;
 
 use crate::protocol::QoS;
 
+/// The client that published a message: what `check_retain_source` asks
+/// the ACL about again, and what mosquitto.db records as the source. One is
+/// shared by all the messages of a connection, so a message pays a pointer.
+#[derive(Debug, PartialEq, Eq)]
+pub struct MsgSource {
+    pub client_id: Rc<str>,
+    pub username: Option<Rc<str>>,
+    /// The security domain of the listener it came in on, or
+    /// [`MsgSource::NO_DOMAIN`] when that listener is not known (a
+    /// message loaded from a file): then no ACL allows it.
+    pub security: u16,
+    /// That listener's port (0 if unknown), for mosquitto.db.
+    pub port: u16,
+}
+
+impl MsgSource {
+    pub const NO_DOMAIN: u16 = u16::MAX;
+}
+
 /// A stored application message, shared by every queue it sits in.
 #[derive(Debug)]
 pub struct Message {
     pub topic: Box<str>,
     pub payload: Box<[u8]>,
+    /// The publishing client; None for the broker's own messages (`$SYS`,
+    /// bridge notifications) and for what our bridges bring in, which no
+    /// ACL applies to.
+    pub source: Option<Rc<MsgSource>>,
     /// The QoS it was published with.
     pub qos: QoS,
     /// The retain flag it was published with.
@@ -49,9 +72,16 @@ impl Message {
         Message {
             topic: topic.into_boxed_str(),
             payload: payload.into_boxed_slice(),
+            source: None,
             qos,
             retain,
         }
+    }
+
+    /// The same message, recorded as published by `source`.
+    pub fn with_source(mut self, source: Option<Rc<MsgSource>>) -> Message {
+        self.source = source;
+        self
     }
 
     /// Bytes counted against `max_queued_bytes` (the payload, as mosquitto).
@@ -104,6 +134,9 @@ pub struct MsgLists {
     list: VecDeque<OutMsg>,
     /// How many at the front of `list` are in flight.
     n_inflight: u32,
+    /// Payload bytes in the in-flight part, kept as messages move so the
+    /// `max_inflight_bytes` check needs no scan.
+    inflight_bytes: usize,
     /// Payload bytes in the queued part.
     pub queued_bytes: usize,
     /// QoS 2 packet ids received and not yet released (sorted); boxed
@@ -117,6 +150,8 @@ pub struct MsgLists {
 pub struct Limits {
     /// 0 means unlimited.
     pub max_inflight: usize,
+    /// Payload bytes in flight; 0 means unlimited.
+    pub max_inflight_bytes: usize,
     /// 0 means unlimited.
     pub max_queued: usize,
     /// 0 means unlimited.
@@ -125,8 +160,17 @@ pub struct Limits {
 
 impl MsgLists {
     /// Whether another message may be sent now without waiting for acks.
+    /// As in mosquitto, the byte limit is checked before the next message is
+    /// added: while under it, one more goes whatever its size, so a message
+    /// bigger than the limit still goes (alone, once the window drains).
     pub fn inflight_room(&self, limits: &Limits) -> bool {
-        limits.max_inflight == 0 || self.inflight_len() < limits.max_inflight
+        (limits.max_inflight == 0 || self.inflight_len() < limits.max_inflight)
+            && (limits.max_inflight_bytes == 0 || self.inflight_bytes < limits.max_inflight_bytes)
+    }
+
+    /// Payload bytes of the in-flight messages.
+    pub fn inflight_bytes(&self) -> usize {
+        self.inflight_bytes
     }
 
     /// Whether the queue can take one more message of `size` bytes.
@@ -155,6 +199,7 @@ impl MsgLists {
 
     /// Adds a message in flight, after the others in flight.
     pub fn push_inflight(&mut self, m: OutMsg) {
+        self.inflight_bytes += m.msg.size();
         self.list.insert(self.inflight_len(), m);
         self.n_inflight += 1;
     }
@@ -181,6 +226,7 @@ impl MsgLists {
         let i = self.inflight_len();
         let m = self.list.get_mut(i)?;
         self.queued_bytes = self.queued_bytes.saturating_sub(m.msg.size());
+        self.inflight_bytes += m.msg.size();
         self.n_inflight += 1;
         Some(m)
     }
@@ -211,7 +257,9 @@ impl MsgLists {
             .position(|m| m.packet_id == id && m.state == state);
         match pos {
             Some(i) => {
-                self.list.remove(i);
+                if let Some(m) = self.list.remove(i) {
+                    self.inflight_bytes = self.inflight_bytes.saturating_sub(m.msg.size());
+                }
                 self.n_inflight -= 1;
                 true
             }
@@ -294,6 +342,7 @@ mod tests {
     fn limits_and_acks() {
         let limits = Limits {
             max_inflight: 1,
+            max_inflight_bytes: 0,
             max_queued: 2,
             max_queued_bytes: 5,
         };
@@ -309,6 +358,64 @@ mod tests {
         assert!(l.inflight_room(&limits));
         assert_eq!(l.pop_queued().map(|m| m.packet_id), Some(0));
         assert_eq!(l.queued_bytes, 0);
+    }
+
+    fn sized(id: u16, len: usize) -> OutMsg {
+        let mut m = out(id, OutState::WaitPubAck);
+        m.msg = Rc::new(Message::new(
+            "t".into(),
+            vec![0; len],
+            QoS::AtLeastOnce,
+            false,
+        ));
+        m
+    }
+
+    #[test]
+    fn byte_window_lets_one_more_go_while_under_the_limit() {
+        let limits = Limits {
+            max_inflight: 20,
+            max_inflight_bytes: 100,
+            max_queued: 0,
+            max_queued_bytes: 0,
+        };
+        let mut l = MsgLists::default();
+        for id in 1..=4 {
+            assert!(l.inflight_room(&limits));
+            l.push_inflight(sized(id, 25));
+        }
+        assert_eq!(l.inflight_bytes(), 100);
+        assert!(!l.inflight_room(&limits), "limit reached");
+        assert!(l.ack(1, OutState::WaitPubAck));
+        assert_eq!(l.inflight_bytes(), 75);
+        // Under the limit: the next one goes even though it crosses it.
+        assert!(l.inflight_room(&limits));
+        l.push_queued(sized(0, 150));
+        let m = l.promote_queued().unwrap();
+        m.start_flight(5);
+        assert_eq!(l.inflight_bytes(), 225);
+        assert!(!l.inflight_room(&limits));
+        for id in 2..=4 {
+            assert!(l.ack(id, OutState::WaitPubAck));
+        }
+        assert!(!l.inflight_room(&limits), "150 bytes alone still fill it");
+        assert!(l.ack(5, OutState::WaitPubAck));
+        assert_eq!(l.inflight_bytes(), 0);
+        assert!(l.inflight_room(&limits));
+        // Alone, an oversize message may go.
+        l.push_inflight(sized(6, 500));
+        assert!(!l.inflight_room(&limits));
+        // Both limits apply: the count one here.
+        let count = Limits {
+            max_inflight: 1,
+            max_inflight_bytes: 1000,
+            ..limits
+        };
+        l.clear();
+        l.push_inflight(sized(1, 1));
+        assert!(!l.inflight_room(&count));
+        l.clear();
+        assert_eq!(l.inflight_bytes(), 0);
     }
 
     #[test]

@@ -245,6 +245,7 @@ impl Broker {
             sess.protocol = protocol;
             sess.expiry_serial = 0;
             sess.username = username.clone();
+            sess.source = None;
             sess.security = u16::try_from(sec_idx).unwrap_or(u16::MAX);
             sess.is_bridge = bridge;
         }

@@ -5,7 +5,7 @@
 use std::rc::Rc;
 
 use super::context::CloseReason;
-use super::database::Message;
+use super::database::{Message, MsgSource};
 use super::security::Access;
 use super::{mounted, Broker};
 use crate::protocol::{Ack, Packet, Publish, QoS};
@@ -39,6 +39,42 @@ impl Broker {
             crate::debug!("Denied PUBLISH from {} ('{topic}').", sess.client_id);
         }
         ok
+    }
+
+    /// The source of messages a client on `listener` publishes; None on our
+    /// own bridges' connections, which have no listener and no ACL.
+    pub(super) fn new_source(
+        &self,
+        client_id: &Rc<str>,
+        username: Option<&Rc<str>>,
+        listener: u32,
+    ) -> Option<Rc<MsgSource>> {
+        let spec = self
+            .listeners
+            .get(listener as usize)
+            .and_then(|l| self.settings.listeners.get(l.spec))?;
+        Some(Rc::new(MsgSource {
+            client_id: Rc::clone(client_id),
+            username: username.cloned(),
+            security: u16::try_from(spec.security).unwrap_or(MsgSource::NO_DOMAIN),
+            port: spec.port,
+        }))
+    }
+
+    /// The source for connection `ck`'s messages: its session's, made once
+    /// so that each message only takes a reference.
+    fn publisher_source(&mut self, ck: usize) -> Option<Rc<MsgSource>> {
+        let conn = self.conns.get(ck)?;
+        let sk = conn.session()?;
+        let sess = self.sessions.get(sk)?;
+        if let Some(src) = &sess.source {
+            return Some(Rc::clone(src));
+        }
+        let src = self.new_source(&sess.client_id, sess.username.as_ref(), conn.listener)?;
+        if let Some(sess) = self.sessions.get_mut(sk) {
+            sess.source = Some(Rc::clone(&src));
+        }
+        Some(src)
     }
 
     pub(super) fn handle_publish(&mut self, ck: usize, p: Publish) {
@@ -122,7 +158,8 @@ impl Broker {
         let deliver = deliver && topic.as_deref().is_some_and(|t| self.write_allowed(ck, t));
         let topic = topic.unwrap_or_default();
         if deliver {
-            let msg = Rc::new(Message::new(topic, payload, qos, retain));
+            let source = self.publisher_source(ck);
+            let msg = Rc::new(Message::new(topic, payload, qos, retain).with_source(source));
             self.publish_message(msg, sk);
             self.apply_backpressure(ck);
         }

@@ -74,7 +74,7 @@ impl Broker {
             found.clear();
             self.retained.matching(&filter, &mut found);
             for msg in &found {
-                if !self.read_allowed(sk, &msg.topic) {
+                if !self.read_allowed(sk, &msg.topic) || !self.retain_source_allowed(msg) {
                     continue;
                 }
                 let qos = if self.settings.upgrade_outgoing_qos {

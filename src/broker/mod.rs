@@ -480,13 +480,15 @@ impl Broker {
             }
         }
         if let Some(will) = conn.take_will() {
-            let msg = Rc::new(Message::new(
-                will.topic,
-                will.payload,
-                will.qos,
-                will.retain,
-            ));
-            self.publish_message(msg, None);
+            // The connection's own identity: after a takeover the session
+            // already has the new connection's username.
+            let source = conn.session().and_then(|sk| {
+                let id = &self.sessions.get(sk)?.client_id;
+                let user = conn.cold.as_ref().and_then(|c| c.username.as_ref());
+                self.new_source(id, user, conn.listener)
+            });
+            let msg = Message::new(will.topic, will.payload, will.qos, will.retain);
+            self.publish_message(Rc::new(msg.with_source(source)), None);
         }
         if let Some(sk) = conn.session() {
             self.connected = self.connected.saturating_sub(1);

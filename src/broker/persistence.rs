@@ -8,7 +8,7 @@ use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use super::context::Session;
-use super::database::{Message, OutMsg, OutState};
+use super::database::{Message, MsgSource, OutMsg, OutState};
 use super::persist::{
     self, direction, msg_state, LoadError, PersistClient, PersistClientMsg, PersistDb,
     PersistIncoming, PersistSub, StoredMessage,
@@ -38,8 +38,15 @@ impl StoreIds {
     fn id(&mut self, m: &Rc<Message>, db: &mut PersistDb) -> u64 {
         let next = self.ids.len() as u64 + 1;
         *self.ids.entry(Rc::as_ptr(m)).or_insert_with(|| {
+            let src = m.source.as_deref();
             db.msgs.push(StoredMessage {
                 store_id: next,
+                source_id: src.map(|s| s.client_id.to_string()).unwrap_or_default(),
+                source_username: src
+                    .and_then(|s| s.username.as_deref())
+                    .unwrap_or_default()
+                    .to_owned(),
+                source_port: src.map_or(0, |s| s.port),
                 topic: m.topic.to_string(),
                 payload: m.payload.to_vec(),
                 qos: m.qos.as_u8(),
@@ -132,19 +139,51 @@ impl Broker {
         db
     }
 
+    /// The security domain of the listener on `port`, as mosquitto finds a
+    /// loaded message's listener. Without `per_listener_settings` there is
+    /// only the global one; with it, an unknown port gets none (no ACL
+    /// allows it, as in mosquitto).
+    fn domain_of_port(&self, port: u16) -> u16 {
+        if self.settings.security.len() <= 1 {
+            return 0;
+        }
+        self.settings
+            .listeners
+            .iter()
+            .find(|l| l.port == port)
+            .and_then(|l| u16::try_from(l.security).ok())
+            .unwrap_or(MsgSource::NO_DOMAIN)
+    }
+
     /// Rebuilds retained messages and persistent sessions from a database.
     /// Incoming QoS 2 messages mosquitto had not yet released are passed on
     /// now (ours pass them on at receipt) and their ids remembered.
     pub(super) fn restore(&mut self, db: PersistDb) {
-        let msgs: HashMap<u64, Rc<Message>> = db
-            .msgs
-            .into_iter()
-            .map(|m| {
-                let qos = QoS::from_u8(m.qos).unwrap_or(QoS::AtMostOnce);
-                let msg = Message::new(m.topic, m.payload, qos, m.retain);
-                (m.store_id, Rc::new(msg))
-            })
-            .collect();
+        // Messages from the same publisher share one source, as when live.
+        let mut sources: HashMap<(String, String, u16), Rc<MsgSource>> = HashMap::new();
+        let mut msgs: HashMap<u64, Rc<Message>> = HashMap::with_capacity(db.msgs.len());
+        for m in db.msgs {
+            let qos = QoS::from_u8(m.qos).unwrap_or(QoS::AtMostOnce);
+            // Clients always have an id: an empty one is the broker's own
+            // message (or a bridge's), which no ACL applies to.
+            let source = if m.source_id.is_empty() {
+                None
+            } else {
+                let security = self.domain_of_port(m.source_port);
+                let key = (m.source_id, m.source_username, m.source_port);
+                let src = sources.entry(key).or_insert_with_key(|(id, user, port)| {
+                    Rc::new(MsgSource {
+                        client_id: Rc::from(id.as_str()),
+                        username: (!user.is_empty()).then(|| Rc::from(user.as_str())),
+                        security,
+                        port: *port,
+                    })
+                });
+                Some(Rc::clone(src))
+            };
+            let msg = Message::new(m.topic, m.payload, qos, m.retain).with_source(source);
+            msgs.insert(m.store_id, Rc::new(msg));
+        }
         for id in &db.retained {
             if let Some(m) = msgs.get(id) {
                 self.retained.store(m);

@@ -89,6 +89,9 @@ pub struct Settings {
     /// Deprecated `clientid_prefixes`.
     pub clientid_prefixes: Option<String>,
     pub allow_duplicate_messages: bool,
+    /// Ask the ACL again whether a retained message's publisher may still
+    /// publish it before sending it to a new subscriber.
+    pub check_retain_source: bool,
     pub upgrade_outgoing_qos: bool,
     pub limits: Limits,
     pub queue_qos0_messages: bool,
@@ -121,9 +124,11 @@ impl Default for Settings {
             security: vec![SecurityPaths::default()],
             clientid_prefixes: None,
             allow_duplicate_messages: false,
+            check_retain_source: false,
             upgrade_outgoing_qos: false,
             limits: Limits {
                 max_inflight: 20,
+                max_inflight_bytes: 0,
                 max_queued: 1000,
                 max_queued_bytes: 0,
             },
@@ -294,9 +299,11 @@ impl Settings {
             security,
             clientid_prefixes: cfg.security.clientid_prefixes.clone(),
             allow_duplicate_messages: cfg.allow_duplicate_messages,
+            check_retain_source: cfg.check_retain_source,
             upgrade_outgoing_qos: cfg.upgrade_outgoing_qos,
             limits: Limits {
                 max_inflight: usize::from(cfg.max_inflight_messages),
+                max_inflight_bytes: zero_unlimited(cfg.max_inflight_bytes),
                 max_queued: zero_unlimited(u64::from(cfg.max_queued_messages)),
                 max_queued_bytes: zero_unlimited(cfg.max_queued_bytes),
             },
@@ -340,7 +347,7 @@ mod tests {
 
         let cfg = Config::parse_str(
             "listener 1884\nsocket_domain ipv4\nmount_point m/\nlistener 1885 127.0.0.1\n\
-             max_queued_messages 0\nmax_inflight_messages 5\n",
+             max_queued_messages 0\nmax_inflight_messages 5\nmax_inflight_bytes 300\n",
             "t.conf",
         )
         .unwrap();
@@ -354,6 +361,7 @@ mod tests {
         assert_eq!(s.listeners[1].addrs, ["127.0.0.1:1885".parse().unwrap()]);
         assert_eq!(s.limits.max_queued, 0);
         assert_eq!(s.limits.max_inflight, 5);
+        assert_eq!(s.limits.max_inflight_bytes, 300);
     }
 
     #[test]

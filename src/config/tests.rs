@@ -1630,6 +1630,8 @@ fn options_not_implemented_yet_are_noted() {
         .map(|n| n.message.clone());
     assert!(first.unwrap_or_default().contains("'log_dest dlt'"));
     assert!(is_active("listener", Some("1883")));
+    assert!(is_active("max_inflight_bytes", Some("5")));
+    assert!(is_active("check_retain_source", Some("true")));
     assert!(is_active("protocol", Some("mqtt")));
     assert!(!is_active("protocol", Some("websockets")));
     assert!(is_active("log_dest", Some("file")));
