@@ -220,10 +220,10 @@ fn tls_options_are_used() {
         assert!(r
             .stderr
             .starts_with("Error: --cafile argument given but no file specified.\n"));
-        let r = run(bin, &["-t", "a", "--tls-alpn", "mqtt"]);
+        let r = run(bin, &["-t", "a", "--tls-engine", "e"]);
         assert_eq!(r.code, Some(1));
         assert!(
-            r.stderr.contains("'--tls-alpn' option is not supported"),
+            r.stderr.contains("'--tls-engine' option is not supported"),
             "{}",
             r.stderr
         );

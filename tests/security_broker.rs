@@ -718,3 +718,89 @@ fn our_clients_against_debian_broker_over_tls_and_psk() {
     );
     assert_eq!(r.code, Some(8), "{:?}", r.stderr);
 }
+
+// ---------------------------------------------------------------------------
+// ALPN
+// ---------------------------------------------------------------------------
+
+/// `openssl s_server` on `port`, reporting the ALPN protocols clients
+/// offer into `log`, unbuffered (it would print them only once the
+/// connection ends). Its stdin stays open (it quits at end of input).
+fn alpn_server(p: &Pki, port: u16, log: &std::path::Path) -> std::process::Child {
+    let out = std::fs::File::create(log).expect("s_server log");
+    Command::new("stdbuf")
+        .args([
+            "-o0",
+            "openssl",
+            "s_server",
+            "-accept",
+            &format!("127.0.0.1:{port}"),
+        ])
+        .args(["-cert", &p.arg("server.crt"), "-key", &p.arg("server.key")])
+        .args(["-alpn", "mqtt-test"])
+        .stdin(Stdio::piped())
+        .stdout(out.try_clone().expect("log"))
+        .stderr(out)
+        .spawn()
+        .expect("openssl s_server")
+}
+
+/// Waits (bounded) until `log` shows the client offered `protocol`.
+fn offered(log: &std::path::Path, protocol: &str) -> bool {
+    let want = format!("ALPN protocols advertised by the client: {protocol}");
+    let deadline = Instant::now() + TIMEOUT;
+    while Instant::now() < deadline {
+        // It also prints the bytes it receives: not UTF-8.
+        let text = std::fs::read(log).unwrap_or_default();
+        if String::from_utf8_lossy(&text).contains(&want) {
+            return true;
+        }
+        // A file written by another process cannot be waited on in std.
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    false
+}
+
+/// `--tls-alpn` and `bridge_alpn` put the protocol in the TLS handshake.
+#[test]
+fn clients_and_bridges_offer_the_alpn_protocol() {
+    let Some(p) = pki() else { return };
+    let dir = TempDir::new("alpn");
+
+    let port = free_port();
+    let log = dir.join("client.log");
+    let mut server = alpn_server(p, port, &log);
+    wait_port(port);
+    let ca = p.arg("ca.crt");
+    let mut client = Command::new(OUR_PUB)
+        .args(["-h", "localhost", "-p", &port.to_string(), "--cafile", &ca])
+        .args(["--tls-alpn", "mqtt-test", "-t", "a", "-m", "b", "-k", "5"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("mosquitto_pub");
+    let seen = offered(&log, "mqtt-test");
+    let _ = (client.kill(), server.kill(), client.wait(), server.wait());
+    assert!(
+        seen,
+        "{}",
+        String::from_utf8_lossy(&std::fs::read(&log).unwrap_or_default())
+    );
+
+    let port = free_port();
+    let log = dir.join("bridge.log");
+    let mut server = alpn_server(p, port, &log);
+    wait_port(port);
+    let local = Broker::start(&format!(
+        "connection alpn-bridge\naddress localhost:{port}\ntopic a out 0\n\
+         bridge_cafile {ca}\nbridge_alpn mqtt-test\n"
+    ));
+    let seen = offered(&log, "mqtt-test");
+    let _ = (server.kill(), server.wait());
+    assert!(
+        seen,
+        "{}\n{}",
+        String::from_utf8_lossy(&std::fs::read(&log).unwrap_or_default()),
+        local.log_text()
+    );
+}

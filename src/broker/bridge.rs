@@ -64,6 +64,10 @@ pub(super) struct BridgeState {
     /// Index of the address of the current (or last) attempt.
     cur_addr: usize,
     probe: Probe,
+    /// The other addresses the current attempt's host name resolved to,
+    /// last to try first: a refused one moves on to the next, so a name
+    /// such as localhost works whichever family the remote listens on.
+    other_addrs: Vec<SocketAddr>,
     /// The connection is being closed to move to the primary address: the
     /// next attempt goes there at once.
     to_primary: bool,
@@ -177,6 +181,7 @@ fn bridge_tls(cfg: &Bridge) -> Result<Option<super::tls::TlsClientConfig>, Strin
         psk: cfg.psk.clone(),
         psk_identity: cfg.identity.clone(),
         use_os_certs: false,
+        alpn: cfg.alpn.clone(),
     };
     super::tls::TlsClientConfig::build(&opts)
         .map(Some)
@@ -236,6 +241,7 @@ impl Broker {
                 next_addr: 0,
                 cur_addr: 0,
                 probe: Probe::Off,
+                other_addrs: Vec::new(),
                 to_primary: false,
                 backoff: u64::from(cfg.restart_timeout.base),
                 serial: 0,
@@ -323,6 +329,7 @@ impl Broker {
             return;
         }
         b.serial = serial;
+        b.other_addrs.clear();
         let n = b.cfg.addresses.len().max(1);
         b.cur_addr = b.next_addr % n;
         let Some(addr) = b.cfg.addresses.get(b.cur_addr).cloned() else {
@@ -394,7 +401,13 @@ impl Broker {
             if !current {
                 continue;
             }
-            match found.ok().and_then(|a| a.into_iter().next()) {
+            let mut addrs = found.unwrap_or_default();
+            addrs.reverse();
+            let first = addrs.pop();
+            if let Some(b) = self.bridges.get_mut(i) {
+                b.other_addrs = addrs;
+            }
+            match first {
                 Some(addr) => self.bridge_connect_to(i, addr),
                 None => {
                     let name = self.bridges.get(i).map(|b| b.cfg.name.clone());
@@ -416,8 +429,10 @@ impl Broker {
         let stream = match net::connect(addr, b.bind_address()) {
             Ok(s) => s,
             Err(e) => {
-                crate::error!("Error creating bridge {}: {e}.", b.cfg.name);
-                self.bridge_failed(i);
+                crate::error!("Error creating bridge {} ({addr}): {e}.", b.cfg.name);
+                if !self.bridge_try_other_address(i) {
+                    self.bridge_failed(i);
+                }
                 return;
             }
         };
@@ -623,6 +638,7 @@ impl Broker {
             return;
         }
         let was_connected = b.phase == Phase::Connected;
+        let was_connecting = b.phase == Phase::Connecting;
         b.conn = None;
         b.phase = Phase::Idle;
         let to_primary = std::mem::take(&mut b.to_primary);
@@ -639,6 +655,9 @@ impl Broker {
             self.bridge_notify_local(i, b'0');
         }
         self.probe_stop(i);
+        if was_connecting && self.bridge_try_other_address(i) {
+            return;
+        }
         if to_primary {
             // The primary just answered: no back-off, and whatever is queued
             // goes there on CONNACK like after any reconnection.
@@ -651,6 +670,16 @@ impl Broker {
             return;
         }
         self.bridge_failed(i);
+    }
+
+    /// Connects to the next address the host name resolved to, if any is
+    /// left for this attempt.
+    fn bridge_try_other_address(&mut self, i: usize) -> bool {
+        let Some(addr) = self.bridges.get_mut(i).and_then(|b| b.other_addrs.pop()) else {
+            return false;
+        };
+        self.bridge_connect_to(i, addr);
+        true
     }
 
     /// After a failed attempt or a lost connection: next address (the one

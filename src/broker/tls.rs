@@ -668,6 +668,19 @@ pub struct TlsClientOptions {
     /// Also trust the system's default CA certificates
     /// (`--tls-use-os-certs`, `mqtts://` URLs).
     pub use_os_certs: bool,
+    /// The application protocol to ask for in the handshake (`--tls-alpn`,
+    /// `bridge_alpn`), e.g. for a cloud broker sharing port 443.
+    pub alpn: Option<String>,
+}
+
+/// One ALPN protocol name in the handshake's encoding: its length in one
+/// byte, then the name (1 to 255 bytes).
+fn alpn_wire(name: &str) -> Option<Vec<u8>> {
+    let len = u8::try_from(name.len()).ok().filter(|&l| l > 0)?;
+    let mut wire = Vec::with_capacity(name.len() + 1);
+    wire.push(len);
+    wire.extend_from_slice(name.as_bytes());
+    Some(wire)
 }
 
 /// A client context for the tools.
@@ -708,6 +721,12 @@ impl TlsClientConfig {
                     Some(e),
                 )
             })?;
+        }
+        if let Some(p) = &opts.alpn {
+            let wire =
+                alpn_wire(p).ok_or_else(|| TlsError(format!("Invalid ALPN protocol \"{p}\"")))?;
+            b.set_alpn_protos(&wire)
+                .map_err(|e| err(format!("Unable to set ALPN protocol \"{p}\""), Some(e)))?;
         }
         if has_ca {
             if opts.use_os_certs {

@@ -188,6 +188,7 @@ fn tls_config(cfg: &Config) -> Result<Option<TlsClientConfig>, ConnectFailure> {
         psk: t.psk.clone().filter(|_| !has_ca),
         psk_identity: t.psk_identity.clone(),
         use_os_certs: t.use_os_certs || (!has_ca && t.psk.is_none()),
+        alpn: t.alpn.clone(),
     };
     match TlsClientConfig::build(&opts) {
         Ok(c) => Ok(Some(c)),

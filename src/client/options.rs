@@ -75,8 +75,10 @@ pub struct TlsOptions {
     pub use_os_certs: bool,
     pub psk: Option<String>,
     pub psk_identity: Option<String>,
-    /// `--tls-alpn`, `--tls-engine`, `--tls-engine-kpass-sha1` or
-    /// `--keyform engine`: recognised but not supported.
+    /// `--tls-alpn`: the application protocol to ask for.
+    pub alpn: Option<String>,
+    /// `--tls-engine`, `--tls-engine-kpass-sha1` or `--keyform engine`:
+    /// recognised but not supported.
     pub unsupported: Option<String>,
 }
 
@@ -480,6 +482,7 @@ fn set_tls_value(t: &mut TlsOptions, opt: &str, v: String) {
         "--tls-version" => t.tls_version = Some(v),
         "--psk" => t.psk = Some(v),
         "--psk-identity" => t.psk_identity = Some(v),
+        "--tls-alpn" => t.alpn = Some(v),
         "--keyform" => {
             if v != "pem" {
                 t.unsupported
@@ -936,7 +939,12 @@ mod tests {
         assert_eq!(c.tls.psk_identity.as_deref(), Some("me"));
         assert_eq!(c.effective_port(), 1);
         let c = parse_only(Tool::Pub, &["--tls-alpn", "x", "-t", "a"]).unwrap();
-        assert_eq!(c.tls.unsupported.as_deref(), Some("--tls-alpn"));
+        assert_eq!(
+            (c.tls.alpn.as_deref(), c.tls.unsupported),
+            (Some("x"), None)
+        );
+        let c = parse_only(Tool::Pub, &["--tls-engine", "e", "-t", "a"]).unwrap();
+        assert_eq!(c.tls.unsupported.as_deref(), Some("--tls-engine"));
         let c = parse_only(
             Tool::Pub,
             &["--keyform", "pem", "--cert", "c", "--key", "k"],

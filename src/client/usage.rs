@@ -51,7 +51,7 @@ const COMMON_TAIL: &str = " --help : print this help and exit.
                  Default: TLS 1.2 or later.
  --insecure : skip checking that the broker's certificate matches its host name.
               Unsafe: only for testing.
- --tls-alpn : ALPN protocol to ask for (not supported by this version).
+ --tls-alpn : TLS application protocol (ALPN) to ask the broker for.
  --tls-engine : OpenSSL engine to use (not supported by this version).
  --tls-engine-kpass-sha1 : SHA1 of the key password for the engine
                            (not supported by this version).

@@ -134,6 +134,7 @@ pub const ACTIVE_OPTIONS: &[&str] = &[
     "local_password",
     "try_private",
     "bridge_protocol_version",
+    "bridge_alpn",
     "bridge_attempt_unsubscribe",
     "bridge_outgoing_retain",
     "bridge_max_packet_size",

@@ -1637,7 +1637,8 @@ fn options_not_implemented_yet_are_noted() {
     assert!(is_active("log_dest", Some("file")));
     assert!(!is_active("log_dest", Some("dlt")));
     assert!(is_active("bridge_cafile", None));
-    assert!(!is_active("bridge_alpn", None));
+    assert!(is_active("bridge_alpn", None));
+    assert!(!is_active("bridge_require_ocsp", None));
 }
 
 #[test]
