@@ -49,6 +49,22 @@ fn next_message(c: &mut Client) -> (String, Vec<u8>) {
     (p.topic, p.payload)
 }
 
+/// Runs the broker with a unix listener at `path` (and a TCP one) from a
+/// config in `dir`, expecting start-up to fail.
+fn start_refused(dir: &TempDir, path: &Path) -> Exited {
+    let conf = dir.write(
+        "mosquitto.conf",
+        &format!(
+            "listener 0 {}\nlistener {} 127.0.0.1\n",
+            path.display(),
+            free_port()
+        ),
+    );
+    let out = run_to_exit(&["-c", &conf.to_string_lossy()], dir, TIMEOUT);
+    assert!(!out.status.success(), "{}", out.output());
+    out
+}
+
 #[test]
 fn pub_sub_over_the_unix_socket_and_across_to_tcp() {
     let (b, sock) = start_plain();
@@ -177,16 +193,7 @@ fn a_regular_file_at_the_path_stops_start_up() {
     }
     let dir = TempDir::new("unix-regular");
     let target = dir.write("precious", "keep me\n");
-    let conf = dir.write(
-        "mosquitto.conf",
-        &format!(
-            "listener 0 {}\nlistener {} 127.0.0.1\n",
-            target.display(),
-            free_port()
-        ),
-    );
-    let out = run_to_exit(&["-c", &conf.to_string_lossy()], &dir, TIMEOUT);
-    assert!(!out.status.success(), "{}", out.output());
+    let out = start_refused(&dir, &target);
     let line = format!(
         "Error: \"{}\" exists and is not a socket; not replacing it with a unix socket.",
         target.display()
@@ -200,16 +207,7 @@ fn a_path_too_long_for_a_unix_socket_stops_start_up() {
     let dir = TempDir::new("unix-long");
     // sun_path holds 108 bytes with the terminating NUL.
     let sock = dir.path.join(format!("{}.sock", "s".repeat(120)));
-    let conf = dir.write(
-        "mosquitto.conf",
-        &format!(
-            "listener 0 {}\nlistener {} 127.0.0.1\n",
-            sock.display(),
-            free_port()
-        ),
-    );
-    let out = run_to_exit(&["-c", &conf.to_string_lossy()], &dir, TIMEOUT);
-    assert!(!out.status.success(), "{}", out.output());
+    let out = start_refused(&dir, &sock);
     let line = format!(
         "Error: Path to unix socket is too long \"{}\".",
         sock.display()
@@ -222,16 +220,7 @@ fn a_path_too_long_for_a_unix_socket_stops_start_up() {
 fn a_socket_in_a_missing_directory_stops_start_up() {
     let dir = TempDir::new("unix-nodir");
     let sock = dir.join("no-such-dir").join("mqtt.sock");
-    let conf = dir.write(
-        "mosquitto.conf",
-        &format!(
-            "listener 0 {}\nlistener {} 127.0.0.1\n",
-            sock.display(),
-            free_port()
-        ),
-    );
-    let out = run_to_exit(&["-c", &conf.to_string_lossy()], &dir, TIMEOUT);
-    assert!(!out.status.success(), "{}", out.output());
+    let out = start_refused(&dir, &sock);
     for line in [
         format!("Opening unix listen socket on path {}.", sock.display()),
         "Error binding unix socket: No such file or directory".to_string(),

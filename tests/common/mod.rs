@@ -194,6 +194,21 @@ pub fn run_to_exit(args: &[&str], dir: &TempDir, timeout: Duration) -> Exited {
     }
 }
 
+/// Waits (bounded) until the text `read` returns contains `needle`.
+pub fn wait_for_text(read: impl Fn() -> String, needle: &str, timeout: Duration) -> bool {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if read().contains(needle) {
+            return true;
+        }
+        if Instant::now() >= deadline {
+            return false;
+        }
+        // Log files have no readiness notification.
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 /// Polls `try_wait` until the child exits or the timeout passes.
 pub fn wait_timeout(child: &mut Child, timeout: Duration) -> Option<ExitStatus> {
     let deadline = Instant::now() + timeout;
@@ -349,17 +364,7 @@ impl Broker {
 
     /// Waits (bounded) until the broker's output contains `needle`.
     pub fn wait_for_log(&self, needle: &str, timeout: Duration) -> bool {
-        let deadline = Instant::now() + timeout;
-        loop {
-            if self.log_text().contains(needle) {
-                return true;
-            }
-            if Instant::now() >= deadline {
-                return false;
-            }
-            // Log files have no readiness notification.
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        wait_for_text(|| self.log_text(), needle, timeout)
     }
 
     pub fn pid(&self) -> Option<u32> {
@@ -1145,17 +1150,7 @@ impl RefBroker {
 
     /// Waits (bounded) until its log contains `needle`.
     pub fn wait_for_log(&self, needle: &str, timeout: Duration) -> bool {
-        let deadline = Instant::now() + timeout;
-        loop {
-            if self.log_text().contains(needle) {
-                return true;
-            }
-            if Instant::now() >= deadline {
-                return false;
-            }
-            // Log files have no readiness notification.
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        wait_for_text(|| self.log_text(), needle, timeout)
     }
 
     /// SIGTERM and wait: mosquitto saves its database on the way out.
