@@ -31,6 +31,21 @@ impl Stream {
         }
     }
 
+    /// Reads what is there, waiting at most `limit` (at least 1 ms) for it.
+    /// Only TLS needs the limit: the socket can be readable with nothing
+    /// for the application in the records that arrived, and a blocking
+    /// TLS read would then wait for more with no end.
+    pub fn read_within(&mut self, buf: &mut [u8], limit: Duration) -> io::Result<usize> {
+        #[cfg(feature = "tls")]
+        if let Stream::Tls(s) = self {
+            s.get_ref()
+                .set_read_timeout(Some(limit.max(Duration::from_millis(1))))?;
+        }
+        #[cfg(not(feature = "tls"))]
+        let _ = limit;
+        self.read(buf)
+    }
+
     /// Say goodbye: TLS close_notify (best effort), then half-close TCP.
     pub fn shutdown_write(&mut self) {
         match self {

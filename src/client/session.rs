@@ -5,7 +5,7 @@
 //! mosquitto's `-d` debug lines.
 
 use std::collections::HashMap;
-use std::io::{self, Read, Write};
+use std::io::{self, Write};
 use std::os::fd::{AsRawFd, RawFd};
 use std::time::{Duration, Instant};
 
@@ -396,7 +396,7 @@ impl Session {
             }
             if self.stream.buffered() > 0 {
                 // TLS holds decrypted bytes that poll(2) cannot see.
-                self.read_some()?;
+                self.read_some(Duration::from_millis(1))?;
                 continue;
             }
             let now = Instant::now();
@@ -453,7 +453,9 @@ impl Session {
                 })
             };
             if ready(0) {
-                self.read_some()?;
+                // Readable may mean TLS records with no data for us (TLS 1.3
+                // session tickets): the read must not outlast the wait.
+                self.read_some(until.saturating_duration_since(Instant::now()))?;
                 continue;
             }
             let mut idx = 1;
@@ -469,16 +471,23 @@ impl Session {
         }
     }
 
-    fn read_some(&mut self) -> Result<(), SessionError> {
+    fn read_some(&mut self, limit: Duration) -> Result<(), SessionError> {
         let mut buf = [0u8; 16384];
-        match self.stream.read(&mut buf) {
+        match self.stream.read_within(&mut buf, limit) {
             Ok(0) => Err(SessionError::ConnectionLost),
             Ok(n) => {
                 self.inbuf.extend_from_slice(buf.get(..n).unwrap_or(&[]));
                 Ok(())
             }
             Err(e) if e.kind() == io::ErrorKind::Interrupted => Ok(()),
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(()),
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                ) =>
+            {
+                Ok(())
+            }
             Err(e) => Err(e.into()),
         }
     }
