@@ -1,6 +1,8 @@
 //! TLS and TLS-PSK listeners of the real broker, end to end: our and
 //! Debian's `mosquitto_pub`/`mosquitto_sub` against our broker, and our
-//! clients against Debian's mosquitto 2.0.11. Certificates (CA, server for
+//! clients against Debian's mosquitto 2.0.11; bridges' ALPN and OCSP
+//! stapling (`bridge_require_ocsp`) against `openssl s_server`, with OCSP
+//! responses made by `openssl ocsp`. Certificates (CA, server for
 //! localhost/127.0.0.1, client, revoked client + CRL, expired client, an
 //! untrusted self-signed one, a server certificate for another name) are made
 //! with the `openssl` command in a temporary directory when the tests run;
@@ -720,57 +722,83 @@ fn our_clients_against_debian_broker_over_tls_and_psk() {
 }
 
 // ---------------------------------------------------------------------------
+// openssl s_server as a fake remote broker
+// ---------------------------------------------------------------------------
+
+/// `openssl s_server` on `port` with the server certificate and `extra`
+/// options, writing what it reports (ALPN offers, the bytes it receives,
+/// handshake errors) into `log`, unbuffered (it would print them only once
+/// the connection ends). Killed on drop, so a failing assertion leaves no
+/// server behind. Its stdin stays open (it quits at end of input).
+struct SServer {
+    child: std::process::Child,
+    log: std::path::PathBuf,
+}
+
+impl SServer {
+    fn start(p: &Pki, port: u16, log: std::path::PathBuf, extra: &[&str]) -> SServer {
+        let out = std::fs::File::create(&log).expect("s_server log");
+        let child = Command::new("stdbuf")
+            .args([
+                "-o0",
+                "openssl",
+                "s_server",
+                "-accept",
+                &format!("127.0.0.1:{port}"),
+            ])
+            .args(["-cert", &p.arg("server.crt"), "-key", &p.arg("server.key")])
+            .args(extra)
+            .stdin(Stdio::piped())
+            .stdout(out.try_clone().expect("log"))
+            .stderr(out)
+            .spawn()
+            .expect("openssl s_server");
+        wait_port(port);
+        SServer { child, log }
+    }
+
+    /// What it printed so far; it also prints the bytes it receives, which
+    /// are not UTF-8.
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&std::fs::read(&self.log).unwrap_or_default()).into_owned()
+    }
+
+    /// Waits (bounded) until its output contains `needle`.
+    fn wait_for(&self, needle: &str) -> bool {
+        let deadline = Instant::now() + TIMEOUT;
+        while Instant::now() < deadline {
+            if self.text().contains(needle) {
+                return true;
+            }
+            // A file written by another process cannot be waited on in std.
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        false
+    }
+}
+
+impl Drop for SServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+// ---------------------------------------------------------------------------
 // ALPN
 // ---------------------------------------------------------------------------
 
-/// `openssl s_server` on `port`, reporting the ALPN protocols clients
-/// offer into `log`, unbuffered (it would print them only once the
-/// connection ends). Its stdin stays open (it quits at end of input).
-fn alpn_server(p: &Pki, port: u16, log: &std::path::Path) -> std::process::Child {
-    let out = std::fs::File::create(log).expect("s_server log");
-    Command::new("stdbuf")
-        .args([
-            "-o0",
-            "openssl",
-            "s_server",
-            "-accept",
-            &format!("127.0.0.1:{port}"),
-        ])
-        .args(["-cert", &p.arg("server.crt"), "-key", &p.arg("server.key")])
-        .args(["-alpn", "mqtt-test"])
-        .stdin(Stdio::piped())
-        .stdout(out.try_clone().expect("log"))
-        .stderr(out)
-        .spawn()
-        .expect("openssl s_server")
-}
-
-/// Waits (bounded) until `log` shows the client offered `protocol`.
-fn offered(log: &std::path::Path, protocol: &str) -> bool {
-    let want = format!("ALPN protocols advertised by the client: {protocol}");
-    let deadline = Instant::now() + TIMEOUT;
-    while Instant::now() < deadline {
-        // It also prints the bytes it receives: not UTF-8.
-        let text = std::fs::read(log).unwrap_or_default();
-        if String::from_utf8_lossy(&text).contains(&want) {
-            return true;
-        }
-        // A file written by another process cannot be waited on in std.
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    false
-}
+const ALPN_OFFER: &str = "ALPN protocols advertised by the client: mqtt-test";
 
 /// `--tls-alpn` and `bridge_alpn` put the protocol in the TLS handshake.
 #[test]
 fn clients_and_bridges_offer_the_alpn_protocol() {
     let Some(p) = pki() else { return };
     let dir = TempDir::new("alpn");
+    let alpn = ["-alpn", "mqtt-test"];
 
     let port = free_port();
-    let log = dir.join("client.log");
-    let mut server = alpn_server(p, port, &log);
-    wait_port(port);
+    let server = SServer::start(p, port, dir.join("client.log"), &alpn);
     let ca = p.arg("ca.crt");
     let mut client = Command::new(OUR_PUB)
         .args(["-h", "localhost", "-p", &port.to_string(), "--cafile", &ca])
@@ -779,28 +807,216 @@ fn clients_and_bridges_offer_the_alpn_protocol() {
         .stderr(Stdio::null())
         .spawn()
         .expect("mosquitto_pub");
-    let seen = offered(&log, "mqtt-test");
-    let _ = (client.kill(), server.kill(), client.wait(), server.wait());
-    assert!(
-        seen,
-        "{}",
-        String::from_utf8_lossy(&std::fs::read(&log).unwrap_or_default())
-    );
+    let seen = server.wait_for(ALPN_OFFER);
+    let _ = (client.kill(), client.wait());
+    assert!(seen, "{}", server.text());
+    drop(server);
 
     let port = free_port();
-    let log = dir.join("bridge.log");
-    let mut server = alpn_server(p, port, &log);
-    wait_port(port);
+    let server = SServer::start(p, port, dir.join("bridge.log"), &alpn);
     let local = Broker::start(&format!(
         "connection alpn-bridge\naddress localhost:{port}\ntopic a out 0\n\
          bridge_cafile {ca}\nbridge_alpn mqtt-test\n"
     ));
-    let seen = offered(&log, "mqtt-test");
-    let _ = (server.kill(), server.wait());
     assert!(
-        seen,
+        server.wait_for(ALPN_OFFER),
         "{}\n{}",
-        String::from_utf8_lossy(&std::fs::read(&log).unwrap_or_default()),
+        server.text(),
+        local.log_text()
+    );
+}
+
+// ---------------------------------------------------------------------------
+// OCSP stapling (bridge_require_ocsp)
+// ---------------------------------------------------------------------------
+
+/// What the OCSP response made by [`ocsp_response`] says.
+#[derive(Clone, Copy)]
+enum Staple {
+    /// server.crt is good, signed by the CA.
+    Good,
+    /// server.crt is revoked (keyCompromise), signed by the CA.
+    Revoked,
+    /// server.crt is good, but signed by a key the bridge does not trust
+    /// (the self-signed `untrusted` certificate).
+    Untrusted,
+    /// other.crt (same CA) is good: nothing about server.crt.
+    OtherCert,
+}
+
+/// Makes a DER OCSP response with `openssl ocsp` acting as the responder
+/// over a one-line CA database (`index.txt` format) in `dir`. Valid from
+/// now for a day.
+fn ocsp_response(p: &Pki, dir: &TempDir, staple: Staple) -> std::path::PathBuf {
+    let (name, cert, status, signer) = match staple {
+        Staple::Good => ("good", "server", "V", "ca"),
+        Staple::Revoked => ("revoked", "server", "R", "ca"),
+        Staple::Untrusted => ("untrusted", "server", "V", "untrusted"),
+        Staple::OtherCert => ("other", "other", "V", "ca"),
+    };
+    let crt = p.arg(&format!("{cert}.crt"));
+    let out = Command::new("openssl")
+        .args(["x509", "-noout", "-serial", "-in", &crt])
+        .output()
+        .expect("openssl x509");
+    let serial = String::from_utf8_lossy(&out.stdout)
+        .trim()
+        .trim_start_matches("serial=")
+        .to_string();
+    assert!(!serial.is_empty(), "no serial for {crt}");
+    // Fields: status, expiry, revocation date[,reason], serial, file, subject.
+    // Only status, serial and revocation matter to the responder.
+    let revocation = if status == "R" {
+        "200101000000Z,keyCompromise"
+    } else {
+        ""
+    };
+    let index = dir.write(
+        &format!("{name}.idx"),
+        &format!("{status}\t491231235959Z\t{revocation}\t{serial}\tunknown\t/CN={cert}\n"),
+    );
+    let der = dir.join(&format!("{name}.der"));
+    let out = Command::new("openssl")
+        .arg("ocsp")
+        .args(["-index", &index.to_string_lossy()])
+        .args(["-rsigner", &p.arg(&format!("{signer}.crt"))])
+        .args(["-rkey", &p.arg(&format!("{signer}.key"))])
+        .args(["-CA", &p.arg("ca.crt"), "-issuer", &p.arg("ca.crt")])
+        .args(["-cert", &crt, "-respout", &der.to_string_lossy()])
+        .args(["-ndays", "1"])
+        .stdin(Stdio::null())
+        .output()
+        .expect("openssl ocsp");
+    assert!(
+        out.status.success() && der.exists(),
+        "openssl ocsp: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    der
+}
+
+/// A bridge with `bridge_require_ocsp true` to an `openssl s_server` that
+/// staples `staple` (none: no `-status_file`). Returns both once the
+/// bridge has had time to connect: the bridge's remote client id is
+/// `ocsp-<name>`.
+fn ocsp_bridge(p: &Pki, dir: &TempDir, name: &str, staple: Option<Staple>) -> (SServer, Broker) {
+    let port = free_port();
+    let status_file = staple.map(|s| ocsp_response(p, dir, s));
+    let mut extra = Vec::new();
+    if let Some(f) = &status_file {
+        extra.extend(["-status_file".to_string(), f.to_string_lossy().into_owned()]);
+    }
+    let extra: Vec<&str> = extra.iter().map(String::as_str).collect();
+    let server = SServer::start(p, port, dir.join(&format!("{name}.log")), &extra);
+    let local = Broker::start(&format!(
+        "connection {name}\naddress localhost:{port}\ntopic a out 0\n\
+         remote_clientid ocsp-{name}\nbridge_cafile {}\nbridge_require_ocsp true\n\
+         restart_timeout 1\n",
+        p.arg("ca.crt")
+    ));
+    (server, local)
+}
+
+/// The bridge's TLS handshake fails, says why (`why` starts the reason)
+/// in the broker's log, and no CONNECT reaches the server; the bridge tries
+/// again after its back-off.
+fn assert_ocsp_refused(p: &Pki, name: &str, staple: Option<Staple>, why: &str) {
+    let dir = TempDir::new("ocsp");
+    let (server, local) = ocsp_bridge(p, &dir, name, staple);
+    let line = format!("Bridge {name}: TLS handshake failed: OCSP: {why}");
+    // Twice: the refusal is not fatal, the bridge retries (restart_timeout 1).
+    assert!(
+        local.wait_for_log_count(&line, 2),
+        "no \"{line}\" twice:\n{}\n--- s_server:\n{}",
+        local.log_text(),
+        server.text()
+    );
+    // The client id would be in the CONNECT, sent only after the handshake.
+    assert!(
+        !server.text().contains(&format!("ocsp-{name}")),
+        "a CONNECT reached the server:\n{}",
+        server.text()
+    );
+    assert!(
+        !local.log_text().contains("not implemented"),
+        "{}",
+        local.log_text()
+    );
+}
+
+/// A good response for the server's certificate, signed by the CA: the
+/// bridge completes the handshake and sends its CONNECT.
+#[test]
+fn bridge_require_ocsp_accepts_a_good_stapled_response() {
+    let Some(p) = pki() else { return };
+    let dir = TempDir::new("ocsp");
+    let (server, local) = ocsp_bridge(p, &dir, "good", Some(Staple::Good));
+    // s_server prints the bytes it receives: the CONNECT names the protocol
+    // and the bridge's client id.
+    assert!(
+        server.wait_for("ocsp-good"),
+        "no CONNECT reached the server:\n{}\n--- broker:\n{}",
+        server.text(),
+        local.log_text()
+    );
+    assert!(server.text().contains("MQTT"), "{}", server.text());
+    assert!(!local.log_text().contains("OCSP"), "{}", local.log_text());
+}
+
+#[test]
+fn bridge_require_ocsp_refuses_a_server_that_staples_nothing() {
+    let Some(p) = pki() else { return };
+    assert_ocsp_refused(p, "none", None, "no response stapled");
+}
+
+#[test]
+fn bridge_require_ocsp_refuses_a_revoked_certificate() {
+    let Some(p) = pki() else { return };
+    assert_ocsp_refused(
+        p,
+        "revoked",
+        Some(Staple::Revoked),
+        "the server certificate is revoked (keyCompromise)",
+    );
+}
+
+/// A response signed by a key outside the bridge's trust, and a genuine
+/// response about another certificate, are refused too.
+#[test]
+fn bridge_require_ocsp_refuses_untrusted_or_unrelated_responses() {
+    let Some(p) = pki() else { return };
+    assert_ocsp_refused(
+        p,
+        "untrusted",
+        Some(Staple::Untrusted),
+        // OpenSSL's details ("self-signed certificate") vary by version.
+        "response verification failed: ",
+    );
+    assert_ocsp_refused(
+        p,
+        "unrelated",
+        Some(Staple::OtherCert),
+        "the response is not about the server certificate",
+    );
+}
+
+/// Without bridge_require_ocsp nothing is asked: a server that staples
+/// nothing is fine (the option is what makes the difference).
+#[test]
+fn bridge_without_require_ocsp_needs_no_staple() {
+    let Some(p) = pki() else { return };
+    let dir = TempDir::new("ocsp");
+    let port = free_port();
+    let server = SServer::start(p, port, dir.join("plain.log"), &[]);
+    let local = Broker::start(&format!(
+        "connection plain\naddress localhost:{port}\ntopic a out 0\n\
+         remote_clientid ocsp-plain\nbridge_cafile {}\n",
+        p.arg("ca.crt")
+    ));
+    assert!(
+        server.wait_for("ocsp-plain"),
+        "{}\n--- broker:\n{}",
+        server.text(),
         local.log_text()
     );
 }

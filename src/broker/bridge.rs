@@ -182,6 +182,7 @@ fn bridge_tls(cfg: &Bridge) -> Result<Option<super::tls::TlsClientConfig>, Strin
         psk_identity: cfg.identity.clone(),
         use_os_certs: false,
         alpn: cfg.alpn.clone(),
+        ocsp_required: cfg.require_ocsp,
     };
     super::tls::TlsClientConfig::build(&opts)
         .map(Some)

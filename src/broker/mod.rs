@@ -453,6 +453,9 @@ impl Broker {
         }
         let reason = conn.closing.unwrap_or(CloseReason::ConnectionLost);
         if let Some(i) = conn.bridge() {
+            if let (Some(why), Some(b)) = (conn.stream.tls_failure(), self.bridges.get(i)) {
+                crate::notice!("Bridge {}: {why}.", b.cfg.name);
+            }
             self.bridge_lost(i, ck);
             return;
         }

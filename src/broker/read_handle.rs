@@ -43,7 +43,12 @@ impl Broker {
                 Err(e) => {
                     // A refused TLS handshake (untrusted, expired or revoked
                     // certificate, wrong PSK, not TLS at all) says why.
-                    if conn.stream.is_tls() && self.settings.connection_messages {
+                    // Bridges say it when the connection closes, whichever
+                    // of reading or writing met the failure.
+                    if conn.stream.is_tls()
+                        && conn.bridge().is_none()
+                        && self.settings.connection_messages
+                    {
                         crate::notice!("Client connection from {} failed: {e}.", conn.peer());
                     }
                     self.schedule_close(ck, CloseReason::ConnectionLost);

@@ -34,6 +34,15 @@ impl Stream {
         }
     }
 
+    /// Why the TLS handshake failed, once it has (None for plain streams).
+    pub fn tls_failure(&self) -> Option<&str> {
+        match self {
+            Stream::Tcp(_) | Stream::Unix(_) => None,
+            #[cfg(feature = "tls")]
+            Stream::Tls(t) => t.failure(),
+        }
+    }
+
     /// The peer as log lines show it: "address:port", or the socket path
     /// and port 0 for a unix socket.
     pub fn peer_name(&self) -> String {

@@ -28,25 +28,33 @@
 //! handshake timeout; the CONNECT timeout of the connection covers it.
 //!
 //! Client side (the command-line tools): [`TlsClientConfig`] over a
-//! blocking `std::net::TcpStream`.
+//! blocking `std::net::TcpStream`; bridges use it non-blocking, and may
+//! require the remote broker to staple a good OCSP response
+//! (`bridge_require_ocsp`, [`TlsClientOptions::ocsp_required`]).
 
 use std::fmt;
 use std::io::{self, Read, Write};
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use mio::net::TcpStream;
 use openssl::dh::Dh;
 use openssl::error::ErrorStack;
+use openssl::ex_data::Index;
+use openssl::hash::MessageDigest;
 use openssl::nid::Nid;
+use openssl::ocsp::{
+    OcspCertId, OcspCertStatus, OcspFlag, OcspResponse, OcspResponseStatus, OcspRevokedStatus,
+};
 use openssl::ssl::{
     ErrorCode, Ssl, SslContext, SslContextBuilder, SslFiletype, SslMethod, SslMode, SslOptions,
-    SslStream, SslVerifyMode,
+    SslRef, SslStream, SslVerifyMode, StatusType,
 };
+use openssl::stack::Stack;
 use openssl::x509::store::X509Lookup;
 use openssl::x509::verify::X509VerifyFlags;
-use openssl::x509::{X509NameRef, X509VerifyResult};
+use openssl::x509::{X509NameRef, X509Ref, X509VerifyResult, X509};
 
 /// mosquitto's default cipher list for listeners.
 const DEFAULT_CIPHERS: &str = "DEFAULT:!aNULL:!eNULL:!LOW:!EXPORT:!SSLv2:@STRENGTH";
@@ -522,16 +530,23 @@ impl TlsConn {
                 }
             }
             Err(e) => {
-                let verify = self.stream.ssl().verify_result();
-                let mut msg = match e.io_error() {
-                    Some(io) => format!("TLS handshake failed: {io}"),
-                    None if e.code() == ErrorCode::SYSCALL => {
+                let ssl = self.stream.ssl();
+                let verify = ssl.verify_result();
+                let mut msg = match (ocsp_failure(ssl), e.io_error()) {
+                    // OpenSSL only says "invalid status response".
+                    (Some(why), _) => format!("TLS handshake failed: OCSP: {why}"),
+                    (None, Some(io)) => format!("TLS handshake failed: {io}"),
+                    (None, None) if e.code() == ErrorCode::SYSCALL => {
                         "TLS handshake failed: connection closed by peer".to_string()
                     }
-                    None => format!("TLS handshake failed: {e}"),
+                    (None, None) => format!("TLS handshake failed: {e}"),
                 };
                 if verify != X509VerifyResult::OK {
-                    msg.push_str(&format!(" (client certificate: {})", verify.error_string()));
+                    let whose = if ssl.is_server() { "client" } else { "server" };
+                    msg.push_str(&format!(
+                        " ({whose} certificate: {})",
+                        verify.error_string()
+                    ));
                 }
                 self.state = State::Failed(msg.clone());
                 Err(io::Error::new(io::ErrorKind::ConnectionAborted, msg))
@@ -542,6 +557,14 @@ impl TlsConn {
     /// Whether the handshake has completed.
     pub fn is_established(&self) -> bool {
         self.state == State::Established
+    }
+
+    /// Why the handshake failed, once it has.
+    pub fn failure(&self) -> Option<&str> {
+        match &self.state {
+            State::Failed(msg) => Some(msg),
+            _ => None,
+        }
     }
 
     /// Reads decrypted bytes. Drives the handshake first; `WouldBlock` while
@@ -671,6 +694,10 @@ pub struct TlsClientOptions {
     /// The application protocol to ask for in the handshake (`--tls-alpn`,
     /// `bridge_alpn`), e.g. for a cloud broker sharing port 443.
     pub alpn: Option<String>,
+    /// Ask the server to staple an OCSP response and fail the handshake
+    /// unless it is there, signed by someone the CA trusts, and says the
+    /// server certificate is good and current (`bridge_require_ocsp`).
+    pub ocsp_required: bool,
 }
 
 /// One ALPN protocol name in the handshake's encoding: its length in one
@@ -689,6 +716,7 @@ pub struct TlsClientConfig {
     ctx: SslContext,
     verify_peer: bool,
     insecure: bool,
+    ocsp_required: bool,
 }
 
 impl fmt::Debug for TlsClientConfig {
@@ -727,6 +755,16 @@ impl TlsClientConfig {
                 alpn_wire(p).ok_or_else(|| TlsError(format!("Invalid ALPN protocol \"{p}\"")))?;
             b.set_alpn_protos(&wire)
                 .map_err(|e| err(format!("Unable to set ALPN protocol \"{p}\""), Some(e)))?;
+        }
+        if opts.ocsp_required {
+            b.set_status_callback(|ssl| {
+                let verdict = check_ocsp(ssl);
+                if let (Err(why), Some(idx)) = (&verdict, ocsp_failure_index()) {
+                    ssl.set_ex_data(idx, why.clone());
+                }
+                Ok(verdict.is_ok())
+            })
+            .map_err(|e| err("Unable to enable OCSP checks".into(), Some(e)))?;
         }
         if has_ca {
             if opts.use_os_certs {
@@ -814,6 +852,7 @@ impl TlsClientConfig {
             ctx: b.build(),
             verify_peer: has_ca,
             insecure: opts.insecure,
+            ocsp_required: opts.ocsp_required,
         })
     }
 
@@ -834,6 +873,10 @@ impl TlsClientConfig {
                 None => param.set_host(host),
             }
             .map_err(|e| err(format!("Invalid host name \"{host}\""), Some(e)))?;
+        }
+        if self.ocsp_required {
+            ssl.set_status_type(StatusType::OCSP)
+                .map_err(|e| err("Unable to request OCSP stapling".into(), Some(e)))?;
         }
         Ok(ssl)
     }
@@ -864,7 +907,9 @@ impl TlsClientConfig {
         ssl.connect(stream).map_err(|e| match e {
             openssl::ssl::HandshakeError::Failure(mid) => {
                 let verify = mid.ssl().verify_result();
-                if verify != X509VerifyResult::OK {
+                if let Some(why) = ocsp_failure(mid.ssl()) {
+                    TlsError(format!("TLS handshake failed: OCSP: {why}"))
+                } else if verify != X509VerifyResult::OK {
                     TlsError(format!(
                         "TLS handshake failed: server certificate: {}",
                         verify.error_string()
@@ -880,5 +925,141 @@ impl TlsClientConfig {
                 TlsError("TLS handshake timed out".into())
             }
         })
+    }
+}
+
+/// Where the OCSP status callback leaves its reason for refusing, so that
+/// the handshake error can say more than OpenSSL's "invalid status
+/// response". None if OpenSSL has no index to give (the reason is lost,
+/// the refusal is not).
+fn ocsp_failure_index() -> Option<Index<Ssl, String>> {
+    static INDEX: OnceLock<Option<Index<Ssl, String>>> = OnceLock::new();
+    *INDEX.get_or_init(|| Ssl::new_ex_index().ok())
+}
+
+fn ocsp_failure(ssl: &SslRef) -> Option<&str> {
+    ssl.ex_data(ocsp_failure_index()?).map(String::as_str)
+}
+
+/// Seconds of clock skew allowed on the response's thisUpdate/nextUpdate,
+/// as libmosquitto allows.
+const OCSP_LEEWAY_SECS: u32 = 300;
+
+/// Checks the OCSP response the server stapled, as libmosquitto's
+/// `mosquitto__verify_ocsp_status_cb` does, and also that the response is
+/// about the certificate the server presented (libmosquitto accepts any
+/// good entry). Runs inside the handshake, after the certificate chain
+/// was verified. `Err` says why the handshake must fail.
+fn check_ocsp(ssl: &SslRef) -> Result<(), String> {
+    let der = match ssl.ocsp_status() {
+        Some(d) if !d.is_empty() => d,
+        _ => return Err("no response stapled".into()),
+    };
+    let resp = OcspResponse::from_der(der).map_err(|_| "invalid response".to_string())?;
+    let status = resp.status();
+    if status != OcspResponseStatus::SUCCESSFUL {
+        return Err(format!(
+            "response status {} ({})",
+            response_status_name(status),
+            status.as_raw()
+        ));
+    }
+    let basic = resp
+        .basic()
+        .map_err(|_| "invalid response (not a basic response)".to_string())?;
+    let leaf = ssl
+        .peer_certificate()
+        .ok_or_else(|| "the server sent no certificate".to_string())?;
+    let empty;
+    let chain = match ssl.peer_cert_chain() {
+        Some(c) => c,
+        None => {
+            empty = Stack::<X509>::new().map_err(|e| first_reason(&e))?;
+            &empty
+        }
+    };
+    // The signer must chain to our CA: the server's intermediates may help
+    // find it, but are not trusted by themselves.
+    basic
+        .verify(chain, ssl.ssl_context().cert_store(), OcspFlag::empty())
+        .map_err(|e| format!("response verification failed: {}", first_reason(&e)))?;
+    let issuer = find_issuer(ssl, &leaf)
+        .ok_or_else(|| "the issuer of the server certificate is unknown".to_string())?;
+    // Responders name certificates by SHA-1 hashes almost always; accept
+    // SHA-256 too.
+    let mut found = None;
+    for md in [MessageDigest::sha1(), MessageDigest::sha256()] {
+        let id = OcspCertId::from_cert(md, &leaf, issuer).map_err(|e| first_reason(&e))?;
+        if let Some(st) = basic.find_status(&id) {
+            found = Some((
+                st.status,
+                st.reason,
+                st.check_validity(OCSP_LEEWAY_SECS, None),
+            ));
+            break;
+        }
+    }
+    let (cert_status, reason, current) =
+        found.ok_or_else(|| "the response is not about the server certificate".to_string())?;
+    if cert_status == OcspCertStatus::REVOKED {
+        return Err(format!(
+            "the server certificate is revoked ({})",
+            revoked_reason_name(reason)
+        ));
+    }
+    if cert_status != OcspCertStatus::GOOD {
+        return Err("the server certificate's status is unknown".into());
+    }
+    current.map_err(|e| format!("the response is not current: {}", first_reason(&e)))
+}
+
+/// The certificate that issued `leaf`: from the chain verified against the
+/// trust store (which holds the CA even when the server does not send it),
+/// else from what the server sent.
+fn find_issuer<'a>(ssl: &'a SslRef, leaf: &X509Ref) -> Option<&'a X509Ref> {
+    let verified = ssl.verified_chain().into_iter().flatten();
+    let sent = ssl.peer_cert_chain().into_iter().flatten();
+    verified
+        .chain(sent)
+        .find(|c| c.issued(leaf) == X509VerifyResult::OK)
+}
+
+/// OpenSSL's reason for the first error on the stack, e.g. "status
+/// expired", with its details ("Verify error:unable to get local issuer
+/// certificate") when it has some.
+fn first_reason(e: &ErrorStack) -> String {
+    let Some(first) = e.errors().first() else {
+        return "unknown error".into();
+    };
+    let reason = first.reason().unwrap_or("unknown error");
+    match first.data() {
+        Some(d) if !d.is_empty() => format!("{reason} ({d})"),
+        _ => reason.to_string(),
+    }
+}
+
+fn response_status_name(s: OcspResponseStatus) -> &'static str {
+    match s {
+        OcspResponseStatus::MALFORMED_REQUEST => "malformedrequest",
+        OcspResponseStatus::INTERNAL_ERROR => "internalerror",
+        OcspResponseStatus::TRY_LATER => "trylater",
+        OcspResponseStatus::SIG_REQUIRED => "sigrequired",
+        OcspResponseStatus::UNAUTHORIZED => "unauthorized",
+        _ => "unknown",
+    }
+}
+
+/// The CRL reason names OpenSSL prints (`OCSP_crl_reason_str`).
+fn revoked_reason_name(r: OcspRevokedStatus) -> &'static str {
+    match r {
+        OcspRevokedStatus::UNSPECIFIED => "unspecified",
+        OcspRevokedStatus::KEY_COMPROMISE => "keyCompromise",
+        OcspRevokedStatus::CA_COMPROMISE => "cACompromise",
+        OcspRevokedStatus::AFFILIATION_CHANGED => "affiliationChanged",
+        OcspRevokedStatus::STATUS_SUPERSEDED => "superseded",
+        OcspRevokedStatus::STATUS_CESSATION_OF_OPERATION => "cessationOfOperation",
+        OcspRevokedStatus::STATUS_CERTIFICATE_HOLD => "certificateHold",
+        OcspRevokedStatus::REMOVE_FROM_CRL => "removeFromCRL",
+        _ => "no reason given",
     }
 }

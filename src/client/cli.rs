@@ -189,6 +189,8 @@ fn tls_config(cfg: &Config) -> Result<Option<TlsClientConfig>, ConnectFailure> {
         psk_identity: t.psk_identity.clone(),
         use_os_certs: t.use_os_certs || (!has_ca && t.psk.is_none()),
         alpn: t.alpn.clone(),
+        // mosquitto 2.0's clients have no OCSP option.
+        ocsp_required: false,
     };
     match TlsClientConfig::build(&opts) {
         Ok(c) => Ok(Some(c)),

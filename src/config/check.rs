@@ -169,6 +169,7 @@ fn command_note(message: &str) -> ConfigNote {
 
 fn check_bridges(cfg: &mut Config) -> Result<(), ConfigError> {
     let host = hostname();
+    let mut notes = Vec::new();
     for b in &mut cfg.bridges {
         let err = |reason: &str| {
             ConfigError::new(
@@ -198,6 +199,30 @@ fn check_bridges(cfg: &mut Config) -> Result<(), ConfigError> {
             check_tls_version(b.tls_version.as_deref())
                 .map_err(|reason| ConfigError::new(b.file.clone(), b.line, reason))?;
         }
+        // OCSP is about the server certificate: say so rather than let the
+        // option look as if it protected anything.
+        if b.require_ocsp && !b.uses_tls() {
+            let message = if b.uses_psk() {
+                format!(
+                    "Bridge {}: bridge_require_ocsp with a PSK: the remote broker sends no \
+                     certificate to staple an OCSP response to, so every connection will fail.",
+                    b.name
+                )
+            } else {
+                format!(
+                    "Bridge {}: bridge_require_ocsp has no effect without bridge_cafile or \
+                     bridge_capath.",
+                    b.name
+                )
+            };
+            notes.push(ConfigNote {
+                file: b.file.clone(),
+                line: b.line,
+                option: "bridge_require_ocsp".to_string(),
+                kind: NoteKind::Notice,
+                message,
+            });
+        }
         let remote = b
             .remote_clientid
             .get_or_insert_with(|| format!("{}.{}", host, b.name))
@@ -205,6 +230,7 @@ fn check_bridges(cfg: &mut Config) -> Result<(), ConfigError> {
         b.local_clientid
             .get_or_insert_with(|| format!("local.{remote}"));
     }
+    cfg.notes.extend(notes);
     for (i, b) in cfg.bridges.iter().enumerate() {
         let dup = cfg
             .bridges

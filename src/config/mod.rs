@@ -144,6 +144,7 @@ pub const ACTIVE_OPTIONS: &[&str] = &[
     "bridge_certfile",
     "bridge_keyfile",
     "bridge_insecure",
+    "bridge_require_ocsp",
     "bridge_tls_version",
     "bridge_identity",
     "bridge_psk",

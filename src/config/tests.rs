@@ -1370,6 +1370,30 @@ fn bridge_option_values() {
 }
 
 #[test]
+fn bridge_require_ocsp_without_certificates_leaves_a_notice() {
+    let base = "connection b\naddress h\ntopic a\nbridge_require_ocsp true\n";
+    let ocsp_notes = |c: &Config| -> Vec<String> {
+        c.notes_of(NoteKind::Notice)
+            .filter(|n| n.option == "bridge_require_ocsp")
+            .map(|n| n.message.clone())
+            .collect()
+    };
+    let c = parse(base);
+    assert!(c.bridges[0].require_ocsp);
+    let notes = ocsp_notes(&c);
+    assert_eq!(notes.len(), 1, "{notes:?}");
+    assert!(notes[0].contains("no effect"), "{notes:?}");
+    assert_eq!(c.notes_of(NoteKind::NotYetActive).count(), 0);
+    let notes = ocsp_notes(&parse(&format!(
+        "{base}bridge_identity id\nbridge_psk 00ff\n"
+    )));
+    assert_eq!(notes.len(), 1, "{notes:?}");
+    assert!(notes[0].contains("every connection will fail"), "{notes:?}");
+    assert!(ocsp_notes(&parse(&format!("{base}bridge_cafile /ca\n"))).is_empty());
+    assert!(ocsp_notes(&parse(&format!("{base}bridge_capath /ca\n"))).is_empty());
+}
+
+#[test]
 fn bridge_addresses() {
     let c = parse("connection b\naddress ::1:8883 h2:1884 h3 # backup\ntopic a\n");
     let a: Vec<_> = c.bridges[0]
@@ -1638,7 +1662,7 @@ fn options_not_implemented_yet_are_noted() {
     assert!(!is_active("log_dest", Some("dlt")));
     assert!(is_active("bridge_cafile", None));
     assert!(is_active("bridge_alpn", None));
-    assert!(!is_active("bridge_require_ocsp", None));
+    assert!(is_active("bridge_require_ocsp", None));
 }
 
 #[test]
