@@ -765,15 +765,7 @@ impl SServer {
 
     /// Waits (bounded) until its output contains `needle`.
     fn wait_for(&self, needle: &str) -> bool {
-        let deadline = Instant::now() + TIMEOUT;
-        while Instant::now() < deadline {
-            if self.text().contains(needle) {
-                return true;
-            }
-            // A file written by another process cannot be waited on in std.
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        false
+        wait_for_text(|| self.text(), needle, TIMEOUT)
     }
 }
 
@@ -1019,4 +1011,38 @@ fn bridge_without_require_ocsp_needs_no_staple() {
         server.text(),
         local.log_text()
     );
+}
+
+/// A TLS server that completes the handshake (and sends TLS 1.3 session
+/// tickets, which make the socket readable with no MQTT data) but never
+/// answers CONNECT: the client gives up after its keepalive, as over TCP.
+#[test]
+fn tls_server_that_never_answers_connect_times_out() {
+    let Some(p) = pki() else { return };
+    let dir = TempDir::new("tls-silent");
+    let port = free_port();
+    let server = SServer::start(p, port, dir.join("silent.log"), &[]);
+    let ca = p.arg("ca.crt");
+    let started = Instant::now();
+    let r = run_tool(
+        OUR_PUB,
+        &[
+            "-h",
+            "localhost",
+            "-p",
+            &port.to_string(),
+            "--cafile",
+            &ca,
+            "-t",
+            "a",
+            "-m",
+            "b",
+            "-k",
+            "5",
+        ],
+        Duration::from_secs(20),
+    );
+    assert_eq!(r.code, Some(1), "{} / {}", r.stderr, server.text());
+    assert_eq!(r.stderr, "Error: Connection timed out\n");
+    assert!(started.elapsed() < Duration::from_secs(15));
 }
