@@ -18,6 +18,15 @@ pub enum TlsIdentity {
     Subject,
 }
 
+/// A websockets listener's settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebsocketSettings {
+    /// `http_dir`: plain HTTP GETs are served from here.
+    pub http_dir: Option<PathBuf>,
+    /// `websockets_headers_size`: the longest request head accepted.
+    pub headers_size: usize,
+}
+
 #[derive(Debug, Clone)]
 pub struct ListenerSpec {
     /// Every address to bind for this listener (one per family for a
@@ -50,6 +59,8 @@ pub struct ListenerSpec {
     #[cfg(feature = "tls")]
     pub tls: Option<super::tls::TlsServerOptions>,
     pub tls_identity: Option<TlsIdentity>,
+    /// `protocol websockets`: MQTT over websockets, with these settings.
+    pub websockets: Option<WebsocketSettings>,
     /// A listener whose feature is not available yet is kept in the list
     /// (so indexes match the config) but not opened; this says why.
     pub disabled: Option<String>,
@@ -75,6 +86,7 @@ impl ListenerSpec {
             #[cfg(feature = "tls")]
             tls: None,
             tls_identity: None,
+            websockets: None,
             disabled: None,
         }
     }
@@ -172,12 +184,21 @@ fn listener_addrs(l: &Listener) -> Result<Vec<SocketAddr>, String> {
     Ok(out)
 }
 
-/// Why a configured listener cannot be opened by this build yet.
-fn unsupported(l: &Listener) -> Option<String> {
-    if l.protocol != Protocol::Mqtt {
-        return Some("websockets listeners are not supported yet".into());
-    }
+/// Why a configured listener cannot be opened by this build yet (every
+/// kind can be now; kept for features still to come).
+fn unsupported(_l: &Listener) -> Option<String> {
     None
+}
+
+/// A websockets listener's settings; None for MQTT listeners.
+fn websocket_settings(l: &Listener, cfg: &Config) -> Option<WebsocketSettings> {
+    (l.protocol == Protocol::Websockets).then(|| WebsocketSettings {
+        http_dir: l.http_dir.clone(),
+        headers_size: match cfg.websockets_headers_size {
+            0 => crate::protocol::websocket::handshake::DEFAULT_HEADERS_SIZE,
+            n => usize::from(n),
+        },
+    })
 }
 
 fn security_paths(sec: &crate::config::Security) -> SecurityPaths {
@@ -290,6 +311,7 @@ impl Settings {
                 #[cfg(feature = "tls")]
                 tls: tls_options(l, sec.psk_file.is_some())?,
                 tls_identity,
+                websockets: websocket_settings(l, cfg),
                 disabled,
             });
         }

@@ -22,6 +22,7 @@ pub const CLOSE_PROTOCOL_ERROR: u16 = 1002;
 pub const CLOSE_UNSUPPORTED_DATA: u16 = 1003;
 pub const CLOSE_INVALID_PAYLOAD: u16 = 1007;
 pub const CLOSE_TOO_BIG: u16 = 1009;
+pub const CLOSE_INTERNAL_ERROR: u16 = 1011;
 
 /// Why a client's frames end its connection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -261,7 +261,9 @@ impl Request<'_> {
 /// directory.
 pub fn http_path(target: &str) -> Result<String, Status> {
     let path = target.split(['?', '#']).next().unwrap_or("");
-    let Some(path) = path.strip_prefix('/') else {
+    // Every leading slash goes: the result is joined to http_dir, and an
+    // absolute path would replace it.
+    let Some(path) = path.strip_prefix('/').map(|p| p.trim_start_matches('/')) else {
         return Err(Status::BadRequest);
     };
     let mut bytes = Vec::with_capacity(path.len());
@@ -561,6 +563,7 @@ mod tests {
         for bad in ["x", "/%zz", "/%4", "/%00", "/%ff", "http://h/x"] {
             assert_eq!(http_path(bad), Err(Status::BadRequest), "{bad}");
         }
+        assert_eq!(http_path("//etc/passwd"), Ok("etc/passwd".into()));
         // ".." inside a name is only a name.
         assert_eq!(http_path("/a..b/..c"), Ok("a..b/..c".into()));
         let req = parse_request(b"GET /dir?q HTTP/1.1\r\n\r\n", 100)
