@@ -387,6 +387,36 @@ mod tests {
     }
 
     #[test]
+    fn websockets_listeners_are_opened_with_their_settings() {
+        let cfg = Config::parse_str(
+            "listener 1883\nlistener 9001\nprotocol websockets\nhttp_dir /www\n\
+             listener 9002\nprotocol websockets\n",
+            "t.conf",
+        )
+        .unwrap();
+        let s = Settings::from_config(&cfg).unwrap();
+        assert!(s.listeners.iter().all(|l| l.disabled.is_none()));
+        assert_eq!(s.listeners[0].websockets, None);
+        let ws = s.listeners[1].websockets.as_ref().unwrap();
+        assert_eq!(ws.http_dir.as_deref(), Some(std::path::Path::new("/www")));
+        assert_eq!(
+            ws.headers_size, 4096,
+            "0 or unset: libwebsockets 4's default"
+        );
+        assert_eq!(s.listeners[2].websockets.as_ref().unwrap().http_dir, None);
+        let cfg = Config::parse_str(
+            "websockets_headers_size 1024\nlistener 9001\nprotocol websockets\n",
+            "t.conf",
+        )
+        .unwrap();
+        let s = Settings::from_config(&cfg).unwrap();
+        assert_eq!(
+            s.listeners[0].websockets.as_ref().unwrap().headers_size,
+            1024
+        );
+    }
+
+    #[test]
     fn unix_listeners_are_opened_without_tls() {
         let cfg =
             Config::parse_str("listener 0 /run/m.sock\nmax_connections 3\n", "t.conf").unwrap();
