@@ -12,7 +12,7 @@
 mod common;
 
 use common::*;
-use std::io::Write;
+use std::io::{Read, Write};
 use std::net::{Shutdown, TcpStream};
 use std::process::{Command, Stdio};
 use std::time::Duration;
@@ -170,6 +170,23 @@ fn ping_gets_a_pong_before_and_after_connect() {
         // An unsolicited pong is allowed (RFC 6455 §5.5.3) and ignored;
         // Debian's mosquitto 2.0.11 (libwebsockets 4.1) drops the client.
         c.stream.ws().send_frame(true, 0xA, b"unasked");
+    }
+    c.assert_alive();
+    // A flood of pings is answered in full while others are served.
+    let mut other = Client::connect_ws(b.port, "other");
+    let flood: Vec<u8> = (0..3000u32)
+        .flat_map(|i| ws_frame(true, 0x9, &i.to_be_bytes(), i))
+        .collect();
+    c.stream.ws().tcp.write_all(&flood).expect("flood");
+    other.assert_alive();
+    // We answer each ping in order; libwebsockets answers some of them
+    // (RFC 6455 §5.5.3 allows skipping all but the latest, which it does
+    // not always send either).
+    if !is_reference() {
+        for i in 0..3000u32 {
+            let f = c.stream.ws().next_control(TIMEOUT).expect("pong");
+            assert_eq!((f.opcode, f.payload), (0xA, i.to_be_bytes().to_vec()));
+        }
     }
     c.assert_alive();
 }
@@ -372,6 +389,9 @@ fn http_dir_serves_files_and_refuses_traversal() {
     std::fs::write(www.join("sub/data.json"), "{\"a\": 1}\n").expect("json");
     std::fs::write(files.join("secret.txt"), "SECRET\n").expect("secret");
     std::os::unix::fs::symlink(files.join("secret.txt"), www.join("link.txt")).expect("symlink");
+    // Bigger than a socket buffer: sent in pieces as the client reads.
+    let big: Vec<u8> = (0..3_000_000u32).map(|i| (i % 241) as u8).collect();
+    std::fs::write(www.join("big.bin"), &big).expect("big");
     let (b, _) = ws_broker(&format!("http_dir {}", www.display()));
 
     let (status, head, body) = http_get(b.port, "/style.css");
@@ -397,6 +417,9 @@ fn http_dir_serves_files_and_refuses_traversal() {
     let (status, _, body) = http_get(b.port, "/sub/data.json");
     assert_eq!((status, body.as_slice()), (200, &b"{\"a\": 1}\n"[..]));
     assert_eq!(http_get(b.port, "/missing.html").0, 404);
+    let (status, _, body) = http_get(b.port, "/big.bin");
+    assert_eq!((status, body.len()), (200, big.len()));
+    assert!(body == big, "big.bin corrupted");
     // Out of http_dir: never the file. We refuse "..", libwebsockets
     // resolves it inside the root (and finds nothing).
     for path in [
@@ -483,6 +506,56 @@ fn half_closed_and_silent_clients() {
     assert_eq!(p.payload, b"cut");
 }
 
+#[test]
+fn websockets_on_a_unix_socket_listener() {
+    if is_reference() {
+        // mosquitto 2.0.11 opens websockets listeners through
+        // libwebsockets, on TCP only.
+        return;
+    }
+    let dir = TempDir::new("wsunix");
+    let path = dir.join("ws.sock");
+    let b = Broker::start_config(|port| {
+        format!(
+            "allow_anonymous true\nlistener {port} 127.0.0.1\nlistener 0 {}\nprotocol websockets\n",
+            path.display()
+        )
+    });
+    let mut s = std::os::unix::net::UnixStream::connect(&path).expect("connect");
+    s.set_read_timeout(Some(TIMEOUT)).ok();
+    s.write_all(ws_request("").as_bytes()).expect("request");
+    let mut raw = Vec::new();
+    let mut chunk = [0u8; 4096];
+    let want_connack = [0x82, 0x04, 0x20, 0x02, 0x00, 0x00];
+    let mut sent_connect = false;
+    // Bounded: every read waits at most TIMEOUT, and the answer is short.
+    for _ in 0..100 {
+        if !sent_connect {
+            if let Some(end) = raw.windows(4).position(|w| w == b"\r\n\r\n") {
+                let head = String::from_utf8_lossy(&raw[..end]).into_owned();
+                assert!(head.starts_with("HTTP/1.1 101 "), "{head}");
+                raw.drain(..end + 4);
+                s.write_all(&ws_frame(
+                    true,
+                    0x2,
+                    &ConnectOpts::v311("unix-ws").bytes(),
+                    9,
+                ))
+                .expect("connect frame");
+                sent_connect = true;
+            }
+        } else if raw.len() >= want_connack.len() {
+            break;
+        }
+        let n = s.read(&mut chunk).expect("read");
+        assert!(n > 0, "closed: {raw:02x?}");
+        raw.extend_from_slice(&chunk[..n]);
+    }
+    assert_eq!(raw, want_connack);
+    let peer = format!("New client connected from {}:0 as unix-ws", path.display());
+    assert!(b.wait_for_log(&peer, TIMEOUT), "{}", b.log_text());
+}
+
 fn paho_available(python: &std::path::Path) -> bool {
     let ok = Command::new(python)
         .args([
@@ -557,7 +630,6 @@ mod pki;
 #[test]
 fn secure_websockets() {
     use mosquitto_rs::broker::tls::{TlsClientConfig, TlsClientOptions};
-    use std::io::Read;
     let Some(_) = require_tool("openssl", "making test certificates") else {
         return;
     };
