@@ -178,7 +178,7 @@ impl WsConn {
                 Phase::Open => 0,
                 Phase::Handshake => match self.handshake(buf.get(..n).unwrap_or(&[])) {
                     // Bytes after the head are already frames.
-                    Some(rest) => n - rest,
+                    Some(rest) => n.saturating_sub(rest),
                     None => continue,
                 },
             };
