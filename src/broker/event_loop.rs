@@ -164,6 +164,7 @@ impl Broker {
             n.addrs.clone_from(&old.addrs);
             n.unix_path.clone_from(&old.unix_path);
             n.disabled.clone_from(&old.disabled);
+            n.websockets.clone_from(&old.websockets);
             #[cfg(feature = "tls")]
             n.tls.clone_from(&old.tls);
         }
@@ -324,26 +325,34 @@ impl Broker {
     }
 
     /// The accepted stream as it is, or a TLS server connection on a TLS
-    /// listener.
+    /// listener; in websocket framing on a websockets listener.
     fn wrap_stream(&self, spec: usize, stream: Stream) -> Option<Stream> {
         #[cfg(feature = "tls")]
-        if let Some(Some(cfg)) = self.tls.get(spec) {
-            let Stream::Tcp(tcp) = stream else {
-                // Start-up refuses TLS options on unix listeners; never
-                // serve plain text where TLS was configured.
-                crate::error!("Error: TLS is only available on TCP listeners.");
-                return None;
-            };
-            return match cfg.accept(tcp) {
-                Ok(t) => Some(Stream::Tls(Box::new(t))),
-                Err(e) => {
-                    crate::error!("Error: {e}");
-                    None
+        let stream = match self.tls.get(spec) {
+            Some(Some(cfg)) => {
+                let Stream::Tcp(tcp) = stream else {
+                    // Start-up refuses TLS options on unix listeners; never
+                    // serve plain text where TLS was configured.
+                    crate::error!("Error: TLS is only available on TCP listeners.");
+                    return None;
+                };
+                match cfg.accept(tcp) {
+                    Ok(t) => Stream::Tls(Box::new(t)),
+                    Err(e) => {
+                        crate::error!("Error: {e}");
+                        return None;
+                    }
                 }
-            };
+            }
+            _ => stream,
+        };
+        match self.websockets.get(spec) {
+            Some(Some(cfg)) => Some(Stream::Ws(Box::new(super::websocket::WsConn::new(
+                stream,
+                cfg.clone(),
+            )))),
+            _ => Some(stream),
         }
-        let _ = spec;
-        Some(stream)
     }
 
     fn run_timers(&mut self, now: Instant) {
@@ -452,7 +461,18 @@ impl Broker {
         // the rest of a large message would wait for an unrelated event.
         let tls = conn.stream.is_tls();
         let mut pending = false;
-        if let Some(b) = conn.io.as_deref_mut() {
+        // A websocket's own bytes (handshake answer, pong) go before MQTT
+        // bytes; plain streams have none and make no call.
+        let ws = conn.stream.websocket().is_some();
+        let mut own_pending = false;
+        if ws {
+            match conn.stream.flush_own() {
+                Ok(done) => own_pending = !done,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => own_pending = true,
+                Err(_) => failed = true,
+            }
+        }
+        if let Some(b) = conn.io.as_deref_mut().filter(|_| !failed) {
             while b.wpos < b.wbuf.len() {
                 match conn.stream.write(b.wbuf.get(b.wpos..).unwrap_or(&[])) {
                     Ok(n) => {
@@ -479,6 +499,22 @@ impl Broker {
                 }
             }
         }
+        if ws && !failed {
+            // Closing: a close frame after the last MQTT bytes, if they
+            // all went out.
+            if let (Some(reason), false) = (conn.closing, pending) {
+                conn.stream.send_close(reason);
+            }
+            match conn.stream.flush_own() {
+                Ok(done) => own_pending = !done,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => own_pending = true,
+                Err(_) => failed = true,
+            }
+            // An HTTP answer or a close frame is out: that was all.
+            if conn.stream.is_finished() && conn.closing.is_none() {
+                conn.closing = Some(CloseReason::ConnectionLost);
+            }
+        }
         if !pending && conn.release_wbuf {
             conn.release_wbuf = false;
             conn.release_idle_buffers();
@@ -497,6 +533,7 @@ impl Broker {
             return;
         }
         let has_waiters = conn.has_waiters();
+        let pending = pending || own_pending;
         if pending != conn.want_write && !conn.stream.is_tls() {
             conn.want_write = pending;
             let interest = conn.stream.interest(pending);

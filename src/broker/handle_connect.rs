@@ -8,8 +8,6 @@ use super::context::{CloseReason, Session};
 use super::net::random_bytes;
 use super::security;
 use super::settings::TlsIdentity;
-#[cfg(feature = "tls")]
-use super::stream::Stream;
 use super::timers::TimerKind;
 use super::Broker;
 use crate::protocol::{ConnAck, Connect, ConnectReturnCode, Packet, ProtocolVersion};
@@ -48,7 +46,7 @@ impl Broker {
     /// PSK identity; None when there is none (or no TLS).
     fn tls_username(&self, ck: usize, source: TlsIdentity) -> Option<String> {
         #[cfg(feature = "tls")]
-        if let Some(Stream::Tls(t)) = self.conns.get(ck).map(|c| &c.stream) {
+        if let Some(t) = self.conns.get(ck).and_then(|c| c.stream.tls_conn()) {
             let from = match source {
                 TlsIdentity::Identity => super::tls::IdentitySource::Identity,
                 TlsIdentity::Subject => super::tls::IdentitySource::Subject,

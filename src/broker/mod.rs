@@ -32,6 +32,7 @@ mod sys_tree;
 mod timers;
 #[cfg(feature = "tls")]
 pub mod tls;
+mod websocket;
 
 use std::collections::HashMap;
 use std::io;
@@ -153,6 +154,8 @@ pub struct Broker {
     /// TLS contexts per listener spec (None for plain TCP).
     #[cfg(feature = "tls")]
     tls: Vec<Option<tls::TlsServerConfig>>,
+    /// Websocket settings per listener spec (None for MQTT listeners).
+    websockets: Vec<Option<Rc<websocket::WsConfig>>>,
     bridges: Vec<bridge::BridgeState>,
     resolver: Option<bridge::Resolver>,
     conns: Slab<Connection>,
@@ -206,6 +209,7 @@ impl Broker {
         }
         #[cfg(feature = "tls")]
         let tls_configs = Self::build_tls(&settings, &domains)?;
+        let websockets = Self::build_websockets(&settings)?;
         let mut listeners = Vec::new();
         for (i, spec) in settings.listeners.iter().enumerate() {
             if let Some(why) = &spec.disabled {
@@ -233,9 +237,15 @@ impl Broker {
                 continue;
             }
             let opened_before = listeners.len();
+            // mosquitto names a websockets listener once, not per family.
+            if spec.websockets.is_some() {
+                crate::information!("Opening websockets listen socket on port {}.", spec.port);
+            }
             for addr in &spec.addrs {
                 let family = if addr.is_ipv4() { "ipv4" } else { "ipv6" };
-                crate::notice!("Opening {family} listen socket on port {}.", spec.port);
+                if spec.websockets.is_none() {
+                    crate::notice!("Opening {family} listen socket on port {}.", spec.port);
+                }
                 let addr = match &spec.bind_interface {
                     None => *addr,
                     Some(name) => match net::interface_addr(name, *addr, spec.explicit_address) {
@@ -312,6 +322,7 @@ impl Broker {
             security: domains,
             #[cfg(feature = "tls")]
             tls: tls_configs,
+            websockets,
             conns: Slab::new(),
             sessions: Slab::new(),
             by_id: HashMap::new(),
@@ -359,6 +370,31 @@ impl Broker {
             };
             let cfg = tls::TlsServerConfig::build(opts, lookup).map_err(io::Error::other)?;
             out.push(Some(cfg));
+        }
+        Ok(out)
+    }
+
+    /// Each websockets listener's settings, its http_dir resolved: one
+    /// that does not exist stops start-up, as in mosquitto.
+    fn build_websockets(settings: &Settings) -> io::Result<Vec<Option<Rc<websocket::WsConfig>>>> {
+        let mut out = Vec::new();
+        for spec in &settings.listeners {
+            let Some(ws) = spec.websockets.as_ref().filter(|_| spec.disabled.is_none()) else {
+                out.push(None);
+                continue;
+            };
+            match websocket::WsConfig::new(ws.headers_size, ws.http_dir.as_deref()) {
+                Ok(c) => out.push(Some(Rc::new(c))),
+                Err(line) => {
+                    crate::error!("{line}");
+                    let why = format!(
+                        "Unable to create websockets listener on port {}.",
+                        spec.port
+                    );
+                    crate::error!("Error: {why}");
+                    return Err(io::Error::new(io::ErrorKind::InvalidInput, why));
+                }
+            }
         }
         Ok(out)
     }

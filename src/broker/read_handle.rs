@@ -40,6 +40,16 @@ impl Broker {
                 Ok(n) => n,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e)
+                    if e.kind() == io::ErrorKind::InvalidData
+                        && conn.stream.websocket().is_some() =>
+                {
+                    // libwebsockets closes such a client without a word
+                    // to mosquitto's log; the reason is worth a debug line.
+                    crate::debug!("Closing websocket connection from {}: {e}.", conn.peer());
+                    self.schedule_close(ck, CloseReason::ConnectionLost);
+                    break;
+                }
                 Err(e) => {
                     // A refused TLS handshake (untrusted, expired or revoked
                     // certificate, wrong PSK, not TLS at all) says why.
@@ -70,6 +80,12 @@ impl Broker {
             }
         }
         self.read_scratch = scratch;
+        // A websocket may have answered by itself (handshake, ping).
+        if let Some(conn) = self.conns.get_mut(ck) {
+            if conn.stream.has_own_output() {
+                Self::mark_dirty(&mut self.dirty, conn, ck);
+            }
+        }
     }
 
     /// Handles the whole packets in the connection's carry-over buffer.

@@ -18,6 +18,15 @@ pub enum TlsIdentity {
     Subject,
 }
 
+/// A websockets listener's settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebsocketSettings {
+    /// `http_dir`: plain HTTP GETs are served from here.
+    pub http_dir: Option<PathBuf>,
+    /// `websockets_headers_size`: the longest request head accepted.
+    pub headers_size: usize,
+}
+
 #[derive(Debug, Clone)]
 pub struct ListenerSpec {
     /// Every address to bind for this listener (one per family for a
@@ -50,6 +59,8 @@ pub struct ListenerSpec {
     #[cfg(feature = "tls")]
     pub tls: Option<super::tls::TlsServerOptions>,
     pub tls_identity: Option<TlsIdentity>,
+    /// `protocol websockets`: MQTT over websockets, with these settings.
+    pub websockets: Option<WebsocketSettings>,
     /// A listener whose feature is not available yet is kept in the list
     /// (so indexes match the config) but not opened; this says why.
     pub disabled: Option<String>,
@@ -75,6 +86,7 @@ impl ListenerSpec {
             #[cfg(feature = "tls")]
             tls: None,
             tls_identity: None,
+            websockets: None,
             disabled: None,
         }
     }
@@ -172,12 +184,21 @@ fn listener_addrs(l: &Listener) -> Result<Vec<SocketAddr>, String> {
     Ok(out)
 }
 
-/// Why a configured listener cannot be opened by this build yet.
-fn unsupported(l: &Listener) -> Option<String> {
-    if l.protocol != Protocol::Mqtt {
-        return Some("websockets listeners are not supported yet".into());
-    }
+/// Why a configured listener cannot be opened by this build yet (every
+/// kind can be now; kept for features still to come).
+fn unsupported(_l: &Listener) -> Option<String> {
     None
+}
+
+/// A websockets listener's settings; None for MQTT listeners.
+fn websocket_settings(l: &Listener, cfg: &Config) -> Option<WebsocketSettings> {
+    (l.protocol == Protocol::Websockets).then(|| WebsocketSettings {
+        http_dir: l.http_dir.clone(),
+        headers_size: match cfg.websockets_headers_size {
+            0 => crate::protocol::websocket::handshake::DEFAULT_HEADERS_SIZE,
+            n => usize::from(n),
+        },
+    })
 }
 
 fn security_paths(sec: &crate::config::Security) -> SecurityPaths {
@@ -290,6 +311,7 @@ impl Settings {
                 #[cfg(feature = "tls")]
                 tls: tls_options(l, sec.psk_file.is_some())?,
                 tls_identity,
+                websockets: websocket_settings(l, cfg),
                 disabled,
             });
         }
@@ -362,6 +384,36 @@ mod tests {
         assert_eq!(s.limits.max_queued, 0);
         assert_eq!(s.limits.max_inflight, 5);
         assert_eq!(s.limits.max_inflight_bytes, 300);
+    }
+
+    #[test]
+    fn websockets_listeners_are_opened_with_their_settings() {
+        let cfg = Config::parse_str(
+            "listener 1883\nlistener 9001\nprotocol websockets\nhttp_dir /www\n\
+             listener 9002\nprotocol websockets\n",
+            "t.conf",
+        )
+        .unwrap();
+        let s = Settings::from_config(&cfg).unwrap();
+        assert!(s.listeners.iter().all(|l| l.disabled.is_none()));
+        assert_eq!(s.listeners[0].websockets, None);
+        let ws = s.listeners[1].websockets.as_ref().unwrap();
+        assert_eq!(ws.http_dir.as_deref(), Some(std::path::Path::new("/www")));
+        assert_eq!(
+            ws.headers_size, 4096,
+            "0 or unset: libwebsockets 4's default"
+        );
+        assert_eq!(s.listeners[2].websockets.as_ref().unwrap().http_dir, None);
+        let cfg = Config::parse_str(
+            "websockets_headers_size 1024\nlistener 9001\nprotocol websockets\n",
+            "t.conf",
+        )
+        .unwrap();
+        let s = Settings::from_config(&cfg).unwrap();
+        assert_eq!(
+            s.listeners[0].websockets.as_ref().unwrap().headers_size,
+            1024
+        );
     }
 
     #[test]

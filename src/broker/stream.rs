@@ -1,19 +1,24 @@
 //! A client's byte stream: plain TCP, a unix domain socket, or TLS over TCP
-//! when the listener has certificates or a PSK hint (feature `tls`).
+//! when the listener has certificates or a PSK hint (feature `tls`); on a
+//! websockets listener, any of these wrapped in websocket framing.
 
-use std::io::{self, Read, Write};
+use std::io::{self, IoSlice, Read, Write};
 
 use mio::net::{TcpStream, UnixStream};
 use mio::{Interest, Registry, Token};
 
+use super::context::CloseReason;
 #[cfg(feature = "tls")]
 use super::tls::TlsConn;
+use super::websocket::WsConn;
 
 pub enum Stream {
     Tcp(TcpStream),
     Unix(UnixStream),
     #[cfg(feature = "tls")]
     Tls(Box<TlsConn>),
+    /// Boxed: plain connections do not pay for its state.
+    Ws(Box<WsConn>),
 }
 
 /// How log lines name the peer of a unix socket connection: the listening
@@ -31,6 +36,52 @@ impl Stream {
             Stream::Tcp(_) | Stream::Unix(_) => false,
             #[cfg(feature = "tls")]
             Stream::Tls(_) => true,
+            Stream::Ws(w) => w.inner().is_tls(),
+        }
+    }
+
+    /// The TLS connection, also under websocket framing.
+    #[cfg(feature = "tls")]
+    pub fn tls_conn(&self) -> Option<&TlsConn> {
+        match self {
+            Stream::Tls(t) => Some(t),
+            Stream::Ws(w) => w.inner().tls_conn(),
+            _ => None,
+        }
+    }
+
+    pub fn websocket(&self) -> Option<&WsConn> {
+        match self {
+            Stream::Ws(w) => Some(w),
+            _ => None,
+        }
+    }
+
+    /// A websocket has bytes of its own to send (handshake answer, pong,
+    /// close frame, HTTP answer): the connection needs a flush.
+    pub fn has_own_output(&self) -> bool {
+        matches!(self, Stream::Ws(w) if w.has_own_output())
+    }
+
+    /// Writes those bytes; `Ok(true)` when none are left (always, at once,
+    /// for other streams).
+    pub fn flush_own(&mut self) -> io::Result<bool> {
+        match self {
+            Stream::Ws(w) => w.flush_own(),
+            _ => Ok(true),
+        }
+    }
+
+    /// A websocket that has said its last word (HTTP answer or close
+    /// frame written) and is to be closed.
+    pub fn is_finished(&self) -> bool {
+        matches!(self, Stream::Ws(w) if w.is_finished())
+    }
+
+    /// Queues a websocket close frame before the broker closes the socket.
+    pub fn send_close(&mut self, reason: CloseReason) {
+        if let Stream::Ws(w) = self {
+            w.send_close(reason);
         }
     }
 
@@ -40,6 +91,7 @@ impl Stream {
             Stream::Tcp(_) | Stream::Unix(_) => None,
             #[cfg(feature = "tls")]
             Stream::Tls(t) => t.failure(),
+            Stream::Ws(w) => w.inner().tls_failure(),
         }
     }
 
@@ -51,6 +103,7 @@ impl Stream {
             Stream::Unix(s) => return unix_peer_name(s.local_addr()),
             #[cfg(feature = "tls")]
             Stream::Tls(t) => t.get_ref(),
+            Stream::Ws(w) => return w.inner().peer_name(),
         };
         match tcp.peer_addr() {
             Ok(a) => a.to_string(),
@@ -65,6 +118,10 @@ impl Stream {
             Stream::Unix(_) => Ok(()),
             #[cfg(feature = "tls")]
             Stream::Tls(t) => t.get_ref().set_nodelay(true),
+            Stream::Ws(w) => {
+                w.inner().set_nodelay();
+                Ok(())
+            }
         };
     }
 
@@ -79,6 +136,7 @@ impl Stream {
                 let s = t.get_ref();
                 (s.take_error(), s.peer_addr().map(|_| ()))
             }
+            Stream::Ws(w) => return w.inner().connect_result(),
         };
         if let Some(e) = pending? {
             return Err(e);
@@ -109,6 +167,7 @@ impl Read for Stream {
             Stream::Unix(s) => s.read(buf),
             #[cfg(feature = "tls")]
             Stream::Tls(t) => t.read(buf),
+            Stream::Ws(w) => w.read(buf),
         }
     }
 }
@@ -120,6 +179,20 @@ impl Write for Stream {
             Stream::Unix(s) => s.write(buf),
             #[cfg(feature = "tls")]
             Stream::Tls(t) => t.write(buf),
+            Stream::Ws(w) => w.write(buf),
+        }
+    }
+
+    /// One `writev` on sockets (a websocket frame header with its
+    /// payload); TLS writes the first non-empty slice.
+    fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+        match self {
+            Stream::Tcp(s) => s.write_vectored(bufs),
+            Stream::Unix(s) => s.write_vectored(bufs),
+            _ => {
+                let first = bufs.iter().find(|b| !b.is_empty());
+                self.write(first.map_or(&[][..], |b| &b[..]))
+            }
         }
     }
 
@@ -135,6 +208,7 @@ impl mio::event::Source for Stream {
             Stream::Unix(s) => s.register(r, t, i),
             #[cfg(feature = "tls")]
             Stream::Tls(s) => s.register(r, t, i),
+            Stream::Ws(w) => w.inner_mut().register(r, t, i),
         }
     }
 
@@ -144,6 +218,7 @@ impl mio::event::Source for Stream {
             Stream::Unix(s) => s.reregister(r, t, i),
             #[cfg(feature = "tls")]
             Stream::Tls(s) => s.reregister(r, t, i),
+            Stream::Ws(w) => w.inner_mut().reregister(r, t, i),
         }
     }
 
@@ -153,6 +228,7 @@ impl mio::event::Source for Stream {
             Stream::Unix(s) => s.deregister(r),
             #[cfg(feature = "tls")]
             Stream::Tls(s) => s.deregister(r),
+            Stream::Ws(w) => w.inner_mut().deregister(r),
         }
     }
 }

@@ -51,6 +51,12 @@ pub const ACTIVE_OPTIONS: &[&str] = &[
     "socket_domain",
     "mount_point",
     "protocol mqtt",
+    "protocol websockets",
+    "http_dir",
+    "websockets_headers_size",
+    // Accepted and ignored: it is libwebsockets' log mask, and there is no
+    // libwebsockets here.
+    "websockets_log_level",
     "allow_anonymous",
     "allow_duplicate_messages",
     "check_retain_source",

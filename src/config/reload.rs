@@ -106,7 +106,7 @@ mod tests {
         );
         let new = parse(
             "listener 1883\nmax_connections 50\npassword_file /b\nsys_interval 20\n\
-             pid_file /run/b.pid\nlog_type all\npersistence true\nhttp_dir /www\n",
+             pid_file /run/b.pid\nlog_type all\npersistence true\ntls_engine pkcs11\n",
         );
         let new_notes = new.notes.clone();
         assert!(!new_notes.is_empty());

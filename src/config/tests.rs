@@ -1638,16 +1638,14 @@ fn deprecated_but_working_options_are_noted() {
 fn options_not_implemented_yet_are_noted() {
     let c = parse(
         "listener 1883\nprotocol mqtt\nlog_dest stderr\nlog_dest dlt\nmemory_limit 5\n\
-         listener 9001\nprotocol websockets\nhttp_dir /var/www\n",
+         listener 9001\nprotocol websockets\nhttp_dir /var/www\nwebsockets_headers_size 2048\n\
+         websockets_log_level 255\ntls_engine pkcs11\n",
     );
     let notes: Vec<_> = c
         .notes_of(NoteKind::NotYetActive)
         .map(|n| (n.option.as_str(), n.line))
         .collect();
-    assert_eq!(
-        notes,
-        vec![("log_dest", 4), ("protocol", 7), ("http_dir", 8)]
-    );
+    assert_eq!(notes, vec![("log_dest", 4), ("tls_engine", 11)]);
     let first = c
         .notes_of(NoteKind::NotYetActive)
         .next()
@@ -1657,7 +1655,10 @@ fn options_not_implemented_yet_are_noted() {
     assert!(is_active("max_inflight_bytes", Some("5")));
     assert!(is_active("check_retain_source", Some("true")));
     assert!(is_active("protocol", Some("mqtt")));
-    assert!(!is_active("protocol", Some("websockets")));
+    assert!(is_active("protocol", Some("websockets")));
+    assert!(is_active("http_dir", Some("/var/www")));
+    assert!(is_active("websockets_headers_size", Some("2048")));
+    assert!(is_active("websockets_log_level", Some("255")));
     assert!(is_active("log_dest", Some("file")));
     assert!(!is_active("log_dest", Some("dlt")));
     assert!(is_active("bridge_cafile", None));

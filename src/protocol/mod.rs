@@ -16,6 +16,7 @@ pub mod properties;
 mod publish;
 mod subscribe;
 pub mod topic;
+pub mod websocket;
 
 pub use ack::Ack;
 pub use codec::{fixed_header, valid_mqtt_string, varint_len, FixedHeader, MAX_REMAINING_LENGTH};

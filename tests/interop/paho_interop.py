@@ -5,6 +5,10 @@ Run against a broker on 127.0.0.1:PORT:
 
     python3 tests/interop/paho_interop.py --port PORT
 
+With `--transport websockets` every client speaks MQTT over websockets
+(path /mqtt, subprotocol "mqtt") to a `protocol websockets` listener, and
+with `--cafile CA` over TLS too, checking the server certificate against CA.
+
 Runs each scenario, prints one line per scenario and a closing
 "N passed, N failed" line; exits 0 only if every scenario passed.
 Invoked by tests/broker_interop.rs against the broker under test.
@@ -21,18 +25,30 @@ import paho.mqtt.client as mqtt
 
 HOST = "127.0.0.1"
 TIMEOUT = 10.0
+# Set from the command line: "tcp" or "websockets", and a CA file for TLS.
+TRANSPORT = "tcp"
+CAFILE = None
+
+
+def new_client(client_id, clean_session=True):
+    """A paho client with the transport (and TLS) the run asks for."""
+    client = mqtt.Client(
+        mqtt.CallbackAPIVersion.VERSION2,
+        client_id=client_id,
+        clean_session=clean_session,
+        protocol=mqtt.MQTTv311,
+        transport=TRANSPORT,
+    )
+    if CAFILE is not None:
+        client.tls_set(ca_certs=CAFILE)
+    return client
 
 
 class Collector:
     """A connected client that records what it receives."""
 
     def __init__(self, port, client_id, clean_session=True, will=None):
-        self.client = mqtt.Client(
-            mqtt.CallbackAPIVersion.VERSION2,
-            client_id=client_id,
-            clean_session=clean_session,
-            protocol=mqtt.MQTTv311,
-        )
+        self.client = new_client(client_id, clean_session)
         if will is not None:
             self.client.will_set(*will)
         self.connected = threading.Event()
@@ -148,9 +164,7 @@ def scenario_will(port):
     topic = uid("paho/will")
     watcher = Collector(port, uid("watch"))
     watcher.subscribe(topic, 1)
-    doomed = mqtt.Client(
-        mqtt.CallbackAPIVersion.VERSION2, client_id=uid("doomed"), protocol=mqtt.MQTTv311
-    )
+    doomed = new_client(uid("doomed"))
     doomed.will_set(topic, b"gone", qos=1, retain=False)
     connected = threading.Event()
     doomed.on_connect = lambda *a: connected.set()
@@ -217,7 +231,12 @@ SCENARIOS = [
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--port", type=int, required=True)
+    ap.add_argument("--transport", choices=["tcp", "websockets"], default="tcp")
+    ap.add_argument("--cafile")
     args = ap.parse_args()
+    global TRANSPORT, CAFILE
+    TRANSPORT = args.transport
+    CAFILE = args.cafile
     passed = failed = 0
     for s in SCENARIOS:
         try:
