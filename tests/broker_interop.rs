@@ -263,49 +263,9 @@ fn persistent_session_with_mosquitto_sub_c_i() {
 
 #[test]
 fn paho_python_client_scenarios() {
-    let Some(python) = require_tool("python3", "apt-get install python3") else {
+    let Some(python) = paho_python() else {
         return;
     };
-    let has_paho = Command::new(&python)
-        .args([
-            "-c",
-            "import paho.mqtt.client as m; assert hasattr(m, 'CallbackAPIVersion')",
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .map(|s| s.success())
-        .unwrap_or(false);
-    if !has_paho {
-        assert!(
-            !in_ci(),
-            "paho-mqtt 2.x is required in CI (pip install paho-mqtt)"
-        );
-        eprintln!("SKIP: paho-mqtt 2.x not importable by python3 (pip install paho-mqtt)");
-        return;
-    }
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/interop/paho_interop.py");
     let b = Broker::start("");
-    let mut child = Command::new(&python)
-        .args([script, "--port", &b.port.to_string()])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn python3");
-    if wait_timeout(&mut child, Duration::from_secs(120)).is_none() {
-        let _ = child.kill();
-    }
-    let out = child.wait_with_output().expect("wait python3");
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(
-        out.status.success(),
-        "paho scenarios failed ({}):\n{text}",
-        out.status
-    );
-    assert!(text.contains("paho: 6 passed, 0 failed"), "{text}");
+    run_paho(&python, &["--port", &b.port.to_string()]);
 }

@@ -14,8 +14,6 @@ mod common;
 use common::*;
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpStream};
-use std::process::{Command, Stdio};
-use std::time::Duration;
 
 /// A broker with a websockets listener on its harness port (`extra` lines
 /// follow `protocol websockets`, so listener options apply to it) and an
@@ -556,64 +554,11 @@ fn websockets_on_a_unix_socket_listener() {
     assert!(b.wait_for_log(&peer, TIMEOUT), "{}", b.log_text());
 }
 
-fn paho_available(python: &std::path::Path) -> bool {
-    let ok = Command::new(python)
-        .args([
-            "-c",
-            "import paho.mqtt.client as m; assert hasattr(m, 'CallbackAPIVersion')",
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .map(|s| s.success())
-        .unwrap_or(false);
-    if !ok {
-        assert!(
-            !in_ci(),
-            "paho-mqtt 2.x is required in CI (pip install paho-mqtt)"
-        );
-        eprintln!("SKIP: paho-mqtt 2.x not importable by python3 (pip install paho-mqtt)");
-    }
-    ok
-}
-
-/// Runs tests/interop/paho_interop.py with `args` (bounded) and checks that
-/// every scenario passed.
-fn run_paho(python: &std::path::Path, args: &[&str]) {
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/interop/paho_interop.py");
-    let mut child = Command::new(python)
-        .arg(script)
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn python3");
-    if wait_timeout(&mut child, Duration::from_secs(120)).is_none() {
-        let _ = child.kill();
-    }
-    let out = child.wait_with_output().expect("wait python3");
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(
-        out.status.success(),
-        "paho scenarios failed ({}):\n{text}",
-        out.status
-    );
-    assert!(text.contains("paho: 6 passed, 0 failed"), "{text}");
-}
-
 #[test]
 fn paho_python_client_over_websockets() {
-    let Some(python) = require_tool("python3", "apt-get install python3") else {
+    let Some(python) = paho_python() else {
         return;
     };
-    if !paho_available(&python) {
-        return;
-    }
     let (b, _) = ws_broker("");
     run_paho(
         &python,
@@ -639,22 +584,20 @@ fn secure_websockets() {
         pki.arg("server.crt"),
         pki.arg("server.key")
     ));
-    if let Some(python) = require_tool("python3", "apt-get install python3") {
-        if paho_available(&python) {
-            let port = b.port.to_string();
-            let ca = pki.arg("ca.crt");
-            run_paho(
-                &python,
-                &[
-                    "--port",
-                    &port,
-                    "--transport",
-                    "websockets",
-                    "--cafile",
-                    &ca,
-                ],
-            );
-        }
+    if let Some(python) = paho_python() {
+        let port = b.port.to_string();
+        let ca = pki.arg("ca.crt");
+        run_paho(
+            &python,
+            &[
+                "--port",
+                &port,
+                "--transport",
+                "websockets",
+                "--cafile",
+                &ca,
+            ],
+        );
     }
 
     let tls = TlsClientConfig::build(&TlsClientOptions {
