@@ -164,6 +164,33 @@ fn plain_sub(port: u16, id: &str, filter: &str) -> Client {
     c
 }
 
+/// With the `tls` options: our mosquitto_pub keeps a retained message on
+/// `{prefix}/retained` that our mosquitto_sub (connecting to `host`) reads
+/// back; Debian's clients, when installed, publish and read it too.
+/// `sub` sees each publish.
+fn retained_round_trip(sub: &mut Client, port: u16, host: &str, tls: &[&str], prefix: &str) {
+    let (kept, deb) = (format!("{prefix}/retained"), format!("{prefix}/deb"));
+    let retain = [tls, &["-r"]].concat();
+    assert_ok(
+        &publish(OUR_PUB, port, "127.0.0.1", &retain, &kept, "kept"),
+        "retained",
+    );
+    expect_message(sub, &kept, "kept");
+    let r = read_one(OUR_SUB, port, host, tls, &kept);
+    assert_ok(&r, "our sub");
+    assert_eq!(r.stdout, "kept\n");
+    if debian_clients() {
+        assert_ok(
+            &publish(DEB_PUB, port, "127.0.0.1", tls, &deb, "debian"),
+            "deb pub",
+        );
+        expect_message(sub, &deb, "debian");
+        let r = read_one(DEB_SUB, port, "127.0.0.1", tls, &kept);
+        assert_ok(&r, "deb sub");
+        assert_eq!(r.stdout, "kept\n");
+    }
+}
+
 fn expect_message(c: &mut Client, topic: &str, payload: &str) {
     let m = c.receive_publish();
     assert_eq!(
@@ -446,31 +473,7 @@ fn client_certificates_identity_crl_and_expiry() {
     let mut plain = Client::connect(b.port, "plain-pub", true, 60);
     // Anonymous plain clients may not write cert/#: only client1 may.
     plain.publish("cert/retained", b"anon", 1, true);
-    assert_ok(
-        &publish(
-            OUR_PUB,
-            tls,
-            "127.0.0.1",
-            &[&good[..], &["-r"]].concat(),
-            "cert/retained",
-            "kept",
-        ),
-        "retained",
-    );
-    expect_message(&mut sub, "cert/retained", "kept");
-    let r = read_one(OUR_SUB, tls, "localhost", &good, "cert/retained");
-    assert_ok(&r, "our sub with cert");
-    assert_eq!(r.stdout, "kept\n");
-    if debian_clients() {
-        assert_ok(
-            &publish(DEB_PUB, tls, "127.0.0.1", &good, "cert/deb", "debian"),
-            "deb pub",
-        );
-        expect_message(&mut sub, "cert/deb", "debian");
-        let r = read_one(DEB_SUB, tls, "127.0.0.1", &good, "cert/retained");
-        assert_ok(&r, "deb sub with cert");
-        assert_eq!(r.stdout, "kept\n");
-    }
+    retained_round_trip(&mut sub, tls, "localhost", &good, "cert");
 
     // Refused: no certificate, revoked, expired, from an untrusted CA.
     let none = ["--cafile", ca.as_str()];
@@ -563,31 +566,7 @@ fn psk_listener_with_identity_as_username_and_reload() {
     );
     expect_message(&mut sub, "psk/ours", "psk");
     assert!(b.log_text().contains(&format!("u'{PSK_ID}'")));
-    assert_ok(
-        &publish(
-            OUR_PUB,
-            port,
-            "127.0.0.1",
-            &[&good[..], &["-r"]].concat(),
-            "psk/ret",
-            "kept",
-        ),
-        "retained",
-    );
-    expect_message(&mut sub, "psk/ret", "kept");
-    let r = read_one(OUR_SUB, port, "127.0.0.1", &good, "psk/ret");
-    assert_ok(&r, "our psk sub");
-    assert_eq!(r.stdout, "kept\n");
-    if debian_clients() {
-        assert_ok(
-            &publish(DEB_PUB, port, "127.0.0.1", &good, "psk/deb", "debian"),
-            "deb pub",
-        );
-        expect_message(&mut sub, "psk/deb", "debian");
-        let r = read_one(DEB_SUB, port, "127.0.0.1", &good, "psk/ret");
-        assert_ok(&r, "deb psk sub");
-        assert_eq!(r.stdout, "kept\n");
-    }
+    retained_round_trip(&mut sub, port, "127.0.0.1", &good, "psk");
     // Wrong key, unknown identity.
     let wrong_key = ["--psk", "0a1b2c3d4e5f60718294", "--psk-identity", PSK_ID];
     let r = publish(OUR_PUB, port, "127.0.0.1", &wrong_key, "psk/x", "wrong key");
@@ -915,7 +894,12 @@ fn ocsp_bridge(p: &Pki, dir: &TempDir, name: &str, staple: Option<Staple>) -> (S
 fn assert_ocsp_refused(p: &Pki, name: &str, staple: Option<Staple>, why: &str) {
     let dir = TempDir::new("ocsp");
     let (server, local) = ocsp_bridge(p, &dir, name, staple);
-    let line = format!("Bridge {name}: TLS handshake failed: OCSP: {why}");
+    // Debian's 2.0.11 logs only OpenSSL's words, the same for every case.
+    let line = if is_reference() {
+        "SSL routines::invalid status response".to_string()
+    } else {
+        format!("Bridge {name}: TLS handshake failed: OCSP: {why}")
+    };
     // Twice: the refusal is not fatal, the bridge retries (restart_timeout 1).
     assert!(
         local.wait_for_log_count(&line, 2),
@@ -984,6 +968,9 @@ fn bridge_require_ocsp_refuses_untrusted_or_unrelated_responses() {
         // OpenSSL's details ("self-signed certificate") vary by version.
         "response verification failed: ",
     );
+    if is_reference() {
+        return; // 2.0.11 takes a good response about any certificate
+    }
     assert_ocsp_refused(
         p,
         "unrelated",
