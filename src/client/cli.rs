@@ -210,12 +210,18 @@ fn tls_config(cfg: &Config) -> Result<Option<TlsClientConfig>, ConnectFailure> {
 pub fn connect(cfg: &Config) -> Result<Session, ConnectFailure> {
     #[cfg(feature = "tls")]
     let tls = tls_config(cfg)?;
+    if cfg.proxy.as_ref().is_some_and(|p| p.too_long()) {
+        // libmosquitto refuses these settings and mosquitto's clients exit
+        // without a word; so do we.
+        return Err(ConnectFailure::Failed(1));
+    }
     let target = Target {
         host: cfg.effective_host(),
         port: cfg.effective_port(),
         unix_path: cfg.unix_path.as_deref(),
         bind_address: cfg.bind_address.as_deref(),
         nodelay: cfg.nodelay,
+        proxy: cfg.proxy.as_ref(),
         #[cfg(feature = "tls")]
         tls: tls.as_ref(),
     };
@@ -240,7 +246,8 @@ pub fn connect(cfg: &Config) -> Result<Session, ConnectFailure> {
             }
             err(cfg, &format!("{}\n", e.message()));
             Err(ConnectFailure::Failed(match e {
-                SessionError::Open(_) | SessionError::ConnectTimeout => 1,
+                SessionError::Open(e) => e.code(),
+                SessionError::ConnectTimeout => 1,
                 other => other.code(),
             }))
         }

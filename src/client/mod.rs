@@ -2,8 +2,9 @@
 //! mosquitto_passwd (mosquitto's `client/` and `apps/mosquitto_passwd`).
 //!
 //! `options` parses the command line shared by pub and sub, `cli` turns it
-//! into a connection, `session` is the small blocking MQTT client on top of
-//! `protocol`, and `publisher`/`subscriber` are the two tools' main loops.
+//! into a connection (`net`, through a SOCKS5 proxy with `socks`), `session`
+//! is the small blocking MQTT client on top of `protocol`, and
+//! `publisher`/`subscriber` are the two tools' main loops.
 //! `output`, `format` and `json` print messages for mosquitto_sub;
 //! `password` and `passwd` are the password-file format and its tool.
 
@@ -19,6 +20,7 @@ pub mod password;
 pub mod publisher;
 pub mod session;
 mod signals;
+pub mod socks;
 pub mod subscriber;
 mod terminal;
 pub mod usage;

@@ -9,6 +9,7 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::net::UnixStream;
 use std::time::{Duration, Instant};
 
+use super::socks::{self, ProxyUrl, SocksError};
 #[cfg(feature = "tls")]
 use crate::broker::tls::TlsClientConfig;
 
@@ -114,6 +115,25 @@ pub enum OpenError {
     /// The TLS handshake failed (`Unable to connect (A TLS error
     /// occurred.).`); the detail is printed with `-d`.
     Tls(String),
+    /// The SOCKS5 handshake failed: libmosquitto's error number (the exit
+    /// status) and the line the clients print.
+    Proxy(i32, String),
+}
+
+impl OpenError {
+    /// The clients' exit status for it.
+    pub fn code(&self) -> i32 {
+        match self {
+            OpenError::Proxy(code, _) => *code,
+            _ => 1,
+        }
+    }
+}
+
+impl From<SocksError> for OpenError {
+    fn from(e: SocksError) -> OpenError {
+        OpenError::Proxy(e.code(), format!("Error: {}", e.message()))
+    }
 }
 
 impl std::fmt::Display for OpenError {
@@ -122,6 +142,7 @@ impl std::fmt::Display for OpenError {
             OpenError::Lookup => write!(f, "Unable to connect (Lookup error.)."),
             OpenError::Io(e) => write!(f, "Error: {}", strerror(e)),
             OpenError::Tls(_) => write!(f, "Unable to connect (A TLS error occurred.)."),
+            OpenError::Proxy(_, line) => f.write_str(line),
         }
     }
 }
@@ -145,6 +166,8 @@ pub struct Target<'a> {
     pub unix_path: Option<&'a str>,
     pub bind_address: Option<&'a str>,
     pub nodelay: bool,
+    /// Reach the broker through this SOCKS5 proxy (not for `unix_path`).
+    pub proxy: Option<&'a ProxyUrl>,
     /// Wrap the TCP connection in TLS with this client context.
     #[cfg(feature = "tls")]
     pub tls: Option<&'a TlsClientConfig>,
@@ -157,7 +180,12 @@ pub fn open(t: &Target<'_>, deadline: Instant) -> Result<Stream, OpenError> {
             .map(Stream::Unix)
             .map_err(OpenError::Io);
     }
-    let addrs: Vec<SocketAddr> = (t.host, t.port)
+    // With a proxy, TCP goes to the proxy, which resolves the broker's name.
+    let (host, port) = match t.proxy {
+        Some(p) => (p.host.as_str(), p.port),
+        None => (t.host, t.port),
+    };
+    let addrs: Vec<SocketAddr> = (host, port)
         .to_socket_addrs()
         .map_err(|_| OpenError::Lookup)?
         .collect();
@@ -191,9 +219,12 @@ pub fn open(t: &Target<'_>, deadline: Instant) -> Result<Stream, OpenError> {
             None => TcpStream::connect_timeout(&addr, left),
         };
         match r {
-            Ok(s) => {
+            Ok(mut s) => {
                 if t.nodelay {
                     let _ = s.set_nodelay(true);
+                }
+                if let Some(p) = t.proxy {
+                    socks_handshake(&mut s, p, t.host, t.port, deadline)?;
                 }
                 #[cfg(feature = "tls")]
                 if let Some(tls) = t.tls {
@@ -205,6 +236,104 @@ pub fn open(t: &Target<'_>, deadline: Instant) -> Result<Stream, OpenError> {
         }
     }
     Err(OpenError::Io(last))
+}
+
+/// Ask the proxy for a connection to the broker, bounded by `deadline`.
+/// Reads take exactly what each reply holds, so bytes the broker sends
+/// afterwards stay in the socket for TLS or MQTT.
+fn socks_handshake(
+    s: &mut TcpStream,
+    proxy: &ProxyUrl,
+    host: &str,
+    port: u16,
+    deadline: Instant,
+) -> Result<(), OpenError> {
+    let username = proxy.username.as_deref();
+    send(s, &socks::greeting(username.is_some()), deadline)?;
+    let mut two = [0u8; 2];
+    recv(s, &mut two, deadline)?;
+    match socks::method_reply(two)? {
+        socks::Method::NoAuth => {}
+        socks::Method::UserPass => {
+            // The proxy picked a method we did not offer.
+            let Some(user) = username else {
+                return Err(SocksError::Auth.into());
+            };
+            let pass = proxy.password.as_deref().unwrap_or("");
+            send(
+                s,
+                &socks::auth_request(user.as_bytes(), pass.as_bytes())?,
+                deadline,
+            )?;
+            recv(s, &mut two, deadline)?;
+            socks::auth_reply(two)?;
+        }
+    }
+    send(s, &socks::connect_request(host, port)?, deadline)?;
+    let mut head = [0u8; socks::REPLY_HEAD];
+    recv(s, &mut head, deadline)?;
+    let mut reply = vec![0u8; socks::reply_len(head)?];
+    let (first, rest) = reply.split_at_mut(socks::REPLY_HEAD);
+    first.copy_from_slice(&head);
+    recv(s, rest, deadline)?;
+    socks::connect_reply(&reply)?;
+    s.set_read_timeout(None).map_err(OpenError::Io)?;
+    s.set_write_timeout(None).map_err(OpenError::Io)?;
+    Ok(())
+}
+
+/// The time left before `deadline`, or a timeout error.
+fn left(deadline: Instant) -> Result<Duration, OpenError> {
+    let left = deadline.saturating_duration_since(Instant::now());
+    if left.is_zero() {
+        return Err(OpenError::Io(io::ErrorKind::TimedOut.into()));
+    }
+    Ok(left)
+}
+
+/// Write all of `buf` to the proxy before `deadline`.
+fn send(s: &mut TcpStream, buf: &[u8], deadline: Instant) -> Result<(), OpenError> {
+    let mut done = 0;
+    while let Some(part) = buf.get(done..).filter(|p| !p.is_empty()) {
+        s.set_write_timeout(Some(left(deadline)?))
+            .map_err(OpenError::Io)?;
+        match s.write(part) {
+            Ok(0) => return Err(SocksError::Proxy.into()),
+            Ok(n) => done += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(proxy_io_error(e)),
+        }
+    }
+    Ok(())
+}
+
+/// Fill `buf` from the proxy before `deadline`; the proxy closing first is
+/// a proxy error, as libmosquitto reports it.
+fn recv(s: &mut TcpStream, buf: &mut [u8], deadline: Instant) -> Result<(), OpenError> {
+    let mut done = 0;
+    while let Some(part) = buf.get_mut(done..).filter(|p| !p.is_empty()) {
+        s.set_read_timeout(Some(left(deadline)?))
+            .map_err(OpenError::Io)?;
+        match s.read(part) {
+            Ok(0) => return Err(SocksError::Proxy.into()),
+            Ok(n) => done += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(proxy_io_error(e)),
+        }
+    }
+    Ok(())
+}
+
+/// A socket error during the SOCKS handshake, as libmosquitto reports it.
+fn proxy_io_error(e: io::Error) -> OpenError {
+    match e.kind() {
+        // The deadline: reported as any other connect timeout.
+        io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock => OpenError::Io(e),
+        io::ErrorKind::ConnectionReset => {
+            OpenError::Proxy(7, "Error: The connection was lost.".to_owned())
+        }
+        _ => OpenError::Proxy(14, format!("Error: {}", strerror(&e))),
+    }
 }
 
 /// The TLS handshake over a connected socket, bounded by `deadline` (the

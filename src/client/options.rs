@@ -11,6 +11,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use super::socks::{self, ProxyUrl};
 use crate::protocol::topic::{valid_topic_filter, valid_topic_name};
 use crate::protocol::{ProtocolVersion, QoS};
 
@@ -120,8 +121,10 @@ pub struct Config {
     pub max_inflight: u16,
     pub nodelay: bool,
     pub tls: TlsOptions,
-    /// A `-D`/`--property` or `--proxy` option we do not support yet.
+    /// A `-D`/`--property` option: we do not support MQTT 5 properties.
     pub unsupported: Option<String>,
+    /// `--proxy`: connect through this SOCKS5 proxy.
+    pub proxy: Option<ProxyUrl>,
 
     // mosquitto_pub
     pub topic: Option<String>,
@@ -173,6 +176,7 @@ impl Config {
             nodelay: false,
             tls: TlsOptions::default(),
             unsupported: None,
+            proxy: None,
             topic: None,
             pub_mode: PubMode::None,
             retain: false,
@@ -654,10 +658,12 @@ pub fn parse_args(cfg: &mut Config, args: &[Vec<u8>]) -> Result<(), ParseStop> {
                 takes_value = false;
             }
             "-P" | "--pw" => cfg.password = Some(raw("password")?.to_vec()),
-            "--proxy" => {
-                value("proxy url")?;
-                cfg.unsupported.get_or_insert_with(|| opt.to_owned());
-            }
+            "--proxy" => match socks::parse_url(&value("proxy url")?) {
+                Ok(p) => cfg.proxy = Some(p),
+                // mosquitto prints these with err_printf, which --quiet silences.
+                Err(_) if cfg.quiet => return err(""),
+                Err(msg) => return err(msg),
+            },
             "-q" | "--qos" => cfg.qos = qos_from(atoi(&value("QoS")?), "")?,
             "--quiet" => {
                 cfg.quiet = true;

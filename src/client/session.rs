@@ -39,7 +39,8 @@ impl SessionError {
     /// mosquitto's `MOSQ_ERR_*` number for this error, its exit status.
     pub fn code(&self) -> i32 {
         match self {
-            SessionError::Open(_) | SessionError::ConnectTimeout => 1,
+            SessionError::Open(e) => e.code(),
+            SessionError::ConnectTimeout => 1,
             SessionError::Protocol(_) => 2,
             SessionError::ConnectionLost | SessionError::Disconnected(_) => 7,
             SessionError::Keepalive => 19,
