@@ -58,8 +58,9 @@ const COMMON_TAIL: &str = " --help : print this help and exit.
  --tls-use-os-certs : trust the operating system's CA certificates.
  --psk : pre-shared key in hexadecimal (no leading 0x), for TLS-PSK.
  --psk-identity : client identity for TLS-PSK.
- --proxy : SOCKS5 proxy URL socks5h://[username[:password]@]hostname[:port]
-           (not supported by this version).
+ --proxy : SOCKS5 proxy URL of the form:
+           socks5h://[username[:password]@]hostname[:port]
+           Only \"none\" and \"username\" authentication is supported.
 
 See https://mosquitto.org/ for more information.
 ";
