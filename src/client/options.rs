@@ -881,6 +881,36 @@ mod tests {
     }
 
     #[test]
+    fn proxy_option() {
+        let c = parse_only(
+            Tool::Sub,
+            &["--proxy", "socks5h://u:p@proxy:9050", "-t", "a"],
+        )
+        .unwrap();
+        let p = c.proxy.unwrap();
+        assert_eq!((p.host.as_str(), p.port), ("proxy", 9050));
+        assert_eq!(
+            (p.username.as_deref(), p.password.as_deref()),
+            (Some("u"), Some("p"))
+        );
+        assert_eq!(c.unsupported, None);
+        let e = |a: &[&str]| match parse_only(Tool::Pub, a) {
+            Err(ParseStop::Error(m)) => m,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(
+            e(&["--proxy"]),
+            "Error: --proxy argument given but no proxy url specified.\n\n"
+        );
+        assert_eq!(
+            e(&["--proxy", "socks5h://h:0"]),
+            "Error: Invalid proxy port 0\n"
+        );
+        // err_printf: silenced by an earlier --quiet only.
+        assert_eq!(e(&["--quiet", "--proxy", "socks5h://h:0"]), "");
+    }
+
+    #[test]
     fn errors_match_mosquitto() {
         let e = |tool, a: &[&str]| match parse_only(tool, a) {
             Err(ParseStop::Error(m)) => m,
