@@ -597,4 +597,40 @@ mod tests {
         assert_eq!(content_type("a.txt"), "text/plain; charset=utf-8");
         assert_eq!(content_type("Makefile"), "application/octet-stream");
     }
+
+    /// Random request heads never panic the parser or the answer built
+    /// from them: a deterministic walk over mutated copies of a valid
+    /// upgrade request (bytes replaced, cut short, CRLFs moved).
+    #[test]
+    fn mutated_requests_never_panic() {
+        let base: &[u8] = b"GET /mqtt HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n\
+            Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
+            Sec-WebSocket-Protocol: mqtt\r\nSec-WebSocket-Version: 13\r\n\r\n";
+        let mut x: u64 = 0xD1B5_4A32_D192_ED03;
+        let mut next = || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        let alphabet = b"\r\n :/%.-GETHTTP\x00\xff";
+        for _ in 0..20_000 {
+            let mut req = base.to_vec();
+            for _ in 0..(next() % 6) {
+                let at = next() as usize % req.len();
+                let with = alphabet[next() as usize % alphabet.len()];
+                if let Some(b) = req.get_mut(at) {
+                    *b = with;
+                }
+            }
+            let cut = next() as usize % (req.len() + 1);
+            req.truncate(cut);
+            for limit in [16, 4096] {
+                if let Ok(Some(r)) = parse_request(&req, limit) {
+                    let _ = r.answer();
+                    let _ = http_path(r.path_part());
+                }
+            }
+        }
+    }
 }
