@@ -68,6 +68,9 @@ pub(super) struct BridgeState {
     /// last to try first: a refused one moves on to the next, so a name
     /// such as localhost works whichever family the remote listens on.
     other_addrs: Vec<SocketAddr>,
+    /// Probes made so far: each takes the next address the primary's name
+    /// resolves to, so one that refuses does not hide one that answers.
+    probe_turn: usize,
     /// The connection is being closed to move to the primary address: the
     /// next attempt goes there at once.
     to_primary: bool,
@@ -243,6 +246,7 @@ impl Broker {
                 cur_addr: 0,
                 probe: Probe::Off,
                 other_addrs: Vec::new(),
+                probe_turn: 0,
                 to_primary: false,
                 backoff: u64::from(cfg.restart_timeout.base),
                 serial: 0,
@@ -802,7 +806,10 @@ impl Broker {
             return;
         }
         // Unresolvable for now: the next tick tries again.
-        if let Some(addr) = found.ok().and_then(|a| a.into_iter().next()) {
+        let addrs = found.unwrap_or_default();
+        let turn = b.probe_turn;
+        b.probe_turn = turn.wrapping_add(1);
+        if let Some(addr) = addrs.get(turn % addrs.len().max(1)).copied() {
             self.probe_connect(i, addr);
         }
     }
