@@ -3,7 +3,9 @@
 //! Reading happens in two steps, as in mosquitto:
 //!
 //! 1. `parse` turns lines into typed settings, remembering the file
-//!    and line of every problem (`Error found at FILE:LINE.`);
+//!    and line of every problem (`Error found at FILE:LINE.`); each option
+//!    is looked up in the option table of `options` (one module per scope),
+//!    which says where its value goes and how it is parsed;
 //! 2. `check` applies the start-up rules that need the whole picture: the
 //!    implicit default listener, "local only" mode, the `allow_anonymous`
 //!    default, bridge client ids and the other cross-option checks.
@@ -19,6 +21,7 @@ mod bridge;
 mod check;
 pub mod cli;
 mod listener;
+mod options;
 mod parse;
 mod reload;
 
