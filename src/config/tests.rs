@@ -1,12 +1,15 @@
 //! Tests of the configuration reader.
 
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use super::options::{self, Set};
 use super::*;
 
 const SEED: &str = include_str!("testdata/seed.conf");
 const SHIPPED: &str = include_str!("../../conf/mosquitto.conf");
+const MAN_PAGE: &str = include_str!("../../man/mosquitto.conf.5");
 
 fn parse(text: &str) -> Config {
     match Config::parse_str(text, "test.conf") {
@@ -174,9 +177,9 @@ fn shipped_file_documents_every_option() {
         .filter_map(|l| l.strip_prefix('#'))
         .filter_map(|l| l.split_whitespace().next())
         .collect();
-    for opt in ALL_OPTIONS {
+    for opt in documented_options() {
         assert!(
-            documented.contains(opt),
+            documented.contains(&opt),
             "{opt} is not documented in conf/mosquitto.conf"
         );
     }
@@ -222,6 +225,7 @@ const VALID_LINES: &[&str] = &[
     "pid_file /run/mosquitto.pid",
     "psk_file /etc/psk",
     "password_file /etc/pw",
+    "per_listener_settings false",
     "queue_qos0_messages true",
     "retain_available false",
     "set_tcp_nodelay true",
@@ -304,139 +308,17 @@ const VALID_LINES: &[&str] = &[
     "bridge_psk 0011aabb",
 ];
 
-/// Every option name the parser accepts (canonical names; aliases too).
-const ALL_OPTIONS: &[&str] = &[
-    "acl_file",
-    "address",
-    "allow_anonymous",
-    "allow_duplicate_messages",
-    "allow_zero_length_clientid",
-    "auth_plugin_deny_special_chars",
-    "auto_id_prefix",
-    "autosave_interval",
-    "autosave_on_changes",
-    "persistence_discard_corrupt",
-    "bind_address",
-    "bind_interface",
-    "bridge_alpn",
-    "bridge_attempt_unsubscribe",
-    "bridge_bind_address",
-    "bridge_cafile",
-    "bridge_capath",
-    "bridge_certfile",
-    "bridge_identity",
-    "bridge_insecure",
-    "bridge_keyfile",
-    "bridge_max_packet_size",
-    "bridge_outgoing_retain",
-    "bridge_protocol_version",
-    "bridge_psk",
-    "bridge_require_ocsp",
-    "bridge_tls_version",
-    "cafile",
-    "capath",
-    "certfile",
-    "check_retain_source",
-    "ciphers",
-    "ciphers_tls1.3",
-    "cleansession",
-    "clientid_prefixes",
-    "connection",
-    "connection_messages",
-    "crlfile",
-    "dhparamfile",
-    "http_dir",
-    "idle_timeout",
-    "include_dir",
-    "keepalive_interval",
-    "keyfile",
-    "listener",
-    "local_cleansession",
-    "local_clientid",
-    "local_password",
-    "local_username",
-    "log_dest",
-    "log_facility",
-    "log_timestamp",
-    "log_timestamp_format",
-    "log_type",
-    "max_connections",
-    "max_inflight_bytes",
-    "max_inflight_messages",
-    "max_keepalive",
-    "max_packet_size",
-    "max_qos",
-    "max_queued_bytes",
-    "max_queued_messages",
-    "max_topic_alias",
-    "memory_limit",
-    "message_size_limit",
-    "mount_point",
-    "notification_topic",
-    "notifications",
-    "notifications_local_only",
-    "password_file",
-    "per_listener_settings",
-    "persistence",
-    "persistence_file",
-    "persistence_location",
-    "persistent_client_expiration",
-    "pid_file",
-    "plugin",
-    "plugin_opt_*",
-    "port",
-    "protocol",
-    "psk_file",
-    "psk_hint",
-    "queue_qos0_messages",
-    "remote_clientid",
-    "remote_password",
-    "remote_username",
-    "require_certificate",
-    "restart_timeout",
-    "retain_available",
-    "round_robin",
-    "set_tcp_nodelay",
-    "socket_domain",
-    "start_type",
-    "sys_interval",
-    "threshold",
-    "tls_engine",
-    "tls_engine_kpass_sha1",
-    "tls_keyform",
-    "tls_version",
-    "topic",
-    "try_private",
-    "upgrade_outgoing_qos",
-    "use_identity_as_username",
-    "use_subject_as_username",
-    "use_username_as_clientid",
-    "user",
-    "websockets_headers_size",
-    "websockets_log_level",
-];
+/// VALID_LINES read as one file.
+fn valid_config() -> Config {
+    parse(&VALID_LINES.join("\n"))
+}
 
 #[test]
-fn every_option_parses_with_a_valid_value() {
-    let text = VALID_LINES.join("\n");
-    let c = parse(&text);
-    // Spot checks across the groups.
+fn valid_lines_set_the_general_options() {
+    let c = valid_config();
     assert!(c.allow_duplicate_messages);
     assert_eq!(c.autosave_interval, 60);
     assert!(c.check_retain_source);
-    assert_eq!(c.security.clientid_prefixes.as_deref(), Some("secure-"));
-    assert!(!c.security.allow_zero_length_clientid);
-    assert_eq!(c.security.auto_id_prefix.as_deref(), Some("gen-"));
-    assert_eq!(c.security.plugins.len(), 2);
-    assert_eq!(
-        c.security.plugins[0].options,
-        vec![("key".to_string(), "value with spaces".to_string())]
-    );
-    assert!(!c.security.plugins[0].deny_special_chars);
-    assert_eq!(
-        c.security.plugins[1].options,
-        vec![("abc".to_string(), "1".to_string())]
-    );
     assert_eq!(
         c.log_dest,
         vec![
@@ -463,7 +345,29 @@ fn every_option_parses_with_a_valid_value() {
     assert_eq!(c.user, "nobody");
     assert_eq!(c.websockets_headers_size, 4096);
     assert!(!c.local_only);
+}
 
+#[test]
+fn valid_lines_set_the_security_options() {
+    let c = valid_config();
+    assert_eq!(c.security.clientid_prefixes.as_deref(), Some("secure-"));
+    assert!(!c.security.allow_zero_length_clientid);
+    assert_eq!(c.security.auto_id_prefix.as_deref(), Some("gen-"));
+    assert_eq!(c.security.plugins.len(), 2);
+    assert_eq!(
+        c.security.plugins[0].options,
+        vec![("key".to_string(), "value with spaces".to_string())]
+    );
+    assert!(!c.security.plugins[0].deny_special_chars);
+    assert_eq!(
+        c.security.plugins[1].options,
+        vec![("abc".to_string(), "1".to_string())]
+    );
+}
+
+#[test]
+fn valid_lines_set_the_listener_options() {
+    let c = valid_config();
     // Listeners: 1885, 1886, then the default listener last.
     assert_eq!(c.listeners.len(), 3);
     let l = &c.listeners[0];
@@ -487,8 +391,11 @@ fn every_option_parses_with_a_valid_value() {
     assert!(d.is_default);
     assert_eq!(d.port, 1884);
     assert_eq!(d.bind_address.as_deref(), Some("127.0.0.1"));
+}
 
-    // Bridges.
+#[test]
+fn valid_lines_set_the_bridge_options() {
+    let c = valid_config();
     assert_eq!(c.bridges.len(), 2);
     let b = &c.bridges[0];
     assert_eq!(
@@ -536,24 +443,111 @@ fn every_option_parses_with_a_valid_value() {
     assert!(b2.uses_psk());
 }
 
+// ----- The option table against the documentation -----
+
+/// The options the documentation lists: every table entry but the aliases
+/// and the removed options (prefixed ones as `plugin_opt_*`).
+fn documented_options() -> Vec<&'static str> {
+    options::all()
+        .filter(|o| !matches!(o.set, Set::Alias(_) | Set::Ignored))
+        .map(|o| o.name)
+        .collect()
+}
+
+/// The options man/mosquitto.conf.5 describes: the `\fBname\fP` tag of each
+/// `.TP` from GENERAL OPTIONS to COMPATIBILITY, outside the indented
+/// (`.RS`) lists such as log_dest's destinations.
+fn man_page_options() -> BTreeSet<&'static str> {
+    let start = MAN_PAGE
+        .find(".SH \"GENERAL OPTIONS\"")
+        .expect("GENERAL OPTIONS");
+    let end = MAN_PAGE.find(".SH COMPATIBILITY").expect("COMPATIBILITY");
+    let mut names = BTreeSet::new();
+    let (mut depth, mut tag_next) = (0, false);
+    for line in MAN_PAGE[start..end].lines() {
+        if tag_next && depth == 0 {
+            if let Some(name) = line
+                .strip_prefix("\\fB")
+                .and_then(|l| l.split("\\fP").next())
+            {
+                names.insert(name);
+            }
+        }
+        tag_next = line == ".TP";
+        if line.starts_with(".RS") {
+            depth += 1;
+        } else if line == ".RE" {
+            depth -= 1;
+        }
+    }
+    names
+}
+
 #[test]
-fn every_option_is_in_the_option_list() {
-    // Each VALID_LINES option is listed in ALL_OPTIONS (after alias mapping),
-    // so the documentation test above covers them all.
-    for line in VALID_LINES {
-        let opt = line.split(' ').next().unwrap_or("");
-        let canonical = match opt {
-            "auth_plugin" => "plugin",
-            "retained_persistence" => "persistence",
-            "maximum_qos" => "max_qos",
-            "clientid" => "remote_clientid",
-            "username" => "remote_username",
-            "password" => "remote_password",
-            "addresses" => "address",
-            o if o.starts_with("plugin_opt_") || o.starts_with("auth_opt_") => "plugin_opt_*",
-            o => o,
-        };
-        assert!(ALL_OPTIONS.contains(&canonical), "{opt}");
+fn every_option_of_the_man_page_is_in_the_option_table_and_back() {
+    let table: BTreeSet<&str> = documented_options()
+        .into_iter()
+        .map(|n| n.trim_end_matches('*'))
+        .collect();
+    let man = man_page_options();
+    assert!(
+        man.len() > 100,
+        "only {} options in the man page",
+        man.len()
+    );
+    let undocumented: Vec<_> = table.difference(&man).collect();
+    assert!(
+        undocumented.is_empty(),
+        "not in man/mosquitto.conf.5: {undocumented:?}"
+    );
+    let unknown: Vec<_> = man.difference(&table).collect();
+    assert!(unknown.is_empty(), "not in the option table: {unknown:?}");
+}
+
+#[test]
+fn option_tables_are_sorted_with_unique_names_and_working_aliases() {
+    for table in options::sorted_tables() {
+        for pair in table.windows(2) {
+            assert!(pair[0].name < pair[1].name, "{} first", pair[1].name);
+        }
+    }
+    let mut seen = BTreeSet::new();
+    for o in options::all() {
+        assert!(seen.insert(o.name), "{} is in the table twice", o.name);
+        if let Set::Alias(target) = o.set {
+            let found = options::all().find(|t| t.name == target);
+            assert!(
+                found.is_some_and(|t| !matches!(t.set, Set::Alias(_))),
+                "{} is an alias of {target}, which is not an option",
+                o.name
+            );
+        }
+        // And lookup finds each one (prefixed ones with a key).
+        let written = o.name.replace('*', "key");
+        let found = options::lookup(&written).map(|(spec, _)| spec.name);
+        assert_eq!(found, Some(o.name), "{written}");
+    }
+}
+
+#[test]
+fn every_active_option_is_in_the_option_table() {
+    for entry in ACTIVE_OPTIONS {
+        let name = entry.split(' ').next().unwrap_or(entry);
+        assert!(options::lookup(name).is_some(), "{entry}");
+    }
+}
+
+#[test]
+fn every_option_has_a_valid_line() {
+    // So the valid_lines_set_* tests above parse every option. The removed
+    // ones and include_dir (it needs a directory) have tests of their own.
+    let elsewhere = |o: &options::Spec| matches!(o.set, Set::Ignored) || o.name == "include_dir";
+    for o in options::all().filter(|o| !elsewhere(o)) {
+        let covered = VALID_LINES.iter().any(|l| match o.prefix() {
+            Some(prefix) => l.starts_with(prefix),
+            None => l.split(' ').next() == Some(o.name),
+        });
+        assert!(covered, "VALID_LINES has no {} line", o.name);
     }
 }
 
@@ -1718,6 +1712,7 @@ fn no_input_makes_the_parser_panic() {
             inputs.push(format!("listener 1883\n{}\n", &line[..i]).into_bytes());
         }
     }
+    let names: Vec<&str> = options::all().map(|o| o.name).collect();
     let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
     let alphabet = b"ab01 #\t\r\n\"/+:-_.\xff\xc3";
     for _ in 0..2000 {
@@ -1729,7 +1724,7 @@ fn no_input_makes_the_parser_panic() {
             bytes.push(alphabet[(state >> 33) as usize % alphabet.len()]);
         }
         let mut text = b"connection b\naddress h\n".to_vec();
-        let opt = ALL_OPTIONS[(state >> 40) as usize % ALL_OPTIONS.len()];
+        let opt = names[(state >> 40) as usize % names.len()];
         text.extend_from_slice(opt.as_bytes());
         text.push(b' ');
         text.extend_from_slice(&bytes);

@@ -219,3 +219,9 @@ pub(crate) fn all() -> impl Iterator<Item = &'static Spec> {
         .flat_map(|t| t.iter())
         .chain(security::PREFIXED.iter())
 }
+
+/// Every table that must be sorted by name.
+#[cfg(test)]
+pub(crate) fn sorted_tables() -> &'static [&'static [Spec]] {
+    TABLES
+}
