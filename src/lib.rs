@@ -7,7 +7,10 @@
 pub mod broker;
 pub mod client;
 pub mod config;
+pub mod passwd;
 pub mod protocol;
+pub mod sys;
+pub mod tls;
 
 /// The version we report wherever mosquitto reports its own.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -11,16 +11,16 @@
 pub mod cli;
 pub mod format;
 pub mod json;
-mod localtime;
 pub mod net;
 pub mod options;
 pub mod output;
 pub mod passwd;
-pub mod password;
 pub mod publisher;
 pub mod session;
-mod signals;
 pub mod socks;
 pub mod subscriber;
-mod terminal;
 pub mod usage;
+
+// The password file format is a shared layer (`crate::passwd`); the old
+// `client::password` path still names it.
+pub use crate::passwd as password;

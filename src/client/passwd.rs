@@ -6,8 +6,8 @@ use std::io::Write;
 use std::os::unix::ffi::OsStringExt;
 use std::path::{Path, PathBuf};
 
-use super::password::{HashKind, PasswordHash, DEFAULT_ITERATIONS, HASHING_AVAILABLE};
-use super::terminal;
+use crate::passwd::{HashKind, PasswordHash, DEFAULT_ITERATIONS, HASHING_AVAILABLE};
+use crate::sys::terminal;
 
 const USAGE: &str = "\
 mosquitto_passwd is a tool for managing password files for mosquitto.
@@ -240,7 +240,7 @@ impl PasswordHash {
 }
 
 fn strerror(e: &std::io::Error) -> String {
-    super::net::strerror(e)
+    crate::sys::net::strerror(e)
 }
 
 /// Refuse clearly, before asking for anything, when this build cannot hash.
