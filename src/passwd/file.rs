@@ -401,7 +401,7 @@ mod tests {
 
         #[test]
         fn strict_load_reports_first_bad_line() {
-            let path = crate::broker::security::test_util::temp_file(
+            let path = crate::passwd::test_util::temp_file(
                 "pwstrict",
                 &format!("good:$6${SALT}${SHA512_HASH}\nplain:secret\n"),
             );

@@ -235,23 +235,7 @@ impl SecurityFiles {
 }
 
 #[cfg(test)]
-pub(crate) mod test_util {
-    use std::path::PathBuf;
-    use std::sync::atomic::{AtomicUsize, Ordering};
-
-    static COUNTER: AtomicUsize = AtomicUsize::new(0);
-
-    /// A file with `content` in a fresh temporary directory.
-    pub fn temp_file(name: &str, content: &str) -> PathBuf {
-        let n = COUNTER.fetch_add(1, Ordering::SeqCst);
-        let dir =
-            std::env::temp_dir().join(format!("mosq-rs-sec-{}-{}-{}", std::process::id(), n, name));
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join(name);
-        std::fs::write(&path, content).unwrap();
-        path
-    }
-}
+pub(crate) use crate::passwd::test_util;
 
 #[cfg(test)]
 mod tests {
