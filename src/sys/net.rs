@@ -373,11 +373,7 @@ pub fn connect_bound(
         let ms = i32::try_from(timeout.as_millis())
             .unwrap_or(i32::MAX)
             .max(1);
-        // SAFETY: one valid pollfd.
-        let n = unsafe { libc::poll(&mut pfd, 1, ms) };
-        if n < 0 {
-            return Err(io::Error::last_os_error());
-        }
+        let n = super::poll::poll(std::slice::from_mut(&mut pfd), ms)?;
         if n == 0 {
             return Err(io::ErrorKind::TimedOut.into());
         }
