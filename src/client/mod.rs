@@ -6,7 +6,8 @@
 //! is the small blocking MQTT client on top of `protocol`, and
 //! `publisher`/`subscriber` are the two tools' main loops.
 //! `output`, `format` and `json` print messages for mosquitto_sub;
-//! `password` and `passwd` are the password-file format and its tool.
+//! `passwd` is mosquitto_passwd. Below the client: `protocol`, and the
+//! shared layers `tls`, `passwd` (the password-file format) and `sys`.
 
 pub mod cli;
 pub mod format;
