@@ -14,6 +14,7 @@ use std::time::Duration;
 use super::socks::{self, ProxyUrl};
 use crate::protocol::topic::{valid_topic_filter, valid_topic_name};
 use crate::protocol::{ProtocolVersion, QoS};
+use crate::tls::TlsClientOptions;
 
 /// Which tool is parsing: some options belong to only one of them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -57,45 +58,6 @@ pub struct WillOptions {
     pub retain: bool,
 }
 
-/// The TLS options (`--cafile`, `--psk`, …), as given. They are parsed in
-/// every build; a build without the `tls` feature refuses them as
-/// unavailable rather than unknown.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct TlsOptions {
-    /// The first TLS option given, as the user spelled it.
-    pub first: Option<String>,
-    pub cafile: Option<String>,
-    pub capath: Option<String>,
-    pub certfile: Option<String>,
-    pub keyfile: Option<String>,
-    pub keyform: Option<String>,
-    pub ciphers: Option<String>,
-    pub tls_version: Option<String>,
-    pub insecure: bool,
-    /// `--tls-use-os-certs`, or an `mqtts://` URL: trust the system's CAs.
-    pub use_os_certs: bool,
-    pub psk: Option<String>,
-    pub psk_identity: Option<String>,
-    /// `--tls-alpn`: the application protocol to ask for.
-    pub alpn: Option<String>,
-    /// `--tls-engine`, `--tls-engine-kpass-sha1` or `--keyform engine`:
-    /// recognised but not supported.
-    pub unsupported: Option<String>,
-}
-
-impl TlsOptions {
-    /// Whether the connection uses TLS: a CA, a PSK or the system's CAs
-    /// were asked for (mosquitto also trusts the system's CAs on an
-    /// explicit `-p 8883` with no other TLS option).
-    pub fn enabled(&self, port: Option<u16>) -> bool {
-        self.cafile.is_some()
-            || self.capath.is_some()
-            || self.psk.is_some()
-            || self.use_os_certs
-            || (cfg!(feature = "tls") && port == Some(8883))
-    }
-}
-
 /// Everything the command line and the defaults file set.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Config {
@@ -120,7 +82,10 @@ pub struct Config {
     pub quiet: bool,
     pub max_inflight: u16,
     pub nodelay: bool,
-    pub tls: TlsOptions,
+    /// The TLS options (`--cafile`, `--psk`, …), as given. They are parsed
+    /// in every build; a build without the `tls` feature refuses them as
+    /// unavailable rather than unknown.
+    pub tls: TlsClientOptions,
     /// A `-D`/`--property` option: we do not support MQTT 5 properties.
     pub unsupported: Option<String>,
     /// `--proxy`: connect through this SOCKS5 proxy.
@@ -174,7 +139,7 @@ impl Config {
             quiet: false,
             max_inflight: 20,
             nodelay: false,
-            tls: TlsOptions::default(),
+            tls: TlsClientOptions::default(),
             unsupported: None,
             proxy: None,
             topic: None,
@@ -357,7 +322,7 @@ fn check(cfg: &mut Config) -> Result<(), ParseStop> {
 }
 
 /// mosquitto's checks of the TLS options, with its messages.
-fn check_tls(t: &TlsOptions) -> Result<(), ParseStop> {
+fn check_tls(t: &TlsClientOptions) -> Result<(), ParseStop> {
     if t.certfile.is_some() != t.keyfile.is_some() {
         return err("Error: Both certfile and keyfile must be provided if one of them is set.\n");
     }
@@ -476,12 +441,12 @@ const TLS_VALUE_OPTIONS: &[(&str, &str)] = &[
 ];
 
 /// Store the value of one of `TLS_VALUE_OPTIONS`.
-fn set_tls_value(t: &mut TlsOptions, opt: &str, v: String) {
+fn set_tls_value(t: &mut TlsClientOptions, opt: &str, v: String) {
     match opt {
-        "--cafile" => t.cafile = Some(v),
-        "--capath" => t.capath = Some(v),
-        "--cert" => t.certfile = Some(v),
-        "--key" => t.keyfile = Some(v),
+        "--cafile" => t.cafile = Some(v.into()),
+        "--capath" => t.capath = Some(v.into()),
+        "--cert" => t.certfile = Some(v.into()),
+        "--key" => t.keyfile = Some(v.into()),
         "--ciphers" => t.ciphers = Some(v),
         "--tls-version" => t.tls_version = Some(v),
         "--psk" => t.psk = Some(v),
@@ -1019,7 +984,7 @@ mod tests {
     fn tls_options_are_recognised() {
         let c = parse_only(Tool::Pub, &["--cafile", "x", "--insecure", "-t", "a"]).unwrap();
         assert_eq!(c.tls.first.as_deref(), Some("--cafile"));
-        assert_eq!(c.tls.cafile.as_deref(), Some("x"));
+        assert_eq!(c.tls.cafile.as_deref(), Some(std::path::Path::new("x")));
         assert!(c.tls.insecure);
         assert!(c.tls.enabled(c.port));
         assert_eq!(c.effective_port(), 8883);
