@@ -56,20 +56,35 @@ pub fn crc32(data: &[u8]) -> u32 {
 }
 
 /// Feeds `data` into a CRC-32 register (start at `!0`, invert at the end),
-/// so a file can be checksummed as it is written. Table-driven: a save
-/// checksums every byte it writes, and bit by bit took longer than the
-/// writing itself.
+/// so a file can be checksummed as it is written. A save checksums every
+/// byte it writes, so this is slicing-by-8 (eight bytes per step through
+/// eight tables): about five times faster than bit by bit, which took as
+/// long as writing the file.
 pub(super) fn crc32_update(mut crc: u32, data: &[u8]) -> u32 {
-    for &b in data {
-        // The index is a u8, always inside the 256-entry table.
-        crc = (crc >> 8) ^ CRC_TABLE[usize::from(crc as u8 ^ b)];
+    // Every index below is a u8, always inside a 256-entry table.
+    let [t0, t1, t2, t3, t4, t5, t6, t7] = &CRC_TABLES;
+    let (blocks, rest) = data.as_chunks::<8>();
+    for &[b0, b1, b2, b3, b4, b5, b6, b7] in blocks {
+        let [c0, c1, c2, c3] = crc.to_le_bytes();
+        crc = t7[usize::from(c0 ^ b0)]
+            ^ t6[usize::from(c1 ^ b1)]
+            ^ t5[usize::from(c2 ^ b2)]
+            ^ t4[usize::from(c3 ^ b3)]
+            ^ t3[usize::from(b4)]
+            ^ t2[usize::from(b5)]
+            ^ t1[usize::from(b6)]
+            ^ t0[usize::from(b7)];
+    }
+    for &b in rest {
+        crc = (crc >> 8) ^ t0[usize::from(crc as u8 ^ b)];
     }
     crc
 }
 
-/// The CRC-32 of each byte value, built at compile time.
-const CRC_TABLE: [u32; 256] = {
-    let mut table = [0u32; 256];
+/// `CRC_TABLES[0]` is the CRC-32 of each byte value; table k advances that
+/// by k more zero bytes. Built at compile time.
+const CRC_TABLES: [[u32; 256]; 8] = {
+    let mut tables = [[0u32; 256]; 8];
     let mut i = 0;
     while i < 256 {
         let mut crc = i as u32;
@@ -79,10 +94,20 @@ const CRC_TABLE: [u32; 256] = {
             crc = (crc >> 1) ^ (0xEDB8_8320 & mask);
             bit += 1;
         }
-        table[i] = crc;
+        tables[0][i] = crc;
         i += 1;
     }
-    table
+    let mut k = 1;
+    while k < 8 {
+        let mut i = 0;
+        while i < 256 {
+            let prev = tables[k - 1][i];
+            tables[k][i] = (prev >> 8) ^ tables[0][(prev & 0xFF) as usize];
+            i += 1;
+        }
+        k += 1;
+    }
+    tables
 };
 
 /// What the mosquitto-rs marker chunks said while decoding.
@@ -803,4 +828,41 @@ fn decode_client_msg_v234(r: &mut Reader<'_>) -> Result<PersistClientMsg> {
         direction,
         properties: Vec::new(),
     })
+}
+
+#[cfg(test)]
+mod crc_tests {
+    use super::{crc32, crc32_update};
+
+    /// The plain bit-by-bit definition, to check the sliced tables against.
+    fn crc32_bitwise(data: &[u8]) -> u32 {
+        let mut crc = !0u32;
+        for &b in data {
+            crc ^= u32::from(b);
+            for _ in 0..8 {
+                let mask = (crc & 1).wrapping_neg();
+                crc = (crc >> 1) ^ (0xEDB8_8320 & mask);
+            }
+        }
+        !crc
+    }
+
+    /// Whole or fed in pieces (as a save does, chunk by chunk), every length
+    /// and split point around the 8-byte blocks gives the same CRC.
+    #[test]
+    fn sliced_crc_matches_bitwise_in_any_pieces() {
+        let data: Vec<u8> = (0..300u32).map(|i| (i * 151 + i / 7) as u8).collect();
+        for len in 0..data.len() {
+            let d = &data[..len];
+            let want = crc32_bitwise(d);
+            assert_eq!(crc32(d), want, "len {len}");
+            for split in [1, 3, 8, 13] {
+                let mut crc = !0;
+                for piece in d.chunks(split) {
+                    crc = crc32_update(crc, piece);
+                }
+                assert_eq!(!crc, want, "len {len}, pieces of {split}");
+            }
+        }
+    }
 }
