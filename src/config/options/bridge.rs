@@ -20,7 +20,7 @@ const fn bridge_value_first(name: &'static str, value: Value<Bridge>) -> Spec {
 pub(super) const OPTIONS: &[Spec] = &[
     bridge("address", Value::With(addresses)),
     Spec::new("addresses", Set::Alias("address")),
-    bridge("bridge_alpn", Value::Text(|b| &mut b.alpn)),
+    bridge("bridge_alpn", Value::Text(|b| &mut b.tls.alpn)),
     bridge_value_first(
         "bridge_attempt_unsubscribe",
         Value::Bool(|b| &mut b.attempt_unsubscribe),
@@ -30,28 +30,28 @@ pub(super) const OPTIONS: &[Spec] = &[
         "bridge_cafile",
         Value::With(|b, a| {
             no_psk(b)?;
-            a.set_path(&mut b.cafile)
+            a.set_path(&mut b.tls.cafile)
         }),
     ),
     bridge(
         "bridge_capath",
         Value::With(|b, a| {
             no_psk(b)?;
-            a.set_path(&mut b.capath)
+            a.set_path(&mut b.tls.capath)
         }),
     ),
     bridge(
         "bridge_certfile",
         Value::With(|b, a| {
             no_psk(b)?;
-            a.set_path(&mut b.certfile)
+            a.set_path(&mut b.tls.certfile)
         }),
     ),
     bridge(
         "bridge_identity",
         Value::With(|b, a| {
             no_certificates(b)?;
-            a.set_string(&mut b.identity)
+            a.set_string(&mut b.tls.psk_identity)
         }),
     ),
     bridge_value_first("bridge_insecure", Value::With(bridge_insecure)),
@@ -59,7 +59,7 @@ pub(super) const OPTIONS: &[Spec] = &[
         "bridge_keyfile",
         Value::With(|b, a| {
             no_psk(b)?;
-            a.set_path(&mut b.keyfile)
+            a.set_path(&mut b.tls.keyfile)
         }),
     ),
     bridge_value_first(
@@ -78,11 +78,17 @@ pub(super) const OPTIONS: &[Spec] = &[
         "bridge_psk",
         Value::With(|b, a| {
             no_certificates(b)?;
-            a.set_string(&mut b.psk)
+            a.set_string(&mut b.tls.psk)
         }),
     ),
-    bridge_value_first("bridge_require_ocsp", Value::Bool(|b| &mut b.require_ocsp)),
-    bridge("bridge_tls_version", Value::Text(|b| &mut b.tls_version)),
+    bridge_value_first(
+        "bridge_require_ocsp",
+        Value::Bool(|b| &mut b.tls.ocsp_required),
+    ),
+    bridge(
+        "bridge_tls_version",
+        Value::Text(|b| &mut b.tls.tls_version),
+    ),
     bridge("cleansession", Value::Bool(|b| &mut b.cleansession)),
     Spec::new("clientid", Set::Alias("remote_clientid")),
     Spec::new("connection", Set::Reader(connection)),
@@ -156,8 +162,8 @@ fn addresses(b: &mut Bridge, a: &mut Args) -> Result<(), String> {
 }
 
 fn bridge_insecure(b: &mut Bridge, a: &mut Args) -> Result<(), String> {
-    b.insecure = a.bool()?;
-    if b.insecure {
+    b.tls.insecure = a.bool()?;
+    if b.tls.insecure {
         a.notice(format!(
             "Bridge {} is in insecure mode: the remote host name is not checked.",
             b.name
@@ -256,7 +262,7 @@ fn threshold(b: &mut Bridge, a: &mut Args) -> Result<(), String> {
 
 /// Certificate and PSK encryption exclude each other on one bridge.
 fn no_psk(b: &Bridge) -> Result<(), String> {
-    if b.identity.is_some() || b.psk.is_some() {
+    if b.tls.psk_identity.is_some() || b.tls.psk.is_some() {
         return Err(BOTH_ENCRYPTIONS.to_string());
     }
     Ok(())

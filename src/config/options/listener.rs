@@ -23,23 +23,23 @@ pub(super) const OPTIONS: &[Spec] = &[
         "cafile",
         Value::With(|l, a| {
             no_psk(l)?;
-            a.set_path(&mut l.cafile)
+            a.set_path(&mut l.tls.cafile)
         }),
     ),
-    listener("capath", Value::Path(|l| &mut l.capath)),
+    listener("capath", Value::Path(|l| &mut l.tls.capath)),
     listener(
         "certfile",
         Value::With(|l, a| {
             no_psk(l)?;
-            a.set_path(&mut l.certfile)
+            a.set_path(&mut l.tls.certfile)
         }),
     ),
-    listener("ciphers", Value::Text(|l| &mut l.ciphers)),
-    listener("ciphers_tls1.3", Value::Text(|l| &mut l.ciphers_tls13)),
-    listener("crlfile", Value::Path(|l| &mut l.crlfile)),
-    listener("dhparamfile", Value::Path(|l| &mut l.dhparamfile)),
+    listener("ciphers", Value::Text(|l| &mut l.tls.ciphers)),
+    listener("ciphers_tls1.3", Value::Text(|l| &mut l.tls.ciphers_tls13)),
+    listener("crlfile", Value::Path(|l| &mut l.tls.crlfile)),
+    listener("dhparamfile", Value::Path(|l| &mut l.tls.dhparamfile)),
     listener("http_dir", Value::Path(|l| &mut l.http_dir)),
-    listener("keyfile", Value::Path(|l| &mut l.keyfile)),
+    listener("keyfile", Value::Path(|l| &mut l.tls.keyfile)),
     Spec::new("listener", Set::Reader(new_listener)),
     listener(
         "max_connections",
@@ -80,19 +80,19 @@ pub(super) const OPTIONS: &[Spec] = &[
             Ok(())
         }),
     ),
-    listener("psk_hint", Value::Text(|l| &mut l.psk_hint)),
+    listener("psk_hint", Value::Text(|l| &mut l.tls.psk_hint)),
     listener(
         "require_certificate",
-        Value::Bool(|l| &mut l.require_certificate),
+        Value::Bool(|l| &mut l.tls.require_certificate),
     ),
     listener("socket_domain", Value::With(socket_domain)),
-    listener("tls_engine", Value::Text(|l| &mut l.tls_engine)),
+    listener("tls_engine", Value::Text(|l| &mut l.tls.tls_engine)),
     listener("tls_engine_kpass_sha1", Value::With(tls_engine_kpass_sha1)),
     listener(
         "tls_keyform",
         Value::With(|l, a| {
             // Like mosquitto: "engine" selects the engine, anything else PEM.
-            l.tls_keyform = if a.string(false)? == "engine" {
+            l.tls.tls_keyform = if a.string(false)? == "engine" {
                 KeyForm::Engine
             } else {
                 KeyForm::Pem
@@ -102,14 +102,14 @@ pub(super) const OPTIONS: &[Spec] = &[
     ),
     // Checked by the start-up rules, and only for listeners that use TLS:
     // mosquitto ignores it elsewhere.
-    listener("tls_version", Value::Text(|l| &mut l.tls_version)),
+    listener("tls_version", Value::Text(|l| &mut l.tls.tls_version)),
     listener(
         "use_identity_as_username",
-        Value::Bool(|l| &mut l.use_identity_as_username),
+        Value::Bool(|l| &mut l.tls.use_identity_as_username),
     ),
     listener(
         "use_subject_as_username",
-        Value::Bool(|l| &mut l.use_subject_as_username),
+        Value::Bool(|l| &mut l.tls.use_subject_as_username),
     ),
     listener(
         "use_username_as_clientid",
@@ -214,13 +214,13 @@ fn tls_engine_kpass_sha1(l: &mut Listener, a: &mut Args) -> Result<(), String> {
             "Invalid tls_engine_kpass_sha1 value ({v}): 40 hexadecimal digits expected."
         ));
     }
-    l.tls_engine_kpass_sha1 = Some(v);
+    l.tls.tls_engine_kpass_sha1 = Some(v);
     Ok(())
 }
 
 /// Certificate and PSK encryption exclude each other on one listener.
 fn no_psk(l: &Listener) -> Result<(), String> {
-    if l.psk_hint.is_some() {
+    if l.tls.psk_hint.is_some() {
         return Err(
             "Cannot use both certificate and psk encryption in a single listener.".to_string(),
         );
