@@ -7,7 +7,7 @@ use crate::harness::pki;
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use crate::harness::common::*;
+use crate::harness::*;
 #[cfg(feature = "tls")]
 use pki::Pki;
 

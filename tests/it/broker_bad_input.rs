@@ -1,8 +1,7 @@
 //! Malformed and hostile input: each case closes that one connection, and a
 //! healthy publisher/subscriber pair connected throughout keeps working.
 
-
-use crate::harness::common::*;
+use crate::harness::*;
 use std::time::{Duration, Instant};
 
 /// A subscriber and a publisher connected before the bad client and checked

@@ -1,8 +1,7 @@
 //! CONNECT / CONNACK: protocol versions, client ids, connect flags, the
 //! first-packet rules, session takeover, connection limits.
 
-
-use crate::harness::common::*;
+use crate::harness::*;
 
 #[test]
 fn connect_v311_connack_is_byte_exact() {

@@ -5,8 +5,7 @@
 //! A missing tool fails the test when CI is set, and is skipped with a note
 //! otherwise.
 
-
-use crate::harness::common::*;
+use crate::harness::*;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};

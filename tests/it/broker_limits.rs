@@ -2,8 +2,7 @@
 //! max_packet_size (close the connection before reading the body) and
 //! max_inflight_bytes (the outgoing window measured in payload bytes).
 
-
-use crate::harness::common::*;
+use crate::harness::*;
 
 #[test]
 fn message_size_limit_drops_large_messages_but_acknowledges_them() {

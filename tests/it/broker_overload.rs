@@ -3,12 +3,11 @@
 //! dropped, and retained messages matched by a subscription are all sent
 //! whatever the queue limits. mosquitto 2.0.11 drops in both cases.
 
-
 use std::collections::HashSet;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use crate::harness::common::*;
+use crate::harness::*;
 
 #[test]
 fn fast_publishers_slow_subscriber_lose_nothing() {

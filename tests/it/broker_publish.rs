@@ -2,8 +2,7 @@
 //! exactly-once for inbound QoS 2, topic matching, SUBACK/UNSUBACK,
 //! overlapping subscriptions.
 
-
-use crate::harness::common::*;
+use crate::harness::*;
 
 /// The bytes of a PUBLISH as the broker should send it.
 fn expected_publish(

@@ -1,7 +1,6 @@
 //! Retained messages and wills, including keepalive expiry.
 
-
-use crate::harness::common::*;
+use crate::harness::*;
 use std::time::{Duration, Instant};
 
 #[test]

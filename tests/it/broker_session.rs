@@ -1,8 +1,7 @@
 //! Persistent sessions (clean session = 0): queued messages, session present,
 //! resend of unacknowledged messages, in-flight and queue limits.
 
-
-use crate::harness::common::*;
+use crate::harness::*;
 
 const SESSION_PRESENT: [u8; 4] = [0x20, 0x02, 0x01, 0x00];
 

@@ -6,13 +6,12 @@
 //! Every broker here also has a TCP listener: the harness waits on its port.
 //! The unix listener comes first in the file, so it is open by then.
 
-
 use std::fs;
 use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use crate::harness::common::*;
+use crate::harness::*;
 
 const OUR_PUB: &str = env!("CARGO_BIN_EXE_mosquitto_pub");
 const OUR_SUB: &str = env!("CARGO_BIN_EXE_mosquitto_sub");

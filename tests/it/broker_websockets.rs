@@ -1,5 +1,5 @@
 //! `protocol websockets` listeners: MQTT over websockets (RFC 6455) with a
-//! hand-written websocket client (tests/common `WsStream`: handshake and
+//! hand-written websocket client (tests/it/harness/websocket.rs `WsStream`: handshake and
 //! masked frames over a `TcpStream`), plain HTTP and `http_dir`, and Eclipse
 //! Paho's Python client with `transport="websockets"`.
 //!
@@ -9,8 +9,7 @@
 //! against it too (`MQTT_TEST_BROKER=/usr/sbin/mosquitto`). Where we differ
 //! on purpose, `is_reference()` branches say why.
 
-
-use crate::harness::common::*;
+use crate::harness::*;
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpStream};
 

@@ -3,15 +3,14 @@
 //! Chinese variants. The subscriber runs with exactly the demo's arguments
 //! (plus `-p`), so readiness is detected by publishing until it prints.
 
-
-use crate::harness::clients::*;
+use crate::harness::*;
 use std::time::{Duration, Instant};
 
 /// Start `sub_args` as written, then run the publisher (as written) until
 /// the subscriber prints something; every line printed must be `expected`.
 fn demo(sub_args: &[&str], pub_args: &[&str], expected: &str) {
     let mut sub = Sub::spawn(OUR_SUB, sub_args);
-    let deadline = Instant::now() + STEP;
+    let deadline = Instant::now() + TIMEOUT;
     let mut published = 0;
     while Instant::now() < deadline {
         let r = run(OUR_PUB, pub_args);
@@ -36,7 +35,7 @@ fn demo(sub_args: &[&str], pub_args: &[&str], expected: &str) {
 
 #[test]
 fn demo_hello_world() {
-    let b = Broker::start();
+    let b = Broker::start("");
     let p = b.port_arg();
     demo(
         &["-t", "mqtt", "-p", &p],
@@ -56,7 +55,7 @@ fn demo_hello_world() {
 
 #[test]
 fn demo_chinese_topic_and_client_id() {
-    let b = Broker::start();
+    let b = Broker::start("");
     let p = b.port_arg();
     demo(
         &["-t", "主题", "-p", &p],
@@ -99,7 +98,9 @@ fn demo_on_default_port() {
         println!("note: port 1883 is in use; skipping the default-port demo");
         return;
     }
-    let Some(_b) = Broker::try_start("localhost", 1883, "allow_anonymous true\n") else {
+    let Ok(_b) = Broker::try_start_on(1883, |port| {
+        format!("listener {port} localhost\nallow_anonymous true\n")
+    }) else {
         println!("note: could not start a broker on localhost:1883; skipping");
         return;
     };

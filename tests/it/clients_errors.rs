@@ -2,8 +2,7 @@
 //! tools print on stderr and exit with the same status, and never panic or
 //! hang.
 
-
-use crate::harness::clients::*;
+use crate::harness::*;
 use std::net::TcpListener;
 use std::time::{Duration, Instant};
 
@@ -22,7 +21,7 @@ fn same_as_debian(ours: &str, debian: &str, args: &[&str]) -> Run {
 
 #[test]
 fn bad_pub_arguments_match_mosquitto() {
-    let b = Broker::start();
+    let b = Broker::start("");
     let p = b.port_arg();
     let cases: Vec<Vec<&str>> = vec![
         vec!["--foo"],
@@ -68,7 +67,7 @@ fn bad_pub_arguments_match_mosquitto() {
 
 #[test]
 fn bad_sub_arguments_match_mosquitto() {
-    let b = Broker::start();
+    let b = Broker::start("");
     let p = b.port_arg();
     let cases: Vec<Vec<&str>> = vec![
         vec!["-p", &p],
@@ -151,16 +150,18 @@ fn silent_server_times_out_after_keepalive() {
 #[test]
 fn refused_connection_bad_credentials() {
     let dir = TempDir::new("cred");
-    let pw = dir.path("pw");
+    let pw = dir.join("pw");
     let r = run(
         DEBIAN_PASSWD,
         &["-c", "-b", pw.to_str().unwrap(), "alice", "secret"],
     );
     assert_eq!(r.code, Some(0));
-    let b = Broker::start_with(&format!(
-        "allow_anonymous false\npassword_file {}\n",
-        pw.display()
-    ));
+    let b = Broker::start_config(|port| {
+        format!(
+            "listener {port} 127.0.0.1\nallow_anonymous false\npassword_file {}\n",
+            pw.display()
+        )
+    });
     let p = b.port_arg();
     for (args, code) in [
         (vec!["-u", "alice", "-P", "wrong"], 5),

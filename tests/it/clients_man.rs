@@ -1,7 +1,6 @@
 //! The manual pages describe every option the tools accept.
 
-
-use crate::harness::clients::*;
+use crate::harness::*;
 
 fn man(name: &str) -> String {
     let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))

@@ -2,8 +2,7 @@
 //! Debian's mosquitto_passwd writes are accepted by our verify code, and
 //! options, prompts, messages and exit statuses match Debian's tool.
 
-
-use crate::harness::clients::*;
+use crate::harness::*;
 
 #[cfg(feature = "tls")]
 use mosquitto_rs::client::password::PasswordHash;
@@ -35,17 +34,19 @@ fn login(b: &Broker, user: &str, pw: &str) -> Option<i32> {
 
 #[cfg(feature = "tls")]
 fn secured_broker(pwfile: &std::path::Path) -> Broker {
-    Broker::start_with(&format!(
-        "allow_anonymous false\npassword_file {}\n",
-        pwfile.display()
-    ))
+    Broker::start_config(|port| {
+        format!(
+            "listener {port} 127.0.0.1\nallow_anonymous false\npassword_file {}\n",
+            pwfile.display()
+        )
+    })
 }
 
 #[cfg(feature = "tls")]
 #[test]
 fn our_files_work_with_debian_broker() {
     let dir = TempDir::new("pw-ours");
-    let f = dir.path("passwd");
+    let f = dir.join("passwd");
     let fs = f.to_str().unwrap();
     let r = run(OUR_PASSWD, &["-c", "-b", fs, "alice", "secret"]);
     assert_eq!(r.code, Some(0), "{r:?}");
@@ -65,7 +66,7 @@ fn our_files_work_with_debian_broker() {
     let text = read(&f);
     assert_eq!(text.lines().count(), 3);
     assert!(text.starts_with("alice:$7$101$"));
-    assert!(!dir.path("passwd.tmp").exists(), "backup removed");
+    assert!(!dir.join("passwd.tmp").exists(), "backup removed");
 
     let b = secured_broker(&f);
     assert_eq!(login(&b, "alice", "newsecret"), Some(0));
@@ -89,7 +90,7 @@ fn our_files_work_with_debian_broker() {
 #[test]
 fn update_plain_text_file() {
     let dir = TempDir::new("pw-u");
-    let f = dir.path("plain");
+    let f = dir.join("plain");
     std::fs::write(&f, "erin:plainpw\nfrank:  spaced \n").unwrap();
     let r = run(OUR_PASSWD, &["-U", f.to_str().unwrap()]);
     assert_eq!(r.code, Some(0), "{r:?}");
@@ -106,7 +107,7 @@ fn update_plain_text_file() {
 #[test]
 fn debian_files_verify_with_our_code() {
     let dir = TempDir::new("pw-deb");
-    let f = dir.path("passwd");
+    let f = dir.join("passwd");
     let fs = f.to_str().unwrap();
     assert_eq!(
         run(DEBIAN_PASSWD, &["-c", "-b", fs, "alice", "s3cret"]).code,
@@ -155,7 +156,7 @@ fn debian_files_verify_with_our_code() {
 fn prompts_twice_like_mosquitto_passwd() {
     let dir = TempDir::new("pw-prompt");
     for bin in [OUR_PASSWD, DEBIAN_PASSWD] {
-        let f = dir.path(&format!("p{}", bin.len()));
+        let f = dir.join(&format!("p{}", bin.len()));
         let fs = f.to_str().unwrap();
         let r = run_stdin(bin, &["-c", fs, "gina"], b"typed\ntyped\n");
         assert_eq!(r.code, Some(0), "{bin}: {r:?}");
@@ -176,9 +177,9 @@ fn prompts_twice_like_mosquitto_passwd() {
 #[test]
 fn errors_match_debian() {
     let dir = TempDir::new("pw-err");
-    let f = dir.path("passwd");
+    let f = dir.join("passwd");
     std::fs::write(&f, "alice:$6$784pUzYdBzSvd0ip$oO4FN8QD4ZmccXELTaBgSS1MT9Y3t0ywd4pbQZl+I7/80VrxUB9m4BpSikQSsQkKZCL2+hVBicfPLJ3r+MaU9A==\n").unwrap();
-    let corrupt = dir.path("corrupt");
+    let corrupt = dir.join("corrupt");
     std::fs::write(&corrupt, "alice:x\nbroken line\n").unwrap();
     let fs = f.to_str().unwrap();
     let cs = corrupt.to_str().unwrap();
@@ -227,7 +228,7 @@ fn errors_match_debian() {
 #[test]
 fn without_tls_hashing_is_refused_clearly() {
     let dir = TempDir::new("pw-notls");
-    let f = dir.path("passwd");
+    let f = dir.join("passwd");
     let r = run(OUR_PASSWD, &["-c", "-b", f.to_str().unwrap(), "u", "p"]);
     assert_eq!(r.code, Some(1));
     assert!(

@@ -7,7 +7,7 @@
 #[cfg(feature = "tls")]
 use crate::harness::pki;
 
-use crate::harness::clients::*;
+use crate::harness::*;
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream, ToSocketAddrs};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -170,7 +170,7 @@ fn serve(
     // where the broker is not listening.
     let upstream = (host.as_str(), port)
         .to_socket_addrs()?
-        .find_map(|a| TcpStream::connect_timeout(&a, STEP).ok());
+        .find_map(|a| TcpStream::connect_timeout(&a, TIMEOUT).ok());
     let Some(up) = upstream else {
         return c.write_all(&[5, 5, 0, 1, 0, 0, 0, 0, 0, 0]);
     };
@@ -234,7 +234,7 @@ fn publish_through(b: &Broker, pub_bin: &str, proxy_url: &str, extra: &[&str], m
     ]);
     let r = run(pub_bin, &args);
     assert_eq!(r.code, Some(0), "{pub_bin} {args:?}: {r:?}");
-    assert_eq!(sub.wait_exit(STEP), Some(0), "{}", sub.stderr());
+    assert_eq!(sub.wait_exit(TIMEOUT), Some(0), "{}", sub.stderr());
     assert_eq!(
         String::from_utf8_lossy(&sub.output()),
         format!("{msg}\n"),
@@ -244,7 +244,7 @@ fn publish_through(b: &Broker, pub_bin: &str, proxy_url: &str, extra: &[&str], m
 
 #[test]
 fn pub_through_proxy_reaches_subscriber() {
-    let b = Broker::start();
+    let b = Broker::start("");
     let proxy = Proxy::start(Mode::Relay, None);
     for bin in publishers() {
         publish_through(&b, bin, &proxy.url(), &[], "via socks");
@@ -262,7 +262,7 @@ fn pub_through_proxy_reaches_subscriber() {
 
 #[test]
 fn ip_literal_is_sent_as_an_address() {
-    let b = Broker::start();
+    let b = Broker::start("");
     let proxy = Proxy::start(Mode::RelayNamed, None);
     let port = b.port_arg();
     let mut sub = Sub::start(OUR_SUB, &["-p", &port, "-t", "px/ip", "-C", "1"]);
@@ -283,13 +283,13 @@ fn ip_literal_is_sent_as_an_address() {
         ],
     );
     assert_eq!(r.code, Some(0), "{r:?}");
-    assert_eq!(sub.wait_exit(STEP), Some(0));
+    assert_eq!(sub.wait_exit(TIMEOUT), Some(0));
     assert_eq!(proxy.requests(), [(1u8, format!("127.0.0.1:{port}"))]);
 }
 
 #[test]
 fn sub_through_proxy_receives() {
-    let b = Broker::start();
+    let b = Broker::start("");
     let proxy = Proxy::start(Mode::Relay, None);
     let port = b.port_arg();
     let url = proxy.url();
@@ -315,14 +315,14 @@ fn sub_through_proxy_receives() {
         );
         let r = run(OUR_PUB, &["-p", &port, "-t", "px/s", "-m", "to sub"]);
         assert_eq!(r.code, Some(0), "{r:?}");
-        assert_eq!(sub.wait_exit(STEP), Some(0), "{bin}: {}", sub.stderr());
+        assert_eq!(sub.wait_exit(TIMEOUT), Some(0), "{bin}: {}", sub.stderr());
         assert_eq!(String::from_utf8_lossy(&sub.output()), "to sub\n", "{bin}");
     }
 }
 
 #[test]
 fn username_and_password_accepted() {
-    let b = Broker::start();
+    let b = Broker::start("");
     // ':' in the password is written %3A in the URL.
     let proxy = Proxy::start(Mode::Relay, Some(("alice", "s3:cret")));
     let url = proxy.url_with("alice:s3%3Acret");
@@ -460,12 +460,14 @@ fn bad_urls_as_mosquitto() {
 #[test]
 fn tls_through_proxy() {
     let pki = pki::Pki::fresh("proxy-tls");
-    let b = Broker::start_with(&format!(
-        "allow_anonymous true\ncafile {}\ncertfile {}\nkeyfile {}\n",
-        pki.arg("ca.crt"),
-        pki.arg("server.crt"),
-        pki.arg("server.key")
-    ));
+    let b = Broker::start_config(|port| {
+        format!(
+            "listener {port} 127.0.0.1\nallow_anonymous true\ncafile {}\ncertfile {}\nkeyfile {}\n",
+            pki.arg("ca.crt"),
+            pki.arg("server.crt"),
+            pki.arg("server.key")
+        )
+    });
     let proxy = Proxy::start(Mode::Relay, Some(("bob", "pw")));
     let url = proxy.url_with("bob:pw");
     let ca = pki.arg("ca.crt");
@@ -504,7 +506,7 @@ fn tls_through_proxy() {
             ],
         );
         assert_eq!(r.code, Some(0), "{bin}: {r:?}");
-        assert_eq!(sub.wait_exit(STEP), Some(0), "{}", sub.stderr());
+        assert_eq!(sub.wait_exit(TIMEOUT), Some(0), "{}", sub.stderr());
         assert_eq!(String::from_utf8_lossy(&sub.output()), "sealed\n", "{bin}");
     }
     // Our subscriber over TLS through the proxy, too.
@@ -541,7 +543,7 @@ fn tls_through_proxy() {
         ],
     );
     assert_eq!(r.code, Some(0), "{r:?}");
-    assert_eq!(sub.wait_exit(STEP), Some(0), "{}", sub.stderr());
+    assert_eq!(sub.wait_exit(TIMEOUT), Some(0), "{}", sub.stderr());
     assert_eq!(String::from_utf8_lossy(&sub.output()), "back\n");
     let _ = std::fs::remove_dir_all(&pki.dir);
 }

@@ -1,8 +1,7 @@
 //! mosquitto_pub's options, end to end: each test publishes with one tool
 //! and receives with another, for every pairing of ours and Debian's.
 
-
-use crate::harness::clients::*;
+use crate::harness::*;
 use std::time::Duration;
 
 fn sub_args<'a>(port: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
@@ -29,7 +28,7 @@ fn roundtrip(
     let r = run_stdin(pub_bin, &args, stdin);
     assert_eq!(r.code, Some(0), "{pub_bin} {args:?}: {r:?}");
     assert!(
-        sub.wait_output_len(expect_len, STEP),
+        sub.wait_output_len(expect_len, TIMEOUT),
         "{sub_bin} got {:?}",
         sub.raw_output()
     );
@@ -40,7 +39,7 @@ fn roundtrip(
 
 #[test]
 fn message_topic_and_qos_levels() {
-    let b = Broker::start();
+    let b = Broker::start("");
     for (pb, sb) in tool_pairs() {
         for q in ["0", "1", "2"] {
             let out = roundtrip(
@@ -63,7 +62,7 @@ fn message_topic_and_qos_levels() {
 
 #[test]
 fn qos_flows_complete_before_exit() {
-    let b = Broker::start();
+    let b = Broker::start("");
     let p = b.port_arg();
     let r = run(OUR_PUB, &["-p", &p, "-t", "f", "-m", "x", "-q", "2", "-d"]);
     assert_eq!(r.code, Some(0));
@@ -90,10 +89,11 @@ fn qos_flows_complete_before_exit() {
 
 #[test]
 fn file_with_binary_content_and_raw_output() {
-    let b = Broker::start();
+    let b = Broker::start("");
     let dir = TempDir::new("pubfile");
     let data: Vec<u8> = vec![0, 1, 2, 0xff, 0xfe, b'\n', b'a', 0x80, 0];
-    let path = write_file(&dir, "payload.bin", &data);
+    let path = dir.write_bytes("payload.bin", &data);
+    let path = path.to_string_lossy();
     for (pb, sb) in tool_pairs() {
         let out = roundtrip(
             &b,
@@ -119,7 +119,7 @@ fn file_with_binary_content_and_raw_output() {
 
 #[test]
 fn stdin_lines_and_whole_stdin() {
-    let b = Broker::start();
+    let b = Broker::start("");
     for (pb, sb) in tool_pairs() {
         let want = "l one\nl (null)\nl three 3\nl last\n";
         let out = roundtrip(
@@ -148,7 +148,7 @@ fn stdin_lines_and_whole_stdin() {
 
 #[test]
 fn many_lines_respect_max_inflight() {
-    let b = Broker::start();
+    let b = Broker::start("");
     let p = b.port_arg();
     let mut sub = Sub::start(OUR_SUB, &["-p", &p, "-t", "many", "-q", "1"]);
     let input: String = (0..500).map(|i| format!("line {i}\n")).collect();
@@ -158,13 +158,13 @@ fn many_lines_respect_max_inflight() {
         input.as_bytes(),
     );
     assert_eq!(r.code, Some(0), "{r:?}");
-    assert!(sub.wait_output_len(input.len(), STEP));
+    assert!(sub.wait_output_len(input.len(), TIMEOUT));
     assert_eq!(String::from_utf8(sub.output()).unwrap(), input);
 }
 
 #[test]
 fn null_message_and_retain() {
-    let b = Broker::start();
+    let b = Broker::start("");
     let p = b.port_arg();
     for (pb, sb) in tool_pairs() {
         let r = run(
@@ -194,7 +194,7 @@ fn null_message_and_retain() {
 
 #[test]
 fn repeat_and_repeat_delay() {
-    let b = Broker::start();
+    let b = Broker::start("");
     for (pb, sb) in tool_pairs() {
         let out = roundtrip(
             &b,
@@ -222,7 +222,7 @@ fn repeat_and_repeat_delay() {
 
 #[test]
 fn client_id_prefix_keepalive_and_bind_address() {
-    let b = Broker::start();
+    let b = Broker::start("");
     let p = b.port_arg();
     let r = run(
         OUR_PUB,
@@ -296,14 +296,14 @@ fn client_id_prefix_keepalive_and_bind_address() {
 
 #[test]
 fn url_option() {
-    let b = Broker::start();
+    let b = Broker::start("");
     let p = b.port_arg();
     for (pb, sb) in tool_pairs() {
         let url = format!("mqtt://127.0.0.1:{p}/url/topic");
         let mut sub = Sub::start(sb, &["-L", &url, "-v"]);
         let r = run(pb, &["-L", &url, "-m", "via url"]);
         assert_eq!(r.code, Some(0), "{r:?}");
-        assert!(sub.wait_output_len(18, STEP));
+        assert!(sub.wait_output_len(18, TIMEOUT));
         assert_eq!(sub.output(), b"url/topic via url\n", "{pb} -> {sb}");
     }
     let r = run(OUR_PUB, &["-L", "http://x/y", "-m", "z"]);
@@ -317,11 +317,11 @@ fn url_option() {
 
 #[test]
 fn protocol_versions() {
-    let b = Broker::start();
+    let b = Broker::start("");
     let p = b.port_arg();
     let mut versions = vec!["mqttv31", "mqttv311", "31", "311"];
     // MQTT 5 needs a broker that speaks it.
-    if !using_our_broker() {
+    if is_reference() {
         versions.push("mqttv5");
     }
     for v in versions {
@@ -345,7 +345,7 @@ fn protocol_versions() {
 
 #[test]
 fn will_message_on_unexpected_disconnect() {
-    let b = Broker::start();
+    let b = Broker::start("");
     let p = b.port_arg();
     for (pb, sb) in tool_pairs() {
         let mut watcher = Sub::start(sb, &["-p", &p, "-t", "will/#", "-v", "-q", "1"]);
@@ -373,7 +373,7 @@ fn will_message_on_unexpected_disconnect() {
         let _ = doomed.kill();
         let _ = doomed.wait();
         assert!(
-            watcher.wait_output_len(13, STEP),
+            watcher.wait_output_len(13, TIMEOUT),
             "{pb} -> {sb}: {:?}",
             watcher.raw_output()
         );
@@ -436,7 +436,7 @@ fn will_message_on_unexpected_disconnect() {
 
 #[test]
 fn persistent_session_with_c() {
-    let b = Broker::start();
+    let b = Broker::start("");
     let p = b.port_arg();
     for (pb, sb) in tool_pairs() {
         let id = format!("persist-{}", sb.len());

@@ -1,8 +1,7 @@
 //! mosquitto_sub's options, end to end against the test broker, with our
 //! subscriber fed by our publisher and by Debian's.
 
-
-use crate::harness::clients::*;
+use crate::harness::*;
 use std::time::Duration;
 
 fn publish(pub_bin: &str, port: &str, args: &[&str]) {
@@ -18,7 +17,7 @@ fn pubs() -> [&'static str; 2] {
 
 #[test]
 fn several_topics_filter_out_and_verbose() {
-    let b = Broker::start();
+    let b = Broker::start("");
     let p = b.port_arg();
     for pb in pubs() {
         let mut sub = Sub::start(
@@ -30,7 +29,7 @@ fn several_topics_filter_out_and_verbose() {
         publish(pb, &p, &["-t", "b", "-m", "two"]);
         publish(pb, &p, &["-t", "c", "-m", "none"]);
         let want = "a/1 one\nb two\n";
-        assert!(sub.wait_output_len(want.len(), STEP));
+        assert!(sub.wait_output_len(want.len(), TIMEOUT));
         std::thread::sleep(Duration::from_millis(100));
         assert_eq!(String::from_utf8(sub.output()).unwrap(), want);
     }
@@ -38,12 +37,12 @@ fn several_topics_filter_out_and_verbose() {
 
 #[test]
 fn count_no_eol_and_exit_status() {
-    let b = Broker::start();
+    let b = Broker::start("");
     let p = b.port_arg();
     let mut sub = Sub::start(OUR_SUB, &["-p", &p, "-t", "c", "-C", "2", "-N"]);
     publish(OUR_PUB, &p, &["-t", "c", "-m", "x"]);
     publish(DEBIAN_PUB, &p, &["-t", "c", "-m", "y"]);
-    assert_eq!(sub.wait_exit(STEP), Some(0));
+    assert_eq!(sub.wait_exit(TIMEOUT), Some(0));
     assert_eq!(sub.output(), b"xy");
     let r = run(OUR_SUB, &["-p", &p, "-t", "c", "-C", "0"]);
     assert_eq!(r.code, Some(1));
@@ -54,7 +53,7 @@ fn count_no_eol_and_exit_status() {
 
 #[test]
 fn timeout_exits_27() {
-    let b = Broker::start();
+    let b = Broker::start("");
     let p = b.port_arg();
     for sb in [OUR_SUB, DEBIAN_SUB] {
         let r = run(sb, &["-p", &p, "-t", "quiet/topic", "-W", "1"]);
@@ -67,22 +66,22 @@ fn timeout_exits_27() {
 
 #[test]
 fn retained_handling_r_retained_only_remove_retained() {
-    let b = Broker::start();
+    let b = Broker::start("");
     let p = b.port_arg();
     publish(OUR_PUB, &p, &["-t", "rt/1", "-m", "old1", "-r"]);
     publish(OUR_PUB, &p, &["-t", "rt/2", "-m", "old2", "-r"]);
     // -R: stale (retained) messages are not printed, live ones are.
     let mut sub = Sub::start(OUR_SUB, &["-p", &p, "-t", "rt/#", "-R"]);
     publish(OUR_PUB, &p, &["-t", "rt/1", "-m", "fresh"]);
-    assert!(sub.wait_output_len(6, STEP));
+    assert!(sub.wait_output_len(6, TIMEOUT));
     std::thread::sleep(Duration::from_millis(100));
     assert_eq!(sub.output(), b"fresh\n");
     drop(sub);
     // --retained-only: the retained ones, then exit at the first live one.
     let mut sub = Sub::start(OUR_SUB, &["-p", &p, "-t", "rt/#", "--retained-only", "-v"]);
-    assert!(sub.wait_output_len(20, STEP));
+    assert!(sub.wait_output_len(20, TIMEOUT));
     publish(OUR_PUB, &p, &["-t", "rt/1", "-m", "live"]);
-    assert_eq!(sub.wait_exit(STEP), Some(0));
+    assert_eq!(sub.wait_exit(TIMEOUT), Some(0));
     let out = String::from_utf8(sub.output()).unwrap();
     let mut lines: Vec<&str> = out.lines().collect();
     lines.sort();
@@ -118,7 +117,7 @@ fn retained_handling_r_retained_only_remove_retained() {
 
 #[test]
 fn exit_after_subscribe_and_unsubscribe() {
-    let b = Broker::start();
+    let b = Broker::start("");
     let p = b.port_arg();
     let r = run(OUR_SUB, &["-p", &p, "-t", "e", "-E", "-d"]);
     assert_eq!(r.code, Some(0));
@@ -163,7 +162,7 @@ fn exit_after_subscribe_and_unsubscribe() {
 
 #[test]
 fn output_formats() {
-    let b = Broker::start();
+    let b = Broker::start("");
     let p = b.port_arg();
     let cases: [(&str, &[&str], &str); 6] = [
         ("%t|%p|%l|%q|%r|%x|%X", &["-m", "hi!"], "f|hi!|3|1|0|686921|686921\n"),
@@ -181,7 +180,7 @@ fn output_formats() {
         let mut args = vec!["-t", "f", "-q", "1"];
         args.extend_from_slice(pub_args);
         publish(OUR_PUB, &p, &args);
-        assert_eq!(sub.wait_exit(STEP), Some(0));
+        assert_eq!(sub.wait_exit(TIMEOUT), Some(0));
         let out = String::from_utf8(sub.output()).unwrap();
         if fmt.starts_with("%j") || fmt.starts_with("%J") {
             // Strip the timestamp, which we cannot predict.
@@ -198,7 +197,7 @@ fn output_formats() {
     // %J with a payload that is not JSON reports it on stderr.
     let mut sub = Sub::start(OUR_SUB, &["-p", &p, "-t", "f", "-F", "%J", "-C", "1"]);
     publish(OUR_PUB, &p, &["-t", "f", "-m", "not json"]);
-    assert_eq!(sub.wait_exit(STEP), Some(0));
+    assert_eq!(sub.wait_exit(TIMEOUT), Some(0));
     assert_eq!(
         sub.stderr(),
         "Error: Message payload is not valid JSON on topic f.\n"
@@ -223,18 +222,19 @@ fn output_formats() {
 
 #[test]
 fn non_utf8_payload_is_printed_raw() {
-    let b = Broker::start();
+    let b = Broker::start("");
     let p = b.port_arg();
     let dir = TempDir::new("raw");
     let data = [0xC3u8, 0x28, 0xA0, 0xA1, 0xFF, 0x00, b'z'];
-    let f = write_file(&dir, "raw", &data);
+    let f = dir.write_bytes("raw", &data);
+    let f = f.to_string_lossy();
     for pb in pubs() {
         for (extra, suffix) in [(&[][..], &b"\n"[..]), (&["-v"][..], &b"\n"[..])] {
             let mut args = vec!["-p", p.as_str(), "-t", "raw", "-C", "1"];
             args.extend_from_slice(extra);
             let mut sub = Sub::start(OUR_SUB, &args);
             publish(pb, &p, &["-t", "raw", "-f", &f]);
-            assert_eq!(sub.wait_exit(STEP), Some(0));
+            assert_eq!(sub.wait_exit(TIMEOUT), Some(0));
             let mut want = Vec::new();
             if !extra.is_empty() {
                 want.extend_from_slice(b"raw ");
@@ -248,7 +248,7 @@ fn non_utf8_payload_is_printed_raw() {
 
 #[test]
 fn signals_disconnect_cleanly() {
-    let b = Broker::start();
+    let b = Broker::start("");
     let p = b.port_arg();
     for sig in ["INT", "TERM"] {
         let mut sub = Sub::start(OUR_SUB, &["-p", &p, "-t", "s"]);
@@ -263,7 +263,7 @@ fn signals_disconnect_cleanly() {
 
 #[test]
 fn keepalive_pings() {
-    let b = Broker::start();
+    let b = Broker::start("");
     let p = b.port_arg();
     let mut sub = Sub::start(OUR_SUB, &["-p", &p, "-t", "k", "-k", "5"]);
     assert!(sub.wait_for_raw(b"received PINGRESP", Duration::from_secs(10)));
@@ -272,7 +272,7 @@ fn keepalive_pings() {
 
 #[test]
 fn qos_and_client_id_and_prefix() {
-    let b = Broker::start();
+    let b = Broker::start("");
     let p = b.port_arg();
     let mut sub = Sub::start(
         OUR_SUB,
@@ -287,7 +287,7 @@ fn qos_and_client_id_and_prefix() {
         .raw_output()
         .contains("Client subber sending SUBSCRIBE (Mid: 1, Topic: q, QoS: 2, Options: 0x00)\n"));
     publish(DEBIAN_PUB, &p, &["-t", "q", "-q", "2", "-m", "two"]);
-    assert!(sub.wait_output_len(6, STEP));
+    assert!(sub.wait_output_len(6, TIMEOUT));
     assert_eq!(sub.output(), b"2 two\n");
     let sub = Sub::start(OUR_SUB, &["-p", &p, "-t", "q", "-I", "pfx"]);
     assert!(sub
@@ -297,14 +297,14 @@ fn qos_and_client_id_and_prefix() {
 
 #[test]
 fn random_filter_all_and_bad_values() {
-    let b = Broker::start();
+    let b = Broker::start("");
     let p = b.port_arg();
     let mut sub = Sub::start(
         OUR_SUB,
         &["-p", &p, "-t", "r", "--random-filter", "100", "-C", "1"],
     );
     publish(OUR_PUB, &p, &["-t", "r", "-m", "all"]);
-    assert_eq!(sub.wait_exit(STEP), Some(0));
+    assert_eq!(sub.wait_exit(TIMEOUT), Some(0));
     assert_eq!(sub.output(), b"all\n");
     let r = run(OUR_SUB, &["-p", &p, "-t", "r", "--random-filter", "0"]);
     assert!(r

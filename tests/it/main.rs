@@ -1,4 +1,18 @@
-//! The integration tests: one test crate, one module per area.
+//! The integration tests: one test crate (`cargo test --test it`), one
+//! module per area, each named for what it tests (`broker_*`, `clients_*`,
+//! `ops_*`, `persist_*`, `security_*`, `bridge_*`), so test paths read
+//! `broker_connect::connect_v311_connack_is_byte_exact` and
+//! `cargo test --test it -- clients_pub::` runs one module.
+//!
+//! Every module starts with `use crate::harness::*;` (see `harness/mod.rs`):
+//! brokers on free loopback ports, temporary directories, bounded waits, the
+//! hand-encoding MQTT client, the client-tool runner. `MQTT_TEST_BROKER` names
+//! the broker binary under test (unset: ours). A new test goes into the
+//! module of its area, or a new `tests/it/<area>_<topic>.rs` listed below;
+//! data files go in `tests/it/fixtures/`. The tests run in parallel threads
+//! of this one process: never change the process's environment, working
+//! directory or umask (give a child its own with `Command::env`), and never
+//! use a fixed port.
 
 mod harness;
 

@@ -1,12 +1,11 @@
 //! Operations features of the broker process: log destinations (file with
 //! reopen on SIGHUP, syslog, topic), the `$SYS` tree, signals and `-d`.
 
-
 use std::fs;
 use std::os::unix::net::UnixDatagram;
 use std::time::{Duration, Instant};
 
-use crate::harness::common::*;
+use crate::harness::*;
 
 fn signal(b: &Broker, sig: libc::c_int) {
     let pid = b.pid().expect("broker running") as libc::pid_t;
@@ -67,9 +66,11 @@ fn syslog_lines_reach_the_socket() {
     let path = dir.join("log.sock");
     let sock = UnixDatagram::bind(&path).expect("bind test syslog socket");
     sock.set_read_timeout(Some(TIMEOUT)).expect("timeout");
-    // Children inherit it; only this test's broker logs to syslog.
-    std::env::set_var("MOSQUITTO_RS_SYSLOG_SOCKET", &path);
-    let b = Broker::start("log_dest syslog\nlog_facility 5\n");
+    // Only this test's broker gets the variable: the tests share a process.
+    let b = Broker::start_env(
+        "log_dest syslog\nlog_facility 5\n",
+        &[("MOSQUITTO_RS_SYSLOG_SOCKET", path.as_os_str())],
+    );
     let _c = b.client("syslogged");
     let mut buf = [0u8; 2048];
     let mut seen = Vec::new();

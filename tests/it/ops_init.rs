@@ -15,37 +15,22 @@
 
 use std::fs::{self, File};
 use std::io::{ErrorKind, Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpStream};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::thread::sleep;
 use std::time::{Duration, Instant};
+
+use crate::harness::{broker_bin, free_port, TempDir};
 
 /// The longest any one run of the script may take (its own waits are
 /// bounded by START_TIMEOUT and STOP_TIMEOUT, set to 10 s below).
 const SCRIPT_DEADLINE: Duration = Duration::from_secs(40);
 const IO_TIMEOUT: Duration = Duration::from_secs(5);
 
-static COUNTER: AtomicUsize = AtomicUsize::new(0);
-
 fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn broker_bin() -> PathBuf {
-    match std::env::var_os("MQTT_TEST_BROKER") {
-        Some(p) if !p.is_empty() => PathBuf::from(p),
-        _ => PathBuf::from(env!("CARGO_BIN_EXE_mosquitto")),
-    }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free loopback port")
-        .port()
 }
 
 /// Whether process `pid` exists and has not exited (zombies have).
@@ -78,7 +63,7 @@ struct Run {
 /// A temporary directory with a config, pid and lock file, and the broker
 /// processes the script started (killed on drop).
 struct Setup {
-    dir: PathBuf,
+    dir: TempDir,
     port: u16,
     conf: PathBuf,
     pid_file: PathBuf,
@@ -92,14 +77,9 @@ impl Setup {
     /// `pid_in_config`: whether the config sets pid_file. `extra`: more
     /// config lines.
     fn new(tag: &str, pid_in_config: bool, extra: &str) -> Setup {
-        let n = COUNTER.fetch_add(1, Ordering::SeqCst);
-        let dir =
-            std::env::temp_dir().join(format!("mosquitto-rs-ops-{tag}-{}-{n}", std::process::id()));
-        let _ = fs::remove_dir_all(&dir);
-        fs::create_dir_all(&dir).expect("temp dir");
-        // A broker started as root may switch to the mosquitto user before
-        // it writes its pid file.
-        fs::set_permissions(&dir, fs::Permissions::from_mode(0o777)).expect("chmod temp dir");
+        // World-writable: a broker started as root may switch to the
+        // mosquitto user before it writes its pid file.
+        let dir = TempDir::new(&format!("ops-{tag}"));
         let port = free_port();
         let pid_file = dir.join("mosquitto.pid");
         let mut conf = format!("listener {port} 127.0.0.1\nallow_anonymous true\n");
@@ -122,7 +102,7 @@ impl Setup {
 
     /// Runs `conf/mosquitto.init ACTION` with this setup's paths.
     fn run(&mut self, action: &str) -> Run {
-        let out_path = self.dir.join(format!("script-{action}.out"));
+        let out_path = self.dir.join(&format!("script-{action}.out"));
         let out = File::create(&out_path).expect("script output file");
         let err = out.try_clone().expect("dup output file");
         let mut cmd = Command::new("bash");
@@ -237,9 +217,7 @@ impl Drop for Setup {
                 unsafe { libc::kill(pid, libc::SIGKILL) };
             }
         }
-        if std::env::var_os("MQTT_TEST_KEEP").is_none() {
-            let _ = fs::remove_dir_all(&self.dir);
-        }
+        // `dir` (a TempDir) is removed after this, the brokers gone.
     }
 }
 

@@ -9,9 +9,7 @@ use std::fs;
 use std::path::PathBuf;
 use std::process::Command;
 
-fn in_ci() -> bool {
-    matches!(std::env::var("CI"), Ok(v) if !v.is_empty() && v != "false" && v != "0")
-}
+use crate::harness::in_ci;
 
 fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))

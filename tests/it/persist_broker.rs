@@ -1,13 +1,12 @@
 //! Persistence through the real broker binary: what survives a restart,
 //! SIGUSR1, corrupt files, and databases shared with Debian's mosquitto.
 
-
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use crate::harness::common::*;
+use crate::harness::*;
 use mosquitto_rs::broker::persist;
 
 /// A directory any user can write: Debian's mosquitto drops root

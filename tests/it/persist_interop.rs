@@ -6,12 +6,12 @@
 
 use std::fs;
 use std::io::Read;
-use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::thread::sleep;
-use std::time::{Duration, Instant};
+use std::process::{Command, Stdio};
 
+use std::time::Duration;
+
+use crate::harness::{wait_timeout, RefBroker, TempDir};
 use mosquitto_rs::broker::persist::{
     self, decode, direction, encode_plain, msg_state, PersistClient, PersistClientMsg, PersistDb,
     PersistSub, StoredMessage,
@@ -26,7 +26,6 @@ fn find_tool(name: &str, dirs: &[&str]) -> Option<PathBuf> {
 }
 
 struct Tools {
-    broker: PathBuf,
     pub_: PathBuf,
     sub: PathBuf,
 }
@@ -40,7 +39,7 @@ fn tools() -> Option<Tools> {
         find_tool("mosquitto_sub", &dirs),
     );
     match found {
-        (Some(broker), Some(pub_), Some(sub)) => Some(Tools { broker, pub_, sub }),
+        (Some(_), Some(pub_), Some(sub)) => Some(Tools { pub_, sub }),
         _ => {
             assert!(
                 std::env::var_os("CI").is_none(),
@@ -52,72 +51,10 @@ fn tools() -> Option<Tools> {
     }
 }
 
-/// A scratch directory removed on drop.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(name: &str) -> TempDir {
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.subsec_nanos())
-            .unwrap_or(0);
-        let dir = std::env::temp_dir().join(format!(
-            "persist-interop-{name}-{}-{nanos}",
-            std::process::id()
-        ));
-        fs::create_dir_all(&dir).unwrap();
-        TempDir(dir)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = fs::remove_dir_all(&self.0);
-    }
-}
-
-/// A running Debian broker; killed on drop if not stopped cleanly.
-struct Broker {
-    child: Child,
-    port: u16,
-    log: PathBuf,
-}
-
-impl Drop for Broker {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .unwrap()
-}
-
-fn wait_for_port(child: &mut Child, port: u16) -> bool {
-    let addr = SocketAddr::from(([127, 0, 0, 1], port));
-    let deadline = Instant::now() + Duration::from_secs(10);
-    for _ in 0..500 {
-        if Instant::now() > deadline || matches!(child.try_wait(), Ok(Some(_))) {
-            return false;
-        }
-        if TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok() {
-            return true;
-        }
-        sleep(Duration::from_millis(20));
-    }
-    false
-}
-
-/// Starts mosquitto with persistence in `dir` on a fresh loopback port.
-/// Another process may take the port between our probe and the broker's
-/// bind, so a failed start is retried on a new port a few times.
-fn start_broker(tools: &Tools, dir: &Path) -> Broker {
-    for _ in 0..5 {
-        let port = free_port();
+/// Starts Debian's mosquitto with persistence in `dir` on a fresh loopback
+/// port.
+fn start_broker(dir: &Path) -> RefBroker {
+    RefBroker::start(|port| {
         let conf = dir.join("mosquitto.conf");
         let text = format!(
             "listener {port} 127.0.0.1\nallow_anonymous true\npersistence true\n\
@@ -126,48 +63,19 @@ fn start_broker(tools: &Tools, dir: &Path) -> Broker {
             dir.display()
         );
         fs::write(&conf, text).unwrap();
-        let log = dir.join(format!("broker-{port}.log"));
-        let mut child = Command::new(&tools.broker)
-            .arg("-c")
-            .arg(&conf)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(fs::File::create(&log).unwrap())
-            .spawn()
-            .unwrap();
-        if wait_for_port(&mut child, port) {
-            return Broker { child, port, log };
-        }
-        let _ = child.kill();
-        let _ = child.wait();
-    }
-    panic!("mosquitto did not start");
+        conf
+    })
+    .expect("Debian's mosquitto (tools() found it)")
 }
 
-impl Broker {
-    /// SIGTERM, which makes mosquitto save its database, then wait for exit.
-    fn stop(mut self) {
-        let pid = libc::pid_t::try_from(self.child.id()).unwrap();
-        // SAFETY: plain kill(2) on the pid of our own child, not yet reaped.
-        unsafe { libc::kill(pid, libc::SIGTERM) };
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while Instant::now() < deadline {
-            if let Ok(Some(status)) = self.child.try_wait() {
-                assert!(status.success(), "mosquitto exited with {status}");
-                return;
-            }
-            sleep(Duration::from_millis(20));
-        }
-        panic!("mosquitto did not exit on SIGTERM");
-    }
-
-    fn log(&self) -> String {
-        fs::read_to_string(&self.log).unwrap_or_default()
-    }
+/// SIGTERM, which makes mosquitto save its database, then wait for exit.
+fn stop(broker: RefBroker) {
+    let status = broker.stop();
+    assert!(status.success(), "mosquitto exited with {status}");
 }
 
 /// Runs a client tool against the broker, bounded in time; returns stdout.
-fn run(tool: &Path, broker: &Broker, args: &[&str]) -> String {
+fn run(tool: &Path, broker: &RefBroker, args: &[&str]) -> String {
     let port = broker.port.to_string();
     let mut child = Command::new(tool)
         .args(["-h", "127.0.0.1", "-p", &port])
@@ -177,21 +85,14 @@ fn run(tool: &Path, broker: &Broker, args: &[&str]) -> String {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let deadline = Instant::now() + TOOL_TIMEOUT;
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!(
-                "{} {args:?} timed out; broker log:\n{}",
-                tool.display(),
-                broker.log()
-            );
-        }
-        sleep(Duration::from_millis(10));
+    let Some(status) = wait_timeout(&mut child, TOOL_TIMEOUT) else {
+        let _ = child.kill();
+        let _ = child.wait();
+        panic!(
+            "{} {args:?} timed out; broker log:\n{}",
+            tool.display(),
+            broker.log_text()
+        );
     };
     let mut out = String::new();
     let mut err = String::new();
@@ -211,7 +112,7 @@ fn run(tool: &Path, broker: &Broker, args: &[&str]) -> String {
         status.success(),
         "{} {args:?} failed: {status}\n{err}\nbroker log:\n{}",
         tool.display(),
-        broker.log()
+        broker.log_text()
     );
     out
 }
@@ -239,7 +140,7 @@ fn contains(haystack: &[u8], needle: &[u8]) -> bool {
 fn we_read_what_mosquitto_writes() {
     let Some(tools) = tools() else { return };
     let dir = TempDir::new("read");
-    let broker = start_broker(&tools, &dir.0);
+    let broker = start_broker(&dir.path);
 
     // Two offline persistent sessions: MQTT 3.1.1 and MQTT 5.
     run(
@@ -340,9 +241,9 @@ fn we_read_what_mosquitto_writes() {
         ],
     );
     let port = broker.port;
-    broker.stop();
+    stop(broker);
 
-    let bytes = fs::read(dir.0.join("mosquitto.db")).unwrap();
+    let bytes = fs::read(dir.path.join("mosquitto.db")).unwrap();
     let db = decode(&bytes).unwrap_or_else(|e| panic!("decode: {e}"));
     eprintln!("decoded mosquitto's file ({} bytes): {db:#?}", bytes.len());
 
@@ -488,9 +389,9 @@ fn rust_db() -> PersistDb {
 fn mosquitto_reads_what_we_write() {
     let Some(tools) = tools() else { return };
     let dir = TempDir::new("write");
-    let path = dir.0.join("mosquitto.db");
+    let path = dir.path.join("mosquitto.db");
     persist::save(&path, &rust_db()).unwrap();
-    let broker = start_broker(&tools, &dir.0);
+    let broker = start_broker(&dir.path);
 
     // The queued message reaches the persistent session on reconnect...
     let out = run(
@@ -525,8 +426,8 @@ fn mosquitto_reads_what_we_write() {
         ],
     );
     assert_eq!(out.trim_end(), "rs/retained/v5 with-props 1 rk:rv");
-    let log = broker.log();
-    broker.stop();
+    let log = broker.log_text();
+    stop(broker);
     assert!(!log.contains("Error"), "broker log:\n{log}");
 
     // mosquitto's own save afterwards: the queue is drained, the rest kept.
@@ -556,7 +457,7 @@ fn mosquitto_reads_what_we_write() {
 fn we_read_mosquitto_files_with_usernames() {
     let Some(tools) = tools() else { return };
     let dir = TempDir::new("users");
-    let broker = start_broker(&tools, &dir.0);
+    let broker = start_broker(&dir.path);
     let ids: Vec<String> = (0..12).map(|i| format!("nouser{i}")).collect();
     for (i, id) in ids.iter().enumerate() {
         if i == 4 {
@@ -568,9 +469,9 @@ fn we_read_mosquitto_files_with_usernames() {
         }
         run(&tools.sub, &broker, &["-c", "-i", id, "-t", "u", "-E"]);
     }
-    broker.stop();
+    stop(broker);
 
-    let bytes = fs::read(dir.0.join("mosquitto.db")).unwrap();
+    let bytes = fs::read(dir.path.join("mosquitto.db")).unwrap();
     let db = decode(&bytes).unwrap_or_else(|e| panic!("decode: {e}"));
     let user = |id: &str| {
         db.clients

@@ -1,6 +1,6 @@
 //! Prints how long encoding, saving, decoding and loading take for large
 //! databases. Never asserts on time. For meaningful numbers run:
-//! `cargo test --release --test persist_timing -- --nocapture`
+//! `cargo test --release --test it -- persist_timing:: --nocapture`
 //! (debug builds use a tenth of the sizes so the normal test run stays quick).
 
 use std::time::Instant;

@@ -10,8 +10,7 @@
 //! 2.0.11; the few places where we deliberately differ (the SUBSCRIBE deny
 //! extension, wording of start-up errors) branch on `is_reference()`.
 
-
-use crate::harness::common::*;
+use crate::harness::*;
 #[cfg(feature = "tls")]
 use std::path::{Path, PathBuf};
 #[cfg(feature = "tls")]

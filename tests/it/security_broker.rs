@@ -14,7 +14,7 @@
 
 use crate::harness::pki;
 
-use crate::harness::common::*;
+use crate::harness::*;
 use pki::Pki;
 use std::io::{Read, Write};
 use std::net::TcpStream;

@@ -2,11 +2,10 @@
 //! `mount_point`, `use_username_as_clientid` and the deprecated default
 //! listener (`port`, `bind_address`).
 
-
 use std::fs;
 use std::time::Duration;
 
-use crate::harness::common::*;
+use crate::harness::*;
 
 /// The local addresses (as /proc shows them, e.g. "0100007F") listening on
 /// `port`, from /proc/net/tcp (IPv4) or tcp6.

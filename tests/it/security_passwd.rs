@@ -1,9 +1,10 @@
 //! Password files written by Debian's `mosquitto_passwd` load and check.
 #![cfg(feature = "tls")]
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
+use crate::harness::TempDir;
 use mosquitto_rs::broker::security::{authenticate, AuthResult, ConnackCode, PasswordFile};
 
 const TOOL: &str = "/usr/bin/mosquitto_passwd";
@@ -21,13 +22,6 @@ fn tool() -> Option<&'static Path> {
     None
 }
 
-fn temp_dir(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("mosq-rs-passwd-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
-
 fn run(tool: &Path, args: &[&str]) {
     let out = Command::new(tool).args(args).output().unwrap();
     assert!(
@@ -40,7 +34,7 @@ fn run(tool: &Path, args: &[&str]) {
 #[test]
 fn files_from_mosquitto_passwd() {
     let Some(tool) = tool() else { return };
-    let dir = temp_dir("both");
+    let dir = TempDir::new("passwd-both");
     let file = dir.join("pw");
     let f = file.to_str().unwrap();
     run(tool, &["-c", "-b", f, "alice", "s3cret"]);
@@ -84,13 +78,12 @@ fn files_from_mosquitto_passwd() {
     let pw = PasswordFile::load(&file).unwrap();
     assert_eq!(pw.check("bob", Some(b"hunter2")), AuthResult::UnknownUser);
     assert_eq!(pw.check("alice", Some(b"s3cret")), AuthResult::Ok);
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
 fn plaintext_file_upgraded_with_dash_u() {
     let Some(tool) = tool() else { return };
-    let dir = temp_dir("upgrade");
+    let dir = TempDir::new("passwd-upgrade");
     let file = dir.join("pw");
     // (Debian's mosquitto_passwd -U refuses comment lines, so none here.)
     std::fs::write(&file, "alice:apple\nbob:banana\n").unwrap();
@@ -108,5 +101,4 @@ fn plaintext_file_upgraded_with_dash_u() {
     assert_eq!(pw.check("alice", Some(b"apple")), AuthResult::Ok);
     assert_eq!(pw.check("bob", Some(b"banana")), AuthResult::Ok);
     assert_eq!(pw.check("bob", Some(b"apple")), AuthResult::BadPassword);
-    let _ = std::fs::remove_dir_all(&dir);
 }

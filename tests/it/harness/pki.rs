@@ -12,8 +12,6 @@
 //! Whether a missing `openssl` fails or skips is the caller's choice; here
 //! a failing `openssl` run panics.
 
-#![allow(dead_code)]
-
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 

@@ -1,44 +1,23 @@
-//! Shared helpers for the client integration tests: a broker on a free
-//! loopback port (ours by default, Debian's mosquitto with
-//! `MOSQ_RS_CLIENT_TESTS_BROKER=debian` — `.ci/run` runs both), running
-//! tools with deadlines, and a
-//! background subscriber whose output can be read while it runs.
-//! Every wait is bounded; every child is killed when its guard drops.
-
-#![allow(dead_code)]
+//! Running the client tools (ours and Debian's mosquitto_pub, mosquitto_sub,
+//! mosquitto_passwd) with deadlines, and a background subscriber whose
+//! output can be read while it runs. Every wait is bounded; every child is
+//! killed when its guard drops.
 
 use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
+use std::net::TcpListener;
 use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use super::processes::{wait_timeout, wait_until, TIMEOUT};
 
 pub const OUR_PUB: &str = env!("CARGO_BIN_EXE_mosquitto_pub");
 pub const OUR_SUB: &str = env!("CARGO_BIN_EXE_mosquitto_sub");
 pub const OUR_PASSWD: &str = env!("CARGO_BIN_EXE_mosquitto_passwd");
-pub const OUR_BROKER: &str = env!("CARGO_BIN_EXE_mosquitto");
 pub const DEBIAN_PUB: &str = "/usr/bin/mosquitto_pub";
 pub const DEBIAN_SUB: &str = "/usr/bin/mosquitto_sub";
 pub const DEBIAN_PASSWD: &str = "/usr/bin/mosquitto_passwd";
-pub const DEBIAN_BROKER: &str = "/usr/sbin/mosquitto";
-
-/// A generous bound for anything that should take well under a second.
-pub const STEP: Duration = Duration::from_secs(10);
-
-pub fn using_our_broker() -> bool {
-    !std::env::var("MOSQ_RS_CLIENT_TESTS_BROKER").is_ok_and(|v| v == "debian")
-}
-
-pub fn broker_binary() -> &'static str {
-    if using_our_broker() {
-        OUR_BROKER
-    } else {
-        DEBIAN_BROKER
-    }
-}
 
 /// The (publisher, subscriber) pairs every interop test runs with: ours
 /// with ours, and each of ours against Debian's.
@@ -50,104 +29,10 @@ pub fn tool_pairs() -> Vec<(&'static str, &'static str)> {
     ]
 }
 
-/// A fresh, empty temporary directory removed on drop.
-pub struct TempDir(pub PathBuf);
-
-impl TempDir {
-    pub fn new(tag: &str) -> TempDir {
-        static N: AtomicU32 = AtomicU32::new(0);
-        let p = std::env::temp_dir().join(format!(
-            "mosq-rs-{tag}-{}-{}",
-            std::process::id(),
-            N.fetch_add(1, Ordering::Relaxed)
-        ));
-        let _ = std::fs::remove_dir_all(&p);
-        std::fs::create_dir_all(&p).expect("create temp dir");
-        TempDir(p)
-    }
-
-    pub fn path(&self, name: &str) -> PathBuf {
-        self.0.join(name)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-pub fn free_port() -> u16 {
-    let l = TcpListener::bind("127.0.0.1:0").expect("bind ephemeral port");
-    l.local_addr().expect("local addr").port()
-}
-
+/// True when nothing listens on 127.0.0.1:`port` (a fixed port some test
+/// wants).
 pub fn port_is_free(port: u16) -> bool {
     TcpListener::bind(("127.0.0.1", port)).is_ok()
-}
-
-/// A running broker; killed on drop.
-pub struct Broker {
-    pub port: u16,
-    child: Child,
-    pub dir: TempDir,
-}
-
-impl Broker {
-    /// Anonymous broker on a free port.
-    pub fn start() -> Broker {
-        Broker::start_with("allow_anonymous true\n")
-    }
-
-    /// A broker with extra configuration lines (after the listener line).
-    pub fn start_with(extra: &str) -> Broker {
-        for _ in 0..5 {
-            let port = free_port();
-            if let Some(b) = Broker::try_start("127.0.0.1", port, extra) {
-                return b;
-            }
-        }
-        panic!("could not start {} on a free port", broker_binary());
-    }
-
-    /// A broker on a given address and port, or `None` if it does not come up.
-    pub fn try_start(host: &str, port: u16, extra: &str) -> Option<Broker> {
-        let dir = TempDir::new("broker");
-        let conf = dir.path("mosquitto.conf");
-        std::fs::write(&conf, format!("listener {port} {host}\n{extra}")).expect("write config");
-        let mut child = Command::new(broker_binary())
-            .arg("-c")
-            .arg(&conf)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("spawn broker");
-        let deadline = Instant::now() + STEP;
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = child.try_wait() {
-                return None;
-            }
-            if TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                return Some(Broker { port, child, dir });
-            }
-            thread::sleep(Duration::from_millis(20));
-        }
-        let _ = child.kill();
-        let _ = child.wait();
-        None
-    }
-
-    pub fn port_arg(&self) -> String {
-        self.port.to_string()
-    }
-}
-
-impl Drop for Broker {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 /// The result of running a tool to completion.
@@ -164,19 +49,14 @@ impl Run {
     }
 }
 
+/// Waits (bounded) for the child to exit; kills it if it does not.
 fn wait_deadline(child: &mut Child, limit: Duration) -> Option<ExitStatus> {
-    let deadline = Instant::now() + limit;
-    loop {
-        if let Ok(Some(st)) = child.try_wait() {
-            return Some(st);
-        }
-        if Instant::now() >= deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            return None;
-        }
-        thread::sleep(Duration::from_millis(10));
+    let status = wait_timeout(child, limit);
+    if status.is_none() {
+        let _ = child.kill();
+        let _ = child.wait();
     }
+    status
 }
 
 /// Run `bin args`, feeding `stdin`, and wait at most `limit`; panics on a hang.
@@ -223,11 +103,11 @@ pub fn run_limit(bin: &str, args: &[&str], stdin: &[u8], limit: Duration) -> Run
 }
 
 pub fn run(bin: &str, args: &[&str]) -> Run {
-    run_limit(bin, args, b"", STEP)
+    run_limit(bin, args, b"", TIMEOUT)
 }
 
 pub fn run_stdin(bin: &str, args: &[&str], stdin: &[u8]) -> Run {
-    run_limit(bin, args, stdin, STEP)
+    run_limit(bin, args, stdin, TIMEOUT)
 }
 
 /// Remove the `-d` debug lines from a subscriber's output: every
@@ -304,7 +184,7 @@ impl Sub {
         let mut all: Vec<&str> = args.to_vec();
         all.push("-d");
         let mut s = Sub::spawn(bin, &all);
-        let ok = s.wait_for_raw(b"Subscribed (mid", STEP);
+        let ok = s.wait_for_raw(b"Subscribed (mid", TIMEOUT);
         assert!(
             ok,
             "{bin} {args:?} did not subscribe: out {:?} err {:?}",
@@ -330,48 +210,47 @@ impl Sub {
         String::from_utf8_lossy(&self.err.lock().expect("lock")).into_owned()
     }
 
-    /// Wait until the raw output contains `needle`.
+    /// Wait until the raw output contains `needle` (false if the process
+    /// exits without printing it, or `limit` passes).
     pub fn wait_for_raw(&mut self, needle: &[u8], limit: Duration) -> bool {
-        let deadline = Instant::now() + limit;
-        while Instant::now() < deadline {
-            {
-                let out = self.out.lock().expect("lock");
-                if out.windows(needle.len()).any(|w| w == needle) {
-                    return true;
-                }
-            }
-            if let Ok(Some(_)) = self.child.try_wait() {
-                // Give the reader thread a moment to collect the rest.
-                thread::sleep(Duration::from_millis(50));
-                let out = self.out.lock().expect("lock");
-                return out.windows(needle.len()).any(|w| w == needle);
-            }
-            thread::sleep(Duration::from_millis(10));
+        let has = |out: &Mutex<Vec<u8>>| {
+            out.lock()
+                .expect("lock")
+                .windows(needle.len())
+                .any(|w| w == needle)
+        };
+        let mut exited = false;
+        let child = &mut self.child;
+        let out = &self.out;
+        wait_until(limit, || {
+            exited = matches!(child.try_wait(), Ok(Some(_)));
+            exited || has(out)
+        });
+        if exited {
+            // Let the reader threads collect the rest.
+            self.wait_drained();
         }
-        false
+        has(&self.out)
     }
 
     /// Wait until the debug-stripped output is at least `n` bytes long.
     pub fn wait_output_len(&mut self, n: usize, limit: Duration) -> bool {
-        let deadline = Instant::now() + limit;
-        while Instant::now() < deadline {
-            if self.output().len() >= n {
-                return true;
-            }
-            thread::sleep(Duration::from_millis(10));
-        }
-        false
+        wait_until(limit, || self.output().len() >= n)
     }
 
     /// Wait for the process to exit by itself; its exit code.
     pub fn wait_exit(&mut self, limit: Duration) -> Option<i32> {
         let st = wait_deadline(&mut self.child, limit)?;
-        // Let the reader threads drain the pipes.
-        let deadline = Instant::now() + Duration::from_secs(2);
-        while Instant::now() < deadline && Arc::strong_count(&self.out) > 1 {
-            thread::sleep(Duration::from_millis(5));
-        }
+        self.wait_drained();
         st.code()
+    }
+
+    /// After the process exited: wait (bounded) until the reader threads
+    /// have read its pipes to the end (they drop their buffer handles then).
+    fn wait_drained(&self) {
+        wait_until(Duration::from_secs(2), || {
+            Arc::strong_count(&self.out) == 1 && Arc::strong_count(&self.err) == 1
+        });
     }
 
     /// Send a signal and wait for the exit code.
@@ -380,7 +259,7 @@ impl Sub {
             .arg(format!("-{sig}"))
             .arg(self.child.id().to_string())
             .status();
-        self.wait_exit(STEP)
+        self.wait_exit(TIMEOUT)
     }
 }
 
@@ -389,15 +268,4 @@ impl Drop for Sub {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-/// Write `data` to a file in `dir`, returning its path as a string.
-pub fn write_file(dir: &TempDir, name: &str, data: &[u8]) -> String {
-    let p = dir.path(name);
-    std::fs::write(&p, data).expect("write file");
-    p.to_string_lossy().into_owned()
-}
-
-pub fn exists(p: &Path) -> bool {
-    p.exists()
 }
