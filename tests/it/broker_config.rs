@@ -1,8 +1,7 @@
 //! Configuration files and the command line: errors stop start-up with
 //! `Error found at FILE:LINE.`, the seed config loads, `-p`, `-h`.
 
-
-use crate::harness::common::*;
+use crate::harness::*;
 use std::time::Duration;
 
 const EXIT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -97,7 +96,11 @@ fn error_in_included_file_names_that_file() {
 
 #[test]
 fn seed_config_loads() {
-    let seed_path = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/seed/mosquitto.conf");
+    // The annotated mosquitto.conf from the document the project started from.
+    let seed_path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/it/fixtures/seed-mosquitto.conf"
+    );
     let seed = read_required(std::path::Path::new(seed_path));
     assert!(
         seed.contains("include_dir /etc/mosquitto/conf.d"),
