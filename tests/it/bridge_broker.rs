@@ -469,32 +469,35 @@ struct Collector {
 
 impl Collector {
     /// Handles one packet; false when the connection is gone or silent.
+    /// The broker may be killed between sending a packet and reading its
+    /// acknowledgement: a failed write means the connection is gone (what
+    /// was received is still counted, and kept pending, as a client would).
     fn step(&mut self, c: &mut Client, wait: Duration) -> bool {
         let raw = match c.read_raw(wait) {
             Read1::Packet(raw) => raw,
             Read1::Closed | Read1::Timeout => return false,
         };
-        match c.decode(&raw) {
+        let reply = match c.decode(&raw) {
             Packet::Publish(p) => match p.qos {
                 QoS::AtLeastOnce => {
-                    c.send_raw(&ack_bytes(0x40, p.packet_id));
                     *self.got.entry((p.topic, p.payload)).or_default() += 1;
+                    Some(ack_bytes(0x40, p.packet_id))
                 }
                 QoS::ExactlyOnce => {
                     if self.pending.insert(p.packet_id) {
                         *self.got.entry((p.topic, p.payload)).or_default() += 1;
                     }
-                    c.send_raw(&ack_bytes(0x50, p.packet_id));
+                    Some(ack_bytes(0x50, p.packet_id))
                 }
-                QoS::AtMostOnce => {}
+                QoS::AtMostOnce => None,
             },
             Packet::PubRel(a) => {
                 self.pending.remove(&a.packet_id);
-                c.send_raw(&ack_bytes(0x70, a.packet_id));
+                Some(ack_bytes(0x70, a.packet_id))
             }
-            _ => {}
-        }
-        true
+            _ => None,
+        };
+        reply.is_none_or(|r| c.try_send_raw(&r).is_ok())
     }
 
     fn count(&self, topic: &str, n: u32) -> u32 {

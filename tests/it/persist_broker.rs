@@ -4,7 +4,6 @@
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
-use std::time::{Duration, Instant};
 
 use crate::harness::*;
 use mosquitto_rs::broker::persist;
@@ -39,14 +38,7 @@ fn start(dir: &Path, extra: &str) -> Broker {
 }
 
 fn wait_for_file(p: &Path) -> bool {
-    let deadline = Instant::now() + TIMEOUT;
-    while Instant::now() < deadline {
-        if p.exists() {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    false
+    wait_until(TIMEOUT, || p.exists())
 }
 
 fn session(port: u16, id: &str) -> (Client, Vec<u8>) {

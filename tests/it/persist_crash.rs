@@ -4,11 +4,12 @@
 //! The test binary re-runs itself as the saving child (selected by an
 //! environment variable), which avoids fork() in a multi-threaded harness.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::thread::sleep;
 use std::time::{Duration, Instant};
 
+use crate::harness::TempDir;
 use mosquitto_rs::broker::persist::{load, save, PersistClient, PersistDb, StoredMessage};
 
 const CHILD_ENV: &str = "PERSIST_CRASH_CHILD_DIR";
@@ -94,9 +95,7 @@ fn wait_for_file(path: &Path, child: &mut KillOnDrop) {
 
 #[test]
 fn kill_9_during_save_leaves_old_or_new_file() {
-    let dir: PathBuf = std::env::temp_dir().join(format!("persist-crash-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = TempDir::new("persist-crash");
     let path = dir.join("mosquitto.db");
     let (a, b) = (db(0), db(1));
     let mut rng = 0x2545_F491_4F6C_DD1Du64;
@@ -105,7 +104,7 @@ fn kill_9_during_save_leaves_old_or_new_file() {
     // Bounded in count and in time.
     while rounds < 30 && started.elapsed() < Duration::from_secs(60) {
         let _ = std::fs::remove_file(&path);
-        let mut child = spawn_saver(&dir);
+        let mut child = spawn_saver(&dir.path);
         wait_for_file(&path, &mut child);
         rng ^= rng << 13;
         rng ^= rng >> 7;
@@ -125,5 +124,4 @@ fn kill_9_during_save_leaves_old_or_new_file() {
     }
     eprintln!("{rounds} kills: {seen_a} left A, {seen_b} left B");
     assert!(rounds >= 5, "too few rounds in the time allowed");
-    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -5,6 +5,7 @@
 
 use std::time::Instant;
 
+use crate::harness::TempDir;
 use mosquitto_rs::broker::persist::{
     decode, direction, encode, load, msg_state, save, PersistClient, PersistClientMsg, PersistDb,
     PersistSub, StoredMessage,
@@ -91,8 +92,7 @@ fn sessions_db(count: u64) -> PersistDb {
 }
 
 fn measure(label: &str, db: &PersistDb) {
-    let dir = std::env::temp_dir().join(format!("persist-timing-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = TempDir::new("persist-timing");
     let path = dir.join("mosquitto.db");
 
     let t = Instant::now();
@@ -123,7 +123,6 @@ fn measure(label: &str, db: &PersistDb) {
          decode {decode_ms:.1} ms, load (read+decode) {load_ms:.1} ms",
         bytes.len() as f64 / 1e6
     );
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
