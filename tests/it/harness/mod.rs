@@ -7,8 +7,8 @@
 //! - `tools`: running mosquitto_pub/sub/passwd (ours and Debian's), `Sub`;
 //! - `paho`: the Eclipse Paho Python interop scenarios;
 //! - `pki`: a throw-away certificate authority made with `openssl`.
-
-#![allow(dead_code)]
+//!
+//! All in one crate, so an unused helper is a dead-code warning: delete it.
 
 pub mod mqtt;
 pub mod paho;

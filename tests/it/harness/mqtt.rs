@@ -635,12 +635,6 @@ impl Client {
         );
     }
 
-    pub fn unsubscribe(&mut self, filters: &[&str]) {
-        let id = self.next_packet_id();
-        self.send_raw(&unsubscribe_bytes(id, filters));
-        self.expect_bytes(&ack_bytes(0xB0, id));
-    }
-
     /// Sends DISCONNECT and waits for the broker to close the socket.
     pub fn disconnect(mut self) {
         self.send_raw(&DISCONNECT);

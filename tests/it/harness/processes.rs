@@ -14,12 +14,14 @@
 //! deadlines, or polls of something that cannot be waited on, bounded by a
 //! timeout), every loop bounded, only 127.0.0.1.
 
+use std::collections::BTreeSet;
 use std::ffi::OsStr;
 use std::fs::{self, File};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use super::mqtt::Client;
@@ -107,10 +109,21 @@ impl Drop for TempDir {
     }
 }
 
-/// A loopback port that was free a moment ago.
+/// A loopback port that was free a moment ago, and that no other call in
+/// this process has returned (all the tests share one process, and the
+/// kernel may hand a just-released port out again before its first taker
+/// has bound it).
 pub fn free_port() -> u16 {
-    let l = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
-    l.local_addr().expect("local_addr").port()
+    static GIVEN: Mutex<BTreeSet<u16>> = Mutex::new(BTreeSet::new());
+    let mut given = GIVEN.lock().unwrap_or_else(|e| e.into_inner());
+    for _ in 0..1000 {
+        let l = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
+        let port = l.local_addr().expect("local_addr").port();
+        if given.insert(port) {
+            return port;
+        }
+    }
+    panic!("no fresh loopback port in 1000 tries");
 }
 
 pub fn addr(port: u16) -> SocketAddr {
@@ -407,21 +420,6 @@ impl Broker {
 
     pub fn pid(&self) -> Option<u32> {
         self.child.as_ref().map(|c| c.id())
-    }
-
-    /// Is the process still running?
-    pub fn is_running(&mut self) -> bool {
-        match self.child.as_mut() {
-            Some(c) => match c.try_wait() {
-                Ok(None) => true,
-                Ok(Some(s)) => {
-                    self.exit = Some(s);
-                    false
-                }
-                Err(_) => false,
-            },
-            None => false,
-        }
     }
 
     /// Sends SIGTERM and waits for the process to exit. Returns its status,
