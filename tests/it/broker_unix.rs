@@ -13,9 +13,6 @@ use std::process::{Command, Stdio};
 
 use crate::harness::*;
 
-const OUR_PUB: &str = env!("CARGO_BIN_EXE_mosquitto_pub");
-const OUR_SUB: &str = env!("CARGO_BIN_EXE_mosquitto_sub");
-
 /// The socket path every test broker uses, inside its temp dir.
 fn sock_in(dir: &TempDir) -> PathBuf {
     dir.join("mqtt.sock")
@@ -351,7 +348,7 @@ fn per_listener_security_applies_to_unix_listeners() {
 fn use_username_as_clientid_on_a_unix_listener() {
     let (b, sock) = start(|port, sock| {
         let pw = sock.with_file_name("passwords");
-        let out = Command::new(env!("CARGO_BIN_EXE_mosquitto_passwd"))
+        let out = Command::new(OUR_PASSWD)
             .args(["-c", "-b", &pw.to_string_lossy(), "alice", "secret"])
             .output()
             .expect("run mosquitto_passwd");

@@ -202,10 +202,7 @@ fn acl_denies_retained_messages_at_subscribe_time() {
 /// The password-file tools under test: Debian's and ours.
 #[cfg(feature = "tls")]
 fn passwd_tools() -> Vec<(String, PathBuf)> {
-    let mut v = vec![(
-        "ours".to_string(),
-        PathBuf::from(env!("CARGO_BIN_EXE_mosquitto_passwd")),
-    )];
+    let mut v = vec![("ours".to_string(), PathBuf::from(OUR_PASSWD))];
     if let Some(p) = require_tool("/usr/bin/mosquitto_passwd", "Debian's password files") {
         v.push(("debian".to_string(), p));
     }
@@ -332,7 +329,7 @@ fn malformed_acl_and_psk_files_stop_startup_with_file_and_line() {
 #[cfg(feature = "tls")]
 fn malformed_password_lines_are_logged_and_skipped() {
     let dir = TempDir::new("badpw");
-    let tool = PathBuf::from(env!("CARGO_BIN_EXE_mosquitto_passwd"));
+    let tool = PathBuf::from(OUR_PASSWD);
     let good = dir.join("good");
     run_tool(&tool, &["-c", "-b", &good.to_string_lossy(), "alice", "pw"]);
     let alice = read_required(&good);
@@ -358,7 +355,7 @@ fn malformed_password_lines_are_logged_and_skipped() {
 #[cfg(feature = "tls")]
 fn sighup_rereads_passwords_and_acl_and_rechecks_clients() {
     let dir = TempDir::new("reload");
-    let tool = PathBuf::from(env!("CARGO_BIN_EXE_mosquitto_passwd"));
+    let tool = PathBuf::from(OUR_PASSWD);
     let pw = dir.join("passwords");
     let pws = pw.to_string_lossy().into_owned();
     run_tool(&tool, &["-c", "-b", &pws, "alice", "one"]);

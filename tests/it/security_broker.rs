@@ -22,11 +22,6 @@ use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-const OUR_PUB: &str = env!("CARGO_BIN_EXE_mosquitto_pub");
-const OUR_SUB: &str = env!("CARGO_BIN_EXE_mosquitto_sub");
-const DEB_PUB: &str = "/usr/bin/mosquitto_pub";
-const DEB_SUB: &str = "/usr/bin/mosquitto_sub";
-
 /// The PSK every test uses, and its identity.
 const PSK_ID: &str = "sensor1";
 const PSK_KEY: &str = "0a1b2c3d4e5f60718293";
@@ -132,8 +127,16 @@ fn read_one(bin: &str, port: u16, host: &str, tls: &[&str], topic: &str) -> Run 
 }
 
 fn debian_clients() -> bool {
-    require_tool(DEB_PUB, "Debian's mosquitto_pub against our TLS listeners").is_some()
-        && require_tool(DEB_SUB, "Debian's mosquitto_sub against our TLS listeners").is_some()
+    require_tool(
+        DEBIAN_PUB,
+        "Debian's mosquitto_pub against our TLS listeners",
+    )
+    .is_some()
+        && require_tool(
+            DEBIAN_SUB,
+            "Debian's mosquitto_sub against our TLS listeners",
+        )
+        .is_some()
 }
 
 fn assert_ok(r: &Run, what: &str) {
@@ -180,11 +183,11 @@ fn retained_round_trip(sub: &mut Client, port: u16, host: &str, tls: &[&str], pr
     assert_eq!(r.stdout, "kept\n");
     if debian_clients() {
         assert_ok(
-            &publish(DEB_PUB, port, "127.0.0.1", tls, &deb, "debian"),
+            &publish(DEBIAN_PUB, port, "127.0.0.1", tls, &deb, "debian"),
             "deb pub",
         );
         expect_message(sub, &deb, "debian");
-        let r = read_one(DEB_SUB, port, "127.0.0.1", tls, &kept);
+        let r = read_one(DEBIAN_SUB, port, "127.0.0.1", tls, &kept);
         assert_ok(&r, "deb sub");
         assert_eq!(r.stdout, "kept\n");
     }
@@ -314,19 +317,19 @@ fn tls_listener_without_client_certificates() {
     // Debian's clients.
     if debian_clients() {
         assert_ok(
-            &publish(DEB_PUB, tls, "127.0.0.1", &with_ca, "tls/c", "debian"),
+            &publish(DEBIAN_PUB, tls, "127.0.0.1", &with_ca, "tls/c", "debian"),
             "deb pub",
         );
         expect_message(&mut sub, "tls/c", "debian");
-        let r = read_one(DEB_SUB, tls, "localhost", &with_ca, "tls/retained");
+        let r = read_one(DEBIAN_SUB, tls, "localhost", &with_ca, "tls/retained");
         assert_ok(&r, "deb sub");
         assert_eq!(r.stdout, "kept\n");
     }
 
     // A server certificate for another name is refused unless --insecure;
     // one from an untrusted CA is refused even then.
-    for bin in [OUR_PUB, DEB_PUB] {
-        if bin == DEB_PUB && find_tool(DEB_PUB).is_none() {
+    for bin in [OUR_PUB, DEBIAN_PUB] {
+        if bin == DEBIAN_PUB && find_tool(DEBIAN_PUB).is_none() {
             continue;
         }
         let r = publish(bin, other, "127.0.0.1", &with_ca, "tls/x", "wrong name");
@@ -500,7 +503,7 @@ fn client_certificates_identity_crl_and_expiry() {
         );
         if debian_clients() {
             assert_refused(
-                &publish(DEB_PUB, tls, "127.0.0.1", &v, "cert/x", name),
+                &publish(DEBIAN_PUB, tls, "127.0.0.1", &v, "cert/x", name),
                 name,
             );
         }
