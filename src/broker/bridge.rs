@@ -173,21 +173,7 @@ fn bridge_tls(cfg: &Bridge) -> Result<Option<super::tls::TlsClientConfig>, Strin
     if !(cfg.uses_tls() || cfg.uses_psk()) {
         return Ok(None);
     }
-    let opts = super::tls::TlsClientOptions {
-        cafile: cfg.cafile.clone(),
-        capath: cfg.capath.clone(),
-        certfile: cfg.certfile.clone(),
-        keyfile: cfg.keyfile.clone(),
-        insecure: cfg.insecure,
-        tls_version: cfg.tls_version.clone(),
-        ciphers: None,
-        psk: cfg.psk.clone(),
-        psk_identity: cfg.identity.clone(),
-        use_os_certs: false,
-        alpn: cfg.alpn.clone(),
-        ocsp_required: cfg.require_ocsp,
-    };
-    super::tls::TlsClientConfig::build(&opts)
+    super::tls::TlsClientConfig::build(&cfg.tls)
         .map(Some)
         .map_err(|e| e.to_string())
 }

@@ -17,22 +17,23 @@ mod handle_publish;
 mod handle_subscribe;
 pub mod heap;
 pub mod logging;
-pub mod net;
 pub mod persist;
 mod persistence;
-pub mod process;
 mod read_handle;
 pub mod retain;
 pub mod security;
 pub mod settings;
-mod signals;
 mod stream;
 pub mod subs;
 mod sys_tree;
 mod timers;
-#[cfg(feature = "tls")]
-pub mod tls;
 mod websocket;
+
+// Shared layers: TLS (the old `broker::tls` path still names it) and the
+// OS wrappers.
+use crate::sys::net;
+use crate::sys::signals::SignalPipe;
+pub use crate::tls;
 
 use std::collections::HashMap;
 use std::io;
@@ -177,7 +178,7 @@ pub struct Broker {
     retained_scratch: Vec<Rc<Message>>,
     /// Congested receivers met while routing the current message.
     pressure: Vec<usize>,
-    signals: Option<signals::SignalPipe>,
+    signals: Option<SignalPipe>,
     next_serial: u32,
     /// Connections that completed CONNECT and are still open.
     connected: usize,
@@ -292,11 +293,10 @@ impl Broker {
                 "Unable to open any listening sockets",
             ));
         }
-        let signals = match signals::SignalPipe::install() {
-            Ok(s) => {
-                let mut src = mio::unix::SourceFd(&s.read_fd);
+        let signals = match SignalPipe::install_broker() {
+            Ok(mut s) => {
                 poll.registry()
-                    .register(&mut src, SIGNAL_TOKEN, Interest::READABLE)?;
+                    .register(&mut s, SIGNAL_TOKEN, Interest::READABLE)?;
                 Some(s)
             }
             Err(e) => {
