@@ -7,14 +7,14 @@ use std::path::PathBuf;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
-use super::context::Session;
+use super::core::context::Session;
+use super::core::timers::TimerKind;
+use super::core::Core;
 use super::database::{Message, MsgSource, OutMsg, OutState};
 use super::persist::{
     self, direction, msg_state, LoadError, PersistClient, PersistClientMsg, PersistDb,
     PersistIncoming, PersistSub, StoredMessage,
 };
-use super::timers::TimerKind;
-use super::Broker;
 use crate::protocol::QoS;
 
 #[derive(Debug, Clone)]
@@ -69,7 +69,7 @@ fn out_state(m: &OutMsg, queued: bool) -> u8 {
     }
 }
 
-impl Broker {
+impl Core {
     /// The whole persistent state as mosquitto.db records.
     pub(super) fn snapshot(&self) -> PersistDb {
         let mut db = PersistDb::default();

@@ -3,12 +3,12 @@
 
 use std::rc::Rc;
 
-use super::database::{OutMsg, OutState};
-use super::security::Access;
-use super::{mounted, Broker};
+use super::{mounted, Core};
+use crate::broker::database::{OutMsg, OutState};
+use crate::broker::security::Access;
 use crate::protocol::{Packet, SubAck, Subscribe, UnsubAck, Unsubscribe, SUBACK_FAILURE};
 
-impl Broker {
+impl Core {
     /// mosquitto's subscribe checks (`$share`/`$SYS` rules) plus our
     /// extension: a filter inside a `deny` rule is refused with 0x80.
     fn subscribe_allowed(&self, sk: usize, filter: &str) -> bool {

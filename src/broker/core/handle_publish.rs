@@ -5,12 +5,12 @@
 use std::rc::Rc;
 
 use super::context::CloseReason;
-use super::database::{Message, MsgSource};
-use super::security::Access;
-use super::{mounted, Broker};
+use super::{mounted, Core};
+use crate::broker::database::{Message, MsgSource};
+use crate::broker::security::Access;
 use crate::protocol::{Ack, Packet, Publish, QoS};
 
-impl Broker {
+impl Core {
     /// The ACL's verdict on a client publishing to `topic` (bridges are not
     /// checked, as in mosquitto). A denied message is acknowledged and
     /// dropped: MQTT 3.x has no way to say no.
@@ -49,10 +49,7 @@ impl Broker {
         username: Option<&Rc<str>>,
         listener: u32,
     ) -> Option<Rc<MsgSource>> {
-        let spec = self
-            .listeners
-            .get(listener as usize)
-            .and_then(|l| self.settings.listeners.get(l.spec))?;
+        let spec = self.settings.listeners.get(listener as usize)?;
         Some(Rc::new(MsgSource {
             client_id: Rc::clone(client_id),
             username: username.cloned(),
@@ -83,7 +80,7 @@ impl Broker {
         };
         let version = conn.protocol;
         let sk = conn.session();
-        if super::logging::debug_enabled() {
+        if crate::broker::logging::debug_enabled() {
             crate::debug!(
                 "Received PUBLISH from {} (d{}, q{}, r{}, m{}, '{}', ... ({} bytes))",
                 self.log_id_of(conn),
@@ -109,7 +106,10 @@ impl Broker {
         // only frees memory, so it is let through.
         let frees = p.retain && p.payload.is_empty();
         if !frees
-            && !super::heap::has_room(self.settings.memory_limit, p.payload.len() + p.topic.len())
+            && !crate::broker::heap::has_room(
+                self.settings.memory_limit,
+                p.payload.len() + p.topic.len(),
+            )
         {
             self.stats.msgs_dropped += 1;
             self.schedule_close(ck, CloseReason::OutOfMemory);
@@ -152,7 +152,7 @@ impl Broker {
         }
         // A bridge's messages arrive under the remote's topics.
         let topic = match self.conns.get(ck).and_then(|c| c.bridge_topics().cloned()) {
-            Some(topics) => super::bridge_topic::remote_to_local(&topics, &topic),
+            Some(topics) => crate::broker::bridge_topic::remote_to_local(&topics, &topic),
             None => Some(mounted(&mount, topic)),
         };
         let deliver = deliver && topic.as_deref().is_some_and(|t| self.write_allowed(ck, t));

@@ -2,14 +2,12 @@
 //! takeover and resumption, CONNACK.
 
 use std::rc::Rc;
-use std::time::Instant;
 
 use super::context::{CloseReason, Session};
-use super::net::random_bytes;
-use super::security;
-use super::settings::TlsIdentity;
 use super::timers::TimerKind;
-use super::Broker;
+use super::{Core, Transport};
+use crate::broker::net::random_bytes;
+use crate::broker::security;
 use crate::protocol::{ConnAck, Connect, ConnectReturnCode, Packet, ProtocolVersion};
 
 /// A client id in mosquitto's generated shape: prefix + a random UUID.
@@ -41,22 +39,7 @@ fn log_protocol(p: ProtocolVersion) -> u8 {
 /// Heap a new client is expected to need, kept free under `memory_limit`.
 const CONNECT_RESERVE: usize = 16 * 1024;
 
-impl Broker {
-    /// The username a TLS listener takes from the client's certificate or
-    /// PSK identity; None when there is none (or no TLS).
-    fn tls_username(&self, ck: usize, source: TlsIdentity) -> Option<String> {
-        #[cfg(feature = "tls")]
-        if let Some(t) = self.conns.get(ck).and_then(|c| c.stream.tls_conn()) {
-            let from = match source {
-                TlsIdentity::Identity => super::tls::IdentitySource::Identity,
-                TlsIdentity::Subject => super::tls::IdentitySource::Subject,
-            };
-            return t.peer_identity(from);
-        }
-        let _ = (ck, source);
-        None
-    }
-
+impl Core {
     /// Sends a CONNACK refusal and closes once it is written.
     pub(super) fn send_connack_refusal(&mut self, ck: usize, code: u8) {
         let version = self
@@ -73,7 +56,7 @@ impl Broker {
         self.schedule_close(ck, CloseReason::Refused);
     }
 
-    pub(super) fn handle_connect(&mut self, ck: usize, c: Connect) {
+    pub(super) fn handle_connect(&mut self, ck: usize, c: Connect, peers: &dyn Transport) {
         let Some(conn) = self.conns.get_mut(ck) else {
             return;
         };
@@ -84,17 +67,13 @@ impl Broker {
             if self.settings.connection_messages {
                 crate::information!(
                     "Invalid protocol version 5 in CONNECT from {}.",
-                    conn.peer()
+                    peers.peer_name(ck)
                 );
             }
             self.send_connack_refusal(ck, ConnectReturnCode::UnacceptableProtocolVersion as u8);
             return;
         }
-        let Some(spec) = self
-            .listeners
-            .get(conn.listener as usize)
-            .and_then(|l| self.settings.listeners.get(l.spec))
-        else {
+        let Some(spec) = self.settings.listeners.get(conn.listener as usize) else {
             return;
         };
         let (allow_anonymous, allow_zero_len, id_prefix) = (
@@ -118,7 +97,7 @@ impl Broker {
 
         // Near memory_limit no new client is taken on (it needs room for
         // its buffers): "server unavailable" tells it to come back later.
-        if !super::heap::has_room(self.settings.memory_limit, CONNECT_RESERVE) {
+        if !crate::broker::heap::has_room(self.settings.memory_limit, CONNECT_RESERVE) {
             crate::notice!(
                 "Refused connection from {}: memory_limit reached.",
                 self.conn_id(ck)
@@ -153,7 +132,7 @@ impl Broker {
         // Who the client is: a TLS identity replaces the CONNECT username
         // and the password check; otherwise the password file decides.
         let username = match tls_identity {
-            Some(source) => match self.tls_username(ck, source) {
+            Some(source) => match peers.tls_username(ck, source) {
                 Some(u) => Some(u),
                 None => {
                     let code = ConnectReturnCode::BadUsernameOrPassword as u8;
@@ -265,7 +244,7 @@ impl Broker {
             };
             crate::notice!(
                 "New {kind} connected from {} as {client_id} (p{}, c{}, k{keep_alive}{user}).",
-                conn.peer(),
+                peers.peer_name(ck),
                 log_protocol(protocol),
                 u8::from(clean_session),
             );
@@ -285,7 +264,7 @@ impl Broker {
         // costs one entry, not two.
         let serial = conn.serial;
         if keep_alive > 0 {
-            let now = self.timers.now_ms(Instant::now());
+            let now = self.timers.now_ms(self.now);
             let at = now + u64::from(keep_alive) * 1500;
             let sooner = conn.timer_on && (at as u32).wrapping_sub(conn.timer_at) as i32 >= 0;
             if !sooner {

@@ -76,16 +76,20 @@ pub struct TimerQueue {
     epoch: Instant,
 }
 
-impl Default for TimerQueue {
-    fn default() -> TimerQueue {
-        TimerQueue {
-            heap: BinaryHeap::new(),
-            epoch: Instant::now(),
-        }
-    }
+/// A duration in whole milliseconds (saturating).
+pub fn duration_ms(d: std::time::Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
 
 impl TimerQueue {
+    /// An empty queue whose clock starts at `epoch`.
+    pub fn new(epoch: Instant) -> TimerQueue {
+        TimerQueue {
+            heap: BinaryHeap::new(),
+            epoch,
+        }
+    }
+
     /// `t` on the queue's clock, rounded down: "now" for due checks.
     pub fn now_ms(&self, t: Instant) -> u64 {
         let d = t.saturating_duration_since(self.epoch);
@@ -149,7 +153,7 @@ mod tests {
 
     #[test]
     fn earliest_first_and_only_when_due() {
-        let mut q = TimerQueue::default();
+        let mut q = TimerQueue::new(Instant::now());
         let t0 = q.epoch;
         q.push(t0 + Duration::from_secs(5), TimerKind::Keepalive, 1, 1);
         q.push(t0 + Duration::from_secs(1), TimerKind::SessionExpiry, 2, 7);
@@ -164,7 +168,7 @@ mod tests {
 
     #[test]
     fn kinds_round_trip_and_deadlines_round_up() {
-        let mut q = TimerQueue::default();
+        let mut q = TimerQueue::new(Instant::now());
         let t0 = q.epoch;
         let kinds = [
             TimerKind::Keepalive,

@@ -5,9 +5,9 @@
 use std::rc::Rc;
 
 use super::context::{Connection, Session};
-use super::database::{Limits, Message, MsgSource, OutMsg, OutState};
-use super::security::{Access, SecurityFiles};
-use super::Broker;
+use super::Core;
+use crate::broker::database::{Limits, Message, MsgSource, OutMsg, OutState};
+use crate::broker::security::{Access, SecurityFiles};
 use crate::protocol::{encode_publish, publish_len, Ack, Packet, PublishHeader, QoS};
 
 /// Output a connection may hold unwritten before QoS 0 messages to it are
@@ -19,7 +19,7 @@ fn write_publish(conn: &mut Connection, m: &OutMsg, dup: bool) {
     // Only bridges rename topics, so only they pay for an allocation.
     let remapped = conn
         .bridge_topics()
-        .and_then(|t| super::bridge_topic::local_to_remote(t, &m.msg.topic));
+        .and_then(|t| crate::broker::bridge_topic::local_to_remote(t, &m.msg.topic));
     let topic = match (&remapped, conn.mount_point()) {
         (Some(r), _) => r.as_str(),
         (None, Some(mp)) => m.msg.topic.strip_prefix(&**mp).unwrap_or(&m.msg.topic),
@@ -107,10 +107,10 @@ fn source_may_publish(files: Option<&SecurityFiles>, src: &MsgSource, topic: &st
     })
 }
 
-impl Broker {
+impl Core {
     /// Stores (if retained) and routes a message. `origin` is the session
     /// that published it: a bridge never gets its own messages back.
-    pub(super) fn publish_message(&mut self, msg: Rc<Message>, origin: Option<usize>) {
+    pub(crate) fn publish_message(&mut self, msg: Rc<Message>, origin: Option<usize>) {
         self.pressure.clear();
         if msg.retain {
             self.retained.store(&msg);

@@ -1,5 +1,5 @@
-//! A client as the broker sees it: a `Connection` (socket, buffers, the will,
-//! keepalive) and a `Session` (client id, subscriptions, message lists).
+//! A client as the broker core sees it: a `Connection` (protocol state,
+//! buffers, the will, keepalive; the socket is the shell's) and a `Session` (client id, subscriptions, message lists).
 //! They live in separate slabs and point at each other by key, so a session
 //! outlives its connection (clean session false) and a new connection can
 //! take a session over without moving anything.
@@ -7,8 +7,7 @@
 use std::collections::VecDeque;
 use std::rc::Rc;
 
-use super::database::{MsgLists, MsgSource, OutMsg};
-use super::stream::Stream;
+use crate::broker::database::{MsgLists, MsgSource, OutMsg};
 use crate::protocol::{ProtocolVersion, QoS, Will};
 
 /// Why a connection is being closed; decides the log line and the will.
@@ -44,7 +43,6 @@ pub const NO_LISTENER: u32 = u32::MAX;
 /// One connection. Kept small because every idle client has one: what
 /// most clients never use lives in `cold`, allocated on first use.
 pub struct Connection {
-    pub stream: Stream,
     /// The buffers, while there is anything in them (an idle client holds
     /// none).
     pub io: Option<Box<IoBufs>>,
@@ -55,7 +53,7 @@ pub struct Connection {
     pub serial: u32,
     /// The session key, once CONNECT was accepted (NO_SESSION before).
     session: u32,
-    /// Index of the listener it arrived on (NO_LISTENER for bridges).
+    /// Index of the listener spec it arrived on (NO_LISTENER for bridges).
     pub listener: u32,
     /// When the last bytes arrived: the timer queue's milliseconds,
     /// truncated to 32 bits (compare with `wrapping_sub`; keepalive checks
@@ -71,8 +69,6 @@ pub struct Connection {
     pub closing: Option<CloseReason>,
     /// In the broker's dirty list for this turn.
     pub dirty: bool,
-    /// WRITABLE interest registered because the kernel pushed back.
-    pub want_write: bool,
     /// The listener's max_qos.
     pub max_qos: QoS,
     /// Not read from while clients it publishes to are congested.
@@ -117,9 +113,8 @@ pub struct ConnCold {
 }
 
 impl Connection {
-    pub fn new(serial: u32, stream: Stream, listener: u32, now: u32) -> Connection {
+    pub fn new(serial: u32, listener: u32, now: u32) -> Connection {
         Connection {
-            stream,
             io: None,
             cold: None,
             serial,
@@ -132,7 +127,6 @@ impl Connection {
             protocol: ProtocolVersion::V311,
             closing: None,
             dirty: false,
-            want_write: false,
             max_qos: QoS::ExactlyOnce,
             paused: false,
             release_wbuf: false,
@@ -199,12 +193,6 @@ impl Connection {
     /// No incomplete packet is waiting for more bytes.
     pub fn rbuf_is_empty(&self) -> bool {
         self.io.as_ref().is_none_or(|b| b.rbuf.is_empty())
-    }
-
-    /// The peer's "address:port" for log lines, asked of the socket (only
-    /// log lines need it, so it is not kept).
-    pub fn peer(&self) -> String {
-        self.stream.peer_name()
     }
 
     /// Gives back buffers that hold nothing, so an idle client costs no

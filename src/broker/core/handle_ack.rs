@@ -3,11 +3,11 @@
 //! persistent session counts as a change for `autosave_on_changes`, so
 //! with it the saved state never lags what the peer was told.
 
-use super::database::OutState;
-use super::Broker;
+use super::Core;
+use crate::broker::database::OutState;
 use crate::protocol::{Ack, Packet};
 
-impl Broker {
+impl Core {
     fn session_of(&self, ck: usize) -> Option<usize> {
         self.conns.get(ck).and_then(|c| c.session())
     }

@@ -5,12 +5,12 @@
 //! the bound that breaks cycles of clients waiting on each other; from
 //! then on the queue limits are the hard bound, as in mosquitto.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use super::context::{Connection, Session};
-use super::database::Limits;
 use super::timers::TimerKind;
-use super::Broker;
+use super::Core;
+use crate::broker::database::Limits;
 
 /// Unwritten output above which a connection is congested.
 const HIGH_WATER_BYTES: usize = 1024 * 1024;
@@ -29,7 +29,7 @@ pub(super) fn congested(conn: &Connection, sess: &Session, limits: &Limits) -> b
     conn.pending_out() >= HIGH_WATER_BYTES || queue_full || bytes_full
 }
 
-impl Broker {
+impl Core {
     /// After routing a message from `pk`: pause it if any receiver it fed
     /// is congested (never for itself, which would deadlock a client that
     /// subscribes to its own topics).
@@ -57,9 +57,9 @@ impl Broker {
         if let (true, Some(conn)) = (paused, self.conns.get_mut(pk)) {
             if !conn.paused {
                 conn.paused = true;
-                let at =
-                    self.timers
-                        .push(Instant::now() + MAX_PAUSE, TimerKind::Resume, pk, serial);
+                let at = self
+                    .timers
+                    .push(self.now + MAX_PAUSE, TimerKind::Resume, pk, serial);
                 conn.cold_mut().pause_until = Some(at);
             }
         }
