@@ -73,28 +73,37 @@ impl Core {
             self.send_connack_refusal(ck, ConnectReturnCode::UnacceptableProtocolVersion as u8);
             return;
         }
-        let Some(spec) = self.settings.listeners.get(conn.listener as usize) else {
+        let Some(admitted) = self.admit(ck, c, peers) else {
             return;
         };
+        let clean = admitted.connect.clean_session;
+        let (sk, session_present) = self.take_session(&admitted.client_id, clean);
+        self.attach(ck, sk, admitted, peers);
+        let ack = ConnAck::new(session_present, ConnectReturnCode::Accepted);
+        let protocol = self
+            .conns
+            .get(ck)
+            .map_or(ProtocolVersion::V311, |c| c.protocol);
+        self.send_packet(ck, &Packet::ConnAck(ack), protocol);
+        if session_present {
+            self.resume_session(ck, sk);
+        }
+    }
+
+    /// The CONNECT's checks, in mosquitto's order: memory, client id,
+    /// keepalive, will, identity, client id prefixes, password. Refuses
+    /// (CONNACK and close) and returns None when one fails.
+    fn admit(&mut self, ck: usize, mut c: Connect, peers: &dyn Transport) -> Option<Admitted> {
+        let conn = self.conns.get(ck)?;
+        let spec = self.settings.listeners.get(conn.listener as usize)?;
+        let max_qos = conn.max_qos;
         let (allow_anonymous, allow_zero_len, id_prefix) = (
             spec.allow_anonymous,
             spec.allow_zero_length_clientid,
             spec.auto_id_prefix.clone(),
         );
-        let (sec_idx, tls_identity, username_as_clientid) =
+        let (security, tls_identity, username_as_clientid) =
             (spec.security, spec.tls_identity, spec.username_as_clientid);
-        let Connect {
-            protocol,
-            bridge,
-            clean_session,
-            keep_alive,
-            client_id,
-            will,
-            username,
-            password,
-            properties: _,
-        } = c;
-
         // Near memory_limit no new client is taken on (it needs room for
         // its buffers): "server unavailable" tells it to come back later.
         if !crate::broker::heap::has_room(self.settings.memory_limit, CONNECT_RESERVE) {
@@ -102,170 +111,172 @@ impl Core {
                 "Refused connection from {}: memory_limit reached.",
                 self.conn_id(ck)
             );
-            self.send_connack_refusal(ck, ConnectReturnCode::ServerUnavailable as u8);
-            return;
+            return self.refuse(ck, ConnectReturnCode::ServerUnavailable);
         }
-        let client_id = if client_id.is_empty() {
-            let allowed = protocol == ProtocolVersion::V311 && clean_session && allow_zero_len;
-            if !allowed {
-                self.send_connack_refusal(ck, ConnectReturnCode::IdentifierRejected as u8);
-                return;
+        let client_id = if c.client_id.is_empty() {
+            let v311 = c.protocol == ProtocolVersion::V311;
+            if !(v311 && c.clean_session && allow_zero_len) {
+                return self.refuse(ck, ConnectReturnCode::IdentifierRejected);
             }
             generate_client_id(&id_prefix)
         } else {
-            client_id
+            std::mem::take(&mut c.client_id)
         };
-
         let max_ka = self.settings.max_keepalive;
-        if max_ka > 0 && (keep_alive > max_ka || keep_alive == 0) {
-            self.send_connack_refusal(ck, ConnectReturnCode::IdentifierRejected as u8);
-            return;
+        if max_ka > 0 && (c.keep_alive > max_ka || c.keep_alive == 0) {
+            return self.refuse(ck, ConnectReturnCode::IdentifierRejected);
         }
-
-        if let Some(w) = &will {
-            if (w.retain && !self.settings.retain_available) || w.qos > conn.max_qos {
+        if let Some(w) = &c.will {
+            if (w.retain && !self.settings.retain_available) || w.qos > max_qos {
                 self.schedule_close(ck, CloseReason::Protocol);
-                return;
+                return None;
             }
         }
-
         // Who the client is: a TLS identity replaces the CONNECT username
         // and the password check; otherwise the password file decides.
         let username = match tls_identity {
             Some(source) => match peers.tls_username(ck, source) {
                 Some(u) => Some(u),
-                None => {
-                    let code = ConnectReturnCode::BadUsernameOrPassword as u8;
-                    self.send_connack_refusal(ck, code);
-                    return;
-                }
+                None => return self.refuse(ck, ConnectReturnCode::BadUsernameOrPassword),
             },
-            None => username,
+            None => c.username.take(),
         };
         let client_id = match (username_as_clientid, &username) {
             (false, _) => client_id,
             (true, Some(u)) => u.clone(),
-            (true, None) => {
-                self.send_connack_refusal(ck, ConnectReturnCode::NotAuthorized as u8);
-                return;
-            }
+            (true, None) => return self.refuse(ck, ConnectReturnCode::NotAuthorized),
         };
         let prefixes = self.settings.clientid_prefixes.as_deref();
         if !security::clientid_prefix_allowed(prefixes, &client_id) {
-            self.send_connack_refusal(ck, ConnectReturnCode::NotAuthorized as u8);
-            return;
+            return self.refuse(ck, ConnectReturnCode::NotAuthorized);
         }
         if tls_identity.is_none() {
-            let files = self.security.get(sec_idx).map(|d| &d.files);
+            let files = self.security.get(security).map(|d| &d.files);
+            let (user, pass) = (username.as_deref(), c.password.as_deref());
             let verdict = match files {
-                Some(f) => {
-                    f.authenticate(allow_anonymous, username.as_deref(), password.as_deref())
-                }
+                Some(f) => f.authenticate(allow_anonymous, user, pass),
                 None => Err(security::ConnackCode::NotAuthorized),
             };
             if let Err(code) = verdict {
                 self.send_connack_refusal(ck, code.v311());
-                return;
+                return None;
             }
         }
+        Some(Admitted {
+            client_id,
+            username: username.map(Rc::from),
+            security,
+            connect: c,
+        })
+    }
 
-        // Session takeover or resumption.
-        let mut session_present = false;
-        let sk = match self.by_id.get(client_id.as_str()).copied() {
-            Some(sk) => {
-                let old = self.sessions.get(sk).map(|s| (s.conn(), s.clean));
-                let (old_conn, old_clean) = old.unwrap_or((None, true));
-                if let Some(old_ck) = old_conn {
-                    if self.settings.connection_messages {
-                        crate::notice!(
-                            "Client {client_id} already connected, closing old connection."
-                        );
-                    }
-                    let id = match self.sessions.get_mut(sk) {
-                        Some(s) => {
-                            s.set_conn(None);
-                            Some(Rc::clone(&s.client_id))
-                        }
-                        None => None,
-                    };
-                    // Its logs keep the id once the session is gone.
-                    if let Some(old) = self.conns.get_mut(old_ck) {
-                        old.cold_mut().log_name = id;
-                    }
-                    self.schedule_close(old_ck, CloseReason::TakenOver);
+    /// Sends a CONNACK refusal with `code`; None, for `admit` to return.
+    fn refuse(&mut self, ck: usize, code: ConnectReturnCode) -> Option<Admitted> {
+        self.send_connack_refusal(ck, code as u8);
+        None
+    }
+
+    /// The session for `client_id`: a connection holding it is taken over
+    /// (closed), a persistent one resumed unless either side asks for a
+    /// clean session; else a new one. Returns it and "session present".
+    fn take_session(&mut self, client_id: &str, clean: bool) -> (usize, bool) {
+        if let Some(sk) = self.by_id.get(client_id).copied() {
+            let old = self.sessions.get(sk).map(|s| (s.conn(), s.clean));
+            let (old_conn, old_clean) = old.unwrap_or((None, true));
+            if let Some(old_ck) = old_conn {
+                if self.settings.connection_messages {
+                    crate::notice!("Client {client_id} already connected, closing old connection.");
                 }
-                if clean_session || old_clean {
-                    self.remove_session(sk);
-                    None
-                } else {
-                    session_present = true;
-                    Some(sk)
+                let id = match self.sessions.get_mut(sk) {
+                    Some(s) => {
+                        s.set_conn(None);
+                        Some(Rc::clone(&s.client_id))
+                    }
+                    None => None,
+                };
+                // Its logs keep the id once the session is gone.
+                if let Some(old) = self.conns.get_mut(old_ck) {
+                    old.cold_mut().log_name = id;
                 }
+                self.schedule_close(old_ck, CloseReason::TakenOver);
             }
-            None => None,
-        };
-        let sk = match sk {
-            Some(sk) => sk,
-            None => {
-                let id: Rc<str> = Rc::from(client_id.as_str());
-                let sk = self
-                    .sessions
-                    .insert(Session::new(Rc::clone(&id), clean_session));
-                self.by_id.insert(id, sk);
-                sk
+            if !(clean || old_clean) {
+                return (sk, true);
             }
-        };
-        let username: Option<Rc<str>> = username.map(Rc::from);
+            self.remove_session(sk);
+        }
+        let id: Rc<str> = Rc::from(client_id);
+        let sk = self.sessions.insert(Session::new(Rc::clone(&id), clean));
+        self.by_id.insert(id, sk);
+        (sk, false)
+    }
+
+    /// Joins connection `ck` and session `sk`: the session takes the
+    /// client's identity, the connection its keepalive, will and
+    /// credentials; logs the connection and counts it.
+    fn attach(&mut self, ck: usize, sk: usize, a: Admitted, peers: &dyn Transport) {
+        let Admitted {
+            client_id,
+            username,
+            security: sec_idx,
+            connect: c,
+        } = a;
         if let Some(sess) = self.sessions.get_mut(sk) {
             sess.set_conn(Some(ck));
-            sess.clean = clean_session;
-            sess.protocol = protocol;
+            sess.clean = c.clean_session;
+            sess.protocol = c.protocol;
             sess.expiry_serial = 0;
             sess.username = username.clone();
             sess.source = None;
             sess.security = u16::try_from(sec_idx).unwrap_or(u16::MAX);
-            sess.is_bridge = bridge;
+            sess.is_bridge = c.bridge;
         }
-
         let Some(conn) = self.conns.get_mut(ck) else {
             return;
         };
         conn.set_session(sk);
-        conn.keepalive = keep_alive;
-        if let Some(mut w) = will {
+        conn.keepalive = c.keep_alive;
+        if let Some(mut w) = c.will {
             w.topic = super::mounted(&conn.mount_point().cloned(), w.topic);
             conn.cold_mut().will = Some(w);
         }
         if self.settings.connection_messages {
-            let kind = if bridge { "bridge" } else { "client" };
+            let kind = if c.bridge { "bridge" } else { "client" };
             let user = match &username {
                 Some(u) => format!(", u'{u}'"),
                 None => String::new(),
             };
             crate::notice!(
-                "New {kind} connected from {} as {client_id} (p{}, c{}, k{keep_alive}{user}).",
+                "New {kind} connected from {} as {client_id} (p{}, c{}, k{}{user}).",
                 peers.peer_name(ck),
-                log_protocol(protocol),
-                u8::from(clean_session),
+                log_protocol(c.protocol),
+                u8::from(c.clean_session),
+                c.keep_alive,
             );
         }
-        if username.is_some() || password.is_some() {
+        if username.is_some() || c.password.is_some() {
             let cold = conn.cold_mut();
             cold.username = username;
-            cold.password = password;
+            cold.password = c.password;
         }
         self.stats.connections += 1;
         self.connected += 1;
         self.stats.clients_maximum = self.stats.clients_maximum.max(self.connected as u64);
+        self.start_keepalive(ck);
+    }
 
-        // The keepalive clock starts now. A CONNECT deadline that comes
-        // sooner stays the live timer entry: when it fires it finds the
-        // client connected and sets the keepalive deadline, so a client
-        // costs one entry, not two.
+    /// The keepalive clock starts now. A CONNECT deadline that comes sooner
+    /// stays the live timer entry: when it fires it finds the client
+    /// connected and sets the keepalive deadline, so a client costs one
+    /// entry, not two.
+    fn start_keepalive(&mut self, ck: usize) {
+        let now = self.timers.now_ms(self.now);
+        let Some(conn) = self.conns.get_mut(ck) else {
+            return;
+        };
         let serial = conn.serial;
-        if keep_alive > 0 {
-            let now = self.timers.now_ms(self.now);
-            let at = now + u64::from(keep_alive) * 1500;
+        if conn.keepalive > 0 {
+            let at = now + u64::from(conn.keepalive) * 1500;
             let sooner = conn.timer_on && (at as u32).wrapping_sub(conn.timer_at) as i32 >= 0;
             if !sooner {
                 conn.timer_at = at as u32;
@@ -278,13 +289,16 @@ impl Core {
         // Most clients go quiet after CONNECT: the CONNACK's buffer goes
         // back once written (one allocation per connection, not per write).
         conn.release_wbuf = true;
-
-        let ack = ConnAck::new(session_present, ConnectReturnCode::Accepted);
-        self.send_packet(ck, &Packet::ConnAck(ack), protocol);
-        if session_present {
-            self.resume_session(ck, sk);
-        }
     }
+}
+
+/// A CONNECT that passed every check, with who the client turned out to be.
+struct Admitted {
+    client_id: String,
+    username: Option<Rc<str>>,
+    /// Index of the security domain that applies.
+    security: usize,
+    connect: Connect,
 }
 
 #[cfg(test)]
