@@ -196,7 +196,9 @@ impl Core {
             let id: Rc<str> = Rc::from(c.client_id);
             let mut sess = Session::new(Rc::clone(&id), false);
             sess.msgs.last_packet_id = c.last_mid;
-            let sk = self.sessions.insert(sess);
+            let Some(sk) = self.sessions.insert(sess) else {
+                break;
+            };
             self.by_id.insert(id, sk);
             self.detach_session(sk);
         }
@@ -253,7 +255,7 @@ impl Core {
                 continue;
             };
             let qos = QoS::from_u8(s.qos & 0x03).unwrap_or(QoS::AtMostOnce);
-            self.subs.subscribe(&s.topic, sk, qos);
+            self.subs.subscribe(&s.topic, sk.index(), qos);
             if let Some(sess) = self.sessions.get_mut(sk) {
                 sess.filters.push((s.topic, qos));
             }

@@ -8,6 +8,7 @@
 use std::time::Duration;
 
 use super::context::{Connection, Session};
+use super::ids::ConnId;
 use super::timers::TimerKind;
 use super::Core;
 use crate::broker::database::Limits;
@@ -33,7 +34,7 @@ impl Core {
     /// After routing a message from `pk`: pause it if any receiver it fed
     /// is congested (never for itself, which would deadlock a client that
     /// subscribes to its own topics).
-    pub(super) fn apply_backpressure(&mut self, pk: usize) {
+    pub(super) fn apply_backpressure(&mut self, pk: ConnId) {
         if self.pressure.is_empty() {
             return;
         }
@@ -67,7 +68,7 @@ impl Core {
 
     /// Wakes the publishers waiting on `ck` if it is no longer congested
     /// (or is going away: `force`).
-    pub(super) fn release_waiters(&mut self, ck: usize, force: bool) {
+    pub(super) fn release_waiters(&mut self, ck: ConnId, force: bool) {
         let Some(conn) = self.conns.get(ck) else {
             return;
         };
@@ -96,7 +97,7 @@ impl Core {
     }
 
     /// Lets a paused publisher be read again (its buffered packets first).
-    pub(super) fn resume(&mut self, pk: usize, serial: u32) {
+    pub(super) fn resume(&mut self, pk: ConnId, serial: u32) {
         if let Some(conn) = self.conns.get_mut(pk) {
             if conn.serial == serial && conn.paused {
                 conn.paused = false;
@@ -110,7 +111,7 @@ impl Core {
 
     /// The longest pause of the publisher `pk` ended (only the timer of its
     /// current pause counts: older ones belong to pauses already lifted).
-    pub(super) fn pause_expired(&mut self, pk: usize, serial: u32, at: u64) {
+    pub(super) fn pause_expired(&mut self, pk: ConnId, serial: u32, at: u64) {
         let current = self.conns.get(pk).is_some_and(|c| {
             c.serial == serial && c.cold.as_ref().and_then(|c| c.pause_until) == Some(at)
         });

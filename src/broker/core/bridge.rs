@@ -7,7 +7,8 @@
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
-use super::context::{CloseReason, Connection, Session, NO_LISTENER};
+use super::context::{CloseReason, Connection, Role, SessionRole};
+use super::ids::{BridgeId, ConnId, SessionId};
 use super::timers::TimerKind;
 use super::{BridgeTask, Core};
 use crate::broker::database::Message;
@@ -39,8 +40,8 @@ pub(crate) const PROBE_INTERVAL: Duration = Duration::from_secs(5);
 /// One bridge's protocol state.
 pub(crate) struct BridgeCore {
     pub cfg: Bridge,
-    pub session: usize,
-    pub conn: Option<usize>,
+    pub session: SessionId,
+    pub conn: Option<ConnId>,
     pub phase: Phase,
     /// Index of the address to try next.
     pub next_addr: usize,
@@ -98,13 +99,13 @@ fn random_between(lo: u64, hi: u64) -> u64 {
 }
 
 impl Core {
-    /// Sets up bridge `cfg` (the next index) with its local session; a
-    /// `disabled` one never connects. Returns the bridge's index.
-    pub fn bridge_setup(&mut self, cfg: Bridge, disabled: bool) -> usize {
-        let i = self.bridges.len();
-        let sk = self.bridge_session(i, &cfg);
+    /// Sets up bridge `cfg` (the next id) with its local session; a
+    /// `disabled` one never connects.
+    pub fn bridge_setup(&mut self, cfg: Bridge, disabled: bool) -> Option<BridgeId> {
+        let i = self.bridges.vacant_id()?;
+        let sk = self.bridge_session(i, &cfg)?;
         let topics: Rc<[BridgeTopic]> = cfg.topics.clone().into();
-        self.bridges.push(BridgeCore {
+        self.bridges.insert(BridgeCore {
             session: sk,
             conn: None,
             phase: if disabled {
@@ -120,30 +121,23 @@ impl Core {
             last_activity: self.now,
             topics,
             cfg,
-        });
+        })?;
         if !disabled {
             self.bridge_notify_local(i, b'0');
         }
-        i
+        Some(i)
     }
 
     /// The bridge's local session (adopted from the database if it was
     /// saved), subscribed afresh to the local side of the `out` topics.
-    fn bridge_session(&mut self, i: usize, cfg: &Bridge) -> usize {
+    fn bridge_session(&mut self, i: BridgeId, cfg: &Bridge) -> Option<SessionId> {
         let local_id = cfg
             .local_clientid
             .clone()
             .unwrap_or_else(|| format!("local.{}", cfg.name));
         let sk = match self.by_id.get(local_id.as_str()) {
             Some(&sk) => sk,
-            None => {
-                let id: Rc<str> = Rc::from(local_id);
-                let sk = self
-                    .sessions
-                    .insert(Session::new(Rc::clone(&id), cfg.local_cleansession()));
-                self.by_id.insert(id, sk);
-                sk
-            }
+            None => self.new_session(&local_id, cfg.local_cleansession())?,
         };
         let old = self
             .sessions
@@ -151,27 +145,27 @@ impl Core {
             .map(|s| std::mem::take(&mut s.filters))
             .unwrap_or_default();
         for (f, _) in old {
-            self.subs.unsubscribe(&f, sk);
+            self.subs.unsubscribe(&f, sk.index());
         }
         let mut filters = Vec::new();
         for t in cfg.topics.iter().filter(|t| sends_out(t)) {
             let qos = QoS::from_u8(t.qos).unwrap_or(QoS::AtMostOnce);
             let filter = t.local_topic();
-            self.subs.subscribe(&filter, sk, qos);
+            self.subs.subscribe(&filter, sk.index(), qos);
             filters.push((filter, qos));
         }
         if let Some(s) = self.sessions.get_mut(sk) {
             s.filters = filters;
             s.clean = cfg.local_cleansession();
-            s.cold_mut().bridge = Some(i);
+            s.role = SessionRole::Bridge(i);
             s.retain_as_published = cfg.outgoing_retain;
             s.expiry_serial = u32::MAX; // never expired by persistent_client_expiration
         }
-        sk
+        Some(sk)
     }
 
     /// Publishes the bridge's state ('1' or '0') on the local broker.
-    fn bridge_notify_local(&mut self, i: usize, state: u8) {
+    fn bridge_notify_local(&mut self, i: BridgeId, state: u8) {
         let Some(b) = self.bridges.get(i) else {
             return;
         };
@@ -186,22 +180,21 @@ impl Core {
 
     /// A new connection for bridge `i`'s attempt `serial` (the shell has
     /// its socket connecting): it has one keepalive to get the CONNACK.
-    pub fn open_bridge_conn(&mut self, i: usize, serial: u32, now: Instant) -> Option<usize> {
+    pub fn open_bridge_conn(&mut self, i: BridgeId, serial: u32, now: Instant) -> Option<ConnId> {
         self.now = now;
         let b = self.bridges.get_mut(i)?;
         let now_ms = self.timers.now_ms(now);
-        let mut conn = Connection::new(serial, NO_LISTENER, now_ms as u32);
+        let mut conn = Connection::new(serial, Role::Bridge(i), now_ms as u32);
         conn.set_session(b.session);
         conn.protocol = protocol_of(&b.cfg);
         conn.keepalive = b.cfg.keepalive_interval;
         let cold = conn.cold_mut();
-        cold.bridge = Some(i);
         cold.bridge_topics = Some(Rc::clone(&b.topics));
         cold.log_name = b.cfg.remote_clientid.as_deref().map(Rc::from);
         let deadline = now_ms + u64::from(conn.keepalive) * 1500;
         conn.timer_at = deadline as u32;
         conn.timer_on = true;
-        let ck = self.conns.insert(conn);
+        let ck = self.conns.insert(conn)?;
         b.conn = Some(ck);
         b.phase = Phase::Connecting;
         self.timers
@@ -210,7 +203,7 @@ impl Core {
     }
 
     /// The bridge's TCP connection is made: send CONNECT.
-    pub fn bridge_send_connect(&mut self, ck: usize) {
+    pub fn bridge_send_connect(&mut self, ck: ConnId) {
         let Some(i) = self.conns.get(ck).and_then(|c| c.bridge()) else {
             return;
         };
@@ -245,7 +238,7 @@ impl Core {
     }
 
     /// CONNACK from the remote: subscribe, announce, and send what waited.
-    pub(super) fn bridge_connack(&mut self, ck: usize, ack: ConnAck) {
+    pub(super) fn bridge_connack(&mut self, ck: ConnId, ack: ConnAck) {
         let Some(i) = self.conns.get(ck).and_then(|c| c.bridge()) else {
             return;
         };
@@ -332,7 +325,7 @@ impl Core {
         }
     }
 
-    fn next_pid(&mut self, sk: usize) -> u16 {
+    fn next_pid(&mut self, sk: SessionId) -> u16 {
         self.sessions
             .get_mut(sk)
             .map(|s| s.msgs.next_packet_id())
@@ -341,7 +334,7 @@ impl Core {
 
     /// The bridge's connection closed: announce it locally and ask the
     /// shell to plan the next attempt (`bridge_retry`).
-    pub(super) fn bridge_lost(&mut self, i: usize, ck: usize) {
+    pub(super) fn bridge_lost(&mut self, i: BridgeId, ck: ConnId) {
         let Some(b) = self.bridges.get_mut(i) else {
             return;
         };
@@ -375,7 +368,7 @@ impl Core {
     /// Plans the next attempt of a bridge whose connection is gone and has
     /// no other address of its host name left to try: at once to the
     /// primary if it was moving there, else after the back-off.
-    pub fn bridge_retry(&mut self, i: usize, to_primary: bool) {
+    pub fn bridge_retry(&mut self, i: BridgeId, to_primary: bool) {
         let Some(b) = self.bridges.get_mut(i) else {
             return;
         };
@@ -394,7 +387,7 @@ impl Core {
     /// After a failed attempt or a lost connection: next address (the one
     /// just lost is the least likely to answer, as mosquitto reasons too),
     /// and a restart after the back-off for automatic bridges.
-    pub fn bridge_failed(&mut self, i: usize) {
+    pub fn bridge_failed(&mut self, i: BridgeId) {
         let Some(b) = self.bridges.get_mut(i) else {
             return;
         };
@@ -416,7 +409,7 @@ impl Core {
         self.timers.push(at, TimerKind::BridgeRestart, i, serial);
     }
 
-    pub(super) fn bridge_timer(&mut self, kind: TimerKind, i: usize, serial: u32) {
+    pub(super) fn bridge_timer(&mut self, kind: TimerKind, i: BridgeId, serial: u32) {
         let Some(b) = self.bridges.get(i) else {
             return;
         };
@@ -467,7 +460,7 @@ impl Core {
     /// first) and reconnect to the primary as soon as it has closed. Queued
     /// and unacknowledged messages stay in the bridge's session and go to
     /// the primary after its CONNACK.
-    pub fn bridge_to_primary(&mut self, i: usize) {
+    pub fn bridge_to_primary(&mut self, i: BridgeId) {
         let Some(b) = self.bridges.get_mut(i) else {
             return;
         };
@@ -491,7 +484,7 @@ impl Core {
 
     /// A message was queued for a bridge session: a lazy bridge starts once
     /// `threshold` are waiting; any bridge notes the activity.
-    pub(super) fn bridge_note_queued(&mut self, i: usize, queued: usize) {
+    pub(super) fn bridge_note_queued(&mut self, i: BridgeId, queued: usize) {
         let Some(b) = self.bridges.get_mut(i) else {
             return;
         };
@@ -505,7 +498,7 @@ impl Core {
     }
 
     /// The largest packet the bridge may send (0: no limit).
-    pub(super) fn bridge_max_packet(&self, i: usize) -> usize {
+    pub(super) fn bridge_max_packet(&self, i: BridgeId) -> usize {
         self.bridges
             .get(i)
             .map(|b| b.cfg.max_packet_size as usize)
@@ -515,7 +508,7 @@ impl Core {
 
 impl Core {
     /// Packets only a bridge connection accepts; true when handled.
-    pub(super) fn bridge_packet(&mut self, ck: usize, packet: &Packet) -> bool {
+    pub(super) fn bridge_packet(&mut self, ck: ConnId, packet: &Packet) -> bool {
         match packet {
             Packet::ConnAck(a) => {
                 self.bridge_connack(ck, a.clone());

@@ -3,7 +3,8 @@
 
 use std::rc::Rc;
 
-use super::context::{CloseReason, Session};
+use super::context::{CloseReason, SessionRole};
+use super::ids::{ConnId, SessionId};
 use super::timers::TimerKind;
 use super::{Core, Transport};
 use crate::broker::net::random_bytes;
@@ -41,7 +42,7 @@ const CONNECT_RESERVE: usize = 16 * 1024;
 
 impl Core {
     /// Sends a CONNACK refusal and closes once it is written.
-    pub(super) fn send_connack_refusal(&mut self, ck: usize, code: u8) {
+    pub(super) fn send_connack_refusal(&mut self, ck: ConnId, code: u8) {
         let version = self
             .conns
             .get(ck)
@@ -56,7 +57,7 @@ impl Core {
         self.schedule_close(ck, CloseReason::Refused);
     }
 
-    pub(super) fn handle_connect(&mut self, ck: usize, c: Connect, peers: &dyn Transport) {
+    pub(super) fn handle_connect(&mut self, ck: ConnId, c: Connect, peers: &dyn Transport) {
         let Some(conn) = self.conns.get_mut(ck) else {
             return;
         };
@@ -77,7 +78,10 @@ impl Core {
             return;
         };
         let clean = admitted.connect.clean_session;
-        let (sk, session_present) = self.take_session(&admitted.client_id, clean);
+        let Some((sk, session_present)) = self.take_session(&admitted.client_id, clean) else {
+            self.send_connack_refusal(ck, ConnectReturnCode::ServerUnavailable as u8);
+            return;
+        };
         self.attach(ck, sk, admitted, peers);
         let ack = ConnAck::new(session_present, ConnectReturnCode::Accepted);
         let protocol = self
@@ -93,9 +97,9 @@ impl Core {
     /// The CONNECT's checks, in mosquitto's order: memory, client id,
     /// keepalive, will, identity, client id prefixes, password. Refuses
     /// (CONNACK and close) and returns None when one fails.
-    fn admit(&mut self, ck: usize, mut c: Connect, peers: &dyn Transport) -> Option<Admitted> {
+    fn admit(&mut self, ck: ConnId, mut c: Connect, peers: &dyn Transport) -> Option<Admitted> {
         let conn = self.conns.get(ck)?;
-        let spec = self.settings.listeners.get(conn.listener as usize)?;
+        let spec = self.settings.listeners.get(conn.listener()?.index())?;
         let max_qos = conn.max_qos;
         let (allow_anonymous, allow_zero_len, id_prefix) = (
             spec.allow_anonymous,
@@ -171,15 +175,16 @@ impl Core {
     }
 
     /// Sends a CONNACK refusal with `code`; None, for `admit` to return.
-    fn refuse(&mut self, ck: usize, code: ConnectReturnCode) -> Option<Admitted> {
+    fn refuse(&mut self, ck: ConnId, code: ConnectReturnCode) -> Option<Admitted> {
         self.send_connack_refusal(ck, code as u8);
         None
     }
 
     /// The session for `client_id`: a connection holding it is taken over
     /// (closed), a persistent one resumed unless either side asks for a
-    /// clean session; else a new one. Returns it and "session present".
-    fn take_session(&mut self, client_id: &str, clean: bool) -> (usize, bool) {
+    /// clean session; else a new one. Returns it and "session present"
+    /// (None if session ids ran out).
+    fn take_session(&mut self, client_id: &str, clean: bool) -> Option<(SessionId, bool)> {
         if let Some(sk) = self.by_id.get(client_id).copied() {
             let old = self.sessions.get(sk).map(|s| (s.conn(), s.clean));
             let (old_conn, old_clean) = old.unwrap_or((None, true));
@@ -201,20 +206,17 @@ impl Core {
                 self.schedule_close(old_ck, CloseReason::TakenOver);
             }
             if !(clean || old_clean) {
-                return (sk, true);
+                return Some((sk, true));
             }
             self.remove_session(sk);
         }
-        let id: Rc<str> = Rc::from(client_id);
-        let sk = self.sessions.insert(Session::new(Rc::clone(&id), clean));
-        self.by_id.insert(id, sk);
-        (sk, false)
+        self.new_session(client_id, clean).map(|sk| (sk, false))
     }
 
     /// Joins connection `ck` and session `sk`: the session takes the
     /// client's identity, the connection its keepalive, will and
     /// credentials; logs the connection and counts it.
-    fn attach(&mut self, ck: usize, sk: usize, a: Admitted, peers: &dyn Transport) {
+    fn attach(&mut self, ck: ConnId, sk: SessionId, a: Admitted, peers: &dyn Transport) {
         let Admitted {
             client_id,
             username,
@@ -229,7 +231,13 @@ impl Core {
             sess.username = username.clone();
             sess.source = None;
             sess.security = u16::try_from(sec_idx).unwrap_or(u16::MAX);
-            sess.is_bridge = c.bridge;
+            // Our own bridge's local session stays one, whoever takes it.
+            if sess.bridge().is_none() {
+                sess.role = match c.bridge {
+                    true => SessionRole::RemoteBridge,
+                    false => SessionRole::Client,
+                };
+            }
         }
         let Some(conn) = self.conns.get_mut(ck) else {
             return;
@@ -269,7 +277,7 @@ impl Core {
     /// stays the live timer entry: when it fires it finds the client
     /// connected and sets the keepalive deadline, so a client costs one
     /// entry, not two.
-    fn start_keepalive(&mut self, ck: usize) {
+    fn start_keepalive(&mut self, ck: ConnId) {
         let now = self.timers.now_ms(self.now);
         let Some(conn) = self.conns.get_mut(ck) else {
             return;

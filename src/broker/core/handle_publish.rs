@@ -5,6 +5,7 @@
 use std::rc::Rc;
 
 use super::context::CloseReason;
+use super::ids::{ConnId, ListenerId};
 use super::{mounted, Core};
 use crate::broker::database::{Message, MsgSource};
 use crate::broker::security::Access;
@@ -14,7 +15,7 @@ impl Core {
     /// The ACL's verdict on a client publishing to `topic` (bridges are not
     /// checked, as in mosquitto). A denied message is acknowledged and
     /// dropped: MQTT 3.x has no way to say no.
-    fn write_allowed(&self, ck: usize, topic: &str) -> bool {
+    fn write_allowed(&self, ck: ConnId, topic: &str) -> bool {
         let Some(sess) = self
             .conns
             .get(ck)
@@ -47,9 +48,9 @@ impl Core {
         &self,
         client_id: &Rc<str>,
         username: Option<&Rc<str>>,
-        listener: u32,
+        listener: Option<ListenerId>,
     ) -> Option<Rc<MsgSource>> {
-        let spec = self.settings.listeners.get(listener as usize)?;
+        let spec = self.settings.listeners.get(listener?.index())?;
         Some(Rc::new(MsgSource {
             client_id: Rc::clone(client_id),
             username: username.cloned(),
@@ -60,21 +61,21 @@ impl Core {
 
     /// The source for connection `ck`'s messages: its session's, made once
     /// so that each message only takes a reference.
-    fn publisher_source(&mut self, ck: usize) -> Option<Rc<MsgSource>> {
+    fn publisher_source(&mut self, ck: ConnId) -> Option<Rc<MsgSource>> {
         let conn = self.conns.get(ck)?;
         let sk = conn.session()?;
         let sess = self.sessions.get(sk)?;
         if let Some(src) = &sess.source {
             return Some(Rc::clone(src));
         }
-        let src = self.new_source(&sess.client_id, sess.username.as_ref(), conn.listener)?;
+        let src = self.new_source(&sess.client_id, sess.username.as_ref(), conn.listener())?;
         if let Some(sess) = self.sessions.get_mut(sk) {
             sess.source = Some(Rc::clone(&src));
         }
         Some(src)
     }
 
-    pub(super) fn handle_publish(&mut self, ck: usize, p: Publish) {
+    pub(super) fn handle_publish(&mut self, ck: ConnId, p: Publish) {
         let Some(conn) = self.conns.get(ck) else {
             return;
         };

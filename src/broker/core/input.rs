@@ -5,6 +5,7 @@
 use std::time::Instant;
 
 use super::context::CloseReason;
+use super::ids::ConnId;
 use super::{Core, Transport};
 use crate::protocol::{fixed_header, DecodeError, Packet, PacketType, ProtocolVersion};
 
@@ -18,7 +19,7 @@ const MAX_CONNECT_LEN: usize = 512 * 1024;
 impl Core {
     /// Bytes read from `ck` at `now`: handles every whole packet in them
     /// (after any left from before) and keeps the tail of an incomplete one.
-    pub fn received(&mut self, ck: usize, data: &[u8], now: Instant, peers: &dyn Transport) {
+    pub fn received(&mut self, ck: ConnId, data: &[u8], now: Instant, peers: &dyn Transport) {
         self.now = now;
         let now_ms = self.timers.now_ms(now) as u32;
         let Some(conn) = self.conns.get_mut(ck) else {
@@ -41,7 +42,7 @@ impl Core {
     /// Handles the whole packets in the connection's carry-over buffer
     /// (the shell calls it before reading: packets left from before a
     /// pause go first).
-    pub fn process_buffered(&mut self, ck: usize, now: Instant, peers: &dyn Transport) {
+    pub fn process_buffered(&mut self, ck: ConnId, now: Instant, peers: &dyn Transport) {
         self.now = now;
         let Some(conn) = self.conns.get_mut(ck) else {
             return;
@@ -63,7 +64,7 @@ impl Core {
     /// Handles every whole packet at the front of `data`; returns how many
     /// bytes were used. Stops at the first incomplete packet or once the
     /// connection is closing.
-    fn process_bytes(&mut self, ck: usize, data: &[u8], peers: &dyn Transport) -> usize {
+    fn process_bytes(&mut self, ck: ConnId, data: &[u8], peers: &dyn Transport) -> usize {
         let mut pos = 0;
         loop {
             let Some(conn) = self.conns.get(ck) else {
@@ -109,7 +110,7 @@ impl Core {
         }
     }
 
-    fn decode_error(&mut self, ck: usize, e: DecodeError, peers: &dyn Transport) {
+    fn decode_error(&mut self, ck: ConnId, e: DecodeError, peers: &dyn Transport) {
         if let DecodeError::UnsupportedProtocolVersion(v) = e {
             if let Some(conn) = self.conns.get_mut(ck) {
                 if conn.session().is_none() {
@@ -136,7 +137,7 @@ impl Core {
         self.schedule_close(ck, reason);
     }
 
-    fn handle_packet(&mut self, ck: usize, packet: Packet, peers: &dyn Transport) {
+    fn handle_packet(&mut self, ck: ConnId, packet: Packet, peers: &dyn Transport) {
         let Some(conn) = self.conns.get(ck) else {
             return;
         };
@@ -185,7 +186,7 @@ impl Core {
     }
 
     /// The connection's client id for log lines.
-    pub(super) fn conn_id(&self, ck: usize) -> &str {
+    pub(super) fn conn_id(&self, ck: ConnId) -> &str {
         self.conns
             .get(ck)
             .map(|c| self.log_id_of(c))
@@ -193,7 +194,7 @@ impl Core {
     }
 
     /// Encodes `packet` into the connection's output buffer.
-    pub(super) fn send_packet(&mut self, ck: usize, packet: &Packet, version: ProtocolVersion) {
+    pub(super) fn send_packet(&mut self, ck: ConnId, packet: &Packet, version: ProtocolVersion) {
         if let Some(conn) = self.conns.get_mut(ck) {
             packet.encode(conn.out(), version);
             self.stats.msgs_sent += 1;

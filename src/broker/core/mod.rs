@@ -16,6 +16,7 @@ mod handle_ack;
 mod handle_connect;
 mod handle_publish;
 mod handle_subscribe;
+pub(crate) mod ids;
 mod input;
 mod sys_tree;
 pub(crate) mod timers;
@@ -27,15 +28,14 @@ use std::collections::HashMap;
 use std::rc::Rc;
 use std::time::Instant;
 
-use slab::Slab;
-
 use crate::broker::database::Message;
 use crate::broker::retain::RetainTree;
 use crate::broker::security;
 use crate::broker::settings::{Settings, TlsIdentity};
 use crate::broker::subs::{SubTree, Subscriber};
 use crate::protocol::QoS;
-use context::{CloseReason, Connection, Session};
+use context::{CloseReason, Connection, Role, Session};
+pub(crate) use ids::{BridgeId, ConnId, ListenerId, SessionId, Table};
 use timers::{TimerKind, TimerQueue};
 
 pub(crate) use input::READS_PER_TURN;
@@ -92,24 +92,24 @@ pub(crate) struct SecurityDomain {
 /// transport, asked for log lines and for TLS identities at CONNECT.
 pub(crate) trait Transport {
     /// The peer's "address:port" as log lines show it.
-    fn peer_name(&self, ck: usize) -> String;
+    fn peer_name(&self, ck: ConnId) -> String;
     /// The username a TLS connection's certificate or PSK identity gives
     /// (None without TLS).
-    fn tls_username(&self, ck: usize, source: TlsIdentity) -> Option<String>;
+    fn tls_username(&self, ck: ConnId, source: TlsIdentity) -> Option<String>;
 }
 
 /// Socket work for a bridge that only the shell can do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum BridgeTask {
     /// Start a connection attempt (restart timer, lazy threshold reached).
-    Connect(usize),
+    Connect(BridgeId),
     /// Time for the next look for the primary address (bridge, serial).
-    Probe(usize, u32),
+    Probe(BridgeId, u32),
     /// The bridge's connection is gone: stop its probe, then try another
     /// address or plan the next attempt (`Core::bridge_retry`; at once to
     /// the primary address when `to_primary`).
     Lost {
-        bridge: usize,
+        bridge: BridgeId,
         was_connecting: bool,
         to_primary: bool,
     },
@@ -120,28 +120,28 @@ pub(crate) struct Core {
     pub security: Vec<SecurityDomain>,
     /// Connected clients per listener spec, for max_connections.
     pub listener_counts: Vec<usize>,
-    pub bridges: Vec<bridge::BridgeCore>,
-    pub conns: Slab<Connection>,
-    pub sessions: Slab<Session>,
+    pub bridges: Table<BridgeId, bridge::BridgeCore>,
+    pub conns: Table<ConnId, Connection>,
+    pub sessions: Table<SessionId, Session>,
     /// Session key by client id (the key is the session's own id).
-    pub by_id: HashMap<Rc<str>, usize>,
+    pub by_id: HashMap<Rc<str>, SessionId>,
     pub subs: SubTree,
     pub retained: RetainTree,
     pub timers: TimerQueue,
     /// Connections with output to flush (or a close to finish) this turn.
-    pub dirty: Vec<usize>,
+    pub dirty: Vec<ConnId>,
     /// Connections to read again: they hit the per-turn read budget or a
     /// pause just ended.
-    pub read_again: Vec<usize>,
+    pub read_again: Vec<ConnId>,
     /// Connections with retained backlog left after a complete write.
-    pub write_again: Vec<usize>,
+    pub write_again: Vec<ConnId>,
     /// Bridge socket work for the shell.
     pub bridge_tasks: Vec<BridgeTask>,
     /// Reused buffers, so steady-state work does not allocate.
     match_scratch: Vec<Subscriber>,
     retained_scratch: Vec<Rc<Message>>,
     /// Congested receivers met while routing the current message.
-    pressure: Vec<usize>,
+    pressure: Vec<ConnId>,
     next_serial: u32,
     /// Connections that completed CONNECT and are still open.
     connected: usize,
@@ -161,9 +161,9 @@ impl Core {
             listener_counts: vec![0; settings.listeners.len()],
             settings,
             security,
-            bridges: Vec::new(),
-            conns: Slab::new(),
-            sessions: Slab::new(),
+            bridges: Table::default(),
+            conns: Table::default(),
+            sessions: Table::default(),
             by_id: HashMap::new(),
             subs: SubTree::default(),
             retained: RetainTree::default(),
@@ -201,18 +201,17 @@ impl Core {
     }
 
     /// Takes on a connection accepted on listener spec `listener`: it has
-    /// `connect_timeout` to send CONNECT. Returns its key.
-    pub fn open_client(&mut self, listener: usize, now: Instant) -> usize {
+    /// `connect_timeout` to send CONNECT. None if connection ids ran out.
+    pub fn open_client(&mut self, listener: ListenerId, now: Instant) -> Option<ConnId> {
         self.now = now;
         let serial = self.serial();
         let now_ms = self.timers.now_ms(now);
-        let spec = self.settings.listeners.get(listener);
+        let spec = self.settings.listeners.get(listener.index());
         let mount = spec.and_then(|s| s.mount_point.as_deref()).map(Rc::from);
         let max_qos = spec
             .and_then(|s| QoS::from_u8(s.max_qos))
             .unwrap_or(QoS::ExactlyOnce);
-        let listener_id = u32::try_from(listener).unwrap_or(context::NO_LISTENER);
-        let mut conn = Connection::new(serial, listener_id, now_ms as u32);
+        let mut conn = Connection::new(serial, Role::Client(listener), now_ms as u32);
         if mount.is_some() {
             conn.cold_mut().mount_point = mount;
         }
@@ -221,18 +220,21 @@ impl Core {
         let deadline = now_ms.saturating_add(limit);
         conn.timer_at = deadline as u32;
         conn.timer_on = true;
-        let ck = self.conns.insert(conn);
-        if let Some(n) = self.listener_counts.get_mut(listener) {
+        let ck = self.conns.insert(conn)?;
+        if let Some(n) = self.listener_counts.get_mut(listener.index()) {
             *n += 1;
         }
         self.timers
             .push_ms(deadline, TimerKind::Keepalive, ck, serial);
-        ck
+        Some(ck)
     }
 
     /// Connections open on listener spec `listener`.
-    pub fn listener_count(&self, listener: usize) -> usize {
-        self.listener_counts.get(listener).copied().unwrap_or(0)
+    pub fn listener_count(&self, listener: ListenerId) -> usize {
+        self.listener_counts
+            .get(listener.index())
+            .copied()
+            .unwrap_or(0)
     }
 
     /// The id mosquitto prints for a connection's client.
@@ -250,7 +252,7 @@ impl Core {
     }
 
     /// Queues `ck` for this turn's flush.
-    fn mark_dirty(dirty: &mut Vec<usize>, conn: &mut Connection, ck: usize) {
+    fn mark_dirty(dirty: &mut Vec<ConnId>, conn: &mut Connection, ck: ConnId) {
         if !conn.dirty {
             conn.dirty = true;
             dirty.push(ck);
@@ -259,7 +261,7 @@ impl Core {
 
     /// Asks for `ck` to be flushed this turn (the shell has output of its
     /// own for it, or the socket became writable).
-    pub fn want_flush(&mut self, ck: usize) {
+    pub fn want_flush(&mut self, ck: ConnId) {
         if let Some(conn) = self.conns.get_mut(ck) {
             Self::mark_dirty(&mut self.dirty, conn, ck);
         }
@@ -267,7 +269,7 @@ impl Core {
 
     /// Whether the shell should read from `ck` now: open, not closing and
     /// not paused by back-pressure.
-    pub fn wants_input(&self, ck: usize) -> bool {
+    pub fn wants_input(&self, ck: ConnId) -> bool {
         self.conns
             .get(ck)
             .is_some_and(|c| c.closing.is_none() && !c.paused)
@@ -275,7 +277,7 @@ impl Core {
 
     /// Marks a connection to be closed once its pending output is written
     /// (a CONNACK refusal, say). The close itself happens in the flush.
-    pub fn schedule_close(&mut self, ck: usize, reason: CloseReason) {
+    pub fn schedule_close(&mut self, ck: ConnId, reason: CloseReason) {
         if let Some(conn) = self.conns.get_mut(ck) {
             if conn.closing.is_none() {
                 conn.closing = Some(reason);
@@ -287,7 +289,7 @@ impl Core {
     /// Removes a connection whose socket the shell has closed: logs why,
     /// publishes its will unless it sent DISCONNECT, and detaches or ends
     /// its session.
-    pub fn close_conn(&mut self, ck: usize, now: Instant) {
+    pub fn close_conn(&mut self, ck: ConnId, now: Instant) {
         self.now = now;
         let Some(mut conn) = self.conns.try_remove(ck) else {
             return;
@@ -295,7 +297,10 @@ impl Core {
         for (pk, serial) in conn.take_waiters() {
             self.resume(pk, serial);
         }
-        if let Some(n) = self.listener_counts.get_mut(conn.listener as usize) {
+        let count = conn
+            .listener()
+            .and_then(|l| self.listener_counts.get_mut(l.index()));
+        if let Some(n) = count {
             *n = n.saturating_sub(1);
         }
         let reason = conn.closing.unwrap_or(CloseReason::ConnectionLost);
@@ -312,7 +317,7 @@ impl Core {
             let source = conn.session().and_then(|sk| {
                 let id = &self.sessions.get(sk)?.client_id;
                 let user = conn.cold.as_ref().and_then(|c| c.username.as_ref());
-                self.new_source(id, user, conn.listener)
+                self.new_source(id, user, conn.listener())
             });
             let msg = Message::new(will.topic, will.payload, will.qos, will.retain);
             self.publish_message(Rc::new(msg.with_source(source)), None);
@@ -332,7 +337,7 @@ impl Core {
 
     /// The session lost its connection: a clean one ends, a persistent one
     /// waits (until `persistent_client_expiration`, if set).
-    pub(crate) fn detach_session(&mut self, sk: usize) {
+    pub(crate) fn detach_session(&mut self, sk: SessionId) {
         let serial = self.serial();
         let Some(sess) = self.sessions.get_mut(sk) else {
             return;
@@ -349,13 +354,22 @@ impl Core {
         }
     }
 
+    /// A new session for `client_id`, indexed by it; None if session ids
+    /// have run out.
+    pub(crate) fn new_session(&mut self, client_id: &str, clean: bool) -> Option<SessionId> {
+        let id: Rc<str> = Rc::from(client_id);
+        let sk = self.sessions.insert(Session::new(Rc::clone(&id), clean))?;
+        self.by_id.insert(id, sk);
+        Some(sk)
+    }
+
     /// Ends a session: its subscriptions and queued messages go.
-    fn remove_session(&mut self, sk: usize) {
+    fn remove_session(&mut self, sk: SessionId) {
         let Some(sess) = self.sessions.try_remove(sk) else {
             return;
         };
         for (filter, _) in &sess.filters {
-            self.subs.unsubscribe(filter, sk);
+            self.subs.unsubscribe(filter, sk.index());
         }
         if self.by_id.get(&*sess.client_id) == Some(&sk) {
             self.by_id.remove(&*sess.client_id);
@@ -371,8 +385,13 @@ impl Core {
     pub fn run_timers(&mut self, now: Instant) {
         self.now = now;
         while let Some(t) = self.timers.pop_due(now) {
+            let (key, serial) = (t.key, t.serial);
             match t.kind {
-                TimerKind::Keepalive => self.check_keepalive(t.key, t.serial, t.at),
+                TimerKind::Keepalive => {
+                    if let Some(ck) = ConnId::from_index(key) {
+                        self.check_keepalive(ck, serial, t.at);
+                    }
+                }
                 TimerKind::Autosave => {
                     self.save_persistence();
                     self.schedule_autosave(now);
@@ -380,19 +399,31 @@ impl Core {
                 TimerKind::BridgeRestart
                 | TimerKind::BridgePing
                 | TimerKind::BridgeIdle
-                | TimerKind::BridgeProbe => self.bridge_timer(t.kind, t.key, t.serial),
+                | TimerKind::BridgeProbe => {
+                    if let Some(i) = BridgeId::from_index(key) {
+                        self.bridge_timer(t.kind, i, serial);
+                    }
+                }
                 TimerKind::SysTree => {
                     self.sys_update(now);
                     self.schedule_sys(now);
                 }
-                TimerKind::Resume => self.pause_expired(t.key, t.serial, t.at),
-                TimerKind::SessionExpiry => self.session_expired(t.key, t.serial),
+                TimerKind::Resume => {
+                    if let Some(pk) = ConnId::from_index(key) {
+                        self.pause_expired(pk, serial, t.at);
+                    }
+                }
+                TimerKind::SessionExpiry => {
+                    if let Some(sk) = SessionId::from_index(key) {
+                        self.session_expired(sk, serial);
+                    }
+                }
             }
         }
     }
 
     /// A disconnected session's expiry came, unless it reconnected since.
-    fn session_expired(&mut self, sk: usize, serial: u32) {
+    fn session_expired(&mut self, sk: SessionId, serial: u32) {
         let expired = self
             .sessions
             .get(sk)
@@ -410,7 +441,7 @@ impl Core {
     /// A connection's deadline came: close it if it has been silent for
     /// 1.5 × keepalive (or never sent CONNECT), otherwise set the next one
     /// and give back the buffers of a client that has nothing in them.
-    fn check_keepalive(&mut self, ck: usize, serial: u32, at: u64) {
+    fn check_keepalive(&mut self, ck: ConnId, serial: u32, at: u64) {
         let now = self.timers.now_ms(self.now);
         let Some(conn) = self.conns.get_mut(ck) else {
             return;
@@ -447,7 +478,7 @@ impl Core {
     /// Before the shell writes `ck`: tops its output up from the retained
     /// backlog, so that goes in this write too. Returns the session whose
     /// backlog was used, for `after_flush`.
-    pub fn before_flush(&mut self, ck: usize) -> Option<usize> {
+    pub fn before_flush(&mut self, ck: ConnId) -> Option<SessionId> {
         let backlog_of = self
             .conns
             .get(ck)
@@ -465,7 +496,7 @@ impl Core {
     /// After the shell wrote what it could of `ck` (`pending`: some is
     /// left): wakes publishers waiting on it, and asks for another write
     /// next turn if backlog remains and the kernel took everything.
-    pub fn after_flush(&mut self, ck: usize, backlog_of: Option<usize>, pending: bool) {
+    pub fn after_flush(&mut self, ck: ConnId, backlog_of: Option<SessionId>, pending: bool) {
         let Some(conn) = self.conns.get(ck) else {
             return;
         };
@@ -486,9 +517,8 @@ impl Core {
         self.subs.dump(&mut lines);
         crate::notice!("Subscriptions: {}", lines.len());
         for (filter, s) in lines {
-            let id = self
-                .sessions
-                .get(s.session)
+            let id = SessionId::from_index(s.session)
+                .and_then(|sk| self.sessions.get(sk))
                 .map(|x| &*x.client_id)
                 .unwrap_or("?");
             crate::notice!("{filter} {id} (QoS {})", s.qos.as_u8());
@@ -529,7 +559,10 @@ impl Core {
             let Some(sess) = conn.session().and_then(|sk| self.sessions.get(sk)) else {
                 continue;
             };
-            let Some(spec) = self.settings.listeners.get(conn.listener as usize) else {
+            let spec = conn
+                .listener()
+                .and_then(|l| self.settings.listeners.get(l.index()));
+            let Some(spec) = spec else {
                 continue;
             };
             if sess.bridge().is_some() || spec.tls_identity.is_some() {

@@ -6,7 +6,7 @@ use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
 
 use super::context::CloseReason;
-use super::{Core, Transport};
+use super::{ConnId, Core, ListenerId, Transport};
 use crate::broker::settings::{Settings, TlsIdentity};
 use crate::config::Config;
 use crate::protocol::{
@@ -20,10 +20,10 @@ const V311: ProtocolVersion = ProtocolVersion::V311;
 struct NoSockets;
 
 impl Transport for NoSockets {
-    fn peer_name(&self, _ck: usize) -> String {
+    fn peer_name(&self, _ck: ConnId) -> String {
         "192.0.2.1:1000".into()
     }
-    fn tls_username(&self, _ck: usize, _source: TlsIdentity) -> Option<String> {
+    fn tls_username(&self, _ck: ConnId, _source: TlsIdentity) -> Option<String> {
         None
     }
 }
@@ -33,11 +33,11 @@ struct Wire {
     core: Core,
     now: Instant,
     /// Bytes "written" to each connection and not yet decoded.
-    sent: HashMap<usize, Vec<u8>>,
+    sent: HashMap<ConnId, Vec<u8>>,
     /// Connections whose peer does not read: their output stays unwritten.
-    stalled: HashSet<usize>,
+    stalled: HashSet<ConnId>,
     /// Connections the core closed, and why.
-    closed: HashMap<usize, CloseReason>,
+    closed: HashMap<ConnId, CloseReason>,
 }
 
 impl Wire {
@@ -73,12 +73,13 @@ impl Wire {
         self.flush();
     }
 
-    fn open(&mut self) -> usize {
-        self.core.open_client(0, self.now)
+    fn open(&mut self) -> ConnId {
+        let listener = ListenerId::from_index(0).unwrap();
+        self.core.open_client(listener, self.now).unwrap()
     }
 
     /// `p` arrives on `ck`; then the loop turn ends with a flush.
-    fn send(&mut self, ck: usize, p: Packet) {
+    fn send(&mut self, ck: ConnId, p: Packet) {
         let mut bytes = Vec::new();
         p.encode(&mut bytes, V311);
         self.core.received(ck, &bytes, self.now, &NoSockets);
@@ -101,7 +102,7 @@ impl Wire {
         }
     }
 
-    fn flush_conn(&mut self, ck: usize) {
+    fn flush_conn(&mut self, ck: ConnId) {
         let backlog = self.core.before_flush(ck);
         let stalled = self.stalled.contains(&ck);
         let Some(conn) = self.core.conns.get_mut(ck) else {
@@ -126,7 +127,7 @@ impl Wire {
     }
 
     /// The packets `ck` was sent since the last call.
-    fn received(&mut self, ck: usize) -> Vec<Packet> {
+    fn received(&mut self, ck: ConnId) -> Vec<Packet> {
         let bytes = self.sent.remove(&ck).unwrap_or_default();
         let mut out = Vec::new();
         let mut rest = &bytes[..];
@@ -146,7 +147,7 @@ impl Wire {
         clean: bool,
         keep_alive: u16,
         will: Option<Will>,
-    ) -> (usize, ConnAck) {
+    ) -> (ConnId, ConnAck) {
         let ck = self.open();
         let c = Connect {
             protocol: V311,
@@ -166,13 +167,13 @@ impl Wire {
         }
     }
 
-    fn connect(&mut self, id: &str) -> usize {
+    fn connect(&mut self, id: &str) -> ConnId {
         let (ck, ack) = self.connect_with(id, true, 60, None);
         assert_eq!(ack.code, 0);
         ck
     }
 
-    fn subscribe(&mut self, ck: usize, filter: &str, qos: QoS) {
+    fn subscribe(&mut self, ck: ConnId, filter: &str, qos: QoS) {
         let s = Subscribe {
             packet_id: 1,
             filters: vec![(filter.into(), qos)],
@@ -182,7 +183,7 @@ impl Wire {
         self.send(ck, Packet::Subscribe(s));
     }
 
-    fn publish(&mut self, ck: usize, topic: &str, qos: QoS, packet_id: u16, retain: bool) {
+    fn publish(&mut self, ck: ConnId, topic: &str, qos: QoS, packet_id: u16, retain: bool) {
         self.send(
             ck,
             Packet::Publish(publish(topic, qos, packet_id, retain, b"hi")),
@@ -282,7 +283,7 @@ fn qos1_outbound_waits_for_puback_with_one_in_flight() {
     w.send(sub, Packet::PubAck(Ack::new(second[0].packet_id)));
     assert!(w.received(sub).is_empty());
     let sk = w.core.by_id["sub"];
-    assert_eq!(w.core.sessions[sk].msgs.inflight_len(), 0);
+    assert_eq!(w.core.sessions.get(sk).unwrap().msgs.inflight_len(), 0);
 }
 
 #[test]
@@ -394,7 +395,7 @@ fn a_publisher_pauses_while_a_subscriber_is_congested_and_resumes_when_it_drains
     w.core.received(publisher, &bytes, w.now, &NoSockets);
     w.flush();
     assert!(!w.core.wants_input(publisher), "paused");
-    let delivered = w.core.conns[sub].pending_out();
+    let delivered = w.core.conns.get(sub).unwrap().pending_out();
     assert!((1024 * 1024..5 * 300 * 1024).contains(&delivered));
     // The subscriber reads everything: the publisher goes on, its
     // buffered messages first.

@@ -16,6 +16,7 @@ use super::streams::Socket;
 use super::Broker;
 use crate::broker::core::bridge::{Phase, PROBE_INTERVAL};
 use crate::broker::core::context::CloseReason;
+use crate::broker::core::ids::{BridgeId, ConnId};
 use crate::broker::core::timers::TimerKind;
 use crate::broker::net;
 use crate::broker::stream::Stream;
@@ -71,7 +72,7 @@ fn bind_address(cfg: &Bridge) -> Option<SocketAddr> {
 /// A resolver answer: for bridge `bridge`'s attempt `serial`, either its
 /// connection or (`probe`) its look for the primary address.
 struct Resolved {
-    bridge: usize,
+    bridge: BridgeId,
     serial: u32,
     probe: bool,
     found: io::Result<Vec<SocketAddr>>,
@@ -128,7 +129,9 @@ impl Broker {
             }
             let lazy = cfg.start_type == StartType::Lazy;
             self.core.set_time(Instant::now());
-            let i = self.core.bridge_setup(cfg, disabled.is_some());
+            let Some(i) = self.core.bridge_setup(cfg, disabled.is_some()) else {
+                continue;
+            };
             self.links.push(BridgeLink {
                 probe: Probe::Off,
                 other_addrs: Vec::new(),
@@ -144,9 +147,10 @@ impl Broker {
     }
 
     /// Starts a connection attempt to the bridge's next address.
-    pub(super) fn bridge_connect(&mut self, i: usize) {
+    pub(super) fn bridge_connect(&mut self, i: BridgeId) {
         let serial = self.core.serial();
-        let (Some(b), Some(link)) = (self.core.bridges.get_mut(i), self.links.get_mut(i)) else {
+        let (Some(b), Some(link)) = (self.core.bridges.get_mut(i), self.links.get_mut(i.index()))
+        else {
             return;
         };
         // Asked twice in a turn (a lazy bridge's queue): one attempt.
@@ -180,7 +184,13 @@ impl Broker {
 
     /// Resolves `addr` on a helper thread; the answer comes back through
     /// the resolver's channel, tagged with `i`, `serial` and `probe`.
-    fn resolve(&self, i: usize, serial: u32, probe: bool, addr: BridgeAddress) -> io::Result<()> {
+    fn resolve(
+        &self,
+        i: BridgeId,
+        serial: u32,
+        probe: bool,
+        addr: BridgeAddress,
+    ) -> io::Result<()> {
         let Some(r) = &self.resolver else {
             return Err(io::Error::other("no resolver"));
         };
@@ -230,7 +240,7 @@ impl Broker {
             let mut addrs = found.unwrap_or_default();
             addrs.reverse();
             let first = addrs.pop();
-            if let Some(link) = self.links.get_mut(i) {
+            if let Some(link) = self.links.get_mut(i.index()) {
                 link.other_addrs = addrs;
             }
             match first {
@@ -247,9 +257,9 @@ impl Broker {
         }
     }
 
-    fn bridge_connect_to(&mut self, i: usize, addr: SocketAddr) {
+    fn bridge_connect_to(&mut self, i: BridgeId, addr: SocketAddr) {
         let serial = self.core.serial();
-        let (Some(b), Some(link)) = (self.core.bridges.get(i), self.links.get(i)) else {
+        let (Some(b), Some(link)) = (self.core.bridges.get(i), self.links.get(i.index())) else {
             return;
         };
         let stream = match net::connect(addr, bind_address(&b.cfg)) {
@@ -273,12 +283,15 @@ impl Broker {
                 return;
             }
         };
-        let ck = self.core.conns.vacant_key();
+        let Some(ck) = self.core.conns.vacant_id() else {
+            self.core.bridge_failed(i);
+            return;
+        };
         let interest = mio::Interest::READABLE | mio::Interest::WRITABLE;
         if let Err(e) = self
             .poll
             .registry()
-            .register(&mut stream, Token(ck), interest)
+            .register(&mut stream, super::conn_token(ck), interest)
         {
             crate::error!("Error creating bridge {}: {e}.", b.cfg.name);
             self.core.bridge_failed(i);
@@ -292,7 +305,7 @@ impl Broker {
     }
 
     /// The TCP connection of a bridge finished (or failed): send CONNECT.
-    pub(super) fn bridge_connect_done(&mut self, ck: usize) {
+    pub(super) fn bridge_connect_done(&mut self, ck: ConnId) {
         let Some(i) = self.core.conns.get(ck).and_then(|c| c.bridge()) else {
             return;
         };
@@ -316,7 +329,7 @@ impl Broker {
 
     /// The bridge's connection is gone: stop the probe, then try the next
     /// address its name resolved to, or let the core plan the next attempt.
-    pub(super) fn bridge_lost(&mut self, i: usize, was_connecting: bool, to_primary: bool) {
+    pub(super) fn bridge_lost(&mut self, i: BridgeId, was_connecting: bool, to_primary: bool) {
         self.probe_stop(i);
         if was_connecting && self.bridge_try_other_address(i) {
             return;
@@ -326,8 +339,12 @@ impl Broker {
 
     /// Connects to the next address the host name resolved to, if any is
     /// left for this attempt.
-    fn bridge_try_other_address(&mut self, i: usize) -> bool {
-        let Some(addr) = self.links.get_mut(i).and_then(|b| b.other_addrs.pop()) else {
+    fn bridge_try_other_address(&mut self, i: BridgeId) -> bool {
+        let Some(addr) = self
+            .links
+            .get_mut(i.index())
+            .and_then(|b| b.other_addrs.pop())
+        else {
             return false;
         };
         self.bridge_connect_to(i, addr);
@@ -337,7 +354,7 @@ impl Broker {
     /// Every [`PROBE_INTERVAL`] while the core's bridge `probes()`: a probe
     /// that has not connected by now failed; start the next one. A host name
     /// still being resolved is left to finish rather than piling up threads.
-    pub(super) fn bridge_probe_tick(&mut self, i: usize, serial: u32) {
+    pub(super) fn bridge_probe_tick(&mut self, i: BridgeId, serial: u32) {
         let Some(b) = self.core.bridges.get(i) else {
             return;
         };
@@ -350,7 +367,7 @@ impl Broker {
         self.core.timers.push(at, TimerKind::BridgeProbe, i, serial);
         if self
             .links
-            .get(i)
+            .get(i.index())
             .is_some_and(|l| matches!(l.probe, Probe::Resolving))
         {
             return;
@@ -363,11 +380,12 @@ impl Broker {
             self.probe_connect(i, SocketAddr::new(ip, primary.port));
             return;
         }
-        if let Some(link) = self.links.get_mut(i) {
+        if let Some(link) = self.links.get_mut(i.index()) {
             link.probe = Probe::Resolving;
         }
         if let Err(e) = self.resolve(i, serial, true, primary) {
-            if let (Some(b), Some(link)) = (self.core.bridges.get(i), self.links.get_mut(i)) {
+            if let (Some(b), Some(link)) = (self.core.bridges.get(i), self.links.get_mut(i.index()))
+            {
                 crate::debug!("Bridge {}: cannot resolve its primary: {e}.", b.cfg.name);
                 link.probe = Probe::Off;
             }
@@ -375,8 +393,14 @@ impl Broker {
     }
 
     /// The primary's host name, resolved for a probe.
-    fn bridge_probe_resolved(&mut self, i: usize, serial: u32, found: io::Result<Vec<SocketAddr>>) {
-        let (Some(b), Some(link)) = (self.core.bridges.get(i), self.links.get_mut(i)) else {
+    fn bridge_probe_resolved(
+        &mut self,
+        i: BridgeId,
+        serial: u32,
+        found: io::Result<Vec<SocketAddr>>,
+    ) {
+        let (Some(b), Some(link)) = (self.core.bridges.get(i), self.links.get_mut(i.index()))
+        else {
             return;
         };
         if b.serial != serial || !matches!(link.probe, Probe::Resolving) {
@@ -397,8 +421,9 @@ impl Broker {
 
     /// Starts the probe's non-blocking connect; its outcome arrives as an
     /// event on the bridge's probe token.
-    fn probe_connect(&mut self, i: usize, addr: SocketAddr) {
-        let (Some(b), Some(link)) = (self.core.bridges.get(i), self.links.get_mut(i)) else {
+    fn probe_connect(&mut self, i: BridgeId, addr: SocketAddr) {
+        let (Some(b), Some(link)) = (self.core.bridges.get(i), self.links.get_mut(i.index()))
+        else {
             return;
         };
         let mut stream = match net::connect(addr, bind_address(&b.cfg)) {
@@ -408,7 +433,7 @@ impl Broker {
                 return;
             }
         };
-        let token = Token(super::PROBE_BASE + i);
+        let token = Token(super::PROBE_BASE + i.index());
         match self
             .poll
             .registry()
@@ -420,8 +445,8 @@ impl Broker {
     }
 
     /// Closes the probe, if any.
-    fn probe_stop(&mut self, i: usize) {
-        let Some(link) = self.links.get_mut(i) else {
+    fn probe_stop(&mut self, i: BridgeId) {
+        let Some(link) = self.links.get_mut(i.index()) else {
             return;
         };
         if let Probe::Connecting(mut s) = std::mem::replace(&mut link.probe, Probe::Off) {
@@ -431,8 +456,8 @@ impl Broker {
 
     /// An event on bridge `i`'s probe: once the connect has an outcome the
     /// probe is closed, and if the primary answered the bridge moves to it.
-    pub(super) fn bridge_probe_ready(&mut self, i: usize) {
-        let Some(link) = self.links.get(i) else {
+    pub(super) fn bridge_probe_ready(&mut self, i: BridgeId) {
+        let Some(link) = self.links.get(i.index()) else {
             return;
         };
         let Probe::Connecting(s) = &link.probe else {

@@ -10,6 +10,7 @@ use mio::{Events, Token};
 use super::streams::Socket;
 use super::{Broker, LISTENER_BASE, PROBE_BASE, SIGNAL_TOKEN, WAKER_TOKEN};
 use crate::broker::core::context::CloseReason;
+use crate::broker::core::ids::{BridgeId, ConnId};
 use crate::broker::settings::Settings;
 use crate::broker::stream::Stream;
 
@@ -42,8 +43,16 @@ impl Broker {
                         }
                     }
                     Token(t) if t >= LISTENER_BASE => self.accept(t - LISTENER_BASE),
-                    Token(t) if t >= PROBE_BASE => self.bridge_probe_ready(t - PROBE_BASE),
-                    Token(ck) => self.conn_event(ck, ev),
+                    Token(t) if t >= PROBE_BASE => {
+                        if let Some(i) = BridgeId::from_index(t - PROBE_BASE) {
+                            self.bridge_probe_ready(i);
+                        }
+                    }
+                    Token(t) => {
+                        if let Some(ck) = ConnId::from_index(t) {
+                            self.conn_event(ck, ev);
+                        }
+                    }
                 }
             }
             for ck in std::mem::take(&mut self.core.read_again) {
@@ -66,7 +75,7 @@ impl Broker {
     }
 
     /// Readiness of connection `ck`'s socket.
-    fn conn_event(&mut self, ck: usize, ev: &mio::event::Event) {
+    fn conn_event(&mut self, ck: ConnId, ev: &mio::event::Event) {
         let connecting_bridge = self
             .core
             .conns
@@ -191,7 +200,7 @@ impl Broker {
                 }
             };
             let spec_idx = listener.spec;
-            let Some(spec) = self.core.settings.listeners.get(spec_idx) else {
+            let Some(spec) = self.core.settings.listeners.get(spec_idx.index()) else {
                 return;
             };
             let port = spec.port;
@@ -204,15 +213,18 @@ impl Broker {
                 stream.set_nodelay();
             }
             self.core.stats.sockets += 1;
-            let Some(mut stream) = self.wrap_stream(spec_idx, stream) else {
+            let Some(mut stream) = self.wrap_stream(spec_idx.index(), stream) else {
                 continue;
             };
-            let ck = self.core.conns.vacant_key();
+            let Some(ck) = self.core.conns.vacant_id() else {
+                crate::error!("Error: too many connections.");
+                continue;
+            };
             let interest = stream.interest(false);
-            if let Err(e) = self
-                .poll
-                .registry()
-                .register(&mut stream, Token(ck), interest)
+            if let Err(e) =
+                self.poll
+                    .registry()
+                    .register(&mut stream, super::conn_token(ck), interest)
             {
                 crate::error!("Error registering connection: {e}");
                 continue;
@@ -220,7 +232,9 @@ impl Broker {
             if self.core.settings.connection_messages {
                 crate::notice!("New connection from {peer} on port {port}.");
             }
-            let ck = self.core.open_client(spec_idx, Instant::now());
+            let Some(ck) = self.core.open_client(spec_idx, Instant::now()) else {
+                continue;
+            };
             let want_write = false;
             self.streams.insert(ck, Socket { stream, want_write });
         }
@@ -260,7 +274,7 @@ impl Broker {
     /// SIGINT/SIGTERM: close every client (publishing wills, as a lost
     /// connection would) and stop.
     fn shutdown(&mut self) {
-        let keys: Vec<usize> = self.core.conns.iter().map(|(k, _)| k).collect();
+        let keys: Vec<ConnId> = self.core.conns.iter().map(|(k, _)| k).collect();
         for ck in keys {
             if let Some(c) = self.core.conns.get_mut(ck) {
                 if c.closing.is_none() {

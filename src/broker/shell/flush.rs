@@ -5,11 +5,10 @@
 use std::io::{self, Write};
 use std::time::Instant;
 
-use mio::Token;
-
 use super::streams::Socket;
 use super::Broker;
 use crate::broker::core::context::{CloseReason, Connection};
+use crate::broker::core::ids::ConnId;
 use crate::broker::core::BridgeTask;
 use crate::broker::Stats;
 
@@ -41,7 +40,7 @@ impl Broker {
         self.core.dirty.clear();
     }
 
-    pub(super) fn flush_conn(&mut self, ck: usize) {
+    pub(super) fn flush_conn(&mut self, ck: ConnId) {
         // Top up from the retained backlog first, so it goes in this write.
         let backlog_of = self.core.before_flush(ck);
         let Some(conn) = self.core.conns.get_mut(ck) else {
@@ -71,17 +70,18 @@ impl Broker {
         if pending != socket.want_write && !socket.stream.is_tls() {
             socket.want_write = pending;
             let interest = socket.stream.interest(pending);
-            let _ = self
-                .poll
-                .registry()
-                .reregister(&mut socket.stream, Token(ck), interest);
+            let _ = self.poll.registry().reregister(
+                &mut socket.stream,
+                super::conn_token(ck),
+                interest,
+            );
         }
         self.core.after_flush(ck, backlog_of, done.pending);
     }
 
     /// Closes connection `ck`'s socket and has the core forget it (will,
     /// session, bridge state), then does the socket work that follows.
-    pub(super) fn finish_close(&mut self, ck: usize) {
+    pub(super) fn finish_close(&mut self, ck: ConnId) {
         if let Some(mut socket) = self.streams.take(ck) {
             let _ = self.poll.registry().deregister(&mut socket.stream);
             let bridge = self.core.conns.get(ck).and_then(|c| c.bridge());

@@ -8,13 +8,14 @@ use mio::net::{TcpListener, UnixListener};
 use mio::{Interest, Poll, Token};
 
 use super::LISTENER_BASE;
+use crate::broker::core::ids::ListenerId;
 use crate::broker::settings::{ListenerSpec, Settings};
 use crate::broker::{net, stream};
 
 pub(super) struct Listener {
     pub socket: ListenSocket,
-    /// Index into `Settings::listeners`.
-    pub spec: usize,
+    /// Its spec in `Settings::listeners`.
+    pub spec: ListenerId,
 }
 
 pub(super) enum ListenSocket {
@@ -49,13 +50,16 @@ fn ipv6_unavailable(e: &io::Error) -> bool {
 pub(super) fn open_listeners(poll: &Poll, settings: &Settings) -> io::Result<Vec<Listener>> {
     let mut listeners = Vec::new();
     for (i, spec) in settings.listeners.iter().enumerate() {
+        let Some(id) = ListenerId::from_index(i) else {
+            break;
+        };
         if let Some(why) = &spec.disabled {
             crate::error!("Error: listener on port {} not opened: {why}.", spec.port);
             continue;
         }
         match &spec.unix_path {
-            Some(path) => open_unix(poll, path, i, &mut listeners)?,
-            None => open_tcp(poll, spec, i, &mut listeners)?,
+            Some(path) => open_unix(poll, path, id, &mut listeners)?,
+            None => open_tcp(poll, spec, id, &mut listeners)?,
         }
     }
     if listeners.is_empty() {
@@ -67,7 +71,12 @@ pub(super) fn open_listeners(poll: &Poll, settings: &Settings) -> io::Result<Vec
     Ok(listeners)
 }
 
-fn open_unix(poll: &Poll, path: &Path, spec: usize, out: &mut Vec<Listener>) -> io::Result<()> {
+fn open_unix(
+    poll: &Poll,
+    path: &Path,
+    spec: ListenerId,
+    out: &mut Vec<Listener>,
+) -> io::Result<()> {
     let (mut socket, file) = net::listen_unix(path).map_err(|line| {
         crate::error!("{line}");
         io::Error::new(
@@ -89,7 +98,12 @@ fn open_unix(poll: &Poll, path: &Path, spec: usize, out: &mut Vec<Listener>) -> 
 }
 
 /// One socket per address of the spec (IPv4 and IPv6, say).
-fn open_tcp(poll: &Poll, spec: &ListenerSpec, i: usize, out: &mut Vec<Listener>) -> io::Result<()> {
+fn open_tcp(
+    poll: &Poll,
+    spec: &ListenerSpec,
+    id: ListenerId,
+    out: &mut Vec<Listener>,
+) -> io::Result<()> {
     let opened_before = out.len();
     // mosquitto names a websockets listener once, not per family.
     if spec.websockets.is_some() {
@@ -118,7 +132,7 @@ fn open_tcp(poll: &Poll, spec: &ListenerSpec, i: usize, out: &mut Vec<Listener>)
                     .register(&mut socket, token, Interest::READABLE)?;
                 out.push(Listener {
                     socket: ListenSocket::Tcp(socket),
-                    spec: i,
+                    spec: id,
                 });
             }
             // A host without IPv6 still serves IPv4, as mosquitto does.

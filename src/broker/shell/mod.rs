@@ -22,6 +22,7 @@ use super::settings::Settings;
 #[cfg(feature = "tls")]
 use super::tls;
 use super::{security, signals, websocket};
+use crate::broker::core::ids::ConnId;
 use listen::{ListenSocket, Listener};
 use streams::Streams;
 
@@ -33,6 +34,11 @@ const PROBE_BASE: usize = usize::MAX / 4;
 const SIGNAL_TOKEN: Token = Token(usize::MAX - 1);
 /// Wakes the loop when a bridge's host name has been resolved.
 const WAKER_TOKEN: Token = Token(usize::MAX - 2);
+
+/// The poll token of connection `ck`'s socket.
+fn conn_token(ck: ConnId) -> Token {
+    Token(ck.index())
+}
 
 /// Re-reads the configuration for SIGHUP (the same files and command line).
 pub type Reloader = Box<dyn Fn() -> Result<crate::config::Config, crate::config::ConfigError>>;

@@ -6,10 +6,11 @@ use std::time::Instant;
 
 use super::Broker;
 use crate::broker::core::context::CloseReason;
+use crate::broker::core::ids::ConnId;
 use crate::broker::core::READS_PER_TURN;
 
 impl Broker {
-    pub(super) fn read_conn(&mut self, ck: usize) {
+    pub(super) fn read_conn(&mut self, ck: ConnId) {
         // Packets left over from before a pause go first.
         self.core
             .process_buffered(ck, Instant::now(), &self.streams);
@@ -53,7 +54,7 @@ impl Broker {
     }
 
     /// A read failed: say why where mosquitto would, and close.
-    fn read_failed(&mut self, ck: usize, e: &io::Error) {
+    fn read_failed(&mut self, ck: ConnId, e: &io::Error) {
         if let Some(socket) = self.streams.get(ck) {
             let stream = &socket.stream;
             if e.kind() == io::ErrorKind::InvalidData && stream.websocket().is_some() {
