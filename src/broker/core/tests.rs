@@ -6,7 +6,8 @@ use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
 
 use super::context::CloseReason;
-use super::{ConnId, Core, ListenerId, Transport};
+use super::ids::{ConnId, ListenerId};
+use super::{Core, Transport};
 use crate::broker::settings::{Settings, TlsIdentity};
 use crate::config::Config;
 use crate::protocol::{
