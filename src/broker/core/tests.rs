@@ -39,6 +39,8 @@ struct Wire {
     stalled: HashSet<ConnId>,
     /// Connections the core closed, and why.
     closed: HashMap<ConnId, CloseReason>,
+    /// Packets decoded but not yet asked for (those after a CONNACK).
+    unread: HashMap<ConnId, Vec<Packet>>,
 }
 
 impl Wire {
@@ -64,6 +66,7 @@ impl Wire {
             sent: HashMap::new(),
             stalled: HashSet::new(),
             closed: HashMap::new(),
+            unread: HashMap::new(),
         }
     }
 
@@ -76,7 +79,12 @@ impl Wire {
 
     fn open(&mut self) -> ConnId {
         let listener = ListenerId::from_index(0).unwrap();
-        self.core.open_client(listener, self.now).unwrap()
+        let ck = self.core.open_client(listener, self.now).unwrap();
+        // A reused id is a new wire.
+        self.sent.remove(&ck);
+        self.unread.remove(&ck);
+        self.closed.remove(&ck);
+        ck
     }
 
     /// `p` arrives on `ck`; then the loop turn ends with a flush.
@@ -130,7 +138,7 @@ impl Wire {
     /// The packets `ck` was sent since the last call.
     fn received(&mut self, ck: ConnId) -> Vec<Packet> {
         let bytes = self.sent.remove(&ck).unwrap_or_default();
-        let mut out = Vec::new();
+        let mut out = self.unread.remove(&ck).unwrap_or_default();
         let mut rest = &bytes[..];
         while let Some(h) = fixed_header(rest).unwrap() {
             let body = &rest[h.header_len..h.total_len()];
@@ -162,10 +170,13 @@ impl Wire {
             properties: Properties::default(),
         };
         self.send(ck, Packet::Connect(Box::new(c)));
-        match self.received(ck).as_slice() {
-            [Packet::ConnAck(a)] => (ck, a.clone()),
+        let mut packets = self.received(ck).into_iter();
+        let ack = match packets.next() {
+            Some(Packet::ConnAck(a)) => a,
             other => panic!("expected a CONNACK, got {other:?}"),
-        }
+        };
+        self.unread.insert(ck, packets.collect());
+        (ck, ack)
     }
 
     fn connect(&mut self, id: &str) -> ConnId {
@@ -484,4 +495,104 @@ fn retained_messages_are_delivered_on_subscribe() {
     w.publish(publisher, "r/1", QoS::AtMostOnce, 0, true);
     let got = publishes(&w.received(sub));
     assert_eq!((got.len(), got[0].retain), (1, false));
+}
+
+#[test]
+fn a_persistent_session_gets_what_was_queued_while_away() {
+    let mut w = Wire::new("");
+    let (sub, _) = w.connect_with("away", false, 60, None);
+    w.subscribe(sub, "q", QoS::AtLeastOnce);
+    w.send(sub, Packet::Disconnect(0, Properties::default()));
+    let publisher = w.connect("pub");
+    w.publish(publisher, "q", QoS::AtLeastOnce, 1, false);
+    w.publish(publisher, "q", QoS::AtMostOnce, 0, false);
+    let (back, ack) = w.connect_with("away", false, 60, None);
+    assert!(ack.session_present);
+    // After the CONNACK (taken by connect_with): the QoS 1 message; QoS 0
+    // is not queued for the absent client (queue_qos0_messages false).
+    let got = publishes(&w.received(back));
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].qos, QoS::AtLeastOnce);
+}
+
+#[test]
+fn unsubscribed_filters_get_nothing_and_qos_is_the_lower_of_both() {
+    let mut w = Wire::new("");
+    let sub = w.connect("sub");
+    w.subscribe(sub, "a/#", QoS::AtMostOnce);
+    w.received(sub);
+    let publisher = w.connect("pub");
+    w.publish(publisher, "a/b", QoS::ExactlyOnce, 5, false);
+    let got = publishes(&w.received(sub));
+    assert_eq!(
+        (got.len(), got[0].qos, got[0].packet_id),
+        (1, QoS::AtMostOnce, 0)
+    );
+    let u = crate::protocol::Unsubscribe {
+        packet_id: 2,
+        filters: vec!["a/#".into()],
+        properties: Properties::default(),
+    };
+    w.send(sub, Packet::Unsubscribe(u));
+    assert!(matches!(w.received(sub).as_slice(), [Packet::UnsubAck(_)]));
+    w.publish(publisher, "a/b", QoS::AtMostOnce, 0, false);
+    assert!(w.received(sub).is_empty());
+}
+
+/// A bridge's protocol side runs in the core too: the shell only opens
+/// its socket and says when it is connected.
+#[test]
+fn a_bridge_connects_subscribes_and_forwards() {
+    let conf = "connection up\naddress 192.0.2.9:1883\nnotifications false\n\
+                topic out/# out 1\ntopic in/# in 1";
+    let mut w = Wire::new(conf);
+    let cfg = w.core.settings.bridges[0].clone();
+    let i = w.core.bridge_setup(cfg, false).unwrap();
+    let serial = w.core.serial();
+    let ck = w.core.open_bridge_conn(i, serial, w.now).unwrap();
+    w.core.bridge_send_connect(ck);
+    w.flush();
+    match w.received(ck).as_slice() {
+        [Packet::Connect(c)] => assert!(c.client_id.contains("up")),
+        other => panic!("expected CONNECT, got {other:?}"),
+    }
+    w.send(
+        ck,
+        Packet::ConnAck(ConnAck::new(
+            false,
+            crate::protocol::ConnectReturnCode::Accepted,
+        )),
+    );
+    let subs: Vec<_> = w
+        .received(ck)
+        .into_iter()
+        .filter_map(|p| match p {
+            Packet::Subscribe(s) => Some(s.filters),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(subs, [vec![("in/#".to_string(), QoS::AtLeastOnce)]]);
+    // A local message on an `out` topic goes over the bridge.
+    let local = w.connect("local");
+    w.publish(local, "out/x", QoS::AtLeastOnce, 1, false);
+    let got = publishes(&w.received(ck));
+    assert_eq!((got.len(), got[0].topic.as_str()), (1, "out/x"));
+    // A message from the remote is published locally.
+    w.subscribe(local, "in/#", QoS::AtMostOnce);
+    w.received(local);
+    w.send(
+        ck,
+        Packet::Publish(publish("in/y", QoS::AtMostOnce, 0, false, b"r")),
+    );
+    assert_eq!(publishes(&w.received(local)).len(), 1);
+    // Losing the connection asks the shell to plan the next attempt.
+    w.core.schedule_close(ck, CloseReason::ConnectionLost);
+    w.flush();
+    assert!(matches!(
+        w.core.bridge_tasks.as_slice(),
+        [super::BridgeTask::Lost {
+            was_connecting: false,
+            ..
+        }]
+    ));
 }
