@@ -29,7 +29,7 @@ use streams::Streams;
 /// Tokens at and above this are listeners.
 const LISTENER_BASE: usize = usize::MAX / 2;
 /// Tokens from here up to LISTENER_BASE are bridges' primary-address probes
-/// (one per bridge); below are connections, whose slab keys never get near.
+/// (one per bridge); below are connections, whose ids never get near.
 const PROBE_BASE: usize = usize::MAX / 4;
 const SIGNAL_TOKEN: Token = Token(usize::MAX - 1);
 /// Wakes the loop when a bridge's host name has been resolved.

@@ -13,7 +13,7 @@ pub(super) struct Socket {
     pub want_write: bool,
 }
 
-/// Sockets by connection key (the core's slab key). Keys are reused, so
+/// Sockets by connection id (the core's). Ids are reused, so
 /// the table is as long as the most connections ever open at once.
 #[derive(Default)]
 pub(super) struct Streams {
