@@ -201,6 +201,11 @@ impl Wire {
             Packet::Publish(publish(topic, qos, packet_id, retain, b"hi")),
         );
     }
+
+    fn publish_payload(&mut self, ck: ConnId, payload: &[u8]) {
+        let p = publish("t", QoS::AtMostOnce, 0, false, payload);
+        self.send(ck, Packet::Publish(p));
+    }
 }
 
 fn publish(topic: &str, qos: QoS, packet_id: u16, retain: bool, payload: &[u8]) -> Publish {
@@ -595,4 +600,42 @@ fn a_bridge_connects_subscribes_and_forwards() {
             ..
         }]
     ));
+}
+
+#[test]
+fn a_packet_split_across_reads_is_handled_once_whole() {
+    let mut w = Wire::new("");
+    let sub = w.connect("sub");
+    w.subscribe(sub, "t", QoS::AtMostOnce);
+    w.received(sub);
+    let publisher = w.connect("pub");
+    let mut bytes = Vec::new();
+    Packet::Publish(publish("t", QoS::AtMostOnce, 0, false, b"split")).encode(&mut bytes, V311);
+    Packet::PingReq.encode(&mut bytes, V311);
+    let (head, tail) = bytes.split_at(4);
+    w.core.received(publisher, head, w.now, &NoSockets);
+    w.flush();
+    assert!(w.received(sub).is_empty());
+    w.core.received(publisher, tail, w.now, &NoSockets);
+    w.flush();
+    assert_eq!(publishes(&w.received(sub)).len(), 1);
+    assert_eq!(w.received(publisher), [Packet::PingResp]);
+}
+
+#[test]
+fn oversize_and_malformed_packets_close_the_connection() {
+    let mut w = Wire::new("max_packet_size 100");
+    let big = w.connect("big");
+    w.publish_payload(big, &[0u8; 200]);
+    assert_eq!(w.closed.get(&big), Some(&CloseReason::Oversize));
+    let bad = w.connect("bad");
+    // A remaining length whose continuation bit never ends.
+    w.core.received(
+        bad,
+        &[0x30, 0xff, 0xff, 0xff, 0xff, 0x01],
+        w.now,
+        &NoSockets,
+    );
+    w.flush();
+    assert_eq!(w.closed.get(&bad), Some(&CloseReason::Malformed));
 }
