@@ -639,3 +639,30 @@ fn oversize_and_malformed_packets_close_the_connection() {
     w.flush();
     assert_eq!(w.closed.get(&bad), Some(&CloseReason::Malformed));
 }
+
+#[test]
+fn acks_for_unknown_ids_finish_the_peer_flow_and_change_nothing() {
+    let mut w = Wire::new("");
+    let ck = w.connect("c");
+    w.send(ck, Packet::PubAck(Ack::new(77)));
+    w.send(ck, Packet::PubComp(Ack::new(78)));
+    assert!(w.received(ck).is_empty());
+    // PUBREC and PUBREL are answered whatever the id.
+    w.send(ck, Packet::PubRec(Ack::new(79)));
+    assert_eq!(w.received(ck), [Packet::PubRel(Ack::new(79))]);
+    w.send(ck, Packet::PubRel(Ack::new(80)));
+    assert_eq!(w.received(ck), [Packet::PubComp(Ack::new(80))]);
+    assert!(w.closed.is_empty());
+}
+
+#[test]
+fn connection_counts_per_listener_follow_opens_and_closes() {
+    let mut w = Wire::new("");
+    let listener = ListenerId::from_index(0).unwrap();
+    let a = w.connect("a");
+    let _b = w.connect("b");
+    assert_eq!(w.core.listener_count(listener), 2);
+    w.send(a, Packet::Disconnect(0, Properties::default()));
+    assert_eq!(w.core.listener_count(listener), 1);
+    assert_eq!(w.core.client_count(), 1);
+}
