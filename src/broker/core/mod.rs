@@ -130,14 +130,14 @@ pub(crate) struct Core {
     pub retained: RetainTree,
     pub timers: TimerQueue,
     /// Connections with output to flush (or a close to finish) this turn.
-    pub dirty: Vec<ConnId>,
+    dirty: Vec<ConnId>,
     /// Connections to read again: they hit the per-turn read budget or a
     /// pause just ended.
-    pub read_again: Vec<ConnId>,
+    read_again: Vec<ConnId>,
     /// Connections with retained backlog left after a complete write.
-    pub write_again: Vec<ConnId>,
+    write_again: Vec<ConnId>,
     /// Bridge socket work for the shell.
-    pub bridge_tasks: Vec<BridgeTask>,
+    bridge_tasks: Vec<BridgeTask>,
     /// Reused buffers, so steady-state work does not allocate.
     match_scratch: Vec<Subscriber>,
     retained_scratch: Vec<Rc<Message>>,
@@ -221,6 +221,37 @@ impl Core {
             conn.dirty = true;
             dirty.push(ck);
         }
+    }
+
+    /// Swaps the connections to flush with `batch` (emptied by the caller
+    /// after use, so neither list allocates in steady state).
+    pub fn swap_dirty(&mut self, batch: &mut Vec<ConnId>) {
+        std::mem::swap(&mut self.dirty, batch);
+    }
+
+    /// Connections to read again this turn.
+    pub fn take_read_again(&mut self) -> Vec<ConnId> {
+        std::mem::take(&mut self.read_again)
+    }
+
+    /// Reads `ck` again next turn (it used its read budget).
+    pub fn read_later(&mut self, ck: ConnId) {
+        self.read_again.push(ck);
+    }
+
+    /// Connections whose backlog wants another write this turn.
+    pub fn take_write_again(&mut self) -> Vec<ConnId> {
+        std::mem::take(&mut self.write_again)
+    }
+
+    /// Work waits that no socket event will announce: poll without sleeping.
+    pub fn has_work_now(&self) -> bool {
+        !self.read_again.is_empty() || !self.write_again.is_empty()
+    }
+
+    /// The next bridge socket task, if any.
+    pub fn next_bridge_task(&mut self) -> Option<BridgeTask> {
+        self.bridge_tasks.pop()
     }
 
     /// Number of clients that completed CONNECT and are connected.

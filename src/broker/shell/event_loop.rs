@@ -23,10 +23,10 @@ impl Broker {
         self.bridges_start();
         while self.running {
             let now = Instant::now();
-            let timeout = if self.core.read_again.is_empty() && self.core.write_again.is_empty() {
-                self.core.timers.timeout(now)
-            } else {
+            let timeout = if self.core.has_work_now() {
                 Some(Duration::ZERO)
+            } else {
+                self.core.timers.timeout(now)
             };
             if let Err(e) = self.poll.poll(&mut events, timeout) {
                 if e.kind() == io::ErrorKind::Interrupted {
@@ -55,10 +55,10 @@ impl Broker {
                     }
                 }
             }
-            for ck in std::mem::take(&mut self.core.read_again) {
+            for ck in self.core.take_read_again() {
                 self.read_conn(ck);
             }
-            for ck in std::mem::take(&mut self.core.write_again) {
+            for ck in self.core.take_write_again() {
                 self.core.want_flush(ck);
             }
             for sig in signals.drain(..) {

@@ -30,14 +30,20 @@ impl Broker {
     /// Writes every dirty connection's output: one write per connection per
     /// turn, WRITABLE interest only while the kernel pushes back.
     pub(super) fn flush_dirty(&mut self) {
-        let mut i = 0;
-        // Closing a connection can publish a will, which dirties others: the
-        // list may grow while we walk it.
-        while let Some(&ck) = self.core.dirty.get(i) {
-            i += 1;
-            self.flush_conn(ck);
+        // Closing a connection can publish a will, which dirties others:
+        // flush in batches until none is left.
+        let mut batch = std::mem::take(&mut self.flushing);
+        loop {
+            self.core.swap_dirty(&mut batch);
+            if batch.is_empty() {
+                break;
+            }
+            for &ck in &batch {
+                self.flush_conn(ck);
+            }
+            batch.clear();
         }
-        self.core.dirty.clear();
+        self.flushing = batch;
     }
 
     pub(super) fn flush_conn(&mut self, ck: ConnId) {
@@ -96,7 +102,7 @@ impl Broker {
 
     /// Does the socket work the core asked for.
     pub(super) fn run_tasks(&mut self) {
-        while let Some(task) = self.core.bridge_tasks.pop() {
+        while let Some(task) = self.core.next_bridge_task() {
             match task {
                 BridgeTask::Connect(i) => self.bridge_connect(i),
                 BridgeTask::Probe(i, serial) => self.bridge_probe_tick(i, serial),

@@ -58,6 +58,8 @@ pub struct Broker {
     streams: Streams,
     /// Reused read buffer, so steady-state reading does not allocate.
     read_scratch: Vec<u8>,
+    /// The batch of connections being flushed (reused).
+    flushing: Vec<ConnId>,
     signals: Option<signals::SignalPipe>,
     running: bool,
     reloader: Option<Reloader>,
@@ -104,6 +106,7 @@ impl Broker {
             websockets,
             streams: Streams::default(),
             read_scratch: vec![0; 64 * 1024],
+            flushing: Vec::new(),
             signals,
             running: true,
             reloader: None,

@@ -20,7 +20,7 @@ impl Broker {
                 break;
             }
             if turn == READS_PER_TURN {
-                self.core.read_again.push(ck);
+                self.core.read_later(ck);
                 break;
             }
             let Some(socket) = self.streams.get_mut(ck) else {
