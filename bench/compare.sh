@@ -20,7 +20,9 @@ cd "$(dirname "$0")/.."
 OURS=${OURS:-target/release/mosquitto}
 MOSQUITTO=${MOSQUITTO:-/usr/sbin/mosquitto}
 
-cargo build --release --quiet --bin mosquitto --bin mqtt_bench
+# mqtt_bench is a workspace member outside the default build (bench/Cargo.toml);
+# one invocation builds both, and the shared target/ holds both binaries.
+cargo build --release --quiet -p mosquitto-rs -p mqtt_bench --bin mosquitto --bin mqtt_bench
 
 for b in "$OURS" "$MOSQUITTO"; do
     if [ ! -x "$b" ]; then

@@ -4,8 +4,9 @@
 use std::process::ExitCode;
 
 use mosquitto_rs::broker::logging::{self, LogSettings};
-use mosquitto_rs::broker::{process, Broker, Settings};
+use mosquitto_rs::broker::{Broker, Settings};
 use mosquitto_rs::config::{self, CliAction, NoteKind};
+use mosquitto_rs::sys::process;
 use mosquitto_rs::{error, notice, warning};
 
 /// Counted, for `$SYS/broker/heap/*` and `memory_limit`.

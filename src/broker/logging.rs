@@ -221,23 +221,10 @@ fn type_of(record: &log::Record<'_>) -> u32 {
 }
 
 fn format_time(format: &str) -> String {
-    let mut buf = [0u8; 256];
-    // SAFETY: time/localtime_r/strftime are given valid pointers to stack
-    // values and a bounded output buffer; the format is NUL-terminated below.
-    unsafe {
-        let now = libc::time(std::ptr::null_mut());
-        let mut tm: libc::tm = std::mem::zeroed();
-        if libc::localtime_r(&now, &mut tm).is_null() {
-            return "Time error".into();
-        }
-        let Ok(fmt) = std::ffi::CString::new(format) else {
-            return "Time error".into();
-        };
-        let n = libc::strftime(buf.as_mut_ptr().cast(), buf.len(), fmt.as_ptr(), &tm);
-        if n == 0 {
-            return "Time error".into();
-        }
-        String::from_utf8_lossy(buf.get(..n).unwrap_or(&[])).into_owned()
+    // An empty result is a failure (or an empty format), as strftime's 0.
+    match crate::sys::time::LocalTime::now().map(|t| t.strftime(format)) {
+        Some(s) if !s.is_empty() => s,
+        _ => "Time error".into(),
     }
 }
 

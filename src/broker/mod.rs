@@ -14,20 +14,18 @@ mod core;
 pub mod database;
 pub mod heap;
 pub mod logging;
-pub mod net;
 pub mod persist;
 mod persistence;
-pub mod process;
 pub mod retain;
 pub mod security;
 pub mod settings;
 mod shell;
-mod signals;
 mod stream;
 pub mod subs;
-#[cfg(feature = "tls")]
-pub mod tls;
 mod websocket;
+
+// Shared layer: TLS (the old `broker::tls` path still names it).
+pub use crate::tls;
 
 pub use self::core::Stats;
 pub use persistence::PersistSettings;

@@ -1,6 +1,7 @@
-//! The broker's side of persistence: turning its state into a `PersistDb`
-//! (the mosquitto.db model in `persist/`) and back, and deciding when to
-//! save. Each stored message is written once, however many queues hold it.
+//! The broker's side of persistence: deciding when to save (the save itself
+//! streams from the broker's state, see `persist/live.rs`), and rebuilding
+//! the state from a loaded `PersistDb` (the mosquitto.db model in
+//! `persist/`).
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -11,10 +12,7 @@ use super::core::context::Session;
 use super::core::timers::TimerKind;
 use super::core::Core;
 use super::database::{Message, MsgSource, OutMsg, OutState};
-use super::persist::{
-    self, direction, msg_state, LoadError, PersistClient, PersistClientMsg, PersistDb,
-    PersistIncoming, PersistSub, StoredMessage,
-};
+use super::persist::{self, direction, msg_state, LoadError, PersistDb};
 use crate::protocol::QoS;
 
 #[derive(Debug, Clone)]
@@ -28,117 +26,7 @@ pub struct PersistSettings {
     pub discard_corrupt: bool,
 }
 
-/// Store ids for one snapshot, keyed by message identity.
-#[derive(Default)]
-struct StoreIds {
-    ids: HashMap<*const Message, u64>,
-}
-
-impl StoreIds {
-    fn id(&mut self, m: &Rc<Message>, db: &mut PersistDb) -> u64 {
-        let next = self.ids.len() as u64 + 1;
-        *self.ids.entry(Rc::as_ptr(m)).or_insert_with(|| {
-            let src = m.source.as_deref();
-            db.msgs.push(StoredMessage {
-                store_id: next,
-                source_id: src.map(|s| s.client_id.to_string()).unwrap_or_default(),
-                source_username: src
-                    .and_then(|s| s.username.as_deref())
-                    .unwrap_or_default()
-                    .to_owned(),
-                source_port: src.map_or(0, |s| s.port),
-                topic: m.topic.to_string(),
-                payload: m.payload.to_vec(),
-                qos: m.qos.as_u8(),
-                retain: m.retain,
-                ..StoredMessage::default()
-            });
-            next
-        })
-    }
-}
-
-fn out_state(m: &OutMsg, queued: bool) -> u8 {
-    if queued {
-        return msg_state::QUEUED;
-    }
-    match m.state {
-        OutState::WaitPubAck => msg_state::WAIT_FOR_PUBACK,
-        OutState::WaitPubRec => msg_state::WAIT_FOR_PUBREC,
-        OutState::WaitPubComp => msg_state::WAIT_FOR_PUBCOMP,
-    }
-}
-
 impl Core {
-    /// The whole persistent state as mosquitto.db records.
-    pub(super) fn snapshot(&self) -> PersistDb {
-        let mut db = PersistDb::default();
-        let mut ids = StoreIds::default();
-        let mut retained = Vec::new();
-        self.retained.all(&mut retained);
-        for m in &retained {
-            let id = ids.id(m, &mut db);
-            db.retained.push(id);
-        }
-        for (_, sess) in self.sessions.iter().filter(|(_, s)| !s.clean) {
-            let client_id = sess.client_id.to_string();
-            // mosquitto sends a loaded queued message with the packet id it
-            // finds in the file, so queued messages get ids here (ours are
-            // only given one when they go into flight).
-            let mut last_mid = sess.msgs.last_packet_id;
-            let mut queued_mid = || loop {
-                last_mid = last_mid.wrapping_add(1);
-                if last_mid != 0 && !sess.msgs.inflight().any(|m| m.packet_id == last_mid) {
-                    return last_mid;
-                }
-            };
-            let inflight = sess.msgs.inflight().map(|m| (m, false));
-            let queued = sess.msgs.queued().map(|m| (m, true));
-            for (m, queued) in inflight.chain(queued) {
-                let store_id = ids.id(&m.msg, &mut db);
-                let mid = if queued && m.qos != QoS::AtMostOnce {
-                    queued_mid()
-                } else {
-                    m.packet_id
-                };
-                db.client_msgs.push(PersistClientMsg {
-                    client_id: client_id.clone(),
-                    store_id,
-                    mid,
-                    qos: m.qos.as_u8(),
-                    state: out_state(m, queued),
-                    retain: m.retain,
-                    dup: !queued,
-                    direction: direction::OUT,
-                    properties: Vec::new(),
-                });
-            }
-            db.clients.push(PersistClient {
-                client_id: client_id.clone(),
-                // MQTT 3.x persistent sessions never expire by themselves.
-                session_expiry_interval: u32::MAX,
-                last_mid,
-                ..PersistClient::default()
-            });
-            for (filter, qos) in &sess.filters {
-                db.subs.push(PersistSub {
-                    client_id: client_id.clone(),
-                    topic: filter.clone(),
-                    qos: qos.as_u8(),
-                    ..PersistSub::default()
-                });
-            }
-            if let Some(incoming) = sess.msgs.incoming.as_deref().filter(|v| !v.is_empty()) {
-                db.incoming_qos2.push(PersistIncoming {
-                    client_id: client_id.to_string(),
-                    ids: incoming.clone(),
-                });
-            }
-        }
-        db.last_db_id = ids.ids.len() as u64;
-        db
-    }
-
     /// The security domain of the listener on `port`, as mosquitto finds a
     /// loaded message's listener. Without `per_listener_settings` there is
     /// only the global one; with it, an unknown port gets none (no ACL
@@ -305,8 +193,8 @@ impl Core {
         let path = p.path.clone();
         crate::information!("Saving in-memory database to {}.", path.display());
         let started = Instant::now();
-        let db = self.snapshot();
-        match persist::save(&path, &db) {
+        let sessions = self.sessions.iter().map(|(_, s)| s);
+        match persist::save_state(&path, &self.retained, sessions) {
             Ok(()) => crate::debug!("Database saved in {:?}.", started.elapsed()),
             Err(e) => crate::error!("Error saving in-memory database: {e}."),
         }

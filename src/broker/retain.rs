@@ -71,9 +71,19 @@ impl RetainTree {
         walk_filter(&self.root, &levels, true, out);
     }
 
-    /// Every retained message, for persistence.
-    pub fn all(&self, out: &mut Vec<Rc<Message>>) {
-        everything(&self.root, out);
+    /// Calls `f` with every retained message, by reference: a save walks
+    /// the tree without copying or collecting anything.
+    pub fn for_each<'a>(&'a self, mut f: impl FnMut(&'a Rc<Message>)) {
+        visit(&self.root, &mut f);
+    }
+}
+
+fn visit<'a, F: FnMut(&'a Rc<Message>)>(node: &'a Node, f: &mut F) {
+    if let Some(m) = &node.msg {
+        f(m);
+    }
+    for child in node.children.values() {
+        visit(child, f);
     }
 }
 

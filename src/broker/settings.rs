@@ -220,20 +220,11 @@ fn tls_options(
     if !(l.uses_tls() || l.uses_psk()) {
         return Ok(None);
     }
+    // The file's options, plus what the context needs from the listener.
     Ok(Some(super::tls::TlsServerOptions {
         port: l.port,
-        cafile: l.cafile.clone(),
-        capath: l.capath.clone(),
-        certfile: l.certfile.clone(),
-        keyfile: l.keyfile.clone(),
-        ciphers: l.ciphers.clone(),
-        ciphers_tls13: l.ciphers_tls13.clone(),
-        tls_version: l.tls_version.clone(),
-        require_certificate: l.require_certificate,
-        crlfile: l.crlfile.clone(),
-        dhparamfile: l.dhparamfile.clone(),
-        psk_hint: l.psk_hint.clone(),
         psk_file_configured: psk_file,
+        ..l.tls.clone()
     }))
 }
 
@@ -282,9 +273,9 @@ impl Settings {
             }
             #[cfg(not(feature = "tls"))]
             check_no_tls(l)?;
-            let tls_identity = if l.use_subject_as_username {
+            let tls_identity = if l.tls.use_subject_as_username {
                 Some(TlsIdentity::Subject)
-            } else if l.use_identity_as_username {
+            } else if l.tls.use_identity_as_username {
                 Some(TlsIdentity::Identity)
             } else {
                 None

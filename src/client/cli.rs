@@ -10,12 +10,12 @@ use super::net::{OpenError, Target};
 use super::options::{self, Config, ParseStop, Tool};
 use super::session::{Session, SessionError};
 use super::usage;
-#[cfg(feature = "tls")]
-use crate::broker::tls::{TlsClientConfig, TlsClientOptions};
 use crate::protocol::properties::PropertyValue;
 use crate::protocol::{Connect, ConnectReturnCode, ProtocolVersion, Will};
 #[cfg(feature = "tls")]
-use std::path::{Path, PathBuf};
+use crate::tls::{TlsClientConfig, TlsClientOptions};
+#[cfg(feature = "tls")]
+use std::path::Path;
 
 /// Print to stderr unless `--quiet`.
 pub fn err(cfg: &Config, msg: &str) {
@@ -171,26 +171,18 @@ fn tls_config(cfg: &Config) -> Result<Option<TlsClientConfig>, ConnectFailure> {
         }
     }
     if let Some(psk) = &t.psk {
-        if !has_ca && crate::broker::security::psk::hex_to_key(psk).is_none() {
+        if !has_ca && crate::passwd::hex_to_key(psk).is_none() {
             err(cfg, "Error: Problem setting TLS-PSK options.\n");
             return Err(ConnectFailure::Failed(1));
         }
     }
     let opts = TlsClientOptions {
-        cafile: t.cafile.as_ref().map(PathBuf::from),
-        capath: t.capath.as_ref().map(PathBuf::from),
-        certfile: t.certfile.as_ref().map(PathBuf::from),
-        keyfile: t.keyfile.as_ref().map(PathBuf::from),
-        insecure: t.insecure,
-        tls_version: t.tls_version.clone(),
-        ciphers: t.ciphers.clone(),
         // libmosquitto uses the PSK only when no CA is given.
         psk: t.psk.clone().filter(|_| !has_ca),
-        psk_identity: t.psk_identity.clone(),
         use_os_certs: t.use_os_certs || (!has_ca && t.psk.is_none()),
-        alpn: t.alpn.clone(),
         // mosquitto 2.0's clients have no OCSP option.
         ocsp_required: false,
+        ..t.clone()
     };
     match TlsClientConfig::build(&opts) {
         Ok(c) => Ok(Some(c)),

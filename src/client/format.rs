@@ -4,9 +4,9 @@
 //! same messages; `render` produces the same bytes.
 
 use super::json;
-use super::localtime::LocalTime;
 use super::output::Message;
 use crate::protocol::properties::PropertyValue;
+use crate::sys::time::LocalTime;
 
 /// The `%` conversions mosquitto_sub knows.
 const CONVERSIONS: &[u8] = b"%ACDEFIlmPpqRSrtjJUxX";

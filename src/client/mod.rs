@@ -6,21 +6,22 @@
 //! is the small blocking MQTT client on top of `protocol`, and
 //! `publisher`/`subscriber` are the two tools' main loops.
 //! `output`, `format` and `json` print messages for mosquitto_sub;
-//! `password` and `passwd` are the password-file format and its tool.
+//! `passwd` is mosquitto_passwd. Below the client: `protocol`, and the
+//! shared layers `tls`, `passwd` (the password-file format) and `sys`.
 
 pub mod cli;
 pub mod format;
 pub mod json;
-mod localtime;
 pub mod net;
 pub mod options;
 pub mod output;
 pub mod passwd;
-pub mod password;
 pub mod publisher;
 pub mod session;
-mod signals;
 pub mod socks;
 pub mod subscriber;
-mod terminal;
 pub mod usage;
+
+// The password file format is a shared layer (`crate::passwd`); the old
+// `client::password` path still names it.
+pub use crate::passwd as password;

@@ -5,13 +5,15 @@
 
 use std::io::{self, Read, Write};
 use std::net::{IpAddr, SocketAddr, TcpStream, ToSocketAddrs};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, RawFd};
 use std::os::unix::net::UnixStream;
 use std::time::{Duration, Instant};
 
 use super::socks::{self, ProxyUrl, SocksError};
+use crate::sys::net::connect_bound;
+pub use crate::sys::net::strerror;
 #[cfg(feature = "tls")]
-use crate::broker::tls::TlsClientConfig;
+use crate::tls::TlsClientConfig;
 
 /// The byte stream to the broker.
 pub enum Stream {
@@ -144,18 +146,6 @@ impl std::fmt::Display for OpenError {
             OpenError::Tls(_) => write!(f, "Unable to connect (A TLS error occurred.)."),
             OpenError::Proxy(_, line) => f.write_str(line),
         }
-    }
-}
-
-/// The C library's wording of an IO error, without Rust's "(os error N)".
-pub fn strerror(e: &io::Error) -> String {
-    if e.kind() == io::ErrorKind::TimedOut || e.kind() == io::ErrorKind::WouldBlock {
-        return "Connection timed out".to_owned();
-    }
-    let text = e.to_string();
-    match text.rfind(" (os error ") {
-        Some(pos) => text[..pos].to_owned(),
-        None => text,
     }
 }
 
@@ -363,78 +353,4 @@ fn tls_handshake(
         .set_write_timeout(None)
         .map_err(OpenError::Io)?;
     Ok(Stream::Tls(Box::new(tls_stream)))
-}
-
-/// Connect from a chosen local address (`-A`), which std cannot do: make the
-/// socket, bind it, connect without blocking and wait for the result.
-fn connect_bound(local: IpAddr, remote: SocketAddr, timeout: Duration) -> io::Result<TcpStream> {
-    let family = if remote.is_ipv4() {
-        libc::AF_INET
-    } else {
-        libc::AF_INET6
-    };
-    // SAFETY: plain socket(2) call; the result is checked.
-    let fd = unsafe {
-        libc::socket(
-            family,
-            libc::SOCK_STREAM | libc::SOCK_CLOEXEC | libc::SOCK_NONBLOCK,
-            0,
-        )
-    };
-    if fd < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    // SAFETY: fd is a fresh socket we own; OwnedFd closes it on error paths.
-    let owned = unsafe { OwnedFd::from_raw_fd(fd) };
-    let (la, llen) = crate::broker::net::sockaddr_of(SocketAddr::new(local, 0));
-    // SAFETY: la/llen describe a valid sockaddr for this family.
-    if unsafe { libc::bind(fd, (&la as *const libc::sockaddr_storage).cast(), llen) } != 0 {
-        return Err(io::Error::last_os_error());
-    }
-    let (ra, rlen) = crate::broker::net::sockaddr_of(remote);
-    // SAFETY: as above.
-    let rc = unsafe { libc::connect(fd, (&ra as *const libc::sockaddr_storage).cast(), rlen) };
-    if rc != 0 {
-        let e = io::Error::last_os_error();
-        if e.raw_os_error() != Some(libc::EINPROGRESS) {
-            return Err(e);
-        }
-        let mut pfd = libc::pollfd {
-            fd,
-            events: libc::POLLOUT,
-            revents: 0,
-        };
-        let ms = i32::try_from(timeout.as_millis())
-            .unwrap_or(i32::MAX)
-            .max(1);
-        // SAFETY: one valid pollfd.
-        let n = unsafe { libc::poll(&mut pfd, 1, ms) };
-        if n < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        if n == 0 {
-            return Err(io::ErrorKind::TimedOut.into());
-        }
-        let mut soerr: libc::c_int = 0;
-        let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
-        // SAFETY: soerr/len are valid out-parameters for SO_ERROR.
-        let rc = unsafe {
-            libc::getsockopt(
-                fd,
-                libc::SOL_SOCKET,
-                libc::SO_ERROR,
-                (&mut soerr as *mut libc::c_int).cast(),
-                &mut len,
-            )
-        };
-        if rc != 0 {
-            return Err(io::Error::last_os_error());
-        }
-        if soerr != 0 {
-            return Err(io::Error::from_raw_os_error(soerr));
-        }
-    }
-    let stream = TcpStream::from(owned);
-    stream.set_nonblocking(false)?;
-    Ok(stream)
 }

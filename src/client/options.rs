@@ -14,6 +14,7 @@ use std::time::Duration;
 use super::socks::{self, ProxyUrl};
 use crate::protocol::topic::{valid_topic_filter, valid_topic_name};
 use crate::protocol::{ProtocolVersion, QoS};
+use crate::tls::TlsClientOptions;
 
 /// Which tool is parsing: some options belong to only one of them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -57,45 +58,6 @@ pub struct WillOptions {
     pub retain: bool,
 }
 
-/// The TLS options (`--cafile`, `--psk`, …), as given. They are parsed in
-/// every build; a build without the `tls` feature refuses them as
-/// unavailable rather than unknown.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct TlsOptions {
-    /// The first TLS option given, as the user spelled it.
-    pub first: Option<String>,
-    pub cafile: Option<String>,
-    pub capath: Option<String>,
-    pub certfile: Option<String>,
-    pub keyfile: Option<String>,
-    pub keyform: Option<String>,
-    pub ciphers: Option<String>,
-    pub tls_version: Option<String>,
-    pub insecure: bool,
-    /// `--tls-use-os-certs`, or an `mqtts://` URL: trust the system's CAs.
-    pub use_os_certs: bool,
-    pub psk: Option<String>,
-    pub psk_identity: Option<String>,
-    /// `--tls-alpn`: the application protocol to ask for.
-    pub alpn: Option<String>,
-    /// `--tls-engine`, `--tls-engine-kpass-sha1` or `--keyform engine`:
-    /// recognised but not supported.
-    pub unsupported: Option<String>,
-}
-
-impl TlsOptions {
-    /// Whether the connection uses TLS: a CA, a PSK or the system's CAs
-    /// were asked for (mosquitto also trusts the system's CAs on an
-    /// explicit `-p 8883` with no other TLS option).
-    pub fn enabled(&self, port: Option<u16>) -> bool {
-        self.cafile.is_some()
-            || self.capath.is_some()
-            || self.psk.is_some()
-            || self.use_os_certs
-            || (cfg!(feature = "tls") && port == Some(8883))
-    }
-}
-
 /// Everything the command line and the defaults file set.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Config {
@@ -120,7 +82,10 @@ pub struct Config {
     pub quiet: bool,
     pub max_inflight: u16,
     pub nodelay: bool,
-    pub tls: TlsOptions,
+    /// The TLS options (`--cafile`, `--psk`, …), as given. They are parsed
+    /// in every build; a build without the `tls` feature refuses them as
+    /// unavailable rather than unknown.
+    pub tls: TlsClientOptions,
     /// A `-D`/`--property` option: we do not support MQTT 5 properties.
     pub unsupported: Option<String>,
     /// `--proxy`: connect through this SOCKS5 proxy.
@@ -174,7 +139,7 @@ impl Config {
             quiet: false,
             max_inflight: 20,
             nodelay: false,
-            tls: TlsOptions::default(),
+            tls: TlsClientOptions::default(),
             unsupported: None,
             proxy: None,
             topic: None,
@@ -357,7 +322,7 @@ fn check(cfg: &mut Config) -> Result<(), ParseStop> {
 }
 
 /// mosquitto's checks of the TLS options, with its messages.
-fn check_tls(t: &TlsOptions) -> Result<(), ParseStop> {
+fn check_tls(t: &TlsClientOptions) -> Result<(), ParseStop> {
     if t.certfile.is_some() != t.keyfile.is_some() {
         return err("Error: Both certfile and keyfile must be provided if one of them is set.\n");
     }
@@ -476,12 +441,12 @@ const TLS_VALUE_OPTIONS: &[(&str, &str)] = &[
 ];
 
 /// Store the value of one of `TLS_VALUE_OPTIONS`.
-fn set_tls_value(t: &mut TlsOptions, opt: &str, v: String) {
+fn set_tls_value(t: &mut TlsClientOptions, opt: &str, v: String) {
     match opt {
-        "--cafile" => t.cafile = Some(v),
-        "--capath" => t.capath = Some(v),
-        "--cert" => t.certfile = Some(v),
-        "--key" => t.keyfile = Some(v),
+        "--cafile" => t.cafile = Some(v.into()),
+        "--capath" => t.capath = Some(v.into()),
+        "--cert" => t.certfile = Some(v.into()),
+        "--key" => t.keyfile = Some(v.into()),
         "--ciphers" => t.ciphers = Some(v),
         "--tls-version" => t.tls_version = Some(v),
         "--psk" => t.psk = Some(v),
@@ -500,305 +465,374 @@ fn set_tls_value(t: &mut TlsOptions, opt: &str, v: String) {
     }
 }
 
+/// An option from the command line and the argument after it, which is its
+/// value if it takes one.
+struct OptArg<'a> {
+    opt: &'a str,
+    next: Option<&'a [u8]>,
+}
+
+impl<'a> OptArg<'a> {
+    /// The value as bytes, with mosquitto's message when it is missing.
+    fn raw(&self, what: &str) -> Result<&'a [u8], ParseStop> {
+        match self.next {
+            Some(v) => Ok(v),
+            None => err(format!(
+                "Error: {} argument given but no {what} specified.\n\n",
+                self.opt
+            )),
+        }
+    }
+
+    /// The value as text; invalid UTF-8 is replaced, as it only matters
+    /// for topics, which `utf8_value` checks strictly.
+    fn value(&self, what: &str) -> Result<String, ParseStop> {
+        self.raw(what)
+            .map(|v| String::from_utf8_lossy(v).into_owned())
+    }
+
+    /// A topic or URL value, which must be valid MQTT UTF-8 (`arg` names the
+    /// option in the message).
+    fn utf8_value(&self, what: &str, arg: &str) -> Result<String, ParseStop> {
+        match std::str::from_utf8(self.raw(what)?) {
+            Ok(s) if valid_mqtt_utf8(s) => Ok(s.to_owned()),
+            _ => err(format!("Error: Malformed UTF-8 in {arg} argument.\n\n")),
+        }
+    }
+}
+
+/// Arguments an option uses: itself alone, or itself and its value.
+const FLAG: usize = 1;
+const WITH_VALUE: usize = 2;
+
+/// How many arguments an option used, or `None` when the group does not
+/// know it.
+type Used = Result<Option<usize>, ParseStop>;
+
+/// Options without a value that only switch a setting, with the tool they
+/// belong to (`None`: both).
+type Switch = (&'static [&'static str], Option<Tool>, fn(&mut Config));
+const SWITCHES: &[Switch] = &[
+    (&["-c", "--disable-clean-session"], None, |c| {
+        c.clean_session = false
+    }),
+    (&["-d", "--debug"], None, |c| c.debug = true),
+    (&["--nodelay"], None, |c| c.nodelay = true),
+    (&["--quiet"], None, |c| c.quiet = true),
+    (&["--will-retain"], None, |c| c.will.retain = true),
+    (&["-r", "--retain"], Some(Tool::Pub), |c| c.retain = true),
+    (&["-E"], Some(Tool::Sub), |c| c.exit_after_sub = true),
+    (&["-N"], Some(Tool::Sub), |c| c.eol = false),
+    (&["--pretty"], Some(Tool::Sub), |c| c.pretty = true),
+    (&["-R"], Some(Tool::Sub), |c| c.no_retain = true),
+    (&["--remove-retained"], Some(Tool::Sub), |c| {
+        c.remove_retained = true
+    }),
+    (&["--retain-as-published"], Some(Tool::Sub), |c| {
+        c.retain_as_published = true
+    }),
+    (&["--retained-only"], Some(Tool::Sub), |c| {
+        c.retained_only = true
+    }),
+    (&["-v", "--verbose"], Some(Tool::Sub), |c| c.verbose = true),
+];
+
 /// Parse one list of arguments into `cfg`.
 pub fn parse_args(cfg: &mut Config, args: &[Vec<u8>]) -> Result<(), ParseStop> {
-    let tool = cfg.tool;
-    let is_pub = tool == Tool::Pub;
-    let is_sub = tool == Tool::Sub;
     let mut i = 0;
     while let Some(opt_raw) = args.get(i) {
         let opt_text = String::from_utf8_lossy(opt_raw);
-        let opt = opt_text.as_ref();
-        // The value of an option that takes one, as bytes, with mosquitto's
-        // message when it is missing.
-        let raw = |what: &str| -> Result<&[u8], ParseStop> {
-            match args.get(i + 1) {
-                Some(v) => Ok(v.as_slice()),
-                None => err(format!(
-                    "Error: {opt} argument given but no {what} specified.\n\n"
-                )),
+        let arg = OptArg {
+            opt: opt_text.as_ref(),
+            next: args.get(i + 1).map(Vec::as_slice),
+        };
+        i += parse_option(cfg, &arg)?;
+    }
+    Ok(())
+}
+
+/// Apply one option; returns how many arguments it used. Each option is
+/// known to one group only, so the order of the groups does not matter.
+fn parse_option(cfg: &mut Config, a: &OptArg) -> Result<usize, ParseStop> {
+    let tool = cfg.tool;
+    if let Some((_, _, set)) = SWITCHES
+        .iter()
+        .find(|(names, only, _)| names.contains(&a.opt) && only.is_none_or(|t| t == tool))
+    {
+        set(cfg);
+        return Ok(FLAG);
+    }
+    let tool_option: fn(&mut Config, &OptArg) -> Used = match tool {
+        Tool::Pub => pub_option,
+        Tool::Sub => sub_option,
+    };
+    for group in [
+        tool_option,
+        connection_option,
+        client_option,
+        will_option,
+        tls_option,
+    ] {
+        if let Some(used) = group(cfg, a)? {
+            return Ok(used);
+        }
+    }
+    err(format!("Error: Unknown option '{}'.\n", a.opt))
+}
+
+/// Where and how to connect: address, port, URL, proxy, credentials,
+/// protocol.
+fn connection_option(cfg: &mut Config, a: &OptArg) -> Used {
+    match a.opt {
+        "-A" => cfg.bind_address = Some(a.value("address")?),
+        "-h" | "--host" => cfg.host = Some(a.value("host")?),
+        "-p" | "--port" => cfg.port = Some(port_from(atoi(&a.value("port")?))?),
+        "--unix" => cfg.unix_path = Some(a.value("socket path")?),
+        "-L" | "--url" => {
+            let url = a.utf8_value("URL", "-L")?;
+            parse_url(cfg, &url)?;
+        }
+        "--proxy" => match socks::parse_url(&a.value("proxy url")?) {
+            Ok(p) => cfg.proxy = Some(p),
+            // mosquitto prints these with err_printf, which --quiet silences.
+            Err(_) if cfg.quiet => return err(""),
+            Err(msg) => return err(msg),
+        },
+        "-u" | "--username" => cfg.username = Some(a.value("username")?),
+        "-P" | "--pw" => cfg.password = Some(a.raw("password")?.to_vec()),
+        "-V" | "--protocol-version" => {
+            let Some(v) = a.next else {
+                return err(
+                    "Error: --protocol-version argument given but no version specified.\n\n",
+                );
+            };
+            cfg.protocol = match v {
+                b"mqttv31" | b"31" => ProtocolVersion::V31,
+                b"mqttv311" | b"311" => ProtocolVersion::V311,
+                b"mqttv5" | b"5" => ProtocolVersion::V5,
+                _ => return err("Error: Invalid protocol version argument given.\n\n"),
+            };
+        }
+        _ => return Ok(None),
+    }
+    Ok(Some(WITH_VALUE))
+}
+
+/// The client's session and messages: id, keepalive, QoS, topic, expiry,
+/// in-flight window; also --help, --version and -D.
+fn client_option(cfg: &mut Config, a: &OptArg) -> Used {
+    match a.opt {
+        "--help" => return Err(ParseStop::Help),
+        "--version" => return Err(ParseStop::Version),
+        "-i" | "--id" => {
+            if cfg.id_prefix.is_some() {
+                return err("Error: -i and -I argument cannot be used together.\n\n");
             }
-        };
-        // The same as text; invalid UTF-8 is replaced, as it only matters
-        // for topics, which are checked strictly below.
-        let value = |what: &str| -> Result<String, ParseStop> {
-            raw(what).map(|v| String::from_utf8_lossy(v).into_owned())
-        };
-        // A topic argument, which must be valid MQTT UTF-8.
-        let utf8 = |v: &'_ [u8], arg: &str| -> Result<String, ParseStop> {
-            match std::str::from_utf8(v) {
-                Ok(s) if valid_mqtt_utf8(s) => Ok(s.to_owned()),
-                _ => err(format!("Error: Malformed UTF-8 in {arg} argument.\n\n")),
+            cfg.id = Some(a.value("id")?);
+        }
+        "-I" | "--id-prefix" => {
+            if cfg.id.is_some() {
+                return err("Error: -i and -I argument cannot be used together.\n\n");
             }
-        };
-        let unknown = || err(format!("Error: Unknown option '{opt}'.\n"));
-        let set_mode = |cfg: &mut Config, mode: PubMode| -> Result<(), ParseStop> {
+            cfg.id_prefix = Some(a.value("id prefix")?);
+        }
+        "-k" | "--keepalive" => {
+            let v = atoi(&a.value("keepalive")?);
+            match u16::try_from(v) {
+                Ok(k) if k >= 5 => cfg.keepalive = k,
+                _ => return err(
+                    "Error: Invalid keepalive given, it must be between 5 and 65535 inclusive.\n\n",
+                ),
+            }
+        }
+        "-M" => {
+            let v = atoi(&a.value("max_inflight")?);
+            if v < 1 {
+                return err("Error: Maximum inflight messages must be greater than 0.\n\n");
+            }
+            cfg.max_inflight = u16::try_from(v).unwrap_or(u16::MAX);
+        }
+        "-q" | "--qos" => cfg.qos = qos_from(atoi(&a.value("QoS")?), "")?,
+        "-t" | "--topic" => {
+            let t = a.utf8_value("topic", "-t")?;
+            add_topic(cfg, &t, "-t")?;
+        }
+        "-x" => {
+            let v = a.value("session expiry interval")?;
+            cfg.session_expiry = Some(parse_expiry(&v)?);
+        }
+        "-D" | "--property" => {
+            cfg.unsupported.get_or_insert_with(|| a.opt.to_owned());
+            // Itself, then command, identifier and value (or two for
+            // user-property).
+            return Ok(Some(FLAG + 3));
+        }
+        _ => return Ok(None),
+    }
+    Ok(Some(WITH_VALUE))
+}
+
+/// Set mosquitto_pub's message source, which may be given only once.
+fn set_pub_mode(cfg: &mut Config, mode: PubMode) -> Result<(), ParseStop> {
+    if cfg.pub_mode != PubMode::None {
+        return err("Error: Only one type of message can be sent at once.\n\n");
+    }
+    cfg.pub_mode = mode;
+    Ok(())
+}
+
+/// mosquitto_pub's own options: the message source and --repeat.
+fn pub_option(cfg: &mut Config, a: &OptArg) -> Used {
+    match a.opt {
+        "-f" | "--file" => {
+            // Checked before the value, as mosquitto does.
             if cfg.pub_mode != PubMode::None {
                 return err("Error: Only one type of message can be sent at once.\n\n");
             }
-            cfg.pub_mode = mode;
-            Ok(())
-        };
-        let mut takes_value = true;
-        match opt {
-            "-A" => cfg.bind_address = Some(value("address")?),
-            "-C" if is_sub => {
-                let v = atoi(&value("count")?);
-                if v < 1 {
-                    return err(format!("Error: Invalid message count \"{v}\".\n\n"));
-                }
-                cfg.msg_count = u32::try_from(v).unwrap_or(u32::MAX);
-            }
-            "-c" | "--disable-clean-session" => {
-                cfg.clean_session = false;
-                takes_value = false;
-            }
-            "-d" | "--debug" => {
-                cfg.debug = true;
-                takes_value = false;
-            }
-            "-D" | "--property" => {
-                cfg.unsupported.get_or_insert_with(|| opt.to_owned());
-                // command, identifier and value (or two for user-property).
-                i += 3;
-                takes_value = false;
-            }
-            "-E" if is_sub => {
-                cfg.exit_after_sub = true;
-                takes_value = false;
-            }
-            "-f" | "--file" if is_pub => {
-                if cfg.pub_mode != PubMode::None {
-                    return err("Error: Only one type of message can be sent at once.\n\n");
-                }
-                let path = value("file")?;
-                set_mode(cfg, PubMode::File(PathBuf::from(path)))?;
-            }
-            "-F" if is_sub => {
-                let f = value("format")?;
-                super::format::check_format(&f).map_err(ParseStop::Error)?;
-                cfg.format = Some(f);
-            }
-            "--help" => return Err(ParseStop::Help),
-            "-h" | "--host" => cfg.host = Some(value("host")?),
-            "--insecure" | "--tls-use-os-certs" => {
-                cfg.tls.first.get_or_insert_with(|| opt.to_owned());
-                if opt == "--insecure" {
-                    cfg.tls.insecure = true;
-                } else {
-                    cfg.tls.use_os_certs = true;
-                }
-                takes_value = false;
-            }
-            "-i" | "--id" => {
-                if cfg.id_prefix.is_some() {
-                    return err("Error: -i and -I argument cannot be used together.\n\n");
-                }
-                cfg.id = Some(value("id")?);
-            }
-            "-I" | "--id-prefix" => {
-                if cfg.id.is_some() {
-                    return err("Error: -i and -I argument cannot be used together.\n\n");
-                }
-                cfg.id_prefix = Some(value("id prefix")?);
-            }
-            "-k" | "--keepalive" => {
-                let v = atoi(&value("keepalive")?);
-                match u16::try_from(v) {
-                    Ok(k) if k >= 5 => cfg.keepalive = k,
-                    _ => return err("Error: Invalid keepalive given, it must be between 5 and 65535 inclusive.\n\n"),
-                }
-            }
-            "-L" | "--url" => {
-                let url = utf8(raw("URL")?, "-L")?;
-                parse_url(cfg, &url)?;
-            }
-            "-l" | "--stdin-line" if is_pub => {
-                set_mode(cfg, PubMode::StdinLines)?;
-                takes_value = false;
-            }
-            "-m" | "--message" if is_pub => {
-                if cfg.pub_mode != PubMode::None {
-                    return err("Error: Only one type of message can be sent at once.\n\n");
-                }
-                let m = raw("message")?;
-                if m.len() > crate::protocol::MAX_REMAINING_LENGTH {
-                    return err(format!(
-                        "Error: Message length must be less than {} bytes.\n\n",
-                        crate::protocol::MAX_REMAINING_LENGTH
-                    ));
-                }
-                set_mode(cfg, PubMode::Message(m.to_vec()))?;
-            }
-            "-M" => {
-                let v = atoi(&value("max_inflight")?);
-                if v < 1 {
-                    return err("Error: Maximum inflight messages must be greater than 0.\n\n");
-                }
-                cfg.max_inflight = u16::try_from(v).unwrap_or(u16::MAX);
-            }
-            "--nodelay" => {
-                cfg.nodelay = true;
-                takes_value = false;
-            }
-            "-n" | "--null-message" if is_pub => {
-                set_mode(cfg, PubMode::Null)?;
-                takes_value = false;
-            }
-            "-N" if is_sub => {
-                cfg.eol = false;
-                takes_value = false;
-            }
-            "-p" | "--port" => {
-                let v = atoi(&value("port")?);
-                cfg.port = Some(port_from(v)?);
-            }
-            "--pretty" if is_sub => {
-                cfg.pretty = true;
-                takes_value = false;
-            }
-            "-P" | "--pw" => cfg.password = Some(raw("password")?.to_vec()),
-            "--proxy" => match socks::parse_url(&value("proxy url")?) {
-                Ok(p) => cfg.proxy = Some(p),
-                // mosquitto prints these with err_printf, which --quiet silences.
-                Err(_) if cfg.quiet => return err(""),
-                Err(msg) => return err(msg),
-            },
-            "-q" | "--qos" => cfg.qos = qos_from(atoi(&value("QoS")?), "")?,
-            "--quiet" => {
-                cfg.quiet = true;
-                takes_value = false;
-            }
-            "-r" | "--retain" if is_pub => {
-                cfg.retain = true;
-                takes_value = false;
-            }
-            "-R" if is_sub => {
-                cfg.no_retain = true;
-                takes_value = false;
-            }
-            "--random-filter" if is_sub => {
-                // A percentage, kept in hundredths. (mosquitto 2.0 multiplies by 10,
-                // so its "100" prints only a tenth of the messages; we do what
-                // its help text says.)
-                let chance = (100.0 * atof(&value("chance")?)).round() as i64;
-                if !(1..=10000).contains(&chance) {
-                    return err("Error: --random-filter chance must be between 0.1-100.0\n\n");
-                }
-                cfg.random_filter = chance as u32;
-            }
-            "--remove-retained" if is_sub => {
-                cfg.remove_retained = true;
-                takes_value = false;
-            }
-            "--repeat" if is_pub => {
-                let v = atoi(&value("count")?);
-                if v < 1 {
-                    return err("Error: --repeat argument must be >0.\n\n");
-                }
-                cfg.repeat_count = u32::try_from(v).unwrap_or(u32::MAX);
-            }
-            "--repeat-delay" if is_pub => {
-                let f = atof(&value("time")?);
-                if f < 0.0 {
-                    return err("Error: --repeat-delay argument must be >=0.0.\n\n");
-                }
-                cfg.repeat_delay = Duration::try_from_secs_f64(f).unwrap_or(Duration::MAX);
-            }
-            "--retain-as-published" if is_sub => {
-                cfg.retain_as_published = true;
-                takes_value = false;
-            }
-            "--retained-only" if is_sub => {
-                cfg.retained_only = true;
-                takes_value = false;
-            }
-            "-s" | "--stdin-file" if is_pub => {
-                set_mode(cfg, PubMode::StdinWhole)?;
-                takes_value = false;
-            }
-            "-t" | "--topic" => {
-                let t = utf8(raw("topic")?, "-t")?;
-                add_topic(cfg, &t, "-t")?;
-            }
-            "-T" | "--filter-out" if is_sub => {
-                let t = utf8(raw("topic filter")?, "-T")?;
-                if !valid_topic_filter(&t) {
-                    return err(format!("Error: Invalid filter topic '{t}', are all '+' and '#' wildcards correct?\n"));
-                }
-                cfg.filter_outs.push(t);
-            }
-            "-U" | "--unsubscribe" if is_sub => {
-                let t = utf8(raw("unsubscribe topic")?, "-U")?;
-                if !valid_topic_filter(&t) {
-                    return err(format!("Error: Invalid unsubscribe topic '{t}', are all '+' and '#' wildcards correct?\n"));
-                }
-                cfg.unsub_topics.push(t);
-            }
-            "-u" | "--username" => cfg.username = Some(value("username")?),
-            "--unix" => {
-                cfg.unix_path = Some(value("socket path")?);
-            }
-            "-V" | "--protocol-version" => {
-                let v = match args.get(i + 1) {
-                    Some(v) => v.as_slice(),
-                    None => return err(
-                        "Error: --protocol-version argument given but no version specified.\n\n",
-                    ),
-                };
-                cfg.protocol = match v {
-                    b"mqttv31" | b"31" => ProtocolVersion::V31,
-                    b"mqttv311" | b"311" => ProtocolVersion::V311,
-                    b"mqttv5" | b"5" => ProtocolVersion::V5,
-                    _ => return err("Error: Invalid protocol version argument given.\n\n"),
-                };
-            }
-            "-v" | "--verbose" if is_sub => {
-                cfg.verbose = true;
-                takes_value = false;
-            }
-            "--version" => return Err(ParseStop::Version),
-            "-W" if is_sub => {
-                let v = atoi(&value("timeout")?);
-                if v < 1 {
-                    return err(format!("Error: Invalid timeout \"{v}\".\n\n"));
-                }
-                cfg.timeout = Some(u32::try_from(v).unwrap_or(u32::MAX));
-            }
-            "--will-payload" => {
-                cfg.will.payload = Some(raw("will payload")?.to_vec());
-            }
-            "--will-qos" => cfg.will.qos = qos_from(atoi(&value("will QoS")?), "will")?,
-            "--will-retain" => {
-                cfg.will.retain = true;
-                takes_value = false;
-            }
-            "--will-topic" => {
-                let t = utf8(raw("will topic")?, "--will-topic")?;
-                if !valid_topic_name(&t) {
-                    return err(format!(
-                        "Error: Invalid will topic '{t}', does it contain '+' or '#'?\n"
-                    ));
-                }
-                cfg.will.topic = Some(t);
-            }
-            "-x" => {
-                let v = value("session expiry interval")?;
-                cfg.session_expiry = Some(parse_expiry(&v)?);
-            }
-            _ => {
-                if let Some((_, what)) = TLS_VALUE_OPTIONS.iter().find(|(name, _)| *name == opt) {
-                    let v = value(what)?;
-                    cfg.tls.first.get_or_insert_with(|| opt.to_owned());
-                    set_tls_value(&mut cfg.tls, opt, v);
-                } else {
-                    return unknown();
-                }
-            }
+            let path = a.value("file")?;
+            set_pub_mode(cfg, PubMode::File(PathBuf::from(path)))?;
         }
-        i += if takes_value { 2 } else { 1 };
+        "-m" | "--message" => {
+            if cfg.pub_mode != PubMode::None {
+                return err("Error: Only one type of message can be sent at once.\n\n");
+            }
+            let m = a.raw("message")?;
+            if m.len() > crate::protocol::MAX_REMAINING_LENGTH {
+                return err(format!(
+                    "Error: Message length must be less than {} bytes.\n\n",
+                    crate::protocol::MAX_REMAINING_LENGTH
+                ));
+            }
+            set_pub_mode(cfg, PubMode::Message(m.to_vec()))?;
+        }
+        "-l" | "--stdin-line" => {
+            set_pub_mode(cfg, PubMode::StdinLines)?;
+            return Ok(Some(FLAG));
+        }
+        "-n" | "--null-message" => {
+            set_pub_mode(cfg, PubMode::Null)?;
+            return Ok(Some(FLAG));
+        }
+        "-s" | "--stdin-file" => {
+            set_pub_mode(cfg, PubMode::StdinWhole)?;
+            return Ok(Some(FLAG));
+        }
+        "--repeat" => {
+            let v = atoi(&a.value("count")?);
+            if v < 1 {
+                return err("Error: --repeat argument must be >0.\n\n");
+            }
+            cfg.repeat_count = u32::try_from(v).unwrap_or(u32::MAX);
+        }
+        "--repeat-delay" => {
+            let f = atof(&a.value("time")?);
+            if f < 0.0 {
+                return err("Error: --repeat-delay argument must be >=0.0.\n\n");
+            }
+            cfg.repeat_delay = Duration::try_from_secs_f64(f).unwrap_or(Duration::MAX);
+        }
+        _ => return Ok(None),
     }
-    Ok(())
+    Ok(Some(WITH_VALUE))
+}
+
+/// mosquitto_sub's own options with a value: count, format, filters,
+/// unsubscribe topics, timeout.
+fn sub_option(cfg: &mut Config, a: &OptArg) -> Used {
+    match a.opt {
+        "-C" => {
+            let v = atoi(&a.value("count")?);
+            if v < 1 {
+                return err(format!("Error: Invalid message count \"{v}\".\n\n"));
+            }
+            cfg.msg_count = u32::try_from(v).unwrap_or(u32::MAX);
+        }
+        "-F" => {
+            let f = a.value("format")?;
+            super::format::check_format(&f).map_err(ParseStop::Error)?;
+            cfg.format = Some(f);
+        }
+        "--random-filter" => {
+            // A percentage, kept in hundredths. (mosquitto 2.0 multiplies by 10,
+            // so its "100" prints only a tenth of the messages; we do what
+            // its help text says.)
+            let chance = (100.0 * atof(&a.value("chance")?)).round() as i64;
+            if !(1..=10000).contains(&chance) {
+                return err("Error: --random-filter chance must be between 0.1-100.0\n\n");
+            }
+            cfg.random_filter = chance as u32;
+        }
+        "-T" | "--filter-out" => {
+            let t = a.utf8_value("topic filter", "-T")?;
+            if !valid_topic_filter(&t) {
+                return err(format!(
+                    "Error: Invalid filter topic '{t}', are all '+' and '#' wildcards correct?\n"
+                ));
+            }
+            cfg.filter_outs.push(t);
+        }
+        "-U" | "--unsubscribe" => {
+            let t = a.utf8_value("unsubscribe topic", "-U")?;
+            if !valid_topic_filter(&t) {
+                return err(format!("Error: Invalid unsubscribe topic '{t}', are all '+' and '#' wildcards correct?\n"));
+            }
+            cfg.unsub_topics.push(t);
+        }
+        "-W" => {
+            let v = atoi(&a.value("timeout")?);
+            if v < 1 {
+                return err(format!("Error: Invalid timeout \"{v}\".\n\n"));
+            }
+            cfg.timeout = Some(u32::try_from(v).unwrap_or(u32::MAX));
+        }
+        _ => return Ok(None),
+    }
+    Ok(Some(WITH_VALUE))
+}
+
+/// The Will's options with a value (`--will-retain` is a switch).
+fn will_option(cfg: &mut Config, a: &OptArg) -> Used {
+    match a.opt {
+        "--will-payload" => cfg.will.payload = Some(a.raw("will payload")?.to_vec()),
+        "--will-qos" => cfg.will.qos = qos_from(atoi(&a.value("will QoS")?), "will")?,
+        "--will-topic" => {
+            let t = a.utf8_value("will topic", "--will-topic")?;
+            if !valid_topic_name(&t) {
+                return err(format!(
+                    "Error: Invalid will topic '{t}', does it contain '+' or '#'?\n"
+                ));
+            }
+            cfg.will.topic = Some(t);
+        }
+        _ => return Ok(None),
+    }
+    Ok(Some(WITH_VALUE))
+}
+
+/// The TLS options; the first one given is remembered for the message of a
+/// build without TLS.
+fn tls_option(cfg: &mut Config, a: &OptArg) -> Used {
+    let opt = a.opt;
+    match opt {
+        "--insecure" | "--tls-use-os-certs" => {
+            cfg.tls.first.get_or_insert_with(|| opt.to_owned());
+            if opt == "--insecure" {
+                cfg.tls.insecure = true;
+            } else {
+                cfg.tls.use_os_certs = true;
+            }
+            Ok(Some(FLAG))
+        }
+        _ => {
+            let Some((_, what)) = TLS_VALUE_OPTIONS.iter().find(|(name, _)| *name == opt) else {
+                return Ok(None);
+            };
+            let v = a.value(what)?;
+            cfg.tls.first.get_or_insert_with(|| opt.to_owned());
+            set_tls_value(&mut cfg.tls, opt, v);
+            Ok(Some(WITH_VALUE))
+        }
+    }
 }
 
 /// `-x`: seconds, `-1` or `∞` for never; C's `strtol` with base 0.
@@ -950,7 +984,7 @@ mod tests {
     fn tls_options_are_recognised() {
         let c = parse_only(Tool::Pub, &["--cafile", "x", "--insecure", "-t", "a"]).unwrap();
         assert_eq!(c.tls.first.as_deref(), Some("--cafile"));
-        assert_eq!(c.tls.cafile.as_deref(), Some("x"));
+        assert_eq!(c.tls.cafile.as_deref(), Some(std::path::Path::new("x")));
         assert!(c.tls.insecure);
         assert!(c.tls.enabled(c.port));
         assert_eq!(c.effective_port(), 8883);

@@ -6,8 +6,8 @@ use std::io::Write;
 use std::os::unix::ffi::OsStringExt;
 use std::path::{Path, PathBuf};
 
-use super::password::{HashKind, PasswordHash, DEFAULT_ITERATIONS, HASHING_AVAILABLE};
-use super::terminal;
+use crate::passwd::{HashKind, PasswordHash, DEFAULT_ITERATIONS, HASHING_AVAILABLE};
+use crate::sys::terminal;
 
 const USAGE: &str = "\
 mosquitto_passwd is a tool for managing password files for mosquitto.
@@ -59,6 +59,25 @@ fn parse(args: &[Vec<u8>]) -> Result<Request, i32> {
         print!("{USAGE}");
         return Err(1);
     }
+    let (mut req, idx) = parse_flags(args)?;
+    let rest = args.get(idx..).unwrap_or(&[]);
+    let n_needed = positional_count(&req, rest)?;
+    req.file = PathBuf::from(std::ffi::OsString::from_vec(
+        rest.first().cloned().unwrap_or_default(),
+    ));
+    if n_needed >= 2 {
+        req.username = rest.get(1).map(|v| String::from_utf8_lossy(v).into_owned());
+    }
+    if n_needed >= 3 {
+        req.password = rest.get(2).cloned();
+    }
+    check_credentials(req.username.as_deref(), req.password.as_deref())?;
+    Ok(req)
+}
+
+/// The options before the file name, and the index of the first argument
+/// after them.
+fn parse_flags(args: &[Vec<u8>]) -> Result<(Request, usize), i32> {
     let mut kind = HashKind::Sha512Pbkdf2;
     let mut iterations = DEFAULT_ITERATIONS;
     let (mut batch, mut create, mut delete, mut update_file) = (false, false, false, false);
@@ -116,10 +135,27 @@ fn parse(args: &[Vec<u8>]) -> Result<Request, i32> {
             )));
         }
     }
-    let rest = args.get(idx..).unwrap_or(&[]);
-    let text = |i: usize| rest.get(i).map(|v| String::from_utf8_lossy(v).into_owned());
-    let (n_needed, exact) = if create {
-        if batch {
+    Ok((
+        Request {
+            kind,
+            iterations,
+            batch,
+            create,
+            delete,
+            update_file,
+            file: PathBuf::new(),
+            username: None,
+            password: None,
+        },
+        idx,
+    ))
+}
+
+/// How many of the positional arguments (file, username, password) the
+/// options call for, or mosquitto_passwd's complaint.
+fn positional_count(req: &Request, rest: &[Vec<u8>]) -> Result<usize, i32> {
+    Ok(if req.create {
+        if req.batch {
             if rest.len() < 3 {
                 return Err(fail(
                     "Error: -c argument given but password file, username, or password missing.",
@@ -130,38 +166,36 @@ fn parse(args: &[Vec<u8>]) -> Result<Request, i32> {
                 "Error: -c argument given but password file or username missing.",
             ));
         }
-        (if batch { 3 } else { 2 }, false)
-    } else if delete {
+        if req.batch {
+            3
+        } else {
+            2
+        }
+    } else if req.delete {
         if rest.len() < 2 {
             return Err(fail(
                 "Error: -D argument given but password file or username missing.",
             ));
         }
-        (2, false)
-    } else if update_file {
+        2
+    } else if req.update_file {
         if rest.len() != 1 {
             return Err(fail("Error: -U argument given but password file missing."));
         }
-        (1, true)
-    } else if batch && rest.len() == 3 {
-        (3, true)
-    } else if !batch && rest.len() == 2 {
-        (2, true)
+        1
+    } else if req.batch && rest.len() == 3 {
+        3
+    } else if !req.batch && rest.len() == 2 {
+        2
     } else {
         print!("{USAGE}");
         return Err(1);
-    };
-    let _ = exact;
-    let file = PathBuf::from(std::ffi::OsString::from_vec(
-        rest.first().cloned().unwrap_or_default(),
-    ));
-    let username = if n_needed >= 2 { text(1) } else { None };
-    let password = if n_needed >= 3 {
-        rest.get(2).cloned()
-    } else {
-        None
-    };
-    if let Some(u) = &username {
+    })
+}
+
+/// mosquitto_passwd's limits on what goes into the file.
+fn check_credentials(username: Option<&str>, password: Option<&[u8]>) -> Result<(), i32> {
+    if let Some(u) = username {
         if u.len() > 65535 {
             return Err(fail(
                 "Error: Username must be less than 65536 characters long.",
@@ -174,22 +208,12 @@ fn parse(args: &[Vec<u8>]) -> Result<Request, i32> {
             return Err(fail("Error: Username must not contain the ':' character."));
         }
     }
-    if password.as_ref().is_some_and(|p| p.len() > 65535) {
+    if password.is_some_and(|p| p.len() > 65535) {
         return Err(fail(
             "Error: Password must be less than 65536 characters long.",
         ));
     }
-    Ok(Request {
-        kind,
-        iterations,
-        batch,
-        create,
-        delete,
-        update_file,
-        file,
-        username,
-        password,
-    })
+    Ok(())
 }
 
 /// Ask twice on the terminal, as mosquitto_passwd does.
@@ -240,7 +264,7 @@ impl PasswordHash {
 }
 
 fn strerror(e: &std::io::Error) -> String {
-    super::net::strerror(e)
+    crate::sys::net::strerror(e)
 }
 
 /// Refuse clearly, before asking for anything, when this build cannot hash.

@@ -439,14 +439,10 @@ impl Session {
                     revents: 0,
                 });
             }
-            // SAFETY: fds is a valid array of pollfd for its length.
-            let n = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, ms) };
-            if n < 0 {
-                let e = io::Error::last_os_error();
-                if e.kind() == io::ErrorKind::Interrupted {
-                    continue;
-                }
-                return Err(SessionError::Io(e));
+            match crate::sys::poll::poll(&mut fds, ms) {
+                Ok(_) => {}
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(SessionError::Io(e)),
             }
             let ready = |i: usize| {
                 fds.get(i).is_some_and(|f| {

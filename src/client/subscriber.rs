@@ -10,9 +10,9 @@ use super::cli::{self, ConnectFailure};
 use super::options::{Config, Tool};
 use super::output::{self, Message, OutputStyle};
 use super::session::{Event, Session, SessionError};
-use super::signals::SignalPipe;
 use crate::protocol::topic::matches;
 use crate::protocol::{Packet, ProtocolVersion, Publish, QoS, SUBACK_FAILURE};
+use crate::sys::signals::SignalPipe;
 
 /// mosquitto's MOSQ_ERR_TIMEOUT, the exit status after `-W`.
 const EXIT_TIMED_OUT: i32 = 27;

@@ -2,6 +2,8 @@
 
 use std::path::PathBuf;
 
+use crate::tls::TlsClientOptions;
+
 /// One remote broker address (`address host[:port]`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BridgeAddress {
@@ -145,23 +147,10 @@ pub struct Bridge {
     /// `bridge_bind_address`.
     pub bind_address: Option<String>,
 
-    // ----- TLS / PSK -----
-    pub cafile: Option<PathBuf>,
-    pub capath: Option<PathBuf>,
-    pub certfile: Option<PathBuf>,
-    pub keyfile: Option<PathBuf>,
-    /// `bridge_insecure`: skip the host name check.
-    pub insecure: bool,
-    /// `bridge_require_ocsp`.
-    pub require_ocsp: bool,
-    /// `bridge_tls_version`.
-    pub tls_version: Option<String>,
-    /// `bridge_alpn`.
-    pub alpn: Option<String>,
-    /// `bridge_identity`.
-    pub identity: Option<String>,
-    /// `bridge_psk`, hexadecimal.
-    pub psk: Option<String>,
+    /// `bridge_cafile`, `bridge_capath`, `bridge_certfile`,
+    /// `bridge_keyfile`, `bridge_insecure`, `bridge_require_ocsp`,
+    /// `bridge_tls_version`, `bridge_alpn`, `bridge_identity`, `bridge_psk`.
+    pub tls: TlsClientOptions,
 
     /// Where the `connection` line is.
     pub file: PathBuf,
@@ -198,16 +187,7 @@ impl Bridge {
             outgoing_retain: true,
             max_packet_size: 0,
             bind_address: None,
-            cafile: None,
-            capath: None,
-            certfile: None,
-            keyfile: None,
-            insecure: false,
-            require_ocsp: false,
-            tls_version: None,
-            alpn: None,
-            identity: None,
-            psk: None,
+            tls: TlsClientOptions::default(),
             file: PathBuf::new(),
             line: 0,
         }
@@ -220,19 +200,19 @@ impl Bridge {
 
     /// True when certificate based TLS is configured.
     pub fn uses_tls(&self) -> bool {
-        self.cafile.is_some() || self.capath.is_some()
+        self.tls.cafile.is_some() || self.tls.capath.is_some()
     }
 
     /// True when PSK based TLS is configured.
     pub fn uses_psk(&self) -> bool {
-        self.identity.is_some() && self.psk.is_some()
+        self.tls.psk_identity.is_some() && self.tls.psk.is_some()
     }
 
     pub(crate) fn has_cert_settings(&self) -> bool {
-        self.cafile.is_some()
-            || self.capath.is_some()
-            || self.certfile.is_some()
-            || self.keyfile.is_some()
+        self.tls.cafile.is_some()
+            || self.tls.capath.is_some()
+            || self.tls.certfile.is_some()
+            || self.tls.keyfile.is_some()
     }
 
     /// The notification topic in use.

@@ -60,10 +60,10 @@ pub(crate) fn finish(
     if !cfg.local_only {
         for (l, (file, line)) in listeners.iter().zip(origins.iter()) {
             if l.uses_tls() || l.uses_psk() {
-                check_tls_version(l.tls_version.as_deref())
+                check_tls_version(l.tls.tls_version.as_deref())
                     .map_err(|reason| ConfigError::new(file.clone(), *line, reason))?;
             }
-            if l.certfile.is_some() != l.keyfile.is_some() {
+            if l.tls.certfile.is_some() != l.tls.keyfile.is_some() {
                 return Err(ConfigError::new(
                     file.clone(),
                     *line,
@@ -184,24 +184,24 @@ fn check_bridges(cfg: &mut Config) -> Result<(), ConfigError> {
         if b.topics.is_empty() {
             return Err(err("no topics defined."));
         }
-        if b.psk.is_some() && b.identity.is_none() {
+        if b.tls.psk.is_some() && b.tls.psk_identity.is_none() {
             return Err(err("missing bridge_identity."));
         }
-        if b.identity.is_some() && b.psk.is_none() {
+        if b.tls.psk_identity.is_some() && b.tls.psk.is_none() {
             return Err(err("missing bridge_psk."));
         }
-        if b.certfile.is_some() != b.keyfile.is_some() {
+        if b.tls.certfile.is_some() != b.tls.keyfile.is_some() {
             return Err(err(
                 "bridge_certfile and bridge_keyfile must be given together.",
             ));
         }
-        if b.uses_tls() || b.identity.is_some() {
-            check_tls_version(b.tls_version.as_deref())
+        if b.uses_tls() || b.tls.psk_identity.is_some() {
+            check_tls_version(b.tls.tls_version.as_deref())
                 .map_err(|reason| ConfigError::new(b.file.clone(), b.line, reason))?;
         }
         // OCSP is about the server certificate: say so rather than let the
         // option look as if it protected anything.
-        if b.require_ocsp && !b.uses_tls() {
+        if b.tls.ocsp_required && !b.uses_tls() {
             let message = if b.uses_psk() {
                 format!(
                     "Bridge {}: bridge_require_ocsp with a PSK: the remote broker sends no \

@@ -17,15 +17,8 @@ pub enum SocketDomain {
     Ipv6,
 }
 
-/// How `keyfile` is interpreted (`tls_keyform`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum KeyForm {
-    /// A PEM file.
-    #[default]
-    Pem,
-    /// An engine handle (see `tls_engine`).
-    Engine,
-}
+pub use crate::tls::KeyForm;
+use crate::tls::TlsServerOptions;
 
 /// One `plugin` (or `auth_plugin`) with its `plugin_opt_*` options.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -108,29 +101,9 @@ pub struct Listener {
     /// Websockets listeners: directory to serve over plain HTTP.
     pub http_dir: Option<PathBuf>,
 
-    // ----- Certificate based TLS -----
-    pub cafile: Option<PathBuf>,
-    pub capath: Option<PathBuf>,
-    pub certfile: Option<PathBuf>,
-    pub keyfile: Option<PathBuf>,
-    pub ciphers: Option<String>,
-    /// `ciphers_tls1.3`.
-    pub ciphers_tls13: Option<String>,
-    pub crlfile: Option<PathBuf>,
-    pub dhparamfile: Option<PathBuf>,
-    /// Minimum TLS version: "tlsv1.1", "tlsv1.2" or "tlsv1.3"; `None` means
-    /// TLS 1.2 and later.
-    pub tls_version: Option<String>,
-    pub tls_engine: Option<String>,
-    pub tls_keyform: KeyForm,
-    /// SHA1 of the engine key password, 40 hex digits.
-    pub tls_engine_kpass_sha1: Option<String>,
-    pub require_certificate: bool,
-    pub use_identity_as_username: bool,
-    pub use_subject_as_username: bool,
-
-    // ----- PSK based TLS -----
-    pub psk_hint: Option<String>,
+    /// Certificate and PSK based TLS (`cafile` … `psk_hint`); `port` and
+    /// `psk_file_configured` in it are left for the broker to fill in.
+    pub tls: TlsServerOptions,
 
     /// Used when `per_listener_settings` is true.
     pub security: Security,
@@ -154,22 +127,7 @@ impl Default for Listener {
             protocol: Protocol::Mqtt,
             use_username_as_clientid: false,
             http_dir: None,
-            cafile: None,
-            capath: None,
-            certfile: None,
-            keyfile: None,
-            ciphers: None,
-            ciphers_tls13: None,
-            crlfile: None,
-            dhparamfile: None,
-            tls_version: None,
-            tls_engine: None,
-            tls_keyform: KeyForm::Pem,
-            tls_engine_kpass_sha1: None,
-            require_certificate: false,
-            use_identity_as_username: false,
-            use_subject_as_username: false,
-            psk_hint: None,
+            tls: TlsServerOptions::default(),
             security: Security::default(),
             is_default: false,
         }
@@ -187,12 +145,12 @@ impl Listener {
 
     /// True when certificate based TLS is configured (certfile and keyfile).
     pub fn uses_tls(&self) -> bool {
-        self.certfile.is_some() && self.keyfile.is_some()
+        self.tls.certfile.is_some() && self.tls.keyfile.is_some()
     }
 
     /// True when PSK based TLS is configured.
     pub fn uses_psk(&self) -> bool {
-        self.psk_hint.is_some()
+        self.tls.psk_hint.is_some()
     }
 
     /// True for a unix socket listener.
@@ -202,20 +160,6 @@ impl Listener {
 
     /// True when any of the TLS or PSK options is set.
     pub(crate) fn has_tls_settings(&self) -> bool {
-        self.cafile.is_some()
-            || self.capath.is_some()
-            || self.certfile.is_some()
-            || self.keyfile.is_some()
-            || self.tls_engine.is_some()
-            || self.tls_keyform != KeyForm::Pem
-            || self.tls_engine_kpass_sha1.is_some()
-            || self.ciphers.is_some()
-            || self.ciphers_tls13.is_some()
-            || self.dhparamfile.is_some()
-            || self.psk_hint.is_some()
-            || self.require_certificate
-            || self.crlfile.is_some()
-            || self.use_identity_as_username
-            || self.use_subject_as_username
+        self.tls.any_set()
     }
 }

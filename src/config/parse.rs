@@ -768,54 +768,54 @@ impl Reader {
             // ----- Listener TLS / PSK -----
             "cafile" | "certfile" => {
                 let l = self.listener(cur, at);
-                if l.psk_hint.is_some() {
+                if l.tls.psk_hint.is_some() {
                     return Err(Fail::Msg(
                         "Cannot use both certificate and psk encryption in a single listener."
                             .into(),
                     ));
                 }
                 let slot = if opt == "cafile" {
-                    &mut l.cafile
+                    &mut l.tls.cafile
                 } else {
-                    &mut l.certfile
+                    &mut l.tls.certfile
                 };
                 set_path(slot, w, opt)?;
                 Ok(Track::Written)
             }
             "capath" => {
-                set_path(&mut self.listener(cur, at).capath, w, opt)?;
+                set_path(&mut self.listener(cur, at).tls.capath, w, opt)?;
                 Ok(Track::As("capath"))
             }
             "keyfile" => {
-                set_path(&mut self.listener(cur, at).keyfile, w, opt)?;
+                set_path(&mut self.listener(cur, at).tls.keyfile, w, opt)?;
                 Ok(Track::As("keyfile"))
             }
             "ciphers" => {
-                set_string(&mut self.listener(cur, at).ciphers, w, opt)?;
+                set_string(&mut self.listener(cur, at).tls.ciphers, w, opt)?;
                 Ok(Track::As("ciphers"))
             }
             "ciphers_tls1.3" => {
-                set_string(&mut self.listener(cur, at).ciphers_tls13, w, opt)?;
+                set_string(&mut self.listener(cur, at).tls.ciphers_tls13, w, opt)?;
                 Ok(Track::As("ciphers_tls1.3"))
             }
             "crlfile" => {
-                set_path(&mut self.listener(cur, at).crlfile, w, opt)?;
+                set_path(&mut self.listener(cur, at).tls.crlfile, w, opt)?;
                 Ok(Track::As("crlfile"))
             }
             "dhparamfile" => {
-                set_path(&mut self.listener(cur, at).dhparamfile, w, opt)?;
+                set_path(&mut self.listener(cur, at).tls.dhparamfile, w, opt)?;
                 Ok(Track::As("dhparamfile"))
             }
             "psk_hint" => {
-                set_string(&mut self.listener(cur, at).psk_hint, w, opt)?;
+                set_string(&mut self.listener(cur, at).tls.psk_hint, w, opt)?;
                 Ok(Track::As("psk_hint"))
             }
             "require_certificate" => {
-                self.listener(cur, at).require_certificate = bool_value(w, opt)?;
+                self.listener(cur, at).tls.require_certificate = bool_value(w, opt)?;
                 Ok(Track::As("require_certificate"))
             }
             "tls_engine" => {
-                set_string(&mut self.listener(cur, at).tls_engine, w, opt)?;
+                set_string(&mut self.listener(cur, at).tls.tls_engine, w, opt)?;
                 Ok(Track::As("tls_engine"))
             }
             "tls_engine_kpass_sha1" => {
@@ -826,13 +826,13 @@ impl Reader {
                          expected."
                     )));
                 }
-                self.listener(cur, at).tls_engine_kpass_sha1 = Some(v);
+                self.listener(cur, at).tls.tls_engine_kpass_sha1 = Some(v);
                 Ok(Track::As("tls_engine_kpass_sha1"))
             }
             "tls_keyform" => {
                 // Like mosquitto: "engine" selects the engine, anything else PEM.
                 let v = string_value(w, opt, false)?;
-                self.listener(cur, at).tls_keyform = if v == "engine" {
+                self.listener(cur, at).tls.tls_keyform = if v == "engine" {
                     KeyForm::Engine
                 } else {
                     KeyForm::Pem
@@ -842,15 +842,15 @@ impl Reader {
             "tls_version" => {
                 // Checked by the start-up rules, and only for listeners that
                 // use TLS: mosquitto ignores it elsewhere.
-                set_string(&mut self.listener(cur, at).tls_version, w, opt)?;
+                set_string(&mut self.listener(cur, at).tls.tls_version, w, opt)?;
                 Ok(Track::As("tls_version"))
             }
             "use_identity_as_username" => {
-                self.listener(cur, at).use_identity_as_username = bool_value(w, opt)?;
+                self.listener(cur, at).tls.use_identity_as_username = bool_value(w, opt)?;
                 Ok(Track::As("use_identity_as_username"))
             }
             "use_subject_as_username" => {
-                self.listener(cur, at).use_subject_as_username = bool_value(w, opt)?;
+                self.listener(cur, at).tls.use_subject_as_username = bool_value(w, opt)?;
                 Ok(Track::As("use_subject_as_username"))
             }
 
@@ -896,16 +896,16 @@ impl Reader {
             }
             "bridge_cafile" | "bridge_capath" | "bridge_certfile" | "bridge_keyfile" => {
                 let b = self.bridge(fs)?;
-                if b.identity.is_some() || b.psk.is_some() {
+                if b.tls.psk_identity.is_some() || b.tls.psk.is_some() {
                     return Err(Fail::Msg(
                         "Cannot use both certificate and psk encryption in a single bridge.".into(),
                     ));
                 }
                 let slot = match opt {
-                    "bridge_cafile" => &mut b.cafile,
-                    "bridge_capath" => &mut b.capath,
-                    "bridge_certfile" => &mut b.certfile,
-                    _ => &mut b.keyfile,
+                    "bridge_cafile" => &mut b.tls.cafile,
+                    "bridge_capath" => &mut b.tls.capath,
+                    "bridge_certfile" => &mut b.tls.certfile,
+                    _ => &mut b.tls.keyfile,
                 };
                 set_path(slot, w, opt)?;
                 Ok(Track::Written)
@@ -918,15 +918,15 @@ impl Reader {
                     ));
                 }
                 let slot = if opt == "bridge_identity" {
-                    &mut b.identity
+                    &mut b.tls.psk_identity
                 } else {
-                    &mut b.psk
+                    &mut b.tls.psk
                 };
                 set_string(slot, w, opt)?;
                 Ok(Track::Written)
             }
             "bridge_alpn" => {
-                set_string(&mut self.bridge(fs)?.alpn, w, opt)?;
+                set_string(&mut self.bridge(fs)?.tls.alpn, w, opt)?;
                 Ok(Track::As("bridge_alpn"))
             }
             "bridge_bind_address" => {
@@ -936,7 +936,7 @@ impl Reader {
             "bridge_insecure" => {
                 let v = bool_value(w, opt)?;
                 let b = self.bridge(fs)?;
-                b.insecure = v;
+                b.tls.insecure = v;
                 if v {
                     let message = format!(
                         "Bridge {} is in insecure mode: the remote host name is not checked.",
@@ -948,7 +948,7 @@ impl Reader {
             }
             "bridge_require_ocsp" => {
                 let v = bool_value(w, opt)?;
-                self.bridge(fs)?.require_ocsp = v;
+                self.bridge(fs)?.tls.ocsp_required = v;
                 Ok(Track::As("bridge_require_ocsp"))
             }
             "bridge_max_packet_size" => {
@@ -979,7 +979,7 @@ impl Reader {
                 Ok(Track::As("bridge_protocol_version"))
             }
             "bridge_tls_version" => {
-                set_string(&mut self.bridge(fs)?.tls_version, w, opt)?;
+                set_string(&mut self.bridge(fs)?.tls.tls_version, w, opt)?;
                 Ok(Track::As("bridge_tls_version"))
             }
             "clientid" | "remote_clientid" => {

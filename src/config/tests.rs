@@ -477,12 +477,19 @@ fn every_option_parses_with_a_valid_value() {
     assert_eq!(l.protocol, Protocol::Websockets);
     assert_eq!(l.socket_domain, Some(SocketDomain::Ipv6));
     assert!(l.uses_tls());
-    assert_eq!(l.tls_keyform, KeyForm::Engine);
-    assert_eq!(l.tls_version.as_deref(), Some("tlsv1.3"));
-    assert_eq!(l.ciphers_tls13.as_deref(), Some("TLS_AES_128_GCM_SHA256"));
-    assert!(l.require_certificate && l.use_identity_as_username && l.use_subject_as_username);
+    assert_eq!(l.tls.tls_keyform, KeyForm::Engine);
+    assert_eq!(l.tls.tls_version.as_deref(), Some("tlsv1.3"));
+    assert_eq!(
+        l.tls.ciphers_tls13.as_deref(),
+        Some("TLS_AES_128_GCM_SHA256")
+    );
+    assert!(
+        l.tls.require_certificate
+            && l.tls.use_identity_as_username
+            && l.tls.use_subject_as_username
+    );
     assert_eq!(c.listeners[1].port, 1886);
-    assert_eq!(c.listeners[1].psk_hint.as_deref(), Some("hint one"));
+    assert_eq!(c.listeners[1].tls.psk_hint.as_deref(), Some("hint one"));
     let d = &c.listeners[2];
     assert!(d.is_default);
     assert_eq!(d.port, 1884);
@@ -508,7 +515,7 @@ fn every_option_parses_with_a_valid_value() {
     assert_eq!(b.topics[0].qos, 2);
     assert_eq!(b.topics[0].local_topic(), "local/a/#");
     assert_eq!(b.topics[0].remote_topic(), "remote/a/#");
-    assert!(!b.attempt_unsubscribe && b.insecure && b.require_ocsp && !b.outgoing_retain);
+    assert!(!b.attempt_unsubscribe && b.tls.insecure && b.tls.ocsp_required && !b.outgoing_retain);
     assert_eq!(b.protocol_version, BridgeProtocol::Mqtt5);
     assert!(b.cleansession);
     assert_eq!(b.local_cleansession, Some(false));
@@ -995,7 +1002,7 @@ fn listener_tls_rules() {
     );
     let c = parse("listener 8883\ncertfile /c.pem\nkeyfile /k.pem\ntls_keyform pem\n");
     assert!(c.listeners[0].uses_tls());
-    assert_eq!(c.listeners[0].tls_keyform, KeyForm::Pem);
+    assert_eq!(c.listeners[0].tls.tls_keyform, KeyForm::Pem);
     // TLS options at the top level go to the default listener.
     let c = parse("certfile /c.pem\nkeyfile /k.pem\nport 8883\n");
     assert_eq!(c.listeners.len(), 1);
@@ -1348,7 +1355,7 @@ fn bridge_option_values() {
         "Unsupported tls_version \"ssl3\"",
     );
     assert_eq!(
-        with("bridge_tls_version ssl3").tls_version.as_deref(),
+        with("bridge_tls_version ssl3").tls.tls_version.as_deref(),
         Some("ssl3")
     );
     assert_eq!(with("bridge_max_packet_size -1").max_packet_size, 0);
@@ -1379,7 +1386,7 @@ fn bridge_require_ocsp_without_certificates_leaves_a_notice() {
             .collect()
     };
     let c = parse(base);
-    assert!(c.bridges[0].require_ocsp);
+    assert!(c.bridges[0].tls.ocsp_required);
     let notes = ocsp_notes(&c);
     assert_eq!(notes.len(), 1, "{notes:?}");
     assert!(notes[0].contains("no effect"), "{notes:?}");

@@ -12,12 +12,12 @@ use super::ids::{BridgeId, ConnId, SessionId};
 use super::timers::TimerKind;
 use super::{BridgeTask, Core};
 use crate::broker::database::Message;
-use crate::broker::net;
 use crate::config::{Bridge, BridgeProtocol, BridgeTopic, Direction, StartType};
 use crate::protocol::{
     ConnAck, Connect, ConnectReturnCode, Packet, Properties, ProtocolVersion, Publish, QoS,
     Subscribe, Unsubscribe, Will,
 };
+use crate::sys::net;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Phase {

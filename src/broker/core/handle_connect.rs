@@ -7,9 +7,9 @@ use super::context::{CloseReason, SessionRole};
 use super::ids::{ConnId, SessionId};
 use super::timers::TimerKind;
 use super::{Core, Transport};
-use crate::broker::net::random_bytes;
 use crate::broker::security;
 use crate::protocol::{ConnAck, Connect, ConnectReturnCode, Packet, ProtocolVersion};
+use crate::sys::net::random_bytes;
 
 /// A client id in mosquitto's generated shape: prefix + a random UUID.
 fn generate_client_id(prefix: &str) -> String {

@@ -115,7 +115,7 @@ impl<K: Id, V> Table<K, V> {
     }
 
     /// Every entry with its id (all ids were valid when inserted).
-    pub fn iter(&self) -> impl Iterator<Item = (K, &V)> {
+    pub fn iter(&self) -> impl Iterator<Item = (K, &V)> + Clone {
         self.slab
             .iter()
             .filter_map(|(k, v)| K::from_index(k).map(|id| (id, v)))

@@ -8,12 +8,13 @@
 use std::ffi::OsString;
 use std::fmt;
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, Write};
+use std::io::{self, BufWriter};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use super::{decode, encode, PersistDb, PersistError};
+use super::write::write_db;
+use super::{decode, PersistDb, PersistError};
 
 /// Why `load` could not produce a database.
 #[derive(Debug)]
@@ -70,10 +71,16 @@ fn sync_dir(dir: &Path) -> io::Result<()> {
 
 /// Writes `db` to `path` atomically and durably (see the module comment).
 pub fn save(path: &Path, db: &PersistDb) -> io::Result<()> {
-    write_atomically(path, &encode(db))
+    save_with(path, |out| write_db(out, db).map(drop))
 }
 
-fn write_atomically(path: &Path, bytes: &[u8]) -> io::Result<()> {
+/// Writes `path` atomically and durably, its bytes produced by `write`
+/// into a buffered writer on `<file>.new`: what is saved streams to disk
+/// and the file never has to exist whole in memory.
+pub fn save_with<F>(path: &Path, write: F) -> io::Result<()>
+where
+    F: FnOnce(&mut BufWriter<File>) -> io::Result<()>,
+{
     let tmp = with_suffix(path, ".new");
     // A stale `.new` may be a hard link to the live file (a crash during an
     // earlier rename can leave one); truncating it would truncate the live
@@ -82,7 +89,7 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> io::Result<()> {
         Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
         _ => {}
     }
-    let result = write_new_file(&tmp, bytes).and_then(|()| fs::rename(&tmp, path));
+    let result = write_new_file(&tmp, write).and_then(|()| fs::rename(&tmp, path));
     if let Err(e) = result {
         let _ = fs::remove_file(&tmp); // best effort; the live file is intact
         return Err(e);
@@ -90,15 +97,24 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> io::Result<()> {
     sync_dir(parent_dir(path))
 }
 
-fn write_new_file(tmp: &Path, bytes: &[u8]) -> io::Result<()> {
+/// Big enough that the many small chunk writes cost few system calls;
+/// larger payloads bypass it.
+const WRITE_BUFFER: usize = 64 * 1024;
+
+fn write_new_file<F>(tmp: &Path, write: F) -> io::Result<()>
+where
+    F: FnOnce(&mut BufWriter<File>) -> io::Result<()>,
+{
     // Mode 0600: mosquitto creates the file under umask 0077, because it
     // holds message payloads and usernames.
-    let mut f = OpenOptions::new()
+    let f = OpenOptions::new()
         .write(true)
         .create_new(true)
         .mode(0o600)
         .open(tmp)?;
-    f.write_all(bytes)?;
+    let mut out = BufWriter::with_capacity(WRITE_BUFFER, f);
+    write(&mut out)?;
+    let f = out.into_inner().map_err(io::IntoInnerError::into_error)?;
     f.sync_all()
 }
 

@@ -1,4 +1,5 @@
-//! The chunk reader and writer.
+//! The file format's constants and the chunk reader (the writer, which
+//! follows the same layout, is `write.rs`).
 //!
 //! File layout (all versions): 15-byte magic, a `u32` "CRC" that mosquitto
 //! writes as zero and never checks, and the big-endian `u32` version.
@@ -20,7 +21,6 @@
 //! serialise field by field with length-prefixed strings; we read them the
 //! way mosquitto 2.0 does and never write them.
 
-use std::collections::{HashMap, HashSet};
 use std::mem::size_of;
 
 use super::{PersistClient, PersistClientMsg, PersistDb, PersistError, PersistSub, StoredMessage};
@@ -30,39 +30,85 @@ pub const MAGIC: [u8; 15] = *b"\x00\xB5\x00mosquitto db";
 /// The database version mosquitto 2.0 writes and this module writes.
 pub const DB_VERSION: u32 = 6;
 
-const FILE_HEADER_LEN: usize = 15 + 4 + 4;
-const CHUNK_HEADER_LEN: usize = 8;
+pub(super) const FILE_HEADER_LEN: usize = 15 + 4 + 4;
+pub(super) const CHUNK_HEADER_LEN: usize = 8;
 
-const CHUNK_CFG: u32 = 1;
-const CHUNK_MSG_STORE: u32 = 2;
-const CHUNK_CLIENT_MSG: u32 = 3;
-const CHUNK_RETAIN: u32 = 4;
-const CHUNK_SUB: u32 = 5;
-const CHUNK_CLIENT: u32 = 6;
+pub(super) const CHUNK_CFG: u32 = 1;
+pub(super) const CHUNK_MSG_STORE: u32 = 2;
+pub(super) const CHUNK_CLIENT_MSG: u32 = 3;
+pub(super) const CHUNK_RETAIN: u32 = 4;
+pub(super) const CHUNK_SUB: u32 = 5;
+pub(super) const CHUNK_CLIENT: u32 = 6;
 /// mosquitto-rs's own chunks, which mosquitto skips ("Unsupported chunk …
 /// Ignoring."): a first chunk saying an end marker will follow, and the
 /// end marker holding a CRC-32 of everything before it. Together they make a
 /// file cut at a chunk boundary detectable, which the format alone is not.
-const CHUNK_MRS_START: u32 = 0x6D72_7301;
-const CHUNK_MRS_END: u32 = 0x6D72_7302;
+pub(super) const CHUNK_MRS_START: u32 = 0x6D72_7301;
+pub(super) const CHUNK_MRS_END: u32 = 0x6D72_7302;
 /// Incoming QoS 2 ids awaiting PUBREL: u16 client id length, the client id,
 /// u16 count, then the ids (all big-endian).
-const CHUNK_MRS_INCOMING: u32 = 0x6D72_7303;
-const MRS_START_BODY: &[u8] = b"mosquitto-rs";
+pub(super) const CHUNK_MRS_INCOMING: u32 = 0x6D72_7303;
+pub(super) const MRS_START_BODY: &[u8] = b"mosquitto-rs";
 
-/// CRC-32 (IEEE 802.3, as zlib computes it), bitwise: saves are rare and
-/// this keeps the code small.
+/// CRC-32 (IEEE 802.3, as zlib computes it).
 pub fn crc32(data: &[u8]) -> u32 {
-    let mut crc = !0u32;
-    for &b in data {
-        crc ^= u32::from(b);
-        for _ in 0..8 {
+    !crc32_update(!0, data)
+}
+
+/// Feeds `data` into a CRC-32 register (start at `!0`, invert at the end),
+/// so a file can be checksummed as it is written. A save checksums every
+/// byte it writes, so this is slicing-by-8 (eight bytes per step through
+/// eight tables): about five times faster than bit by bit, which took as
+/// long as writing the file.
+pub(super) fn crc32_update(mut crc: u32, data: &[u8]) -> u32 {
+    // Every index below is a u8, always inside a 256-entry table.
+    let [t0, t1, t2, t3, t4, t5, t6, t7] = &CRC_TABLES;
+    let (blocks, rest) = data.as_chunks::<8>();
+    for &[b0, b1, b2, b3, b4, b5, b6, b7] in blocks {
+        let [c0, c1, c2, c3] = crc.to_le_bytes();
+        crc = t7[usize::from(c0 ^ b0)]
+            ^ t6[usize::from(c1 ^ b1)]
+            ^ t5[usize::from(c2 ^ b2)]
+            ^ t4[usize::from(c3 ^ b3)]
+            ^ t3[usize::from(b4)]
+            ^ t2[usize::from(b5)]
+            ^ t1[usize::from(b6)]
+            ^ t0[usize::from(b7)];
+    }
+    for &b in rest {
+        crc = (crc >> 8) ^ t0[usize::from(crc as u8 ^ b)];
+    }
+    crc
+}
+
+/// `CRC_TABLES[0]` is the CRC-32 of each byte value; table k advances that
+/// by k more zero bytes. Built at compile time.
+const CRC_TABLES: [[u32; 256]; 8] = {
+    let mut tables = [[0u32; 256]; 8];
+    let mut i = 0;
+    while i < 256 {
+        let mut crc = i as u32;
+        let mut bit = 0;
+        while bit < 8 {
             let mask = (crc & 1).wrapping_neg();
             crc = (crc >> 1) ^ (0xEDB8_8320 & mask);
+            bit += 1;
         }
+        tables[0][i] = crc;
+        i += 1;
     }
-    !crc
-}
+    let mut k = 1;
+    while k < 8 {
+        let mut i = 0;
+        while i < 256 {
+            let prev = tables[k - 1][i];
+            tables[k][i] = (prev >> 8) ^ tables[0][(prev & 0xFF) as usize];
+            i += 1;
+        }
+        k += 1;
+    }
+    tables
+};
 
 /// What the mosquitto-rs marker chunks said while decoding.
 #[derive(Default)]
@@ -73,9 +119,9 @@ struct Markers {
 }
 
 /// mosquitto refuses stored payloads above MQTT's maximum packet size.
-const MAX_PAYLOAD: usize = 268_435_455;
+pub(super) const MAX_PAYLOAD: usize = 268_435_455;
 /// mosquitto's `dbid_t` is a `uint64_t`; files with another size are refused.
-const DBID_SIZE: u8 = 8;
+pub(super) const DBID_SIZE: u8 = 8;
 
 // Size-only mirrors of mosquitto's PF_* structs (src/persist.h).
 #[allow(dead_code)]
@@ -97,21 +143,21 @@ struct PfMsgStore(u64, i64, u32, u16, u16, u16, u16, u16, u8, u8);
 #[repr(C)]
 struct PfSub(u32, u16, u16, u8, u8);
 
-const CFG_LEN: usize = size_of::<PfCfg>();
-const CLIENT_LEN: usize = size_of::<PfClient>();
+pub(super) const CFG_LEN: usize = size_of::<PfCfg>();
+pub(super) const CLIENT_LEN: usize = size_of::<PfClient>();
 const CLIENT_V5_LEN: usize = size_of::<PfClientV5>();
-const CLIENT_MSG_LEN: usize = size_of::<PfClientMsg>();
-const MSG_STORE_LEN: usize = size_of::<PfMsgStore>();
-const SUB_LEN: usize = size_of::<PfSub>();
-const RETAIN_LEN: usize = 8;
+pub(super) const CLIENT_MSG_LEN: usize = size_of::<PfClientMsg>();
+pub(super) const MSG_STORE_LEN: usize = size_of::<PfMsgStore>();
+pub(super) const SUB_LEN: usize = size_of::<PfSub>();
+pub(super) const RETAIN_LEN: usize = 8;
 
 // Bytes of named fields in each struct; the rest of its size is padding.
-const CFG_FIELDS: usize = 10;
-const CLIENT_FIELDS: usize = 20;
+pub(super) const CFG_FIELDS: usize = 10;
+pub(super) const CLIENT_FIELDS: usize = 20;
 const CLIENT_V5_FIELDS: usize = 16;
-const CLIENT_MSG_FIELDS: usize = 16;
-const MSG_STORE_FIELDS: usize = 32;
-const SUB_FIELDS: usize = 10;
+pub(super) const CLIENT_MSG_FIELDS: usize = 16;
+pub(super) const MSG_STORE_FIELDS: usize = 32;
+pub(super) const SUB_FIELDS: usize = 10;
 
 type Result<T> = std::result::Result<T, PersistError>;
 
@@ -784,292 +830,39 @@ fn decode_client_msg_v234(r: &mut Reader<'_>) -> Result<PersistClientMsg> {
     })
 }
 
-// ---------------------------------------------------------------- writing
+#[cfg(test)]
+mod crc_tests {
+    use super::{crc32, crc32_update};
 
-/// Encodes `db` as a version 6 file, byte for byte as mosquitto 2.0 on this
-/// machine would: header, CFG, every stored message, each client followed by
-/// its messages, the subscriptions, then the retained ids.
-///
-/// `encode` cannot fail, so records the format cannot hold, or that
-/// [`decode`] would refuse, are left out rather than written corrupt: a
-/// string over 65535 bytes, a payload over 268435455 bytes, a QoS over 2, an
-/// empty topic or client id, or a property block that is not a well-formed
-/// PUBLISH property block. Data that arrived over MQTT never hits these.
-/// Strings are written up to their first NUL, as mosquitto's `strlen` does
-/// (MQTT forbids U+0000 in strings, so this too is unreachable from the wire).
-pub fn encode(db: &PersistDb) -> Vec<u8> {
-    let mut out = Vec::with_capacity(encoded_len_hint(db));
-    out.extend_from_slice(&MAGIC);
-    out.extend_from_slice(&[0; 4]); // CRC: always zero
-    out.extend_from_slice(&DB_VERSION.to_be_bytes());
-    // First, so that any cut after the header leaves a file known to be
-    // ours and therefore known to need its end marker.
-    chunk_header(&mut out, CHUNK_MRS_START, MRS_START_BODY.len());
-    out.extend_from_slice(MRS_START_BODY);
-    write_cfg(&mut out, db);
-    for m in &db.msgs {
-        write_msg_store(&mut out, m);
-    }
-    write_clients(&mut out, db);
-    for s in &db.subs {
-        write_sub(&mut out, s);
-    }
-    for inc in &db.incoming_qos2 {
-        write_incoming(&mut out, inc);
-    }
-    for id in &db.retained {
-        chunk_header(&mut out, CHUNK_RETAIN, RETAIN_LEN);
-        out.extend_from_slice(&id.to_ne_bytes());
-    }
-    let crc = crc32(&out);
-    chunk_header(&mut out, CHUNK_MRS_END, 4);
-    out.extend_from_slice(&crc.to_be_bytes());
-    out
-}
-
-/// The file as mosquitto itself would write it: `encode` without
-/// mosquitto-rs's own chunks (for comparisons with real files).
-pub fn encode_plain(db: &PersistDb) -> Vec<u8> {
-    let mut plain = db.clone();
-    plain.incoming_qos2.clear();
-    let marked = encode(&plain);
-    let start_len = CHUNK_HEADER_LEN + MRS_START_BODY.len();
-    let end_len = CHUNK_HEADER_LEN + 4;
-    let mut out = Vec::with_capacity(marked.len());
-    out.extend_from_slice(marked.get(..FILE_HEADER_LEN).unwrap_or(&[]));
-    let rest_end = marked.len().saturating_sub(end_len);
-    out.extend_from_slice(
-        marked
-            .get(FILE_HEADER_LEN + start_len..rest_end)
-            .unwrap_or(&[]),
-    );
-    out
-}
-
-/// Enough capacity that encoding never reallocates in the common case.
-fn encoded_len_hint(db: &PersistDb) -> usize {
-    let msgs: usize = db
-        .msgs
-        .iter()
-        .map(|m| {
-            CHUNK_HEADER_LEN
-                + MSG_STORE_LEN
-                + m.source_id.len()
-                + m.source_username.len()
-                + m.topic.len()
-                + m.payload.len()
-                + m.properties.len()
-        })
-        .sum();
-    let clients: usize = db
-        .clients
-        .iter()
-        .map(|c| CHUNK_HEADER_LEN + CLIENT_LEN + c.client_id.len() + c.username.len())
-        .sum();
-    let cmsgs: usize = db
-        .client_msgs
-        .iter()
-        .map(|m| CHUNK_HEADER_LEN + CLIENT_MSG_LEN + m.client_id.len() + m.properties.len())
-        .sum();
-    let subs: usize = db
-        .subs
-        .iter()
-        .map(|s| CHUNK_HEADER_LEN + SUB_LEN + s.client_id.len() + s.topic.len())
-        .sum();
-    let retained = db.retained.len() * (CHUNK_HEADER_LEN + RETAIN_LEN);
-    let markers = 2 * CHUNK_HEADER_LEN + MRS_START_BODY.len() + 4;
-    FILE_HEADER_LEN
-        + CHUNK_HEADER_LEN
-        + CFG_LEN
-        + msgs
-        + clients
-        + cmsgs
-        + subs
-        + retained
-        + markers
-}
-
-fn chunk_header(out: &mut Vec<u8>, kind: u32, len: usize) {
-    out.extend_from_slice(&kind.to_be_bytes());
-    // Callers only pass lengths they checked to fit (see `fits_u16` and
-    // MAX_PAYLOAD), so the sum stays far below u32::MAX.
-    out.extend_from_slice(&(len as u32).to_be_bytes());
-}
-
-fn padding(out: &mut Vec<u8>, n: usize) {
-    out.resize(out.len() + n, 0);
-}
-
-/// A string as mosquitto writes it: up to its first NUL (`strlen`), so that
-/// what we write reads back the same through `Reader::c_string`.
-fn c_str(s: &str) -> &[u8] {
-    let b = s.as_bytes();
-    let end = b.iter().position(|&x| x == 0).unwrap_or(b.len());
-    b.get(..end).unwrap_or(b)
-}
-
-fn u16_len(s: &[u8]) -> Option<u16> {
-    u16::try_from(s.len()).ok()
-}
-
-fn write_cfg(out: &mut Vec<u8>, db: &PersistDb) {
-    chunk_header(out, CHUNK_CFG, CFG_LEN);
-    out.extend_from_slice(&db.last_db_id.to_ne_bytes());
-    out.push(u8::from(db.shutdown));
-    out.push(DBID_SIZE);
-    padding(out, CFG_LEN - CFG_FIELDS);
-}
-
-fn write_msg_store(out: &mut Vec<u8>, m: &StoredMessage) {
-    let (Some(id_len), Some(user_len), Some(topic_len)) = (
-        u16_len(c_str(&m.source_id)),
-        u16_len(c_str(&m.source_username)),
-        u16_len(c_str(&m.topic)),
-    ) else {
-        return;
-    };
-    if topic_len == 0
-        || m.qos > 2
-        || m.payload.len() > MAX_PAYLOAD
-        || m.properties.len() > MAX_PAYLOAD
-        || check_properties(&m.properties).is_err()
-    {
-        return;
-    }
-    let len = MSG_STORE_LEN
-        + usize::from(id_len)
-        + usize::from(user_len)
-        + usize::from(topic_len)
-        + m.payload.len()
-        + m.properties.len();
-    chunk_header(out, CHUNK_MSG_STORE, len);
-    out.extend_from_slice(&m.store_id.to_ne_bytes());
-    out.extend_from_slice(&m.expiry_time.to_ne_bytes());
-    out.extend_from_slice(&(m.payload.len() as u32).to_be_bytes());
-    out.extend_from_slice(&m.source_mid.to_be_bytes());
-    out.extend_from_slice(&id_len.to_be_bytes());
-    out.extend_from_slice(&user_len.to_be_bytes());
-    out.extend_from_slice(&topic_len.to_be_bytes());
-    out.extend_from_slice(&m.source_port.to_be_bytes());
-    out.push(m.qos);
-    out.push(u8::from(m.retain));
-    padding(out, MSG_STORE_LEN - MSG_STORE_FIELDS);
-    out.extend_from_slice(c_str(&m.source_id));
-    out.extend_from_slice(c_str(&m.source_username));
-    out.extend_from_slice(c_str(&m.topic));
-    out.extend_from_slice(&m.payload);
-    out.extend_from_slice(&m.properties);
-}
-
-/// Each client chunk is followed by that client's messages, in order, as
-/// mosquitto writes them. Messages of clients not in `db.clients` follow
-/// the last client (mosquitto would recreate the client on load).
-fn write_clients(out: &mut Vec<u8>, db: &PersistDb) {
-    let mut queues: HashMap<&str, Vec<&PersistClientMsg>> = HashMap::new();
-    for m in &db.client_msgs {
-        queues.entry(m.client_id.as_str()).or_default().push(m);
-    }
-    let known: HashSet<&str> = db.clients.iter().map(|c| c.client_id.as_str()).collect();
-    for c in &db.clients {
-        if !write_client(out, c) {
-            continue;
+    /// The plain bit-by-bit definition, to check the sliced tables against.
+    fn crc32_bitwise(data: &[u8]) -> u32 {
+        let mut crc = !0u32;
+        for &b in data {
+            crc ^= u32::from(b);
+            for _ in 0..8 {
+                let mask = (crc & 1).wrapping_neg();
+                crc = (crc >> 1) ^ (0xEDB8_8320 & mask);
+            }
         }
-        for m in queues.remove(c.client_id.as_str()).unwrap_or_default() {
-            write_client_msg(out, m);
+        !crc
+    }
+
+    /// Whole or fed in pieces (as a save does, chunk by chunk), every length
+    /// and split point around the 8-byte blocks gives the same CRC.
+    #[test]
+    fn sliced_crc_matches_bitwise_in_any_pieces() {
+        let data: Vec<u8> = (0..300u32).map(|i| (i * 151 + i / 7) as u8).collect();
+        for len in 0..data.len() {
+            let d = &data[..len];
+            let want = crc32_bitwise(d);
+            assert_eq!(crc32(d), want, "len {len}");
+            for split in [1, 3, 8, 13] {
+                let mut crc = !0;
+                for piece in d.chunks(split) {
+                    crc = crc32_update(crc, piece);
+                }
+                assert_eq!(!crc, want, "len {len}, pieces of {split}");
+            }
         }
     }
-    for m in &db.client_msgs {
-        if !known.contains(m.client_id.as_str()) {
-            write_client_msg(out, m);
-        }
-    }
-}
-
-fn write_client(out: &mut Vec<u8>, c: &PersistClient) -> bool {
-    let (Some(id_len), Some(user_len)) =
-        (u16_len(c_str(&c.client_id)), u16_len(c_str(&c.username)))
-    else {
-        return false;
-    };
-    if id_len == 0 {
-        return false; // mosquitto never persists a client without an id
-    }
-    let len = CLIENT_LEN + usize::from(id_len) + usize::from(user_len);
-    chunk_header(out, CHUNK_CLIENT, len);
-    out.extend_from_slice(&c.session_expiry_time.to_ne_bytes());
-    out.extend_from_slice(&c.session_expiry_interval.to_be_bytes());
-    out.extend_from_slice(&c.last_mid.to_be_bytes());
-    out.extend_from_slice(&id_len.to_be_bytes());
-    out.extend_from_slice(&c.listener_port.to_be_bytes());
-    out.extend_from_slice(&user_len.to_be_bytes());
-    padding(out, CLIENT_LEN - CLIENT_FIELDS);
-    out.extend_from_slice(c_str(&c.client_id));
-    out.extend_from_slice(c_str(&c.username));
-    true
-}
-
-fn write_client_msg(out: &mut Vec<u8>, m: &PersistClientMsg) {
-    let Some(id_len) = u16_len(c_str(&m.client_id)) else {
-        return;
-    };
-    if id_len == 0
-        || m.qos > 2
-        || m.properties.len() > MAX_PAYLOAD
-        || check_properties(&m.properties).is_err()
-    {
-        return;
-    }
-    let len = CLIENT_MSG_LEN + usize::from(id_len) + m.properties.len();
-    chunk_header(out, CHUNK_CLIENT_MSG, len);
-    out.extend_from_slice(&m.store_id.to_ne_bytes());
-    out.extend_from_slice(&m.mid.to_be_bytes());
-    out.extend_from_slice(&id_len.to_be_bytes());
-    out.push(m.qos);
-    out.push(m.state);
-    out.push(u8::from(m.retain) << 4 | u8::from(m.dup));
-    out.push(m.direction);
-    padding(out, CLIENT_MSG_LEN - CLIENT_MSG_FIELDS);
-    out.extend_from_slice(c_str(&m.client_id));
-    out.extend_from_slice(&m.properties);
-}
-
-fn write_incoming(out: &mut Vec<u8>, inc: &super::PersistIncoming) {
-    let (Some(id_len), Ok(n)) = (u16_len(c_str(&inc.client_id)), u16::try_from(inc.ids.len()))
-    else {
-        return;
-    };
-    if id_len == 0 || n == 0 {
-        return;
-    }
-    chunk_header(
-        out,
-        CHUNK_MRS_INCOMING,
-        4 + usize::from(id_len) + 2 * usize::from(n),
-    );
-    out.extend_from_slice(&id_len.to_be_bytes());
-    out.extend_from_slice(c_str(&inc.client_id));
-    out.extend_from_slice(&n.to_be_bytes());
-    for id in &inc.ids {
-        out.extend_from_slice(&id.to_be_bytes());
-    }
-}
-
-fn write_sub(out: &mut Vec<u8>, s: &PersistSub) {
-    let (Some(id_len), Some(topic_len)) = (u16_len(c_str(&s.client_id)), u16_len(c_str(&s.topic)))
-    else {
-        return;
-    };
-    if id_len == 0 || topic_len == 0 || s.qos > 2 {
-        return;
-    }
-    let len = SUB_LEN + usize::from(id_len) + usize::from(topic_len);
-    chunk_header(out, CHUNK_SUB, len);
-    out.extend_from_slice(&s.identifier.to_be_bytes());
-    out.extend_from_slice(&id_len.to_be_bytes());
-    out.extend_from_slice(&topic_len.to_be_bytes());
-    out.push(s.qos);
-    out.push(s.options);
-    padding(out, SUB_LEN - SUB_FIELDS);
-    out.extend_from_slice(c_str(&s.client_id));
-    out.extend_from_slice(c_str(&s.topic));
 }

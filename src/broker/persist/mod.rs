@@ -8,21 +8,31 @@
 //! 64-bit fields (database ids and absolute times) are in *host* byte order
 //! while every 16- and 32-bit field is big-endian. See `format.rs`.
 //!
-//! This module is pure data: plain structs, [`decode`] and [`encode`], and in
-//! `file.rs` the crash-safe [`save`] and [`load`]. It knows nothing about the
-//! broker's types; the broker converts to and from [`PersistDb`].
+//! Apart from `live.rs`, this module is pure data: plain structs, [`decode`],
+//! the streaming writer [`DbWriter`] (and [`encode`] built on it), and in
+//! `file.rs` the crash-safe [`save`] and [`load`]. A save streams: `live.rs`
+//! walks the broker's retained messages and sessions and feeds the writer,
+//! which writes into a buffered file, so no payload is copied and the file
+//! is never whole in memory. Loading decodes into a [`PersistDb`], which the
+//! broker turns back into its state.
 //!
 //! Versions 2 to 5 (mosquitto 1.x) are read as well; only version 6 is written.
 
 mod file;
 mod format;
+mod live;
 #[cfg(test)]
 mod tests;
+mod write;
 
 use std::fmt;
 
-pub use file::{load, move_aside, save, LoadError};
-pub use format::{crc32, decode, encode, encode_plain, DB_VERSION, MAGIC};
+pub use file::{load, move_aside, save, save_with, LoadError};
+pub use format::{crc32, decode, DB_VERSION, MAGIC};
+pub(crate) use live::save_state;
+pub use write::{
+    encode, encode_plain, write_db, ClientMsgRecord, ClientRecord, DbWriter, MsgRecord, SubRecord,
+};
 
 /// Everything a `mosquitto.db` file holds.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]

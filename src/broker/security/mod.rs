@@ -1,12 +1,13 @@
 //! Authentication and authorisation: mosquitto 2.0's default security
 //! (`src/security_default.c`, `src/security.c`) as self-contained pieces.
 //!
-//! - [`password`]: the `password_file` (`username:$7$…` lines written by
-//!   `mosquitto_passwd`) and the check of a CONNECT's credentials.
+//! - [`crate::passwd`] (shared with `mosquitto_passwd`): the `password_file`
+//!   (`username:$7$…` lines) and its credential check, the `psk_file`
+//!   (`identity:hexkey` lines) for TLS-PSK listeners, and the error and
+//!   warning types of these files.
 //! - [`acl`]: the `acl_file` (`user`, `topic`, `pattern` lines) and the
 //!   per-message read/write decision.
-//! - [`psk`]: the `psk_file` (`identity:hexkey` lines) for TLS-PSK listeners.
-//! - This file: the error and warning types, [`authenticate`] (the CONNECT
+//! - This file: [`authenticate`] (the CONNECT
 //!   decision with mosquitto's CONNACK codes), `clientid_prefixes`, and the
 //!   reloadable [`SecurityFiles`] bundle.
 //!
@@ -31,90 +32,13 @@
 //!   [`SecurityFiles::subscribe_allowed`] (our extension; SUBACK 0x80).
 
 pub mod acl;
-pub mod password;
-pub mod psk;
 
-use std::fmt;
-use std::io;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 pub use acl::{Access, Acl};
-pub use password::{AuthResult, PasswordFile};
-pub use psk::PskFile;
-
-/// A security file could not be used. Start-up stops on this; a reload keeps
-/// the previous files.
-#[derive(Debug)]
-pub enum SecurityError {
-    /// The file could not be opened or read.
-    Io { path: PathBuf, source: io::Error },
-    /// A line the broker cannot accept.
-    Parse {
-        path: PathBuf,
-        line: usize,
-        reason: String,
-    },
-}
-
-impl fmt::Display for SecurityError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            SecurityError::Io { path, source } => {
-                write!(f, "Unable to open \"{}\": {}.", path.display(), source)
-            }
-            SecurityError::Parse { path, line, reason } => {
-                write!(f, "Error found at {}:{}: {}", path.display(), line, reason)
-            }
-        }
-    }
-}
-
-impl std::error::Error for SecurityError {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match self {
-            SecurityError::Io { source, .. } => Some(source),
-            SecurityError::Parse { .. } => None,
-        }
-    }
-}
-
-/// A line that mosquitto skips with a log message instead of refusing the
-/// file (for instance a password entry that is not a valid hash). The
-/// broker should log these; the entry has no effect.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Warning {
-    pub path: PathBuf,
-    pub line: usize,
-    pub message: String,
-}
-
-impl fmt::Display for Warning {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}:{}: {}", self.path.display(), self.line, self.message)
-    }
-}
-
-/// Reads a whole security file and splits it into lines (without the line
-/// terminator). Bytes that are not UTF-8 are replaced: such names can never
-/// match an MQTT username, identity or topic, which are UTF-8.
-pub(crate) fn read_lines(path: &Path) -> Result<Vec<String>, SecurityError> {
-    let bytes = std::fs::read(path).map_err(|source| SecurityError::Io {
-        path: path.to_path_buf(),
-        source,
-    })?;
-    let text = String::from_utf8_lossy(&bytes);
-    Ok(text.split('\n').map(str::to_owned).collect())
-}
-
-/// C's `isspace` in the "C" locale, which mosquitto uses to trim.
-pub(crate) fn is_c_space(c: char) -> bool {
-    matches!(c, ' ' | '\t' | '\n' | '\r' | '\x0b' | '\x0c')
-}
-
-/// mosquitto's `misc__trimblanks`: whitespace off both ends.
-pub(crate) fn trim_blanks(s: &str) -> &str {
-    s.trim_matches(is_c_space)
-}
+// The files' formats live in the shared `passwd` layer; policy stays here.
+pub(crate) use crate::passwd::{is_c_space, read_lines, trim_blanks};
+pub use crate::passwd::{AuthResult, PasswordFile, PskFile, SecurityError, Warning};
 
 /// The CONNACK refusals that authentication produces.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -311,23 +235,7 @@ impl SecurityFiles {
 }
 
 #[cfg(test)]
-pub(crate) mod test_util {
-    use std::path::PathBuf;
-    use std::sync::atomic::{AtomicUsize, Ordering};
-
-    static COUNTER: AtomicUsize = AtomicUsize::new(0);
-
-    /// A file with `content` in a fresh temporary directory.
-    pub fn temp_file(name: &str, content: &str) -> PathBuf {
-        let n = COUNTER.fetch_add(1, Ordering::SeqCst);
-        let dir =
-            std::env::temp_dir().join(format!("mosq-rs-sec-{}-{}-{}", std::process::id(), n, name));
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join(name);
-        std::fs::write(&path, content).unwrap();
-        path
-    }
-}
+pub(crate) use crate::passwd::test_util;
 
 #[cfg(test)]
 mod tests {
@@ -339,7 +247,7 @@ mod tests {
         // pbkdf2 hash; both computed by the password module itself.
         #[cfg(feature = "tls")]
         {
-            let a = password::hash_sha512_for_test("secret", b"0123456789ab");
+            let a = crate::passwd::hash_sha512_for_test("secret", b"0123456789ab");
             PasswordFile::parse("t", &format!("alice:{a}\n")).unwrap()
         }
         #[cfg(not(feature = "tls"))]

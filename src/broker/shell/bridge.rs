@@ -18,9 +18,9 @@ use crate::broker::core::bridge::{Phase, PROBE_INTERVAL};
 use crate::broker::core::context::CloseReason;
 use crate::broker::core::ids::{BridgeId, ConnId};
 use crate::broker::core::timers::TimerKind;
-use crate::broker::net;
 use crate::broker::stream::Stream;
 use crate::config::{Bridge, BridgeAddress, BridgeProtocol, StartType};
+use crate::sys::net;
 
 /// The look for the primary address: a TCP connection that is closed as
 /// soon as it is made, since all it has to tell is that the primary answers.
@@ -43,7 +43,7 @@ pub(super) struct BridgeLink {
     /// The host being connected to (for TLS name checks).
     host: String,
     #[cfg(feature = "tls")]
-    tls: Option<crate::broker::tls::TlsClientConfig>,
+    tls: Option<crate::tls::TlsClientConfig>,
 }
 
 impl BridgeLink {
@@ -482,25 +482,11 @@ impl Broker {
 /// The TLS client context of a bridge with `bridge_cafile`/`capath` or
 /// `bridge_identity`/`bridge_psk`; None for a plain bridge.
 #[cfg(feature = "tls")]
-fn bridge_tls(cfg: &Bridge) -> Result<Option<crate::broker::tls::TlsClientConfig>, String> {
+fn bridge_tls(cfg: &Bridge) -> Result<Option<crate::tls::TlsClientConfig>, String> {
     if !(cfg.uses_tls() || cfg.uses_psk()) {
         return Ok(None);
     }
-    let opts = crate::broker::tls::TlsClientOptions {
-        cafile: cfg.cafile.clone(),
-        capath: cfg.capath.clone(),
-        certfile: cfg.certfile.clone(),
-        keyfile: cfg.keyfile.clone(),
-        insecure: cfg.insecure,
-        tls_version: cfg.tls_version.clone(),
-        ciphers: None,
-        psk: cfg.psk.clone(),
-        psk_identity: cfg.identity.clone(),
-        use_os_certs: false,
-        alpn: cfg.alpn.clone(),
-        ocsp_required: cfg.require_ocsp,
-    };
-    crate::broker::tls::TlsClientConfig::build(&opts)
+    crate::tls::TlsClientConfig::build(&cfg.tls)
         .map(Some)
         .map_err(|e| e.to_string())
 }

@@ -10,7 +10,8 @@ use mio::{Interest, Poll, Token};
 use super::LISTENER_BASE;
 use crate::broker::core::ids::ListenerId;
 use crate::broker::settings::{ListenerSpec, Settings};
-use crate::broker::{net, stream};
+use crate::broker::stream;
+use crate::sys::net;
 
 pub(super) struct Listener {
     pub socket: ListenSocket,

@@ -19,10 +19,11 @@ use mio::{Poll, Token};
 
 use super::core::{Core, SecurityDomain};
 use super::settings::Settings;
-#[cfg(feature = "tls")]
-use super::tls;
-use super::{security, signals, websocket};
+use super::{security, websocket};
 use crate::broker::core::ids::ConnId;
+use crate::sys::signals::SignalPipe;
+#[cfg(feature = "tls")]
+use crate::tls;
 use listen::{ListenSocket, Listener};
 use streams::Streams;
 
@@ -60,7 +61,7 @@ pub struct Broker {
     read_scratch: Vec<u8>,
     /// The batch of connections being flushed (reused).
     flushing: Vec<ConnId>,
-    signals: Option<signals::SignalPipe>,
+    signals: Option<SignalPipe>,
     running: bool,
     reloader: Option<Reloader>,
     /// All broker state.
@@ -77,11 +78,10 @@ impl Broker {
         let tls_configs = Self::build_tls(&settings, &domains)?;
         let websockets = Self::build_websockets(&settings)?;
         let listeners = listen::open_listeners(&poll, &settings)?;
-        let signals = match signals::SignalPipe::install() {
-            Ok(s) => {
-                let mut src = mio::unix::SourceFd(&s.read_fd);
+        let signals = match SignalPipe::install_broker() {
+            Ok(mut s) => {
                 poll.registry()
-                    .register(&mut src, SIGNAL_TOKEN, mio::Interest::READABLE)?;
+                    .register(&mut s, SIGNAL_TOKEN, mio::Interest::READABLE)?;
                 Some(s)
             }
             Err(e) => {

@@ -55,8 +55,8 @@ impl Transport for Streams {
         #[cfg(feature = "tls")]
         if let Some(t) = self.get(ck).and_then(|s| s.stream.tls_conn()) {
             let from = match source {
-                TlsIdentity::Identity => crate::broker::tls::IdentitySource::Identity,
-                TlsIdentity::Subject => crate::broker::tls::IdentitySource::Subject,
+                TlsIdentity::Identity => crate::tls::IdentitySource::Identity,
+                TlsIdentity::Subject => crate::tls::IdentitySource::Subject,
             };
             return t.peer_identity(from);
         }

@@ -18,7 +18,7 @@
 
 use std::path::{Path, PathBuf};
 
-use super::{read_lines, trim_blanks, SecurityError, Warning};
+use super::lines::{read_lines, trim_blanks, SecurityError, Warning};
 
 /// A loaded PSK file.
 #[derive(Debug, Clone, Default)]

@@ -20,7 +20,7 @@ mod scenarios;
 mod stats;
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::exit;
 use std::time::{Duration, Instant};
 
@@ -127,8 +127,8 @@ fn parse_target(spec: &str, attach: bool) -> Target {
     }
 }
 
-fn main() {
-    let args: Vec<String> = std::env::args().skip(1).collect();
+/// The tool's options; `None` when `--help` was given (the caller prints it).
+fn parse_options(args: &[String]) -> Option<getopts::Matches> {
     let mut o = getopts::Options::new();
     o.optmulti("", "broker", "", "NAME=PATH");
     o.optmulti("", "attach", "", "NAME=ADDR[@PID]");
@@ -154,13 +154,25 @@ fn main() {
         o.optopt("", n, "", "N");
     }
     o.optflag("h", "help", "");
-    let m = o.parse(&args).unwrap_or_else(|e| die(&e.to_string()));
+    let m = o.parse(args).unwrap_or_else(|e| die(&e.to_string()));
     if m.opt_present("help") {
-        print!("{USAGE}");
-        return;
+        return None;
     }
-    if !m.free.is_empty() {
-        die(&format!("unexpected argument {:?}", m.free[0]));
+    Some(m)
+}
+
+/// What to run, from the command line (dies with a message on a bad value).
+struct Cli {
+    targets: Vec<Target>,
+    opts: Opts,
+    scenarios: Vec<Scenario>,
+    qos: Vec<QoS>,
+    payloads: Vec<usize>,
+}
+
+fn parse_cli(m: &getopts::Matches) -> Cli {
+    if let Some(arg) = m.free.first() {
+        die(&format!("unexpected argument {arg:?}"));
     }
     let mut targets: Vec<Target> = m
         .opt_strs("broker")
@@ -175,36 +187,8 @@ fn main() {
         die("at most two targets (the second is the baseline)");
     }
 
-    let mut opts = Opts::new(m.opt_present("quick"));
-    if let Some(d) = parse_num::<f64>(&m, "duration") {
-        if !(0.05..=600.0).contains(&d) {
-            die("--duration: between 0.05 and 600 seconds");
-        }
-        opts.duration = Duration::from_secs_f64(d);
-    }
-    macro_rules! size {
-        ($field:ident, $name:literal, $min:expr, $max:expr) => {
-            if let Some(v) = parse_num(&m, $name) {
-                if !($min..=$max).contains(&v) {
-                    die(&format!("--{}: between {} and {}", $name, $min, $max));
-                }
-                opts.$field = v;
-            }
-        };
-    }
-    size!(window, "window", 1, 65_535);
-    size!(overload_window, "overload-window", 1, 65_535);
-    size!(pairs, "pairs", 1, 10_000);
-    size!(fanout_subs, "fanout-subs", 1, 20_000);
-    size!(fanout_pubs, "fanout-pubs", 1, 1_000);
-    size!(fanin_pubs, "fanin-pubs", 1, 10_000);
-    size!(latency_pairs, "latency-pairs", 1, 10_000);
-    size!(latency_rate, "latency-rate", 1.0, 10_000_000.0);
-    size!(connections, "connections", 1, 1_000_000);
-    size!(retained, "retained", 10, 10_000_000);
-    size!(overload_msgs, "overload-msgs", 1, 100_000_000);
-
-    let scen = m
+    let opts = parse_sizes(m);
+    let scenarios = m
         .opt_str("scenarios")
         .map(|s| {
             if s == "all" {
@@ -230,8 +214,51 @@ fn main() {
                 .filter(|&n| (engine::HEADER..=256 * 1024).contains(&n))
         },
     );
+    Cli {
+        targets,
+        opts,
+        scenarios,
+        qos,
+        payloads,
+    }
+}
 
-    // Every client and the brokers we start need a descriptor each.
+/// The sizes: `--quick`'s or the full defaults, then each size option.
+fn parse_sizes(m: &getopts::Matches) -> Opts {
+    let mut opts = Opts::new(m.opt_present("quick"));
+    if let Some(d) = parse_num::<f64>(m, "duration") {
+        if !(0.05..=600.0).contains(&d) {
+            die("--duration: between 0.05 and 600 seconds");
+        }
+        opts.duration = Duration::from_secs_f64(d);
+    }
+    macro_rules! size {
+        ($field:ident, $name:literal, $min:expr, $max:expr) => {
+            if let Some(v) = parse_num(m, $name) {
+                if !($min..=$max).contains(&v) {
+                    die(&format!("--{}: between {} and {}", $name, $min, $max));
+                }
+                opts.$field = v;
+            }
+        };
+    }
+    size!(window, "window", 1, 65_535);
+    size!(overload_window, "overload-window", 1, 65_535);
+    size!(pairs, "pairs", 1, 10_000);
+    size!(fanout_subs, "fanout-subs", 1, 20_000);
+    size!(fanout_pubs, "fanout-pubs", 1, 1_000);
+    size!(fanin_pubs, "fanin-pubs", 1, 10_000);
+    size!(latency_pairs, "latency-pairs", 1, 10_000);
+    size!(latency_rate, "latency-rate", 1.0, 10_000_000.0);
+    size!(connections, "connections", 1, 1_000_000);
+    size!(retained, "retained", 10, 10_000_000);
+    size!(overload_msgs, "overload-msgs", 1, 100_000_000);
+    opts
+}
+
+/// Raises the open-files limit for every client and broker descriptor; with
+/// too low a hard limit, runs fewer idle connections (and says so).
+fn fit_open_files(opts: &mut Opts, targets: &[Target], scen: &[Scenario]) {
     let want = (opts.connections as u64 + 1000) * 2;
     let nofile = procfs::raise_nofile(want.max(65_536));
     let needed = opts.connections as u64 + 200;
@@ -243,7 +270,8 @@ fn main() {
         );
         opts.connections = nofile.saturating_sub(200) as usize;
     }
-    for t in &targets {
+    // A running broker keeps its own limit: warn only.
+    for t in targets {
         if let TargetKind::Attach(_, Some(pid)) = t.kind {
             if let Some(l) = procfs::open_files_limit(&pid.to_string()) {
                 if l < needed && scen.contains(&Scenario::Connections) {
@@ -255,17 +283,22 @@ fn main() {
             }
         }
     }
+}
 
+/// Every scenario × QoS × payload to run; connections once (QoS and payload
+/// do not matter to idle clients), overload at QoS 1/2 with the smallest
+/// payload.
+fn build_cases(scen: &[Scenario], qos: &[QoS], payloads: &[usize]) -> Vec<Case> {
+    let smallest = payloads.iter().copied().min().unwrap_or(engine::HEADER);
     let mut cases = Vec::new();
-    for &s in &scen {
+    for &s in scen {
         match s {
             Scenario::Connections => cases.push(Case {
                 scenario: s,
                 qos: QoS::AtMostOnce,
-                payload: payloads[0],
+                payload: payloads.first().copied().unwrap_or(smallest),
             }),
             Scenario::Overload => {
-                let smallest = payloads.iter().copied().min().unwrap_or(engine::HEADER);
                 for &q in qos.iter().filter(|&&q| q != QoS::AtMostOnce) {
                     cases.push(Case {
                         scenario: s,
@@ -275,8 +308,8 @@ fn main() {
                 }
             }
             _ => {
-                for &q in &qos {
-                    for &p in &payloads {
+                for &q in qos {
+                    for &p in payloads {
                         cases.push(Case {
                             scenario: s,
                             qos: q,
@@ -287,29 +320,18 @@ fn main() {
             }
         }
     }
+    cases
+}
 
-    let extra = m.opt_strs("config-extra");
-    if extra
-        .iter()
-        .any(|l| l.contains('\n') || l.trim_start().starts_with("listener"))
-    {
-        die("--config-extra: one option per line, and not listener");
-    }
-    let workdir = std::env::temp_dir().join(format!("mqtt_bench.{}", std::process::id()));
-    if let Err(e) = std::fs::create_dir_all(&workdir) {
-        die(&format!("{}: {e}", workdir.display()));
-    }
-    // A broker that cannot start with the benchmark config fails every case:
-    // say so once, now.
-    for t in &targets {
-        if let Err(e) = Running::start(t, &workdir, &extra) {
-            let _ = std::fs::remove_dir_all(&workdir);
-            eprintln!("mqtt_bench: {}: {e}", t.name);
-            exit(1);
-        }
-    }
-    let machine = procfs::machine();
-    let started = Instant::now();
+/// Runs every case against every target in turn, with a progress line each
+/// on stderr.
+fn run_cases(
+    targets: &[Target],
+    cases: &[Case],
+    opts: &Opts,
+    workdir: &Path,
+    extra: &[String],
+) -> Vec<Row> {
     let mut rows = Vec::new();
     for (ci, case) in cases.iter().enumerate() {
         let mut results = Vec::new();
@@ -324,9 +346,9 @@ fn main() {
                 case.payload,
                 t.name
             );
-            let r = match Running::start(t, &workdir, &extra) {
+            let r = match Running::start(t, workdir, extra) {
                 Ok(mut b) => {
-                    let r = scenarios::run_case(*case, &opts, &b, &nonce);
+                    let r = scenarios::run_case(*case, opts, &b, &nonce);
                     if !b.alive() {
                         Err("broker died during the case".to_string())
                     } else {
@@ -353,13 +375,22 @@ fn main() {
             results,
         });
     }
-    let _ = std::fs::remove_dir_all(&workdir);
+    rows
+}
 
+fn print_report(
+    machine: &[(String, String)],
+    targets: &[Target],
+    extra: &[String],
+    opts: &Opts,
+    elapsed: Duration,
+    rows: &[Row],
+) {
     println!("# mqtt_bench results\n");
-    for (k, v) in &machine {
+    for (k, v) in machine {
         println!("- {k}: {v}");
     }
-    for t in &targets {
+    for t in targets {
         match &t.kind {
             TargetKind::Spawn(p) => println!("- {}: `{}` (fresh per case)", t.name, p.display()),
             TargetKind::Attach(a, pid) => println!(
@@ -371,7 +402,7 @@ fn main() {
     }
     println!(
         "- broker config: `{}`",
-        broker::config_text(0, &extra)
+        broker::config_text(0, extra)
             .lines()
             .filter(|l| !l.starts_with("listener"))
             .collect::<Vec<_>>()
@@ -381,11 +412,11 @@ fn main() {
         "- sizes: {}; QoS 1/2 window {} per publisher; total time {:.0} s",
         if opts.quick { "quick" } else { "full" },
         opts.window,
-        started.elapsed().as_secs_f64()
+        elapsed.as_secs_f64()
     );
     println!();
     println!("## Comparison\n");
-    print!("{}", report::comparison(&targets, &rows));
+    print!("{}", report::comparison(targets, rows));
     println!();
     println!(
         "lost = acknowledged to the publisher (QoS 1 PUBACK, QoS 2 PUBREC) but never delivered; \
@@ -394,5 +425,48 @@ fn main() {
     );
     println!();
     println!("## Details\n");
-    print!("{}", report::details(&targets, &rows));
+    print!("{}", report::details(targets, rows));
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let Some(m) = parse_options(&args) else {
+        print!("{USAGE}");
+        return;
+    };
+    let Cli {
+        targets,
+        mut opts,
+        scenarios: scen,
+        qos,
+        payloads,
+    } = parse_cli(&m);
+    fit_open_files(&mut opts, &targets, &scen);
+    let cases = build_cases(&scen, &qos, &payloads);
+
+    let extra = m.opt_strs("config-extra");
+    if extra
+        .iter()
+        .any(|l| l.contains('\n') || l.trim_start().starts_with("listener"))
+    {
+        die("--config-extra: one option per line, and not listener");
+    }
+    let workdir = std::env::temp_dir().join(format!("mqtt_bench.{}", std::process::id()));
+    if let Err(e) = std::fs::create_dir_all(&workdir) {
+        die(&format!("{}: {e}", workdir.display()));
+    }
+    // A broker that cannot start with the benchmark config fails every case:
+    // say so once, now.
+    for t in &targets {
+        if let Err(e) = Running::start(t, &workdir, &extra) {
+            let _ = std::fs::remove_dir_all(&workdir);
+            eprintln!("mqtt_bench: {}: {e}", t.name);
+            exit(1);
+        }
+    }
+    let machine = procfs::machine();
+    let started = Instant::now();
+    let rows = run_cases(&targets, &cases, &opts, &workdir, &extra);
+    let _ = std::fs::remove_dir_all(&workdir);
+    print_report(&machine, &targets, &extra, &opts, started.elapsed(), &rows);
 }

@@ -6,14 +6,17 @@
 //! `$7$<iterations>$<salt>$<pbkdf2-hmac-sha512(password, salt, iterations)>`,
 //! salt (12 bytes) and hash (64 bytes) in standard base64. Parsing and
 //! base64 need nothing; hashing and verifying need OpenSSL (feature `tls`).
-//! The primitives are the broker's (`broker::security::password`), so the
-//! tool and the broker cannot disagree about a file.
+//! The same primitives serve the tool and the broker's [`super::PasswordFile`],
+//! so they cannot disagree about a file.
 
-use crate::broker::security::password::{base64_decode, base64_encode};
+use super::base64::{base64_decode, base64_encode};
 
 /// Default PBKDF2 iterations, as mosquitto_passwd uses.
 pub const DEFAULT_ITERATIONS: u32 = 101;
-pub use crate::broker::security::password::SALT_LEN;
+/// Salt length mosquitto uses for new passwords.
+pub const SALT_LEN: usize = 12;
+/// Length of a SHA-512 digest, the hash in every entry.
+pub const HASH_LEN: usize = 64;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum HashKind {
@@ -83,8 +86,7 @@ impl PasswordHash {
 
 #[cfg(feature = "tls")]
 mod hashing {
-    use super::{HashKind, PasswordHash, SALT_LEN};
-    use crate::broker::security::password::{ct_eq, digest_pbkdf2, digest_sha512};
+    use super::{ct_eq, digest_pbkdf2, digest_sha512, HashKind, PasswordHash, SALT_LEN};
 
     fn digest(kind: HashKind, password: &[u8], salt: &[u8], iterations: u32) -> Option<Vec<u8>> {
         match kind {
@@ -115,6 +117,52 @@ mod hashing {
             }
         }
     }
+}
+
+/// Equality that takes the same time for every pair of equal-length inputs.
+pub fn ct_eq(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    let mut diff = 0u8;
+    for (x, y) in a.iter().zip(b) {
+        diff |= x ^ y;
+    }
+    diff == 0
+}
+
+/// `$6$`: one SHA-512 over password then salt. None without OpenSSL.
+#[cfg(feature = "tls")]
+pub fn digest_sha512(password: &[u8], salt: &[u8]) -> Option<Vec<u8>> {
+    let mut h = openssl::sha::Sha512::new();
+    h.update(password);
+    h.update(salt);
+    Some(h.finish().to_vec())
+}
+
+/// `$7$`: PBKDF2-HMAC-SHA512. None without OpenSSL.
+#[cfg(feature = "tls")]
+pub fn digest_pbkdf2(password: &[u8], salt: &[u8], iterations: u32) -> Option<Vec<u8>> {
+    let mut out = vec![0u8; HASH_LEN];
+    openssl::pkcs5::pbkdf2_hmac(
+        password,
+        salt,
+        iterations as usize,
+        openssl::hash::MessageDigest::sha512(),
+        &mut out,
+    )
+    .ok()?;
+    Some(out)
+}
+
+#[cfg(not(feature = "tls"))]
+pub fn digest_sha512(_password: &[u8], _salt: &[u8]) -> Option<Vec<u8>> {
+    None
+}
+
+#[cfg(not(feature = "tls"))]
+pub fn digest_pbkdf2(_password: &[u8], _salt: &[u8], _iterations: u32) -> Option<Vec<u8>> {
+    None
 }
 
 /// Whether hashing is available in this build.

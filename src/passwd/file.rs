@@ -34,11 +34,11 @@ use std::collections::HashMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use super::{read_lines, trim_blanks, SecurityError, Warning};
-
-/// Salt length mosquitto uses for new passwords.
-pub const SALT_LEN: usize = 12;
-const HASH_LEN: usize = 64;
+use super::base64::base64_decode;
+#[cfg(all(test, feature = "tls"))]
+use super::base64::base64_encode;
+use super::hash::{ct_eq, digest_pbkdf2, digest_sha512, HASH_LEN, SALT_LEN};
+use super::lines::{read_lines, trim_blanks, SecurityError, Warning};
 
 #[derive(Clone, PartialEq, Eq)]
 enum Stored {
@@ -295,109 +295,6 @@ fn decode(field: &str) -> Result<Stored, String> {
     })
 }
 
-/// Standard base64 (`+/`, `=` padding optional), as OpenSSL's base64 BIO
-/// reads what `mosquitto_passwd` writes. `None` on any other character or
-/// an impossible length.
-pub fn base64_decode(s: &str) -> Option<Vec<u8>> {
-    let body = s.trim_end_matches('=');
-    if s.len() - body.len() > 2 {
-        return None;
-    }
-    let mut out = Vec::with_capacity(body.len() * 3 / 4);
-    let mut acc: u32 = 0;
-    let mut bits = 0u32;
-    for c in body.bytes() {
-        let v = match c {
-            b'A'..=b'Z' => c - b'A',
-            b'a'..=b'z' => c - b'a' + 26,
-            b'0'..=b'9' => c - b'0' + 52,
-            b'+' => 62,
-            b'/' => 63,
-            _ => return None,
-        };
-        acc = (acc << 6) | u32::from(v);
-        bits += 6;
-        if bits >= 8 {
-            bits -= 8;
-            out.push((acc >> bits) as u8);
-            acc &= (1 << bits) - 1;
-        }
-    }
-    // 1 leftover character (6 bits) cannot encode a byte.
-    if bits >= 6 {
-        return None;
-    }
-    Some(out)
-}
-
-/// Standard base64 with padding, as `mosquitto_passwd` writes.
-pub fn base64_encode(data: &[u8]) -> String {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::with_capacity(data.len().div_ceil(3) * 4);
-    for chunk in data.chunks(3) {
-        let b = [
-            chunk.first().copied().unwrap_or(0),
-            chunk.get(1).copied().unwrap_or(0),
-            chunk.get(2).copied().unwrap_or(0),
-        ];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(char::from(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize]));
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
-}
-
-/// Equality that takes the same time for every pair of equal-length inputs.
-pub fn ct_eq(a: &[u8], b: &[u8]) -> bool {
-    if a.len() != b.len() {
-        return false;
-    }
-    let mut diff = 0u8;
-    for (x, y) in a.iter().zip(b) {
-        diff |= x ^ y;
-    }
-    diff == 0
-}
-
-/// `$6$`: one SHA-512 over password then salt. None without OpenSSL.
-#[cfg(feature = "tls")]
-pub fn digest_sha512(password: &[u8], salt: &[u8]) -> Option<Vec<u8>> {
-    let mut h = openssl::sha::Sha512::new();
-    h.update(password);
-    h.update(salt);
-    Some(h.finish().to_vec())
-}
-
-/// `$7$`: PBKDF2-HMAC-SHA512. None without OpenSSL.
-#[cfg(feature = "tls")]
-pub fn digest_pbkdf2(password: &[u8], salt: &[u8], iterations: u32) -> Option<Vec<u8>> {
-    let mut out = vec![0u8; HASH_LEN];
-    openssl::pkcs5::pbkdf2_hmac(
-        password,
-        salt,
-        iterations as usize,
-        openssl::hash::MessageDigest::sha512(),
-        &mut out,
-    )
-    .ok()?;
-    Some(out)
-}
-
-#[cfg(not(feature = "tls"))]
-pub fn digest_sha512(_password: &[u8], _salt: &[u8]) -> Option<Vec<u8>> {
-    None
-}
-
-#[cfg(not(feature = "tls"))]
-pub fn digest_pbkdf2(_password: &[u8], _salt: &[u8], _iterations: u32) -> Option<Vec<u8>> {
-    None
-}
-
 /// A `$6$…` field as `mosquitto_passwd -H sha512` would write it (tests).
 #[cfg(all(test, feature = "tls"))]
 pub fn hash_sha512(password: &[u8], salt: &[u8; SALT_LEN]) -> Option<String> {
@@ -413,20 +310,6 @@ pub(crate) fn hash_sha512_for_test(password: &str, salt: &[u8; SALT_LEN]) -> Str
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn base64_round_trip_and_rejects() {
-        for data in [&b""[..], b"f", b"fo", b"foo", b"foob", b"fooba", b"foobar"] {
-            let e = base64_encode(data);
-            assert_eq!(base64_decode(&e).unwrap(), data, "{e}");
-        }
-        assert_eq!(base64_encode(b"foobar"), "Zm9vYmFy");
-        assert_eq!(base64_encode(b"fo"), "Zm8=");
-        assert_eq!(base64_decode("Zm8").unwrap(), b"fo");
-        assert!(base64_decode("Zm9v!").is_none());
-        assert!(base64_decode("Z").is_none());
-        assert!(base64_decode("Zm8===").is_none());
-    }
 
     #[test]
     fn comments_blank_and_colonless_lines_are_ignored() {
@@ -518,7 +401,7 @@ mod tests {
 
         #[test]
         fn strict_load_reports_first_bad_line() {
-            let path = crate::broker::security::test_util::temp_file(
+            let path = crate::passwd::test_util::temp_file(
                 "pwstrict",
                 &format!("good:$6${SALT}${SHA512_HASH}\nplain:secret\n"),
             );

@@ -1,13 +1,18 @@
-//! Listening sockets. TCP ones are built with libc so that an IPv6 wildcard
+//! Sockets through libc, where std and mio cannot do what mosquitto does.
+//! Listening sockets: TCP ones are built with libc so that an IPv6 wildcard
 //! listener can set IPV6_V6ONLY and sit beside the IPv4 one on the same
 //! port, as mosquitto's do; then handed to mio. Unix socket listeners too.
+//! Outgoing: non-blocking connects for bridges, bound connects for the
+//! clients' `-A`; and the C library's wording of errors.
 
 use std::fs;
 use std::io;
+use std::net::IpAddr;
 use std::net::SocketAddr;
-use std::os::fd::FromRawFd;
+use std::os::fd::{FromRawFd, OwnedFd};
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use mio::net::{TcpListener, UnixListener};
 
@@ -130,12 +135,7 @@ pub fn listen_unix(path: &Path) -> Result<(UnixListener, UnixSocketFile), String
     // SAFETY: as above.
     unsafe { libc::umask(old) };
     // mosquitto's wording: strerror(3), without Rust's "(os error N)".
-    let listener = bound.map_err(|e| {
-        format!(
-            "Error binding unix socket: {}",
-            crate::client::net::strerror(&e)
-        )
-    })?;
+    let listener = bound.map_err(|e| format!("Error binding unix socket: {}", strerror(&e)))?;
     let file = UnixSocketFile {
         path: path.to_path_buf(),
         id: file_id(path),
@@ -313,6 +313,92 @@ fn interface_addresses(name: &str) -> Result<Vec<SocketAddr>, String> {
     // SAFETY: the list from getifaddrs, freed once.
     unsafe { libc::freeifaddrs(head) };
     Ok(out)
+}
+
+/// The C library's wording of an IO error, without Rust's "(os error N)".
+pub fn strerror(e: &io::Error) -> String {
+    if e.kind() == io::ErrorKind::TimedOut || e.kind() == io::ErrorKind::WouldBlock {
+        return "Connection timed out".to_owned();
+    }
+    let text = e.to_string();
+    match text.rfind(" (os error ") {
+        Some(pos) => text[..pos].to_owned(),
+        None => text,
+    }
+}
+
+/// Connect from a chosen local address (`-A`), which std cannot do: make the
+/// socket, bind it, connect without blocking and wait for the result.
+pub fn connect_bound(
+    local: IpAddr,
+    remote: SocketAddr,
+    timeout: Duration,
+) -> io::Result<std::net::TcpStream> {
+    let family = if remote.is_ipv4() {
+        libc::AF_INET
+    } else {
+        libc::AF_INET6
+    };
+    // SAFETY: plain socket(2) call; the result is checked.
+    let fd = unsafe {
+        libc::socket(
+            family,
+            libc::SOCK_STREAM | libc::SOCK_CLOEXEC | libc::SOCK_NONBLOCK,
+            0,
+        )
+    };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: fd is a fresh socket we own; OwnedFd closes it on error paths.
+    let owned = unsafe { OwnedFd::from_raw_fd(fd) };
+    let (la, llen) = sockaddr_of(SocketAddr::new(local, 0));
+    // SAFETY: la/llen describe a valid sockaddr for this family.
+    if unsafe { libc::bind(fd, (&la as *const libc::sockaddr_storage).cast(), llen) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    let (ra, rlen) = sockaddr_of(remote);
+    // SAFETY: as above.
+    let rc = unsafe { libc::connect(fd, (&ra as *const libc::sockaddr_storage).cast(), rlen) };
+    if rc != 0 {
+        let e = io::Error::last_os_error();
+        if e.raw_os_error() != Some(libc::EINPROGRESS) {
+            return Err(e);
+        }
+        let mut pfd = libc::pollfd {
+            fd,
+            events: libc::POLLOUT,
+            revents: 0,
+        };
+        let ms = i32::try_from(timeout.as_millis())
+            .unwrap_or(i32::MAX)
+            .max(1);
+        let n = super::poll::poll(std::slice::from_mut(&mut pfd), ms)?;
+        if n == 0 {
+            return Err(io::ErrorKind::TimedOut.into());
+        }
+        let mut soerr: libc::c_int = 0;
+        let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
+        // SAFETY: soerr/len are valid out-parameters for SO_ERROR.
+        let rc = unsafe {
+            libc::getsockopt(
+                fd,
+                libc::SOL_SOCKET,
+                libc::SO_ERROR,
+                (&mut soerr as *mut libc::c_int).cast(),
+                &mut len,
+            )
+        };
+        if rc != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        if soerr != 0 {
+            return Err(io::Error::from_raw_os_error(soerr));
+        }
+    }
+    let stream = std::net::TcpStream::from(owned);
+    stream.set_nonblocking(false)?;
+    Ok(stream)
 }
 
 #[cfg(test)]
