@@ -666,3 +666,24 @@ fn connection_counts_per_listener_follow_opens_and_closes() {
     assert_eq!(w.core.listener_count(listener), 1);
     assert_eq!(w.core.client_count(), 1);
 }
+
+/// The core's promise, checked on its source: no sockets, no clock, no
+/// shell (tests excepted).
+#[test]
+fn the_core_names_no_socket_clock_or_shell() {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/src/broker/core");
+    let forbidden = ["shell", "mio::", "Instant::now", "stream::", "TcpStream"];
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.file_name().is_some_and(|n| n == "tests.rs") {
+            continue;
+        }
+        let text = std::fs::read_to_string(&path).unwrap();
+        let code = text.split("#[cfg(test)]").next().unwrap_or("");
+        for line in code.lines().filter(|l| !l.trim_start().starts_with("//")) {
+            for word in forbidden {
+                assert!(!line.contains(word), "{}: {line}", path.display());
+            }
+        }
+    }
+}
