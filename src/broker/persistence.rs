@@ -8,11 +8,11 @@ use std::path::PathBuf;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
-use super::context::Session;
+use super::core::context::Session;
+use super::core::timers::TimerKind;
+use super::core::Core;
 use super::database::{Message, MsgSource, OutMsg, OutState};
 use super::persist::{self, direction, msg_state, LoadError, PersistDb};
-use super::timers::TimerKind;
-use super::Broker;
 use crate::protocol::QoS;
 
 #[derive(Debug, Clone)]
@@ -26,7 +26,7 @@ pub struct PersistSettings {
     pub discard_corrupt: bool,
 }
 
-impl Broker {
+impl Core {
     /// The security domain of the listener on `port`, as mosquitto finds a
     /// loaded message's listener. Without `per_listener_settings` there is
     /// only the global one; with it, an unknown port gets none (no ACL
@@ -84,7 +84,9 @@ impl Broker {
             let id: Rc<str> = Rc::from(c.client_id);
             let mut sess = Session::new(Rc::clone(&id), false);
             sess.msgs.last_packet_id = c.last_mid;
-            let sk = self.sessions.insert(sess);
+            let Some(sk) = self.sessions.insert(sess) else {
+                break;
+            };
             self.by_id.insert(id, sk);
             self.detach_session(sk);
         }
@@ -141,7 +143,7 @@ impl Broker {
                 continue;
             };
             let qos = QoS::from_u8(s.qos & 0x03).unwrap_or(QoS::AtMostOnce);
-            self.subs.subscribe(&s.topic, sk, qos);
+            self.subs.subscribe(&s.topic, sk.index(), qos);
             if let Some(sess) = self.sessions.get_mut(sk) {
                 sess.filters.push((s.topic, qos));
             }

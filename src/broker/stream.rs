@@ -7,7 +7,7 @@ use std::io::{self, IoSlice, Read, Write};
 use mio::net::{TcpStream, UnixStream};
 use mio::{Interest, Registry, Token};
 
-use super::context::CloseReason;
+use super::core::context::CloseReason;
 #[cfg(feature = "tls")]
 use super::tls::TlsConn;
 use super::websocket::WsConn;

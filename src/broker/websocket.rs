@@ -15,7 +15,7 @@ use std::io::{self, IoSlice, Read, Write};
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
 
-use super::context::CloseReason;
+use super::core::context::CloseReason;
 use super::stream::Stream;
 use crate::protocol::websocket::frame::{self, FrameDecoder, FrameError, OP_BINARY};
 use crate::protocol::websocket::handshake::{self, Answer, Status};

@@ -14,7 +14,7 @@ use std::rc::Rc;
 use super::file::save_with;
 use super::write::{ClientMsgRecord, ClientRecord, DbWriter, MsgRecord, SubRecord};
 use super::{direction, msg_state};
-use crate::broker::context::Session;
+use crate::broker::core::context::Session;
 use crate::broker::database::{Message, OutMsg, OutState};
 use crate::broker::retain::RetainTree;
 use crate::protocol::QoS;

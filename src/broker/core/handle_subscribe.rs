@@ -3,15 +3,16 @@
 
 use std::rc::Rc;
 
-use super::database::{OutMsg, OutState};
-use super::security::Access;
-use super::{mounted, Broker};
+use super::ids::{ConnId, SessionId};
+use super::{mounted, Core};
+use crate::broker::database::{OutMsg, OutState};
+use crate::broker::security::Access;
 use crate::protocol::{Packet, SubAck, Subscribe, UnsubAck, Unsubscribe, SUBACK_FAILURE};
 
-impl Broker {
+impl Core {
     /// mosquitto's subscribe checks (`$share`/`$SYS` rules) plus our
     /// extension: a filter inside a `deny` rule is refused with 0x80.
-    fn subscribe_allowed(&self, sk: usize, filter: &str) -> bool {
+    fn subscribe_allowed(&self, sk: SessionId, filter: &str) -> bool {
         let Some(sess) = self.sessions.get(sk) else {
             return false;
         };
@@ -26,7 +27,7 @@ impl Broker {
             && d.files.subscribe_allowed(id, user, filter)
     }
 
-    pub(super) fn handle_subscribe(&mut self, ck: usize, s: Subscribe) {
+    pub(super) fn handle_subscribe(&mut self, ck: ConnId, s: Subscribe) {
         let Some(conn) = self.conns.get(ck) else {
             return;
         };
@@ -47,7 +48,7 @@ impl Broker {
                 continue;
             }
             crate::log_subscribe!("{} {} {filter}", self.conn_id(ck), qos.as_u8());
-            self.subs.subscribe(&filter, sk, qos);
+            self.subs.subscribe(&filter, sk.index(), qos);
             if let Some(sess) = self.sessions.get_mut(sk) {
                 match sess.filters.iter_mut().find(|(f, _)| *f == filter) {
                     Some(entry) => entry.1 = qos,
@@ -102,7 +103,7 @@ impl Broker {
         }
     }
 
-    pub(super) fn handle_unsubscribe(&mut self, ck: usize, u: Unsubscribe) {
+    pub(super) fn handle_unsubscribe(&mut self, ck: ConnId, u: Unsubscribe) {
         let Some(conn) = self.conns.get(ck) else {
             return;
         };
@@ -114,7 +115,7 @@ impl Broker {
         for filter in u.filters {
             let filter = mounted(&mount, filter);
             crate::log_unsubscribe!("{} {filter}", self.conn_id(ck));
-            self.subs.unsubscribe(&filter, sk);
+            self.subs.unsubscribe(&filter, sk.index());
             if let Some(sess) = self.sessions.get_mut(sk) {
                 sess.filters.retain(|(f, _)| *f != filter);
             }

@@ -5,16 +5,17 @@
 use std::rc::Rc;
 
 use super::context::CloseReason;
-use super::database::{Message, MsgSource};
-use super::security::Access;
-use super::{mounted, Broker};
+use super::ids::{ConnId, ListenerId};
+use super::{mounted, Core};
+use crate::broker::database::{Message, MsgSource};
+use crate::broker::security::Access;
 use crate::protocol::{Ack, Packet, Publish, QoS};
 
-impl Broker {
+impl Core {
     /// The ACL's verdict on a client publishing to `topic` (bridges are not
     /// checked, as in mosquitto). A denied message is acknowledged and
     /// dropped: MQTT 3.x has no way to say no.
-    fn write_allowed(&self, ck: usize, topic: &str) -> bool {
+    fn write_allowed(&self, ck: ConnId, topic: &str) -> bool {
         let Some(sess) = self
             .conns
             .get(ck)
@@ -47,12 +48,9 @@ impl Broker {
         &self,
         client_id: &Rc<str>,
         username: Option<&Rc<str>>,
-        listener: u32,
+        listener: Option<ListenerId>,
     ) -> Option<Rc<MsgSource>> {
-        let spec = self
-            .listeners
-            .get(listener as usize)
-            .and_then(|l| self.settings.listeners.get(l.spec))?;
+        let spec = self.settings.listeners.get(listener?.index())?;
         Some(Rc::new(MsgSource {
             client_id: Rc::clone(client_id),
             username: username.cloned(),
@@ -63,27 +61,27 @@ impl Broker {
 
     /// The source for connection `ck`'s messages: its session's, made once
     /// so that each message only takes a reference.
-    fn publisher_source(&mut self, ck: usize) -> Option<Rc<MsgSource>> {
+    fn publisher_source(&mut self, ck: ConnId) -> Option<Rc<MsgSource>> {
         let conn = self.conns.get(ck)?;
         let sk = conn.session()?;
         let sess = self.sessions.get(sk)?;
         if let Some(src) = &sess.source {
             return Some(Rc::clone(src));
         }
-        let src = self.new_source(&sess.client_id, sess.username.as_ref(), conn.listener)?;
+        let src = self.new_source(&sess.client_id, sess.username.as_ref(), conn.listener())?;
         if let Some(sess) = self.sessions.get_mut(sk) {
             sess.source = Some(Rc::clone(&src));
         }
         Some(src)
     }
 
-    pub(super) fn handle_publish(&mut self, ck: usize, p: Publish) {
+    pub(super) fn handle_publish(&mut self, ck: ConnId, p: Publish) {
         let Some(conn) = self.conns.get(ck) else {
             return;
         };
         let version = conn.protocol;
         let sk = conn.session();
-        if super::logging::debug_enabled() {
+        if crate::broker::logging::debug_enabled() {
             crate::debug!(
                 "Received PUBLISH from {} (d{}, q{}, r{}, m{}, '{}', ... ({} bytes))",
                 self.log_id_of(conn),
@@ -109,7 +107,10 @@ impl Broker {
         // only frees memory, so it is let through.
         let frees = p.retain && p.payload.is_empty();
         if !frees
-            && !super::heap::has_room(self.settings.memory_limit, p.payload.len() + p.topic.len())
+            && !crate::broker::heap::has_room(
+                self.settings.memory_limit,
+                p.payload.len() + p.topic.len(),
+            )
         {
             self.stats.msgs_dropped += 1;
             self.schedule_close(ck, CloseReason::OutOfMemory);
@@ -152,7 +153,7 @@ impl Broker {
         }
         // A bridge's messages arrive under the remote's topics.
         let topic = match self.conns.get(ck).and_then(|c| c.bridge_topics().cloned()) {
-            Some(topics) => super::bridge_topic::remote_to_local(&topics, &topic),
+            Some(topics) => crate::broker::bridge_topic::remote_to_local(&topics, &topic),
             None => Some(mounted(&mount, topic)),
         };
         let deliver = deliver && topic.as_deref().is_some_and(|t| self.write_allowed(ck, t));

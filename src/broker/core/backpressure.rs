@@ -5,12 +5,13 @@
 //! the bound that breaks cycles of clients waiting on each other; from
 //! then on the queue limits are the hard bound, as in mosquitto.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use super::context::{Connection, Session};
-use super::database::Limits;
+use super::ids::ConnId;
 use super::timers::TimerKind;
-use super::Broker;
+use super::Core;
+use crate::broker::database::Limits;
 
 /// Unwritten output above which a connection is congested.
 const HIGH_WATER_BYTES: usize = 1024 * 1024;
@@ -29,11 +30,11 @@ pub(super) fn congested(conn: &Connection, sess: &Session, limits: &Limits) -> b
     conn.pending_out() >= HIGH_WATER_BYTES || queue_full || bytes_full
 }
 
-impl Broker {
+impl Core {
     /// After routing a message from `pk`: pause it if any receiver it fed
     /// is congested (never for itself, which would deadlock a client that
     /// subscribes to its own topics).
-    pub(super) fn apply_backpressure(&mut self, pk: usize) {
+    pub(super) fn apply_backpressure(&mut self, pk: ConnId) {
         if self.pressure.is_empty() {
             return;
         }
@@ -57,9 +58,9 @@ impl Broker {
         if let (true, Some(conn)) = (paused, self.conns.get_mut(pk)) {
             if !conn.paused {
                 conn.paused = true;
-                let at =
-                    self.timers
-                        .push(Instant::now() + MAX_PAUSE, TimerKind::Resume, pk, serial);
+                let at = self
+                    .timers
+                    .push(self.now + MAX_PAUSE, TimerKind::Resume, pk, serial);
                 conn.cold_mut().pause_until = Some(at);
             }
         }
@@ -67,7 +68,7 @@ impl Broker {
 
     /// Wakes the publishers waiting on `ck` if it is no longer congested
     /// (or is going away: `force`).
-    pub(super) fn release_waiters(&mut self, ck: usize, force: bool) {
+    pub(super) fn release_waiters(&mut self, ck: ConnId, force: bool) {
         let Some(conn) = self.conns.get(ck) else {
             return;
         };
@@ -96,7 +97,7 @@ impl Broker {
     }
 
     /// Lets a paused publisher be read again (its buffered packets first).
-    pub(super) fn resume(&mut self, pk: usize, serial: u32) {
+    pub(super) fn resume(&mut self, pk: ConnId, serial: u32) {
         if let Some(conn) = self.conns.get_mut(pk) {
             if conn.serial == serial && conn.paused {
                 conn.paused = false;
@@ -110,7 +111,7 @@ impl Broker {
 
     /// The longest pause of the publisher `pk` ended (only the timer of its
     /// current pause counts: older ones belong to pauses already lifted).
-    pub(super) fn pause_expired(&mut self, pk: usize, serial: u32, at: u64) {
+    pub(super) fn pause_expired(&mut self, pk: ConnId, serial: u32, at: u64) {
         let current = self.conns.get(pk).is_some_and(|c| {
             c.serial == serial && c.cold.as_ref().and_then(|c| c.pause_until) == Some(at)
         });

@@ -1,5 +1,5 @@
-//! A client as the broker sees it: a `Connection` (socket, buffers, the will,
-//! keepalive) and a `Session` (client id, subscriptions, message lists).
+//! A client as the broker core sees it: a `Connection` (protocol state,
+//! buffers, the will, keepalive; the socket is the shell's) and a `Session` (client id, subscriptions, message lists).
 //! They live in separate slabs and point at each other by key, so a session
 //! outlives its connection (clean session false) and a new connection can
 //! take a session over without moving anything.
@@ -7,8 +7,8 @@
 use std::collections::VecDeque;
 use std::rc::Rc;
 
-use super::database::{MsgLists, MsgSource, OutMsg};
-use super::stream::Stream;
+use super::ids::{BridgeId, ConnId, ListenerId, SessionId};
+use crate::broker::database::{MsgLists, MsgSource, OutMsg};
 use crate::protocol::{ProtocolVersion, QoS, Will};
 
 /// Why a connection is being closed; decides the log line and the will.
@@ -36,27 +36,30 @@ pub enum CloseReason {
     Shutdown,
 }
 
-/// Session key meaning "no session yet" (slab keys never get this high).
-const NO_SESSION: u32 = u32::MAX;
-/// Listener index of our own outgoing bridge connections.
-pub const NO_LISTENER: u32 = u32::MAX;
+/// What a connection is to the broker.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// A client that connected to one of our listeners.
+    Client(ListenerId),
+    /// Our own outgoing connection for a bridge.
+    Bridge(BridgeId),
+}
 
 /// One connection. Kept small because every idle client has one: what
 /// most clients never use lives in `cold`, allocated on first use.
 pub struct Connection {
-    pub stream: Stream,
     /// The buffers, while there is anything in them (an idle client holds
     /// none).
     pub io: Option<Box<IoBufs>>,
     pub cold: Option<Box<ConnCold>>,
     /// Unique among live connections (wraps after 2^32 connections); timers
-    /// check it, and the deadline, so a reused slab key never receives
+    /// check it, and the deadline, so a reused connection id never receives
     /// another connection's timeout.
     pub serial: u32,
-    /// The session key, once CONNECT was accepted (NO_SESSION before).
-    session: u32,
-    /// Index of the listener it arrived on (NO_LISTENER for bridges).
-    pub listener: u32,
+    /// The session, once CONNECT was accepted.
+    session: Option<SessionId>,
+    /// A client on a listener, or one of our bridges.
+    pub role: Role,
     /// When the last bytes arrived: the timer queue's milliseconds,
     /// truncated to 32 bits (compare with `wrapping_sub`; keepalive checks
     /// come at least every 1.5 × 65535 s, far inside the 49-day wrap).
@@ -71,8 +74,6 @@ pub struct Connection {
     pub closing: Option<CloseReason>,
     /// In the broker's dirty list for this turn.
     pub dirty: bool,
-    /// WRITABLE interest registered because the kernel pushed back.
-    pub want_write: bool,
     /// The listener's max_qos.
     pub max_qos: QoS,
     /// Not read from while clients it publishes to are congested.
@@ -106,9 +107,7 @@ pub struct ConnCold {
     /// queue's milliseconds).
     pub pause_until: Option<u64>,
     /// Publishers (key, serial) paused because this connection is congested.
-    pub waiters: Vec<(usize, u32)>,
-    /// Set on our outgoing bridge connections (index of the bridge).
-    pub bridge: Option<usize>,
+    pub waiters: Vec<(ConnId, u32)>,
     /// The bridge's topics, to remap topics in both directions.
     pub bridge_topics: Option<Rc<[crate::config::BridgeTopic]>>,
     /// The id logs show when it is not the session's: a bridge's remote
@@ -117,14 +116,13 @@ pub struct ConnCold {
 }
 
 impl Connection {
-    pub fn new(serial: u32, stream: Stream, listener: u32, now: u32) -> Connection {
+    pub fn new(serial: u32, role: Role, now: u32) -> Connection {
         Connection {
-            stream,
             io: None,
             cold: None,
             serial,
-            session: NO_SESSION,
-            listener,
+            session: None,
+            role,
             last_rx: now,
             timer_at: 0,
             keepalive: 0,
@@ -132,7 +130,6 @@ impl Connection {
             protocol: ProtocolVersion::V311,
             closing: None,
             dirty: false,
-            want_write: false,
             max_qos: QoS::ExactlyOnce,
             paused: false,
             release_wbuf: false,
@@ -140,12 +137,12 @@ impl Connection {
     }
 
     /// The session, once CONNECT was accepted.
-    pub fn session(&self) -> Option<usize> {
-        (self.session != NO_SESSION).then_some(self.session as usize)
+    pub fn session(&self) -> Option<SessionId> {
+        self.session
     }
 
-    pub fn set_session(&mut self, sk: usize) {
-        self.session = u32::try_from(sk).unwrap_or(NO_SESSION);
+    pub fn set_session(&mut self, sk: SessionId) {
+        self.session = Some(sk);
     }
 
     /// The cold part, allocated on first use.
@@ -154,8 +151,19 @@ impl Connection {
     }
 
     /// The bridge this outgoing connection belongs to.
-    pub fn bridge(&self) -> Option<usize> {
-        self.cold.as_ref().and_then(|c| c.bridge)
+    pub fn bridge(&self) -> Option<BridgeId> {
+        match self.role {
+            Role::Bridge(i) => Some(i),
+            Role::Client(_) => None,
+        }
+    }
+
+    /// The listener spec a client connected on (None for bridges).
+    pub fn listener(&self) -> Option<ListenerId> {
+        match self.role {
+            Role::Client(l) => Some(l),
+            Role::Bridge(_) => None,
+        }
     }
 
     pub fn mount_point(&self) -> Option<&Rc<str>> {
@@ -174,7 +182,7 @@ impl Connection {
         self.cold.as_mut().and_then(|c| c.will.take())
     }
 
-    pub fn take_waiters(&mut self) -> Vec<(usize, u32)> {
+    pub fn take_waiters(&mut self) -> Vec<(ConnId, u32)> {
         self.cold
             .as_mut()
             .map(|c| std::mem::take(&mut c.waiters))
@@ -199,12 +207,6 @@ impl Connection {
     /// No incomplete packet is waiting for more bytes.
     pub fn rbuf_is_empty(&self) -> bool {
         self.io.as_ref().is_none_or(|b| b.rbuf.is_empty())
-    }
-
-    /// The peer's "address:port" for log lines, asked of the socket (only
-    /// log lines need it, so it is not kept).
-    pub fn peer(&self) -> String {
-        self.stream.peer_name()
     }
 
     /// Gives back buffers that hold nothing, so an idle client costs no
@@ -235,29 +237,37 @@ pub struct Session {
     pub filters: Vec<(String, QoS)>,
     pub msgs: MsgLists,
     pub cold: Option<Box<SessionCold>>,
-    /// The connection's key while connected (NO_SESSION otherwise).
-    conn: u32,
+    /// The connection while connected.
+    conn: Option<ConnId>,
     /// Bumped at each disconnect; the expiry timer checks it.
     pub expiry_serial: u32,
     /// Index of the security file set that applies (the listener's).
     pub security: u16,
     pub clean: bool,
     pub protocol: ProtocolVersion,
-    /// A remote broker's bridge connected to us (try_private): what it sent
-    /// is not sent back to it.
-    pub is_bridge: bool,
+    /// Whose session it is: a client's, a remote bridge's or our bridge's.
+    pub role: SessionRole,
     /// Deliver with the retain flag as published (bridges) instead of 0.
     pub retain_as_published: bool,
     /// Messages are being dropped for this client (logged once per episode).
     pub dropping: bool,
 }
 
+/// Whose session it is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SessionRole {
+    Client,
+    /// A remote broker's bridge connected to us (try_private): what it sent
+    /// is not sent back to it.
+    RemoteBridge,
+    /// Our own outgoing bridge's local session: ACLs do not apply, topics
+    /// are remapped on the way out, and what it sent is not sent back.
+    Bridge(BridgeId),
+}
+
 /// The parts of a session most clients never need.
 #[derive(Default)]
 pub struct SessionCold {
-    /// Our own outgoing bridge (index into the broker's bridges): ACLs do
-    /// not apply, and topics are remapped on the way out.
-    pub bridge: Option<usize>,
     /// Retained messages matched by a new subscription, sent as the client
     /// takes them (not bounded by the queue limits, so none is dropped;
     /// each entry is a reference to the stored message).
@@ -273,24 +283,24 @@ impl Session {
             filters: Vec::new(),
             msgs: MsgLists::default(),
             cold: None,
-            conn: NO_SESSION,
+            conn: None,
             expiry_serial: 0,
             security: 0,
             clean,
             protocol: ProtocolVersion::V311,
-            is_bridge: false,
+            role: SessionRole::Client,
             retain_as_published: false,
             dropping: false,
         }
     }
 
     /// The connection's key while connected.
-    pub fn conn(&self) -> Option<usize> {
-        (self.conn != NO_SESSION).then_some(self.conn as usize)
+    pub fn conn(&self) -> Option<ConnId> {
+        self.conn
     }
 
-    pub fn set_conn(&mut self, ck: Option<usize>) {
-        self.conn = ck.and_then(|k| u32::try_from(k).ok()).unwrap_or(NO_SESSION);
+    pub fn set_conn(&mut self, ck: Option<ConnId>) {
+        self.conn = ck;
     }
 
     pub fn cold_mut(&mut self) -> &mut SessionCold {
@@ -298,8 +308,11 @@ impl Session {
     }
 
     /// Our own outgoing bridge this session belongs to.
-    pub fn bridge(&self) -> Option<usize> {
-        self.cold.as_ref().and_then(|c| c.bridge)
+    pub fn bridge(&self) -> Option<BridgeId> {
+        match self.role {
+            SessionRole::Bridge(i) => Some(i),
+            SessionRole::Client | SessionRole::RemoteBridge => None,
+        }
     }
 
     pub fn has_backlog(&self) -> bool {
@@ -315,11 +328,8 @@ mod tests {
     #[test]
     fn per_client_structs_stay_small() {
         use std::mem::size_of;
-        assert!(
-            size_of::<Connection>() <= 112,
-            "{}",
-            size_of::<Connection>()
-        );
+        // The stream lives in the shell now (its own table, by ConnId).
+        assert!(size_of::<Connection>() <= 64, "{}", size_of::<Connection>());
         assert!(size_of::<Session>() <= 176, "{}", size_of::<Session>());
     }
 }

@@ -7,8 +7,8 @@ use std::collections::HashMap;
 use std::rc::Rc;
 use std::time::Instant;
 
-use super::database::Message;
-use super::Broker;
+use super::Core;
+use crate::broker::database::Message;
 use crate::protocol::QoS;
 
 /// The load topics, in mosquitto's order; each has 1min/5min/15min.
@@ -35,7 +35,7 @@ pub struct SysTree {
     last_update: Option<Instant>,
 }
 
-impl Broker {
+impl Core {
     fn sys_publish(&mut self, topic: &str, value: String, always: bool) {
         if !always && self.sys.last.get(topic) == Some(&value) {
             return;
@@ -46,13 +46,13 @@ impl Broker {
     }
 
     /// Once at start-up.
-    pub(super) fn sys_start(&mut self) {
+    pub(super) fn sys_start(&mut self, now: Instant) {
         if self.settings.sys_interval == 0 {
             return;
         }
         let v = format!("mosquitto version {}", crate::VERSION);
         self.sys_publish("$SYS/broker/version", v, true);
-        self.sys_update(Instant::now());
+        self.sys_update(now);
     }
 
     /// Every `sys_interval` seconds.
@@ -64,7 +64,7 @@ impl Broker {
         let total = self.sessions.len() as u64;
         let disconnected = total.saturating_sub(connected);
         let s = self.stats.clone();
-        let (stored, stored_bytes) = super::database::store_totals();
+        let (stored, stored_bytes) = crate::broker::database::store_totals();
         let counts: [(&str, u64); 22] = [
             ("clients/total", total),
             ("clients/maximum", s.clients_maximum),
@@ -93,8 +93,11 @@ impl Broker {
             self.sys_publish(&format!("$SYS/broker/{name}"), v.to_string(), false);
         }
         // Only the broker binary counts its heap (see heap.rs).
-        if super::heap::current() > 0 {
-            let (now, max) = (super::heap::current(), super::heap::maximum());
+        if crate::broker::heap::current() > 0 {
+            let (now, max) = (
+                crate::broker::heap::current(),
+                crate::broker::heap::maximum(),
+            );
             self.sys_publish("$SYS/broker/heap/current", now.to_string(), false);
             self.sys_publish("$SYS/broker/heap/maximum", max.to_string(), false);
         }

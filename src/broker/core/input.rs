@@ -1,95 +1,49 @@
-//! Reading: drain the socket, cut whole packets out of the bytes, decode and
+//! Input: cut whole packets out of the bytes the shell read, decode and
 //! dispatch each. Only the tail of an incomplete packet is ever copied into
 //! the connection's own buffer.
 
-use std::io::{self, Read};
 use std::time::Instant;
 
 use super::context::CloseReason;
-use super::Broker;
+use super::ids::ConnId;
+use super::{Core, Transport};
 use crate::protocol::{fixed_header, DecodeError, Packet, PacketType, ProtocolVersion};
 
 /// Reads per connection per turn before others get their go.
-const READS_PER_TURN: usize = 16;
+pub const READS_PER_TURN: usize = 16;
 
 /// A CONNECT holds at most a few 64 KiB fields; anything larger before a
 /// client has been accepted is refused before it is buffered.
 const MAX_CONNECT_LEN: usize = 512 * 1024;
 
-impl Broker {
-    pub(super) fn read_conn(&mut self, ck: usize) {
-        // Packets left over from before a pause go first.
-        self.process_buffered(ck);
-        let mut scratch = std::mem::take(&mut self.read_scratch);
-        for turn in 0.. {
-            let Some(conn) = self.conns.get_mut(ck) else {
-                break;
-            };
-            if conn.closing.is_some() || conn.paused {
-                break;
+impl Core {
+    /// Bytes read from `ck` at `now`: handles every whole packet in them
+    /// (after any left from before) and keeps the tail of an incomplete one.
+    pub fn received(&mut self, ck: ConnId, data: &[u8], now: Instant, peers: &dyn Transport) {
+        self.now = now;
+        let now_ms = self.timers.now_ms(now) as u32;
+        let Some(conn) = self.conns.get_mut(ck) else {
+            return;
+        };
+        conn.last_rx = now_ms;
+        self.stats.bytes_received += data.len() as u64;
+        if conn.rbuf_is_empty() {
+            let used = self.process_bytes(ck, data, peers);
+            let rest = data.get(used..).unwrap_or(&[]);
+            if let (false, Some(conn)) = (rest.is_empty(), self.conns.get_mut(ck)) {
+                conn.io_mut().rbuf.extend_from_slice(rest);
             }
-            if turn == READS_PER_TURN {
-                self.read_again.push(ck);
-                break;
-            }
-            let n = match conn.stream.read(&mut scratch) {
-                Ok(0) => {
-                    self.schedule_close(ck, CloseReason::ConnectionLost);
-                    break;
-                }
-                Ok(n) => n,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e)
-                    if e.kind() == io::ErrorKind::InvalidData
-                        && conn.stream.websocket().is_some() =>
-                {
-                    // libwebsockets closes such a client without a word
-                    // to mosquitto's log; the reason is worth a debug line.
-                    crate::debug!("Closing websocket connection from {}: {e}.", conn.peer());
-                    self.schedule_close(ck, CloseReason::ConnectionLost);
-                    break;
-                }
-                Err(e) => {
-                    // A refused TLS handshake (untrusted, expired or revoked
-                    // certificate, wrong PSK, not TLS at all) says why.
-                    // Bridges say it when the connection closes, whichever
-                    // of reading or writing met the failure.
-                    if conn.stream.is_tls()
-                        && conn.bridge().is_none()
-                        && self.settings.connection_messages
-                    {
-                        crate::notice!("Client connection from {} failed: {e}.", conn.peer());
-                    }
-                    self.schedule_close(ck, CloseReason::ConnectionLost);
-                    break;
-                }
-            };
-            conn.last_rx = self.timers.now_ms(Instant::now()) as u32;
-            self.stats.bytes_received += n as u64;
-            let data = scratch.get(..n).unwrap_or(&[]);
-            if conn.rbuf_is_empty() {
-                let used = self.process_bytes(ck, data);
-                let rest = data.get(used..).unwrap_or(&[]);
-                if let (false, Some(conn)) = (rest.is_empty(), self.conns.get_mut(ck)) {
-                    conn.io_mut().rbuf.extend_from_slice(rest);
-                }
-            } else {
-                conn.io_mut().rbuf.extend_from_slice(data);
-                self.process_buffered(ck);
-            }
-        }
-        self.read_scratch = scratch;
-        // A websocket may have answered by itself (handshake, ping).
-        if let Some(conn) = self.conns.get_mut(ck) {
-            if conn.stream.has_own_output() {
-                Self::mark_dirty(&mut self.dirty, conn, ck);
-            }
+        } else {
+            conn.io_mut().rbuf.extend_from_slice(data);
+            self.process_buffered(ck, now, peers);
         }
     }
 
-    /// Handles the whole packets in the connection's carry-over buffer.
-    fn process_buffered(&mut self, ck: usize) {
+    /// Handles the whole packets in the connection's carry-over buffer
+    /// (the shell calls it before reading: packets left from before a
+    /// pause go first).
+    pub fn process_buffered(&mut self, ck: ConnId, now: Instant, peers: &dyn Transport) {
+        self.now = now;
         let Some(conn) = self.conns.get_mut(ck) else {
             return;
         };
@@ -97,7 +51,7 @@ impl Broker {
             return;
         }
         let mut buf = std::mem::take(&mut conn.io_mut().rbuf);
-        let used = self.process_bytes(ck, &buf);
+        let used = self.process_bytes(ck, &buf, peers);
         buf.drain(..used.min(buf.len()));
         if buf.capacity() > 64 * 1024 && buf.len() < 16 * 1024 {
             buf.shrink_to(16 * 1024);
@@ -110,7 +64,7 @@ impl Broker {
     /// Handles every whole packet at the front of `data`; returns how many
     /// bytes were used. Stops at the first incomplete packet or once the
     /// connection is closing.
-    fn process_bytes(&mut self, ck: usize, data: &[u8]) -> usize {
+    fn process_bytes(&mut self, ck: ConnId, data: &[u8], peers: &dyn Transport) -> usize {
         let mut pos = 0;
         loop {
             let Some(conn) = self.conns.get(ck) else {
@@ -150,20 +104,20 @@ impl Broker {
             pos += header.total_len();
             self.stats.msgs_received += 1;
             match Packet::decode(&header, body, conn.protocol) {
-                Ok(packet) => self.handle_packet(ck, packet),
-                Err(e) => self.decode_error(ck, e),
+                Ok(packet) => self.handle_packet(ck, packet, peers),
+                Err(e) => self.decode_error(ck, e, peers),
             }
         }
     }
 
-    fn decode_error(&mut self, ck: usize, e: DecodeError) {
+    fn decode_error(&mut self, ck: ConnId, e: DecodeError, peers: &dyn Transport) {
         if let DecodeError::UnsupportedProtocolVersion(v) = e {
             if let Some(conn) = self.conns.get_mut(ck) {
                 if conn.session().is_none() {
                     if self.settings.connection_messages {
                         crate::information!(
                             "Invalid protocol version {v} in CONNECT from {}.",
-                            conn.peer()
+                            peers.peer_name(ck)
                         );
                     }
                     self.send_connack_refusal(ck, 1);
@@ -183,19 +137,19 @@ impl Broker {
         self.schedule_close(ck, reason);
     }
 
-    fn handle_packet(&mut self, ck: usize, packet: Packet) {
+    fn handle_packet(&mut self, ck: ConnId, packet: Packet, peers: &dyn Transport) {
         let Some(conn) = self.conns.get(ck) else {
             return;
         };
         if conn.session().is_none() {
             match packet {
-                Packet::Connect(c) => self.handle_connect(ck, *c),
+                Packet::Connect(c) => self.handle_connect(ck, *c, peers),
                 _ => self.schedule_close(ck, CloseReason::Protocol),
             }
             return;
         }
         let version = conn.protocol;
-        if conn.bridge().is_some() && super::bridge::bridge_packet(self, ck, &packet) {
+        if conn.bridge().is_some() && self.bridge_packet(ck, &packet) {
             return;
         }
         match packet {
@@ -232,7 +186,7 @@ impl Broker {
     }
 
     /// The connection's client id for log lines.
-    pub(super) fn conn_id(&self, ck: usize) -> &str {
+    pub(super) fn conn_id(&self, ck: ConnId) -> &str {
         self.conns
             .get(ck)
             .map(|c| self.log_id_of(c))
@@ -240,7 +194,7 @@ impl Broker {
     }
 
     /// Encodes `packet` into the connection's output buffer.
-    pub(super) fn send_packet(&mut self, ck: usize, packet: &Packet, version: ProtocolVersion) {
+    pub(super) fn send_packet(&mut self, ck: ConnId, packet: &Packet, version: ProtocolVersion) {
         if let Some(conn) = self.conns.get_mut(ck) {
             packet.encode(conn.out(), version);
             self.stats.msgs_sent += 1;

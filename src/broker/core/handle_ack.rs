@@ -3,33 +3,34 @@
 //! persistent session counts as a change for `autosave_on_changes`, so
 //! with it the saved state never lags what the peer was told.
 
-use super::database::OutState;
-use super::Broker;
+use super::ids::{ConnId, SessionId};
+use super::Core;
+use crate::broker::database::OutState;
 use crate::protocol::{Ack, Packet};
 
-impl Broker {
-    fn session_of(&self, ck: usize) -> Option<usize> {
+impl Core {
+    fn session_of(&self, ck: ConnId) -> Option<SessionId> {
         self.conns.get(ck).and_then(|c| c.session())
     }
 
     /// A persistent session's message state changed.
-    fn note_session_change(&mut self, sk: usize) {
+    fn note_session_change(&mut self, sk: SessionId) {
         if self.sessions.get(sk).is_some_and(|s| !s.clean) {
             self.note_change();
         }
     }
 
-    pub(super) fn handle_puback(&mut self, ck: usize, id: u16) {
+    pub(super) fn handle_puback(&mut self, ck: ConnId, id: u16) {
         crate::debug!("Received PUBACK from {} (Mid: {id})", self.conn_id(ck));
         self.complete(ck, id, OutState::WaitPubAck);
     }
 
-    pub(super) fn handle_pubcomp(&mut self, ck: usize, id: u16) {
+    pub(super) fn handle_pubcomp(&mut self, ck: ConnId, id: u16) {
         crate::debug!("Received PUBCOMP from {} (Mid: {id})", self.conn_id(ck));
         self.complete(ck, id, OutState::WaitPubComp);
     }
 
-    fn complete(&mut self, ck: usize, id: u16, state: OutState) {
+    fn complete(&mut self, ck: ConnId, id: u16, state: OutState) {
         let Some(sk) = self.session_of(ck) else {
             return;
         };
@@ -44,7 +45,7 @@ impl Broker {
         }
     }
 
-    pub(super) fn handle_pubrec(&mut self, ck: usize, id: u16) {
+    pub(super) fn handle_pubrec(&mut self, ck: ConnId, id: u16) {
         crate::debug!("Received PUBREC from {} (Mid: {id})", self.conn_id(ck));
         let Some(sk) = self.session_of(ck) else {
             return;
@@ -65,7 +66,7 @@ impl Broker {
         self.send_packet(ck, &Packet::PubRel(Ack::new(id)), version);
     }
 
-    pub(super) fn handle_pubrel(&mut self, ck: usize, id: u16) {
+    pub(super) fn handle_pubrel(&mut self, ck: ConnId, id: u16) {
         crate::debug!("Received PUBREL from {} (Mid: {id})", self.conn_id(ck));
         let Some(sk) = self.session_of(ck) else {
             return;

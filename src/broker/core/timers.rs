@@ -11,6 +11,8 @@ use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::time::{Duration, Instant};
 
+use super::ids::Id;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum TimerKind {
     /// Keepalive or CONNECT deadline of the connection in `key`.
@@ -76,16 +78,38 @@ pub struct TimerQueue {
     epoch: Instant,
 }
 
-impl Default for TimerQueue {
-    fn default() -> TimerQueue {
-        TimerQueue {
-            heap: BinaryHeap::new(),
-            epoch: Instant::now(),
-        }
+/// What a timer is about: a connection, a session, a bridge (their ids),
+/// or nothing in particular (0).
+pub trait TimerKey {
+    fn timer_key(self) -> usize;
+}
+
+impl<K: Id> TimerKey for K {
+    fn timer_key(self) -> usize {
+        self.index()
     }
 }
 
+impl TimerKey for usize {
+    fn timer_key(self) -> usize {
+        self
+    }
+}
+
+/// A duration in whole milliseconds (saturating).
+pub fn duration_ms(d: std::time::Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
 impl TimerQueue {
+    /// An empty queue whose clock starts at `epoch`.
+    pub fn new(epoch: Instant) -> TimerQueue {
+        TimerQueue {
+            heap: BinaryHeap::new(),
+            epoch,
+        }
+    }
+
     /// `t` on the queue's clock, rounded down: "now" for due checks.
     pub fn now_ms(&self, t: Instant) -> u64 {
         let d = t.saturating_duration_since(self.epoch);
@@ -100,16 +124,17 @@ impl TimerQueue {
 
     /// Schedules at `at` (rounded up to the millisecond); returns the
     /// deadline as stored, which the popped timer will carry.
-    pub fn push(&mut self, at: Instant, kind: TimerKind, key: usize, serial: u32) -> u64 {
+    pub fn push(&mut self, at: Instant, kind: TimerKind, key: impl TimerKey, serial: u32) -> u64 {
         let at = self.deadline_ms(at);
         self.push_ms(at, kind, key, serial);
         at
     }
 
-    /// Schedules at `at` milliseconds on the queue's clock. Keys are slab
-    /// keys or small indexes: they fit in 32 bits (and the serial check
+    /// Schedules at `at` milliseconds on the queue's clock. Keys are typed
+    /// ids or small indexes: they fit in 32 bits (and the serial check
     /// guards against any that would not).
-    pub fn push_ms(&mut self, at: u64, kind: TimerKind, key: usize, serial: u32) {
+    pub fn push_ms(&mut self, at: u64, kind: TimerKind, key: impl TimerKey, serial: u32) {
+        let key = key.timer_key();
         let at = at.min(u64::MAX >> KIND_BITS);
         self.heap.push(Reverse(Entry {
             at_kind: (at << KIND_BITS) | kind as u64,
@@ -149,7 +174,7 @@ mod tests {
 
     #[test]
     fn earliest_first_and_only_when_due() {
-        let mut q = TimerQueue::default();
+        let mut q = TimerQueue::new(Instant::now());
         let t0 = q.epoch;
         q.push(t0 + Duration::from_secs(5), TimerKind::Keepalive, 1, 1);
         q.push(t0 + Duration::from_secs(1), TimerKind::SessionExpiry, 2, 7);
@@ -164,7 +189,7 @@ mod tests {
 
     #[test]
     fn kinds_round_trip_and_deadlines_round_up() {
-        let mut q = TimerQueue::default();
+        let mut q = TimerQueue::new(Instant::now());
         let t0 = q.epoch;
         let kinds = [
             TimerKind::Keepalive,

@@ -4,10 +4,11 @@
 
 use std::rc::Rc;
 
-use super::context::{Connection, Session};
-use super::database::{Limits, Message, MsgSource, OutMsg, OutState};
-use super::security::{Access, SecurityFiles};
-use super::Broker;
+use super::context::{Connection, Session, SessionRole};
+use super::ids::{ConnId, SessionId};
+use super::Core;
+use crate::broker::database::{Limits, Message, MsgSource, OutMsg, OutState};
+use crate::broker::security::{Access, SecurityFiles};
 use crate::protocol::{encode_publish, publish_len, Ack, Packet, PublishHeader, QoS};
 
 /// Output a connection may hold unwritten before QoS 0 messages to it are
@@ -19,7 +20,7 @@ fn write_publish(conn: &mut Connection, m: &OutMsg, dup: bool) {
     // Only bridges rename topics, so only they pay for an allocation.
     let remapped = conn
         .bridge_topics()
-        .and_then(|t| super::bridge_topic::local_to_remote(t, &m.msg.topic));
+        .and_then(|t| crate::broker::bridge_topic::local_to_remote(t, &m.msg.topic));
     let topic = match (&remapped, conn.mount_point()) {
         (Some(r), _) => r.as_str(),
         (None, Some(mp)) => m.msg.topic.strip_prefix(&**mp).unwrap_or(&m.msg.topic),
@@ -107,10 +108,10 @@ fn source_may_publish(files: Option<&SecurityFiles>, src: &MsgSource, topic: &st
     })
 }
 
-impl Broker {
+impl Core {
     /// Stores (if retained) and routes a message. `origin` is the session
     /// that published it: a bridge never gets its own messages back.
-    pub(super) fn publish_message(&mut self, msg: Rc<Message>, origin: Option<usize>) {
+    pub(crate) fn publish_message(&mut self, msg: Rc<Message>, origin: Option<SessionId>) {
         self.pressure.clear();
         if msg.retain {
             self.retained.store(&msg);
@@ -126,15 +127,18 @@ impl Broker {
             targets.dedup_by_key(|s| s.session);
         }
         for t in &targets {
-            let Some(sess) = self.sessions.get(t.session) else {
+            let Some(sk) = SessionId::from_index(t.session) else {
                 continue;
             };
-            let bridge = sess.is_bridge || sess.bridge().is_some();
-            if bridge && origin == Some(t.session) {
+            let Some(sess) = self.sessions.get(sk) else {
+                continue;
+            };
+            let bridge = sess.role != SessionRole::Client;
+            if bridge && origin == Some(sk) {
                 continue;
             }
             let retain = sess.retain_as_published && msg.retain;
-            if !self.read_allowed(t.session, &msg.topic) {
+            if !self.read_allowed(sk, &msg.topic) {
                 continue;
             }
             let qos = if self.settings.upgrade_outgoing_qos {
@@ -142,14 +146,14 @@ impl Broker {
             } else {
                 msg.qos.min(t.qos)
             };
-            self.deliver(t.session, &msg, qos, retain);
+            self.deliver(sk, &msg, qos, retain);
         }
         self.match_scratch = targets;
     }
 
     /// The ACL's verdict on delivering `topic` to a session; without an ACL
     /// file every read is allowed, so the common case costs nothing.
-    pub(super) fn read_allowed(&self, sk: usize, topic: &str) -> bool {
+    pub(super) fn read_allowed(&self, sk: SessionId, topic: &str) -> bool {
         let Some(sess) = self.sessions.get(sk) else {
             return false;
         };
@@ -193,7 +197,7 @@ impl Broker {
     }
 
     /// Delivers to one session and marks its connection for flushing.
-    pub(super) fn deliver(&mut self, sk: usize, msg: &Rc<Message>, qos: QoS, retain: bool) {
+    pub(super) fn deliver(&mut self, sk: SessionId, msg: &Rc<Message>, qos: QoS, retain: bool) {
         let bridge = self.sessions.get(sk).and_then(|s| s.bridge());
         if let Some(i) = bridge {
             let max = self.bridge_max_packet(i);
@@ -262,7 +266,7 @@ impl Broker {
     }
 
     /// Moves queued messages into flight while there is room.
-    pub(super) fn refill_inflight(&mut self, ck: usize, sk: usize) {
+    pub(super) fn refill_inflight(&mut self, ck: ConnId, sk: SessionId) {
         let (Some(sess), Some(conn)) = (self.sessions.get_mut(sk), self.conns.get_mut(ck)) else {
             return;
         };
@@ -300,7 +304,7 @@ impl Broker {
     /// Moves retained-backlog messages into the output while the client
     /// keeps up: QoS 0 up to the low-water mark of unwritten bytes, QoS 1/2
     /// within the in-flight window. True if anything was written.
-    pub(super) fn pump_backlog(&mut self, ck: usize, sk: usize) -> bool {
+    pub(super) fn pump_backlog(&mut self, ck: ConnId, sk: SessionId) -> bool {
         let (Some(sess), Some(conn)) = (self.sessions.get_mut(sk), self.conns.get_mut(ck)) else {
             return false;
         };
@@ -335,7 +339,7 @@ impl Broker {
 
     /// A persistent session got its client back: resend what was in flight
     /// (PUBLISH with DUP, or PUBREL), then send what was queued.
-    pub(super) fn resume_session(&mut self, ck: usize, sk: usize) {
+    pub(super) fn resume_session(&mut self, ck: ConnId, sk: SessionId) {
         let (Some(sess), Some(conn)) = (self.sessions.get_mut(sk), self.conns.get_mut(ck)) else {
             return;
         };
