@@ -228,6 +228,8 @@ impl Broker {
             Packet::ConnAck(_) | Packet::SubAck(_) | Packet::UnsubAck(_) | Packet::PingResp => {
                 self.schedule_close(ck, CloseReason::Protocol)
             }
+            // Extended authentication is not offered, so AUTH is unexpected.
+            Packet::Auth(_) => self.schedule_close(ck, CloseReason::Protocol),
         }
     }
 

@@ -2,7 +2,7 @@
 
 use super::codec::{bytes_len, put_bytes, put_fixed_header, put_u16, Reader};
 use super::error::DecodeError;
-use super::properties::Properties;
+use super::properties::{Properties, PropertyContext};
 use super::topic::valid_topic_name;
 use super::{ProtocolVersion, QoS};
 
@@ -70,14 +70,14 @@ impl Connect {
         }
         let keep_alive = r.u16()?;
         let properties = if protocol == ProtocolVersion::V5 {
-            Properties::decode(&mut r)?
+            Properties::decode_for(&mut r, PropertyContext::Connect)?
         } else {
             Properties::default()
         };
         let client_id = r.string()?.to_owned();
         let will = if has_will {
             let properties = if protocol == ProtocolVersion::V5 {
-                Properties::decode(&mut r)?
+                Properties::decode_for(&mut r, PropertyContext::Will)?
             } else {
                 Properties::default()
             };
@@ -305,6 +305,77 @@ mod tests {
         let n = b.len();
         b[n - 3] = b'#';
         assert_eq!(Connect::decode(0, &b), Err(DecodeError::InvalidTopicName));
+    }
+
+    fn v5() -> Connect {
+        let mut c = minimal();
+        c.protocol = ProtocolVersion::V5;
+        c.properties.set_session_expiry_interval(30);
+        c.properties.set_receive_maximum(5);
+        let mut wp = Properties::default();
+        wp.set_will_delay_interval(9);
+        wp.set_payload_format_utf8(true);
+        c.will = Some(Will {
+            topic: "w".into(),
+            payload: b"x".to_vec(),
+            qos: QoS::AtLeastOnce,
+            retain: false,
+            properties: wp,
+        });
+        c.password = Some(b"p".to_vec());
+        c
+    }
+
+    #[test]
+    fn byte_exact_v5() {
+        let mut out = Vec::new();
+        v5().encode(&mut out);
+        #[rustfmt::skip]
+        let want = [
+            0x10, 39,
+            0, 4, b'M', b'Q', b'T', b'T', 5,
+            0x02 | 0x04 | 0x08 | 0x40, 0, 60,
+            8, 0x11, 0, 0, 0, 30, 0x21, 0, 5,
+            0, 1, b'c',
+            7, 0x01, 1, 0x18, 0, 0, 0, 9,
+            0, 1, b'w', 0, 1, b'x',
+            0, 1, b'p',
+        ];
+        assert_eq!(out, want);
+        assert_eq!(Connect::decode(0, &out[2..]).unwrap(), v5());
+    }
+
+    #[test]
+    fn v5_property_rules() {
+        // Will delay in the CONNECT properties instead of the will's.
+        let mut c = v5();
+        c.properties.set_will_delay_interval(1);
+        let mut out = Vec::new();
+        c.encode(&mut out);
+        assert_eq!(
+            Connect::decode(0, &out[2..]),
+            Err(DecodeError::PropertyNotAllowed(0x18))
+        );
+        // Receive maximum 0.
+        let mut c = v5();
+        c.properties.set_receive_maximum(0);
+        out.clear();
+        c.encode(&mut out);
+        assert_eq!(
+            Connect::decode(0, &out[2..]),
+            Err(DecodeError::InvalidPropertyValue(0x21))
+        );
+        // Session expiry in the will.
+        let mut c = v5();
+        if let Some(w) = c.will.as_mut() {
+            w.properties.set_session_expiry_interval(1);
+        }
+        out.clear();
+        c.encode(&mut out);
+        assert_eq!(
+            Connect::decode(0, &out[2..]),
+            Err(DecodeError::PropertyNotAllowed(0x11))
+        );
     }
 
     #[test]

@@ -2,7 +2,10 @@
 
 use super::codec::{bytes_len, put_bytes, put_fixed_header, put_u16, Reader};
 use super::error::DecodeError;
-use super::properties::Properties;
+use super::packet::PacketType;
+use super::properties::{Properties, PropertyContext};
+use super::reason::ReasonCode;
+use super::sub_options::SubscriptionOptions;
 use super::topic::valid_topic_filter;
 use super::{ProtocolVersion, QoS};
 
@@ -26,12 +29,49 @@ fn packet_id(r: &mut Reader<'_>) -> Result<u16, DecodeError> {
     }
 }
 
-fn properties(r: &mut Reader<'_>, version: ProtocolVersion) -> Result<Properties, DecodeError> {
+fn properties(
+    r: &mut Reader<'_>,
+    version: ProtocolVersion,
+    ctx: PropertyContext,
+) -> Result<Properties, DecodeError> {
     if version == ProtocolVersion::V5 {
-        Properties::decode(r)
+        Properties::decode_for(r, ctx)
     } else {
         Ok(Properties::default())
     }
+}
+
+/// MQTT 5 acknowledgements carry one reason code per filter, each of which
+/// must be on the packet's list.
+fn check_codes(codes: &[u8], packet: PacketType) -> Result<(), DecodeError> {
+    match codes.iter().find(|&&c| !ReasonCode(c).allowed_in(packet)) {
+        Some(&code) => Err(DecodeError::InvalidReasonCode {
+            packet_type: packet as u8,
+            code,
+        }),
+        None => Ok(()),
+    }
+}
+
+/// The options byte after one SUBSCRIBE filter. 3.1.1 reserves the upper
+/// six bits; MQTT 5's rules are in `SubscriptionOptions::from_byte`.
+fn read_options(r: &mut Reader<'_>, f: &str, version: ProtocolVersion) -> Result<u8, DecodeError> {
+    let opts = r.u8()?;
+    if version == ProtocolVersion::V5 {
+        let o = SubscriptionOptions::from_byte(opts)?;
+        if o.no_local && f.starts_with("$share/") {
+            return Err(DecodeError::NoLocalOnSharedSubscription);
+        }
+        return Ok(opts);
+    }
+    if opts & 0xFC != 0 {
+        return Err(DecodeError::BadFlags {
+            packet_type: 8,
+            flags: opts,
+        });
+    }
+    QoS::from_u8(opts & 0x03).ok_or(DecodeError::InvalidQos)?;
+    Ok(opts)
 }
 
 /// The fixed header, packet id and (MQTT 5 only) properties that all four
@@ -65,24 +105,12 @@ impl Subscribe {
     pub fn decode(body: &[u8], version: ProtocolVersion) -> Result<Subscribe, DecodeError> {
         let mut r = Reader::new(body);
         let packet_id = packet_id(&mut r)?;
-        let properties = properties(&mut r, version)?;
+        let properties = properties(&mut r, version, PropertyContext::Subscribe)?;
         let mut filters = Vec::new();
         let mut options = Vec::new();
         while !r.is_empty() {
             let f = filter(&mut r)?;
-            let opts = r.u8()?;
-            // 3.1.1 reserves the upper six bits; 5 reserves the upper two.
-            let reserved = if version == ProtocolVersion::V5 {
-                0xC0
-            } else {
-                0xFC
-            };
-            if opts & reserved != 0 {
-                return Err(DecodeError::BadFlags {
-                    packet_type: 8,
-                    flags: opts,
-                });
-            }
+            let opts = read_options(&mut r, &f, version)?;
             let qos = QoS::from_u8(opts & 0x03).ok_or(DecodeError::InvalidQos)?;
             filters.push((f, qos));
             options.push(opts);
@@ -96,6 +124,20 @@ impl Subscribe {
             options,
             properties,
         })
+    }
+
+    /// The options of filter `i` (MQTT 5 bits are all clear for 3.1.1).
+    pub fn options_at(&self, i: usize) -> SubscriptionOptions {
+        let qos = self.filters.get(i).map_or(QoS::AtMostOnce, |(_, q)| *q);
+        let byte = self.options.get(i).copied().unwrap_or(0);
+        SubscriptionOptions::from_byte_lenient(byte, qos)
+    }
+
+    /// Adds a filter with its options, keeping `filters` and `options` in
+    /// step.
+    pub fn push(&mut self, filter: impl Into<String>, opts: SubscriptionOptions) {
+        self.filters.push((filter.into(), opts.qos));
+        self.options.push(opts.to_byte());
     }
 
     pub fn encode(&self, out: &mut Vec<u8>, version: ProtocolVersion) {
@@ -130,10 +172,13 @@ impl SubAck {
     pub fn decode(body: &[u8], version: ProtocolVersion) -> Result<SubAck, DecodeError> {
         let mut r = Reader::new(body);
         let packet_id = packet_id(&mut r)?;
-        let properties = properties(&mut r, version)?;
+        let properties = properties(&mut r, version, PropertyContext::SubAck)?;
         let codes = r.rest().to_vec();
         if codes.is_empty() {
             return Err(DecodeError::EmptySubscription);
+        }
+        if version == ProtocolVersion::V5 {
+            check_codes(&codes, PacketType::SubAck)?;
         }
         Ok(SubAck {
             packet_id,
@@ -166,7 +211,7 @@ impl Unsubscribe {
     pub fn decode(body: &[u8], version: ProtocolVersion) -> Result<Unsubscribe, DecodeError> {
         let mut r = Reader::new(body);
         let packet_id = packet_id(&mut r)?;
-        let properties = properties(&mut r, version)?;
+        let properties = properties(&mut r, version, PropertyContext::Unsubscribe)?;
         let mut filters = Vec::new();
         while !r.is_empty() {
             filters.push(filter(&mut r)?);
@@ -217,8 +262,9 @@ impl UnsubAck {
         let packet_id = packet_id(&mut r)?;
         let mut ack = UnsubAck::new(packet_id);
         if version == ProtocolVersion::V5 {
-            ack.properties = Properties::decode(&mut r)?;
+            ack.properties = Properties::decode_for(&mut r, PropertyContext::UnsubAck)?;
             ack.codes = r.rest().to_vec();
+            check_codes(&ack.codes, PacketType::UnsubAck)?;
         }
         r.finish()?;
         Ok(ack)
