@@ -20,6 +20,8 @@ mod reason;
 mod sub_options;
 mod subscribe;
 pub mod topic;
+#[cfg(test)]
+mod v5_tests;
 pub mod websocket;
 
 pub use ack::Ack;

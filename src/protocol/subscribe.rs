@@ -291,6 +291,7 @@ impl UnsubAck {
 
 #[cfg(test)]
 mod tests {
+    use super::super::sub_options::RetainHandling;
     use super::*;
     const V: ProtocolVersion = ProtocolVersion::V311;
 
@@ -378,5 +379,132 @@ mod tests {
         UnsubAck::new(3).encode(&mut out, V);
         assert_eq!(out, [0xB0, 2, 0, 3]);
         assert_eq!(UnsubAck::decode(&out[2..], V).unwrap(), UnsubAck::new(3));
+    }
+
+    const V5: ProtocolVersion = ProtocolVersion::V5;
+
+    #[test]
+    fn v5_subscribe_vectors() {
+        let mut s = Subscribe {
+            packet_id: 1,
+            filters: Vec::new(),
+            options: Vec::new(),
+            properties: Properties::default(),
+        };
+        s.properties.set_subscription_identifier(300);
+        s.push(
+            "a/+",
+            SubscriptionOptions {
+                qos: QoS::AtLeastOnce,
+                no_local: true,
+                retain_as_published: true,
+                retain_handling: RetainHandling::DoNotSend,
+            },
+        );
+        s.push("$share/g/x", SubscriptionOptions::new(QoS::ExactlyOnce));
+        let mut out = Vec::new();
+        s.encode(&mut out, V5);
+        #[rustfmt::skip]
+        let want = [
+            0x82, 25, 0, 1, 3, 0x0B, 0xAC, 0x02,
+            0, 3, b'a', b'/', b'+', 0x2D,
+            0, 10, b'$', b's', b'h', b'a', b'r', b'e', b'/', b'g', b'/', b'x', 0x02,
+        ];
+        assert_eq!(out, want);
+        let d = Subscribe::decode(&out[2..], V5).unwrap();
+        assert_eq!(d, s);
+        assert_eq!(d.options_at(0).retain_handling, RetainHandling::DoNotSend);
+        assert!(d.options_at(0).no_local);
+        assert_eq!(d.options_at(1), SubscriptionOptions::new(QoS::ExactlyOnce));
+        assert_eq!(d.options_at(9), SubscriptionOptions::default());
+    }
+
+    #[test]
+    fn v5_subscribe_invalid() {
+        let with = |opts: u8, f: &[u8]| {
+            let mut b = vec![0, 1, 0, 0, f.len() as u8];
+            b.extend_from_slice(f);
+            b.push(opts);
+            Subscribe::decode(&b, V5)
+        };
+        assert_eq!(
+            with(0x40, b"a"),
+            Err(DecodeError::ReservedSubscriptionBits(0x40))
+        );
+        assert_eq!(with(0x30, b"a"), Err(DecodeError::InvalidRetainHandling));
+        assert_eq!(with(0x03, b"a"), Err(DecodeError::InvalidQos));
+        assert_eq!(
+            with(0x04, b"$share/g/a"),
+            Err(DecodeError::NoLocalOnSharedSubscription)
+        );
+        assert!(with(0x2E, b"a").is_ok());
+        assert_eq!(
+            DecodeError::ReservedSubscriptionBits(0x40).reason_code(),
+            ReasonCode::MALFORMED_PACKET
+        );
+        assert_eq!(
+            DecodeError::InvalidRetainHandling.reason_code(),
+            ReasonCode::PROTOCOL_ERROR
+        );
+        // The property block is required at 5, and checked.
+        assert_eq!(
+            Subscribe::decode(&[0, 1, 0, 1, b'a', 0], V5),
+            Err(DecodeError::Truncated)
+        );
+        assert_eq!(
+            Subscribe::decode(&[0, 1, 4, 0x0B, 1, 0x0B, 2, 0, 1, b'a', 0], V5),
+            Err(DecodeError::DuplicateProperty(0x0B))
+        );
+    }
+
+    #[test]
+    fn v5_acks() {
+        let mut a = SubAck {
+            packet_id: 2,
+            codes: vec![0, 2, 0x8F, 0xA2],
+            properties: Properties::default(),
+        };
+        a.properties.set_reason_string("r");
+        let mut out = Vec::new();
+        a.encode(&mut out, V5);
+        assert_eq!(out, [0x90, 11, 0, 2, 4, 0x1F, 0, 1, b'r', 0, 2, 0x8F, 0xA2]);
+        assert_eq!(SubAck::decode(&out[2..], V5).unwrap(), a);
+        assert_eq!(
+            SubAck::decode(&[0, 2, 0, 0x11], V5),
+            Err(DecodeError::InvalidReasonCode {
+                packet_type: 9,
+                code: 0x11
+            })
+        );
+        let mut u = UnsubAck::new(3);
+        u.codes = vec![0x00, 0x11, 0x87];
+        out.clear();
+        u.encode(&mut out, V5);
+        assert_eq!(out, [0xB0, 6, 0, 3, 0, 0, 0x11, 0x87]);
+        assert_eq!(UnsubAck::decode(&out[2..], V5).unwrap(), u);
+        assert_eq!(
+            UnsubAck::decode(&[0, 3, 0, 0x02], V5),
+            Err(DecodeError::InvalidReasonCode {
+                packet_type: 11,
+                code: 0x02
+            })
+        );
+        let mut un = Unsubscribe {
+            packet_id: 4,
+            filters: vec!["t".into()],
+            properties: Properties::default(),
+        };
+        un.properties.add_user_property("a", "b");
+        out.clear();
+        un.encode(&mut out, V5);
+        assert_eq!(
+            out,
+            [0xA2, 13, 0, 4, 7, 0x26, 0, 1, b'a', 0, 1, b'b', 0, 1, b't']
+        );
+        assert_eq!(Unsubscribe::decode(&out[2..], V5).unwrap(), un);
+        assert_eq!(
+            Unsubscribe::decode(&[0, 4, 2, 0x1F, 0, 0, 1, b't'], V5),
+            Err(DecodeError::Truncated)
+        );
     }
 }
