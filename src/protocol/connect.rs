@@ -1,6 +1,6 @@
 //! CONNECT: the first packet of every connection.
 
-use super::codec::{bytes_len, put_bytes, put_fixed_header, put_u16, Reader};
+use super::codec::{bytes_len, put_bytes, put_fixed_header, put_u16, varint_len, Reader};
 use super::error::DecodeError;
 use super::properties::{Properties, PropertyContext};
 use super::topic::valid_topic_name;
@@ -131,13 +131,8 @@ impl Connect {
         })
     }
 
-    pub fn encode(&self, out: &mut Vec<u8>) {
-        let v5 = self.protocol == ProtocolVersion::V5;
-        let name = self.protocol.protocol_name();
-        let mut len = bytes_len(name.len()) + 1 + 1 + 2 + bytes_len(self.client_id.len());
-        if v5 {
-            len += self.properties.encoded_len();
-        }
+    /// The CONNECT flags byte for this packet's fields.
+    fn flags(&self) -> u8 {
         let mut cf = 0u8;
         if self.clean_session {
             cf |= 0x02;
@@ -147,19 +142,45 @@ impl Connect {
             if w.retain {
                 cf |= 0x20;
             }
+        }
+        if self.username.is_some() {
+            cf |= 0x80;
+        }
+        if self.password.is_some() {
+            cf |= 0x40;
+        }
+        cf
+    }
+
+    fn remaining_len(&self) -> usize {
+        let v5 = self.protocol == ProtocolVersion::V5;
+        let name = self.protocol.protocol_name();
+        let mut len = bytes_len(name.len()) + 1 + 1 + 2 + bytes_len(self.client_id.len());
+        if v5 {
+            len += self.properties.encoded_len();
+        }
+        if let Some(w) = &self.will {
             len += bytes_len(w.topic.len()) + bytes_len(w.payload.len());
             if v5 {
                 len += w.properties.encoded_len();
             }
         }
-        if let Some(u) = &self.username {
-            cf |= 0x80;
-            len += bytes_len(u.len());
-        }
-        if let Some(p) = &self.password {
-            cf |= 0x40;
-            len += bytes_len(p.len());
-        }
+        len += self.username.as_ref().map_or(0, |u| bytes_len(u.len()));
+        len += self.password.as_ref().map_or(0, |p| bytes_len(p.len()));
+        len
+    }
+
+    /// Size of the encoded packet, fixed header included.
+    pub fn encoded_len(&self) -> usize {
+        let rem = self.remaining_len();
+        1 + varint_len(rem) + rem
+    }
+
+    pub fn encode(&self, out: &mut Vec<u8>) {
+        let v5 = self.protocol == ProtocolVersion::V5;
+        let name = self.protocol.protocol_name();
+        let len = self.remaining_len();
+        let cf = self.flags();
         put_fixed_header(out, 0x10, len);
         put_bytes(out, name.as_bytes());
         let bridge = if self.bridge { 0x80 } else { 0 };

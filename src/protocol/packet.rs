@@ -165,6 +165,28 @@ impl Packet {
         }
     }
 
+    /// Size of the encoded packet, so a sender can hold it to the peer's
+    /// maximum packet size without encoding it first.
+    pub fn encoded_len(&self, version: ProtocolVersion) -> usize {
+        match self {
+            Packet::Connect(c) => c.encoded_len(),
+            Packet::ConnAck(c) => c.encoded_len(version),
+            Packet::Publish(p) => p.encoded_len(version),
+            Packet::PubAck(a) | Packet::PubRec(a) | Packet::PubRel(a) | Packet::PubComp(a) => {
+                a.encoded_len(version)
+            }
+            Packet::Subscribe(s) => s.encoded_len(version),
+            Packet::SubAck(s) => s.encoded_len(version),
+            Packet::Unsubscribe(u) => u.encoded_len(version),
+            Packet::UnsubAck(u) => u.encoded_len(version),
+            Packet::PingReq | Packet::PingResp => 2,
+            Packet::Disconnect(reason, props) => {
+                disconnect::disconnect_len(*reason, props, version)
+            }
+            Packet::Auth(a) => a.encoded_len(),
+        }
+    }
+
     /// Appends the packet's bytes to `out`.
     pub fn encode(&self, out: &mut Vec<u8>, version: ProtocolVersion) {
         match self {

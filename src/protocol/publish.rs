@@ -70,6 +70,20 @@ impl Publish {
         })
     }
 
+    /// Size of the encoded packet, fixed header included.
+    pub fn encoded_len(&self, version: ProtocolVersion) -> usize {
+        if version == ProtocolVersion::V5 {
+            publish_len_v5(
+                self.topic.len(),
+                self.qos,
+                &self.properties,
+                self.payload.len(),
+            )
+        } else {
+            publish_len(self.topic.len(), self.qos, self.payload.len())
+        }
+    }
+
     pub fn encode(&self, out: &mut Vec<u8>, version: ProtocolVersion) {
         let head = PublishHeader {
             topic: &self.topic,

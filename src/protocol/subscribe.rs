@@ -1,6 +1,6 @@
 //! SUBSCRIBE, SUBACK, UNSUBSCRIBE and UNSUBACK.
 
-use super::codec::{bytes_len, put_bytes, put_fixed_header, put_u16, Reader};
+use super::codec::{bytes_len, put_bytes, put_fixed_header, put_u16, varint_len, Reader};
 use super::error::DecodeError;
 use super::packet::PacketType;
 use super::properties::{Properties, PropertyContext};
@@ -84,13 +84,26 @@ fn put_head(
     props: &Properties,
     version: ProtocolVersion,
 ) {
-    let v5 = version == ProtocolVersion::V5;
-    let props_len = if v5 { props.encoded_len() } else { 0 };
-    put_fixed_header(out, byte1, 2 + props_len + rest);
+    put_fixed_header(out, byte1, head_len(rest, props, version));
     put_u16(out, packet_id);
-    if v5 {
+    if version == ProtocolVersion::V5 {
         props.encode(out);
     }
+}
+
+/// The remaining length `put_head` writes.
+fn head_len(rest: usize, props: &Properties, version: ProtocolVersion) -> usize {
+    let props_len = if version == ProtocolVersion::V5 {
+        props.encoded_len()
+    } else {
+        0
+    };
+    2 + props_len + rest
+}
+
+/// Size of a whole packet whose remaining length is `rem`.
+fn total_len(rem: usize) -> usize {
+    1 + varint_len(rem) + rem
 }
 
 fn filter(r: &mut Reader<'_>) -> Result<String, DecodeError> {
@@ -140,13 +153,21 @@ impl Subscribe {
         self.options.push(opts.to_byte());
     }
 
-    pub fn encode(&self, out: &mut Vec<u8>, version: ProtocolVersion) {
-        let v5 = version == ProtocolVersion::V5;
-        let rest = self
-            .filters
+    fn rest_len(&self) -> usize {
+        self.filters
             .iter()
             .map(|(f, _)| bytes_len(f.len()) + 1)
-            .sum::<usize>();
+            .sum::<usize>()
+    }
+
+    /// Size of the encoded packet, fixed header included.
+    pub fn encoded_len(&self, version: ProtocolVersion) -> usize {
+        total_len(head_len(self.rest_len(), &self.properties, version))
+    }
+
+    pub fn encode(&self, out: &mut Vec<u8>, version: ProtocolVersion) {
+        let v5 = version == ProtocolVersion::V5;
+        let rest = self.rest_len();
         put_head(out, 0x82, rest, self.packet_id, &self.properties, version);
         for (i, (f, q)) in self.filters.iter().enumerate() {
             put_bytes(out, f.as_bytes());
@@ -185,6 +206,11 @@ impl SubAck {
             codes,
             properties,
         })
+    }
+
+    /// Size of the encoded packet, fixed header included.
+    pub fn encoded_len(&self, version: ProtocolVersion) -> usize {
+        total_len(head_len(self.codes.len(), &self.properties, version))
     }
 
     pub fn encode(&self, out: &mut Vec<u8>, version: ProtocolVersion) {
@@ -226,12 +252,20 @@ impl Unsubscribe {
         })
     }
 
-    pub fn encode(&self, out: &mut Vec<u8>, version: ProtocolVersion) {
-        let rest = self
-            .filters
+    fn rest_len(&self) -> usize {
+        self.filters
             .iter()
             .map(|f| bytes_len(f.len()))
-            .sum::<usize>();
+            .sum::<usize>()
+    }
+
+    /// Size of the encoded packet, fixed header included.
+    pub fn encoded_len(&self, version: ProtocolVersion) -> usize {
+        total_len(head_len(self.rest_len(), &self.properties, version))
+    }
+
+    pub fn encode(&self, out: &mut Vec<u8>, version: ProtocolVersion) {
+        let rest = self.rest_len();
         put_head(out, 0xA2, rest, self.packet_id, &self.properties, version);
         for f in &self.filters {
             put_bytes(out, f.as_bytes());
@@ -268,6 +302,16 @@ impl UnsubAck {
         }
         r.finish()?;
         Ok(ack)
+    }
+
+    /// Size of the encoded packet, fixed header included.
+    pub fn encoded_len(&self, version: ProtocolVersion) -> usize {
+        let codes = if version == ProtocolVersion::V5 {
+            self.codes.len()
+        } else {
+            0
+        };
+        total_len(head_len(codes, &self.properties, version))
     }
 
     pub fn encode(&self, out: &mut Vec<u8>, version: ProtocolVersion) {

@@ -175,6 +175,13 @@ fn every_type_round_trips() {
             .unwrap_or_else(|e| panic!("{}: {e}", p.packet_type().name()));
         assert_eq!(d, p, "{}", p.packet_type().name());
         assert_eq!(encode(&d), out, "{}", p.packet_type().name());
+        assert_eq!(p.encoded_len(ProtocolVersion::V5), out.len());
+        // The same packets at 3.1.1 (AUTH has no 3.1.1 form).
+        if p.packet_type() != PacketType::Auth {
+            let mut old = Vec::new();
+            p.encode(&mut old, ProtocolVersion::V311);
+            assert_eq!(p.encoded_len(ProtocolVersion::V311), old.len());
+        }
     }
 }
 
@@ -292,6 +299,7 @@ fn mutated_v5_packets_never_panic() {
             }
         }
         let again = encode(&p);
+        assert_eq!(p.encoded_len(ProtocolVersion::V5), again.len());
         assert_eq!(
             decode_all(&again, ProtocolVersion::V5).as_ref(),
             Ok(&p),
