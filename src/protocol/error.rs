@@ -141,3 +141,50 @@ impl DecodeError {
         )
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reason_codes() {
+        let malformed = [
+            DecodeError::Truncated,
+            DecodeError::InvalidUtf8,
+            DecodeError::BadFlags {
+                packet_type: 3,
+                flags: 6,
+            },
+            DecodeError::MalformedProperties,
+            DecodeError::PropertyNotAllowed(0x11),
+            DecodeError::ReservedSubscriptionBits(0x80),
+            DecodeError::InvalidTopicFilter,
+        ];
+        for e in malformed {
+            assert_eq!(e.reason_code(), ReasonCode::MALFORMED_PACKET, "{e}");
+        }
+        let protocol = [
+            DecodeError::DuplicateProperty(0x11),
+            DecodeError::InvalidPropertyValue(0x21),
+            DecodeError::InvalidReasonCode {
+                packet_type: 4,
+                code: 0x92,
+            },
+            DecodeError::InvalidRetainHandling,
+            DecodeError::NoLocalOnSharedSubscription,
+            DecodeError::ZeroPacketId,
+            DecodeError::InvalidTopicName,
+        ];
+        for e in protocol {
+            assert_eq!(e.reason_code(), ReasonCode::PROTOCOL_ERROR, "{e}");
+        }
+        assert_eq!(
+            DecodeError::UnsupportedProtocolVersion(6).reason_code(),
+            ReasonCode::UNSUPPORTED_PROTOCOL_VERSION
+        );
+        assert_eq!(
+            DecodeError::DuplicateProperty(0x11).to_string(),
+            "duplicate property 0x11"
+        );
+    }
+}

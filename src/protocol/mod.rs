@@ -5,6 +5,14 @@
 //! tells how long the next packet is (or that more bytes are needed), so a
 //! caller can enforce its size limit before buffering the body, then
 //! `Packet::decode` turns the whole packet into a typed value or a typed error.
+//!
+//! MQTT 5 uses the same packet types, with `ProtocolVersion::V5`: properties
+//! are read and checked per packet type (`Properties`, `PropertyContext`),
+//! reason codes are checked against each packet's list (`ReasonCode`), and
+//! every `DecodeError` names the reason code to answer it with
+//! (`DecodeError::reason_code`). Rules that need connection state (topic
+//! alias range, which side may send what, the AUTH method matching
+//! CONNECT's) are left to the receiver.
 
 mod ack;
 mod auth;
