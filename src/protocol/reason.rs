@@ -2,6 +2,7 @@
 //! with mosquitto's words for each and the packets each may appear in.
 
 use super::packet::PacketType;
+use super::QoS;
 use std::fmt;
 
 /// One reason code byte. A newtype rather than an enum: several codes share a
@@ -56,6 +57,11 @@ impl ReasonCode {
     pub const MAXIMUM_CONNECT_TIME: ReasonCode = ReasonCode(0xA0);
     pub const SUBSCRIPTION_IDENTIFIERS_NOT_SUPPORTED: ReasonCode = ReasonCode(0xA1);
     pub const WILDCARD_SUBSCRIPTIONS_NOT_SUPPORTED: ReasonCode = ReasonCode(0xA2);
+
+    /// The SUBACK code granting a subscription at `qos`.
+    pub fn granted(qos: QoS) -> ReasonCode {
+        ReasonCode(qos.as_u8())
+    }
 
     /// Codes of 0x80 and above report a failure (spec 2.4).
     pub fn is_error(self) -> bool {
@@ -178,6 +184,10 @@ mod tests {
         assert_eq!(ReasonCode(0xA3).name(), "Unknown reason");
         assert!(ReasonCode::UNSPECIFIED_ERROR.is_error());
         assert!(!ReasonCode::GRANTED_QOS_2.is_error());
+        assert_eq!(
+            ReasonCode::granted(QoS::ExactlyOnce),
+            ReasonCode::GRANTED_QOS_2
+        );
     }
 
     /// Spot checks against the per-packet lists of spec sections 3.2 to 3.15.
