@@ -376,6 +376,10 @@ impl Session {
             Packet::Connect(_) | Packet::Subscribe(_) | Packet::Unsubscribe(_) => Err(
                 SessionError::Protocol(DecodeError::UnexpectedPacket("client packet from broker")),
             ),
+            // No extended authentication was asked for.
+            Packet::Auth(_) => Err(SessionError::Protocol(DecodeError::UnexpectedPacket(
+                "AUTH",
+            ))),
         }
     }
 

@@ -2,7 +2,9 @@
 
 use super::codec::{put_fixed_header, Reader};
 use super::error::DecodeError;
-use super::properties::Properties;
+use super::packet::PacketType;
+use super::properties::{Properties, PropertyContext};
+use super::reason::ReasonCode;
 use super::ProtocolVersion;
 
 /// MQTT 3.1/3.1.1 CONNACK return codes. MQTT 5 reason codes travel in the
@@ -48,6 +50,29 @@ impl ConnAck {
         }
     }
 
+    /// An MQTT 5 CONNACK with a reason code.
+    pub fn with_reason(session_present: bool, reason: ReasonCode) -> ConnAck {
+        ConnAck {
+            session_present,
+            code: reason.0,
+            properties: Properties::default(),
+        }
+    }
+
+    pub fn reason_code(&self) -> ReasonCode {
+        ReasonCode(self.code)
+    }
+
+    /// Size of the encoded packet, fixed header included.
+    pub fn encoded_len(&self, version: ProtocolVersion) -> usize {
+        let rem = 2 + if version == ProtocolVersion::V5 {
+            self.properties.encoded_len()
+        } else {
+            0
+        };
+        1 + super::codec::varint_len(rem) + rem
+    }
+
     pub fn decode(body: &[u8], version: ProtocolVersion) -> Result<ConnAck, DecodeError> {
         let mut r = Reader::new(body);
         let ack_flags = r.u8()?;
@@ -57,9 +82,16 @@ impl ConnAck {
         }
         let code = r.u8()?;
         // A 3.x-only broker refusing an MQTT 5 client answers with a 3.x
-        // CONNACK (no properties); keep its return code readable.
+        // CONNACK (no properties); keep its return code readable. A real
+        // MQTT 5 CONNACK has properties and one of the listed reason codes.
         let properties = if version == ProtocolVersion::V5 && !r.is_empty() {
-            Properties::decode(&mut r)?
+            if !ReasonCode(code).allowed_in(PacketType::ConnAck) {
+                return Err(DecodeError::InvalidReasonCode {
+                    packet_type: 2,
+                    code,
+                });
+            }
+            Properties::decode_for(&mut r, PropertyContext::ConnAck)?
         } else {
             Properties::default()
         };
@@ -87,6 +119,7 @@ impl ConnAck {
 
 #[cfg(test)]
 mod tests {
+    use super::super::QoS;
     use super::*;
 
     #[test]
@@ -103,5 +136,52 @@ mod tests {
         );
         assert!(ConnAck::decode(&[2, 0], ProtocolVersion::V311).is_err());
         assert!(ConnAck::decode(&[0], ProtocolVersion::V311).is_err());
+    }
+
+    const V5: ProtocolVersion = ProtocolVersion::V5;
+
+    #[test]
+    fn v5_vectors() {
+        let mut a = ConnAck::with_reason(false, ReasonCode::SUCCESS);
+        a.properties.set_assigned_client_identifier("id");
+        a.properties.set_topic_alias_maximum(10);
+        a.properties.set_maximum_qos(QoS::AtLeastOnce);
+        let mut out = Vec::new();
+        a.encode(&mut out, V5);
+        // Properties in ascending identifier order: 0x12, 0x22, 0x24.
+        assert_eq!(
+            out,
+            [0x20, 13, 0, 0, 10, 0x12, 0, 2, b'i', b'd', 0x22, 0, 10, 0x24, 1]
+        );
+        assert_eq!(out.len(), a.encoded_len(V5));
+        assert_eq!(ConnAck::decode(&out[2..], V5).unwrap(), a);
+        // Refusal with no properties.
+        out.clear();
+        let r = ConnAck::with_reason(false, ReasonCode::BANNED);
+        r.encode(&mut out, V5);
+        assert_eq!(out, [0x20, 3, 0, 0x8A, 0]);
+        assert_eq!(ConnAck::decode(&out[2..], V5).unwrap(), r);
+        // A 3.x refusal read by a 5 client.
+        assert_eq!(ConnAck::decode(&[0, 1], V5).unwrap().code, 1);
+    }
+
+    #[test]
+    fn v5_invalid() {
+        assert_eq!(
+            ConnAck::decode(&[0, 0x8B, 0], V5),
+            Err(DecodeError::InvalidReasonCode {
+                packet_type: 2,
+                code: 0x8B
+            })
+        );
+        assert_eq!(
+            ConnAck::decode(&[0, 0, 3, 0x23, 0, 1], V5),
+            Err(DecodeError::PropertyNotAllowed(0x23))
+        );
+        assert_eq!(
+            ConnAck::decode(&[0, 0, 3, 0x21, 0, 0], V5),
+            Err(DecodeError::InvalidPropertyValue(0x21))
+        );
+        assert_eq!(ConnAck::decode(&[0, 0, 1], V5), Err(DecodeError::Truncated));
     }
 }

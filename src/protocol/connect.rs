@@ -1,8 +1,8 @@
 //! CONNECT: the first packet of every connection.
 
-use super::codec::{bytes_len, put_bytes, put_fixed_header, put_u16, Reader};
+use super::codec::{bytes_len, put_bytes, put_fixed_header, put_u16, varint_len, Reader};
 use super::error::DecodeError;
-use super::properties::Properties;
+use super::properties::{Properties, PropertyContext};
 use super::topic::valid_topic_name;
 use super::{ProtocolVersion, QoS};
 
@@ -70,14 +70,14 @@ impl Connect {
         }
         let keep_alive = r.u16()?;
         let properties = if protocol == ProtocolVersion::V5 {
-            Properties::decode(&mut r)?
+            Properties::decode_for(&mut r, PropertyContext::Connect)?
         } else {
             Properties::default()
         };
         let client_id = r.string()?.to_owned();
         let will = if has_will {
             let properties = if protocol == ProtocolVersion::V5 {
-                Properties::decode(&mut r)?
+                Properties::decode_for(&mut r, PropertyContext::Will)?
             } else {
                 Properties::default()
             };
@@ -131,13 +131,8 @@ impl Connect {
         })
     }
 
-    pub fn encode(&self, out: &mut Vec<u8>) {
-        let v5 = self.protocol == ProtocolVersion::V5;
-        let name = self.protocol.protocol_name();
-        let mut len = bytes_len(name.len()) + 1 + 1 + 2 + bytes_len(self.client_id.len());
-        if v5 {
-            len += self.properties.encoded_len();
-        }
+    /// The CONNECT flags byte for this packet's fields.
+    fn flags(&self) -> u8 {
         let mut cf = 0u8;
         if self.clean_session {
             cf |= 0x02;
@@ -147,19 +142,45 @@ impl Connect {
             if w.retain {
                 cf |= 0x20;
             }
+        }
+        if self.username.is_some() {
+            cf |= 0x80;
+        }
+        if self.password.is_some() {
+            cf |= 0x40;
+        }
+        cf
+    }
+
+    fn remaining_len(&self) -> usize {
+        let v5 = self.protocol == ProtocolVersion::V5;
+        let name = self.protocol.protocol_name();
+        let mut len = bytes_len(name.len()) + 1 + 1 + 2 + bytes_len(self.client_id.len());
+        if v5 {
+            len += self.properties.encoded_len();
+        }
+        if let Some(w) = &self.will {
             len += bytes_len(w.topic.len()) + bytes_len(w.payload.len());
             if v5 {
                 len += w.properties.encoded_len();
             }
         }
-        if let Some(u) = &self.username {
-            cf |= 0x80;
-            len += bytes_len(u.len());
-        }
-        if let Some(p) = &self.password {
-            cf |= 0x40;
-            len += bytes_len(p.len());
-        }
+        len += self.username.as_ref().map_or(0, |u| bytes_len(u.len()));
+        len += self.password.as_ref().map_or(0, |p| bytes_len(p.len()));
+        len
+    }
+
+    /// Size of the encoded packet, fixed header included.
+    pub fn encoded_len(&self) -> usize {
+        let rem = self.remaining_len();
+        1 + varint_len(rem) + rem
+    }
+
+    pub fn encode(&self, out: &mut Vec<u8>) {
+        let v5 = self.protocol == ProtocolVersion::V5;
+        let name = self.protocol.protocol_name();
+        let len = self.remaining_len();
+        let cf = self.flags();
         put_fixed_header(out, 0x10, len);
         put_bytes(out, name.as_bytes());
         let bridge = if self.bridge { 0x80 } else { 0 };
@@ -305,6 +326,77 @@ mod tests {
         let n = b.len();
         b[n - 3] = b'#';
         assert_eq!(Connect::decode(0, &b), Err(DecodeError::InvalidTopicName));
+    }
+
+    fn v5() -> Connect {
+        let mut c = minimal();
+        c.protocol = ProtocolVersion::V5;
+        c.properties.set_session_expiry_interval(30);
+        c.properties.set_receive_maximum(5);
+        let mut wp = Properties::default();
+        wp.set_will_delay_interval(9);
+        wp.set_payload_format_utf8(true);
+        c.will = Some(Will {
+            topic: "w".into(),
+            payload: b"x".to_vec(),
+            qos: QoS::AtLeastOnce,
+            retain: false,
+            properties: wp,
+        });
+        c.password = Some(b"p".to_vec());
+        c
+    }
+
+    #[test]
+    fn byte_exact_v5() {
+        let mut out = Vec::new();
+        v5().encode(&mut out);
+        #[rustfmt::skip]
+        let want = [
+            0x10, 39,
+            0, 4, b'M', b'Q', b'T', b'T', 5,
+            0x02 | 0x04 | 0x08 | 0x40, 0, 60,
+            8, 0x11, 0, 0, 0, 30, 0x21, 0, 5,
+            0, 1, b'c',
+            7, 0x01, 1, 0x18, 0, 0, 0, 9,
+            0, 1, b'w', 0, 1, b'x',
+            0, 1, b'p',
+        ];
+        assert_eq!(out, want);
+        assert_eq!(Connect::decode(0, &out[2..]).unwrap(), v5());
+    }
+
+    #[test]
+    fn v5_property_rules() {
+        // Will delay in the CONNECT properties instead of the will's.
+        let mut c = v5();
+        c.properties.set_will_delay_interval(1);
+        let mut out = Vec::new();
+        c.encode(&mut out);
+        assert_eq!(
+            Connect::decode(0, &out[2..]),
+            Err(DecodeError::PropertyNotAllowed(0x18))
+        );
+        // Receive maximum 0.
+        let mut c = v5();
+        c.properties.set_receive_maximum(0);
+        out.clear();
+        c.encode(&mut out);
+        assert_eq!(
+            Connect::decode(0, &out[2..]),
+            Err(DecodeError::InvalidPropertyValue(0x21))
+        );
+        // Session expiry in the will.
+        let mut c = v5();
+        if let Some(w) = c.will.as_mut() {
+            w.properties.set_session_expiry_interval(1);
+        }
+        out.clear();
+        c.encode(&mut out);
+        assert_eq!(
+            Connect::decode(0, &out[2..]),
+            Err(DecodeError::PropertyNotAllowed(0x11))
+        );
     }
 
     #[test]

@@ -5,27 +5,47 @@
 //! tells how long the next packet is (or that more bytes are needed), so a
 //! caller can enforce its size limit before buffering the body, then
 //! `Packet::decode` turns the whole packet into a typed value or a typed error.
+//!
+//! MQTT 5 uses the same packet types, with `ProtocolVersion::V5`: properties
+//! are read and checked per packet type (`Properties`, `PropertyContext`),
+//! reason codes are checked against each packet's list (`ReasonCode`), and
+//! every `DecodeError` names the reason code to answer it with
+//! (`DecodeError::reason_code`). Rules that need connection state (topic
+//! alias range, which side may send what, the AUTH method matching
+//! CONNECT's) are left to the receiver.
 
 mod ack;
+mod auth;
 mod codec;
 mod connack;
 mod connect;
+mod disconnect;
 mod error;
 mod packet;
 pub mod properties;
 mod publish;
+mod reason;
+mod sub_options;
 mod subscribe;
 pub mod topic;
+#[cfg(test)]
+mod v5_tests;
 pub mod websocket;
 
 pub use ack::Ack;
+pub use auth::Auth;
 pub use codec::{fixed_header, valid_mqtt_string, varint_len, FixedHeader, MAX_REMAINING_LENGTH};
 pub use connack::{ConnAck, ConnectReturnCode};
 pub use connect::{Connect, Will};
+pub use disconnect::disconnect_len;
 pub use error::DecodeError;
 pub use packet::{Packet, PacketType};
-pub use properties::Properties;
-pub use publish::{encode_publish, publish_len, Publish, PublishHeader};
+pub use properties::{Properties, PropertyContext, PropertyValue};
+pub use publish::{
+    encode_publish, encode_publish_v5, publish_len, publish_len_v5, Publish, PublishHeader,
+};
+pub use reason::ReasonCode;
+pub use sub_options::{RetainHandling, SubscriptionOptions};
 pub use subscribe::{SubAck, Subscribe, UnsubAck, Unsubscribe, SUBACK_FAILURE};
 
 /// Quality of service of a message or subscription.

@@ -1,9 +1,11 @@
 //! The `Packet` enum and the dispatch from a fixed header to each kind.
 
 use super::ack::Ack;
-use super::codec::{put_fixed_header, FixedHeader};
+use super::auth::Auth;
+use super::codec::FixedHeader;
 use super::connack::ConnAck;
 use super::connect::Connect;
+use super::disconnect;
 use super::error::DecodeError;
 use super::properties::Properties;
 use super::publish::Publish;
@@ -68,6 +70,8 @@ pub enum Packet {
     PingResp,
     /// MQTT 5 adds a reason code and properties.
     Disconnect(u8, Properties),
+    /// MQTT 5 only.
+    Auth(Auth),
 }
 
 /// The flags nibble each packet type requires (PUBLISH's are its own).
@@ -115,10 +119,10 @@ impl Packet {
             1 => Packet::Connect(Box::new(Connect::decode(flags, body)?)),
             2 => Packet::ConnAck(ConnAck::decode(body, version)?),
             3 => Packet::Publish(Publish::decode(flags, body, version)?),
-            4 => Packet::PubAck(Ack::decode(body, version)?),
-            5 => Packet::PubRec(Ack::decode(body, version)?),
-            6 => Packet::PubRel(Ack::decode(body, version)?),
-            7 => Packet::PubComp(Ack::decode(body, version)?),
+            4 => Packet::PubAck(Ack::decode_as(PacketType::PubAck, body, version)?),
+            5 => Packet::PubRec(Ack::decode_as(PacketType::PubRec, body, version)?),
+            6 => Packet::PubRel(Ack::decode_as(PacketType::PubRel, body, version)?),
+            7 => Packet::PubComp(Ack::decode_as(PacketType::PubComp, body, version)?),
             8 => Packet::Subscribe(Subscribe::decode(body, version)?),
             9 => Packet::SubAck(SubAck::decode(body, version)?),
             10 => Packet::Unsubscribe(Unsubscribe::decode(body, version)?),
@@ -132,21 +136,11 @@ impl Packet {
                 Packet::PingResp
             }
             14 => {
-                if version == ProtocolVersion::V5 && !body.is_empty() {
-                    let mut r = super::codec::Reader::new(body);
-                    let reason = r.u8()?;
-                    let props = if r.is_empty() {
-                        Properties::default()
-                    } else {
-                        Properties::decode(&mut r)?
-                    };
-                    r.finish()?;
-                    Packet::Disconnect(reason, props)
-                } else {
-                    empty(body)?;
-                    Packet::Disconnect(0, Properties::default())
-                }
+                let (reason, props) = disconnect::decode(body, version)?;
+                Packet::Disconnect(reason, props)
             }
+            // Reserved before MQTT 5.
+            15 if version == ProtocolVersion::V5 => Packet::Auth(Auth::decode(body)?),
             other => return Err(DecodeError::ReservedPacketType(other)),
         })
     }
@@ -167,6 +161,29 @@ impl Packet {
             Packet::PingReq => PacketType::PingReq,
             Packet::PingResp => PacketType::PingResp,
             Packet::Disconnect(..) => PacketType::Disconnect,
+            Packet::Auth(_) => PacketType::Auth,
+        }
+    }
+
+    /// Size of the encoded packet, so a sender can hold it to the peer's
+    /// maximum packet size without encoding it first.
+    pub fn encoded_len(&self, version: ProtocolVersion) -> usize {
+        match self {
+            Packet::Connect(c) => c.encoded_len(),
+            Packet::ConnAck(c) => c.encoded_len(version),
+            Packet::Publish(p) => p.encoded_len(version),
+            Packet::PubAck(a) | Packet::PubRec(a) | Packet::PubRel(a) | Packet::PubComp(a) => {
+                a.encoded_len(version)
+            }
+            Packet::Subscribe(s) => s.encoded_len(version),
+            Packet::SubAck(s) => s.encoded_len(version),
+            Packet::Unsubscribe(u) => u.encoded_len(version),
+            Packet::UnsubAck(u) => u.encoded_len(version),
+            Packet::PingReq | Packet::PingResp => 2,
+            Packet::Disconnect(reason, props) => {
+                disconnect::disconnect_len(*reason, props, version)
+            }
+            Packet::Auth(a) => a.encoded_len(),
         }
     }
 
@@ -186,15 +203,9 @@ impl Packet {
             Packet::UnsubAck(u) => u.encode(out, version),
             Packet::PingReq => out.extend_from_slice(&[0xC0, 0]),
             Packet::PingResp => out.extend_from_slice(&[0xD0, 0]),
-            Packet::Disconnect(reason, props) => {
-                if version == ProtocolVersion::V5 && (*reason != 0 || !props.is_empty()) {
-                    put_fixed_header(out, 0xE0, 1 + props.encoded_len());
-                    out.push(*reason);
-                    props.encode(out);
-                } else {
-                    out.extend_from_slice(&[0xE0, 0]);
-                }
-            }
+            Packet::Disconnect(reason, props) => disconnect::encode(out, *reason, props, version),
+            // AUTH exists only in MQTT 5; callers do not send it otherwise.
+            Packet::Auth(a) => a.encode(out),
         }
     }
 }

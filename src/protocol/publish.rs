@@ -4,7 +4,7 @@
 
 use super::codec::{bytes_len, put_bytes, put_fixed_header, put_u16, Reader};
 use super::error::DecodeError;
-use super::properties::Properties;
+use super::properties::{Properties, PropertyContext};
 use super::topic::valid_topic_name;
 use super::{ProtocolVersion, QoS};
 
@@ -46,12 +46,15 @@ impl Publish {
             }
         };
         let properties = if version == ProtocolVersion::V5 {
-            Properties::decode(&mut r)?
+            Properties::decode_for(&mut r, PropertyContext::Publish)?
         } else {
             Properties::default()
         };
-        // MQTT 5 allows an empty topic when a topic alias stands in for it.
-        let alias_only = version == ProtocolVersion::V5 && topic.is_empty();
+        // MQTT 5 allows an empty topic when a topic alias stands in for it
+        // (whether the alias is known is the receiver's to check).
+        let alias_only = version == ProtocolVersion::V5
+            && topic.is_empty()
+            && properties.topic_alias().is_some();
         if !alias_only && !valid_topic_name(topic) {
             return Err(DecodeError::InvalidTopicName);
         }
@@ -65,6 +68,20 @@ impl Publish {
             payload,
             properties,
         })
+    }
+
+    /// Size of the encoded packet, fixed header included.
+    pub fn encoded_len(&self, version: ProtocolVersion) -> usize {
+        if version == ProtocolVersion::V5 {
+            publish_len_v5(
+                self.topic.len(),
+                self.qos,
+                &self.properties,
+                self.payload.len(),
+            )
+        } else {
+            publish_len(self.topic.len(), self.qos, self.payload.len())
+        }
     }
 
     pub fn encode(&self, out: &mut Vec<u8>, version: ProtocolVersion) {
@@ -125,7 +142,9 @@ pub fn encode_publish(out: &mut Vec<u8>, head: &PublishHeader<'_>, payload: &[u8
     out.extend_from_slice(payload);
 }
 
-fn encode_publish_v5(
+/// Appends an MQTT 5 PUBLISH: as `encode_publish`, with a property block
+/// (which differs per delivery: subscription identifiers, topic alias).
+pub fn encode_publish_v5(
     out: &mut Vec<u8>,
     head: &PublishHeader<'_>,
     props: &Properties,
@@ -142,6 +161,13 @@ fn encode_publish_v5(
 pub fn publish_len(topic_len: usize, qos: QoS, payload_len: usize) -> usize {
     let id = if qos == QoS::AtMostOnce { 0 } else { 2 };
     let rem = bytes_len(topic_len) + id + payload_len;
+    1 + super::codec::varint_len(rem) + rem
+}
+
+/// Size of the encoded MQTT 5 PUBLISH.
+pub fn publish_len_v5(topic_len: usize, qos: QoS, props: &Properties, payload_len: usize) -> usize {
+    let id = if qos == QoS::AtMostOnce { 0 } else { 2 };
+    let rem = bytes_len(topic_len) + id + props.encoded_len() + payload_len;
     1 + super::codec::varint_len(rem) + rem
 }
 
@@ -212,5 +238,62 @@ mod tests {
         // An empty payload is fine.
         let m = Publish::decode(0, &[0, 1, b'a'], ProtocolVersion::V311).unwrap();
         assert!(m.payload.is_empty());
+    }
+
+    const V5: ProtocolVersion = ProtocolVersion::V5;
+
+    #[test]
+    fn v5_byte_exact() {
+        let mut m = p(QoS::AtLeastOnce, 5);
+        m.properties.set_message_expiry_interval(60);
+        m.properties.add_subscription_identifier(1);
+        m.properties.add_subscription_identifier(300);
+        m.properties.add_user_property("k", "v");
+        let mut out = Vec::new();
+        m.encode(&mut out, V5);
+        #[rustfmt::skip]
+        let want = [
+            0x33, 27, 0, 3, b'a', b'/', b'b', 0, 5,
+            17, 0x02, 0, 0, 0, 60, 0x0B, 1, 0x0B, 0xAC, 0x02, 0x26, 0, 1, b'k', 0, 1, b'v',
+            b'h', b'i',
+        ];
+        assert_eq!(out, want);
+        assert_eq!(
+            publish_len_v5(3, QoS::AtLeastOnce, &m.properties, 2),
+            out.len()
+        );
+        assert_eq!(Publish::decode(0x03, &out[2..], V5).unwrap(), m);
+        // No properties: one zero byte, nothing else.
+        out.clear();
+        p(QoS::AtMostOnce, 0).encode(&mut out, V5);
+        assert_eq!(out, [0x31, 8, 0, 3, b'a', b'/', b'b', 0, b'h', b'i']);
+    }
+
+    #[test]
+    fn v5_invalid() {
+        // Empty topic with no alias; with an alias it is the receiver's call.
+        assert_eq!(
+            Publish::decode(0, &[0, 0, 0], V5),
+            Err(DecodeError::InvalidTopicName)
+        );
+        let m = Publish::decode(0, &[0, 0, 3, 0x23, 0, 1], V5).unwrap();
+        assert_eq!(m.properties.topic_alias(), Some(1));
+        assert_eq!(
+            Publish::decode(0, &[0, 1, b'a', 2, 0x0B, 0], V5),
+            Err(DecodeError::InvalidPropertyValue(0x0B))
+        );
+        assert_eq!(
+            Publish::decode(0, &[0, 1, b'a', 2, 0x24, 1], V5),
+            Err(DecodeError::PropertyNotAllowed(0x24))
+        );
+        assert_eq!(
+            Publish::decode(0, &[0, 1, b'a', 4, 0x23, 0, 1], V5),
+            Err(DecodeError::Truncated)
+        );
+        assert_eq!(
+            Publish::decode(0, &[0, 1, b'a'], V5),
+            Err(DecodeError::Truncated),
+            "the property length is not optional"
+        );
     }
 }

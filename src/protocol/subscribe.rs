@@ -1,8 +1,11 @@
 //! SUBSCRIBE, SUBACK, UNSUBSCRIBE and UNSUBACK.
 
-use super::codec::{bytes_len, put_bytes, put_fixed_header, put_u16, Reader};
+use super::codec::{bytes_len, put_bytes, put_fixed_header, put_u16, varint_len, Reader};
 use super::error::DecodeError;
-use super::properties::Properties;
+use super::packet::PacketType;
+use super::properties::{Properties, PropertyContext};
+use super::reason::ReasonCode;
+use super::sub_options::SubscriptionOptions;
 use super::topic::valid_topic_filter;
 use super::{ProtocolVersion, QoS};
 
@@ -26,12 +29,49 @@ fn packet_id(r: &mut Reader<'_>) -> Result<u16, DecodeError> {
     }
 }
 
-fn properties(r: &mut Reader<'_>, version: ProtocolVersion) -> Result<Properties, DecodeError> {
+fn properties(
+    r: &mut Reader<'_>,
+    version: ProtocolVersion,
+    ctx: PropertyContext,
+) -> Result<Properties, DecodeError> {
     if version == ProtocolVersion::V5 {
-        Properties::decode(r)
+        Properties::decode_for(r, ctx)
     } else {
         Ok(Properties::default())
     }
+}
+
+/// MQTT 5 acknowledgements carry one reason code per filter, each of which
+/// must be on the packet's list.
+fn check_codes(codes: &[u8], packet: PacketType) -> Result<(), DecodeError> {
+    match codes.iter().find(|&&c| !ReasonCode(c).allowed_in(packet)) {
+        Some(&code) => Err(DecodeError::InvalidReasonCode {
+            packet_type: packet as u8,
+            code,
+        }),
+        None => Ok(()),
+    }
+}
+
+/// The options byte after one SUBSCRIBE filter. 3.1.1 reserves the upper
+/// six bits; MQTT 5's rules are in `SubscriptionOptions::from_byte`.
+fn read_options(r: &mut Reader<'_>, f: &str, version: ProtocolVersion) -> Result<u8, DecodeError> {
+    let opts = r.u8()?;
+    if version == ProtocolVersion::V5 {
+        let o = SubscriptionOptions::from_byte(opts)?;
+        if o.no_local && f.starts_with("$share/") {
+            return Err(DecodeError::NoLocalOnSharedSubscription);
+        }
+        return Ok(opts);
+    }
+    if opts & 0xFC != 0 {
+        return Err(DecodeError::BadFlags {
+            packet_type: 8,
+            flags: opts,
+        });
+    }
+    QoS::from_u8(opts & 0x03).ok_or(DecodeError::InvalidQos)?;
+    Ok(opts)
 }
 
 /// The fixed header, packet id and (MQTT 5 only) properties that all four
@@ -44,13 +84,26 @@ fn put_head(
     props: &Properties,
     version: ProtocolVersion,
 ) {
-    let v5 = version == ProtocolVersion::V5;
-    let props_len = if v5 { props.encoded_len() } else { 0 };
-    put_fixed_header(out, byte1, 2 + props_len + rest);
+    put_fixed_header(out, byte1, head_len(rest, props, version));
     put_u16(out, packet_id);
-    if v5 {
+    if version == ProtocolVersion::V5 {
         props.encode(out);
     }
+}
+
+/// The remaining length `put_head` writes.
+fn head_len(rest: usize, props: &Properties, version: ProtocolVersion) -> usize {
+    let props_len = if version == ProtocolVersion::V5 {
+        props.encoded_len()
+    } else {
+        0
+    };
+    2 + props_len + rest
+}
+
+/// Size of a whole packet whose remaining length is `rem`.
+fn total_len(rem: usize) -> usize {
+    1 + varint_len(rem) + rem
 }
 
 fn filter(r: &mut Reader<'_>) -> Result<String, DecodeError> {
@@ -65,24 +118,12 @@ impl Subscribe {
     pub fn decode(body: &[u8], version: ProtocolVersion) -> Result<Subscribe, DecodeError> {
         let mut r = Reader::new(body);
         let packet_id = packet_id(&mut r)?;
-        let properties = properties(&mut r, version)?;
+        let properties = properties(&mut r, version, PropertyContext::Subscribe)?;
         let mut filters = Vec::new();
         let mut options = Vec::new();
         while !r.is_empty() {
             let f = filter(&mut r)?;
-            let opts = r.u8()?;
-            // 3.1.1 reserves the upper six bits; 5 reserves the upper two.
-            let reserved = if version == ProtocolVersion::V5 {
-                0xC0
-            } else {
-                0xFC
-            };
-            if opts & reserved != 0 {
-                return Err(DecodeError::BadFlags {
-                    packet_type: 8,
-                    flags: opts,
-                });
-            }
+            let opts = read_options(&mut r, &f, version)?;
             let qos = QoS::from_u8(opts & 0x03).ok_or(DecodeError::InvalidQos)?;
             filters.push((f, qos));
             options.push(opts);
@@ -98,13 +139,35 @@ impl Subscribe {
         })
     }
 
-    pub fn encode(&self, out: &mut Vec<u8>, version: ProtocolVersion) {
-        let v5 = version == ProtocolVersion::V5;
-        let rest = self
-            .filters
+    /// The options of filter `i` (MQTT 5 bits are all clear for 3.1.1).
+    pub fn options_at(&self, i: usize) -> SubscriptionOptions {
+        let qos = self.filters.get(i).map_or(QoS::AtMostOnce, |(_, q)| *q);
+        let byte = self.options.get(i).copied().unwrap_or(0);
+        SubscriptionOptions::from_byte_lenient(byte, qos)
+    }
+
+    /// Adds a filter with its options, keeping `filters` and `options` in
+    /// step.
+    pub fn push(&mut self, filter: impl Into<String>, opts: SubscriptionOptions) {
+        self.filters.push((filter.into(), opts.qos));
+        self.options.push(opts.to_byte());
+    }
+
+    fn rest_len(&self) -> usize {
+        self.filters
             .iter()
             .map(|(f, _)| bytes_len(f.len()) + 1)
-            .sum::<usize>();
+            .sum::<usize>()
+    }
+
+    /// Size of the encoded packet, fixed header included.
+    pub fn encoded_len(&self, version: ProtocolVersion) -> usize {
+        total_len(head_len(self.rest_len(), &self.properties, version))
+    }
+
+    pub fn encode(&self, out: &mut Vec<u8>, version: ProtocolVersion) {
+        let v5 = version == ProtocolVersion::V5;
+        let rest = self.rest_len();
         put_head(out, 0x82, rest, self.packet_id, &self.properties, version);
         for (i, (f, q)) in self.filters.iter().enumerate() {
             put_bytes(out, f.as_bytes());
@@ -130,16 +193,24 @@ impl SubAck {
     pub fn decode(body: &[u8], version: ProtocolVersion) -> Result<SubAck, DecodeError> {
         let mut r = Reader::new(body);
         let packet_id = packet_id(&mut r)?;
-        let properties = properties(&mut r, version)?;
+        let properties = properties(&mut r, version, PropertyContext::SubAck)?;
         let codes = r.rest().to_vec();
         if codes.is_empty() {
             return Err(DecodeError::EmptySubscription);
+        }
+        if version == ProtocolVersion::V5 {
+            check_codes(&codes, PacketType::SubAck)?;
         }
         Ok(SubAck {
             packet_id,
             codes,
             properties,
         })
+    }
+
+    /// Size of the encoded packet, fixed header included.
+    pub fn encoded_len(&self, version: ProtocolVersion) -> usize {
+        total_len(head_len(self.codes.len(), &self.properties, version))
     }
 
     pub fn encode(&self, out: &mut Vec<u8>, version: ProtocolVersion) {
@@ -166,7 +237,7 @@ impl Unsubscribe {
     pub fn decode(body: &[u8], version: ProtocolVersion) -> Result<Unsubscribe, DecodeError> {
         let mut r = Reader::new(body);
         let packet_id = packet_id(&mut r)?;
-        let properties = properties(&mut r, version)?;
+        let properties = properties(&mut r, version, PropertyContext::Unsubscribe)?;
         let mut filters = Vec::new();
         while !r.is_empty() {
             filters.push(filter(&mut r)?);
@@ -181,12 +252,20 @@ impl Unsubscribe {
         })
     }
 
-    pub fn encode(&self, out: &mut Vec<u8>, version: ProtocolVersion) {
-        let rest = self
-            .filters
+    fn rest_len(&self) -> usize {
+        self.filters
             .iter()
             .map(|f| bytes_len(f.len()))
-            .sum::<usize>();
+            .sum::<usize>()
+    }
+
+    /// Size of the encoded packet, fixed header included.
+    pub fn encoded_len(&self, version: ProtocolVersion) -> usize {
+        total_len(head_len(self.rest_len(), &self.properties, version))
+    }
+
+    pub fn encode(&self, out: &mut Vec<u8>, version: ProtocolVersion) {
+        let rest = self.rest_len();
         put_head(out, 0xA2, rest, self.packet_id, &self.properties, version);
         for f in &self.filters {
             put_bytes(out, f.as_bytes());
@@ -217,11 +296,22 @@ impl UnsubAck {
         let packet_id = packet_id(&mut r)?;
         let mut ack = UnsubAck::new(packet_id);
         if version == ProtocolVersion::V5 {
-            ack.properties = Properties::decode(&mut r)?;
+            ack.properties = Properties::decode_for(&mut r, PropertyContext::UnsubAck)?;
             ack.codes = r.rest().to_vec();
+            check_codes(&ack.codes, PacketType::UnsubAck)?;
         }
         r.finish()?;
         Ok(ack)
+    }
+
+    /// Size of the encoded packet, fixed header included.
+    pub fn encoded_len(&self, version: ProtocolVersion) -> usize {
+        let codes = if version == ProtocolVersion::V5 {
+            self.codes.len()
+        } else {
+            0
+        };
+        total_len(head_len(codes, &self.properties, version))
     }
 
     pub fn encode(&self, out: &mut Vec<u8>, version: ProtocolVersion) {
@@ -245,6 +335,7 @@ impl UnsubAck {
 
 #[cfg(test)]
 mod tests {
+    use super::super::sub_options::RetainHandling;
     use super::*;
     const V: ProtocolVersion = ProtocolVersion::V311;
 
@@ -332,5 +423,132 @@ mod tests {
         UnsubAck::new(3).encode(&mut out, V);
         assert_eq!(out, [0xB0, 2, 0, 3]);
         assert_eq!(UnsubAck::decode(&out[2..], V).unwrap(), UnsubAck::new(3));
+    }
+
+    const V5: ProtocolVersion = ProtocolVersion::V5;
+
+    #[test]
+    fn v5_subscribe_vectors() {
+        let mut s = Subscribe {
+            packet_id: 1,
+            filters: Vec::new(),
+            options: Vec::new(),
+            properties: Properties::default(),
+        };
+        s.properties.set_subscription_identifier(300);
+        s.push(
+            "a/+",
+            SubscriptionOptions {
+                qos: QoS::AtLeastOnce,
+                no_local: true,
+                retain_as_published: true,
+                retain_handling: RetainHandling::DoNotSend,
+            },
+        );
+        s.push("$share/g/x", SubscriptionOptions::new(QoS::ExactlyOnce));
+        let mut out = Vec::new();
+        s.encode(&mut out, V5);
+        #[rustfmt::skip]
+        let want = [
+            0x82, 25, 0, 1, 3, 0x0B, 0xAC, 0x02,
+            0, 3, b'a', b'/', b'+', 0x2D,
+            0, 10, b'$', b's', b'h', b'a', b'r', b'e', b'/', b'g', b'/', b'x', 0x02,
+        ];
+        assert_eq!(out, want);
+        let d = Subscribe::decode(&out[2..], V5).unwrap();
+        assert_eq!(d, s);
+        assert_eq!(d.options_at(0).retain_handling, RetainHandling::DoNotSend);
+        assert!(d.options_at(0).no_local);
+        assert_eq!(d.options_at(1), SubscriptionOptions::new(QoS::ExactlyOnce));
+        assert_eq!(d.options_at(9), SubscriptionOptions::default());
+    }
+
+    #[test]
+    fn v5_subscribe_invalid() {
+        let with = |opts: u8, f: &[u8]| {
+            let mut b = vec![0, 1, 0, 0, f.len() as u8];
+            b.extend_from_slice(f);
+            b.push(opts);
+            Subscribe::decode(&b, V5)
+        };
+        assert_eq!(
+            with(0x40, b"a"),
+            Err(DecodeError::ReservedSubscriptionBits(0x40))
+        );
+        assert_eq!(with(0x30, b"a"), Err(DecodeError::InvalidRetainHandling));
+        assert_eq!(with(0x03, b"a"), Err(DecodeError::InvalidQos));
+        assert_eq!(
+            with(0x04, b"$share/g/a"),
+            Err(DecodeError::NoLocalOnSharedSubscription)
+        );
+        assert!(with(0x2E, b"a").is_ok());
+        assert_eq!(
+            DecodeError::ReservedSubscriptionBits(0x40).reason_code(),
+            ReasonCode::MALFORMED_PACKET
+        );
+        assert_eq!(
+            DecodeError::InvalidRetainHandling.reason_code(),
+            ReasonCode::PROTOCOL_ERROR
+        );
+        // The property block is required at 5, and checked.
+        assert_eq!(
+            Subscribe::decode(&[0, 1, 0, 1, b'a', 0], V5),
+            Err(DecodeError::Truncated)
+        );
+        assert_eq!(
+            Subscribe::decode(&[0, 1, 4, 0x0B, 1, 0x0B, 2, 0, 1, b'a', 0], V5),
+            Err(DecodeError::DuplicateProperty(0x0B))
+        );
+    }
+
+    #[test]
+    fn v5_acks() {
+        let mut a = SubAck {
+            packet_id: 2,
+            codes: vec![0, 2, 0x8F, 0xA2],
+            properties: Properties::default(),
+        };
+        a.properties.set_reason_string("r");
+        let mut out = Vec::new();
+        a.encode(&mut out, V5);
+        assert_eq!(out, [0x90, 11, 0, 2, 4, 0x1F, 0, 1, b'r', 0, 2, 0x8F, 0xA2]);
+        assert_eq!(SubAck::decode(&out[2..], V5).unwrap(), a);
+        assert_eq!(
+            SubAck::decode(&[0, 2, 0, 0x11], V5),
+            Err(DecodeError::InvalidReasonCode {
+                packet_type: 9,
+                code: 0x11
+            })
+        );
+        let mut u = UnsubAck::new(3);
+        u.codes = vec![0x00, 0x11, 0x87];
+        out.clear();
+        u.encode(&mut out, V5);
+        assert_eq!(out, [0xB0, 6, 0, 3, 0, 0, 0x11, 0x87]);
+        assert_eq!(UnsubAck::decode(&out[2..], V5).unwrap(), u);
+        assert_eq!(
+            UnsubAck::decode(&[0, 3, 0, 0x02], V5),
+            Err(DecodeError::InvalidReasonCode {
+                packet_type: 11,
+                code: 0x02
+            })
+        );
+        let mut un = Unsubscribe {
+            packet_id: 4,
+            filters: vec!["t".into()],
+            properties: Properties::default(),
+        };
+        un.properties.add_user_property("a", "b");
+        out.clear();
+        un.encode(&mut out, V5);
+        assert_eq!(
+            out,
+            [0xA2, 13, 0, 4, 7, 0x26, 0, 1, b'a', 0, 1, b'b', 0, 1, b't']
+        );
+        assert_eq!(Unsubscribe::decode(&out[2..], V5).unwrap(), un);
+        assert_eq!(
+            Unsubscribe::decode(&[0, 4, 2, 0x1F, 0, 0, 1, b't'], V5),
+            Err(DecodeError::Truncated)
+        );
     }
 }

@@ -182,6 +182,8 @@ impl Core {
             Packet::ConnAck(_) | Packet::SubAck(_) | Packet::UnsubAck(_) | Packet::PingResp => {
                 self.schedule_close(ck, CloseReason::Protocol)
             }
+            // Extended authentication is not offered, so AUTH is unexpected.
+            Packet::Auth(_) => self.schedule_close(ck, CloseReason::Protocol),
         }
     }
 
