@@ -439,8 +439,9 @@ fn a_pause_ends_after_at_most_two_seconds() {
     assert!(w.core.wants_input(publisher));
 }
 
-#[test]
-fn the_will_is_published_when_the_connection_is_lost() {
+/// A subscriber to `wills/#` and a clean client "x" whose will is
+/// "gone" on `wills/x`.
+fn watcher_and_client_with_will() -> (Wire, ConnId, ConnId) {
     let mut w = Wire::new("");
     let sub = w.connect("watcher");
     w.subscribe(sub, "wills/#", QoS::AtMostOnce);
@@ -453,6 +454,12 @@ fn the_will_is_published_when_the_connection_is_lost() {
         properties: Properties::default(),
     };
     let (ck, _) = w.connect_with("x", true, 60, Some(will));
+    (w, sub, ck)
+}
+
+#[test]
+fn the_will_is_published_when_the_connection_is_lost() {
+    let (mut w, sub, ck) = watcher_and_client_with_will();
     w.core.schedule_close(ck, CloseReason::ConnectionLost);
     w.flush();
     let got = publishes(&w.received(sub));
@@ -465,18 +472,7 @@ fn the_will_is_published_when_the_connection_is_lost() {
 
 #[test]
 fn no_will_after_disconnect() {
-    let mut w = Wire::new("");
-    let sub = w.connect("watcher");
-    w.subscribe(sub, "wills/#", QoS::AtMostOnce);
-    w.received(sub);
-    let will = Will {
-        topic: "wills/x".into(),
-        payload: b"gone".to_vec(),
-        qos: QoS::AtMostOnce,
-        retain: false,
-        properties: Properties::default(),
-    };
-    let (ck, _) = w.connect_with("x", true, 60, Some(will));
+    let (mut w, sub, ck) = watcher_and_client_with_will();
     w.send(ck, Packet::Disconnect(0, Properties::default()));
     assert_eq!(w.closed.get(&ck), Some(&CloseReason::Disconnect));
     assert!(w.received(sub).is_empty());
