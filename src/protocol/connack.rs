@@ -65,7 +65,7 @@ impl ConnAck {
 
     /// Size of the encoded packet, fixed header included.
     pub fn encoded_len(&self, version: ProtocolVersion) -> usize {
-        let rem = 2 + if version == ProtocolVersion::V5 {
+        let rem = 2 + if self.has_properties_field(version) {
             self.properties.encoded_len()
         } else {
             0
@@ -103,8 +103,17 @@ impl ConnAck {
         })
     }
 
+    /// An MQTT 5 CONNACK has a property length, except the 3.x-style
+    /// refusal (a 3.x return code, which is no v5 reason code) that a
+    /// 3.x-only broker sends to a v5 client: `decode` reads that form, so
+    /// `encode` writes it back the same way.
+    fn has_properties_field(&self, version: ProtocolVersion) -> bool {
+        version == ProtocolVersion::V5
+            && (ReasonCode(self.code).allowed_in(PacketType::ConnAck) || !self.properties.is_empty())
+    }
+
     pub fn encode(&self, out: &mut Vec<u8>, version: ProtocolVersion) {
-        let v5 = version == ProtocolVersion::V5;
+        let v5 = self.has_properties_field(version);
         let len = 2 + if v5 { self.properties.encoded_len() } else { 0 };
         put_fixed_header(out, 0x20, len);
         // The session-present flag did not exist in 3.1.
@@ -136,6 +145,18 @@ mod tests {
         );
         assert!(ConnAck::decode(&[2, 0], ProtocolVersion::V311).is_err());
         assert!(ConnAck::decode(&[0], ProtocolVersion::V311).is_err());
+    }
+
+    #[test]
+    fn v3_style_refusal_to_a_v5_client_round_trips() {
+        // Found by fuzzing: a 2-byte CONNACK with a 3.x code read as v5
+        // must encode back to the same 2 bytes, not grow a property length.
+        let ack = ConnAck::decode(&[1, 1], ProtocolVersion::V5).unwrap();
+        let mut out = Vec::new();
+        ack.encode(&mut out, ProtocolVersion::V5);
+        assert_eq!(out, [0x20, 2, 1, 1]);
+        assert_eq!(ack.encoded_len(ProtocolVersion::V5), out.len());
+        assert_eq!(ConnAck::decode(&out[2..], ProtocolVersion::V5).unwrap(), ack);
     }
 
     const V5: ProtocolVersion = ProtocolVersion::V5;
