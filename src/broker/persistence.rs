@@ -13,6 +13,7 @@ use super::core::timers::TimerKind;
 use super::core::Core;
 use super::database::{Message, MsgSource, OutMsg, OutState};
 use super::persist::{self, direction, msg_state, LoadError, PersistDb};
+use super::subs::{SubOpts, NO_LOCAL, RETAIN_AS_PUBLISHED};
 use crate::protocol::QoS;
 
 #[derive(Debug, Clone)]
@@ -122,6 +123,7 @@ impl Core {
                 retain: cm.retain,
                 packet_id: cm.mid,
                 state: state.unwrap_or(OutState::WaitPubAck),
+                sub_id: 0,
             };
             match state {
                 Some(_) if cm.mid != 0 && qos != QoS::AtMostOnce => sess.msgs.push_inflight(out),
@@ -142,10 +144,14 @@ impl Core {
             let Some(&sk) = self.by_id.get(s.client_id.as_str()) else {
                 continue;
             };
-            let qos = QoS::from_u8(s.qos & 0x03).unwrap_or(QoS::AtMostOnce);
-            self.subs.subscribe(&s.topic, sk.index(), qos);
+            let opts = SubOpts {
+                qos: QoS::from_u8(s.qos & 0x03).unwrap_or(QoS::AtMostOnce),
+                flags: s.options & (NO_LOCAL | RETAIN_AS_PUBLISHED),
+                id: s.identifier,
+            };
+            self.subs.subscribe(&s.topic, sk.index(), opts);
             if let Some(sess) = self.sessions.get_mut(sk) {
-                sess.filters.push((s.topic, qos));
+                sess.filters.push((s.topic, opts));
             }
         }
         for msg in release {

@@ -4,7 +4,7 @@
 
 use super::codec::{bytes_len, put_bytes, put_fixed_header, put_u16, Reader};
 use super::error::DecodeError;
-use super::properties::{Properties, PropertyContext};
+use super::properties::{Properties, PropertyContext, PropertyValue};
 use super::topic::valid_topic_name;
 use super::{ProtocolVersion, QoS};
 
@@ -157,6 +157,37 @@ pub fn encode_publish_v5(
     out.extend_from_slice(payload);
 }
 
+/// Appends an MQTT 5 PUBLISH whose properties are a stored message's
+/// (`stored`, canonical) plus per-delivery ones (`extra`, sorted by
+/// identifier: message expiry left, subscription identifier, topic alias),
+/// merged on the way out so a delivery allocates nothing.
+pub fn encode_publish_v5_merged(
+    out: &mut Vec<u8>,
+    head: &PublishHeader<'_>,
+    stored: &Properties,
+    extra: &[(u8, PropertyValue)],
+    payload: &[u8],
+) {
+    let len = head.len(payload.len()) + stored.merged_len(extra);
+    put_fixed_header(out, head.byte1(), len);
+    head.put(out);
+    stored.encode_merged(out, extra);
+    out.extend_from_slice(payload);
+}
+
+/// Size of what `encode_publish_v5_merged` writes.
+pub fn publish_len_v5_merged(
+    topic_len: usize,
+    qos: QoS,
+    stored: &Properties,
+    extra: &[(u8, PropertyValue)],
+    payload_len: usize,
+) -> usize {
+    let id = if qos == QoS::AtMostOnce { 0 } else { 2 };
+    let rem = bytes_len(topic_len) + id + stored.merged_len(extra) + payload_len;
+    1 + super::codec::varint_len(rem) + rem
+}
+
 /// Size of the encoded PUBLISH (3.1/3.1.1), for limit checks before encoding.
 pub fn publish_len(topic_len: usize, qos: QoS, payload_len: usize) -> usize {
     let id = if qos == QoS::AtMostOnce { 0 } else { 2 };
@@ -267,6 +298,39 @@ mod tests {
         out.clear();
         p(QoS::AtMostOnce, 0).encode(&mut out, V5);
         assert_eq!(out, [0x31, 8, 0, 3, b'a', b'/', b'b', 0, b'h', b'i']);
+    }
+
+    #[test]
+    fn v5_merged_properties_keep_canonical_order() {
+        let mut stored = Properties::default();
+        stored.set_content_type("text");
+        stored.add_user_property("k", "v");
+        stored.set_payload_format_indicator(1);
+        let extra = [
+            (0x02, PropertyValue::U32(60)),
+            (0x0B, PropertyValue::Varint(300)),
+        ];
+        let mut all = stored.clone();
+        all.set_message_expiry_interval(60);
+        all.add_subscription_identifier(300);
+        let mut m = p(QoS::AtLeastOnce, 5);
+        m.properties = all;
+        let mut want = Vec::new();
+        m.encode(&mut want, V5);
+        let head = PublishHeader {
+            topic: "a/b",
+            qos: QoS::AtLeastOnce,
+            retain: true,
+            dup: false,
+            packet_id: 5,
+        };
+        let mut out = Vec::new();
+        encode_publish_v5_merged(&mut out, &head, &stored, &extra, b"hi");
+        assert_eq!(out, want);
+        assert_eq!(
+            publish_len_v5_merged(3, QoS::AtLeastOnce, &stored, &extra, 2),
+            out.len()
+        );
     }
 
     #[test]

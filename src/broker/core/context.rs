@@ -234,7 +234,7 @@ pub struct Session {
     pub source: Option<Rc<MsgSource>>,
     /// Subscribed filters with granted QoS, so the tree can be cleaned and
     /// the session persisted.
-    pub filters: Vec<(String, QoS)>,
+    pub filters: Vec<(String, crate::broker::subs::SubOpts)>,
     pub msgs: MsgLists,
     pub cold: Option<Box<SessionCold>>,
     /// The connection while connected.

@@ -58,12 +58,13 @@ where
         write_session(&mut w, sess, &ids)?;
     }
     for sess in sessions.clone() {
-        for (filter, qos) in &sess.filters {
+        for (filter, opts) in &sess.filters {
             w.sub(&SubRecord {
                 client_id: &sess.client_id,
                 topic: filter,
-                qos: qos.as_u8(),
-                ..SubRecord::default()
+                qos: opts.qos.as_u8(),
+                options: opts.flags,
+                identifier: opts.id,
             })?;
         }
     }
@@ -210,6 +211,7 @@ mod tests {
             retain,
             packet_id,
             state,
+            sub_id: 0,
         }
     }
 
@@ -245,7 +247,10 @@ mod tests {
         let mut tree = RetainTree::default();
         tree.store(&m1);
         let mut s1 = Session::new(Rc::from("s1"), false);
-        s1.filters.push(("a/#".into(), QoS::AtLeastOnce));
+        s1.filters.push((
+            "a/#".into(),
+            crate::broker::subs::SubOpts::new(QoS::AtLeastOnce),
+        ));
         s1.msgs.last_packet_id = 7;
         s1.msgs
             .push_inflight(out(&m2, QoS::ExactlyOnce, false, 7, OutState::WaitPubRec));

@@ -142,4 +142,37 @@ impl Properties {
             }
         }
     }
+
+    /// Size of the block `self` and `extra` make together (see
+    /// `encode_merged`), length prefix included.
+    pub fn merged_len(&self, extra: &[(u8, PropertyValue)]) -> usize {
+        let n = self.body_len() + extra.iter().map(|(_, v)| 1 + value_len(v)).sum::<usize>();
+        varint_len(n) + n
+    }
+
+    /// Appends one block holding `self` (canonical) and `extra` (sorted by
+    /// identifier): per-delivery values join a stored message's properties
+    /// in canonical order without building a new list.
+    pub fn encode_merged(&self, out: &mut Vec<u8>, extra: &[(u8, PropertyValue)]) {
+        let n = self.body_len() + extra.iter().map(|(_, v)| 1 + value_len(v)).sum::<usize>();
+        put_varint(out, n);
+        let mut stored = self.0.iter().peekable();
+        let mut more = extra.iter().peekable();
+        loop {
+            let take_stored = match (stored.peek(), more.peek()) {
+                (Some(a), Some(b)) => a.0 <= b.0,
+                (Some(_), None) => true,
+                (None, Some(_)) => false,
+                (None, None) => break,
+            };
+            let next = if take_stored {
+                stored.next()
+            } else {
+                more.next()
+            };
+            if let Some((id, v)) = next {
+                put_property(out, *id, v);
+            }
+        }
+    }
 }
