@@ -113,6 +113,8 @@ pub struct ConnCold {
     /// The id logs show when it is not the session's: a bridge's remote
     /// client id, or the id of a client whose session was taken over.
     pub log_name: Option<Rc<str>>,
+    /// MQTT 5 topic aliases the client set (alias N at N - 1; "" unset).
+    pub topic_aliases: Vec<Box<str>>,
 }
 
 impl Connection {

@@ -75,7 +75,10 @@ impl Core {
         Some(src)
     }
 
-    pub(super) fn handle_publish(&mut self, ck: ConnId, p: Publish) {
+    pub(super) fn handle_publish(&mut self, ck: ConnId, mut p: Publish) {
+        if !self.resolve_topic_alias(ck, &mut p) {
+            return;
+        }
         let Some(conn) = self.conns.get(ck) else {
             return;
         };

@@ -345,3 +345,50 @@ fn a_shared_subscription_spreads_messages_over_its_members() {
     );
     assert!(publishes(&w.received5(members[0])).is_empty());
 }
+
+#[test]
+fn client_topic_aliases_set_use_and_refuse() {
+    let mut w = Wire::new("max_topic_alias 2");
+    let sub = w.connect5("sub");
+    w.subscribe5(sub, "al/#", SubscriptionOptions::new(QoS::AtMostOnce), None);
+    w.received5(sub);
+    let p = w.connect5("p");
+    let aliased = |topic: &str, alias: u16, body: &[u8]| {
+        let mut m = publish(topic, QoS::AtMostOnce, 0, false, body);
+        m.properties.set_topic_alias(alias);
+        Packet::Publish(m)
+    };
+    w.send5(p, aliased("al/one", 1, b"1"));
+    w.send5(p, aliased("", 1, b"2"));
+    w.send5(p, aliased("al/two", 1, b"3"));
+    w.send5(p, aliased("", 1, b"4"));
+    let got: Vec<(String, Vec<u8>)> = publishes(&w.received5(sub))
+        .into_iter()
+        .map(|m| (m.topic, m.payload))
+        .collect();
+    let want = [
+        ("al/one", b"1"),
+        ("al/one", b"2"),
+        ("al/two", b"3"),
+        ("al/two", b"4"),
+    ];
+    let want: Vec<(String, Vec<u8>)> = want
+        .iter()
+        .map(|(t, b)| (t.to_string(), b.to_vec()))
+        .collect();
+    assert_eq!(got, want, "the alias is not passed on");
+    for bad in [
+        aliased("al/x", 0, b""),
+        aliased("al/x", 3, b""),
+        aliased("", 2, b""),
+    ] {
+        let c = w.connect5("bad");
+        w.send5(c, bad);
+        assert_eq!(
+            w.received5(c),
+            [Packet::Disconnect(0x94, Properties::default())]
+        );
+        assert_eq!(w.closed.get(&c), Some(&CloseReason::Protocol));
+    }
+    assert!(publishes(&w.received5(sub)).is_empty());
+}
