@@ -46,7 +46,7 @@ impl Publish {
             }
         };
         let properties = if version == ProtocolVersion::V5 {
-            Properties::decode_for(&mut r, PropertyContext::Publish)?
+            Properties::decode_for_listed(&mut r, PropertyContext::Publish)?
         } else {
             Properties::default()
         };
@@ -153,25 +153,27 @@ pub fn encode_publish_v5(
     let len = head.len(payload.len()) + props.encoded_len();
     put_fixed_header(out, head.byte1(), len);
     head.put(out);
-    props.encode(out);
+    // In the order given: a decoded PUBLISH keeps its properties' order.
+    props.encode_listed(out);
     out.extend_from_slice(payload);
 }
 
 /// Appends an MQTT 5 PUBLISH whose properties are a stored message's
-/// (`stored`, canonical) plus per-delivery ones (`extra`, sorted by
-/// identifier: message expiry left, subscription identifier, topic alias),
-/// merged on the way out so a delivery allocates nothing.
+/// (`stored`, in their order) between per-delivery ones: `before`
+/// (subscription identifiers) and `after` (message expiry left), as
+/// mosquitto orders them; a delivery allocates nothing.
 pub fn encode_publish_v5_merged(
     out: &mut Vec<u8>,
     head: &PublishHeader<'_>,
+    before: &[(u8, PropertyValue)],
     stored: &Properties,
-    extra: &[(u8, PropertyValue)],
+    after: &[(u8, PropertyValue)],
     payload: &[u8],
 ) {
-    let len = head.len(payload.len()) + stored.merged_len(extra);
+    let len = head.len(payload.len()) + stored.between_len(before, after);
     put_fixed_header(out, head.byte1(), len);
     head.put(out);
-    stored.encode_merged(out, extra);
+    stored.encode_between(out, before, after);
     out.extend_from_slice(payload);
 }
 
@@ -179,12 +181,13 @@ pub fn encode_publish_v5_merged(
 pub fn publish_len_v5_merged(
     topic_len: usize,
     qos: QoS,
+    before: &[(u8, PropertyValue)],
     stored: &Properties,
-    extra: &[(u8, PropertyValue)],
+    after: &[(u8, PropertyValue)],
     payload_len: usize,
 ) -> usize {
     let id = if qos == QoS::AtMostOnce { 0 } else { 2 };
-    let rem = bytes_len(topic_len) + id + stored.merged_len(extra) + payload_len;
+    let rem = bytes_len(topic_len) + id + stored.between_len(before, after) + payload_len;
     1 + super::codec::varint_len(rem) + rem
 }
 
@@ -301,22 +304,20 @@ mod tests {
     }
 
     #[test]
-    fn v5_merged_properties_keep_canonical_order() {
+    fn v5_merged_properties_in_mosquittos_order() {
         let mut stored = Properties::default();
-        stored.set_content_type("text");
         stored.add_user_property("k", "v");
-        stored.set_payload_format_indicator(1);
-        let extra = [
-            (0x02, PropertyValue::U32(60)),
-            (0x0B, PropertyValue::Varint(300)),
-        ];
-        let mut all = stored.clone();
-        all.set_message_expiry_interval(60);
-        all.add_subscription_identifier(300);
+        stored.0.push((0x03, PropertyValue::String("text".into())));
+        let before = [(0x0B, PropertyValue::Varint(300))];
+        let after = [(0x02, PropertyValue::U32(60))];
         let mut m = p(QoS::AtLeastOnce, 5);
-        m.properties = all;
+        m.properties.0 = [&before[..], &stored.0, &after]
+            .concat()
+            .into_iter()
+            .collect();
         let mut want = Vec::new();
         m.encode(&mut want, V5);
+        assert_eq!(Publish::decode(0x03, &want[2..], V5).unwrap(), m);
         let head = PublishHeader {
             topic: "a/b",
             qos: QoS::AtLeastOnce,
@@ -325,10 +326,10 @@ mod tests {
             packet_id: 5,
         };
         let mut out = Vec::new();
-        encode_publish_v5_merged(&mut out, &head, &stored, &extra, b"hi");
+        encode_publish_v5_merged(&mut out, &head, &before, &stored, &after, b"hi");
         assert_eq!(out, want);
         assert_eq!(
-            publish_len_v5_merged(3, QoS::AtLeastOnce, &stored, &extra, 2),
+            publish_len_v5_merged(3, QoS::AtLeastOnce, &before, &stored, &after, 2),
             out.len()
         );
     }

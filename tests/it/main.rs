@@ -28,6 +28,7 @@ mod broker_retain_will;
 mod broker_session;
 mod broker_unix;
 mod broker_v5_connect;
+mod broker_v5_messages;
 mod broker_websockets;
 mod clients_demo;
 mod clients_errors;

@@ -67,30 +67,31 @@ fn write_publish(conn: &mut Connection, m: &OutMsg, dup: bool, now: Instant) -> 
         encode_publish(conn.out(), &head, &m.msg.payload);
         return Written::Yes;
     }
-    // Per-delivery properties, in identifier order, on the stack.
-    let mut extra = [
-        (id::MESSAGE_EXPIRY_INTERVAL, PropertyValue::U32(0)),
-        (id::SUBSCRIPTION_IDENTIFIER, PropertyValue::Varint(0)),
-    ];
-    let mut n = 0;
-    if let Some(left) = expiry {
-        extra[n] = (id::MESSAGE_EXPIRY_INTERVAL, PropertyValue::U32(left));
-        n += 1;
-    }
-    if m.sub_id != 0 {
-        extra[n] = (id::SUBSCRIPTION_IDENTIFIER, PropertyValue::Varint(m.sub_id));
-        n += 1;
-    }
-    let extra = &extra[..n];
+    // Per-delivery properties, on the stack: mosquitto writes the
+    // subscription identifier first and the expiry left last.
+    let sub_id = [(id::SUBSCRIPTION_IDENTIFIER, PropertyValue::Varint(m.sub_id))];
+    let before = if m.sub_id != 0 { &sub_id[..] } else { &[] };
+    let left = [(
+        id::MESSAGE_EXPIRY_INTERVAL,
+        PropertyValue::U32(expiry.unwrap_or(0)),
+    )];
+    let after = if expiry.is_some() { &left[..] } else { &[] };
     let stored = m.msg.properties().unwrap_or(&NO_PROPERTIES);
     let max = client_max_packet(conn);
     if max > 0 {
-        let len = publish_len_v5_merged(topic.len(), m.qos, stored, extra, m.msg.payload.len());
+        let len = publish_len_v5_merged(
+            topic.len(),
+            m.qos,
+            before,
+            stored,
+            after,
+            m.msg.payload.len(),
+        );
         if len > max {
             return Written::TooLarge;
         }
     }
-    encode_publish_v5_merged(conn.out(), &head, stored, extra, &m.msg.payload);
+    encode_publish_v5_merged(conn.out(), &head, before, stored, after, &m.msg.payload);
     Written::Yes
 }
 

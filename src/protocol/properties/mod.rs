@@ -153,36 +153,54 @@ impl Properties {
         }
     }
 
-    /// Size of the block `self` and `extra` make together (see
-    /// `encode_merged`), length prefix included.
-    pub fn merged_len(&self, extra: &[(u8, PropertyValue)]) -> usize {
-        let n = self.body_len() + extra.iter().map(|(_, v)| 1 + value_len(v)).sum::<usize>();
+    /// Size of the block `encode_between` writes, length prefix included.
+    pub fn between_len(
+        &self,
+        before: &[(u8, PropertyValue)],
+        after: &[(u8, PropertyValue)],
+    ) -> usize {
+        let extra =
+            |x: &[(u8, PropertyValue)]| x.iter().map(|(_, v)| 1 + value_len(v)).sum::<usize>();
+        let n = self.body_len() + extra(before) + extra(after);
         varint_len(n) + n
     }
 
-    /// Appends one block holding `self` (canonical) and `extra` (sorted by
-    /// identifier): per-delivery values join a stored message's properties
-    /// in canonical order without building a new list.
-    pub fn encode_merged(&self, out: &mut Vec<u8>, extra: &[(u8, PropertyValue)]) {
-        let n = self.body_len() + extra.iter().map(|(_, v)| 1 + value_len(v)).sum::<usize>();
-        put_varint(out, n);
-        let mut stored = self.0.iter().peekable();
-        let mut more = extra.iter().peekable();
-        loop {
-            let take_stored = match (stored.peek(), more.peek()) {
-                (Some(a), Some(b)) => a.0 <= b.0,
-                (Some(_), None) => true,
-                (None, Some(_)) => false,
-                (None, None) => break,
-            };
-            let next = if take_stored {
-                stored.next()
-            } else {
-                more.next()
-            };
-            if let Some((id, v)) = next {
-                put_property(out, *id, v);
+    /// Appends one block: `before`, then `self` in the order of `.0`, then
+    /// `after`. Per-delivery values join a stored message's properties as
+    /// mosquitto writes them (subscription identifiers first, the message
+    /// expiry last) without building a new list.
+    pub fn encode_between(
+        &self,
+        out: &mut Vec<u8>,
+        before: &[(u8, PropertyValue)],
+        after: &[(u8, PropertyValue)],
+    ) {
+        let extra =
+            |x: &[(u8, PropertyValue)]| x.iter().map(|(_, v)| 1 + value_len(v)).sum::<usize>();
+        put_varint(out, self.body_len() + extra(before) + extra(after));
+        for (id, v) in before.iter().chain(&self.0).chain(after) {
+            put_property(out, *id, v);
+        }
+    }
+
+    /// As `decode_for`, keeping the properties in the order they came in
+    /// (a PUBLISH's are passed on in that order, as mosquitto does).
+    pub fn decode_for_listed(
+        r: &mut Reader<'_>,
+        ctx: PropertyContext,
+    ) -> Result<Properties, DecodeError> {
+        let len = r.varint()? as usize;
+        let mut props = Vec::new();
+        if len > 0 {
+            let mut inner = Reader::new(r.take(len)?);
+            while !inner.is_empty() {
+                let id = inner.u8()?;
+                let k = kind(id).ok_or(DecodeError::MalformedProperties)?;
+                props.push((id, read_value(&mut inner, k)?));
             }
         }
+        let p = Properties(props);
+        p.check(ctx)?;
+        Ok(p)
     }
 }
