@@ -56,17 +56,20 @@ pub struct MsgProps {
     /// When the message expires (its message expiry interval after it was
     /// received), if it does.
     pub expires_at: Option<Instant>,
-    /// The message expiry interval it was published with (for
-    /// mosquitto.db, which keeps both), 0 if none.
-    pub expiry_interval: u32,
 }
 
 impl MsgProps {
     /// The properties of a received PUBLISH that travel with the message,
     /// with its expiry counted from `now`. None when there are none.
-    pub fn from_publish(mut props: Properties, now: Instant) -> Option<Box<MsgProps>> {
-        use crate::protocol::properties::id;
+    pub fn from_publish(props: Properties, now: Instant) -> Option<Box<MsgProps>> {
         let interval = props.message_expiry_interval().unwrap_or(0);
+        MsgProps::new(props, interval, now)
+    }
+
+    /// The properties to keep of `props` (a PUBLISH's or a stored
+    /// message's), expiring `interval` seconds after `now` (0: never).
+    pub fn new(mut props: Properties, interval: u32, now: Instant) -> Option<Box<MsgProps>> {
+        use crate::protocol::properties::id;
         props.0.retain(|(i, _)| {
             !matches!(
                 *i,
@@ -80,7 +83,6 @@ impl MsgProps {
         Some(Box::new(MsgProps {
             properties: props,
             expires_at,
-            expiry_interval: interval,
         }))
     }
 }

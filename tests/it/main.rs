@@ -44,6 +44,7 @@ mod persist_broker;
 mod persist_crash;
 mod persist_interop;
 mod persist_timing;
+mod persist_v5;
 mod security_acl;
 mod security_broker;
 mod security_listeners;

@@ -183,6 +183,20 @@ impl Properties {
         }
     }
 
+    /// A whole property block (length prefix included; no bytes at all is
+    /// an empty block) checked for `ctx`, in the order it holds.
+    pub fn decode_block(bytes: &[u8], ctx: PropertyContext) -> Result<Properties, DecodeError> {
+        if bytes.is_empty() {
+            return Ok(Properties::default());
+        }
+        let mut r = Reader::new(bytes);
+        let p = Properties::decode_for_listed(&mut r, ctx)?;
+        if !r.is_empty() {
+            return Err(DecodeError::TrailingBytes);
+        }
+        Ok(p)
+    }
+
     /// As `decode_for`, keeping the properties in the order they came in
     /// (a PUBLISH's are passed on in that order, as mosquitto does).
     pub fn decode_for_listed(
