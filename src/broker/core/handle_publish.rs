@@ -7,7 +7,7 @@ use std::rc::Rc;
 use super::context::CloseReason;
 use super::ids::{ConnId, ListenerId};
 use super::{mounted, Core};
-use crate::broker::database::{Message, MsgSource};
+use crate::broker::database::{Message, MsgProps, MsgSource};
 use crate::broker::security::Access;
 use crate::protocol::{Ack, Packet, Publish, QoS};
 
@@ -75,7 +75,10 @@ impl Core {
         Some(src)
     }
 
-    pub(super) fn handle_publish(&mut self, ck: ConnId, p: Publish) {
+    pub(super) fn handle_publish(&mut self, ck: ConnId, mut p: Publish) {
+        if !self.resolve_topic_alias(ck, &mut p) {
+            return;
+        }
         let Some(conn) = self.conns.get(ck) else {
             return;
         };
@@ -125,6 +128,7 @@ impl Core {
             topic,
             packet_id,
             payload,
+            properties,
             ..
         } = p;
         // An oversize message is acknowledged and dropped, as mosquitto does
@@ -160,7 +164,9 @@ impl Core {
         let topic = topic.unwrap_or_default();
         if deliver {
             let source = self.publisher_source(ck);
-            let msg = Rc::new(Message::new(topic, payload, qos, retain).with_source(source));
+            let v5 = MsgProps::from_publish(properties, self.now);
+            let msg = Message::new(topic, payload, qos, retain).with_source(source);
+            let msg = Rc::new(msg.with_props(v5));
             self.publish_message(msg, sk);
             self.apply_backpressure(ck);
         }

@@ -23,6 +23,7 @@ mod input;
 mod periodic;
 mod sys_tree;
 pub(crate) mod timers;
+mod topic_alias;
 
 #[cfg(test)]
 mod tests;
