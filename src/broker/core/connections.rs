@@ -155,6 +155,27 @@ impl Core {
         }
     }
 
+    /// At shutdown: wills still waiting out their delay are published now,
+    /// as mosquitto does (wills are not saved in the database).
+    pub fn publish_delayed_wills(&mut self) {
+        let waiting: Vec<SessionId> = self
+            .sessions
+            .iter()
+            .filter(|(_, s)| s.cold.as_ref().is_some_and(|c| c.will.is_some()))
+            .map(|(sk, _)| sk)
+            .collect();
+        for sk in waiting {
+            let will = self
+                .sessions
+                .get_mut(sk)
+                .and_then(|s| s.cold.as_mut())
+                .and_then(|c| c.will.take());
+            if let Some((will, source)) = will {
+                self.publish_will(will, source);
+            }
+        }
+    }
+
     /// The will delay of session `sk` (away since `serial`) has passed.
     pub(super) fn will_delay_passed(&mut self, sk: SessionId, serial: u32) {
         let will = match self.sessions.get_mut(sk) {

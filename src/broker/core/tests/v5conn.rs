@@ -636,3 +636,14 @@ fn messages_over_the_clients_maximum_packet_size_are_not_sent() {
     assert_eq!(got.len(), 1);
     assert_eq!(got[0].payload, [2; 10]);
 }
+
+#[test]
+fn delayed_wills_are_published_at_shutdown() {
+    let (mut w, sub) = delayed_will(60, 600);
+    assert!(publishes(&w.received(sub)).is_empty());
+    w.core.publish_delayed_wills();
+    w.flush();
+    assert_eq!(publishes(&w.received(sub)).len(), 1);
+    w.advance(Duration::from_secs(61));
+    assert!(publishes(&w.received(sub)).is_empty(), "only once");
+}
