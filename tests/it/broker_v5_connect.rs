@@ -2,6 +2,8 @@
 //! sends, refusals and DISCONNECT reason codes, compared byte for byte with
 //! Debian's mosquitto 2.0.11 where it is installed.
 
+use std::time::{Duration, Instant};
+
 use crate::harness::*;
 
 /// A v5 SUBSCRIBE with an empty property block.
@@ -313,4 +315,51 @@ fn takeover_keepalive_and_shutdown_are_announced_to_v5_clients() {
     let (mut stay, _) = Client::connect_opts(b.port, &ConnectOpts::v5("stay"));
     b.stop_gracefully();
     announced(&until_closed(&mut stay), 0x8B);
+}
+
+#[test]
+fn a_sessions_expiry_survives_a_restart() {
+    if is_reference() {
+        return; // 2.0.11 does not expire restored sessions (README).
+    }
+    let dir = TempDir::new("v5expiry");
+    let conf = move |port: u16| {
+        format!(
+            "listener {port} 127.0.0.1\nallow_anonymous true\npersistence true\n\
+             persistence_location {}/\nautosave_interval 0\n",
+            dir.path.display()
+        )
+    };
+    let mut b = Broker::start_config(&conf);
+    let port = b.port;
+    // Session expiry 3 s (property 0x11).
+    let opts = ConnectOpts::v5("exp")
+        .props(&[0x11, 0, 0, 0, 3])
+        .clean(false);
+    let (c, _) = Client::connect_opts(port, &opts);
+    c.disconnect();
+    let away = Instant::now();
+    let (c, _) = Client::connect_opts(
+        port,
+        &ConnectOpts::v5("never").props(&[0x11, 0xFF, 0xFF, 0xFF, 0xFF]),
+    );
+    c.disconnect();
+    b.stop_gracefully();
+    let b = Broker::start_on(port, &conf);
+    let (c, connack) = Client::connect_opts(b.port, &ConnectOpts::v5("never").clean(false));
+    assert_eq!(
+        connack[2], 1,
+        "the never-expiring session is back: {connack:02x?}"
+    );
+    c.disconnect();
+    // Expired by the timer restored from the database, not before its 3 s.
+    assert!(b.wait_for_log("Expiring client exp due to timeout.", TIMEOUT));
+    assert!(
+        away.elapsed() >= Duration::from_secs(3),
+        "{:?}",
+        away.elapsed()
+    );
+    let (c, connack) = Client::connect_opts(b.port, &ConnectOpts::v5("exp").clean(false));
+    assert_eq!(connack[2], 0, "expired: {connack:02x?}");
+    c.disconnect();
 }
