@@ -363,3 +363,52 @@ fn a_sessions_expiry_survives_a_restart() {
     assert_eq!(connack[2], 0, "expired: {connack:02x?}");
     c.disconnect();
 }
+
+/// The 3.1.1 behaviours mosquitto users rely on, on ours and Debian's.
+fn v311_rules(port: u16) {
+    // More than 200 `/` in a topic or filter: closed.
+    let deep = "a/".repeat(201);
+    let mut c = Client::connect(port, "deep", true, 60);
+    c.publish0(&deep, b"x", false);
+    c.expect_closed();
+    let mut c = Client::connect(port, "deep-sub", true, 60);
+    c.send_raw(&subscribe_bytes(1, &[(&deep, 0)]));
+    c.expect_closed();
+    // Exactly 200 are fine.
+    let mut c = Client::connect(port, "200", true, 60);
+    c.publish(&"a/".repeat(200), b"x", 1, false);
+    c.disconnect();
+    // A will over message_size_limit (2 here): CONNACK 5.
+    let opts = ConnectOpts::v311("bigwill").will("w", b"too big", 0, false);
+    let (mut c, connack) = Client::connect_opts(port, &opts);
+    assert_eq!(connack, [0x20, 2, 0, 5]);
+    c.expect_closed();
+    // PUBCOMP for a QoS 1 message: protocol error.
+    let mut sub = Client::connect(port, "acker", true, 60);
+    sub.subscribe("ack/t", 1);
+    let mut publ = Client::connect(port, "ack-pub", true, 60);
+    publ.publish("ack/t", b"1", 1, false);
+    let p = sub.expect_publish();
+    sub.send_raw(&ack_bytes(0x70, p.packet_id));
+    sub.expect_closed();
+    // Taking over one's own persistent session: no will.
+    let mut watcher = Client::connect(port, "watcher", true, 60);
+    watcher.subscribe("wills/#", 0);
+    let opts = ConnectOpts::v311("own")
+        .clean(false)
+        .will("wills/own", b"x", 0, false);
+    let (_first, _) = Client::connect_opts(port, &opts);
+    let (second, _) = Client::connect_opts(port, &opts);
+    watcher.expect_nothing();
+    second.drop_connection();
+    assert_eq!(watcher.expect_publish().topic, "wills/own");
+}
+
+#[test]
+fn v311_topic_depth_will_size_ack_types_and_takeover_like_mosquitto() {
+    let b = Broker::start("message_size_limit 2\n");
+    v311_rules(b.port);
+    if let Some(r) = debian("message_size_limit 2\n") {
+        v311_rules(r.port);
+    }
+}
