@@ -647,3 +647,17 @@ fn delayed_wills_are_published_at_shutdown() {
     w.advance(Duration::from_secs(61));
     assert!(publishes(&w.received(sub)).is_empty(), "only once");
 }
+
+#[test]
+fn the_reason_string_is_left_out_when_the_client_allows_no_packet_that_big() {
+    let mut w = Wire::new("");
+    let mut p = Properties::default();
+    p.set_maximum_packet_size(10);
+    let (ck, _) = w.connect_v5("tiny", true, p);
+    w.core.schedule_close(ck, CloseReason::Shutdown);
+    w.flush();
+    assert_eq!(
+        w.received(ck),
+        [Packet::Disconnect(0x8B, Properties::default())]
+    );
+}
