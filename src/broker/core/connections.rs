@@ -369,5 +369,8 @@ fn log_close(id: &str, reason: CloseReason) {
         | CloseReason::Refused
         | CloseReason::Shutdown
         | CloseReason::Administrative => {}
+        CloseReason::NotAuthorized => {
+            crate::notice!("Client {id} disconnected: re-authentication failed.")
+        }
     }
 }

@@ -661,3 +661,105 @@ fn the_reason_string_is_left_out_when_the_client_allows_no_packet_that_big() {
         [Packet::Disconnect(0x8B, Properties::default())]
     );
 }
+
+/// A two-step method: "CHAL" answers a challenge; the right answer is
+/// "resp". A re-authentication starts over.
+struct Challenge;
+
+impl super::super::auth::ExtendedAuth for Challenge {
+    fn start(&mut self, _id: &str, method: &str, _data: Option<&[u8]>) -> AuthStep {
+        match method {
+            "CHAL" => AuthStep::Continue(b"nonce".to_vec()),
+            _ => AuthStep::NotSupported,
+        }
+    }
+    fn step(&mut self, _id: &str, _method: &str, data: Option<&[u8]>) -> AuthStep {
+        match data {
+            Some(b"resp") => AuthStep::Success(None),
+            _ => AuthStep::Denied,
+        }
+    }
+}
+
+fn auth_packet(reason: ReasonCode, method: &str, data: &[u8]) -> Packet {
+    let mut a = crate::protocol::Auth::new(reason);
+    a.properties.set_authentication_method(method);
+    a.properties.set_authentication_data(data);
+    Packet::Auth(a)
+}
+
+#[test]
+fn a_multi_step_authentication_and_a_re_authentication() {
+    let mut w = Wire::new("");
+    w.core.auth = Some(Box::new(Challenge));
+    let mut p = Properties::default();
+    p.set_authentication_method("CHAL");
+    let ck = w.open();
+    w.v5.insert(ck);
+    w.send(ck, connect_packet("a", true, p.clone(), None));
+    let challenge = auth_packet(ReasonCode::CONTINUE_AUTHENTICATION, "CHAL", b"nonce");
+    assert_eq!(w.received(ck), std::slice::from_ref(&challenge));
+    w.send(
+        ck,
+        auth_packet(ReasonCode::CONTINUE_AUTHENTICATION, "CHAL", b"resp"),
+    );
+    let got = w.received(ck);
+    let Some(Packet::ConnAck(ack)) = got.first() else {
+        panic!("{got:?}")
+    };
+    assert_eq!(ack.code, 0);
+    assert_eq!(ack.properties.authentication_method(), Some("CHAL"));
+    assert!(w.core.client_count() == 1);
+    // Re-authentication: challenge again, then AUTH 0x00.
+    w.send(ck, auth_packet(ReasonCode::REAUTHENTICATE, "CHAL", b""));
+    assert_eq!(w.received(ck), [challenge]);
+    w.send(
+        ck,
+        auth_packet(ReasonCode::CONTINUE_AUTHENTICATION, "CHAL", b"resp"),
+    );
+    let mut ok = crate::protocol::Auth::new(ReasonCode::SUCCESS);
+    ok.properties.set_authentication_method("CHAL");
+    assert_eq!(w.received(ck), [Packet::Auth(ok)]);
+    // A wrong answer ends it.
+    w.send(ck, auth_packet(ReasonCode::REAUTHENTICATE, "CHAL", b""));
+    w.received(ck);
+    w.send(
+        ck,
+        auth_packet(ReasonCode::CONTINUE_AUTHENTICATION, "CHAL", b"no"),
+    );
+    assert_eq!(disconnects(&w.received(ck))[0].0, 0x87);
+    assert_eq!(w.closed.get(&ck), Some(&CloseReason::NotAuthorized));
+
+    // A wrong answer at CONNECT: CONNACK 0x87; another method: protocol error.
+    let ck = w.open();
+    w.v5.insert(ck);
+    w.send(ck, connect_packet("b", true, p.clone(), None));
+    w.received(ck);
+    w.send(
+        ck,
+        auth_packet(ReasonCode::CONTINUE_AUTHENTICATION, "CHAL", b"no"),
+    );
+    let got = w.received(ck);
+    assert!(
+        matches!(&got[..], [Packet::ConnAck(a)] if a.code == 0x87),
+        "{got:?}"
+    );
+    let ck = w.open();
+    w.v5.insert(ck);
+    w.send(ck, connect_packet("c", true, p, None));
+    w.received(ck);
+    w.send(
+        ck,
+        auth_packet(ReasonCode::CONTINUE_AUTHENTICATION, "OTHER", b"resp"),
+    );
+    assert_eq!(w.closed.get(&ck), Some(&CloseReason::Protocol));
+}
+
+#[test]
+fn auth_without_an_exchange_is_a_protocol_error() {
+    let mut w = Wire::new("");
+    let (ck, _) = w.connect_v5("plain", true, Properties::default());
+    w.send(ck, auth_packet(ReasonCode::REAUTHENTICATE, "X", b""));
+    assert_eq!(w.closed.get(&ck), Some(&CloseReason::Protocol));
+    assert_eq!(disconnects(&w.received(ck))[0].0, 0x82);
+}
