@@ -36,8 +36,8 @@ enum Written {
 
 /// The largest packet the client accepts (its CONNECT's maximum packet
 /// size); 0 for no limit.
-fn client_max_packet(_conn: &Connection) -> usize {
-    0
+fn client_max_packet(conn: &Connection) -> usize {
+    conn.cold.as_ref().map_or(0, |c| c.v5.max_packet as usize)
 }
 
 /// Encodes one PUBLISH for `m` into `conn`'s output, unless the message

@@ -4,10 +4,7 @@
 use super::context::CloseReason;
 use super::ids::ConnId;
 use super::Core;
-use crate::protocol::{Packet, Properties, ProtocolVersion, Publish};
-
-/// DISCONNECT reason: topic alias invalid.
-const TOPIC_ALIAS_INVALID: u8 = 0x94;
+use crate::protocol::Publish;
 
 impl Core {
     /// Applies `p`'s topic alias: an empty topic takes the alias's topic,
@@ -56,9 +53,8 @@ impl Core {
                 "Invalid topic alias {alias} from {}, disconnecting.",
                 self.conn_id(ck)
             );
-            let bye = Packet::Disconnect(TOPIC_ALIAS_INVALID, Properties::default());
-            self.send_packet(ck, &bye, ProtocolVersion::V5);
-            self.schedule_close(ck, CloseReason::Protocol);
+            // DISCONNECT 0x94 (with its reason string) comes with the close.
+            self.schedule_close(ck, CloseReason::TopicAlias);
         }
         ok
     }

@@ -388,11 +388,10 @@ fn client_topic_aliases_set_use_and_refuse() {
     ] {
         let c = w.connect5("bad");
         w.send5(c, bad);
-        assert_eq!(
-            w.received5(c),
-            [Packet::Disconnect(0x94, Properties::default())]
-        );
-        assert_eq!(w.closed.get(&c), Some(&CloseReason::Protocol));
+        let mut why = Properties::default();
+        why.set_reason_string("topic alias invalid");
+        assert_eq!(w.received5(c), [Packet::Disconnect(0x94, why)]);
+        assert_eq!(w.closed.get(&c), Some(&CloseReason::TopicAlias));
     }
     assert!(publishes(&w.received5(sub)).is_empty());
 }
