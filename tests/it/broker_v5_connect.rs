@@ -242,7 +242,7 @@ fn connack_refusals_are_byte_exact() {
     ];
     for (conf, opts, want) in cases {
         let (ours, theirs) = both(conf, |port| refused(port, &opts));
-        assert_eq!(ours, [want.clone()], "{conf}: ours");
+        assert_eq!(ours, std::slice::from_ref(&want), "{conf}: ours");
         if let Some(theirs) = theirs {
             assert_eq!(ours, theirs, "{conf}: differs from Debian's mosquitto");
         }
