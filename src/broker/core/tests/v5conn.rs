@@ -763,3 +763,56 @@ fn auth_without_an_exchange_is_a_protocol_error() {
     assert_eq!(w.closed.get(&ck), Some(&CloseReason::Protocol));
     assert_eq!(disconnects(&w.received(ck))[0].0, 0x82);
 }
+
+/// Random bytes after a v5 CONNECT (and as the CONNECT's own properties)
+/// never panic the core: a deterministic xorshift walk, each input on a
+/// fresh connection.
+#[test]
+fn random_v5_input_never_panics_the_core() {
+    let mut w = Wire::new("max_packet_size 2000\n");
+    w.core.auth = Some(Box::new(Challenge));
+    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+    let mut next = move || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    };
+    for i in 0..3000 {
+        let r = next();
+        let len = (r % 40) as usize;
+        let mut bytes: Vec<u8> = (0..len).map(|_| next() as u8).collect();
+        // Mostly well-framed packets of a plausible type.
+        if let Some(first) = bytes.first_mut() {
+            *first = (*first & 0xF0) | if i % 2 == 0 { 0 } else { 2 };
+        }
+        if bytes.len() > 1 {
+            bytes[1] = (bytes.len() - 2) as u8;
+        }
+        let (ck, _) = w.connect_v5_raw(connect_packet(
+            &format!("r{}", i % 7),
+            i % 3 == 0,
+            Properties::default(),
+            None,
+        ));
+        w.core.received(ck, &bytes, w.now, &NoSockets);
+        w.flush();
+        w.sent.remove(&ck);
+        w.unread.remove(&ck);
+        if i % 500 == 0 {
+            w.advance(Duration::from_secs(100));
+        }
+        // CONNECT bodies with random property blocks.
+        let mut body = vec![0, 4, b'M', b'Q', b'T', b'T', 5, 2, 0, 60];
+        let plen = (next() % 12) as u8;
+        body.push(plen);
+        body.extend((0..plen).map(|_| next() as u8));
+        body.extend_from_slice(&[0, 1, b'z']);
+        let mut pkt = vec![0x10, body.len() as u8];
+        pkt.extend_from_slice(&body);
+        let ck = w.open();
+        w.core.received(ck, &pkt, w.now, &NoSockets);
+        w.flush();
+        w.sent.remove(&ck);
+    }
+}
