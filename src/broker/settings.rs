@@ -108,6 +108,8 @@ pub struct Settings {
     /// publish it before sending it to a new subscriber.
     pub check_retain_source: bool,
     pub upgrade_outgoing_qos: bool,
+    /// Ours: topic aliases towards MQTT 5 clients that accept them.
+    pub outgoing_topic_aliases: bool,
     pub limits: Limits,
     pub queue_qos0_messages: bool,
     /// 0: no limit.
@@ -141,6 +143,7 @@ impl Default for Settings {
             allow_duplicate_messages: false,
             check_retain_source: false,
             upgrade_outgoing_qos: false,
+            outgoing_topic_aliases: false,
             limits: Limits {
                 max_inflight: 20,
                 max_inflight_bytes: 0,
@@ -318,6 +321,7 @@ impl Settings {
             allow_duplicate_messages: cfg.allow_duplicate_messages,
             check_retain_source: cfg.check_retain_source,
             upgrade_outgoing_qos: cfg.upgrade_outgoing_qos,
+            outgoing_topic_aliases: cfg.outgoing_topic_aliases,
             limits: Limits {
                 max_inflight: usize::from(cfg.max_inflight_messages),
                 max_inflight_bytes: zero_unlimited(cfg.max_inflight_bytes),

@@ -79,6 +79,7 @@ pub const ACTIVE_OPTIONS: &[&str] = &[
     "max_queued_bytes",
     "max_queued_messages",
     "message_size_limit",
+    "outgoing_topic_aliases",
     "queue_qos0_messages",
     "retain_available",
     "set_tcp_nodelay",
@@ -366,6 +367,8 @@ pub struct Config {
     pub memory_limit: u64,
     /// Largest accepted publish payload; 0 means the protocol maximum.
     pub message_size_limit: u32,
+    /// Ours: topic aliases towards MQTT 5 clients that accept them.
+    pub outgoing_topic_aliases: bool,
     pub per_listener_settings: bool,
     pub pid_file: Option<PathBuf>,
     pub queue_qos0_messages: bool,
@@ -442,6 +445,7 @@ impl Default for Config {
             max_queued_messages: 1000,
             memory_limit: 0,
             message_size_limit: 0,
+            outgoing_topic_aliases: false,
             per_listener_settings: false,
             pid_file: None,
             queue_qos0_messages: false,

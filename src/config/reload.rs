@@ -65,6 +65,7 @@ impl Config {
         out.max_queued_messages = new.max_queued_messages;
         out.memory_limit = new.memory_limit;
         out.message_size_limit = new.message_size_limit;
+        out.outgoing_topic_aliases = new.outgoing_topic_aliases;
         out.per_listener_settings = new.per_listener_settings;
         out.queue_qos0_messages = new.queue_qos0_messages;
         out.retain_available = new.retain_available;

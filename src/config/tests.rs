@@ -226,6 +226,7 @@ const VALID_LINES: &[&str] = &[
     "psk_file /etc/psk",
     "password_file /etc/pw",
     "per_listener_settings false",
+    "outgoing_topic_aliases true",
     "queue_qos0_messages true",
     "retain_available false",
     "set_tcp_nodelay true",

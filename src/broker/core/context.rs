@@ -156,6 +156,8 @@ pub struct ConnCold {
     pub pending_connect: Option<Box<super::handle_connect::Admitted>>,
     /// MQTT 5 topic aliases the client set (alias N at N - 1; "" unset).
     pub topic_aliases: Vec<Box<str>>,
+    /// Topic aliases we gave the client (`outgoing_topic_aliases`).
+    pub out_aliases: std::collections::HashMap<Box<str>, u16>,
 }
 
 /// An MQTT 5 client's CONNECT choices that outlive the CONNECT.

@@ -42,7 +42,13 @@ fn client_max_packet(conn: &Connection) -> usize {
 
 /// Encodes one PUBLISH for `m` into `conn`'s output, unless the message
 /// has expired or is larger than the client accepts.
-fn write_publish(conn: &mut Connection, m: &OutMsg, dup: bool, now: Instant) -> Written {
+fn write_publish(
+    conn: &mut Connection,
+    m: &OutMsg,
+    dup: bool,
+    now: Instant,
+    aliases: bool,
+) -> Written {
     let expiry = m.msg.expiry_left(now);
     if expiry == Some(0) {
         return Written::Expired;
@@ -56,7 +62,7 @@ fn write_publish(conn: &mut Connection, m: &OutMsg, dup: bool, now: Instant) -> 
         (None, Some(mp)) => m.msg.topic.strip_prefix(&**mp).unwrap_or(&m.msg.topic),
         (None, None) => &m.msg.topic,
     };
-    let head = PublishHeader {
+    let mut head = PublishHeader {
         topic,
         qos: m.qos,
         retain: m.retain,
@@ -68,9 +74,26 @@ fn write_publish(conn: &mut Connection, m: &OutMsg, dup: bool, now: Instant) -> 
         return Written::Yes;
     }
     // Per-delivery properties, on the stack: mosquitto writes the
-    // subscription identifier first and the expiry left last.
-    let sub_id = [(id::SUBSCRIPTION_IDENTIFIER, PropertyValue::Varint(m.sub_id))];
-    let before = if m.sub_id != 0 { &sub_id[..] } else { &[] };
+    // subscription identifier first and the expiry left last; a topic
+    // alias (ours only) goes after the identifier.
+    let alias = if aliases {
+        out_alias(conn, topic)
+    } else {
+        None
+    };
+    let mut before = [
+        (id::SUBSCRIPTION_IDENTIFIER, PropertyValue::Varint(m.sub_id)),
+        (id::TOPIC_ALIAS, PropertyValue::U16(0)),
+    ];
+    let mut n = usize::from(m.sub_id != 0);
+    if let Some((a, known)) = alias {
+        before[n] = (id::TOPIC_ALIAS, PropertyValue::U16(a));
+        n += 1;
+        if known {
+            head.topic = "";
+        }
+    }
+    let before = &before[..n];
     let left = [(
         id::MESSAGE_EXPIRY_INTERVAL,
         PropertyValue::U32(expiry.unwrap_or(0)),
@@ -91,8 +114,27 @@ fn write_publish(conn: &mut Connection, m: &OutMsg, dup: bool, now: Instant) -> 
             return Written::TooLarge;
         }
     }
+    if let Some((a, false)) = alias {
+        // Recorded only once it is sure to go out.
+        conn.cold_mut().out_aliases.insert(topic.into(), a);
+    }
     encode_publish_v5_merged(conn.out(), &head, before, stored, after, &m.msg.payload);
     Written::Yes
+}
+
+/// The alias for `topic` towards this client, and whether the client knows
+/// it already; None when it takes none or all its aliases are in use.
+fn out_alias(conn: &Connection, topic: &str) -> Option<(u16, bool)> {
+    let cold = conn.cold.as_ref()?;
+    let max = cold.v5.topic_alias_max;
+    if max == 0 || conn.bridge().is_some() {
+        return None;
+    }
+    if let Some(&a) = cold.out_aliases.get(topic) {
+        return Some((a, true));
+    }
+    let used = u16::try_from(cold.out_aliases.len()).ok()?;
+    (used < max).then_some((used + 1, false))
 }
 
 /// Unwritten output below which a connection takes more of its retained
@@ -118,6 +160,7 @@ fn deliver_one(
     limits: &Limits,
     queue_qos0: bool,
     now: Instant,
+    aliases: bool,
 ) -> Outcome {
     match conn {
         Some(conn) if conn.closing.is_none() => {
@@ -125,7 +168,7 @@ fn deliver_one(
                 if conn.pending_out() > MAX_PENDING_QOS0 {
                     return Outcome::Dropped;
                 }
-                return match write_publish(conn, &out, false, now) {
+                return match write_publish(conn, &out, false, now, aliases) {
                     Written::Yes => Outcome::Sent,
                     w => Outcome::Skipped(w),
                 };
@@ -133,7 +176,7 @@ fn deliver_one(
             if sess.msgs.queued_len() == 0 && sess.msgs.inflight_room(limits) {
                 let id = sess.msgs.next_packet_id();
                 out.start_flight(id);
-                let w = write_publish(conn, &out, false, now);
+                let w = write_publish(conn, &out, false, now, aliases);
                 if w != Written::Yes {
                     // Never sent: as if completed; the id is simply unused.
                     return Outcome::Skipped(w);
@@ -301,6 +344,7 @@ impl Core {
             &self.settings.limits,
             self.settings.queue_qos0_messages,
             self.now,
+            self.settings.outgoing_topic_aliases,
         );
         if let Some((ck, conn)) = ck.and_then(|k| self.conns.get_mut(k).map(|c| (k, c))) {
             if matches!(outcome, Outcome::Sent) {
@@ -362,6 +406,7 @@ impl Core {
         };
         let limits = self.settings.limits;
         let now = self.now;
+        let aliases = self.settings.outgoing_topic_aliases;
         let mut sent = false;
         while sess.msgs.inflight_room(&limits) {
             let Some(qos) = sess.msgs.queued_front().map(|m| m.qos) else {
@@ -371,14 +416,18 @@ impl Core {
                 let Some(m) = sess.msgs.pop_queued() else {
                     break;
                 };
-                (write_publish(conn, &m, false, now), m.msg.size())
+                (write_publish(conn, &m, false, now, aliases), m.msg.size())
             } else {
                 let id = sess.msgs.next_packet_id();
                 let Some(m) = sess.msgs.promote_queued() else {
                     break;
                 };
                 m.start_flight(id);
-                let (w, size, state) = (write_publish(conn, m, false, now), m.msg.size(), m.state);
+                let (w, size, state) = (
+                    write_publish(conn, m, false, now, aliases),
+                    m.msg.size(),
+                    m.state,
+                );
                 if w != Written::Yes {
                     // Never sent: it leaves flight at once.
                     sess.msgs.ack(id, state);
@@ -411,6 +460,7 @@ impl Core {
         };
         let limits = self.settings.limits;
         let now = self.now;
+        let aliases = self.settings.outgoing_topic_aliases;
         let mut sent = false;
         let Some(cold) = sess.cold.as_mut() else {
             return false;
@@ -429,7 +479,7 @@ impl Core {
             if qos1 {
                 m.start_flight(sess.msgs.next_packet_id());
             }
-            match write_publish(conn, &m, false, now) {
+            match write_publish(conn, &m, false, now, aliases) {
                 Written::Yes => {
                     self.stats.count_publish_sent(m.msg.size());
                     if qos1 {
@@ -451,12 +501,13 @@ impl Core {
             return;
         };
         let version = conn.protocol;
+        let aliases = self.settings.outgoing_topic_aliases;
         // Expired (or now too large) ones are dropped, as mosquitto does.
         let mut gone = Vec::new();
         for m in sess.msgs.inflight() {
             match m.state {
                 OutState::WaitPubAck | OutState::WaitPubRec => {
-                    if write_publish(conn, m, true, self.now) != Written::Yes {
+                    if write_publish(conn, m, true, self.now, aliases) != Written::Yes {
                         gone.push((m.packet_id, m.state));
                     }
                 }

@@ -100,6 +100,10 @@ pub(super) const OPTIONS: &[Spec] = &[
         NoteKind::Notice,
         "It is recommended to replace 'message_size_limit' with 'max_packet_size'.",
     ),
+    general(
+        "outgoing_topic_aliases",
+        Value::Bool(|c| &mut c.outgoing_topic_aliases),
+    ),
     general("persistence", Value::Bool(|c| &mut c.persistence)),
     // mosquitto-rs extension: what to do with a corrupt database.
     general(

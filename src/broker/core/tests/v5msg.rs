@@ -426,3 +426,54 @@ fn a_publish_over_the_clients_maximum_packet_size_is_skipped_and_counted() {
     assert!(publishes(&w.received5(sub)).is_empty());
     assert_eq!(w.core.stats.msgs_dropped, 2);
 }
+
+#[test]
+fn outgoing_topic_aliases_when_turned_on_and_accepted() {
+    for on in [false, true] {
+        let mut w = Wire::new(if on {
+            "outgoing_topic_aliases true"
+        } else {
+            ""
+        });
+        let sub = w.connect5("sub");
+        w.core
+            .conns
+            .get_mut(sub)
+            .unwrap()
+            .cold_mut()
+            .v5
+            .topic_alias_max = 2;
+        w.subscribe5(sub, "ta/#", SubscriptionOptions::new(QoS::AtMostOnce), None);
+        w.received5(sub);
+        let p = w.connect5("p");
+        for t in ["ta/a", "ta/a", "ta/b", "ta/c", "ta/c", "ta/b"] {
+            w.send5(
+                p,
+                Packet::Publish(publish(t, QoS::AtMostOnce, 0, false, b"x")),
+            );
+        }
+        let got: Vec<(String, Option<u16>)> = publishes(&w.received5(sub))
+            .into_iter()
+            .map(|m| (m.topic, m.properties.topic_alias()))
+            .collect();
+        let want: Vec<(&str, Option<u16>)> = if on {
+            // Two aliases, then topics in full.
+            vec![
+                ("ta/a", Some(1)),
+                ("", Some(1)),
+                ("ta/b", Some(2)),
+                ("ta/c", None),
+                ("ta/c", None),
+                ("", Some(2)),
+            ]
+        } else {
+            ["ta/a", "ta/a", "ta/b", "ta/c", "ta/c", "ta/b"]
+                .iter()
+                .map(|t| (*t, None))
+                .collect()
+        };
+        let want: Vec<(String, Option<u16>)> =
+            want.into_iter().map(|(t, a)| (t.to_owned(), a)).collect();
+        assert_eq!(got, want, "outgoing_topic_aliases {on}");
+    }
+}
