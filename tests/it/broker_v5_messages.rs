@@ -236,3 +236,41 @@ fn v5_publish_subscribe_bytes_match_debians_broker() {
         }
     }
 }
+
+/// `outgoing_topic_aliases`: a client that accepts one alias gets the
+/// topic with alias 1, then the alias alone; another topic goes in full.
+/// (Debian's libmosquitto 2.0.11 and paho-mqtt cannot take aliases from a
+/// broker, so a raw client checks the bytes.)
+#[test]
+fn outgoing_topic_aliases_on_the_wire() {
+    if is_reference() {
+        return; // an option of ours
+    }
+    let b = Broker::start("outgoing_topic_aliases true");
+    // CONNECT property: topic alias maximum 1.
+    let opts = ConnectOpts::v5("al-sub").props(&[0x22, 0, 1]);
+    let (mut sub, _) = Client::connect_opts(b.port, &opts);
+    let mut body = vec![0, 1, 0];
+    put_str(&mut body, b"al/#");
+    body.push(0);
+    sub.send_raw(&packet(0x82, &body));
+    sub.expect_raw(); // SUBACK
+    let (mut publ, _) = Client::connect_opts(b.port, &ConnectOpts::v5("al-pub"));
+    for (t, m) in [("al/x", "1"), ("al/x", "2"), ("al/y", "3")] {
+        let mut body = Vec::new();
+        put_str(&mut body, t.as_bytes());
+        body.push(0);
+        body.extend_from_slice(m.as_bytes());
+        publ.send_raw(&packet(0x30, &body));
+    }
+    let want: [&[u8]; 3] = [
+        &[0x30, 11, 0, 4, b'a', b'l', b'/', b'x', 3, 0x23, 0, 1, b'1'],
+        &[0x30, 7, 0, 0, 3, 0x23, 0, 1, b'2'],
+        &[0x30, 8, 0, 4, b'a', b'l', b'/', b'y', 0, b'3'],
+    ];
+    for w in want {
+        assert_eq!(sub.expect_raw(), w);
+    }
+    publ.disconnect();
+    sub.disconnect();
+}
