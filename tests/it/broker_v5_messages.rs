@@ -274,3 +274,139 @@ fn outgoing_topic_aliases_on_the_wire() {
     publ.disconnect();
     sub.disconnect();
 }
+
+/// A v5 PUBLISH at QoS 1 (id 1) on `topic` with a user property k=`v`.
+fn publish_with_property(topic: &str, v: &str) -> Vec<u8> {
+    let mut body = Vec::new();
+    put_str(&mut body, topic.as_bytes());
+    body.extend_from_slice(&[0, 1]);
+    let mut props = vec![0x26];
+    put_str(&mut props, b"k");
+    put_str(&mut props, v.as_bytes());
+    put_len(&mut body, props.len());
+    body.extend_from_slice(&props);
+    body.extend_from_slice(v.as_bytes());
+    packet(0x32, &body)
+}
+
+/// A v5 subscriber on `port` to `filter` that has seen a message through
+/// the bridge (`probe` publishes one on the other side until it comes).
+fn v5_bridged(port: u16, id: &str, filter: &str, probe: impl Fn()) -> Client {
+    let (mut c, _) = Client::connect_opts(port, &ConnectOpts::v5(id));
+    let mut body = vec![0, 1, 0];
+    put_str(&mut body, filter.as_bytes());
+    body.push(1);
+    c.send_raw(&packet(0x82, &body));
+    c.expect_raw();
+    let deadline = std::time::Instant::now() + TIMEOUT;
+    loop {
+        probe();
+        if let Read1::Packet(raw) = c.read_raw(std::time::Duration::from_millis(300)) {
+            if let Packet::Publish(p) = c.decode(&raw) {
+                c.send_raw(&ack_bytes(0x40, p.packet_id));
+                if p.payload == b"probe" {
+                    return c;
+                }
+            }
+        }
+        assert!(std::time::Instant::now() < deadline, "bridge never came up");
+    }
+}
+
+/// The next PUBLISH `c` gets (acknowledged), skipping late probes.
+fn next_publish(c: &mut Client) -> Publish {
+    for _ in 0..20 {
+        let p = c.receive_publish();
+        if p.payload != b"probe" {
+            return p;
+        }
+    }
+    panic!("only probes");
+}
+
+/// `bridge_protocol_version mqttv50` to Debian's mosquitto carries
+/// properties both ways, and no local keeps messages from coming back.
+#[test]
+fn a_v5_bridge_to_debians_mosquitto_carries_properties() {
+    let ddir = TempDir::new("v5bridge-remote");
+    let Some(remote) = RefBroker::start(|port| {
+        ddir.write(
+            "m.conf",
+            &format!("listener {port} 127.0.0.1\nallow_anonymous true\n"),
+        )
+    }) else {
+        return;
+    };
+    let rport = remote.port;
+    let ours = Broker::start(&format!(
+        "connection v5b\naddress 127.0.0.1:{rport}\nbridge_protocol_version mqttv50\n\
+         topic br5/# both 1\nrestart_timeout 1\nkeepalive_interval 5\n"
+    ));
+    let probe_on = |port: u16| {
+        move || {
+            let (mut p, _) = Client::connect_opts(port, &ConnectOpts::v5("probe"));
+            p.send_raw(&publish_with_property("br5/probe", "probe"));
+            p.expect_raw();
+            p.disconnect();
+        }
+    };
+    let mut on_remote = v5_bridged(rport, "r-sub", "br5/#", probe_on(ours.port));
+    let mut on_ours = v5_bridged(ours.port, "o-sub", "br5/#", probe_on(rport));
+    let (mut op, _) = Client::connect_opts(ours.port, &ConnectOpts::v5("o-pub"));
+    op.send_raw(&publish_with_property("br5/out", "to-remote"));
+    op.expect_raw();
+    let got = next_publish(&mut on_remote);
+    assert_eq!(
+        (got.topic.as_str(), &got.payload[..]),
+        ("br5/out", &b"to-remote"[..])
+    );
+    let props: Vec<(&str, &str)> = got.properties.user_properties().collect();
+    assert_eq!(props, [("k", "to-remote")]);
+    // Ours' own subscriber got it once, locally; nothing came back.
+    let local = next_publish(&mut on_ours);
+    assert_eq!(local.payload, b"to-remote");
+    let (mut rp, _) = Client::connect_opts(rport, &ConnectOpts::v5("r-pub"));
+    rp.send_raw(&publish_with_property("br5/in", "from-remote"));
+    rp.expect_raw();
+    let got = next_publish(&mut on_ours);
+    assert_eq!(got.payload, b"from-remote", "not an echo of br5/out");
+    let props: Vec<(&str, &str)> = got.properties.user_properties().collect();
+    assert_eq!(props, [("k", "from-remote")]);
+}
+
+/// An MQTT 3.x remote answers a v5 bridge's CONNECT with CONNACK 1
+/// (unacceptable protocol version): the next attempt speaks 3.1.1.
+#[test]
+fn a_v5_bridge_falls_back_to_3_1_1_when_the_remote_refuses() {
+    use std::io::{Read, Write};
+    let remote = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    remote.set_nonblocking(true).unwrap();
+    let rport = remote.local_addr().unwrap().port();
+    let _ours = Broker::start(&format!(
+        "connection fb\naddress 127.0.0.1:{rport}\nbridge_protocol_version mqttv50\n\
+         topic fb/# out 0\nrestart_timeout 1\nkeepalive_interval 5\n"
+    ));
+    // The protocol level byte of each CONNECT: after the fixed header
+    // (2 bytes here), the name "MQTT" (6 bytes).
+    let mut levels = Vec::new();
+    for reply in [[0x20u8, 2, 0, 1], [0x20, 2, 0, 0]] {
+        let mut got = None;
+        wait_until(TIMEOUT, || {
+            got = remote.accept().ok();
+            got.is_some()
+        });
+        let (mut s, _) = got.expect("the bridge connects");
+        s.set_nonblocking(false).unwrap();
+        s.set_read_timeout(Some(TIMEOUT)).unwrap();
+        let mut buf = [0u8; 9];
+        s.read_exact(&mut buf).unwrap();
+        levels.push(buf[8] & 0x7F);
+        s.write_all(&reply).unwrap();
+        if reply[3] == 1 {
+            // Wait for ours to close this one before the next attempt.
+            let mut rest = [0u8; 256];
+            while s.read(&mut rest).is_ok_and(|n| n > 0) {}
+        }
+    }
+    assert_eq!(levels, [5, 4]);
+}

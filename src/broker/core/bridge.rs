@@ -16,7 +16,7 @@ use crate::broker::subs::SubOpts;
 use crate::config::{Bridge, BridgeProtocol, BridgeTopic, Direction, StartType};
 use crate::protocol::{
     ConnAck, Connect, ConnectReturnCode, Packet, Properties, ProtocolVersion, Publish, QoS,
-    Subscribe, Unsubscribe, Will,
+    Subscribe, SubscriptionOptions, Unsubscribe, Will,
 };
 use crate::sys::net;
 
@@ -63,7 +63,8 @@ pub(crate) struct BridgeCore {
 pub(crate) fn protocol_of(cfg: &Bridge) -> ProtocolVersion {
     match cfg.protocol_version {
         BridgeProtocol::Mqtt31 => ProtocolVersion::V31,
-        _ => ProtocolVersion::V311,
+        BridgeProtocol::Mqtt311 => ProtocolVersion::V311,
+        BridgeProtocol::Mqtt5 => ProtocolVersion::V5,
     }
 }
 
@@ -221,9 +222,12 @@ impl Core {
             retain: true,
             properties: Properties::default(),
         });
+        let protocol = protocol_of(cfg);
         let connect = Connect {
-            protocol: protocol_of(cfg),
-            bridge: cfg.try_private,
+            protocol,
+            // MQTT 5 has no bridge bit: no local on its subscriptions
+            // keeps messages from looping back instead.
+            bridge: cfg.try_private && protocol != ProtocolVersion::V5,
             clean_session: cfg.cleansession,
             keep_alive: cfg.keepalive_interval,
             client_id: cfg
@@ -248,11 +252,23 @@ impl Core {
             return;
         };
         if ack.code != 0 {
-            crate::error!(
-                "Bridge {}: {}",
-                b.cfg.name,
-                ConnectReturnCode::describe(ack.code)
-            );
+            // A remote that does not speak MQTT 5 (0x84, or a 3.x broker's
+            // code 1): the next attempt is made with 3.1.1, as mosquitto.
+            let v5 = b.cfg.protocol_version == BridgeProtocol::Mqtt5;
+            if v5 && matches!(ack.code, 0x84 | 1) {
+                crate::notice!(
+                    "Warning: Remote bridge {} does not support MQTT v5.0, reconnecting using \
+                     MQTT v3.1.1.",
+                    b.cfg.name
+                );
+                b.cfg.protocol_version = BridgeProtocol::Mqtt311;
+            } else {
+                crate::error!(
+                    "Bridge {}: {}",
+                    b.cfg.name,
+                    ConnectReturnCode::describe(ack.code)
+                );
+            }
             self.schedule_close(ck, CloseReason::Refused);
             return;
         }
@@ -271,12 +287,23 @@ impl Core {
             let id = self.next_pid(sk);
             if takes_in(t) {
                 let qos = QoS::from_u8(t.qos).unwrap_or(QoS::AtMostOnce);
-                let sub = Subscribe {
+                let mut sub = Subscribe {
                     packet_id: id,
-                    filters: vec![(t.remote_topic(), qos)],
-                    options: vec![qos.as_u8()],
+                    filters: Vec::new(),
+                    options: Vec::new(),
                     properties: Properties::default(),
                 };
+                // MQTT 5: no local and retain as published, as mosquitto's
+                // bridges ask, so nothing loops and retain flags carry over.
+                let v5 = version == ProtocolVersion::V5;
+                sub.push(
+                    t.remote_topic(),
+                    SubscriptionOptions {
+                        no_local: v5,
+                        retain_as_published: v5,
+                        ..SubscriptionOptions::new(qos)
+                    },
+                );
                 self.send_packet(ck, &Packet::Subscribe(sub), version);
             } else if cfg.attempt_unsubscribe {
                 let unsub = Unsubscribe {

@@ -19,7 +19,7 @@ use crate::broker::core::context::CloseReason;
 use crate::broker::core::ids::{BridgeId, ConnId};
 use crate::broker::core::timers::TimerKind;
 use crate::broker::stream::Stream;
-use crate::config::{Bridge, BridgeAddress, BridgeProtocol, StartType};
+use crate::config::{Bridge, BridgeAddress, StartType};
 use crate::sys::net;
 
 /// The look for the primary address: a TCP connection that is closed as
@@ -115,9 +115,7 @@ impl Broker {
             let tls_missing = (cfg.uses_tls() || cfg.uses_psk()) && tls.is_none();
             #[cfg(not(feature = "tls"))]
             let tls_missing = cfg.uses_tls() || cfg.uses_psk();
-            let disabled = if cfg.protocol_version == BridgeProtocol::Mqtt5 {
-                Some("MQTT 5 bridges are not supported yet")
-            } else if tls_missing {
+            let disabled = if tls_missing {
                 Some("its TLS settings cannot be used")
             } else if cfg.addresses.is_empty() {
                 Some("it has no address")
