@@ -36,7 +36,8 @@ impl RetainTree {
         }
     }
 
-    fn remove(&mut self, topic: &str) {
+    /// Removes the retained message of `topic`, if any.
+    pub fn remove(&mut self, topic: &str) {
         fn walk<'a>(node: &mut Node, mut levels: impl Iterator<Item = &'a str>) -> bool {
             match levels.next() {
                 None => node.msg.take().is_some(),

@@ -131,6 +131,8 @@ impl Core {
                     continue;
                 }
                 if msg.expired(self.now) {
+                    // Found expired: dropped from the tree, as mosquitto does.
+                    self.retained.remove(&msg.topic);
                     continue;
                 }
                 let qos = if self.settings.upgrade_outgoing_qos {

@@ -151,8 +151,10 @@ fn expired_messages_are_not_sent_and_others_carry_their_time_left() {
     let got = publishes(&w.received5(late));
     assert_eq!(got[0].properties.message_expiry_interval(), Some(2));
     w.advance(Duration::from_secs(3));
+    assert_eq!(w.core.retained.len(), 1);
     w.subscribe5(late, "r", SubscriptionOptions::new(QoS::AtMostOnce), None);
     assert!(publishes(&w.received5(late)).is_empty());
+    assert_eq!(w.core.retained.len(), 0, "removed once found expired");
 }
 
 #[test]
