@@ -102,6 +102,10 @@ impl Core {
         if self.settings.connection_messages {
             log_close(self.log_id_of(&conn), reason);
         }
+        if let Some(s) = conn.session().and_then(|sk| self.sessions.get(sk)) {
+            let rc = i32::from(reason != CloseReason::Disconnect) * 7;
+            crate::broker::plugin::client_gone(&s.client_id, ck.index() as u32, rc);
+        }
         if let Some(will) = conn.take_will() {
             // The connection's own identity: after a takeover the session
             // already has the new connection's username.

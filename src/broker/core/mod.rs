@@ -20,6 +20,7 @@ mod handle_subscribe;
 pub(crate) mod ids;
 mod input;
 mod periodic;
+mod plugins;
 mod sys_tree;
 pub(crate) mod timers;
 

@@ -19,7 +19,7 @@ use mio::{Poll, Token};
 
 use super::core::{Core, SecurityDomain};
 use super::settings::Settings;
-use super::{security, websocket};
+use super::{plugin, security, websocket};
 use crate::broker::core::ids::ConnId;
 use crate::sys::signals::SignalPipe;
 #[cfg(feature = "tls")]
@@ -118,7 +118,11 @@ impl Broker {
     fn load_security(settings: &Settings) -> io::Result<Vec<SecurityDomain>> {
         let mut domains = Vec::new();
         for paths in &settings.security {
-            let files = security::SecurityFiles::load(paths).map_err(io::Error::other)?;
+            let mut files = security::SecurityFiles::load(paths).map_err(io::Error::other)?;
+            if !paths.plugins.is_empty() {
+                let domain = plugin::load_domain(&paths.plugins).map_err(io::Error::other)?;
+                files.plugins = plugin::Chain::new(domain);
+            }
             for w in files.warnings() {
                 crate::error!("Error: {w}");
             }

@@ -1,0 +1,170 @@
+//! Version 2, 3 and 4 auth plugins (`mosquitto_auth_*` functions): loaded,
+//! initialised and called as mosquitto 2.0 does.
+
+use std::ffi::{c_char, c_int, c_void, CStr};
+
+use super::ffi::{self, AclMsg, MosquittoOpt};
+use super::loader::{symbol, Options};
+
+type Init = unsafe extern "C" fn(*mut *mut c_void, *mut MosquittoOpt, c_int) -> c_int;
+type Cleanup = unsafe extern "C" fn(*mut c_void, *mut MosquittoOpt, c_int) -> c_int;
+type SecInit = unsafe extern "C" fn(*mut c_void, *mut MosquittoOpt, c_int, bool) -> c_int;
+type AclV34 = unsafe extern "C" fn(*mut c_void, c_int, *mut c_void, *const AclMsg) -> c_int;
+type AclV2 =
+    unsafe extern "C" fn(*mut c_void, *const c_char, *const c_char, *const c_char, c_int) -> c_int;
+type UnpwdV34 =
+    unsafe extern "C" fn(*mut c_void, *mut c_void, *const c_char, *const c_char) -> c_int;
+type UnpwdV2 = unsafe extern "C" fn(*mut c_void, *const c_char, *const c_char) -> c_int;
+
+#[derive(Clone, Copy)]
+enum Acl {
+    V34(AclV34),
+    V2(AclV2),
+}
+
+#[derive(Clone, Copy)]
+enum Unpwd {
+    V34(UnpwdV34),
+    V2(UnpwdV2),
+}
+
+/// One loaded version 2–4 plugin.
+#[derive(Clone)]
+pub(super) struct Legacy {
+    pub deny_special: bool,
+    user_data: *mut c_void,
+    opts: *mut MosquittoOpt,
+    opt_count: c_int,
+    cleanup: Cleanup,
+    security_cleanup: SecInit,
+    acl: Acl,
+    unpwd: Option<Unpwd>,
+}
+
+fn required(lib: *mut c_void, name: &CStr) -> Result<*mut c_void, Vec<String>> {
+    symbol(lib, name).ok_or_else(|| {
+        vec![format!(
+            "Error: Unable to load auth plugin function {}().",
+            name.to_string_lossy()
+        )]
+    })
+}
+
+/// Casts a symbol to its known function type.
+///
+/// # Safety
+/// `F` must be the symbol's real C signature.
+unsafe fn cast<F: Copy>(p: *mut c_void) -> F {
+    // SAFETY: the caller's contract; F is a function pointer type.
+    unsafe { std::mem::transmute_copy::<*mut c_void, F>(&p) }
+}
+
+impl Legacy {
+    /// Looks up the functions of `version`, then calls
+    /// `mosquitto_auth_plugin_init` and `mosquitto_auth_security_init`.
+    pub fn load(
+        lib: *mut c_void,
+        version: c_int,
+        deny_special: bool,
+        options: &mut Options,
+    ) -> Result<Legacy, Vec<String>> {
+        let init = required(lib, c"mosquitto_auth_plugin_init")?;
+        let cleanup = required(lib, c"mosquitto_auth_plugin_cleanup")?;
+        let sec_init = required(lib, c"mosquitto_auth_security_init")?;
+        let sec_cleanup = required(lib, c"mosquitto_auth_security_cleanup")?;
+        let acl = required(lib, c"mosquitto_auth_acl_check")?;
+        let unpwd = required(lib, c"mosquitto_auth_unpwd_check")?;
+        required(lib, c"mosquitto_auth_psk_key_get")?;
+        // SAFETY: the signatures of mosquitto_plugin.h (and, for version 2,
+        // of mosquitto 1.3's header) for these symbols.
+        let (init, cleanup, sec_init, security_cleanup): (Init, Cleanup, SecInit, SecInit) =
+            unsafe { (cast(init), cast(cleanup), cast(sec_init), cast(sec_cleanup)) };
+        // SAFETY: as above, per version.
+        let (acl, unpwd) = unsafe {
+            if version == 2 {
+                (Acl::V2(cast(acl)), Unpwd::V2(cast(unpwd)))
+            } else {
+                (Acl::V34(cast(acl)), Unpwd::V34(cast(unpwd)))
+            }
+        };
+        let mut user_data: *mut c_void = std::ptr::null_mut();
+        let (opts, opt_count) = (options.ptr(), options.count());
+        // SAFETY: the plugin's own init with options that outlive it.
+        let rc = unsafe { init(&mut user_data, opts, opt_count) };
+        if rc != ffi::MOSQ_ERR_SUCCESS {
+            return Err(vec![format!(
+                "Error: Authentication plugin returned {rc} when initialising."
+            )]);
+        }
+        // SAFETY: as above; reload false at start-up.
+        let rc = unsafe { sec_init(user_data, opts, opt_count, false) };
+        if rc != ffi::MOSQ_ERR_SUCCESS {
+            return Err(vec![format!(
+                "Error: Authentication plugin returned {rc} when initialising."
+            )]);
+        }
+        Ok(Legacy {
+            deny_special,
+            user_data,
+            opts,
+            opt_count,
+            cleanup,
+            security_cleanup,
+            acl,
+            unpwd: Some(unpwd),
+        })
+    }
+
+    /// `mosquitto_auth_security_cleanup` then `_plugin_cleanup`.
+    pub fn cleanup(&self) {
+        // SAFETY: the plugin's functions with what its init returned.
+        unsafe {
+            (self.security_cleanup)(self.user_data, self.opts, self.opt_count, false);
+            (self.cleanup)(self.user_data, self.opts, self.opt_count);
+        }
+    }
+
+    /// mosquitto's `acl__check_single` for this plugin (the special
+    /// character rule is checked by the caller).
+    pub fn acl_check(
+        &self,
+        access: c_int,
+        client: *mut c_void,
+        ids: (&CStr, Option<&CStr>),
+        msg: &AclMsg,
+    ) -> c_int {
+        match self.acl {
+            Acl::V34(f) => {
+                if access == ffi::MOSQ_ACL_UNSUBSCRIBE {
+                    return ffi::MOSQ_ERR_SUCCESS;
+                }
+                // SAFETY: live client view and message for the call.
+                unsafe { f(self.user_data, access, client, msg) }
+            }
+            Acl::V2(f) => {
+                if access == ffi::MOSQ_ACL_SUBSCRIBE || access == ffi::MOSQ_ACL_UNSUBSCRIBE {
+                    return ffi::MOSQ_ERR_SUCCESS;
+                }
+                let user = ids.1.map_or(std::ptr::null(), |u| u.as_ptr());
+                // SAFETY: NUL-terminated strings alive for the call.
+                unsafe { f(self.user_data, ids.0.as_ptr(), user, msg.topic, access) }
+            }
+        }
+    }
+
+    /// The plugin's username/password verdict.
+    pub fn unpwd_check(
+        &self,
+        client: *mut c_void,
+        username: *const c_char,
+        password: *const c_char,
+    ) -> Option<c_int> {
+        // SAFETY: live client view and NUL-terminated strings (or null).
+        self.unpwd.map(|u| unsafe {
+            match u {
+                Unpwd::V34(f) => f(self.user_data, client, username, password),
+                Unpwd::V2(f) => f(self.user_data, username, password),
+            }
+        })
+    }
+}
