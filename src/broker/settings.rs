@@ -45,6 +45,8 @@ pub struct ListenerSpec {
     pub mount_point: Option<String>,
     /// Highest QoS this listener's clients may use (0 to 2).
     pub max_qos: u8,
+    /// `max_topic_alias`: topic aliases an MQTT 5 client may use towards us.
+    pub max_topic_alias: u16,
     /// Security settings that apply to this listener's clients (global ones
     /// unless `per_listener_settings`).
     pub allow_anonymous: bool,
@@ -78,6 +80,7 @@ impl ListenerSpec {
             max_connections: -1,
             mount_point: None,
             max_qos: 2,
+            max_topic_alias: 10,
             allow_anonymous: true,
             allow_zero_length_clientid: true,
             auto_id_prefix: "auto-".into(),
@@ -295,6 +298,7 @@ impl Settings {
                 max_connections: l.max_connections,
                 mount_point: l.mount_point.clone(),
                 max_qos: l.max_qos.min(2),
+                max_topic_alias: l.max_topic_alias,
                 allow_anonymous: sec.allows_anonymous(),
                 allow_zero_length_clientid: sec.allow_zero_length_clientid,
                 auto_id_prefix: sec.auto_id_prefix().to_owned(),

@@ -114,6 +114,21 @@ impl ConnAck {
     }
 
     pub fn encode(&self, out: &mut Vec<u8>, version: ProtocolVersion) {
+        self.encode_with(out, version, Properties::encode);
+    }
+
+    /// As `encode`, with the properties in the order they were added
+    /// (mosquitto's order, for byte-for-byte equal CONNACKs).
+    pub fn encode_listed(&self, out: &mut Vec<u8>, version: ProtocolVersion) {
+        self.encode_with(out, version, Properties::encode_listed);
+    }
+
+    fn encode_with(
+        &self,
+        out: &mut Vec<u8>,
+        version: ProtocolVersion,
+        props: fn(&Properties, &mut Vec<u8>),
+    ) {
         let v5 = self.has_properties_field(version);
         let len = 2 + if v5 { self.properties.encoded_len() } else { 0 };
         put_fixed_header(out, 0x20, len);
@@ -122,7 +137,7 @@ impl ConnAck {
         out.push(u8::from(sp));
         out.push(self.code);
         if v5 {
-            self.properties.encode(out);
+            props(&self.properties, out);
         }
     }
 }
@@ -180,6 +195,18 @@ mod tests {
         );
         assert_eq!(out.len(), a.encoded_len(V5));
         assert_eq!(ConnAck::decode(&out[2..], V5).unwrap(), a);
+        // In the order added, as mosquitto writes them.
+        let mut l = ConnAck::with_reason(false, ReasonCode::SUCCESS);
+        l.properties
+            .0
+            .push((0x22, super::super::PropertyValue::U16(10)));
+        l.properties
+            .0
+            .push((0x21, super::super::PropertyValue::U16(20)));
+        out.clear();
+        l.encode_listed(&mut out, V5);
+        assert_eq!(out, [0x20, 9, 0, 0, 6, 0x22, 0, 10, 0x21, 0, 20]);
+        out.clear();
         // Refusal with no properties.
         out.clear();
         let r = ConnAck::with_reason(false, ReasonCode::BANNED);

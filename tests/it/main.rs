@@ -27,6 +27,7 @@ mod broker_publish;
 mod broker_retain_will;
 mod broker_session;
 mod broker_unix;
+mod broker_v5_connect;
 mod broker_websockets;
 mod clients_demo;
 mod clients_errors;

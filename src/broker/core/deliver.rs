@@ -9,7 +9,10 @@ use super::ids::{ConnId, SessionId};
 use super::Core;
 use crate::broker::database::{Limits, Message, MsgSource, OutMsg, OutState};
 use crate::broker::security::{Access, SecurityFiles};
-use crate::protocol::{encode_publish, publish_len, Ack, Packet, PublishHeader, QoS};
+use crate::protocol::{
+    encode_publish, encode_publish_v5, publish_len, Ack, Packet, Properties, ProtocolVersion,
+    PublishHeader, QoS,
+};
 
 /// Output a connection may hold unwritten before QoS 0 messages to it are
 /// dropped (QoS 1/2 ones wait in the session queue instead).
@@ -33,8 +36,15 @@ fn write_publish(conn: &mut Connection, m: &OutMsg, dup: bool) {
         dup,
         packet_id: m.packet_id,
     };
-    encode_publish(conn.out(), &head, &m.msg.payload);
+    if conn.protocol == ProtocolVersion::V5 {
+        encode_publish_v5(conn.out(), &head, &NO_PROPERTIES, &m.msg.payload);
+    } else {
+        encode_publish(conn.out(), &head, &m.msg.payload);
+    }
 }
+
+/// The property block of a PUBLISH that carries none.
+static NO_PROPERTIES: Properties = Properties(Vec::new());
 
 /// Unwritten output below which a connection takes more of its retained
 /// backlog.

@@ -8,7 +8,11 @@ use super::ids::{ConnId, SessionId};
 use super::timers::TimerKind;
 use super::{Core, Transport};
 use crate::broker::security;
-use crate::protocol::{ConnAck, Connect, ConnectReturnCode, Packet, ProtocolVersion};
+use crate::protocol::properties::id;
+use crate::protocol::{
+    ConnAck, Connect, ConnectReturnCode, Properties, PropertyValue, ProtocolVersion, QoS,
+    ReasonCode,
+};
 use crate::sys::net::random_bytes;
 
 /// A client id in mosquitto's generated shape: prefix + a random UUID.
@@ -41,20 +45,61 @@ fn log_protocol(p: ProtocolVersion) -> u8 {
 const CONNECT_RESERVE: usize = 16 * 1024;
 
 impl Core {
-    /// Sends a CONNACK refusal and closes once it is written.
+    /// Sends a CONNACK refusal and closes once it is written. `code` is the
+    /// 3.x return code; an MQTT 5 client gets its reason code.
     pub(super) fn send_connack_refusal(&mut self, ck: ConnId, code: u8) {
-        let version = self
+        self.refuse_v5(ck, code, v5_reason(code));
+    }
+
+    /// A CONNACK refusal with `v3` for 3.x clients and `v5` for MQTT 5 ones;
+    /// closes once it is written.
+    pub(super) fn refuse_v5(&mut self, ck: ConnId, v3: u8, v5: ReasonCode) {
+        let v5_conn = self
             .conns
             .get(ck)
-            .map(|c| c.protocol)
-            .unwrap_or(ProtocolVersion::V311);
-        let ack = ConnAck {
-            session_present: false,
-            code,
-            properties: Default::default(),
-        };
-        self.send_packet(ck, &Packet::ConnAck(ack), version);
+            .is_some_and(|c| c.protocol == ProtocolVersion::V5);
+        let code = if v5_conn { v5.0 } else { v3 };
+        self.send_connack(ck, false, code, Properties::default());
         self.schedule_close(ck, CloseReason::Refused);
+    }
+
+    /// Encodes a CONNACK. For an MQTT 5 client, `props` (the CONNECT
+    /// handler's) are followed by the broker-wide ones, in mosquitto's
+    /// order (send__connack), so the bytes equal mosquitto's.
+    fn send_connack(&mut self, ck: ConnId, sp: bool, code: u8, mut props: Properties) {
+        let Some(conn) = self.conns.get_mut(ck) else {
+            return;
+        };
+        let version = conn.protocol;
+        if version == ProtocolVersion::V5 {
+            let s = &self.settings;
+            if code < 0x80 {
+                if !s.retain_available {
+                    props.0.push((id::RETAIN_AVAILABLE, PropertyValue::Byte(0)));
+                }
+                if s.max_packet_size > 0 {
+                    let max = u32::try_from(s.max_packet_size).unwrap_or(u32::MAX);
+                    props
+                        .0
+                        .push((id::MAXIMUM_PACKET_SIZE, PropertyValue::U32(max)));
+                }
+                if let Ok(n @ 1..) = u16::try_from(s.limits.max_inflight) {
+                    props.0.push((id::RECEIVE_MAXIMUM, PropertyValue::U16(n)));
+                }
+            }
+            if conn.max_qos != QoS::ExactlyOnce {
+                let q = PropertyValue::Byte(conn.max_qos.as_u8());
+                props.0.push((id::MAXIMUM_QOS, q));
+            }
+        }
+        let ack = ConnAck {
+            session_present: sp,
+            code,
+            properties: props,
+        };
+        ack.encode_listed(conn.out(), version);
+        self.stats.msgs_sent += 1;
+        Self::mark_dirty(&mut self.dirty, conn, ck);
     }
 
     pub(super) fn handle_connect(&mut self, ck: ConnId, c: Connect, peers: &dyn Transport) {
@@ -62,19 +107,7 @@ impl Core {
             return;
         };
         conn.protocol = c.protocol;
-        if c.protocol == ProtocolVersion::V5 {
-            // MQTT 5 is not spoken yet: refuse the way a 3.1.1 broker does.
-            conn.protocol = ProtocolVersion::V311;
-            if self.settings.connection_messages {
-                crate::information!(
-                    "Invalid protocol version 5 in CONNECT from {}.",
-                    peers.peer_name(ck)
-                );
-            }
-            self.send_connack_refusal(ck, ConnectReturnCode::UnacceptableProtocolVersion as u8);
-            return;
-        }
-        let Some(admitted) = self.admit(ck, c, peers) else {
+        let Some(mut admitted) = self.admit(ck, c, peers) else {
             return;
         };
         let clean = admitted.connect.clean_session;
@@ -82,13 +115,9 @@ impl Core {
             self.send_connack_refusal(ck, ConnectReturnCode::ServerUnavailable as u8);
             return;
         };
+        let props = std::mem::take(&mut admitted.connack);
         self.attach(ck, sk, admitted, peers);
-        let ack = ConnAck::new(session_present, ConnectReturnCode::Accepted);
-        let protocol = self
-            .conns
-            .get(ck)
-            .map_or(ProtocolVersion::V311, |c| c.protocol);
-        self.send_packet(ck, &Packet::ConnAck(ack), protocol);
+        self.send_connack(ck, session_present, 0, props);
         if session_present {
             self.resume_session(ck, sk);
         }
@@ -101,6 +130,7 @@ impl Core {
         let conn = self.conns.get(ck)?;
         let spec = self.settings.listeners.get(conn.listener()?.index())?;
         let max_qos = conn.max_qos;
+        let topic_alias_max = spec.max_topic_alias;
         let (allow_anonymous, allow_zero_len, id_prefix) = (
             spec.allow_anonymous,
             spec.allow_zero_length_clientid,
@@ -117,24 +147,62 @@ impl Core {
             );
             return self.refuse(ck, ConnectReturnCode::ServerUnavailable);
         }
+        let v5 = c.protocol == ProtocolVersion::V5;
+        if let Some(w) = &c.will {
+            // MQTT 5 can say why; 3.x clients are just closed, as mosquitto does.
+            let refusal = if w.retain && !self.settings.retain_available {
+                Some(ReasonCode::RETAIN_NOT_SUPPORTED)
+            } else if w.qos > max_qos {
+                Some(ReasonCode::QOS_NOT_SUPPORTED)
+            } else {
+                None
+            };
+            match refusal {
+                Some(r) if v5 => return self.refuse_with(ck, r),
+                Some(_) => {
+                    self.schedule_close(ck, CloseReason::Protocol);
+                    return None;
+                }
+                None => {}
+            }
+        }
+        let mut connack = Properties::default();
+        // mosquitto 2.0 lets an MQTT 5 client without an id keep a session
+        // (its expiry decides), a 3.1.1 one only with clean session.
         let client_id = if c.client_id.is_empty() {
-            let v311 = c.protocol == ProtocolVersion::V311;
-            if !(v311 && c.clean_session && allow_zero_len) {
+            let may = match c.protocol {
+                ProtocolVersion::V311 => c.clean_session,
+                ProtocolVersion::V5 => true,
+                ProtocolVersion::V31 => false,
+            };
+            if !(may && allow_zero_len) {
                 return self.refuse(ck, ConnectReturnCode::IdentifierRejected);
             }
-            generate_client_id(&id_prefix)
+            let id = generate_client_id(&id_prefix);
+            if v5 {
+                connack.0.push((
+                    id::ASSIGNED_CLIENT_IDENTIFIER,
+                    PropertyValue::String(id.clone()),
+                ));
+            }
+            id
         } else {
             std::mem::take(&mut c.client_id)
         };
         let max_ka = self.settings.max_keepalive;
         if max_ka > 0 && (c.keep_alive > max_ka || c.keep_alive == 0) {
-            return self.refuse(ck, ConnectReturnCode::IdentifierRejected);
-        }
-        if let Some(w) = &c.will {
-            if (w.retain && !self.settings.retain_available) || w.qos > max_qos {
-                self.schedule_close(ck, CloseReason::Protocol);
-                return None;
+            if !v5 {
+                return self.refuse(ck, ConnectReturnCode::IdentifierRejected);
             }
+            // MQTT 5 can tell the client the keepalive to use instead.
+            c.keep_alive = max_ka;
+            let ka = (id::SERVER_KEEP_ALIVE, PropertyValue::U16(max_ka));
+            // After the topic alias maximum, as mosquitto orders them.
+            connack.0.insert(0, ka);
+        }
+        if v5 && topic_alias_max > 0 {
+            let tam = PropertyValue::U16(topic_alias_max);
+            connack.0.insert(0, (id::TOPIC_ALIAS_MAXIMUM, tam));
         }
         // Who the client is: a TLS identity replaces the CONNECT username
         // and the password check; otherwise the password file decides.
@@ -189,12 +257,19 @@ impl Core {
             username: username.map(Rc::from),
             security,
             connect: c,
+            connack,
         })
     }
 
     /// Sends a CONNACK refusal with `code`; None, for `admit` to return.
     fn refuse(&mut self, ck: ConnId, code: ConnectReturnCode) -> Option<Admitted> {
         self.send_connack_refusal(ck, code as u8);
+        None
+    }
+
+    /// An MQTT 5-only refusal (3.x clients never reach it).
+    fn refuse_with(&mut self, ck: ConnId, reason: ReasonCode) -> Option<Admitted> {
+        self.refuse_v5(ck, reason.0, reason);
         None
     }
 
@@ -240,6 +315,7 @@ impl Core {
             username,
             security: sec_idx,
             connect: c,
+            ..
         } = a;
         if let Some(sess) = self.sessions.get_mut(sk) {
             sess.set_conn(Some(ck));
@@ -325,6 +401,20 @@ struct Admitted {
     /// Index of the security domain that applies.
     security: usize,
     connect: Connect,
+    /// MQTT 5 CONNACK properties decided while checking the CONNECT.
+    connack: Properties,
+}
+
+/// The MQTT 5 reason code for a 3.x CONNACK return code.
+fn v5_reason(code: u8) -> ReasonCode {
+    match code {
+        1 => ReasonCode::UNSUPPORTED_PROTOCOL_VERSION,
+        2 => ReasonCode::CLIENT_IDENTIFIER_NOT_VALID,
+        3 => ReasonCode::SERVER_UNAVAILABLE,
+        4 => ReasonCode::BAD_USER_NAME_OR_PASSWORD,
+        5 => ReasonCode::NOT_AUTHORIZED,
+        _ => ReasonCode::UNSPECIFIED_ERROR,
+    }
 }
 
 #[cfg(test)]

@@ -112,6 +112,11 @@ impl Core {
         };
         crate::debug!("Received UNSUBSCRIBE from {}", self.log_id_of(conn));
         let mount = conn.mount_point().cloned();
+        let mut ack = UnsubAck::new(u.packet_id);
+        if version == crate::protocol::ProtocolVersion::V5 {
+            // One reason code per filter (success; v5msg refines it).
+            ack.codes = vec![0; u.filters.len()];
+        }
         for filter in u.filters {
             let filter = mounted(&mount, filter);
             crate::log_unsubscribe!("{} {filter}", self.conn_id(ck));
@@ -121,6 +126,6 @@ impl Core {
             }
         }
         self.note_change();
-        self.send_packet(ck, &Packet::UnsubAck(UnsubAck::new(u.packet_id)), version);
+        self.send_packet(ck, &Packet::UnsubAck(ack), version);
     }
 }

@@ -7,7 +7,7 @@ use std::time::Instant;
 use super::context::CloseReason;
 use super::ids::ConnId;
 use super::{Core, Transport};
-use crate::protocol::{fixed_header, DecodeError, Packet, PacketType, ProtocolVersion};
+use crate::protocol::{fixed_header, DecodeError, Packet, PacketType, ProtocolVersion, ReasonCode};
 
 /// Reads per connection per turn before others get their go.
 pub const READS_PER_TURN: usize = 16;
@@ -164,9 +164,12 @@ impl Core {
                 crate::debug!("Received PINGREQ from {}", self.conn_id(ck));
                 self.send_packet(ck, &Packet::PingResp, version);
             }
-            Packet::Disconnect(..) => {
+            Packet::Disconnect(reason, _) => {
                 crate::debug!("Received DISCONNECT from {}", self.conn_id(ck));
-                if let Some(conn) = self.conns.get_mut(ck) {
+                // MQTT 5 reason 0x04: "disconnect with will message".
+                let keep_will = reason == ReasonCode::DISCONNECT_WITH_WILL_MESSAGE.0
+                    && version == ProtocolVersion::V5;
+                if let (false, Some(conn)) = (keep_will, self.conns.get_mut(ck)) {
                     conn.take_will();
                 }
                 self.schedule_close(ck, CloseReason::Disconnect);

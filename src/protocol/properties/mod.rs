@@ -126,6 +126,16 @@ impl Properties {
         varint_len(n) + n
     }
 
+    /// Appends the block in the order of `.0`, as built: for a peer
+    /// compared byte for byte with another implementation's order (the
+    /// spec leaves property order free).
+    pub fn encode_listed(&self, out: &mut Vec<u8>) {
+        put_varint(out, self.body_len());
+        for (id, v) in &self.0 {
+            put_property(out, *id, v);
+        }
+    }
+
     /// Appends the block in canonical order. Entries pushed out of order
     /// directly into `.0` are reordered on the way out, without allocating.
     pub fn encode(&self, out: &mut Vec<u8>) {

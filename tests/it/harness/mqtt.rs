@@ -58,6 +58,10 @@ pub struct ConnectOpts {
     pub will: Option<(String, Vec<u8>, u8, bool)>,
     pub username: Option<String>,
     pub password: Option<Vec<u8>>,
+    /// MQTT 5 only: the CONNECT's and the will's properties, encoded
+    /// (without their length, which `bytes` adds).
+    pub props: Vec<u8>,
+    pub will_props: Vec<u8>,
 }
 
 impl ConnectOpts {
@@ -71,7 +75,22 @@ impl ConnectOpts {
             will: None,
             username: None,
             password: None,
+            props: Vec::new(),
+            will_props: Vec::new(),
         }
+    }
+
+    pub fn v5(client_id: &str) -> ConnectOpts {
+        ConnectOpts {
+            level: 5,
+            ..ConnectOpts::v311(client_id)
+        }
+    }
+
+    /// Adds MQTT 5 CONNECT properties (encoded, one after another).
+    pub fn props(mut self, bytes: &[u8]) -> Self {
+        self.props.extend_from_slice(bytes);
+        self
     }
 
     pub fn v31(client_id: &str) -> ConnectOpts {
@@ -129,8 +148,17 @@ impl ConnectOpts {
         body.push(self.level);
         body.push(flags);
         body.extend_from_slice(&self.keepalive.to_be_bytes());
+        let v5 = self.version() == ProtocolVersion::V5;
+        if v5 {
+            put_len(&mut body, self.props.len());
+            body.extend_from_slice(&self.props);
+        }
         put_str(&mut body, &self.client_id);
         if let Some((topic, payload, _, _)) = &self.will {
+            if v5 {
+                put_len(&mut body, self.will_props.len());
+                body.extend_from_slice(&self.will_props);
+            }
             put_str(&mut body, topic.as_bytes());
             put_str(&mut body, payload);
         }
@@ -376,6 +404,11 @@ impl Client {
         self.version = opts.version();
         self.send_raw(&opts.bytes());
         let connack = self.expect_raw();
+        if self.version == ProtocolVersion::V5 {
+            // Properties follow; the caller checks them.
+            assert_eq!(connack[0], 0x20, "{name}: not a CONNACK: {connack:02x?}");
+            return (self, connack);
+        }
         assert_eq!(connack.len(), 4, "{name}: CONNACK length: {connack:02x?}");
         assert_eq!(
             &connack[..2],
