@@ -260,3 +260,175 @@ fn v5_plugin_auth_acl_message_tick_and_disconnect() {
     );
     sub.expect_nothing();
 }
+
+const DYNSEC: &str = "/usr/lib/x86_64-linux-gnu/mosquitto_dynamic_security.so";
+
+/// A directory the broker can write to after dropping privileges, holding
+/// a fresh dynsec.json made by `mosquitto_ctrl dynsec init` (admin user
+/// "admin"/"adminpw"). None (skip) without the tools outside CI.
+fn dynsec_dir(tag: &str) -> Option<(TempDir, PathBuf)> {
+    use std::os::unix::fs::PermissionsExt;
+    let ctrl = require_tool("mosquitto_ctrl", "manages the dynamic-security plugin")?;
+    if !Path::new(DYNSEC).exists() {
+        assert!(!in_ci(), "{DYNSEC} is required in CI (package mosquitto)");
+        eprintln!("SKIP: {DYNSEC} missing");
+        return None;
+    }
+    let dir = TempDir::new(tag);
+    std::fs::set_permissions(&dir.path, std::fs::Permissions::from_mode(0o777)).expect("chmod");
+    let json = dir.join("dynsec.json");
+    let out = Command::new(ctrl)
+        .args(["dynsec", "init"])
+        .arg(&json)
+        .args(["admin", "adminpw"])
+        .output()
+        .expect("mosquitto_ctrl init");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    std::fs::set_permissions(&json, std::fs::Permissions::from_mode(0o666)).expect("chmod");
+    Some((dir, json))
+}
+
+fn dynsec_conf(port: u16, json: &Path) -> String {
+    format!(
+        "listener {port} 127.0.0.1\nplugin {DYNSEC}\nplugin_opt_config_file {}\n",
+        json.display()
+    )
+}
+
+/// One `mosquitto_ctrl dynsec` command as the admin; panics if it fails.
+fn ctrl(port: u16, args: &str) {
+    let out = Command::new("mosquitto_ctrl")
+        .args([
+            "-h",
+            "127.0.0.1",
+            "-p",
+            &port.to_string(),
+            "-u",
+            "admin",
+            "-P",
+            "adminpw",
+        ])
+        .arg("dynsec")
+        .args(args.split_whitespace())
+        .output()
+        .expect("run mosquitto_ctrl");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "mosquitto_ctrl dynsec {args}: {text}");
+    assert!(
+        !text.contains("Error"),
+        "mosquitto_ctrl dynsec {args}: {text}"
+    );
+}
+
+/// Clients, groups, roles and ACLs, made through the plugin's control
+/// topic with Debian's mosquitto_ctrl.
+fn dynsec_setup(port: u16) {
+    for cmd in [
+        "createClient alice -p alicepw",
+        "createClient bob -p bobpw",
+        "createClient carol -p carolpw",
+        "createRole writer",
+        "addRoleACL writer publishClientSend data/# allow",
+        "createRole reader",
+        "addRoleACL reader subscribePattern data/# allow",
+        "createGroup readers",
+        "addGroupRole readers reader",
+        "addGroupClient readers bob",
+        "addClientRole alice writer",
+    ] {
+        ctrl(port, cmd);
+    }
+}
+
+/// What clients see under the rules of `dynsec_setup`: CONNACK codes,
+/// SUBACK codes and the messages a reader gets.
+fn dynsec_observe(port: u16) -> Vec<String> {
+    let mut seen = Vec::new();
+    for (id, user, pass) in [
+        ("c1", Some("alice"), Some("alicepw")),
+        ("c2", Some("alice"), Some("wrong")),
+        ("c3", Some("mallory"), Some("x")),
+        ("c4", None, None),
+    ] {
+        seen.push(format!(
+            "connack {id} {}",
+            connack_code(port, id, user, pass)
+        ));
+    }
+    let mut bob = login(port, "bob-1", Some("bob"), Some("bobpw"));
+    seen.push(format!(
+        "bob subscribe {:?}",
+        bob.subscribe_many(&[("data/#", 0)])
+    ));
+    let mut carol = login(port, "carol-1", Some("carol"), Some("carolpw"));
+    seen.push(format!(
+        "carol subscribe {:?}",
+        carol.subscribe_many(&[("data/#", 0)])
+    ));
+    let mut alice = login(port, "alice-1", Some("alice"), Some("alicepw"));
+    carol.publish0("data/carol", b"refused", false);
+    alice.publish0("other/alice", b"refused", false);
+    alice.publish0("data/alice", b"allowed", false);
+    let (topic, payload) = next_message(&mut bob);
+    seen.push(format!(
+        "bob got {topic} {}",
+        String::from_utf8_lossy(&payload)
+    ));
+    bob.expect_nothing();
+    seen
+}
+
+const DYNSEC_EXPECTED: &[&str] = &[
+    "connack c1 0",
+    "connack c2 5",
+    "connack c3 5",
+    "connack c4 5",
+    "bob subscribe [0]",
+    "carol subscribe [128]",
+    "bob got data/alice allowed",
+];
+
+#[test]
+fn dynsec_plugin_with_mosquitto_ctrl_behaves_as_with_debian_mosquitto() {
+    let Some((dir, json)) = dynsec_dir("dynsec-ours") else {
+        return;
+    };
+    let mut b = Broker::start_config(|port| dynsec_conf(port, &json));
+    dynsec_setup(b.port);
+    let ours = dynsec_observe(b.port);
+    assert_eq!(ours, DYNSEC_EXPECTED);
+
+    // The plugin saved its JSON; a restart loads it again.
+    let saved = read_required(&json);
+    assert!(saved.contains("\"alice\""), "{saved}");
+    let port = b.port;
+    assert!(b.stop_gracefully().is_some_and(|s| s.success()));
+    let again = Broker::start_on(port, |p| dynsec_conf(p, &json));
+    assert_eq!(dynsec_observe(again.port), DYNSEC_EXPECTED);
+    drop(dir);
+
+    // Debian's mosquitto with the same plugin and commands, side by side.
+    if is_reference() {
+        return;
+    }
+    let Some((ref_dir, ref_json)) = dynsec_dir("dynsec-debian") else {
+        return;
+    };
+    let conf_path = ref_dir.join("ref.conf");
+    let Some(debian) = RefBroker::start(|port| {
+        std::fs::write(&conf_path, dynsec_conf(port, &ref_json)).expect("write conf");
+        conf_path.clone()
+    }) else {
+        return;
+    };
+    dynsec_setup(debian.port);
+    assert_eq!(dynsec_observe(debian.port), ours);
+}
