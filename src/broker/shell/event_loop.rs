@@ -74,6 +74,12 @@ impl Broker {
             self.core.apply_plugin_actions();
             self.run_tasks();
             self.flush_dirty();
+            // Closing connections runs the plugins' disconnect callbacks,
+            // which may publish: carry that out now, not on the next event.
+            if plugin::has_actions() {
+                self.core.apply_plugin_actions();
+                self.flush_dirty();
+            }
         }
         self.shutdown();
         Ok(())
