@@ -258,7 +258,37 @@ fn v5_plugin_auth_acl_message_tick_and_disconnect() {
         next_message(&mut sub),
         ("v5/gone".into(), b"watched-1".to_vec())
     );
+
+    // mosquitto_set_username during basic auth: the new name is the one
+    // the broker (and the plugin's later calls) see.
+    let mut renamed = login(b.port, "ren", Some("renamed"), Some("x"));
+    renamed.publish0("v5/whoami", b"?", false);
+    assert_eq!(
+        next_message(&mut sub),
+        ("v5/whoami".into(), b"new-name".to_vec())
+    );
     sub.expect_nothing();
+
+    // A $CONTROL topic goes to the plugin that registered it, not to
+    // subscribers; its answer (mosquitto_broker_publish) does.
+    let mut ctl = login(b.port, "ctl", None, None);
+    ctl.subscribe("$CONTROL/#", 0);
+    publ.publish0("$CONTROL/test/v1", b"ping", false);
+    assert_eq!(
+        next_message(&mut ctl),
+        ("$CONTROL/test/v1/response".into(), b"pub:ping".to_vec())
+    );
+    ctl.expect_nothing();
+
+    // SIGHUP: the reload event.
+    let pid = b.pid().expect("running") as libc::pid_t;
+    // SAFETY: kill(2) on the broker child this test started.
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGHUP) }, 0);
+    assert!(
+        b.wait_for_log("events_v5: reload event", TIMEOUT),
+        "{}",
+        b.log_text()
+    );
 }
 
 const DYNSEC: &str = "/usr/lib/x86_64-linux-gnu/mosquitto_dynamic_security.so";
@@ -386,6 +416,18 @@ fn dynsec_observe(port: u16) -> Vec<String> {
     seen
 }
 
+/// `disableClient` kicks a connected client (mosquitto_kick_client_by_username)
+/// and refuses it afterwards; `enableClient` lets it in again.
+fn dynsec_kick(port: u16) -> Vec<String> {
+    let mut alice = login(port, "alice-k", Some("alice"), Some("alicepw"));
+    ctrl(port, "disableClient alice");
+    alice.expect_closed();
+    let refused = connack_code(port, "alice-k2", Some("alice"), Some("alicepw"));
+    ctrl(port, "enableClient alice");
+    let back = connack_code(port, "alice-k3", Some("alice"), Some("alicepw"));
+    vec![format!("kicked, then {refused}, then {back}")]
+}
+
 const DYNSEC_EXPECTED: &[&str] = &[
     "connack c1 0",
     "connack c2 5",
@@ -405,6 +447,8 @@ fn dynsec_plugin_with_mosquitto_ctrl_behaves_as_with_debian_mosquitto() {
     dynsec_setup(b.port);
     let ours = dynsec_observe(b.port);
     assert_eq!(ours, DYNSEC_EXPECTED);
+    let kick = dynsec_kick(b.port);
+    assert_eq!(kick, ["kicked, then 5, then 0"]);
 
     // The plugin saved its JSON; a restart loads it again.
     let saved = read_required(&json);
@@ -431,4 +475,29 @@ fn dynsec_plugin_with_mosquitto_ctrl_behaves_as_with_debian_mosquitto() {
     };
     dynsec_setup(debian.port);
     assert_eq!(dynsec_observe(debian.port), ours);
+    assert_eq!(dynsec_kick(debian.port), kick);
+}
+
+#[test]
+fn plugins_per_listener_apply_to_their_listener_only() {
+    let dir = TempDir::new("plugin-listeners");
+    let Some(so) = build_c(&dir, "auth_v4", true) else {
+        return;
+    };
+    let other = free_port();
+    let b = Broker::start_config(|port| {
+        format!(
+            "per_listener_settings true\n\
+             listener {port} 127.0.0.1\nallow_anonymous true\nplugin {}\n\
+             listener {other} 127.0.0.1\nallow_anonymous true\n",
+            so.display()
+        )
+    });
+    assert!(wait_until(TIMEOUT, || std::net::TcpStream::connect(addr(
+        other
+    ))
+    .is_ok()));
+    assert_eq!(connack_code(b.port, "p1", Some("other"), Some("pw")), 5);
+    assert_eq!(connack_code(b.port, "p2", Some("good"), Some("pw")), 0);
+    assert_eq!(connack_code(other, "p3", Some("other"), Some("pw")), 0);
 }
