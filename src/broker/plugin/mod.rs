@@ -20,6 +20,8 @@ pub mod ffi;
 mod legacy;
 mod loader;
 mod registry;
+#[cfg(test)]
+mod tests;
 
 use std::ffi::{c_int, c_void, CStr, CString};
 
