@@ -501,3 +501,66 @@ fn plugins_per_listener_apply_to_their_listener_only() {
     assert_eq!(connack_code(b.port, "p2", Some("good"), Some("pw")), 0);
     assert_eq!(connack_code(other, "p3", Some("other"), Some("pw")), 0);
 }
+
+/// `mosquitto_pub` (ours) with `args`, bounded; its exit code.
+#[cfg(feature = "tls")]
+fn pub_tool(args: &[&str]) -> Option<i32> {
+    let mut child = Command::new(OUR_PUB)
+        .args(args)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("run mosquitto_pub");
+    let status = wait_timeout(&mut child, TIMEOUT);
+    if status.is_none() {
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+    status.and_then(|s| s.code())
+}
+
+#[cfg(feature = "tls")]
+#[test]
+fn plugin_gives_tls_psk_keys_without_a_psk_file() {
+    let dir = TempDir::new("plugin-psk");
+    let Some(so) = build_c(&dir, "auth_v4", true) else {
+        return;
+    };
+    let plain = free_port();
+    let b = Broker::start_config(|port| {
+        format!(
+            "allow_anonymous true\nauth_plugin {}\nauth_opt_allow ok/\n\
+             listener {port} 127.0.0.1\npsk_hint plug\n\
+             listener {plain} 127.0.0.1\n",
+            so.display()
+        )
+    });
+    assert!(wait_until(TIMEOUT, || std::net::TcpStream::connect(addr(
+        plain
+    ))
+    .is_ok()));
+    let mut sub = login(plain, "psk-sub", None, None);
+    sub.subscribe("ok/#", 0);
+    let port = b.port.to_string();
+    let base = ["-h", "127.0.0.1", "-p", &port, "-t", "ok/psk", "-q", "1"];
+    let good = [
+        &base[..],
+        &["--psk", "deadbeef", "--psk-identity", "plugid", "-m", "in"],
+    ]
+    .concat();
+    assert_eq!(pub_tool(&good), Some(0));
+    assert_eq!(next_message(&mut sub), ("ok/psk".into(), b"in".to_vec()));
+    let wrong = [
+        &base[..],
+        &["--psk", "deadbeee", "--psk-identity", "plugid", "-m", "x"],
+    ]
+    .concat();
+    assert_ne!(pub_tool(&wrong), Some(0));
+    let unknown = [
+        &base[..],
+        &["--psk", "deadbeef", "--psk-identity", "who", "-m", "x"],
+    ]
+    .concat();
+    assert_ne!(pub_tool(&unknown), Some(0));
+    sub.expect_nothing();
+}

@@ -15,6 +15,22 @@ type AclV2 =
 type UnpwdV34 =
     unsafe extern "C" fn(*mut c_void, *mut c_void, *const c_char, *const c_char) -> c_int;
 type UnpwdV2 = unsafe extern "C" fn(*mut c_void, *const c_char, *const c_char) -> c_int;
+type PskV34 = unsafe extern "C" fn(
+    *mut c_void,
+    *mut c_void,
+    *const c_char,
+    *const c_char,
+    *mut c_char,
+    c_int,
+) -> c_int;
+type PskV2 =
+    unsafe extern "C" fn(*mut c_void, *const c_char, *const c_char, *mut c_char, c_int) -> c_int;
+
+#[derive(Clone, Copy)]
+enum Psk {
+    V34(PskV34),
+    V2(PskV2),
+}
 
 #[derive(Clone, Copy)]
 enum Acl {
@@ -39,6 +55,7 @@ pub(super) struct Legacy {
     security_cleanup: SecInit,
     acl: Acl,
     unpwd: Option<Unpwd>,
+    psk: Psk,
 }
 
 fn required(lib: *mut c_void, name: &CStr) -> Result<*mut c_void, Vec<String>> {
@@ -74,17 +91,25 @@ impl Legacy {
         let sec_cleanup = required(lib, c"mosquitto_auth_security_cleanup")?;
         let acl = required(lib, c"mosquitto_auth_acl_check")?;
         let unpwd = required(lib, c"mosquitto_auth_unpwd_check")?;
-        required(lib, c"mosquitto_auth_psk_key_get")?;
+        let psk = required(lib, c"mosquitto_auth_psk_key_get")?;
         // SAFETY: the signatures of mosquitto_plugin.h (and, for version 2,
         // of mosquitto 1.3's header) for these symbols.
         let (init, cleanup, sec_init, security_cleanup): (Init, Cleanup, SecInit, SecInit) =
             unsafe { (cast(init), cast(cleanup), cast(sec_init), cast(sec_cleanup)) };
         // SAFETY: as above, per version.
-        let (acl, unpwd) = unsafe {
+        let (acl, unpwd, psk) = unsafe {
             if version == 2 {
-                (Acl::V2(cast(acl)), Unpwd::V2(cast(unpwd)))
+                (
+                    Acl::V2(cast(acl)),
+                    Unpwd::V2(cast(unpwd)),
+                    Psk::V2(cast(psk)),
+                )
             } else {
-                (Acl::V34(cast(acl)), Unpwd::V34(cast(unpwd)))
+                (
+                    Acl::V34(cast(acl)),
+                    Unpwd::V34(cast(unpwd)),
+                    Psk::V34(cast(psk)),
+                )
             }
         };
         let mut user_data: *mut c_void = std::ptr::null_mut();
@@ -112,6 +137,7 @@ impl Legacy {
             security_cleanup,
             acl,
             unpwd: Some(unpwd),
+            psk,
         })
     }
 
@@ -166,5 +192,33 @@ impl Legacy {
                 Unpwd::V2(f) => f(self.user_data, username, password),
             }
         })
+    }
+}
+
+impl Legacy {
+    /// The plugin's PSK for `identity`, written as hex into `key`.
+    pub fn psk_key(
+        &self,
+        client: *mut c_void,
+        hint: &CStr,
+        identity: &CStr,
+        key: &mut [u8],
+    ) -> c_int {
+        let max = c_int::try_from(key.len().saturating_sub(1)).unwrap_or(0);
+        let out = key.as_mut_ptr().cast::<c_char>();
+        // SAFETY: NUL-terminated strings and a buffer of max + 1 bytes.
+        unsafe {
+            match self.psk {
+                Psk::V34(f) => f(
+                    self.user_data,
+                    client,
+                    hint.as_ptr(),
+                    identity.as_ptr(),
+                    out,
+                    max,
+                ),
+                Psk::V2(f) => f(self.user_data, hint.as_ptr(), identity.as_ptr(), out, max),
+            }
+        }
     }
 }

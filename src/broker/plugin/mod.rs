@@ -303,6 +303,51 @@ impl Chain {
     }
 }
 
+impl Chain {
+    /// The TLS-PSK key for `identity` from the plugins (asked when the
+    /// listener has no `psk_file`, as mosquitto): the PSK-key callbacks,
+    /// then the version 2–4 plugins; a plugin answers with the key in hex.
+    pub fn psk_key(&self, hint: &str, identity: &str) -> Option<Vec<u8>> {
+        let domain = self.domain?;
+        let (chint, cid) = (c_string(hint), c_string(identity));
+        // The handshake comes before CONNECT: the client has no id yet.
+        with_client(domain, "", None, |client| {
+            let mut key = [0u8; PSK_KEY_BUF];
+            for cb in registry::callbacks(domain, ffi::MOSQ_EVT_PSK_KEY).iter() {
+                let mut ev: ffi::EvtPskKey = ffi::zeroed();
+                ev.client = client.cast();
+                ev.hint = chint.as_ptr();
+                ev.identity = cid.as_ptr();
+                ev.key = key.as_mut_ptr().cast();
+                ev.max_key_len = (PSK_KEY_BUF - 1) as c_int;
+                match step(call(cb, ffi::MOSQ_EVT_PSK_KEY, &mut ev)) {
+                    None => continue,
+                    Some(Verdict::Allow) => return hex_key(&key),
+                    Some(_) => return None,
+                }
+            }
+            for l in registry::legacy(domain).iter() {
+                match step(l.psk_key(client.cast(), &chint, &cid, &mut key)) {
+                    None => continue,
+                    Some(Verdict::Allow) => return hex_key(&key),
+                    Some(_) => return None,
+                }
+            }
+            None
+        })
+    }
+}
+
+/// Room for the longest PSK OpenSSL takes (256 bytes) in hex, plus a NUL.
+const PSK_KEY_BUF: usize = 2 * 256 + 1;
+
+/// The key a plugin wrote as a hex string (up to the NUL).
+fn hex_key(buf: &[u8]) -> Option<Vec<u8>> {
+    let end = buf.iter().position(|b| *b == 0)?;
+    let hex = std::str::from_utf8(buf.get(..end)?).ok()?;
+    crate::passwd::hex_to_key(hex)
+}
+
 /// mosquitto's `acl__check_single`: the special-character rule, then the
 /// plugin's own check.
 fn legacy_acl(

@@ -149,10 +149,19 @@ impl Broker {
                 continue;
             };
             let psk = domains.get(spec.security).map(|d| d.psk.clone());
+            let plugins = domains.get(spec.security).map(|d| d.files.plugins);
             let lookup: Option<tls::PskLookup> = match (&opts.psk_hint, psk) {
-                (Some(_), Some(keys)) => Some(std::sync::Arc::new(move |id: &str| {
-                    keys.read().ok()?.as_ref()?.key(id)
-                })),
+                (Some(hint), Some(keys)) => {
+                    let (hint, plugins) = (hint.clone(), plugins.unwrap_or_default());
+                    Some(std::sync::Arc::new(move |id: &str| {
+                        // The psk_file decides when there is one; the
+                        // plugins otherwise, as in mosquitto.
+                        match keys.read().ok()?.as_ref() {
+                            Some(file) => file.key(id),
+                            None => plugins.psk_key(&hint, id),
+                        }
+                    }))
+                }
                 _ => None,
             };
             let cfg = tls::TlsServerConfig::build(opts, lookup).map_err(io::Error::other)?;
