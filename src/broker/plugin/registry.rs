@@ -68,7 +68,9 @@ pub(super) struct Registry {
     pub domains: Vec<Domain>,
     /// Connected clients that plugins may be shown, by client id.
     pub clients: HashMap<Box<str>, Box<ClientView>>,
-    /// The plugin ids handed out (kept so their addresses stay valid).
+    /// The plugin ids handed out; boxed because plugins keep their
+    /// address, which a growing Vec of values would move.
+    #[allow(clippy::vec_box)]
     pub ids: Vec<Box<PluginId>>,
 }
 
