@@ -280,6 +280,20 @@ fn v5_plugin_auth_acl_message_tick_and_disconnect() {
     );
     ctl.expect_nothing();
 
+    // An UNSUBSCRIBE the plugin refuses leaves the subscription in place.
+    let mut keeper = login(b.port, "keeper", None, None);
+    keeper.subscribe("v5/keep", 0);
+    keeper.subscribe("v5/drop", 0);
+    keeper.send_raw(&unsubscribe_bytes(7, &["v5/keep", "v5/drop"]));
+    assert!(matches!(keeper.expect_packet(), Packet::UnsubAck(_)));
+    publ.publish0("v5/drop", b"gone", false);
+    publ.publish0("v5/keep", b"kept", false);
+    assert_eq!(
+        next_message(&mut keeper),
+        ("v5/keep".into(), b"kept".to_vec())
+    );
+    keeper.expect_nothing();
+
     // SIGHUP: the reload event.
     let pid = b.pid().expect("running") as libc::pid_t;
     // SAFETY: kill(2) on the broker child this test started.

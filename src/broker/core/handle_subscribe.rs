@@ -119,6 +119,9 @@ impl Core {
         }
         for filter in u.filters {
             let filter = mounted(&mount, filter);
+            if !self.unsubscribe_allowed(sk, &filter) {
+                continue;
+            }
             crate::log_unsubscribe!("{} {filter}", self.conn_id(ck));
             self.subs.unsubscribe(&filter, sk.index());
             if let Some(sess) = self.sessions.get_mut(sk) {

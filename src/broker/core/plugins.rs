@@ -9,6 +9,7 @@ use super::ids::{ConnId, SessionId};
 use super::Core;
 use crate::broker::database::Message;
 use crate::broker::plugin::{self, Action, PluginMessage};
+use crate::broker::security::Access;
 use crate::protocol::QoS;
 
 /// Rounds of plugin actions per call: a plugin answering its own
@@ -45,6 +46,23 @@ impl Core {
         let out = chain.on_message(id, msg);
         self.apply_plugin_actions();
         out
+    }
+
+    /// mosquitto's ACL check on UNSUBSCRIBE, which only plugins can refuse
+    /// (a refused filter stays subscribed).
+    pub(super) fn unsubscribe_allowed(&self, sk: SessionId, filter: &str) -> bool {
+        let Some(sess) = self.sessions.get(sk) else {
+            return false;
+        };
+        let Some(d) = self.security.get(usize::from(sess.security)) else {
+            return false;
+        };
+        if d.files.plugins.is_empty() || sess.bridge().is_some() {
+            return true;
+        }
+        let user = sess.username.as_deref();
+        d.files
+            .acl_check(&sess.client_id, user, filter, Access::Unsubscribe)
     }
 
     /// Carries out what plugins asked for since the last call.

@@ -249,6 +249,7 @@ impl SecurityFiles {
             Access::Read => plugin::ffi::MOSQ_ACL_READ,
             Access::Write => plugin::ffi::MOSQ_ACL_WRITE,
             Access::Subscribe => plugin::ffi::MOSQ_ACL_SUBSCRIBE,
+            Access::Unsubscribe => plugin::ffi::MOSQ_ACL_UNSUBSCRIBE,
         };
         match self.plugins.acl_check(client_id, username, topic, bit) {
             Verdict::Allow => true,
