@@ -26,6 +26,26 @@ type PskV34 = unsafe extern "C" fn(
 type PskV2 =
     unsafe extern "C" fn(*mut c_void, *const c_char, *const c_char, *mut c_char, c_int) -> c_int;
 
+type AuthStart = unsafe extern "C" fn(
+    *mut c_void,
+    *mut c_void,
+    *const c_char,
+    bool,
+    *const c_void,
+    u16,
+    *mut *mut c_void,
+    *mut u16,
+) -> c_int;
+type AuthContinue = unsafe extern "C" fn(
+    *mut c_void,
+    *mut c_void,
+    *const c_char,
+    *const c_void,
+    u16,
+    *mut *mut c_void,
+    *mut u16,
+) -> c_int;
+
 #[derive(Clone, Copy)]
 enum Psk {
     V34(PskV34),
@@ -56,6 +76,8 @@ pub(super) struct Legacy {
     acl: Acl,
     unpwd: Option<Unpwd>,
     psk: Psk,
+    /// Version 4's optional extended authentication (both or neither).
+    ext: Option<(AuthStart, AuthContinue)>,
 }
 
 fn required(lib: *mut c_void, name: &CStr) -> Result<*mut c_void, Vec<String>> {
@@ -112,6 +134,20 @@ impl Legacy {
                 )
             }
         };
+        let ext = match (
+            version == 4,
+            symbol(lib, c"mosquitto_auth_start"),
+            symbol(lib, c"mosquitto_auth_continue"),
+        ) {
+            // SAFETY: the version 4 signatures of these symbols.
+            (true, Some(a), Some(b)) => Some(unsafe { (cast(a), cast(b)) }),
+            (true, Some(_), None) => {
+                return Err(vec![
+                    "Error: Plugin has missing mosquitto_auth_continue() function.".into(),
+                ])
+            }
+            _ => None,
+        };
         let mut user_data: *mut c_void = std::ptr::null_mut();
         let (opts, opt_count) = (options.ptr(), options.count());
         // SAFETY: the plugin's own init with options that outlive it.
@@ -138,6 +174,7 @@ impl Legacy {
             acl,
             unpwd: Some(unpwd),
             psk,
+            ext,
         })
     }
 
@@ -220,5 +257,70 @@ impl Legacy {
                 Psk::V2(f) => f(self.user_data, hint.as_ptr(), identity.as_ptr(), out, max),
             }
         }
+    }
+}
+
+/// What an extended-auth step gives back: the return code and the data
+/// for the client (copied out of the plugin's allocation, which is freed).
+pub(super) type AuthStep = (c_int, Vec<u8>);
+
+/// Takes over a buffer a plugin allocated for us.
+pub(super) fn take_plugin_data(p: *mut c_void, len: u16) -> Vec<u8> {
+    if p.is_null() {
+        return Vec::new();
+    }
+    // SAFETY: the plugin's buffer of `len` bytes, allocated with malloc;
+    // freed right after the copy, as mosquitto does.
+    let out = unsafe { std::slice::from_raw_parts(p.cast::<u8>(), usize::from(len)) }.to_vec();
+    // SAFETY: as above.
+    unsafe { libc::free(p) };
+    out
+}
+
+impl Legacy {
+    /// `mosquitto_auth_start` / `_continue` of a version 4 plugin; None
+    /// when it has no extended authentication.
+    pub fn extended_auth(
+        &self,
+        start: Option<bool>,
+        client: *mut c_void,
+        method: &CStr,
+        data_in: &[u8],
+    ) -> Option<AuthStep> {
+        let (auth_start, auth_continue) = self.ext?;
+        let mut out: *mut c_void = std::ptr::null_mut();
+        let mut out_len: u16 = 0;
+        let len = u16::try_from(data_in.len()).unwrap_or(u16::MAX);
+        let data = if data_in.is_empty() {
+            std::ptr::null()
+        } else {
+            data_in.as_ptr().cast()
+        };
+        // SAFETY: live client view, NUL-terminated method, data of `len`
+        // bytes, and out-pointers to our locals.
+        let rc = unsafe {
+            match start {
+                Some(reauth) => auth_start(
+                    self.user_data,
+                    client,
+                    method.as_ptr(),
+                    reauth,
+                    data,
+                    len,
+                    &mut out,
+                    &mut out_len,
+                ),
+                None => auth_continue(
+                    self.user_data,
+                    client,
+                    method.as_ptr(),
+                    data,
+                    len,
+                    &mut out,
+                    &mut out_len,
+                ),
+            }
+        };
+        Some((rc, take_plugin_data(out, out_len)))
     }
 }

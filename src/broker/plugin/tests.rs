@@ -288,3 +288,82 @@ fn c_strings_stop_at_a_nul() {
     assert_eq!(super::c_bytes(b"ab\0cd").as_bytes(), b"ab");
     assert_eq!(super::c_string("x\0y").as_bytes(), b"x");
 }
+
+/// Extended auth: "challenge" once, then accepts the answer "42".
+unsafe extern "C" fn ext_start(_: c_int, data: *mut c_void, _: *mut c_void) -> c_int {
+    // SAFETY: the broker passes its EvtExtendedAuth for this event.
+    let ev = unsafe { &mut *data.cast::<EvtExtendedAuth>() };
+    // SAFETY: the method is a NUL-terminated string from the broker.
+    let method = unsafe { std::ffi::CStr::from_ptr(ev.auth_method) };
+    if method.to_bytes() != b"TEST" {
+        return MOSQ_ERR_NOT_SUPPORTED;
+    }
+    ev.data_out = mosquitto_strdup(c("challenge").as_ptr()).cast();
+    ev.data_out_len = 9;
+    MOSQ_ERR_AUTH_CONTINUE
+}
+
+unsafe extern "C" fn ext_continue(_: c_int, data: *mut c_void, _: *mut c_void) -> c_int {
+    // SAFETY: as above.
+    let ev = unsafe { &mut *data.cast::<EvtExtendedAuth>() };
+    // SAFETY: data_in holds data_in_len bytes.
+    let input =
+        unsafe { std::slice::from_raw_parts(ev.data_in.cast::<u8>(), usize::from(ev.data_in_len)) };
+    if input == b"42" {
+        MOSQ_ERR_SUCCESS
+    } else {
+        MOSQ_ERR_AUTH
+    }
+}
+
+#[test]
+fn extended_auth_start_and_continue() {
+    use super::{ClientFacts, ExtAuth};
+    let domain = REGISTRY.with(|r| {
+        let mut r = r.borrow_mut();
+        r.domains.push(Domain::default());
+        r.domains.len() - 1
+    });
+    let chain = super::Chain::new(domain);
+    let facts = ClientFacts {
+        id: "ext-1",
+        username: None,
+        peer: "127.0.0.1:5",
+        protocol_version: 5,
+        keepalive: 60,
+        clean: true,
+        conn: 1,
+    };
+    // No callback: the method is not supported.
+    assert_eq!(
+        chain.extended_auth(Some(false), &facts, "TEST", b""),
+        ExtAuth::NotSupported
+    );
+    let mut id = PluginId { domain };
+    let id_p: *mut PluginId = &mut id;
+    let none = std::ptr::null_mut();
+    mosquitto_callback_register(id_p, MOSQ_EVT_EXT_AUTH_START, Some(ext_start), null(), none);
+    mosquitto_callback_register(
+        id_p,
+        MOSQ_EVT_EXT_AUTH_CONTINUE,
+        Some(ext_continue),
+        null(),
+        none,
+    );
+    assert_eq!(
+        chain.extended_auth(Some(false), &facts, "OTHER", b""),
+        ExtAuth::NotSupported
+    );
+    assert_eq!(
+        chain.extended_auth(Some(false), &facts, "TEST", b"hello"),
+        ExtAuth::Continue(b"challenge".to_vec())
+    );
+    assert_eq!(
+        chain.extended_auth(None, &facts, "TEST", b"41"),
+        ExtAuth::Denied
+    );
+    assert_eq!(
+        chain.extended_auth(None, &facts, "TEST", b"42"),
+        ExtAuth::Success(Vec::new())
+    );
+}
