@@ -214,6 +214,17 @@ fn v4_auth_plugin_allows_and_denies_logins_and_topics() {
     // may be written but not read.
     assert_eq!(next_message(&mut sub), ("ok/x".into(), b"yes".to_vec()));
     sub.expect_nothing();
+
+    // auth_plugin_deny_special_chars (default true): a client id with a
+    // wildcard character is refused every access before the plugin is asked.
+    let mut wild = login(b.port, "wild+card", Some("good"), Some("pw"));
+    wild.publish0("ok/wild", b"refused", false);
+    publ.publish0("ok/tame", b"allowed", false);
+    assert_eq!(
+        next_message(&mut sub),
+        ("ok/tame".into(), b"allowed".to_vec())
+    );
+    sub.expect_nothing();
 }
 
 #[test]
