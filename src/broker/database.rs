@@ -143,6 +143,9 @@ pub struct MsgLists {
     /// because most clients never publish at QoS 2.
     pub incoming: Option<Box<Vec<u16>>>,
     pub last_packet_id: u16,
+    /// An MQTT 5 client's receive maximum: its in-flight limit instead of
+    /// `max_inflight_messages`, as in mosquitto (0: not given).
+    pub recv_max: u16,
 }
 
 /// Queue limits, from mosquitto.conf.
@@ -164,7 +167,11 @@ impl MsgLists {
     /// added: while under it, one more goes whatever its size, so a message
     /// bigger than the limit still goes (alone, once the window drains).
     pub fn inflight_room(&self, limits: &Limits) -> bool {
-        (limits.max_inflight == 0 || self.inflight_len() < limits.max_inflight)
+        let max = match self.recv_max {
+            0 => limits.max_inflight,
+            n => usize::from(n),
+        };
+        (max == 0 || self.inflight_len() < max)
             && (limits.max_inflight_bytes == 0 || self.inflight_bytes < limits.max_inflight_bytes)
     }
 

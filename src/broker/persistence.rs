@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::rc::Rc;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use super::core::context::Session;
 use super::core::timers::TimerKind;
@@ -24,6 +24,12 @@ pub struct PersistSettings {
     pub on_changes: bool,
     /// Move a corrupt file aside and start empty instead of refusing.
     pub discard_corrupt: bool,
+}
+
+/// Seconds since the unix epoch (0 for a clock before it).
+fn unix_seconds(t: SystemTime) -> i64 {
+    t.duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
 }
 
 impl Core {
@@ -84,11 +90,18 @@ impl Core {
             let id: Rc<str> = Rc::from(c.client_id);
             let mut sess = Session::new(Rc::clone(&id), false);
             sess.msgs.last_packet_id = c.last_mid;
+            sess.set_expiry(c.session_expiry_interval);
             let Some(sk) = self.sessions.insert(sess) else {
                 break;
             };
             self.by_id.insert(id, sk);
-            self.detach_session(sk);
+            // Time it had left when saved (mosquitto writes the expiry
+            // time of disconnected sessions); 0: not known, a whole interval.
+            let left = (c.session_expiry_time > 0).then(|| {
+                let secs = c.session_expiry_time - unix_seconds(SystemTime::now());
+                Duration::from_secs(u64::try_from(secs).unwrap_or(0))
+            });
+            self.detach_session_within(sk, left);
         }
         let mut release = Vec::new();
         for cm in db.client_msgs {
@@ -193,12 +206,28 @@ impl Core {
         let path = p.path.clone();
         crate::information!("Saving in-memory database to {}.", path.display());
         let started = Instant::now();
+        self.note_expiry_times();
         let sessions = self.sessions.iter().map(|(_, s)| s);
         match persist::save_state(&path, &self.retained, sessions) {
             Ok(()) => crate::debug!("Database saved in {:?}.", started.elapsed()),
             Err(e) => crate::error!("Error saving in-memory database: {e}."),
         }
         self.changes = 0;
+    }
+
+    /// Puts the unix time each disconnected session expires at where the
+    /// database writer finds it.
+    fn note_expiry_times(&mut self) {
+        let now_ms = self.timers.now_ms(self.core_now());
+        let unix_now = unix_seconds(SystemTime::now());
+        for sess in self.sessions.values_mut() {
+            if let Some(c) = sess.cold.as_mut() {
+                if let Some(at) = c.expires_ms {
+                    let left = at.saturating_sub(now_ms).div_ceil(1000);
+                    c.expires_unix = unix_now.saturating_add(left as i64);
+                }
+            }
+        }
     }
 
     /// Counts a change for `autosave_on_changes` and saves when due.

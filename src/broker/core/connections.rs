@@ -3,14 +3,14 @@
 //! ended), and sessions made and removed.
 
 use std::rc::Rc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use super::context::{CloseReason, Connection, Role, Session};
 use super::ids::{ConnId, ListenerId, SessionId};
 use super::timers::{self, TimerKind};
 use super::Core;
-use crate::broker::database::Message;
-use crate::protocol::QoS;
+use crate::broker::database::{Message, MsgSource};
+use crate::protocol::{Packet, Properties, ProtocolVersion, QoS, Will};
 
 impl Core {
     /// Takes on a connection accepted on listener spec `listener`: it has
@@ -72,6 +72,17 @@ impl Core {
         if let Some(conn) = self.conns.get_mut(ck) {
             if conn.closing.is_none() {
                 conn.closing = Some(reason);
+                // An MQTT 5 client is told why (spec 4.13.2).
+                let v5 = conn.protocol == ProtocolVersion::V5 && conn.session().is_some();
+                if let (true, Some((code, text))) = (v5, reason.v5_disconnect()) {
+                    // Request problem information 0 does not cover
+                    // DISCONNECT (spec 3.1.2.11.7).
+                    let mut props = Properties::default();
+                    props.set_reason_string(text);
+                    let p = Packet::Disconnect(code.0, props);
+                    p.encode(conn.out(), ProtocolVersion::V5);
+                    self.stats.msgs_sent += 1;
+                }
             }
             Self::mark_dirty(&mut self.dirty, conn, ck);
         }
@@ -106,46 +117,100 @@ impl Core {
             let rc = i32::from(reason != CloseReason::Disconnect) * 7;
             crate::broker::plugin::client_gone(&s.client_id, ck.index() as u32, rc);
         }
-        if let Some(will) = conn.take_will() {
-            // The connection's own identity: after a takeover the session
-            // already has the new connection's username.
+        let owned = conn
+            .session()
+            .filter(|sk| self.sessions.get(*sk).is_some_and(|s| s.conn() == Some(ck)));
+        // The connection's own identity: after a takeover the session
+        // already has the new connection's username.
+        let will = conn.take_will().map(|w| {
             let source = conn.session().and_then(|sk| {
                 let id = &self.sessions.get(sk)?.client_id;
                 let user = conn.cold.as_ref().and_then(|c| c.username.as_ref());
                 self.new_source(id, user, conn.listener())
             });
-            let msg = Message::new(will.topic, will.payload, will.qos, will.retain);
-            self.publish_message(Rc::new(msg.with_source(source)), None);
-        }
+            (w, source)
+        });
         if let Some(sk) = conn.session() {
             self.connected = self.connected.saturating_sub(1);
-            let owned = self
-                .sessions
-                .get(sk)
-                .map(|s| s.conn() == Some(ck))
-                .unwrap_or(false);
-            if owned {
+            if owned.is_some() {
                 self.detach_session(sk);
             }
         }
+        if let Some((will, source)) = will {
+            self.will_or_wait(will, source, owned);
+        }
+    }
+
+    /// A will to publish: now, or (MQTT 5 will delay interval) once the
+    /// delay has passed if the detached session `sk` is still away.
+    fn will_or_wait(&mut self, will: Will, source: Option<Rc<MsgSource>>, sk: Option<SessionId>) {
+        let delay = will.properties.will_delay_interval().unwrap_or(0);
+        let sess = sk.and_then(|sk| self.sessions.get_mut(sk).map(|s| (sk, s)));
+        match sess {
+            // A session that ended ends the wait too (spec 3.1.3.2.2).
+            Some((sk, s)) if delay > 0 && s.conn().is_none() => {
+                let serial = s.expiry_serial;
+                s.cold_mut().will = Some((will, source));
+                let at = self.now + Duration::from_secs(u64::from(delay));
+                self.timers.push(at, TimerKind::WillDelay, sk, serial);
+            }
+            _ => self.publish_will(will, source),
+        }
+    }
+
+    /// The will delay of session `sk` (away since `serial`) has passed.
+    pub(super) fn will_delay_passed(&mut self, sk: SessionId, serial: u32) {
+        let will = match self.sessions.get_mut(sk) {
+            Some(s) if s.conn().is_none() && s.expiry_serial == serial => {
+                s.cold.as_mut().and_then(|c| c.will.take())
+            }
+            _ => None,
+        };
+        if let Some((will, source)) = will {
+            self.publish_will(will, source);
+        }
+    }
+
+    /// Publishes a will through the normal path.
+    pub(super) fn publish_will(&mut self, will: Will, source: Option<Rc<MsgSource>>) {
+        // TODO(v5msg): Message carries properties once part B lands; until
+        // then the will's properties (content type, …) are not passed on.
+        let msg = Message::new(will.topic, will.payload, will.qos, will.retain);
+        self.publish_message(Rc::new(msg.with_source(source)), None);
     }
 
     /// The session lost its connection: a clean one ends, a persistent one
     /// waits (until `persistent_client_expiration`, if set).
     pub(crate) fn detach_session(&mut self, sk: SessionId) {
+        self.detach_session_within(sk, None);
+    }
+
+    /// As `detach_session`, expiring within `left` at the latest (a
+    /// session restored from the database with part of its time used).
+    pub(crate) fn detach_session_within(&mut self, sk: SessionId, left: Option<Duration>) {
         let serial = self.serial();
         let Some(sess) = self.sessions.get_mut(sk) else {
             return;
         };
         sess.set_conn(None);
-        if sess.clean {
+        if sess.clean || sess.expiry_interval == 0 {
             self.remove_session(sk);
             return;
         }
         sess.expiry_serial = serial;
-        if let Some(after) = self.settings.persistent_client_expiration {
-            self.timers
+        // mosquitto's rule: the shorter of the session's own interval and
+        // persistent_client_expiration (3.x sessions have only the latter).
+        let own = (sess.expiry_interval != u32::MAX)
+            .then(|| Duration::from_secs(u64::from(sess.expiry_interval)));
+        let after = [own, self.settings.persistent_client_expiration, left]
+            .into_iter()
+            .flatten()
+            .min();
+        if let Some(after) = after {
+            let at = self
+                .timers
                 .push(self.now + after, TimerKind::SessionExpiry, sk, serial);
+            sess.cold_mut().expires_ms = Some(at);
         }
     }
 
@@ -160,9 +225,13 @@ impl Core {
 
     /// Ends a session: its subscriptions and queued messages go.
     pub(super) fn remove_session(&mut self, sk: SessionId) {
-        let Some(sess) = self.sessions.try_remove(sk) else {
+        let Some(mut sess) = self.sessions.try_remove(sk) else {
             return;
         };
+        // A will still waiting out its delay goes now the session ends.
+        if let Some((will, source)) = sess.cold.as_mut().and_then(|c| c.will.take()) {
+            self.publish_will(will, source);
+        }
         for (filter, _) in &sess.filters {
             self.subs.unsubscribe(filter, sk.index());
         }
@@ -240,7 +309,7 @@ impl Core {
         }
         for ck in refused {
             crate::notice!("Client {} disconnected, not authorised.", self.conn_id(ck));
-            self.schedule_close(ck, CloseReason::Refused);
+            self.schedule_close(ck, CloseReason::Administrative);
         }
     }
 }
@@ -265,6 +334,12 @@ fn log_close(id: &str, reason: CloseReason) {
         CloseReason::OutOfMemory => {
             crate::notice!("Client {id} disconnected: out of memory (memory_limit).")
         }
-        CloseReason::TakenOver | CloseReason::Refused | CloseReason::Shutdown => {}
+        CloseReason::ReceiveMaximum => {
+            crate::notice!("Client {id} disconnected: receive maximum exceeded.")
+        }
+        CloseReason::TakenOver
+        | CloseReason::Refused
+        | CloseReason::Shutdown
+        | CloseReason::Administrative => {}
     }
 }

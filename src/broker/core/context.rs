@@ -9,7 +9,7 @@ use std::rc::Rc;
 
 use super::ids::{BridgeId, ConnId, ListenerId, SessionId};
 use crate::broker::database::{MsgLists, MsgSource, OutMsg};
-use crate::protocol::{ProtocolVersion, QoS, Will};
+use crate::protocol::{ProtocolVersion, QoS, ReasonCode, Will};
 
 /// Why a connection is being closed; decides the log line and the will.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -34,6 +34,37 @@ pub enum CloseReason {
     Refused,
     /// The broker is shutting down.
     Shutdown,
+    /// An MQTT 5 client sent more unacknowledged QoS 2 messages than our
+    /// receive maximum.
+    ReceiveMaximum,
+    /// The administrator's doing: the reloaded password file no longer
+    /// admits the client.
+    Administrative,
+}
+
+impl CloseReason {
+    /// The DISCONNECT an MQTT 5 client gets before the close, with its
+    /// reason string; None where the client closed, or was refused at
+    /// CONNECT (the CONNACK said why).
+    pub fn v5_disconnect(self) -> Option<(ReasonCode, &'static str)> {
+        Some(match self {
+            CloseReason::Malformed => (ReasonCode::MALFORMED_PACKET, "malformed packet"),
+            CloseReason::Protocol => (ReasonCode::PROTOCOL_ERROR, "protocol error"),
+            CloseReason::Keepalive => (ReasonCode::KEEP_ALIVE_TIMEOUT, "keepalive timeout"),
+            CloseReason::TakenOver => (ReasonCode::SESSION_TAKEN_OVER, "session taken over"),
+            CloseReason::Oversize => (ReasonCode::PACKET_TOO_LARGE, "packet too large"),
+            CloseReason::OutOfMemory => (ReasonCode::QUOTA_EXCEEDED, "memory limit reached"),
+            CloseReason::Shutdown => (ReasonCode::SERVER_SHUTTING_DOWN, "server shutting down"),
+            CloseReason::ReceiveMaximum => (
+                ReasonCode::RECEIVE_MAXIMUM_EXCEEDED,
+                "receive maximum exceeded",
+            ),
+            CloseReason::Administrative => (ReasonCode::ADMINISTRATIVE_ACTION, "not authorised"),
+            CloseReason::Disconnect | CloseReason::ConnectionLost | CloseReason::Refused => {
+                return None
+            }
+        })
+    }
 }
 
 /// What a connection is to the broker.
@@ -113,6 +144,23 @@ pub struct ConnCold {
     /// The id logs show when it is not the session's: a bridge's remote
     /// client id, or the id of a client whose session was taken over.
     pub log_name: Option<Rc<str>>,
+    /// MQTT 5: what the client asked of us in CONNECT.
+    pub v5: V5Client,
+}
+
+/// An MQTT 5 client's CONNECT choices that outlive the CONNECT.
+#[derive(Default)]
+pub struct V5Client {
+    /// The largest packet it accepts (0: no limit). Outgoing PUBLISH
+    /// encoding holds to it.
+    pub max_packet: u32,
+    /// Topic aliases it accepts from us.
+    pub topic_alias_max: u16,
+    /// Request problem information 0: no reason strings or user
+    /// properties except on PUBLISH, CONNACK and DISCONNECT.
+    pub no_problem_info: bool,
+    /// The authentication method of an enhanced authentication.
+    pub auth_method: Option<String>,
 }
 
 impl Connection {
@@ -241,6 +289,10 @@ pub struct Session {
     conn: Option<ConnId>,
     /// Bumped at each disconnect; the expiry timer checks it.
     pub expiry_serial: u32,
+    /// Seconds the session outlives its connection: the MQTT 5 session
+    /// expiry interval; u32::MAX (never) for a 3.x persistent session, 0
+    /// for a clean one.
+    pub expiry_interval: u32,
     /// Index of the security file set that applies (the listener's).
     pub security: u16,
     pub clean: bool,
@@ -272,6 +324,15 @@ pub struct SessionCold {
     /// takes them (not bounded by the queue limits, so none is dropped;
     /// each entry is a reference to the stored message).
     pub backlog: VecDeque<OutMsg>,
+    /// An MQTT 5 will waiting out its will delay interval, and who it is
+    /// from.
+    pub will: Option<(Will, Option<Rc<MsgSource>>)>,
+    /// While disconnected with an expiry: when the session expires, on the
+    /// timer queue's clock (milliseconds), for the database.
+    pub expires_ms: Option<u64>,
+    /// The same in unix seconds, worked out as the database is written
+    /// (the core has no wall clock).
+    pub expires_unix: i64,
 }
 
 impl Session {
@@ -285,6 +346,7 @@ impl Session {
             cold: None,
             conn: None,
             expiry_serial: 0,
+            expiry_interval: if clean { 0 } else { u32::MAX },
             security: 0,
             clean,
             protocol: ProtocolVersion::V311,
@@ -292,6 +354,13 @@ impl Session {
             retain_as_published: false,
             dropping: false,
         }
+    }
+
+    /// Sets how long the session outlives its connection (0: it ends with
+    /// it, which is what `clean` says for the rest of the broker).
+    pub fn set_expiry(&mut self, interval: u32) {
+        self.expiry_interval = interval;
+        self.clean = interval == 0;
     }
 
     /// The connection's key while connected.

@@ -3,10 +3,11 @@
 //! persistent session counts as a change for `autosave_on_changes`, so
 //! with it the saved state never lags what the peer was told.
 
+use super::context::CloseReason;
 use super::ids::{ConnId, SessionId};
 use super::Core;
 use crate::broker::database::OutState;
-use crate::protocol::{Ack, Packet};
+use crate::protocol::{Ack, Packet, QoS};
 
 impl Core {
     fn session_of(&self, ck: ConnId) -> Option<SessionId> {
@@ -42,6 +43,30 @@ impl Core {
         if acked {
             self.note_session_change(sk);
             self.refill_inflight(ck, sk);
+        } else {
+            let qos = match state {
+                OutState::WaitPubAck => QoS::AtLeastOnce,
+                _ => QoS::ExactlyOnce,
+            };
+            self.check_ack_type(ck, sk, id, qos);
+        }
+    }
+
+    /// An ack that matched nothing: if `id` is in flight at another QoS
+    /// than the ack is for (PUBCOMP or PUBREC for QoS 1, PUBACK for QoS 2),
+    /// the client broke the protocol, and is disconnected as mosquitto
+    /// does. An unknown id is let be (it may be a late duplicate).
+    fn check_ack_type(&mut self, ck: ConnId, sk: SessionId, id: u16, qos: QoS) {
+        let wrong = self
+            .sessions
+            .get(sk)
+            .is_some_and(|s| s.msgs.inflight().any(|m| m.packet_id == id && m.qos != qos));
+        if wrong {
+            crate::debug!(
+                "Wrong acknowledgement type from {} (Mid: {id})",
+                self.conn_id(ck)
+            );
+            self.schedule_close(ck, CloseReason::Protocol);
         }
     }
 
@@ -56,6 +81,11 @@ impl Core {
             .is_some_and(|s| s.msgs.received(id))
         {
             self.note_session_change(sk);
+        } else {
+            self.check_ack_type(ck, sk, id, QoS::ExactlyOnce);
+            if self.conns.get(ck).is_none_or(|c| c.closing.is_some()) {
+                return;
+            }
         }
         // PUBREL even for an unknown id, so the client can finish its flow.
         let version = self

@@ -3,6 +3,7 @@
 
 use std::rc::Rc;
 
+use super::auth::AuthStep;
 use super::context::{CloseReason, SessionRole};
 use super::ids::{ConnId, SessionId};
 use super::timers::TimerKind;
@@ -123,21 +124,19 @@ impl Core {
         }
     }
 
-    /// The CONNECT's checks, in mosquitto's order: memory, client id,
-    /// keepalive, will, identity, client id prefixes, password. Refuses
-    /// (CONNACK and close) and returns None when one fails.
+    /// The CONNECT's checks, in mosquitto's order: memory, will, client
+    /// id, keepalive, identity, client id prefixes, will size, password,
+    /// authentication method. Refuses (CONNACK and close) and returns None
+    /// when one fails.
     fn admit(&mut self, ck: ConnId, mut c: Connect, peers: &dyn Transport) -> Option<Admitted> {
         let conn = self.conns.get(ck)?;
         let spec = self.settings.listeners.get(conn.listener()?.index())?;
-        let max_qos = conn.max_qos;
-        let topic_alias_max = spec.max_topic_alias;
-        let (allow_anonymous, allow_zero_len, id_prefix) = (
+        let (allow_anonymous, security, tls_identity, username_as_clientid) = (
             spec.allow_anonymous,
-            spec.allow_zero_length_clientid,
-            spec.auto_id_prefix.clone(),
+            spec.security,
+            spec.tls_identity,
+            spec.username_as_clientid,
         );
-        let (security, tls_identity, username_as_clientid) =
-            (spec.security, spec.tls_identity, spec.username_as_clientid);
         // Near memory_limit no new client is taken on (it needs room for
         // its buffers): "server unavailable" tells it to come back later.
         if !crate::broker::heap::has_room(self.settings.memory_limit, CONNECT_RESERVE) {
@@ -147,63 +146,8 @@ impl Core {
             );
             return self.refuse(ck, ConnectReturnCode::ServerUnavailable);
         }
-        let v5 = c.protocol == ProtocolVersion::V5;
-        if let Some(w) = &c.will {
-            // MQTT 5 can say why; 3.x clients are just closed, as mosquitto does.
-            let refusal = if w.retain && !self.settings.retain_available {
-                Some(ReasonCode::RETAIN_NOT_SUPPORTED)
-            } else if w.qos > max_qos {
-                Some(ReasonCode::QOS_NOT_SUPPORTED)
-            } else {
-                None
-            };
-            match refusal {
-                Some(r) if v5 => return self.refuse_with(ck, r),
-                Some(_) => {
-                    self.schedule_close(ck, CloseReason::Protocol);
-                    return None;
-                }
-                None => {}
-            }
-        }
-        let mut connack = Properties::default();
-        // mosquitto 2.0 lets an MQTT 5 client without an id keep a session
-        // (its expiry decides), a 3.1.1 one only with clean session.
-        let client_id = if c.client_id.is_empty() {
-            let may = match c.protocol {
-                ProtocolVersion::V311 => c.clean_session,
-                ProtocolVersion::V5 => true,
-                ProtocolVersion::V31 => false,
-            };
-            if !(may && allow_zero_len) {
-                return self.refuse(ck, ConnectReturnCode::IdentifierRejected);
-            }
-            let id = generate_client_id(&id_prefix);
-            if v5 {
-                connack.0.push((
-                    id::ASSIGNED_CLIENT_IDENTIFIER,
-                    PropertyValue::String(id.clone()),
-                ));
-            }
-            id
-        } else {
-            std::mem::take(&mut c.client_id)
-        };
-        let max_ka = self.settings.max_keepalive;
-        if max_ka > 0 && (c.keep_alive > max_ka || c.keep_alive == 0) {
-            if !v5 {
-                return self.refuse(ck, ConnectReturnCode::IdentifierRejected);
-            }
-            // MQTT 5 can tell the client the keepalive to use instead.
-            c.keep_alive = max_ka;
-            let ka = (id::SERVER_KEEP_ALIVE, PropertyValue::U16(max_ka));
-            // After the topic alias maximum, as mosquitto orders them.
-            connack.0.insert(0, ka);
-        }
-        if v5 && topic_alias_max > 0 {
-            let tam = PropertyValue::U16(topic_alias_max);
-            connack.0.insert(0, (id::TOPIC_ALIAS_MAXIMUM, tam));
-        }
+        self.check_will_flags(ck, &c)?;
+        let (client_id, connack) = self.client_id_and_keepalive(ck, &mut c)?;
         // Who the client is: a TLS identity replaces the CONNECT username
         // and the password check; otherwise the password file decides.
         let mut username = match tls_identity {
@@ -221,6 +165,17 @@ impl Core {
         let prefixes = self.settings.clientid_prefixes.as_deref();
         if !security::clientid_prefix_allowed(prefixes, &client_id) {
             return self.refuse(ck, ConnectReturnCode::NotAuthorized);
+        }
+        // A will payload over message_size_limit: CONNACK 5 (3.x) or
+        // 0x95 (5), as mosquitto answers.
+        let limit = self.settings.message_size_limit;
+        if c.will
+            .as_ref()
+            .is_some_and(|w| limit > 0 && w.payload.len() > limit)
+        {
+            crate::debug!("Client {client_id} connected with too large Will payload");
+            self.refuse_v5(ck, 5, ReasonCode::PACKET_TOO_LARGE);
+            return None;
         }
         if tls_identity.is_none() {
             let files = self.security.get(security).map(|d| &d.files);
@@ -252,13 +207,138 @@ impl Core {
                 username = u;
             }
         }
-        Some(Admitted {
+        let mut admitted = Admitted {
             client_id,
             username: username.map(Rc::from),
             security,
             connect: c,
             connack,
-        })
+        };
+        self.extended_auth(ck, &mut admitted)?;
+        Some(admitted)
+    }
+
+    /// The will's retain and QoS against what the broker allows: an MQTT 5
+    /// client is told (0x9A, 0x9B), a 3.x one closed, as mosquitto does.
+    fn check_will_flags(&mut self, ck: ConnId, c: &Connect) -> Option<()> {
+        let max_qos = self.conns.get(ck)?.max_qos;
+        let Some(w) = &c.will else {
+            return Some(());
+        };
+        let refusal = if w.retain && !self.settings.retain_available {
+            ReasonCode::RETAIN_NOT_SUPPORTED
+        } else if w.qos > max_qos {
+            ReasonCode::QOS_NOT_SUPPORTED
+        } else if super::too_many_levels(&w.topic) {
+            ReasonCode::TOPIC_NAME_INVALID
+        } else {
+            return Some(());
+        };
+        match (c.protocol, refusal) {
+            (ProtocolVersion::V5, r) if r != ReasonCode::TOPIC_NAME_INVALID => {
+                self.refuse_with(ck, r);
+            }
+            _ => self.schedule_close(ck, CloseReason::Protocol),
+        }
+        None
+    }
+
+    /// The client id (assigned one for an empty id where allowed) and the
+    /// keepalive against `max_keepalive`; with the CONNACK properties they
+    /// lead to for an MQTT 5 client, in mosquitto's order.
+    fn client_id_and_keepalive(
+        &mut self,
+        ck: ConnId,
+        c: &mut Connect,
+    ) -> Option<(String, Properties)> {
+        let conn = self.conns.get(ck)?;
+        let spec = self.settings.listeners.get(conn.listener()?.index())?;
+        let (allow_zero_len, topic_alias_max) =
+            (spec.allow_zero_length_clientid, spec.max_topic_alias);
+        let v5 = c.protocol == ProtocolVersion::V5;
+        let mut connack = Properties::default();
+        if v5 && topic_alias_max > 0 {
+            let tam = PropertyValue::U16(topic_alias_max);
+            connack.0.push((id::TOPIC_ALIAS_MAXIMUM, tam));
+        }
+        let max_ka = self.settings.max_keepalive;
+        let ka_refused = max_ka > 0 && (c.keep_alive > max_ka || c.keep_alive == 0);
+        if ka_refused && v5 {
+            // MQTT 5 can tell the client the keepalive to use instead.
+            c.keep_alive = max_ka;
+            let ka = (id::SERVER_KEEP_ALIVE, PropertyValue::U16(max_ka));
+            connack.0.push(ka);
+        }
+        // mosquitto 2.0 lets an MQTT 5 client without an id keep a session
+        // (its expiry decides), a 3.1.1 one only with clean session.
+        let client_id = if c.client_id.is_empty() {
+            let may = match c.protocol {
+                ProtocolVersion::V311 => c.clean_session,
+                ProtocolVersion::V5 => true,
+                ProtocolVersion::V31 => false,
+            };
+            if !(may && allow_zero_len) {
+                self.refuse(ck, ConnectReturnCode::IdentifierRejected);
+                return None;
+            }
+            let prefix = &spec.auto_id_prefix;
+            let id = generate_client_id(prefix);
+            if v5 {
+                let assigned = PropertyValue::String(id.clone());
+                connack.0.push((id::ASSIGNED_CLIENT_IDENTIFIER, assigned));
+            }
+            id
+        } else {
+            std::mem::take(&mut c.client_id)
+        };
+        if ka_refused && !v5 {
+            self.refuse(ck, ConnectReturnCode::IdentifierRejected);
+            return None;
+        }
+        Some((client_id, connack))
+    }
+
+    /// MQTT 5 enhanced authentication: a CONNECT naming an authentication
+    /// method goes to the `ExtendedAuth` backend; without one it is refused
+    /// with 0x8C, as mosquitto without a plugin does.
+    fn extended_auth(&mut self, ck: ConnId, a: &mut Admitted) -> Option<()> {
+        let props = &a.connect.properties;
+        let Some(method) = props.authentication_method() else {
+            return Some(());
+        };
+        let data = props.authentication_data();
+        let step = match self.auth.as_mut() {
+            Some(backend) => backend.start(&a.client_id, method, data),
+            None => AuthStep::NotSupported,
+        };
+        match step {
+            AuthStep::Success(out) => {
+                let method = method.to_owned();
+                a.connack.0.push((
+                    id::AUTHENTICATION_METHOD,
+                    PropertyValue::String(method.clone()),
+                ));
+                if let Some(d) = out.filter(|d| !d.is_empty()) {
+                    a.connack
+                        .0
+                        .push((id::AUTHENTICATION_DATA, PropertyValue::Binary(d)));
+                }
+                if let Some(conn) = self.conns.get_mut(ck) {
+                    conn.cold_mut().v5.auth_method = Some(method);
+                }
+                Some(())
+            }
+            AuthStep::Denied => {
+                self.refuse_with(ck, ReasonCode::NOT_AUTHORIZED);
+                None
+            }
+            // A multi-step exchange (AUTH packets) needs a backend that
+            // keeps the CONNECT pending: not offered yet.
+            AuthStep::Continue(_) | AuthStep::NotSupported => {
+                self.refuse_with(ck, ReasonCode::BAD_AUTHENTICATION_METHOD);
+                None
+            }
+        }
     }
 
     /// Sends a CONNACK refusal with `code`; None, for `admit` to return.
@@ -292,9 +372,15 @@ impl Core {
                     }
                     None => None,
                 };
+                let resumed = !(clean || old_clean);
                 // Its logs keep the id once the session is gone.
                 if let Some(old) = self.conns.get_mut(old_ck) {
                     old.cold_mut().log_name = id;
+                    // The session goes on, so its will does not fire (as
+                    // mosquitto; spec 3.1.3.2.2 for MQTT 5).
+                    if resumed {
+                        old.take_will();
+                    }
                 }
                 self.schedule_close(old_ck, CloseReason::TakenOver);
             }
@@ -317,11 +403,24 @@ impl Core {
             connect: c,
             ..
         } = a;
+        let expiry = session_expiry(&c);
+        // MQTT 5: the client's receive maximum (default 65,535) bounds
+        // what is in flight to it, as in mosquitto.
+        let recv_max = match c.protocol {
+            ProtocolVersion::V5 => c.properties.receive_maximum().unwrap_or(u16::MAX),
+            _ => 0,
+        };
         if let Some(sess) = self.sessions.get_mut(sk) {
             sess.set_conn(Some(ck));
-            sess.clean = c.clean_session;
+            sess.set_expiry(expiry);
+            sess.msgs.recv_max = recv_max;
             sess.protocol = c.protocol;
             sess.expiry_serial = 0;
+            // Back before its will delay passed: no will (spec 3.1.3.2.2).
+            if let Some(cold) = sess.cold.as_mut() {
+                cold.will = None;
+                cold.expires_ms = None;
+            }
             sess.username = username.clone();
             sess.source = None;
             sess.security = u16::try_from(sec_idx).unwrap_or(u16::MAX);
@@ -338,6 +437,14 @@ impl Core {
         };
         conn.set_session(sk);
         conn.keepalive = c.keep_alive;
+        if c.protocol == ProtocolVersion::V5 {
+            let p = &c.properties;
+            let v5 = &mut conn.cold_mut().v5;
+            v5.max_packet = p.maximum_packet_size().unwrap_or(0);
+            v5.topic_alias_max = p.topic_alias_maximum().unwrap_or(0);
+            v5.no_problem_info = p.request_problem_information() == Some(false);
+            // Request response information: mosquitto 2.0 answers none.
+        }
         if let Some(mut w) = c.will {
             w.topic = super::mounted(&conn.mount_point().cloned(), w.topic);
             conn.cold_mut().will = Some(w);
@@ -403,6 +510,17 @@ struct Admitted {
     connect: Connect,
     /// MQTT 5 CONNACK properties decided while checking the CONNECT.
     connack: Properties,
+}
+
+/// How long the session outlives the connection: MQTT 5 says (absent: 0);
+/// 3.x sessions are clean (0) or never expire (persistent_client_expiration
+/// aside).
+fn session_expiry(c: &Connect) -> u32 {
+    match c.protocol {
+        ProtocolVersion::V5 => c.properties.session_expiry_interval().unwrap_or(0),
+        _ if c.clean_session => 0,
+        _ => u32::MAX,
+    }
 }
 
 /// The MQTT 5 reason code for a 3.x CONNACK return code.

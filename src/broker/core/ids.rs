@@ -120,6 +120,11 @@ impl<K: Id, V> Table<K, V> {
             .iter()
             .filter_map(|(k, v)| K::from_index(k).map(|id| (id, v)))
     }
+
+    /// Every value, to change in place.
+    pub fn values_mut(&mut self) -> impl Iterator<Item = &mut V> {
+        self.slab.iter_mut().map(|(_, v)| v)
+    }
 }
 
 #[cfg(test)]

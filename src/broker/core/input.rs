@@ -7,7 +7,9 @@ use std::time::Instant;
 use super::context::CloseReason;
 use super::ids::ConnId;
 use super::{Core, Transport};
-use crate::protocol::{fixed_header, DecodeError, Packet, PacketType, ProtocolVersion, ReasonCode};
+use crate::protocol::{
+    fixed_header, DecodeError, Packet, PacketType, Properties, ProtocolVersion, QoS, ReasonCode,
+};
 
 /// Reads per connection per turn before others get their go.
 pub const READS_PER_TURN: usize = 16;
@@ -126,13 +128,10 @@ impl Core {
             }
         }
         crate::debug!("Bad packet from {}: {e}.", self.conn_id(ck));
-        let reason = match e {
-            DecodeError::MalformedRemainingLength
-            | DecodeError::Truncated
-            | DecodeError::TrailingBytes
-            | DecodeError::InvalidUtf8
-            | DecodeError::MalformedProperties => CloseReason::Malformed,
-            _ => CloseReason::Protocol,
+        // The spec's classification (MQTT 5 tells the client which).
+        let reason = match e.is_malformed() {
+            true => CloseReason::Malformed,
+            false => CloseReason::Protocol,
         };
         self.schedule_close(ck, reason);
     }
@@ -152,6 +151,9 @@ impl Core {
         if conn.bridge().is_some() && self.bridge_packet(ck, &packet) {
             return;
         }
+        if !self.admissible(ck, &packet) {
+            return;
+        }
         match packet {
             Packet::Publish(p) => self.handle_publish(ck, p),
             Packet::PubAck(a) => self.handle_puback(ck, a.packet_id),
@@ -164,16 +166,7 @@ impl Core {
                 crate::debug!("Received PINGREQ from {}", self.conn_id(ck));
                 self.send_packet(ck, &Packet::PingResp, version);
             }
-            Packet::Disconnect(reason, _) => {
-                crate::debug!("Received DISCONNECT from {}", self.conn_id(ck));
-                // MQTT 5 reason 0x04: "disconnect with will message".
-                let keep_will = reason == ReasonCode::DISCONNECT_WITH_WILL_MESSAGE.0
-                    && version == ProtocolVersion::V5;
-                if let (false, Some(conn)) = (keep_will, self.conns.get_mut(ck)) {
-                    conn.take_will();
-                }
-                self.schedule_close(ck, CloseReason::Disconnect);
-            }
+            Packet::Disconnect(reason, props) => self.handle_disconnect(ck, reason, &props),
             Packet::Connect(_) => {
                 crate::notice!(
                     "Bad client {} sending multiple CONNECT messages.",
@@ -185,9 +178,74 @@ impl Core {
             Packet::ConnAck(_) | Packet::SubAck(_) | Packet::UnsubAck(_) | Packet::PingResp => {
                 self.schedule_close(ck, CloseReason::Protocol)
             }
-            // Extended authentication is not offered, so AUTH is unexpected.
+            // No multi-step authentication is under way (the backend hook
+            // offers none yet), so AUTH is unexpected: protocol error, as
+            // mosquitto without a plugin.
             Packet::Auth(_) => self.schedule_close(ck, CloseReason::Protocol),
         }
+    }
+
+    /// DISCONNECT from the client. MQTT 5: reason 0x04 keeps the will, and
+    /// a session expiry interval may change the session's, except from 0
+    /// (protocol error, spec 3.14.2.2.2).
+    fn handle_disconnect(&mut self, ck: ConnId, reason: u8, props: &Properties) {
+        crate::debug!("Received DISCONNECT from {}", self.conn_id(ck));
+        let Some(conn) = self.conns.get_mut(ck) else {
+            return;
+        };
+        let v5 = conn.protocol == ProtocolVersion::V5;
+        if let (true, Some(expiry)) = (v5, props.session_expiry_interval()) {
+            let sess = conn.session().and_then(|sk| self.sessions.get_mut(sk));
+            match sess {
+                Some(s) if s.expiry_interval == 0 && expiry != 0 => {
+                    self.schedule_close(ck, CloseReason::Protocol);
+                    return;
+                }
+                Some(s) => s.set_expiry(expiry),
+                None => {}
+            }
+        }
+        let keep_will = v5 && reason == ReasonCode::DISCONNECT_WITH_WILL_MESSAGE.0;
+        if let (false, Some(conn)) = (keep_will, self.conns.get_mut(ck)) {
+            conn.take_will();
+        }
+        self.schedule_close(ck, CloseReason::Disconnect);
+    }
+
+    /// Checks that need the connection's state before a packet is handled:
+    /// topic depth (mosquitto's limit) and, for MQTT 5, our receive
+    /// maximum on unreleased QoS 2 messages. Closes and returns false when
+    /// one fails.
+    fn admissible(&mut self, ck: ConnId, packet: &Packet) -> bool {
+        let deep = match packet {
+            Packet::Publish(p) => super::too_many_levels(&p.topic),
+            Packet::Subscribe(s) => s.filters.iter().any(|(f, _)| super::too_many_levels(f)),
+            Packet::Unsubscribe(u) => u.filters.iter().any(|f| super::too_many_levels(f)),
+            _ => false,
+        };
+        if deep {
+            self.schedule_close(ck, CloseReason::Protocol);
+            return false;
+        }
+        let Packet::Publish(p) = packet else {
+            return true;
+        };
+        let max = self.settings.limits.max_inflight;
+        let conn = self.conns.get(ck);
+        let v5 = conn.is_some_and(|c| c.protocol == ProtocolVersion::V5);
+        if !v5 || p.qos != QoS::ExactlyOnce || max == 0 {
+            return true;
+        }
+        let sess = conn
+            .and_then(|c| c.session())
+            .and_then(|sk| self.sessions.get(sk));
+        let over = sess
+            .and_then(|s| s.msgs.incoming.as_deref())
+            .is_some_and(|ids| ids.len() >= max && ids.binary_search(&p.packet_id).is_err());
+        if over {
+            self.schedule_close(ck, CloseReason::ReceiveMaximum);
+        }
+        !over
     }
 
     /// The connection's client id for log lines.

@@ -8,6 +8,7 @@
 //! connection's `closing`, finished by the shell through `close_conn`),
 //! and bridge socket work (`bridge_tasks`). One file per packet kind handles it.
 
+pub(crate) mod auth;
 pub(crate) mod backpressure;
 pub(crate) mod bridge;
 mod connections;
@@ -43,6 +44,17 @@ use timers::TimerQueue;
 pub(crate) use input::READS_PER_TURN;
 
 /// A client's topic or filter with its listener's mount point in front.
+/// Separators mosquitto accepts in a topic or filter (its
+/// TOPIC_HIERARCHY_LIMIT); more close the connection.
+const MAX_TOPIC_SEPARATORS: usize = 200;
+
+/// Whether `topic` has more `/` than mosquitto accepts (a short topic
+/// cannot, so the usual case costs one comparison).
+pub(crate) fn too_many_levels(topic: &str) -> bool {
+    topic.len() > MAX_TOPIC_SEPARATORS
+        && topic.bytes().filter(|&b| b == b'/').count() > MAX_TOPIC_SEPARATORS
+}
+
 pub(crate) fn mounted(mount: &Option<Rc<str>>, topic: String) -> String {
     match mount {
         Some(m) => format!("{m}{topic}"),
@@ -154,6 +166,8 @@ pub(crate) struct Core {
     now: Instant,
     sys: sys_tree::SysTree,
     pub stats: Stats,
+    /// MQTT 5 enhanced authentication backend (none: methods refused).
+    pub auth: Option<Box<dyn auth::ExtendedAuth>>,
 }
 
 impl Core {
@@ -184,7 +198,13 @@ impl Core {
             now,
             sys: sys_tree::SysTree::default(),
             stats: Stats::default(),
+            auth: None,
         }
+    }
+
+    /// The time of the event being handled.
+    pub(crate) fn core_now(&self) -> Instant {
+        self.now
     }
 
     /// Sets the time of the event about to be handled.

@@ -50,6 +50,11 @@ impl Core {
                         self.session_expired(sk, serial);
                     }
                 }
+                TimerKind::WillDelay => {
+                    if let Some(sk) = SessionId::from_index(key) {
+                        self.will_delay_passed(sk, serial);
+                    }
+                }
             }
         }
     }

@@ -33,6 +33,8 @@ pub enum TimerKind {
     /// A bridge on a secondary address checks whether its primary is back
     /// (`key` and `serial` as for the other bridge timers).
     BridgeProbe,
+    /// The will delay interval of the disconnected session in `key`.
+    WillDelay,
 }
 
 /// Up to sixteen kinds: four bits below the deadline.
@@ -49,7 +51,8 @@ impl TimerKind {
             5 => TimerKind::BridgePing,
             6 => TimerKind::BridgeIdle,
             7 => TimerKind::Resume,
-            _ => TimerKind::BridgeProbe,
+            8 => TimerKind::BridgeProbe,
+            _ => TimerKind::WillDelay,
         }
     }
 }
@@ -201,6 +204,7 @@ mod tests {
             TimerKind::BridgeIdle,
             TimerKind::Resume,
             TimerKind::BridgeProbe,
+            TimerKind::WillDelay,
         ];
         for (i, k) in kinds.iter().enumerate() {
             q.push_ms(10, *k, i, i as u32);

@@ -124,10 +124,13 @@ fn write_session<W: Write>(
     ids: &StoreIds<'_>,
 ) -> io::Result<()> {
     let (mids, last_mid) = packet_ids(sess);
+    // As mosquitto: the interval (u32::MAX for a 3.x persistent session),
+    // and while disconnected the unix time it expires at.
+    let expires = sess.cold.as_ref().filter(|c| c.expires_ms.is_some());
     let client = ClientRecord {
         client_id: &sess.client_id,
-        // MQTT 3.x persistent sessions never expire by themselves.
-        session_expiry_interval: u32::MAX,
+        session_expiry_interval: sess.expiry_interval,
+        session_expiry_time: expires.map_or(0, |c| c.expires_unix),
         last_mid,
         ..ClientRecord::default()
     };

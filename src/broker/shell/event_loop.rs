@@ -288,11 +288,8 @@ impl Broker {
     fn shutdown(&mut self) {
         let keys: Vec<ConnId> = self.core.conns.iter().map(|(k, _)| k).collect();
         for ck in keys {
-            if let Some(c) = self.core.conns.get_mut(ck) {
-                if c.closing.is_none() {
-                    c.closing = Some(CloseReason::Shutdown);
-                }
-            }
+            // MQTT 5 clients get DISCONNECT 0x8B first.
+            self.core.schedule_close(ck, CloseReason::Shutdown);
             self.flush_conn(ck);
         }
         self.flush_dirty();

@@ -166,3 +166,429 @@ fn a_v5_client_without_id_is_assigned_one_even_without_clean_start() {
     let max = ack.properties.get(id::RECEIVE_MAXIMUM);
     assert_eq!(max, Some(&PropertyValue::U16(20)));
 }
+
+fn expiry(secs: u32) -> Properties {
+    let mut p = Properties::default();
+    p.set_session_expiry_interval(secs);
+    p
+}
+
+/// The DISCONNECT packets among `packets`, as (reason, reason string).
+fn disconnects(packets: &[Packet]) -> Vec<(u8, Option<String>)> {
+    packets
+        .iter()
+        .filter_map(|p| match p {
+            Packet::Disconnect(r, props) => Some((*r, props.reason_string().map(String::from))),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn session_expiry_zero_ends_the_session_at_disconnect() {
+    let mut w = Wire::new("");
+    let (ck, _) = w.connect_v5("s", false, Properties::default());
+    w.send(ck, Packet::Disconnect(0, Properties::default()));
+    let (_, ack) = w.connect_v5("s", false, Properties::default());
+    assert!(!ack.session_present);
+}
+
+#[test]
+fn a_session_expires_after_its_interval_on_the_timer() {
+    let mut w = Wire::new("");
+    let (ck, _) = w.connect_v5("s", true, expiry(10));
+    w.subscribe(ck, "t", QoS::AtLeastOnce);
+    w.send(ck, Packet::Disconnect(0, Properties::default()));
+    w.advance(Duration::from_secs(9));
+    assert!(w.core.by_id.contains_key("s"), "expired early");
+    let (ck, ack) = w.connect_v5("s", false, expiry(10));
+    assert!(ack.session_present);
+    w.send(ck, Packet::Disconnect(0, Properties::default()));
+    w.advance(Duration::from_millis(10_001));
+    assert!(!w.core.by_id.contains_key("s"), "not expired");
+    assert_eq!(w.core.stats.clients_expired, 1);
+}
+
+#[test]
+fn disconnect_may_change_the_expiry_but_not_from_zero() {
+    let mut w = Wire::new("");
+    let (ck, _) = w.connect_v5("a", true, expiry(100));
+    w.send(ck, Packet::Disconnect(0, expiry(0)));
+    assert!(!w.core.by_id.contains_key("a"), "0 at DISCONNECT ends it");
+
+    let (ck, _) = w.connect_v5("b", true, Properties::default());
+    w.send(ck, Packet::Disconnect(0, expiry(60)));
+    assert_eq!(w.closed.get(&ck), Some(&CloseReason::Protocol));
+    assert_eq!(
+        disconnects(&w.received(ck)),
+        [(0x82, Some("protocol error".into()))]
+    );
+}
+
+#[test]
+fn never_expiring_sessions_stay_and_persistent_client_expiration_caps_them() {
+    let mut w = Wire::new("persistent_client_expiration 1h\n");
+    let (ck, _) = w.connect_v5("forever", true, expiry(u32::MAX));
+    w.send(ck, Packet::Disconnect(0, Properties::default()));
+    let (ck, _) = w.connect_v5("day", true, expiry(86_400));
+    w.send(ck, Packet::Disconnect(0, Properties::default()));
+    w.advance(Duration::from_secs(3599));
+    assert!(w.core.by_id.contains_key("forever") && w.core.by_id.contains_key("day"));
+    w.advance(Duration::from_secs(2));
+    assert!(!w.core.by_id.contains_key("forever") && !w.core.by_id.contains_key("day"));
+}
+
+/// A watcher of `wills/#` and a v5 client "x" with a will delayed by
+/// `delay` seconds and session expiry `expiry`, whose connection is lost.
+fn delayed_will(delay: u32, expiry_secs: u32) -> (Wire, ConnId) {
+    let mut w = Wire::new("");
+    let sub = w.connect("watcher");
+    w.subscribe(sub, "wills/#", QoS::AtMostOnce);
+    w.received(sub);
+    let mut will = will_on("wills/x");
+    will.properties.set_will_delay_interval(delay);
+    let c = connect_packet("x", true, expiry(expiry_secs), Some(will));
+    let (ck, _) = w.connect_v5_raw(c);
+    w.core.schedule_close(ck, CloseReason::ConnectionLost);
+    w.flush();
+    (w, sub)
+}
+
+#[test]
+fn a_delayed_will_is_sent_after_its_delay() {
+    let (mut w, sub) = delayed_will(5, 100);
+    w.advance(Duration::from_secs(4));
+    assert!(publishes(&w.received(sub)).is_empty(), "sent early");
+    w.advance(Duration::from_millis(1001));
+    assert_eq!(publishes(&w.received(sub)).len(), 1);
+}
+
+#[test]
+fn a_delayed_will_is_not_sent_when_the_session_resumes_in_time() {
+    let (mut w, sub) = delayed_will(5, 100);
+    w.advance(Duration::from_secs(2));
+    let (_, ack) = w.connect_v5("x", false, expiry(100));
+    assert!(ack.session_present);
+    w.advance(Duration::from_secs(10));
+    assert!(publishes(&w.received(sub)).is_empty());
+}
+
+#[test]
+fn a_delayed_will_goes_when_the_session_ends_first() {
+    let (mut w, sub) = delayed_will(60, 3);
+    w.advance(Duration::from_secs(2));
+    assert!(publishes(&w.received(sub)).is_empty());
+    w.advance(Duration::from_millis(1001));
+    assert_eq!(publishes(&w.received(sub)).len(), 1, "at session end");
+    w.advance(Duration::from_secs(60));
+    assert!(publishes(&w.received(sub)).is_empty(), "only once");
+    // A session ending at disconnect (expiry 0) sends it at once.
+    let (mut w, sub) = delayed_will(60, 0);
+    assert_eq!(publishes(&w.received(sub)).len(), 1);
+}
+
+#[test]
+fn server_disconnects_carry_reason_codes() {
+    let mut w = Wire::new("");
+    let (old, _) = w.connect_v5("same", true, Properties::default());
+    w.connect_v5("same", true, Properties::default());
+    let got = disconnects(&w.received(old));
+    assert_eq!(got, [(0x8E, Some("session taken over".into()))]);
+
+    let (ck, _) = w.connect_v5("quiet", true, Properties::default());
+    w.advance(Duration::from_secs(91));
+    assert_eq!(w.closed.get(&ck), Some(&CloseReason::Keepalive));
+    assert_eq!(disconnects(&w.received(ck))[0].0, 0x8D);
+
+    let (ck, _) = w.connect_v5("bad", true, Properties::default());
+    w.core
+        .received(ck, &[0x30, 0x02, 0x00, 0x05], w.now, &NoSockets);
+    w.flush();
+    assert_eq!(disconnects(&w.received(ck))[0].0, 0x81);
+
+    let (ck, _) = w.connect_v5("down", true, Properties::default());
+    w.core.schedule_close(ck, CloseReason::Shutdown);
+    w.flush();
+    assert_eq!(disconnects(&w.received(ck))[0].0, 0x8B);
+    // 3.1.1 clients are just closed.
+    let ck = w.connect("v3");
+    w.core.schedule_close(ck, CloseReason::Shutdown);
+    w.flush();
+    assert!(w.received(ck).is_empty());
+}
+
+#[test]
+fn oversize_packets_get_disconnect_0x95() {
+    let mut w = Wire::new("max_packet_size 100\n");
+    let (ck, _) = w.connect_v5("big", true, Properties::default());
+    w.send(
+        ck,
+        Packet::Publish(publish("t", QoS::AtMostOnce, 0, false, &[0; 200])),
+    );
+    assert_eq!(w.closed.get(&ck), Some(&CloseReason::Oversize));
+    assert_eq!(disconnects(&w.received(ck))[0].0, 0x95);
+}
+
+#[test]
+fn the_clients_receive_maximum_bounds_what_is_in_flight() {
+    let mut w = Wire::new("max_inflight_messages 1\n");
+    let mut p = Properties::default();
+    p.set_receive_maximum(3);
+    let (sub, _) = w.connect_v5("sub", true, p);
+    w.subscribe(sub, "t", QoS::AtLeastOnce);
+    w.received(sub);
+    let publ = w.connect("pub");
+    for i in 1..=5 {
+        w.publish(publ, "t", QoS::AtLeastOnce, i, false);
+    }
+    // Three in flight (its receive maximum, not max_inflight_messages).
+    let got = publishes(&w.received(sub));
+    assert_eq!(got.len(), 3);
+    w.send(sub, Packet::PubAck(Ack::new(got[0].packet_id)));
+    assert_eq!(publishes(&w.received(sub)).len(), 1);
+}
+
+#[test]
+fn exceeding_our_receive_maximum_gets_disconnect_0x93() {
+    let mut w = Wire::new("max_inflight_messages 2\n");
+    let (ck, _) = w.connect_v5("pub", true, Properties::default());
+    for id in 1..=2 {
+        let p = publish("t", QoS::ExactlyOnce, id, false, b"");
+        w.send(ck, Packet::Publish(p));
+    }
+    // A resend of an unreleased one is fine.
+    w.send(
+        ck,
+        Packet::Publish(publish("t", QoS::ExactlyOnce, 2, false, b"")),
+    );
+    assert!(!w.closed.contains_key(&ck));
+    w.send(
+        ck,
+        Packet::Publish(publish("t", QoS::ExactlyOnce, 3, false, b"")),
+    );
+    assert_eq!(w.closed.get(&ck), Some(&CloseReason::ReceiveMaximum));
+    assert_eq!(disconnects(&w.received(ck))[0].0, 0x93);
+}
+
+#[test]
+fn an_authentication_method_without_a_backend_gets_0x8c() {
+    let mut w = Wire::new("");
+    let mut p = Properties::default();
+    p.set_authentication_method("SCRAM-SHA-1");
+    let (ck, bytes) = w.connect_v5_raw(connect_packet("a", true, p, None));
+    assert_eq!(bytes, [0x20, 3, 0, 0x8C, 0]);
+    assert_eq!(w.closed.get(&ck), Some(&CloseReason::Refused));
+}
+
+/// A backend that knows one method with one password.
+struct OneMethod;
+
+impl super::super::auth::ExtendedAuth for OneMethod {
+    fn start(&mut self, _id: &str, method: &str, data: Option<&[u8]>) -> AuthStep {
+        match (method, data) {
+            ("TOKEN", Some(b"good")) => AuthStep::Success(Some(b"ok".to_vec())),
+            ("TOKEN", _) => AuthStep::Denied,
+            _ => AuthStep::NotSupported,
+        }
+    }
+}
+
+use super::super::auth::AuthStep;
+
+#[test]
+fn an_auth_backend_decides_and_its_answer_goes_in_the_connack() {
+    let mut w = Wire::new("");
+    w.core.auth = Some(Box::new(OneMethod));
+    let with = |data: &[u8]| {
+        let mut p = Properties::default();
+        p.set_authentication_method("TOKEN");
+        p.set_authentication_data(data);
+        p
+    };
+    let (_, ack) = w.connect_v5("a", true, with(b"good"));
+    assert_eq!(ack.code, 0);
+    assert_eq!(ack.properties.authentication_method(), Some("TOKEN"));
+    assert_eq!(ack.properties.authentication_data(), Some(&b"ok"[..]));
+    let (_, ack) = w.connect_v5("b", true, with(b"bad"));
+    assert_eq!(ack.code, 0x87);
+}
+
+#[test]
+fn a_will_payload_over_message_size_limit_is_refused() {
+    let mut w = Wire::new("message_size_limit 10\n");
+    let mut will = will_on("w");
+    will.payload = vec![0; 11];
+    let (_, bytes) = w.connect_v5_raw(connect_packet(
+        "a",
+        true,
+        Properties::default(),
+        Some(will.clone()),
+    ));
+    assert_eq!(bytes[3], 0x95);
+    let (ck, ack) = w.connect_with("b", true, 60, Some(will));
+    assert_eq!(ack.code, 5);
+    assert_eq!(w.closed.get(&ck), Some(&CloseReason::Refused));
+}
+
+#[test]
+fn taking_over_ones_own_persistent_session_does_not_fire_the_will() {
+    let (mut w, sub, _) = watcher_and_client_with_will();
+    let will = Some(will_on("wills/p"));
+    w.connect_with("p", false, 60, will.clone());
+    w.connect_with("p", false, 60, None);
+    w.flush();
+    assert!(publishes(&w.received(sub)).is_empty(), "resumed: no will");
+    // A clean session taking over ends the old one: its will goes.
+    w.connect_with("p", false, 60, will);
+    w.connect_with("p", true, 60, None);
+    w.flush();
+    assert_eq!(publishes(&w.received(sub)).len(), 1);
+}
+
+#[test]
+fn acks_of_the_wrong_type_are_a_protocol_error() {
+    for (qos, wrong) in [
+        (QoS::AtLeastOnce, Packet::PubComp(Ack::new(1))),
+        (QoS::AtLeastOnce, Packet::PubRec(Ack::new(1))),
+        (QoS::ExactlyOnce, Packet::PubAck(Ack::new(1))),
+    ] {
+        let mut w = Wire::new("");
+        let sub = w.connect("sub");
+        w.subscribe(sub, "t", qos);
+        w.received(sub);
+        let publ = w.connect("pub");
+        w.publish(publ, "t", qos, 9, false);
+        assert_eq!(publishes(&w.received(sub))[0].packet_id, 1);
+        w.send(sub, wrong.clone());
+        assert_eq!(
+            w.closed.get(&sub),
+            Some(&CloseReason::Protocol),
+            "{wrong:?}"
+        );
+        // An unknown id stays harmless.
+        let other = w.connect("other");
+        w.send(other, Packet::PubAck(Ack::new(7)));
+        assert!(!w.closed.contains_key(&other));
+    }
+}
+
+#[test]
+fn topics_deeper_than_mosquittos_limit_close_the_connection() {
+    let mut w = Wire::new("");
+    let ok = "a/".repeat(200) + "a";
+    let deep = "a/".repeat(201) + "a";
+    let ck = w.connect("c");
+    w.publish(ck, &ok, QoS::AtMostOnce, 0, false);
+    w.subscribe(ck, &ok, QoS::AtMostOnce);
+    assert!(!w.closed.contains_key(&ck));
+    w.publish(ck, &deep, QoS::AtMostOnce, 0, false);
+    assert_eq!(w.closed.get(&ck), Some(&CloseReason::Protocol));
+    let ck = w.connect("d");
+    w.subscribe(ck, &deep, QoS::AtMostOnce);
+    assert_eq!(w.closed.get(&ck), Some(&CloseReason::Protocol));
+}
+
+#[test]
+fn malformed_v5_input_closes_with_the_spec_reason_code() {
+    // (bytes after a good CONNECT, expected DISCONNECT reason)
+    let cases: [(&[u8], u8); 4] = [
+        // PUBLISH with a duplicate payload format indicator.
+        (&[0x30, 0x09, 0, 1, b't', 4, 1, 0, 1, 0, b'x'], 0x82),
+        // PUBLISH with a property not allowed there (session expiry).
+        (&[0x30, 0x09, 0, 1, b't', 5, 0x11, 0, 0, 0, 1], 0x81),
+        // SUBSCRIBE with a property block longer than the packet.
+        (&[0x82, 0x05, 0, 1, 9, 0, 0], 0x81),
+        // PUBLISH with a bad varint property length.
+        (
+            &[0x30, 0x08, 0, 1, b't', 0xFF, 0xFF, 0xFF, 0xFF, 0xFF],
+            0x81,
+        ),
+    ];
+    for (bytes, reason) in cases {
+        let mut w = Wire::new("");
+        let (ck, _) = w.connect_v5("m", true, Properties::default());
+        w.core.received(ck, bytes, w.now, &NoSockets);
+        w.flush();
+        assert!(w.closed.contains_key(&ck), "{bytes:02x?} not closed");
+        let got = disconnects(&w.received(ck));
+        assert_eq!(got.first().map(|d| d.0), Some(reason), "{bytes:02x?}");
+    }
+    // Receive maximum 0 in CONNECT: closed without CONNACK, as mosquitto.
+    let mut w = Wire::new("");
+    let mut p = Properties::default();
+    p.0.push((id::RECEIVE_MAXIMUM, PropertyValue::U16(0)));
+    let ck = w.open();
+    w.v5.insert(ck);
+    w.send(ck, connect_packet("z", true, p, None));
+    assert!(w.closed.contains_key(&ck));
+    assert!(w.received(ck).is_empty());
+}
+
+#[test]
+fn restored_sessions_expire_when_their_saved_time_runs_out() {
+    use crate::broker::persist::{PersistClient, PersistDb};
+    let unix_now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    let client = |id: &str, interval: u32, time: i64| PersistClient {
+        client_id: id.into(),
+        session_expiry_interval: interval,
+        session_expiry_time: time,
+        ..PersistClient::default()
+    };
+    let db = PersistDb {
+        clients: vec![
+            client("soon", 600, unix_now + 5),
+            client("past", 600, unix_now - 5),
+            client("fresh", 600, 0),
+            client("v3", u32::MAX, 0),
+            client("zero", 0, 0),
+        ],
+        ..PersistDb::default()
+    };
+    let mut w = Wire::new("");
+    w.core.restore(db);
+    assert!(!w.core.by_id.contains_key("zero"));
+    w.advance(Duration::from_millis(1));
+    assert!(!w.core.by_id.contains_key("past"));
+    assert!(w.core.by_id.contains_key("soon"));
+    w.advance(Duration::from_secs(7));
+    assert!(!w.core.by_id.contains_key("soon"));
+    assert!(w.core.by_id.contains_key("fresh"));
+    w.advance(Duration::from_secs(600));
+    assert!(!w.core.by_id.contains_key("fresh"));
+    assert!(w.core.by_id.contains_key("v3"), "3.x sessions never expire");
+}
+
+#[test]
+fn the_database_gets_the_session_expiry_of_disconnected_sessions() {
+    let dir = std::env::temp_dir().join(format!("v5conn-db-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("m.db");
+    let mut w = Wire::new(&format!(
+        "persistence true\npersistence_file m.db\npersistence_location {}/\n",
+        dir.display()
+    ));
+    let (ck, _) = w.connect_v5("away", true, expiry(300));
+    w.send(ck, Packet::Disconnect(0, Properties::default()));
+    w.connect_v5("here", true, expiry(50));
+    w.core.save_persistence();
+    let db = crate::broker::persist::load(&path).unwrap().unwrap();
+    let unix_now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    let away = db.clients.iter().find(|c| c.client_id == "away").unwrap();
+    assert_eq!(away.session_expiry_interval, 300);
+    assert!(
+        (away.session_expiry_time - (unix_now + 300)).abs() <= 2,
+        "{away:?}"
+    );
+    let here = db.clients.iter().find(|c| c.client_id == "here").unwrap();
+    assert_eq!(
+        (here.session_expiry_interval, here.session_expiry_time),
+        (50, 0)
+    );
+    std::fs::remove_dir_all(&dir).ok();
+}
