@@ -33,15 +33,17 @@ impl Core {
             .and_then(|s| self.security.get(usize::from(s.security)))
             .map(|d| d.files.plugins)
             .unwrap_or_default();
+        let control = msg.topic.starts_with("$CONTROL/");
+        // The common case: no plugin, no control topic; nothing to do.
+        if chain.is_empty() && !control {
+            return Some(msg);
+        }
         let id = sess.map(|s| Rc::clone(&s.client_id));
         let id = id.as_deref().unwrap_or("");
-        if msg.topic.starts_with("$CONTROL/") {
+        if control {
             chain.control(id, &msg.topic, &msg.payload, msg.qos, msg.retain);
             self.apply_plugin_actions();
             return None;
-        }
-        if chain.is_empty() {
-            return Some(msg);
         }
         let out = chain.on_message(id, msg);
         self.apply_plugin_actions();
