@@ -562,6 +562,17 @@ pub fn client_gone(client_id: &str, conn: u32, reason: c_int) {
     REGISTRY.with(|r| r.borrow_mut().clients.remove(client_id));
 }
 
+/// A CONNECT was refused: its view goes without a disconnect event (the
+/// client never connected, as mosquitto sees it).
+pub fn forget_client(client_id: &str, conn: u32) {
+    REGISTRY.with(|r| {
+        let mut r = r.borrow_mut();
+        if r.clients.get(client_id).is_some_and(|v| v.conn == conn) {
+            r.clients.remove(client_id);
+        }
+    });
+}
+
 /// The tick event, once per loop turn, for every domain's plugins.
 pub fn tick(now: std::time::SystemTime) {
     let count = REGISTRY.with(|r| r.borrow().domains.len());

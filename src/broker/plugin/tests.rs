@@ -367,3 +367,45 @@ fn extended_auth_start_and_continue() {
         ExtAuth::Success(Vec::new())
     );
 }
+
+unsafe extern "C" fn refuse_all(_: c_int, _: *mut c_void, _: *mut c_void) -> c_int {
+    MOSQ_ERR_AUTH
+}
+
+#[test]
+fn refused_logins_leave_no_client_view() {
+    use super::{ClientFacts, Verdict};
+    let domain = REGISTRY.with(|r| {
+        let mut r = r.borrow_mut();
+        r.domains.push(Domain::default());
+        r.domains.len() - 1
+    });
+    let mut id = PluginId { domain };
+    let none = std::ptr::null_mut();
+    let rc =
+        mosquitto_callback_register(&mut id, MOSQ_EVT_BASIC_AUTH, Some(refuse_all), null(), none);
+    assert_eq!(rc, MOSQ_ERR_SUCCESS);
+    let facts = ClientFacts {
+        id: "refused-1",
+        username: Some("u"),
+        peer: "127.0.0.1:9",
+        protocol_version: 4,
+        keepalive: 60,
+        clean: true,
+        conn: 3,
+    };
+    let files = crate::broker::security::SecurityFiles {
+        plugins: super::Chain::new(domain),
+        ..Default::default()
+    };
+    assert_eq!(
+        super::Chain::new(domain).basic_auth(&facts, Some(b"p")),
+        Verdict::Deny
+    );
+    let known = || REGISTRY.with(|r| r.borrow().clients.contains_key("refused-1"));
+    assert!(known());
+    super::forget_client("refused-1", 4); // another connection's: kept
+    assert!(known());
+    assert!(files.authenticate_client(true, &facts, Some(b"p")).is_err());
+    assert!(!known());
+}

@@ -279,6 +279,20 @@ impl SecurityFiles {
         if self.plugins.is_empty() {
             return authenticate(allow_anonymous, self.passwords.as_ref(), username, password);
         }
+        let verdict = self.files_after_plugins(allow_anonymous, facts, password);
+        if verdict.is_err() {
+            plugin::forget_client(facts.id, facts.conn);
+        }
+        verdict
+    }
+
+    fn files_after_plugins(
+        &self,
+        allow_anonymous: bool,
+        facts: &ClientFacts,
+        password: Option<&[u8]>,
+    ) -> Result<(), ConnackCode> {
+        let username = facts.username;
         let asked = match self.plugins.basic_auth(facts, password) {
             Verdict::Allow => return Ok(()),
             Verdict::Deny => return Err(ConnackCode::NotAuthorized),
