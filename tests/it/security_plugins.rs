@@ -475,6 +475,18 @@ fn dynsec_plugin_with_mosquitto_ctrl_behaves_as_with_debian_mosquitto() {
     let kick = dynsec_kick(b.port);
     assert_eq!(kick, ["kicked, then 5, then 0"]);
 
+    // SIGHUP re-checks connected clients through the plugin: alice (known
+    // only to the plugin; allow_anonymous is false) stays, and so does
+    // the effect of the plugin's rules.
+    let mut alice = login(b.port, "alice-hup", Some("alice"), Some("alicepw"));
+    let pid = b.pid().expect("running") as libc::pid_t;
+    // SAFETY: kill(2) on the broker child this test started.
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGHUP) }, 0);
+    assert!(b.wait_for_log("Reloading config", TIMEOUT));
+    // A round trip on a fresh connection: the reload's loop turn is over.
+    assert_eq!(connack_code(b.port, "probe", Some("alice"), Some("alicepw")), 0);
+    alice.assert_alive();
+
     // The plugin saved its JSON; a restart loads it again.
     let saved = read_required(&json);
     assert!(saved.contains("\"alice\""), "{saved}");

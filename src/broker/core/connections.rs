@@ -299,8 +299,9 @@ impl Core {
                 .security
                 .get(usize::from(sess.security))
                 .is_some_and(|d| {
+                    let id = &sess.client_id;
                     d.files
-                        .authenticate(spec.allow_anonymous, username, password)
+                        .reauthenticate(spec.allow_anonymous, id, username, password)
                         .is_ok()
                 });
             if !ok {

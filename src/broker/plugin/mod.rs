@@ -129,6 +129,42 @@ fn with_client<R>(
     }
 }
 
+/// The basic-auth callbacks in order, then the version 2–4 plugins, as
+/// mosquitto's `mosquitto_unpwd_check`.
+fn ask_basic_auth(
+    domain: usize,
+    client: *mut ClientView,
+    username: Option<&str>,
+    password: Option<&[u8]>,
+) -> Verdict {
+    let user = username.map(c_string);
+    let pass = password.map(c_bytes);
+    let user_p = user.as_ref().map_or(std::ptr::null(), |u| u.as_ptr());
+    let pass_p = pass.as_ref().map_or(std::ptr::null(), |p| p.as_ptr());
+    let mut asked = false;
+    for cb in registry::callbacks(domain, ffi::MOSQ_EVT_BASIC_AUTH).iter() {
+        let mut ev: ffi::EvtBasicAuth = ffi::zeroed();
+        ev.client = client.cast();
+        ev.username = user_p.cast_mut();
+        ev.password = pass_p.cast_mut();
+        let rc = call(cb, ffi::MOSQ_EVT_BASIC_AUTH, &mut ev);
+        if let Some(v) = step(rc) {
+            return v;
+        }
+        asked = true;
+    }
+    // Versions 2–4: every plugin is asked and the last answer counts, as in
+    // mosquitto 2.0.
+    let mut last = None;
+    for l in registry::legacy(domain).iter() {
+        if let Some(rc) = l.unpwd_check(client.cast(), user_p, pass_p) {
+            asked = true;
+            last = step(rc);
+        }
+    }
+    last.unwrap_or(Verdict::Defer { asked })
+}
+
 /// Calls one registered callback with its event struct.
 fn call<T>(cb: &registry::Callback, event: c_int, ev: &mut T) -> c_int {
     // SAFETY: the plugin registered `func` for `event`, whose data is `T`
@@ -168,32 +204,23 @@ impl Chain {
         let mut v = view(facts, domain);
         let client: *mut ClientView = &mut *v;
         REGISTRY.with(|r| r.borrow_mut().clients.insert(facts.id.into(), v));
-        let user = facts.username.map(c_string);
-        let pass = password.map(c_bytes);
-        let user_p = user.as_ref().map_or(std::ptr::null(), |u| u.as_ptr());
-        let pass_p = pass.as_ref().map_or(std::ptr::null(), |p| p.as_ptr());
-        let mut asked = false;
-        for cb in registry::callbacks(domain, ffi::MOSQ_EVT_BASIC_AUTH).iter() {
-            let mut ev: ffi::EvtBasicAuth = ffi::zeroed();
-            ev.client = client.cast();
-            ev.username = user_p.cast_mut();
-            ev.password = pass_p.cast_mut();
-            let rc = call(cb, ffi::MOSQ_EVT_BASIC_AUTH, &mut ev);
-            if let Some(v) = step(rc) {
-                return v;
-            }
-            asked = true;
-        }
-        // Versions 2–4: every plugin is asked and the last answer counts,
-        // as in mosquitto 2.0.
-        let mut last = None;
-        for l in registry::legacy(domain).iter() {
-            if let Some(rc) = l.unpwd_check(client.cast(), user_p, pass_p) {
-                asked = true;
-                last = step(rc);
-            }
-        }
-        last.unwrap_or(Verdict::Defer { asked })
+        ask_basic_auth(domain, client, facts.username, password)
+    }
+
+    /// SIGHUP: the basic-auth check again for a connected client, with the
+    /// view it already has (mosquitto re-checks every client on reload).
+    pub fn recheck_auth(
+        &self,
+        client_id: &str,
+        username: Option<&str>,
+        password: Option<&[u8]>,
+    ) -> Verdict {
+        let Some(domain) = self.domain else {
+            return Verdict::Defer { asked: false };
+        };
+        with_client(domain, client_id, username, |client| {
+            ask_basic_auth(domain, client, username, password)
+        })
     }
 
     /// The username a plugin set with `mosquitto_set_username` during

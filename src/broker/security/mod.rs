@@ -279,21 +279,39 @@ impl SecurityFiles {
         if self.plugins.is_empty() {
             return authenticate(allow_anonymous, self.passwords.as_ref(), username, password);
         }
-        let verdict = self.files_after_plugins(allow_anonymous, facts, password);
+        let plugins = self.plugins.basic_auth(facts, password);
+        let verdict = self.files_after_plugins(plugins, allow_anonymous, username, password);
         if verdict.is_err() {
             plugin::forget_client(facts.id, facts.conn);
         }
         verdict
     }
 
-    fn files_after_plugins(
+    /// SIGHUP's re-check of a connected client: [`authenticate`], or with
+    /// plugins the same chain as at CONNECT (mosquitto re-runs
+    /// `mosquitto_unpwd_check`, plugins included).
+    pub fn reauthenticate(
         &self,
         allow_anonymous: bool,
-        facts: &ClientFacts,
+        client_id: &str,
+        username: Option<&str>,
         password: Option<&[u8]>,
     ) -> Result<(), ConnackCode> {
-        let username = facts.username;
-        let asked = match self.plugins.basic_auth(facts, password) {
+        if self.plugins.is_empty() {
+            return authenticate(allow_anonymous, self.passwords.as_ref(), username, password);
+        }
+        let plugins = self.plugins.recheck_auth(client_id, username, password);
+        self.files_after_plugins(plugins, allow_anonymous, username, password)
+    }
+
+    fn files_after_plugins(
+        &self,
+        plugins: Verdict,
+        allow_anonymous: bool,
+        username: Option<&str>,
+        password: Option<&[u8]>,
+    ) -> Result<(), ConnackCode> {
+        let asked = match plugins {
             Verdict::Allow => return Ok(()),
             Verdict::Deny => return Err(ConnackCode::NotAuthorized),
             Verdict::Defer { asked } => asked,
