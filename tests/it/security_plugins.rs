@@ -484,7 +484,10 @@ fn dynsec_plugin_with_mosquitto_ctrl_behaves_as_with_debian_mosquitto() {
     assert_eq!(unsafe { libc::kill(pid, libc::SIGHUP) }, 0);
     assert!(b.wait_for_log("Reloading config", TIMEOUT));
     // A round trip on a fresh connection: the reload's loop turn is over.
-    assert_eq!(connack_code(b.port, "probe", Some("alice"), Some("alicepw")), 0);
+    assert_eq!(
+        connack_code(b.port, "probe", Some("alice"), Some("alicepw")),
+        0
+    );
     alice.assert_alive();
 
     // The plugin saved its JSON; a restart loads it again.

@@ -150,13 +150,14 @@ pub struct EvtMessage {
     pub future2: [*mut c_void; 4],
 }
 
+/// `time_t` is `long` on the Linux targets plugins exist for.
 #[repr(C)]
 pub struct EvtTick {
     pub future: *mut c_void,
     pub now_ns: c_long,
     pub next_ns: c_long,
-    pub now_s: libc::time_t,
-    pub next_s: libc::time_t,
+    pub now_s: c_long,
+    pub next_s: c_long,
     pub future2: [*mut c_void; 4],
 }
 

@@ -609,8 +609,8 @@ pub fn tick(now: std::time::SystemTime) {
     for domain in 0..count {
         for cb in registry::callbacks(domain, ffi::MOSQ_EVT_TICK).iter() {
             let mut ev: ffi::EvtTick = ffi::zeroed();
-            ev.now_s = libc::time_t::try_from(since.as_secs()).unwrap_or(0);
-            ev.now_ns = std::ffi::c_long::from(since.subsec_nanos() as i32);
+            ev.now_s = std::ffi::c_long::try_from(since.as_secs()).unwrap_or(0);
+            ev.now_ns = std::ffi::c_long::try_from(since.subsec_nanos()).unwrap_or(0);
             call(cb, ffi::MOSQ_EVT_TICK, &mut ev);
         }
     }
