@@ -610,7 +610,7 @@ pub fn tick(now: std::time::SystemTime) {
         for cb in registry::callbacks(domain, ffi::MOSQ_EVT_TICK).iter() {
             let mut ev: ffi::EvtTick = ffi::zeroed();
             ev.now_s = std::ffi::c_long::try_from(since.as_secs()).unwrap_or(0);
-            ev.now_ns = std::ffi::c_long::try_from(since.subsec_nanos()).unwrap_or(0);
+            ev.now_ns = std::ffi::c_long::from(i32::try_from(since.subsec_nanos()).unwrap_or(0));
             call(cb, ffi::MOSQ_EVT_TICK, &mut ev);
         }
     }
