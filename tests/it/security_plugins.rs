@@ -18,16 +18,25 @@ const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/it/fixtures/p
 /// program with `shared == false`. None (skip) without a C compiler or the
 /// headers outside CI.
 fn build_c(dir: &TempDir, name: &str, shared: bool) -> Option<PathBuf> {
+    build_c_with(dir, name, shared, None)
+}
+
+/// `build_c` with `-DAUTH_VERSION=<v>`, into `<name>_v<v>.so`.
+fn build_c_with(dir: &TempDir, name: &str, shared: bool, version: Option<u8>) -> Option<PathBuf> {
     let cc = require_tool("cc", "builds the C test plugins")?;
     if !Path::new("/usr/include/mosquitto_broker.h").exists() {
         assert!(!in_ci(), "mosquitto-dev headers are required in CI");
         eprintln!("SKIP: /usr/include/mosquitto_broker.h missing (apt-get install mosquitto-dev)");
         return None;
     }
-    let out = dir.join(&format!("{name}{}", if shared { ".so" } else { "" }));
+    let tag = version.map(|v| format!("_v{v}")).unwrap_or_default();
+    let out = dir.join(&format!("{name}{tag}{}", if shared { ".so" } else { "" }));
     let mut cmd = Command::new(cc);
     if shared {
         cmd.args(["-shared", "-fPIC"]);
+    }
+    if let Some(v) = version {
+        cmd.arg(format!("-DAUTH_VERSION={v}"));
     }
     let status = cmd
         .arg("-o")
@@ -603,4 +612,37 @@ fn plugin_gives_tls_psk_keys_without_a_psk_file() {
     .concat();
     assert_ne!(pub_tool(&unknown), Some(0));
     sub.expect_nothing();
+}
+
+#[test]
+fn auth_plugin_versions_2_and_3_allow_and_deny() {
+    let dir = TempDir::new("plugin-v23");
+    for version in [2, 3] {
+        let Some(so) = build_c_with(&dir, "auth_v4", true, Some(version)) else {
+            return;
+        };
+        let b = Broker::start(&format!("auth_plugin {}\nauth_opt_allow ok/", so.display()));
+        assert_eq!(
+            connack_code(b.port, "g1", Some("good"), Some("pw")),
+            0,
+            "v{version}"
+        );
+        assert_eq!(
+            connack_code(b.port, "g2", Some("good"), Some("no")),
+            5,
+            "v{version}"
+        );
+        let mut sub = login(b.port, "sub", None, None);
+        sub.subscribe("#", 0);
+        let mut publ = login(b.port, "pub", Some("good"), Some("pw"));
+        publ.publish0("denied/x", b"no", false);
+        publ.publish0("hidden/x", b"unread", false);
+        publ.publish0("ok/x", b"yes", false);
+        assert_eq!(
+            next_message(&mut sub),
+            ("ok/x".into(), b"yes".to_vec()),
+            "v{version}"
+        );
+        sub.expect_nothing();
+    }
 }
