@@ -5,8 +5,9 @@
 use std::cell::Cell;
 use std::collections::VecDeque;
 use std::rc::Rc;
+use std::time::{Duration, Instant};
 
-use crate::protocol::QoS;
+use crate::protocol::{Properties, QoS};
 
 /// The client that published a message: what `check_retain_source` asks
 /// the ACL about again, and what mosquitto.db records as the source. One is
@@ -40,6 +41,50 @@ pub struct Message {
     pub qos: QoS,
     /// The retain flag it was published with.
     pub retain: bool,
+    /// MQTT 5 properties and expiry; None for most messages, so a 3.1.1
+    /// message pays one pointer.
+    pub v5: Option<Box<MsgProps>>,
+}
+
+/// The MQTT 5 parts of a message that pass through the broker.
+#[derive(Debug, Default, PartialEq)]
+pub struct MsgProps {
+    /// Payload format indicator, content type, response topic, correlation
+    /// data and user properties as published (canonical order); never a
+    /// topic alias, subscription identifier or message expiry.
+    pub properties: Properties,
+    /// When the message expires (its message expiry interval after it was
+    /// received), if it does.
+    pub expires_at: Option<Instant>,
+}
+
+impl MsgProps {
+    /// The properties of a received PUBLISH that travel with the message,
+    /// with its expiry counted from `now`. None when there are none.
+    pub fn from_publish(props: Properties, now: Instant) -> Option<Box<MsgProps>> {
+        let interval = props.message_expiry_interval().unwrap_or(0);
+        MsgProps::new(props, interval, now)
+    }
+
+    /// The properties to keep of `props` (a PUBLISH's or a stored
+    /// message's), expiring `interval` seconds after `now` (0: never).
+    pub fn new(mut props: Properties, interval: u32, now: Instant) -> Option<Box<MsgProps>> {
+        use crate::protocol::properties::id;
+        props.0.retain(|(i, _)| {
+            !matches!(
+                *i,
+                id::TOPIC_ALIAS | id::SUBSCRIPTION_IDENTIFIER | id::MESSAGE_EXPIRY_INTERVAL
+            )
+        });
+        if props.is_empty() && interval == 0 {
+            return None;
+        }
+        let expires_at = (interval > 0).then(|| now + Duration::from_secs(u64::from(interval)));
+        Some(Box::new(MsgProps {
+            properties: props,
+            expires_at,
+        }))
+    }
 }
 
 thread_local! {
@@ -75,7 +120,33 @@ impl Message {
             source: None,
             qos,
             retain,
+            v5: None,
         }
+    }
+
+    /// The same message, with MQTT 5 properties.
+    pub fn with_props(mut self, v5: Option<Box<MsgProps>>) -> Message {
+        self.v5 = v5;
+        self
+    }
+
+    /// The passing-through properties (empty for most messages).
+    pub fn properties(&self) -> Option<&Properties> {
+        self.v5.as_ref().map(|p| &p.properties)
+    }
+
+    /// Seconds left before the message expires at `now`: None if it never
+    /// does, Some(0) once it has (rounded up, so a message sent at once
+    /// carries its whole interval, as mosquitto's does).
+    pub fn expiry_left(&self, now: Instant) -> Option<u32> {
+        let at = self.v5.as_ref()?.expires_at?;
+        let left = at.saturating_duration_since(now).as_millis().div_ceil(1000);
+        Some(u32::try_from(left).unwrap_or(u32::MAX))
+    }
+
+    /// Whether the message has expired at `now`.
+    pub fn expired(&self, now: Instant) -> bool {
+        self.expiry_left(now) == Some(0)
     }
 
     /// The same message, recorded as published by `source`.
@@ -109,6 +180,8 @@ pub struct OutMsg {
     pub retain: bool,
     pub packet_id: u16,
     pub state: OutState,
+    /// The subscription identifier to send it with (MQTT 5), 0 for none.
+    pub sub_id: u32,
 }
 
 impl OutMsg {
@@ -332,6 +405,7 @@ mod tests {
             retain: false,
             packet_id: id,
             state,
+            sub_id: 0,
         }
     }
 

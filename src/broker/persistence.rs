@@ -11,9 +11,10 @@ use std::time::{Duration, Instant, SystemTime};
 use super::core::context::Session;
 use super::core::timers::TimerKind;
 use super::core::Core;
-use super::database::{Message, MsgSource, OutMsg, OutState};
+use super::database::{Message, MsgProps, MsgSource, OutMsg, OutState};
 use super::persist::{self, direction, msg_state, LoadError, PersistDb};
-use crate::protocol::QoS;
+use super::subs::{SubOpts, NO_LOCAL, RETAIN_AS_PUBLISHED};
+use crate::protocol::{Properties, PropertyContext, QoS};
 
 #[derive(Debug, Clone)]
 pub struct PersistSettings {
@@ -53,10 +54,29 @@ impl Core {
     /// Incoming QoS 2 messages mosquitto had not yet released are passed on
     /// now (ours pass them on at receipt) and their ids remembered.
     pub(super) fn restore(&mut self, db: PersistDb) {
+        let (now, wall) = (Instant::now(), wall_seconds());
         // Messages from the same publisher share one source, as when live.
         let mut sources: HashMap<(String, String, u16), Rc<MsgSource>> = HashMap::new();
         let mut msgs: HashMap<u64, Rc<Message>> = HashMap::with_capacity(db.msgs.len());
         for m in db.msgs {
+            // An expired message is dropped, as mosquitto does.
+            let left = m.expiry_time.saturating_sub(wall);
+            if m.expiry_time > 0 && (left <= 0 || left > i64::from(u32::MAX)) {
+                continue;
+            }
+            let props = match Properties::decode_block(&m.properties, PropertyContext::Publish) {
+                Ok(p) => p,
+                Err(e) => {
+                    crate::warning!("Stored message {} has bad properties ({e}).", m.store_id);
+                    Properties::default()
+                }
+            };
+            let interval = if m.expiry_time > 0 {
+                u32::try_from(left).unwrap_or(u32::MAX)
+            } else {
+                0
+            };
+            let v5 = MsgProps::new(props, interval, now);
             let qos = QoS::from_u8(m.qos).unwrap_or(QoS::AtMostOnce);
             // Clients always have an id: an empty one is the broker's own
             // message (or a bridge's), which no ACL applies to.
@@ -76,7 +96,7 @@ impl Core {
                 Some(Rc::clone(src))
             };
             let msg = Message::new(m.topic, m.payload, qos, m.retain).with_source(source);
-            msgs.insert(m.store_id, Rc::new(msg));
+            msgs.insert(m.store_id, Rc::new(msg.with_props(v5)));
         }
         for id in &db.retained {
             if let Some(m) = msgs.get(id) {
@@ -135,6 +155,10 @@ impl Core {
                 retain: cm.retain,
                 packet_id: cm.mid,
                 state: state.unwrap_or(OutState::WaitPubAck),
+                sub_id: Properties::decode_block(&cm.properties, PropertyContext::Publish)
+                    .ok()
+                    .and_then(|p| p.subscription_identifier())
+                    .unwrap_or(0),
             };
             match state {
                 Some(_) if cm.mid != 0 && qos != QoS::AtMostOnce => sess.msgs.push_inflight(out),
@@ -155,10 +179,14 @@ impl Core {
             let Some(&sk) = self.by_id.get(s.client_id.as_str()) else {
                 continue;
             };
-            let qos = QoS::from_u8(s.qos & 0x03).unwrap_or(QoS::AtMostOnce);
-            self.subs.subscribe(&s.topic, sk.index(), qos);
+            let opts = SubOpts {
+                qos: QoS::from_u8(s.qos & 0x03).unwrap_or(QoS::AtMostOnce),
+                flags: s.options & (NO_LOCAL | RETAIN_AS_PUBLISHED),
+                id: s.identifier,
+            };
+            self.subs.subscribe(&s.topic, sk.index(), opts);
             if let Some(sess) = self.sessions.get_mut(sk) {
-                sess.filters.push((s.topic, qos));
+                sess.filters.push((s.topic, opts));
             }
         }
         for msg in release {
@@ -208,7 +236,11 @@ impl Core {
         let started = Instant::now();
         self.note_expiry_times();
         let sessions = self.sessions.iter().map(|(_, s)| s);
-        match persist::save_state(&path, &self.retained, sessions) {
+        let clock = persist::SaveClock {
+            now: started,
+            wall: wall_seconds(),
+        };
+        match persist::save_state(&path, &self.retained, sessions, clock) {
             Ok(()) => crate::debug!("Database saved in {:?}.", started.elapsed()),
             Err(e) => crate::error!("Error saving in-memory database: {e}."),
         }
@@ -255,4 +287,11 @@ impl Core {
             }
         }
     }
+}
+
+/// Seconds since the Unix epoch now, as mosquitto.db counts expiry times.
+fn wall_seconds() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
 }

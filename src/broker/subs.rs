@@ -4,16 +4,91 @@
 //! largest single cost when they were map entries). Matching walks only the
 //! branches that can match: its cost follows the topic's depth, not the
 //! number of clients.
+//!
+//! Shared subscriptions (`$share/GROUP/FILTER`) sit at the node of their
+//! filter, one group per name; a matching message goes to one member of
+//! each group, the members taking turns (as mosquitto: offline persistent
+//! members take their turn too, their copy is queued).
 
+use std::cell::Cell;
 use std::collections::HashMap;
 
 use crate::protocol::QoS;
 
-/// One subscription at a node: which session, at which QoS.
+/// MQTT 5 subscription option bits kept per subscription.
+pub const NO_LOCAL: u8 = 0x04;
+pub const RETAIN_AS_PUBLISHED: u8 = 0x08;
+
+/// What a session asked for with one filter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct SubOpts {
+    pub qos: QoS,
+    /// `NO_LOCAL` | `RETAIN_AS_PUBLISHED` (0 for 3.1.1 clients).
+    pub flags: u8,
+    /// The subscription identifier; 0 for none.
+    pub id: u32,
+}
+
+impl SubOpts {
+    pub fn new(qos: QoS) -> SubOpts {
+        SubOpts {
+            qos,
+            ..SubOpts::default()
+        }
+    }
+
+    pub fn no_local(&self) -> bool {
+        self.flags & NO_LOCAL != 0
+    }
+
+    pub fn retain_as_published(&self) -> bool {
+        self.flags & RETAIN_AS_PUBLISHED != 0
+    }
+}
+
+/// One subscription at a node: which session, with which options.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Subscriber {
     pub session: usize,
-    pub qos: QoS,
+    pub opts: SubOpts,
+}
+
+/// `$share/GROUP/FILTER` split into group and filter; None when `filter`
+/// is not a shared subscription. `Some(Err(()))` for a malformed one (no
+/// group, a wildcard or nothing after it).
+pub fn split_shared(filter: &str) -> Option<Result<(&str, &str), ()>> {
+    let rest = filter.strip_prefix("$share/")?;
+    let Some((group, inner)) = rest.split_once('/') else {
+        return Some(Err(()));
+    };
+    let bad_group = group.is_empty() || group.contains(['+', '#']);
+    if bad_group || inner.is_empty() {
+        return Some(Err(()));
+    }
+    Some(Ok((group, inner)))
+}
+
+/// One shared subscription group at a node.
+#[derive(Debug)]
+struct Group {
+    name: Box<str>,
+    /// Subscribed to `<this level>/#` rather than ending at this level.
+    hash: bool,
+    members: Vec<Subscriber>,
+    /// Whose turn it is (an index into `members`).
+    next: Cell<usize>,
+}
+
+impl Group {
+    /// The member whose turn it is; the turn passes on.
+    fn pick(&self) -> Option<Subscriber> {
+        if self.members.is_empty() {
+            return None;
+        }
+        let i = self.next.get() % self.members.len();
+        self.next.set(i + 1);
+        self.members.get(i).copied()
+    }
 }
 
 #[derive(Default, Debug)]
@@ -26,6 +101,10 @@ struct Node {
     hash_subs: Vec<Subscriber>,
     /// Subscriptions ending exactly at this level.
     subs: Vec<Subscriber>,
+    /// Shared subscription groups; boxed, as few nodes have any (8 bytes
+    /// per node instead of a Vec's 24).
+    #[allow(clippy::box_collection)]
+    shared: Option<Box<Vec<Group>>>,
 }
 
 impl Node {
@@ -34,18 +113,66 @@ impl Node {
             && self.plus.is_none()
             && self.hash_subs.is_empty()
             && self.subs.is_empty()
+            && self.shared.is_none()
+    }
+
+    /// One member of each group that ends here (`hash`: the `#` groups).
+    fn pick_shared(&self, hash: bool, out: &mut Vec<Subscriber>) {
+        if let Some(groups) = &self.shared {
+            out.extend(
+                groups
+                    .iter()
+                    .filter(|g| g.hash == hash)
+                    .filter_map(Group::pick),
+            );
+        }
+    }
+
+    /// The member list of group `name` here, created if `create`.
+    fn group(&mut self, name: &str, hash: bool, create: bool) -> Option<&mut Vec<Subscriber>> {
+        if self.shared.is_none() && !create {
+            return None;
+        }
+        let groups = self.shared.get_or_insert_with(Box::default);
+        let i = match groups
+            .iter()
+            .position(|g| g.hash == hash && *g.name == *name)
+        {
+            Some(i) => i,
+            None if create => {
+                groups.push(Group {
+                    name: name.into(),
+                    hash,
+                    members: Vec::new(),
+                    next: Cell::new(0),
+                });
+                groups.len() - 1
+            }
+            None => return None,
+        };
+        groups.get_mut(i).map(|g| &mut g.members)
+    }
+
+    /// Drops empty groups (and the box when none is left).
+    fn prune_groups(&mut self) {
+        if let Some(groups) = &mut self.shared {
+            groups.retain(|g| !g.members.is_empty());
+            if groups.is_empty() {
+                self.shared = None;
+            }
+        }
     }
 }
 
 /// Adds or updates `session` in a subscriber list; true if it is new.
-fn upsert(list: &mut Vec<Subscriber>, session: usize, qos: QoS) -> bool {
+fn upsert(list: &mut Vec<Subscriber>, session: usize, opts: SubOpts) -> bool {
     match list.iter_mut().find(|s| s.session == session) {
         Some(s) => {
-            s.qos = qos;
+            s.opts = opts;
             false
         }
         None => {
-            list.push(Subscriber { session, qos });
+            list.push(Subscriber { session, opts });
             true
         }
     }
@@ -64,29 +191,51 @@ pub struct SubTree {
     count: usize,
 }
 
+/// Where in a node a subscription lives.
+enum Slot<'a> {
+    Subs,
+    Hash,
+    Group(&'a str, bool),
+}
+
 impl SubTree {
-    /// Adds or replaces `session`'s subscription to `filter`. Returns true if
-    /// it is new (false when only the QoS changed).
-    pub fn subscribe(&mut self, filter: &str, session: usize, qos: QoS) -> bool {
+    /// Adds or replaces `session`'s subscription to `filter` (which may be
+    /// `$share/GROUP/FILTER`, checked by the caller with `split_shared`).
+    /// Returns true if it is new (false when only the options changed).
+    pub fn subscribe(&mut self, filter: &str, session: usize, opts: SubOpts) -> bool {
+        let (group, filter) = match split_shared(filter) {
+            Some(Ok((g, f))) => (Some(g), f),
+            Some(Err(())) => return false,
+            None => (None, filter),
+        };
         let mut node = &mut self.root;
         let mut levels = filter.split('/').peekable();
-        let mut list = None;
+        let mut hash = false;
         while let Some(level) = levels.next() {
             match level {
                 // Valid filters have `#` only as their last level.
                 "#" if levels.peek().is_none() => {
-                    list = Some(&mut node.hash_subs);
+                    hash = true;
                     break;
                 }
                 "+" => node = node.plus.get_or_insert_with(Default::default),
                 _ => node = node.children.entry(level.into()).or_default(),
             }
         }
-        let list = match list {
-            Some(l) => l,
-            None => &mut node.subs,
+        let slot = match (group, hash) {
+            (Some(g), h) => Slot::Group(g, h),
+            (None, true) => Slot::Hash,
+            (None, false) => Slot::Subs,
         };
-        let new = upsert(list, session, qos);
+        let list = match slot {
+            Slot::Subs => &mut node.subs,
+            Slot::Hash => &mut node.hash_subs,
+            Slot::Group(g, h) => match node.group(g, h, true) {
+                Some(l) => l,
+                None => return false,
+            },
+        };
+        let new = upsert(list, session, opts);
         if new {
             self.count += 1;
         }
@@ -100,17 +249,18 @@ impl SubTree {
             node: &mut Node,
             mut levels: std::iter::Peekable<impl Iterator<Item = &'a str>>,
             session: usize,
+            group: Option<&str>,
         ) -> bool {
             let Some(level) = levels.next() else {
-                return remove(&mut node.subs, session);
+                return remove_at(node, Slot::from(group, false), session);
             };
             match level {
-                "#" if levels.peek().is_none() => remove(&mut node.hash_subs, session),
+                "#" if levels.peek().is_none() => remove_at(node, Slot::from(group, true), session),
                 "+" => {
                     let Some(child) = node.plus.as_deref_mut() else {
                         return false;
                     };
-                    let removed = walk(child, levels, session);
+                    let removed = walk(child, levels, session, group);
                     if child.is_empty() {
                         node.plus = None;
                     }
@@ -120,7 +270,7 @@ impl SubTree {
                     let Some(child) = node.children.get_mut(level) else {
                         return false;
                     };
-                    let removed = walk(child, levels, session);
+                    let removed = walk(child, levels, session, group);
                     if child.is_empty() {
                         node.children.remove(level);
                     }
@@ -128,7 +278,12 @@ impl SubTree {
                 }
             }
         }
-        let removed = walk(&mut self.root, filter.split('/').peekable(), session);
+        let (group, filter) = match split_shared(filter) {
+            Some(Ok((g, f))) => (Some(g), f),
+            Some(Err(())) => return false,
+            None => (None, filter),
+        };
+        let removed = walk(&mut self.root, filter.split('/').peekable(), session, group);
         if removed {
             self.count -= 1;
         }
@@ -145,7 +300,8 @@ impl SubTree {
     }
 
     /// Appends every subscription matching `topic` to `out` (a reused buffer;
-    /// a session appears once per matching filter).
+    /// a session appears once per matching filter), and one member of each
+    /// matching shared group, whose turn then passes on.
     pub fn matches(&self, topic: &str, out: &mut Vec<Subscriber>) {
         // [MQTT-4.7.2-1]: `$` topics are not matched by root-level wildcards.
         let dollar = topic.starts_with('$');
@@ -169,6 +325,16 @@ impl SubTree {
             for s in &node.hash_subs {
                 out.push((join("#"), *s));
             }
+            for g in node.shared.iter().flat_map(|g| g.iter()) {
+                let inner = match (g.hash, path) {
+                    (true, _) => join("#"),
+                    (false, Some(p)) => p.to_owned(),
+                    (false, None) => String::new(),
+                };
+                for s in &g.members {
+                    out.push((format!("$share/{}/{inner}", g.name), *s));
+                }
+            }
             if let Some(plus) = &node.plus {
                 walk(plus, Some(&join("+")), out);
             }
@@ -177,6 +343,29 @@ impl SubTree {
             }
         }
         walk(&self.root, None, out);
+    }
+}
+
+impl Slot<'_> {
+    fn from(group: Option<&str>, hash: bool) -> Slot<'_> {
+        match (group, hash) {
+            (Some(g), h) => Slot::Group(g, h),
+            (None, true) => Slot::Hash,
+            (None, false) => Slot::Subs,
+        }
+    }
+}
+
+/// Removes `session` from `slot` of `node`; true if it was there.
+fn remove_at(node: &mut Node, slot: Slot<'_>, session: usize) -> bool {
+    match slot {
+        Slot::Subs => remove(&mut node.subs, session),
+        Slot::Hash => remove(&mut node.hash_subs, session),
+        Slot::Group(g, h) => {
+            let removed = node.group(g, h, false).is_some_and(|l| remove(l, session));
+            node.prune_groups();
+            removed
+        }
     }
 }
 
@@ -189,6 +378,7 @@ fn collect(node: &Node, rest: &str, skip_wild: bool, out: &mut Vec<Subscriber>) 
     };
     if !skip_wild {
         out.extend_from_slice(&node.hash_subs);
+        node.pick_shared(true, out);
     }
     let mut visit = |child: &Node| match tail {
         Some(t) => collect(child, t, false, out),
@@ -196,6 +386,8 @@ fn collect(node: &Node, rest: &str, skip_wild: bool, out: &mut Vec<Subscriber>) 
             out.extend_from_slice(&child.subs);
             // "a/#" also matches "a".
             out.extend_from_slice(&child.hash_subs);
+            child.pick_shared(false, out);
+            child.pick_shared(true, out);
         }
     };
     if let Some(child) = node.children.get(level) {
@@ -212,6 +404,12 @@ fn collect(node: &Node, rest: &str, skip_wild: bool, out: &mut Vec<Subscriber>) 
 mod tests {
     use super::*;
     use crate::protocol::topic::matches as filter_matches;
+
+    const Q0: SubOpts = SubOpts {
+        qos: QoS::AtMostOnce,
+        flags: 0,
+        id: 0,
+    };
 
     fn hits(tree: &SubTree, topic: &str) -> Vec<usize> {
         let mut out = Vec::new();
@@ -231,9 +429,12 @@ mod tests {
             "a", "a/b", "a/b/c", "/", "/a", "a/", "a//b", "$SYS/x", "$SYS", "b", "x/b",
         ];
         let mut tree = SubTree::default();
+        let mut shared = SubTree::default();
         for (i, f) in filters.iter().enumerate() {
             if !f.is_empty() {
-                tree.subscribe(f, i, QoS::AtMostOnce);
+                tree.subscribe(f, i, Q0);
+                // A group of one gets what the plain filter gets.
+                shared.subscribe(&format!("$share/g{i}/{f}"), i, Q0);
             }
         }
         for t in topics {
@@ -244,21 +445,27 @@ mod tests {
                 .map(|(i, _)| i)
                 .collect();
             assert_eq!(hits(&tree, t), want, "topic {t}");
+            assert_eq!(hits(&shared, t), want, "shared, topic {t}");
         }
     }
 
     #[test]
     fn subscribe_replace_unsubscribe_prunes() {
         let mut tree = SubTree::default();
-        assert!(tree.subscribe("a/b/c", 1, QoS::AtMostOnce));
-        assert!(!tree.subscribe("a/b/c", 1, QoS::ExactlyOnce));
-        assert!(tree.subscribe("a/b/c", 2, QoS::AtLeastOnce));
+        let q2 = SubOpts {
+            qos: QoS::ExactlyOnce,
+            flags: NO_LOCAL,
+            id: 7,
+        };
+        assert!(tree.subscribe("a/b/c", 1, Q0));
+        assert!(!tree.subscribe("a/b/c", 1, q2));
+        assert!(tree.subscribe("a/b/c", 2, SubOpts::new(QoS::AtLeastOnce)));
         assert_eq!(tree.len(), 2);
         let mut out = Vec::new();
         tree.matches("a/b/c", &mut out);
         assert!(out.contains(&Subscriber {
             session: 1,
-            qos: QoS::ExactlyOnce
+            opts: q2
         }));
         assert!(tree.unsubscribe("a/b/c", 1));
         assert!(!tree.unsubscribe("a/b/c", 1));
@@ -269,10 +476,64 @@ mod tests {
     }
 
     #[test]
+    fn shared_groups_take_turns() {
+        let mut tree = SubTree::default();
+        for s in 1..=3 {
+            assert!(tree.subscribe("$share/g/a/+", s, Q0));
+        }
+        assert!(tree.subscribe("$share/h/a/#", 9, Q0));
+        assert!(tree.subscribe("a/b", 5, Q0));
+        assert!(!tree.subscribe("$share/g/a/+", 2, Q0), "already a member");
+        let mut got = Vec::new();
+        for _ in 0..6 {
+            got.push(hits(&tree, "a/b"));
+        }
+        // Each turn: one of g, the only member of h, the plain subscriber.
+        let members: Vec<usize> = got.iter().map(|h| h[0]).collect();
+        assert_eq!(members, [1, 2, 3, 1, 2, 3]);
+        assert!(got.iter().all(|h| h[1..] == [5, 9]));
+        assert!(hits(&tree, "$SYS/x").is_empty());
+        assert!(tree.unsubscribe("$share/g/a/+", 2));
+        assert!(!tree.unsubscribe("$share/x/a/+", 1), "another group");
+        assert!(!tree.unsubscribe("a/+", 1), "not shared");
+        assert_eq!(tree.len(), 4);
+        let mut dump = Vec::new();
+        tree.dump(&mut dump);
+        let mut names: Vec<String> = dump.into_iter().map(|(f, _)| f).collect();
+        names.sort();
+        names.dedup();
+        assert_eq!(names, ["$share/g/a/+", "$share/h/a/#", "a/b"]);
+        for (f, s) in [
+            ("$share/g/a/+", 1),
+            ("$share/g/a/+", 3),
+            ("$share/h/a/#", 9),
+        ] {
+            assert!(tree.unsubscribe(f, s));
+        }
+        assert!(tree.unsubscribe("a/b", 5));
+        assert!(tree.root.children.is_empty(), "groups pruned");
+    }
+
+    #[test]
+    fn shared_filter_syntax() {
+        assert_eq!(split_shared("a/b"), None);
+        assert_eq!(split_shared("$share/g/a/#"), Some(Ok(("g", "a/#"))));
+        for bad in [
+            "$share/g",
+            "$share//a",
+            "$share/g/",
+            "$share/+/a",
+            "$share/g#/a",
+        ] {
+            assert_eq!(split_shared(bad), Some(Err(())), "{bad}");
+        }
+    }
+
+    #[test]
     fn dump_names_wildcard_filters() {
         let mut tree = SubTree::default();
         for (i, f) in ["#", "a/#", "+/b", "a/+/c", "x"].iter().enumerate() {
-            tree.subscribe(f, i, QoS::AtLeastOnce);
+            tree.subscribe(f, i, SubOpts::new(QoS::AtLeastOnce));
         }
         let mut out = Vec::new();
         tree.dump(&mut out);

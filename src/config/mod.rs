@@ -86,6 +86,7 @@ pub const ACTIVE_OPTIONS: &[&str] = &[
     "include_dir",
     "per_listener_settings",
     "max_qos",
+    "max_topic_alias",
     "sys_interval",
     "pid_file",
     "persistent_client_expiration",

@@ -4,7 +4,7 @@
 
 use super::codec::{bytes_len, put_bytes, put_fixed_header, put_u16, Reader};
 use super::error::DecodeError;
-use super::properties::{Properties, PropertyContext};
+use super::properties::{Properties, PropertyContext, PropertyValue};
 use super::topic::valid_topic_name;
 use super::{ProtocolVersion, QoS};
 
@@ -46,7 +46,7 @@ impl Publish {
             }
         };
         let properties = if version == ProtocolVersion::V5 {
-            Properties::decode_for(&mut r, PropertyContext::Publish)?
+            Properties::decode_for_listed(&mut r, PropertyContext::Publish)?
         } else {
             Properties::default()
         };
@@ -153,8 +153,42 @@ pub fn encode_publish_v5(
     let len = head.len(payload.len()) + props.encoded_len();
     put_fixed_header(out, head.byte1(), len);
     head.put(out);
-    props.encode(out);
+    // In the order given: a decoded PUBLISH keeps its properties' order.
+    props.encode_listed(out);
     out.extend_from_slice(payload);
+}
+
+/// Appends an MQTT 5 PUBLISH whose properties are a stored message's
+/// (`stored`, in their order) between per-delivery ones: `before`
+/// (subscription identifiers) and `after` (message expiry left), as
+/// mosquitto orders them; a delivery allocates nothing.
+pub fn encode_publish_v5_merged(
+    out: &mut Vec<u8>,
+    head: &PublishHeader<'_>,
+    before: &[(u8, PropertyValue)],
+    stored: &Properties,
+    after: &[(u8, PropertyValue)],
+    payload: &[u8],
+) {
+    let len = head.len(payload.len()) + stored.between_len(before, after);
+    put_fixed_header(out, head.byte1(), len);
+    head.put(out);
+    stored.encode_between(out, before, after);
+    out.extend_from_slice(payload);
+}
+
+/// Size of what `encode_publish_v5_merged` writes.
+pub fn publish_len_v5_merged(
+    topic_len: usize,
+    qos: QoS,
+    before: &[(u8, PropertyValue)],
+    stored: &Properties,
+    after: &[(u8, PropertyValue)],
+    payload_len: usize,
+) -> usize {
+    let id = if qos == QoS::AtMostOnce { 0 } else { 2 };
+    let rem = bytes_len(topic_len) + id + stored.between_len(before, after) + payload_len;
+    1 + super::codec::varint_len(rem) + rem
 }
 
 /// Size of the encoded PUBLISH (3.1/3.1.1), for limit checks before encoding.
@@ -267,6 +301,37 @@ mod tests {
         out.clear();
         p(QoS::AtMostOnce, 0).encode(&mut out, V5);
         assert_eq!(out, [0x31, 8, 0, 3, b'a', b'/', b'b', 0, b'h', b'i']);
+    }
+
+    #[test]
+    fn v5_merged_properties_in_mosquittos_order() {
+        let mut stored = Properties::default();
+        stored.add_user_property("k", "v");
+        stored.0.push((0x03, PropertyValue::String("text".into())));
+        let before = [(0x0B, PropertyValue::Varint(300))];
+        let after = [(0x02, PropertyValue::U32(60))];
+        let mut m = p(QoS::AtLeastOnce, 5);
+        m.properties.0 = [&before[..], &stored.0, &after]
+            .concat()
+            .into_iter()
+            .collect();
+        let mut want = Vec::new();
+        m.encode(&mut want, V5);
+        assert_eq!(Publish::decode(0x03, &want[2..], V5).unwrap(), m);
+        let head = PublishHeader {
+            topic: "a/b",
+            qos: QoS::AtLeastOnce,
+            retain: true,
+            dup: false,
+            packet_id: 5,
+        };
+        let mut out = Vec::new();
+        encode_publish_v5_merged(&mut out, &head, &before, &stored, &after, b"hi");
+        assert_eq!(out, want);
+        assert_eq!(
+            publish_len_v5_merged(3, QoS::AtLeastOnce, &before, &stored, &after, 2),
+            out.len()
+        );
     }
 
     #[test]

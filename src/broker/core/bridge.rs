@@ -12,6 +12,7 @@ use super::ids::{BridgeId, ConnId, SessionId};
 use super::timers::TimerKind;
 use super::{BridgeTask, Core};
 use crate::broker::database::Message;
+use crate::broker::subs::SubOpts;
 use crate::config::{Bridge, BridgeProtocol, BridgeTopic, Direction, StartType};
 use crate::protocol::{
     ConnAck, Connect, ConnectReturnCode, Packet, Properties, ProtocolVersion, Publish, QoS,
@@ -151,8 +152,9 @@ impl Core {
         for t in cfg.topics.iter().filter(|t| sends_out(t)) {
             let qos = QoS::from_u8(t.qos).unwrap_or(QoS::AtMostOnce);
             let filter = t.local_topic();
-            self.subs.subscribe(&filter, sk.index(), qos);
-            filters.push((filter, qos));
+            let opts = SubOpts::new(qos);
+            self.subs.subscribe(&filter, sk.index(), opts);
+            filters.push((filter, opts));
         }
         if let Some(s) = self.sessions.get_mut(sk) {
             s.filters = filters;
@@ -308,7 +310,7 @@ impl Core {
             let sub_qos = QoS::from_u8(t.qos).unwrap_or(QoS::AtMostOnce);
             for m in &found {
                 if self.retain_source_allowed(m) {
-                    self.deliver(sk, m, m.qos.min(sub_qos), true);
+                    self.deliver(sk, m, m.qos.min(sub_qos), true, 0);
                 }
             }
         }

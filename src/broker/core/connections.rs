@@ -9,7 +9,8 @@ use super::context::{CloseReason, Connection, Role, Session};
 use super::ids::{ConnId, ListenerId, SessionId};
 use super::timers::{self, TimerKind};
 use super::Core;
-use crate::broker::database::{Message, MsgSource};
+use crate::broker::database::{Message, MsgProps, MsgSource};
+use crate::protocol::properties::id;
 use crate::protocol::{Packet, Properties, ProtocolVersion, QoS, Will};
 
 impl Core {
@@ -158,6 +159,27 @@ impl Core {
         }
     }
 
+    /// At shutdown: wills still waiting out their delay are published now,
+    /// as mosquitto does (wills are not saved in the database).
+    pub fn publish_delayed_wills(&mut self) {
+        let waiting: Vec<SessionId> = self
+            .sessions
+            .iter()
+            .filter(|(_, s)| s.cold.as_ref().is_some_and(|c| c.will.is_some()))
+            .map(|(sk, _)| sk)
+            .collect();
+        for sk in waiting {
+            let will = self
+                .sessions
+                .get_mut(sk)
+                .and_then(|s| s.cold.as_mut())
+                .and_then(|c| c.will.take());
+            if let Some((will, source)) = will {
+                self.publish_will(will, source);
+            }
+        }
+    }
+
     /// The will delay of session `sk` (away since `serial`) has passed.
     pub(super) fn will_delay_passed(&mut self, sk: SessionId, serial: u32) {
         let will = match self.sessions.get_mut(sk) {
@@ -173,10 +195,13 @@ impl Core {
 
     /// Publishes a will through the normal path.
     pub(super) fn publish_will(&mut self, will: Will, source: Option<Rc<MsgSource>>) {
-        // TODO(v5msg): Message carries properties once part B lands; until
-        // then the will's properties (content type, …) are not passed on.
+        // The will's properties travel with it, all but its delay; its
+        // message expiry counts from now.
+        let mut props = will.properties;
+        props.remove(id::WILL_DELAY_INTERVAL);
+        let v5 = MsgProps::from_publish(props, self.now);
         let msg = Message::new(will.topic, will.payload, will.qos, will.retain);
-        self.publish_message(Rc::new(msg.with_source(source)), None);
+        self.publish_message(Rc::new(msg.with_source(source).with_props(v5)), None);
     }
 
     /// The session lost its connection: a clean one ends, a persistent one
@@ -323,7 +348,7 @@ fn log_close(id: &str, reason: CloseReason) {
         CloseReason::Malformed => {
             crate::notice!("Client {id} disconnected due to malformed packet.")
         }
-        CloseReason::Protocol => {
+        CloseReason::Protocol | CloseReason::TopicAlias => {
             crate::notice!("Client {id} disconnected due to protocol error.")
         }
         CloseReason::Keepalive => {

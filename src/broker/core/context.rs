@@ -40,6 +40,8 @@ pub enum CloseReason {
     /// The administrator's doing: the reloaded password file no longer
     /// admits the client.
     Administrative,
+    /// An MQTT 5 topic alias of 0, over the limit, or unknown.
+    TopicAlias,
 }
 
 impl CloseReason {
@@ -60,6 +62,7 @@ impl CloseReason {
                 "receive maximum exceeded",
             ),
             CloseReason::Administrative => (ReasonCode::ADMINISTRATIVE_ACTION, "not authorised"),
+            CloseReason::TopicAlias => (ReasonCode::TOPIC_ALIAS_INVALID, "topic alias invalid"),
             CloseReason::Disconnect | CloseReason::ConnectionLost | CloseReason::Refused => {
                 return None
             }
@@ -146,6 +149,8 @@ pub struct ConnCold {
     pub log_name: Option<Rc<str>>,
     /// MQTT 5: what the client asked of us in CONNECT.
     pub v5: V5Client,
+    /// MQTT 5 topic aliases the client set (alias N at N - 1; "" unset).
+    pub topic_aliases: Vec<Box<str>>,
 }
 
 /// An MQTT 5 client's CONNECT choices that outlive the CONNECT.
@@ -282,7 +287,7 @@ pub struct Session {
     pub source: Option<Rc<MsgSource>>,
     /// Subscribed filters with granted QoS, so the tree can be cleaned and
     /// the session persisted.
-    pub filters: Vec<(String, QoS)>,
+    pub filters: Vec<(String, crate::broker::subs::SubOpts)>,
     pub msgs: MsgLists,
     pub cold: Option<Box<SessionCold>>,
     /// The connection while connected.

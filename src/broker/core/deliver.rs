@@ -3,23 +3,50 @@
 //! the others. The per-delivery cost is a header and a reference count.
 
 use std::rc::Rc;
+use std::time::Instant;
 
 use super::context::{Connection, Session, SessionRole};
 use super::ids::{ConnId, SessionId};
 use super::Core;
 use crate::broker::database::{Limits, Message, MsgSource, OutMsg, OutState};
 use crate::broker::security::{Access, SecurityFiles};
+use crate::protocol::properties::id;
 use crate::protocol::{
-    encode_publish, encode_publish_v5, publish_len, Ack, Packet, Properties, ProtocolVersion,
-    PublishHeader, QoS,
+    encode_publish, encode_publish_v5_merged, publish_len, publish_len_v5_merged, Ack, Packet,
+    Properties, PropertyValue, ProtocolVersion, PublishHeader, QoS,
 };
 
 /// Output a connection may hold unwritten before QoS 0 messages to it are
 /// dropped (QoS 1/2 ones wait in the session queue instead).
 const MAX_PENDING_QOS0: usize = 16 * 1024 * 1024;
 
-/// Encodes one PUBLISH for `m` into `conn`'s output.
-fn write_publish(conn: &mut Connection, m: &OutMsg, dup: bool) {
+/// The properties of a message that has none.
+static NO_PROPERTIES: Properties = Properties(Vec::new());
+
+/// Whether a PUBLISH was written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Written {
+    Yes,
+    /// Its message expiry interval has passed: it is never sent.
+    Expired,
+    /// Larger than the client's maximum packet size: skipped, as the
+    /// spec says, and counted as dropped.
+    TooLarge,
+}
+
+/// The largest packet the client accepts (its CONNECT's maximum packet
+/// size); 0 for no limit.
+fn client_max_packet(conn: &Connection) -> usize {
+    conn.cold.as_ref().map_or(0, |c| c.v5.max_packet as usize)
+}
+
+/// Encodes one PUBLISH for `m` into `conn`'s output, unless the message
+/// has expired or is larger than the client accepts.
+fn write_publish(conn: &mut Connection, m: &OutMsg, dup: bool, now: Instant) -> Written {
+    let expiry = m.msg.expiry_left(now);
+    if expiry == Some(0) {
+        return Written::Expired;
+    }
     // Only bridges rename topics, so only they pay for an allocation.
     let remapped = conn
         .bridge_topics()
@@ -36,15 +63,37 @@ fn write_publish(conn: &mut Connection, m: &OutMsg, dup: bool) {
         dup,
         packet_id: m.packet_id,
     };
-    if conn.protocol == ProtocolVersion::V5 {
-        encode_publish_v5(conn.out(), &head, &NO_PROPERTIES, &m.msg.payload);
-    } else {
+    if conn.protocol != ProtocolVersion::V5 {
         encode_publish(conn.out(), &head, &m.msg.payload);
+        return Written::Yes;
     }
+    // Per-delivery properties, on the stack: mosquitto writes the
+    // subscription identifier first and the expiry left last.
+    let sub_id = [(id::SUBSCRIPTION_IDENTIFIER, PropertyValue::Varint(m.sub_id))];
+    let before = if m.sub_id != 0 { &sub_id[..] } else { &[] };
+    let left = [(
+        id::MESSAGE_EXPIRY_INTERVAL,
+        PropertyValue::U32(expiry.unwrap_or(0)),
+    )];
+    let after = if expiry.is_some() { &left[..] } else { &[] };
+    let stored = m.msg.properties().unwrap_or(&NO_PROPERTIES);
+    let max = client_max_packet(conn);
+    if max > 0 {
+        let len = publish_len_v5_merged(
+            topic.len(),
+            m.qos,
+            before,
+            stored,
+            after,
+            m.msg.payload.len(),
+        );
+        if len > max {
+            return Written::TooLarge;
+        }
+    }
+    encode_publish_v5_merged(conn.out(), &head, before, stored, after, &m.msg.payload);
+    Written::Yes
 }
-
-/// The property block of a PUBLISH that carries none.
-static NO_PROPERTIES: Properties = Properties(Vec::new());
 
 /// Unwritten output below which a connection takes more of its retained
 /// backlog.
@@ -55,6 +104,9 @@ enum Outcome {
     Sent,
     Queued,
     Dropped,
+    /// Expired or too large for the client: not sent, not counted as a
+    /// drop for back-pressure.
+    Skipped(Written),
 }
 
 /// Delivers `msg` to one session: sent now if its client is connected and
@@ -62,42 +114,41 @@ enum Outcome {
 fn deliver_one(
     sess: &mut Session,
     conn: Option<&mut Connection>,
-    msg: &Rc<Message>,
-    qos: QoS,
-    retain: bool,
+    mut out: OutMsg,
     limits: &Limits,
     queue_qos0: bool,
+    now: Instant,
 ) -> Outcome {
-    let mut out = OutMsg {
-        msg: Rc::clone(msg),
-        qos,
-        retain,
-        packet_id: 0,
-        state: OutState::WaitPubAck,
-    };
     match conn {
         Some(conn) if conn.closing.is_none() => {
-            if qos == QoS::AtMostOnce {
+            if out.qos == QoS::AtMostOnce {
                 if conn.pending_out() > MAX_PENDING_QOS0 {
                     return Outcome::Dropped;
                 }
-                write_publish(conn, &out, false);
-                return Outcome::Sent;
+                return match write_publish(conn, &out, false, now) {
+                    Written::Yes => Outcome::Sent,
+                    w => Outcome::Skipped(w),
+                };
             }
             if sess.msgs.queued_len() == 0 && sess.msgs.inflight_room(limits) {
-                out.start_flight(sess.msgs.next_packet_id());
-                write_publish(conn, &out, false);
+                let id = sess.msgs.next_packet_id();
+                out.start_flight(id);
+                let w = write_publish(conn, &out, false, now);
+                if w != Written::Yes {
+                    // Never sent: as if completed; the id is simply unused.
+                    return Outcome::Skipped(w);
+                }
                 sess.msgs.push_inflight(out);
                 return Outcome::Sent;
             }
         }
         _ => {
-            if qos == QoS::AtMostOnce && !queue_qos0 {
+            if out.qos == QoS::AtMostOnce && !queue_qos0 {
                 return Outcome::Dropped;
             }
         }
     }
-    if sess.msgs.queue_room(limits, msg.size()) {
+    if sess.msgs.queue_room(limits, out.msg.size()) {
         sess.msgs.push_queued(out);
         Outcome::Queued
     } else {
@@ -133,7 +184,9 @@ impl Core {
         if !self.settings.allow_duplicate_messages && targets.len() > 1 {
             // One copy per session, at the highest QoS of its matching
             // subscriptions ([MQTT-3.3.5-1]).
-            targets.sort_unstable_by(|a, b| a.session.cmp(&b.session).then(b.qos.cmp(&a.qos)));
+            targets.sort_unstable_by(|a, b| {
+                a.session.cmp(&b.session).then(b.opts.qos.cmp(&a.opts.qos))
+            });
             targets.dedup_by_key(|s| s.session);
         }
         for t in &targets {
@@ -144,19 +197,21 @@ impl Core {
                 continue;
             };
             let bridge = sess.role != SessionRole::Client;
-            if bridge && origin == Some(sk) {
+            // Bridges never get their own messages back; nor does an
+            // MQTT 5 subscription with no local.
+            if (bridge || t.opts.no_local()) && origin == Some(sk) {
                 continue;
             }
-            let retain = sess.retain_as_published && msg.retain;
+            let retain = (sess.retain_as_published || t.opts.retain_as_published()) && msg.retain;
             if !self.read_allowed(sk, &msg.topic) {
                 continue;
             }
             let qos = if self.settings.upgrade_outgoing_qos {
-                t.qos
+                t.opts.qos
             } else {
-                msg.qos.min(t.qos)
+                msg.qos.min(t.opts.qos)
             };
-            self.deliver(sk, &msg, qos, retain);
+            self.deliver(sk, &msg, qos, retain, t.opts.id);
         }
         self.match_scratch = targets;
     }
@@ -208,8 +263,17 @@ impl Core {
         allowed
     }
 
-    /// Delivers to one session and marks its connection for flushing.
-    pub(super) fn deliver(&mut self, sk: SessionId, msg: &Rc<Message>, qos: QoS, retain: bool) {
+    /// Delivers to one session (`sub_id`: the subscription identifier of
+    /// the subscription that matched, 0 for none) and marks its connection
+    /// for flushing.
+    pub(super) fn deliver(
+        &mut self,
+        sk: SessionId,
+        msg: &Rc<Message>,
+        qos: QoS,
+        retain: bool,
+        sub_id: u32,
+    ) {
         let bridge = self.sessions.get(sk).and_then(|s| s.bridge());
         if let Some(i) = bridge {
             let max = self.bridge_max_packet(i);
@@ -224,14 +288,21 @@ impl Core {
         let ck = sess.conn();
         let persistent = !sess.clean;
         let conn = ck.and_then(|k| self.conns.get_mut(k));
+        let out = OutMsg {
+            msg: Rc::clone(msg),
+            qos,
+            retain,
+            packet_id: 0,
+            state: OutState::WaitPubAck,
+            sub_id,
+        };
         let outcome = deliver_one(
             sess,
             conn,
-            msg,
-            qos,
-            retain,
+            out,
             &self.settings.limits,
             self.settings.queue_qos0_messages,
+            self.now,
         );
         if let Some((ck, conn)) = ck.and_then(|k| self.conns.get_mut(k).map(|c| (k, c))) {
             if matches!(outcome, Outcome::Sent) {
@@ -257,6 +328,7 @@ impl Core {
         }
         match outcome {
             Outcome::Sent => self.stats.count_publish_sent(msg.size()),
+            Outcome::Skipped(w) => self.count_skipped(w),
             Outcome::Queued => {
                 if let Some(s) = self.sessions.get_mut(sk) {
                     s.dropping = false;
@@ -277,33 +349,52 @@ impl Core {
         }
     }
 
+    /// A message that could not be written: one too large for its client
+    /// counts as dropped; an expired one just goes.
+    fn count_skipped(&mut self, w: Written) {
+        if w == Written::TooLarge {
+            self.stats.msgs_dropped += 1;
+        }
+    }
+
     /// Moves queued messages into flight while there is room.
     pub(super) fn refill_inflight(&mut self, ck: ConnId, sk: SessionId) {
         let (Some(sess), Some(conn)) = (self.sessions.get_mut(sk), self.conns.get_mut(ck)) else {
             return;
         };
         let limits = self.settings.limits;
+        let now = self.now;
         let mut sent = false;
         while sess.msgs.inflight_room(&limits) {
             let Some(qos) = sess.msgs.queued_front().map(|m| m.qos) else {
                 break;
             };
-            if qos == QoS::AtMostOnce {
+            let (w, size) = if qos == QoS::AtMostOnce {
                 let Some(m) = sess.msgs.pop_queued() else {
                     break;
                 };
-                self.stats.count_publish_sent(m.msg.size());
-                write_publish(conn, &m, false);
+                (write_publish(conn, &m, false, now), m.msg.size())
             } else {
                 let id = sess.msgs.next_packet_id();
                 let Some(m) = sess.msgs.promote_queued() else {
                     break;
                 };
-                self.stats.count_publish_sent(m.msg.size());
                 m.start_flight(id);
-                write_publish(conn, m, false);
+                let (w, size, state) = (write_publish(conn, m, false, now), m.msg.size(), m.state);
+                if w != Written::Yes {
+                    // Never sent: it leaves flight at once.
+                    sess.msgs.ack(id, state);
+                }
+                (w, size)
+            };
+            match w {
+                Written::Yes => {
+                    self.stats.count_publish_sent(size);
+                    sent = true;
+                }
+                Written::TooLarge => self.stats.msgs_dropped += 1,
+                Written::Expired => {}
             }
-            sent = true;
         }
         let more = self.pump_backlog(ck, sk);
         if sent || more {
@@ -321,6 +412,7 @@ impl Core {
             return false;
         };
         let limits = self.settings.limits;
+        let now = self.now;
         let mut sent = false;
         let Some(cold) = sess.cold.as_mut() else {
             return false;
@@ -336,15 +428,20 @@ impl Core {
             let Some(mut m) = cold.backlog.pop_front() else {
                 break;
             };
-            self.stats.count_publish_sent(m.msg.size());
             if qos1 {
                 m.start_flight(sess.msgs.next_packet_id());
-                write_publish(conn, &m, false);
-                sess.msgs.push_inflight(m);
-            } else {
-                write_publish(conn, &m, false);
             }
-            sent = true;
+            match write_publish(conn, &m, false, now) {
+                Written::Yes => {
+                    self.stats.count_publish_sent(m.msg.size());
+                    if qos1 {
+                        sess.msgs.push_inflight(m);
+                    }
+                    sent = true;
+                }
+                Written::TooLarge => self.stats.msgs_dropped += 1,
+                Written::Expired => {}
+            }
         }
         sent
     }
@@ -356,13 +453,22 @@ impl Core {
             return;
         };
         let version = conn.protocol;
+        // Expired (or now too large) ones are dropped, as mosquitto does.
+        let mut gone = Vec::new();
         for m in sess.msgs.inflight() {
             match m.state {
-                OutState::WaitPubAck | OutState::WaitPubRec => write_publish(conn, m, true),
+                OutState::WaitPubAck | OutState::WaitPubRec => {
+                    if write_publish(conn, m, true, self.now) != Written::Yes {
+                        gone.push((m.packet_id, m.state));
+                    }
+                }
                 OutState::WaitPubComp => {
                     Packet::PubRel(Ack::new(m.packet_id)).encode(conn.out(), version)
                 }
             }
+        }
+        for (id, state) in gone {
+            sess.msgs.ack(id, state);
         }
         Self::mark_dirty(&mut self.dirty, conn, ck);
         self.refill_inflight(ck, sk);
@@ -407,9 +513,10 @@ mod tests {
         assert!(!source_may_publish(None, &alice, "news/alice/x"));
     }
 
-    /// Every stored message pays for these: the source is one pointer.
+    /// Every stored message pays for these: the source is one pointer,
+    /// the MQTT 5 properties another.
     #[test]
     fn message_stays_small() {
-        assert!(std::mem::size_of::<Message>() <= 48);
+        assert!(std::mem::size_of::<Message>() <= 56);
     }
 }

@@ -7,7 +7,7 @@ use std::rc::Rc;
 use super::context::CloseReason;
 use super::ids::{ConnId, ListenerId};
 use super::{mounted, Core};
-use crate::broker::database::{Message, MsgSource};
+use crate::broker::database::{Message, MsgProps, MsgSource};
 use crate::broker::plugin::PluginMessage;
 use crate::broker::security::Access;
 use crate::protocol::{Ack, Packet, Publish, QoS};
@@ -76,7 +76,10 @@ impl Core {
         Some(src)
     }
 
-    pub(super) fn handle_publish(&mut self, ck: ConnId, p: Publish) {
+    pub(super) fn handle_publish(&mut self, ck: ConnId, mut p: Publish) {
+        if !self.resolve_topic_alias(ck, &mut p) {
+            return;
+        }
         let Some(conn) = self.conns.get(ck) else {
             return;
         };
@@ -126,6 +129,7 @@ impl Core {
             topic,
             packet_id,
             payload,
+            properties,
             ..
         } = p;
         // An oversize message is acknowledged and dropped, as mosquitto does
@@ -168,8 +172,9 @@ impl Core {
         if let Some(m) = deliver.then(|| self.plugin_filter(sk, plain)).flatten() {
             let source = self.publisher_source(ck);
             let q = QoS::from_u8(m.qos).unwrap_or(qos);
+            let v5 = MsgProps::from_publish(properties, self.now);
             let msg = Message::new(m.topic, m.payload, q, m.retain).with_source(source);
-            let msg = Rc::new(msg);
+            let msg = Rc::new(msg.with_props(v5));
             self.publish_message(msg, sk);
             self.apply_backpressure(ck);
         }

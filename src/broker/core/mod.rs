@@ -24,6 +24,7 @@ mod periodic;
 mod plugins;
 mod sys_tree;
 pub(crate) mod timers;
+mod topic_alias;
 
 #[cfg(test)]
 mod tests;

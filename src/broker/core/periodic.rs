@@ -122,7 +122,7 @@ impl Core {
                 .and_then(|sk| self.sessions.get(sk))
                 .map(|x| &*x.client_id)
                 .unwrap_or("?");
-            crate::notice!("{filter} {id} (QoS {})", s.qos.as_u8());
+            crate::notice!("{filter} {id} (QoS {})", s.opts.qos.as_u8());
         }
     }
 

@@ -94,7 +94,7 @@ impl Core {
                     None => self.publish_message(msg, None),
                     Some(id) => {
                         if let Some(sk) = self.by_id.get(id.as_str()).copied() {
-                            self.deliver(sk, &msg, qos, false);
+                            self.deliver(sk, &msg, qos, false, 0);
                         }
                     }
                 }

@@ -700,3 +700,5 @@ fn the_core_names_no_socket_clock_or_shell() {
         }
     }
 }
+
+mod v5msg;

@@ -10,6 +10,7 @@ use std::collections::HashMap;
 use std::io::{self, Write};
 use std::path::Path;
 use std::rc::Rc;
+use std::time::Instant;
 
 use super::file::save_with;
 use super::write::{ClientMsgRecord, ClientRecord, DbWriter, MsgRecord, SubRecord};
@@ -19,22 +20,40 @@ use crate::broker::database::{Message, OutMsg, OutState};
 use crate::broker::retain::RetainTree;
 use crate::protocol::QoS;
 
+/// The time of a save on both clocks: message expiry is kept on the
+/// monotonic one, mosquitto.db holds wall-clock seconds.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct SaveClock {
+    pub now: Instant,
+    /// Seconds since the Unix epoch at `now`.
+    pub wall: i64,
+}
+
 /// Saves the retained messages and the persistent (not clean) sessions
-/// among `sessions` to `path`, crash-safe (see `file.rs`).
+/// among `sessions` to `path`, crash-safe (see `file.rs`). Expired
+/// messages are left out.
 pub(crate) fn save_state<'a, S>(
     path: &Path,
     retained: &'a RetainTree,
     sessions: S,
+    clock: SaveClock,
 ) -> io::Result<()>
 where
     S: Iterator<Item = &'a Session> + Clone,
 {
-    save_with(path, |out| write_state(out, retained, sessions).map(drop))
+    save_with(path, |out| {
+        write_state(out, retained, sessions, clock).map(drop)
+    })
 }
 
 /// Writes the file for this state into `out`, in mosquitto's order (see
 /// [`DbWriter`]), and returns `out`.
-pub(crate) fn write_state<'a, W, S>(out: W, retained: &'a RetainTree, sessions: S) -> io::Result<W>
+pub(crate) fn write_state<'a, W, S>(
+    out: W,
+    retained: &'a RetainTree,
+    sessions: S,
+    clock: SaveClock,
+) -> io::Result<W>
 where
     W: Write,
     S: Iterator<Item = &'a Session> + Clone,
@@ -44,26 +63,46 @@ where
     // them, holds the highest id.
     let mut ids = StoreIds::default();
     let mut retained_ids = Vec::with_capacity(retained.len());
-    retained.for_each(|m| retained_ids.push(ids.assign(m)));
+    let live = |m: &Message| !m.expired(clock.now);
+    retained.for_each(|m| {
+        if live(m) {
+            retained_ids.push(ids.assign(m));
+        }
+    });
     for sess in sessions.clone() {
         for m in sess.msgs.inflight().chain(sess.msgs.queued()) {
-            ids.assign(&m.msg);
+            if live(&m.msg) {
+                ids.assign(&m.msg);
+            }
         }
     }
     let mut w = DbWriter::start(out, ids.order.len() as u64, false)?;
+    let mut props = Vec::new();
     for (store_id, m) in (1..).zip(&ids.order) {
-        w.msg_store(&msg_record(store_id, m))?;
+        props.clear();
+        if let Some(p) = m.properties().filter(|p| !p.is_empty()) {
+            p.encode_listed(&mut props);
+        }
+        let expiry_time = m
+            .expiry_left(clock.now)
+            .map_or(0, |left| clock.wall + i64::from(left));
+        w.msg_store(&MsgRecord {
+            expiry_time,
+            properties: &props,
+            ..msg_record(store_id, m)
+        })?;
     }
     for sess in sessions.clone() {
         write_session(&mut w, sess, &ids)?;
     }
     for sess in sessions.clone() {
-        for (filter, qos) in &sess.filters {
+        for (filter, opts) in &sess.filters {
             w.sub(&SubRecord {
                 client_id: &sess.client_id,
                 topic: filter,
-                qos: qos.as_u8(),
-                ..SubRecord::default()
+                qos: opts.qos.as_u8(),
+                options: opts.flags,
+                identifier: opts.id,
             })?;
         }
     }
@@ -139,10 +178,18 @@ fn write_session<W: Write>(
     }
     let inflight = sess.msgs.inflight().map(|m| (m, false));
     let queued = sess.msgs.queued().map(|m| (m, true));
+    let mut props = Vec::new();
     for ((m, queued), mid) in inflight.chain(queued).zip(mids) {
         let Some(store_id) = ids.get(&m.msg) else {
-            continue; // unreachable: every message was numbered
+            continue; // expired: left out
         };
+        // The delivery's own property, as mosquitto keeps it.
+        props.clear();
+        if m.sub_id != 0 {
+            let mut p = crate::protocol::Properties::default();
+            p.set_subscription_identifier(m.sub_id);
+            p.encode_listed(&mut props);
+        }
         w.client_msg(&ClientMsgRecord {
             client_id: &sess.client_id,
             store_id,
@@ -152,7 +199,7 @@ fn write_session<W: Write>(
             retain: m.retain,
             dup: !queued,
             direction: direction::OUT,
-            properties: &[],
+            properties: &props,
         })?;
     }
     Ok(())
@@ -213,6 +260,7 @@ mod tests {
             retain,
             packet_id,
             state,
+            sub_id: 0,
         }
     }
 
@@ -248,7 +296,10 @@ mod tests {
         let mut tree = RetainTree::default();
         tree.store(&m1);
         let mut s1 = Session::new(Rc::from("s1"), false);
-        s1.filters.push(("a/#".into(), QoS::AtLeastOnce));
+        s1.filters.push((
+            "a/#".into(),
+            crate::broker::subs::SubOpts::new(QoS::AtLeastOnce),
+        ));
         s1.msgs.last_packet_id = 7;
         s1.msgs
             .push_inflight(out(&m2, QoS::ExactlyOnce, false, 7, OutState::WaitPubRec));
@@ -320,7 +371,11 @@ mod tests {
                 ids: vec![3, 9],
             }],
         };
-        let got = write_state(Vec::new(), &tree, [&s1, &clean].into_iter()).unwrap();
+        let clock = SaveClock {
+            now: Instant::now(),
+            wall: 1_700_000_000,
+        };
+        let got = write_state(Vec::new(), &tree, [&s1, &clean].into_iter(), clock).unwrap();
         assert_eq!(decode(&got), Ok(want.clone()));
         assert_eq!(got, encode(&want));
     }

@@ -29,7 +29,7 @@ use std::fmt;
 
 pub use file::{load, move_aside, save, save_with, LoadError};
 pub use format::{crc32, decode, DB_VERSION, MAGIC};
-pub(crate) use live::save_state;
+pub(crate) use live::{save_state, SaveClock};
 pub use write::{
     encode, encode_plain, write_db, ClientMsgRecord, ClientRecord, DbWriter, MsgRecord, SubRecord,
 };

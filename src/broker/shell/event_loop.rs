@@ -292,6 +292,7 @@ impl Broker {
             self.core.schedule_close(ck, CloseReason::Shutdown);
             self.flush_conn(ck);
         }
+        self.core.publish_delayed_wills();
         self.flush_dirty();
         self.core.save_persistence();
         plugin::cleanup_all();

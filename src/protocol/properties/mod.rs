@@ -152,4 +152,69 @@ impl Properties {
             }
         }
     }
+
+    /// Size of the block `encode_between` writes, length prefix included.
+    pub fn between_len(
+        &self,
+        before: &[(u8, PropertyValue)],
+        after: &[(u8, PropertyValue)],
+    ) -> usize {
+        let extra =
+            |x: &[(u8, PropertyValue)]| x.iter().map(|(_, v)| 1 + value_len(v)).sum::<usize>();
+        let n = self.body_len() + extra(before) + extra(after);
+        varint_len(n) + n
+    }
+
+    /// Appends one block: `before`, then `self` in the order of `.0`, then
+    /// `after`. Per-delivery values join a stored message's properties as
+    /// mosquitto writes them (subscription identifiers first, the message
+    /// expiry last) without building a new list.
+    pub fn encode_between(
+        &self,
+        out: &mut Vec<u8>,
+        before: &[(u8, PropertyValue)],
+        after: &[(u8, PropertyValue)],
+    ) {
+        let extra =
+            |x: &[(u8, PropertyValue)]| x.iter().map(|(_, v)| 1 + value_len(v)).sum::<usize>();
+        put_varint(out, self.body_len() + extra(before) + extra(after));
+        for (id, v) in before.iter().chain(&self.0).chain(after) {
+            put_property(out, *id, v);
+        }
+    }
+
+    /// A whole property block (length prefix included; no bytes at all is
+    /// an empty block) checked for `ctx`, in the order it holds.
+    pub fn decode_block(bytes: &[u8], ctx: PropertyContext) -> Result<Properties, DecodeError> {
+        if bytes.is_empty() {
+            return Ok(Properties::default());
+        }
+        let mut r = Reader::new(bytes);
+        let p = Properties::decode_for_listed(&mut r, ctx)?;
+        if !r.is_empty() {
+            return Err(DecodeError::TrailingBytes);
+        }
+        Ok(p)
+    }
+
+    /// As `decode_for`, keeping the properties in the order they came in
+    /// (a PUBLISH's are passed on in that order, as mosquitto does).
+    pub fn decode_for_listed(
+        r: &mut Reader<'_>,
+        ctx: PropertyContext,
+    ) -> Result<Properties, DecodeError> {
+        let len = r.varint()? as usize;
+        let mut props = Vec::new();
+        if len > 0 {
+            let mut inner = Reader::new(r.take(len)?);
+            while !inner.is_empty() {
+                let id = inner.u8()?;
+                let k = kind(id).ok_or(DecodeError::MalformedProperties)?;
+                props.push((id, read_value(&mut inner, k)?));
+            }
+        }
+        let p = Properties(props);
+        p.check(ctx)?;
+        Ok(p)
+    }
 }

@@ -34,10 +34,14 @@ pub fn paho_python() -> Option<PathBuf> {
 /// Runs tests/it/interop/paho_interop.py with `args` (bounded) and checks that
 /// every scenario passed.
 pub fn run_paho(python: &Path, args: &[&str]) {
-    let script = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/tests/it/interop/paho_interop.py"
-    );
+    let text = run_paho_script(python, "paho_interop.py", args);
+    assert!(text.contains("paho: 6 passed, 0 failed"), "{text}");
+}
+
+/// Runs tests/it/interop/`script` with `args` (bounded), checks it exited
+/// 0, and returns what it printed.
+pub fn run_paho_script(python: &Path, script: &str, args: &[&str]) -> String {
+    let script = format!("{}/tests/it/interop/{script}", env!("CARGO_MANIFEST_DIR"));
     let mut child = Command::new(python)
         .arg(script)
         .args(args)
@@ -60,5 +64,5 @@ pub fn run_paho(python: &Path, args: &[&str]) {
         "paho scenarios failed ({}):\n{text}",
         out.status
     );
-    assert!(text.contains("paho: 6 passed, 0 failed"), "{text}");
+    text
 }

@@ -107,7 +107,8 @@ fn packets_to_a_v5_client_are_in_v5_form() {
     };
     w.send(sub, Packet::Unsubscribe(u));
     let mut want = UnsubAck::new(4);
-    want.codes = vec![0, 0];
+    // "u" was never subscribed to: 0x11 (v5msg).
+    want.codes = vec![0, 0x11];
     assert_eq!(w.received(sub), [Packet::UnsubAck(want)]);
     w.send(sub, Packet::PingReq);
     assert_eq!(w.received(sub), [Packet::PingResp]);
@@ -591,4 +592,58 @@ fn the_database_gets_the_session_expiry_of_disconnected_sessions() {
         (50, 0)
     );
     std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn the_will_carries_its_properties_but_not_its_delay() {
+    let mut w = Wire::new("");
+    let (sub, _) = w.connect_v5("watcher", true, Properties::default());
+    w.subscribe(sub, "wills/#", QoS::AtMostOnce);
+    w.received(sub);
+    let mut will = will_on("wills/x");
+    will.properties.set_content_type("text/plain");
+    will.properties.add_user_property("k", "v");
+    will.properties.set_will_delay_interval(0);
+    let (ck, _) = w.connect_v5_raw(connect_packet("x", true, Properties::default(), Some(will)));
+    w.core.schedule_close(ck, CloseReason::ConnectionLost);
+    w.flush();
+    let got = publishes(&w.received(sub));
+    assert_eq!(got.len(), 1);
+    let p = &got[0].properties;
+    assert_eq!(p.content_type(), Some("text/plain"));
+    assert_eq!(p.user_properties().collect::<Vec<_>>(), [("k", "v")]);
+    assert_eq!(p.will_delay_interval(), None);
+}
+
+#[test]
+fn messages_over_the_clients_maximum_packet_size_are_not_sent() {
+    let mut w = Wire::new("");
+    let mut p = Properties::default();
+    p.set_maximum_packet_size(50);
+    let (sub, _) = w.connect_v5("small", true, p);
+    w.subscribe(sub, "t", QoS::AtMostOnce);
+    w.received(sub);
+    let publ = w.connect("pub");
+    w.send(
+        publ,
+        Packet::Publish(publish("t", QoS::AtMostOnce, 0, false, &[1; 100])),
+    );
+    w.send(
+        publ,
+        Packet::Publish(publish("t", QoS::AtMostOnce, 0, false, &[2; 10])),
+    );
+    let got = publishes(&w.received(sub));
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].payload, [2; 10]);
+}
+
+#[test]
+fn delayed_wills_are_published_at_shutdown() {
+    let (mut w, sub) = delayed_will(60, 600);
+    assert!(publishes(&w.received(sub)).is_empty());
+    w.core.publish_delayed_wills();
+    w.flush();
+    assert_eq!(publishes(&w.received(sub)).len(), 1);
+    w.advance(Duration::from_secs(61));
+    assert!(publishes(&w.received(sub)).is_empty(), "only once");
 }
