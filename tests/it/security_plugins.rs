@@ -646,3 +646,29 @@ fn auth_plugin_versions_2_and_3_allow_and_deny() {
         sub.expect_nothing();
     }
 }
+
+/// The CONNACK reason code for an MQTT 5 CONNECT with authentication
+/// method `method` and data `data`, and whether the CONNACK carries the
+/// plugin's "welcome" data.
+fn ext_auth_connack(port: u16, method: &str, data: &[u8]) -> (u8, bool) {
+    let mut props = vec![0x15, 0, method.len() as u8];
+    props.extend_from_slice(method.as_bytes());
+    props.extend_from_slice(&[0x16, 0, data.len() as u8]);
+    props.extend_from_slice(data);
+    let opts = ConnectOpts::v5("ext").props(&props);
+    let (_c, connack) = Client::connect_opts(port, &opts);
+    let welcome = connack.windows(7).any(|w| w == b"welcome");
+    (connack[3], welcome)
+}
+
+#[test]
+fn v5_plugin_extended_auth_in_one_step() {
+    let dir = TempDir::new("plugin-ext");
+    let Some(so) = build_c(&dir, "events_v5", true) else {
+        return;
+    };
+    let b = Broker::start(&format!("plugin {}", so.display()));
+    assert_eq!(ext_auth_connack(b.port, "TEST", b"open"), (0, true));
+    assert_eq!(ext_auth_connack(b.port, "TEST", b"shut"), (0x87, false));
+    assert_eq!(ext_auth_connack(b.port, "OTHER", b"open"), (0x8C, false));
+}

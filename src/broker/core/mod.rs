@@ -43,6 +43,7 @@ use ids::{BridgeId, ConnId, SessionId, Table};
 use timers::TimerQueue;
 
 pub(crate) use input::READS_PER_TURN;
+pub(crate) use plugins::PluginAuth;
 
 /// A client's topic or filter with its listener's mount point in front.
 /// Separators mosquitto accepts in a topic or filter (its

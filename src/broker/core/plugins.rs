@@ -4,11 +4,12 @@
 
 use std::rc::Rc;
 
+use super::auth::{AuthStep, ExtendedAuth};
 use super::context::CloseReason;
 use super::ids::{ConnId, SessionId};
 use super::Core;
 use crate::broker::database::Message;
-use crate::broker::plugin::{self, Action, PluginMessage};
+use crate::broker::plugin::{self, Action, ClientFacts, ExtAuth, PluginMessage};
 use crate::broker::security::Access;
 use crate::protocol::QoS;
 
@@ -139,5 +140,33 @@ impl Core {
             }
         }
         self.schedule_close(ck, CloseReason::ConnectionLost);
+    }
+}
+
+/// The core's enhanced-authentication backend when plugins are loaded:
+/// the plugins' extended-auth start events (mosquitto's
+/// `mosquitto_security_auth_start`).
+pub(crate) struct PluginAuth(pub plugin::Chain);
+
+impl ExtendedAuth for PluginAuth {
+    fn start(&mut self, client_id: &str, method: &str, data: Option<&[u8]>) -> AuthStep {
+        let facts = ClientFacts {
+            id: client_id,
+            username: None,
+            peer: "",
+            protocol_version: 5,
+            keepalive: 0,
+            clean: true,
+            conn: u32::MAX,
+        };
+        match self
+            .0
+            .extended_auth(Some(false), &facts, method, data.unwrap_or_default())
+        {
+            ExtAuth::Success(d) => AuthStep::Success(Some(d)),
+            ExtAuth::Continue(d) => AuthStep::Continue(d),
+            ExtAuth::Denied => AuthStep::Denied,
+            ExtAuth::NotSupported => AuthStep::NotSupported,
+        }
     }
 }

@@ -408,9 +408,15 @@ impl Chain {
         let Some(domain) = self.domain else {
             return ExtAuth::NotSupported;
         };
+        // The view basic auth made at this CONNECT is kept (it knows the
+        // connection); one is made only for a client without any.
         if step.is_some() {
-            let v = view(facts, domain);
-            REGISTRY.with(|r| r.borrow_mut().clients.insert(facts.id.into(), v));
+            REGISTRY.with(|r| {
+                let mut r = r.borrow_mut();
+                if !r.clients.contains_key(facts.id) {
+                    r.clients.insert(facts.id.into(), view(facts, domain));
+                }
+            });
         }
         let cmethod = c_string(method);
         let event = match step {

@@ -110,8 +110,23 @@ impl Broker {
             signals,
             running: true,
             reloader: None,
-            core: Core::new(settings, domains, Instant::now()),
+            core: Self::new_core(settings, domains),
         })
+    }
+
+    /// The core, with the plugins as its enhanced-authentication backend
+    /// when the global settings load any. (With per_listener_settings the
+    /// hook cannot tell the listener: no backend, methods refused.)
+    fn new_core(settings: Settings, domains: Vec<SecurityDomain>) -> Core {
+        let global = match domains.as_slice() {
+            [only] if !only.files.plugins.is_empty() => Some(only.files.plugins),
+            _ => None,
+        };
+        let mut core = Core::new(settings, domains, Instant::now());
+        if let Some(chain) = global {
+            core.auth = Some(Box::new(crate::broker::core::PluginAuth(chain)));
+        }
+        core
     }
 
     /// Each security domain's files (password, ACL, PSK), warnings logged.
