@@ -91,6 +91,10 @@ impl Group {
     }
 }
 
+/// The shared groups at one node (boxed in the node, as few have any).
+#[derive(Default, Debug)]
+struct Groups(Vec<Group>);
+
 #[derive(Default, Debug)]
 struct Node {
     children: HashMap<Box<str>, Node>,
@@ -101,10 +105,8 @@ struct Node {
     hash_subs: Vec<Subscriber>,
     /// Subscriptions ending exactly at this level.
     subs: Vec<Subscriber>,
-    /// Shared subscription groups; boxed, as few nodes have any (8 bytes
-    /// per node instead of a Vec's 24).
-    #[allow(clippy::box_collection)]
-    shared: Option<Box<Vec<Group>>>,
+    /// Shared subscription groups; boxed, as few nodes have any.
+    shared: Option<Box<Groups>>,
 }
 
 impl Node {
@@ -118,7 +120,7 @@ impl Node {
 
     /// One member of each group that ends here (`hash`: the `#` groups).
     fn pick_shared(&self, hash: bool, out: &mut Vec<Subscriber>) {
-        if let Some(groups) = &self.shared {
+        if let Some(Groups(groups)) = self.shared.as_deref() {
             out.extend(
                 groups
                     .iter()
@@ -133,7 +135,7 @@ impl Node {
         if self.shared.is_none() && !create {
             return None;
         }
-        let groups = self.shared.get_or_insert_with(Box::default);
+        let groups = &mut self.shared.get_or_insert_with(Box::default).0;
         let i = match groups
             .iter()
             .position(|g| g.hash == hash && *g.name == *name)
@@ -155,7 +157,7 @@ impl Node {
 
     /// Drops empty groups (and the box when none is left).
     fn prune_groups(&mut self) {
-        if let Some(groups) = &mut self.shared {
+        if let Some(Groups(groups)) = self.shared.as_deref_mut() {
             groups.retain(|g| !g.members.is_empty());
             if groups.is_empty() {
                 self.shared = None;
@@ -325,7 +327,7 @@ impl SubTree {
             for s in &node.hash_subs {
                 out.push((join("#"), *s));
             }
-            for g in node.shared.iter().flat_map(|g| g.iter()) {
+            for g in node.shared.iter().flat_map(|g| g.0.iter()) {
                 let inner = match (g.hash, path) {
                     (true, _) => join("#"),
                     (false, Some(p)) => p.to_owned(),

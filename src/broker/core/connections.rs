@@ -11,7 +11,7 @@ use super::timers::{self, TimerKind};
 use super::Core;
 use crate::broker::database::{Message, MsgProps, MsgSource};
 use crate::protocol::properties::id;
-use crate::protocol::{Packet, Properties, ProtocolVersion, QoS, Will};
+use crate::protocol::{disconnect_len, Packet, Properties, ProtocolVersion, QoS, Will};
 
 impl Core {
     /// Takes on a connection accepted on listener spec `listener`: it has
@@ -80,6 +80,13 @@ impl Core {
                     // DISCONNECT (spec 3.1.2.11.7).
                     let mut props = Properties::default();
                     props.set_reason_string(text);
+                    // Not past the client's maximum packet size: the
+                    // reason string goes first (spec 3.14.2.2.3).
+                    let max = conn.cold.as_ref().map_or(0, |c| c.v5.max_packet as usize);
+                    let v5 = ProtocolVersion::V5;
+                    if max > 0 && disconnect_len(code.0, &props, v5) > max {
+                        props = Properties::default();
+                    }
                     let p = Packet::Disconnect(code.0, props);
                     p.encode(conn.out(), ProtocolVersion::V5);
                     self.stats.msgs_sent += 1;
@@ -367,5 +374,8 @@ fn log_close(id: &str, reason: CloseReason) {
         | CloseReason::Refused
         | CloseReason::Shutdown
         | CloseReason::Administrative => {}
+        CloseReason::NotAuthorized => {
+            crate::notice!("Client {id} disconnected: re-authentication failed.")
+        }
     }
 }

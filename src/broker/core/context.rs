@@ -42,6 +42,8 @@ pub enum CloseReason {
     Administrative,
     /// An MQTT 5 topic alias of 0, over the limit, or unknown.
     TopicAlias,
+    /// An MQTT 5 re-authentication failed.
+    NotAuthorized,
 }
 
 impl CloseReason {
@@ -63,6 +65,7 @@ impl CloseReason {
             ),
             CloseReason::Administrative => (ReasonCode::ADMINISTRATIVE_ACTION, "not authorised"),
             CloseReason::TopicAlias => (ReasonCode::TOPIC_ALIAS_INVALID, "topic alias invalid"),
+            CloseReason::NotAuthorized => (ReasonCode::NOT_AUTHORIZED, "not authorised"),
             CloseReason::Disconnect | CloseReason::ConnectionLost | CloseReason::Refused => {
                 return None
             }
@@ -149,6 +152,8 @@ pub struct ConnCold {
     pub log_name: Option<Rc<str>>,
     /// MQTT 5: what the client asked of us in CONNECT.
     pub v5: V5Client,
+    /// A CONNECT waiting for the next AUTH of its enhanced authentication.
+    pub pending_connect: Option<Box<super::handle_connect::Admitted>>,
     /// MQTT 5 topic aliases the client set (alias N at N - 1; "" unset).
     pub topic_aliases: Vec<Box<str>>,
 }

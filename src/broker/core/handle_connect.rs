@@ -11,8 +11,8 @@ use super::{Core, Transport};
 use crate::broker::security;
 use crate::protocol::properties::id;
 use crate::protocol::{
-    ConnAck, Connect, ConnectReturnCode, Properties, PropertyValue, ProtocolVersion, QoS,
-    ReasonCode,
+    Auth, ConnAck, Connect, ConnectReturnCode, Packet, Properties, PropertyValue, ProtocolVersion,
+    QoS, ReasonCode,
 };
 use crate::sys::net::random_bytes;
 
@@ -108,9 +108,25 @@ impl Core {
             return;
         };
         conn.protocol = c.protocol;
-        let Some(mut admitted) = self.admit(ck, c, peers) else {
+        let Some(admitted) = self.admit(ck, c, peers) else {
             return;
         };
+        let method = admitted.connect.properties.authentication_method();
+        if let Some(method) = method.map(str::to_owned) {
+            let data = admitted.connect.properties.authentication_data();
+            let step = match self.auth.as_mut() {
+                Some(backend) => backend.start(&admitted.client_id, &method, data),
+                None => AuthStep::NotSupported,
+            };
+            self.connect_auth_step(ck, admitted, method, step, peers);
+            return;
+        }
+        self.finish_connect(ck, admitted, peers);
+    }
+
+    /// The CONNECT passed every check: takes or makes the session, and
+    /// sends the CONNACK.
+    fn finish_connect(&mut self, ck: ConnId, mut admitted: Admitted, peers: &dyn Transport) {
         let clean = admitted.connect.clean_session;
         let Some((sk, session_present)) = self.take_session(&admitted.client_id, clean) else {
             self.send_connack_refusal(ck, ConnectReturnCode::ServerUnavailable as u8);
@@ -207,15 +223,13 @@ impl Core {
                 username = u;
             }
         }
-        let mut admitted = Admitted {
+        Some(Admitted {
             client_id,
             username: username.map(Rc::from),
             security,
             connect: c,
             connack,
-        };
-        self.extended_auth(ck, &mut admitted)?;
-        Some(admitted)
+        })
     }
 
     /// The will's retain and QoS against what the broker allows: an MQTT 5
@@ -298,45 +312,119 @@ impl Core {
         Some((client_id, connack))
     }
 
-    /// MQTT 5 enhanced authentication: a CONNECT naming an authentication
-    /// method goes to the `ExtendedAuth` backend; without one it is refused
-    /// with 0x8C, as mosquitto without a plugin does.
-    fn extended_auth(&mut self, ck: ConnId, a: &mut Admitted) -> Option<()> {
-        let props = &a.connect.properties;
-        let Some(method) = props.authentication_method() else {
-            return Some(());
-        };
-        let data = props.authentication_data();
-        let step = match self.auth.as_mut() {
-            Some(backend) => backend.start(&a.client_id, method, data),
-            None => AuthStep::NotSupported,
-        };
+    /// One step of MQTT 5 enhanced authentication of a CONNECT naming
+    /// `method` (the backend's verdict `step`): accept, refuse, or send
+    /// AUTH 0x18 and keep the CONNECT pending until the client answers.
+    /// Without a backend every method is refused with 0x8C, as mosquitto
+    /// without a plugin.
+    fn connect_auth_step(
+        &mut self,
+        ck: ConnId,
+        mut a: Admitted,
+        method: String,
+        step: AuthStep,
+        peers: &dyn Transport,
+    ) {
         match step {
             AuthStep::Success(out) => {
-                let method = method.to_owned();
-                a.connack.0.push((
-                    id::AUTHENTICATION_METHOD,
-                    PropertyValue::String(method.clone()),
-                ));
+                let m = PropertyValue::String(method.clone());
+                a.connack.0.push((id::AUTHENTICATION_METHOD, m));
                 if let Some(d) = out.filter(|d| !d.is_empty()) {
-                    a.connack
-                        .0
-                        .push((id::AUTHENTICATION_DATA, PropertyValue::Binary(d)));
+                    let d = PropertyValue::Binary(d);
+                    a.connack.0.push((id::AUTHENTICATION_DATA, d));
                 }
                 if let Some(conn) = self.conns.get_mut(ck) {
                     conn.cold_mut().v5.auth_method = Some(method);
                 }
-                Some(())
+                self.finish_connect(ck, a, peers);
+            }
+            AuthStep::Continue(data) => {
+                self.send_auth(ck, ReasonCode::CONTINUE_AUTHENTICATION, &method, data);
+                if let Some(conn) = self.conns.get_mut(ck) {
+                    let cold = conn.cold_mut();
+                    cold.v5.auth_method = Some(method);
+                    cold.pending_connect = Some(Box::new(a));
+                }
             }
             AuthStep::Denied => {
                 self.refuse_with(ck, ReasonCode::NOT_AUTHORIZED);
-                None
             }
-            // A multi-step exchange (AUTH packets) needs a backend that
-            // keeps the CONNECT pending: not offered yet.
-            AuthStep::Continue(_) | AuthStep::NotSupported => {
+            AuthStep::NotSupported => {
                 self.refuse_with(ck, ReasonCode::BAD_AUTHENTICATION_METHOD);
-                None
+            }
+        }
+    }
+
+    /// Sends AUTH with `reason`, the method and the backend's data.
+    fn send_auth(&mut self, ck: ConnId, reason: ReasonCode, method: &str, data: Vec<u8>) {
+        let mut auth = Auth::new(reason);
+        auth.properties.set_authentication_method(method);
+        if !data.is_empty() {
+            auth.properties.set_authentication_data(data);
+        }
+        self.send_packet(ck, &Packet::Auth(auth), ProtocolVersion::V5);
+    }
+
+    /// AUTH from a client: the next step of its CONNECT's authentication,
+    /// or (once connected) a re-authentication. A method other than
+    /// CONNECT's, or AUTH where no exchange can be, is a protocol error.
+    pub(super) fn handle_auth(&mut self, ck: ConnId, auth: Auth, peers: &dyn Transport) {
+        let Some(conn) = self.conns.get_mut(ck) else {
+            return;
+        };
+        let connected = conn.session().is_some();
+        let cold = conn.cold_mut();
+        let method = cold.v5.auth_method.clone();
+        let pending = cold.pending_connect.take();
+        let same = method.is_some() && auth.properties.authentication_method() == method.as_deref();
+        let reason_ok = match (connected, auth.reason) {
+            (false, r) => r == ReasonCode::CONTINUE_AUTHENTICATION && pending.is_some(),
+            (true, r) => {
+                r == ReasonCode::REAUTHENTICATE || r == ReasonCode::CONTINUE_AUTHENTICATION
+            }
+        };
+        let id = match &pending {
+            Some(a) => a.client_id.clone(),
+            None => self.conn_id_of_session(ck).to_owned(),
+        };
+        let (Some(method), Some(backend), true, true) =
+            (method, self.auth.as_mut(), same, reason_ok)
+        else {
+            self.schedule_close(ck, CloseReason::Protocol);
+            return;
+        };
+        let data = auth.properties.authentication_data();
+        let step = match auth.reason {
+            ReasonCode::REAUTHENTICATE => backend.start(&id, &method, data),
+            _ => backend.step(&id, &method, data),
+        };
+        match pending {
+            Some(a) => self.connect_auth_step(ck, *a, method, step, peers),
+            None => self.reauth_step(ck, method, step),
+        }
+    }
+
+    /// The client id of a connected client, for the backend.
+    fn conn_id_of_session(&self, ck: ConnId) -> &str {
+        self.conns
+            .get(ck)
+            .and_then(|c| c.session())
+            .and_then(|sk| self.sessions.get(sk))
+            .map_or("", |s| &s.client_id)
+    }
+
+    /// A re-authentication step: AUTH 0x00 when done, 0x18 for another
+    /// round; a refusal ends the connection (DISCONNECT 0x87).
+    fn reauth_step(&mut self, ck: ConnId, method: String, step: AuthStep) {
+        match step {
+            AuthStep::Success(out) => {
+                self.send_auth(ck, ReasonCode::SUCCESS, &method, out.unwrap_or_default())
+            }
+            AuthStep::Continue(data) => {
+                self.send_auth(ck, ReasonCode::CONTINUE_AUTHENTICATION, &method, data)
+            }
+            AuthStep::Denied | AuthStep::NotSupported => {
+                self.schedule_close(ck, CloseReason::NotAuthorized)
             }
         }
     }
@@ -501,8 +589,9 @@ impl Core {
     }
 }
 
-/// A CONNECT that passed every check, with who the client turned out to be.
-struct Admitted {
+/// A CONNECT that passed every check, with who the client turned out to be
+/// (kept on the connection while an AUTH exchange is under way).
+pub(crate) struct Admitted {
     client_id: String,
     username: Option<Rc<str>>,
     /// Index of the security domain that applies.

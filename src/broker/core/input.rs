@@ -86,7 +86,15 @@ impl Core {
             };
             // Limits apply as soon as the length is known, before buffering.
             let connected = conn.session().is_some();
-            if !connected && header.packet_type() != PacketType::Connect as u8 {
+            // Before CONNACK only CONNECT, and AUTH during an exchange.
+            let authenticating = conn
+                .cold
+                .as_ref()
+                .is_some_and(|c| c.pending_connect.is_some());
+            let t = header.packet_type();
+            let expected =
+                t == PacketType::Connect as u8 || (authenticating && t == PacketType::Auth as u8);
+            if !connected && !expected {
                 self.schedule_close(ck, CloseReason::Protocol);
                 return pos;
             }
@@ -142,7 +150,15 @@ impl Core {
         };
         if conn.session().is_none() {
             match packet {
-                Packet::Connect(c) => self.handle_connect(ck, *c, peers),
+                Packet::Connect(c)
+                    if conn
+                        .cold
+                        .as_ref()
+                        .is_none_or(|c| c.pending_connect.is_none()) =>
+                {
+                    self.handle_connect(ck, *c, peers)
+                }
+                Packet::Auth(a) => self.handle_auth(ck, a, peers),
                 _ => self.schedule_close(ck, CloseReason::Protocol),
             }
             return;
@@ -178,10 +194,8 @@ impl Core {
             Packet::ConnAck(_) | Packet::SubAck(_) | Packet::UnsubAck(_) | Packet::PingResp => {
                 self.schedule_close(ck, CloseReason::Protocol)
             }
-            // No multi-step authentication is under way (the backend hook
-            // offers none yet), so AUTH is unexpected: protocol error, as
-            // mosquitto without a plugin.
-            Packet::Auth(_) => self.schedule_close(ck, CloseReason::Protocol),
+            // Re-authentication (a protocol error without a backend).
+            Packet::Auth(a) => self.handle_auth(ck, a, peers),
         }
     }
 

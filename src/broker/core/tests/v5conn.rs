@@ -647,3 +647,172 @@ fn delayed_wills_are_published_at_shutdown() {
     w.advance(Duration::from_secs(61));
     assert!(publishes(&w.received(sub)).is_empty(), "only once");
 }
+
+#[test]
+fn the_reason_string_is_left_out_when_the_client_allows_no_packet_that_big() {
+    let mut w = Wire::new("");
+    let mut p = Properties::default();
+    p.set_maximum_packet_size(10);
+    let (ck, _) = w.connect_v5("tiny", true, p);
+    w.core.schedule_close(ck, CloseReason::Shutdown);
+    w.flush();
+    assert_eq!(
+        w.received(ck),
+        [Packet::Disconnect(0x8B, Properties::default())]
+    );
+}
+
+/// A two-step method: "CHAL" answers a challenge; the right answer is
+/// "resp". A re-authentication starts over.
+struct Challenge;
+
+impl super::super::auth::ExtendedAuth for Challenge {
+    fn start(&mut self, _id: &str, method: &str, _data: Option<&[u8]>) -> AuthStep {
+        match method {
+            "CHAL" => AuthStep::Continue(b"nonce".to_vec()),
+            _ => AuthStep::NotSupported,
+        }
+    }
+    fn step(&mut self, _id: &str, _method: &str, data: Option<&[u8]>) -> AuthStep {
+        match data {
+            Some(b"resp") => AuthStep::Success(None),
+            _ => AuthStep::Denied,
+        }
+    }
+}
+
+fn auth_packet(reason: ReasonCode, method: &str, data: &[u8]) -> Packet {
+    let mut a = crate::protocol::Auth::new(reason);
+    a.properties.set_authentication_method(method);
+    a.properties.set_authentication_data(data);
+    Packet::Auth(a)
+}
+
+#[test]
+fn a_multi_step_authentication_and_a_re_authentication() {
+    let mut w = Wire::new("");
+    w.core.auth = Some(Box::new(Challenge));
+    let mut p = Properties::default();
+    p.set_authentication_method("CHAL");
+    let ck = w.open();
+    w.v5.insert(ck);
+    w.send(ck, connect_packet("a", true, p.clone(), None));
+    let challenge = auth_packet(ReasonCode::CONTINUE_AUTHENTICATION, "CHAL", b"nonce");
+    assert_eq!(w.received(ck), std::slice::from_ref(&challenge));
+    w.send(
+        ck,
+        auth_packet(ReasonCode::CONTINUE_AUTHENTICATION, "CHAL", b"resp"),
+    );
+    let got = w.received(ck);
+    let Some(Packet::ConnAck(ack)) = got.first() else {
+        panic!("{got:?}")
+    };
+    assert_eq!(ack.code, 0);
+    assert_eq!(ack.properties.authentication_method(), Some("CHAL"));
+    assert!(w.core.client_count() == 1);
+    // Re-authentication: challenge again, then AUTH 0x00.
+    w.send(ck, auth_packet(ReasonCode::REAUTHENTICATE, "CHAL", b""));
+    assert_eq!(w.received(ck), [challenge]);
+    w.send(
+        ck,
+        auth_packet(ReasonCode::CONTINUE_AUTHENTICATION, "CHAL", b"resp"),
+    );
+    let mut ok = crate::protocol::Auth::new(ReasonCode::SUCCESS);
+    ok.properties.set_authentication_method("CHAL");
+    assert_eq!(w.received(ck), [Packet::Auth(ok)]);
+    // A wrong answer ends it.
+    w.send(ck, auth_packet(ReasonCode::REAUTHENTICATE, "CHAL", b""));
+    w.received(ck);
+    w.send(
+        ck,
+        auth_packet(ReasonCode::CONTINUE_AUTHENTICATION, "CHAL", b"no"),
+    );
+    assert_eq!(disconnects(&w.received(ck))[0].0, 0x87);
+    assert_eq!(w.closed.get(&ck), Some(&CloseReason::NotAuthorized));
+
+    // A wrong answer at CONNECT: CONNACK 0x87; another method: protocol error.
+    let ck = w.open();
+    w.v5.insert(ck);
+    w.send(ck, connect_packet("b", true, p.clone(), None));
+    w.received(ck);
+    w.send(
+        ck,
+        auth_packet(ReasonCode::CONTINUE_AUTHENTICATION, "CHAL", b"no"),
+    );
+    let got = w.received(ck);
+    assert!(
+        matches!(&got[..], [Packet::ConnAck(a)] if a.code == 0x87),
+        "{got:?}"
+    );
+    let ck = w.open();
+    w.v5.insert(ck);
+    w.send(ck, connect_packet("c", true, p, None));
+    w.received(ck);
+    w.send(
+        ck,
+        auth_packet(ReasonCode::CONTINUE_AUTHENTICATION, "OTHER", b"resp"),
+    );
+    assert_eq!(w.closed.get(&ck), Some(&CloseReason::Protocol));
+}
+
+#[test]
+fn auth_without_an_exchange_is_a_protocol_error() {
+    let mut w = Wire::new("");
+    let (ck, _) = w.connect_v5("plain", true, Properties::default());
+    w.send(ck, auth_packet(ReasonCode::REAUTHENTICATE, "X", b""));
+    assert_eq!(w.closed.get(&ck), Some(&CloseReason::Protocol));
+    assert_eq!(disconnects(&w.received(ck))[0].0, 0x82);
+}
+
+/// Random bytes after a v5 CONNECT (and as the CONNECT's own properties)
+/// never panic the core: a deterministic xorshift walk, each input on a
+/// fresh connection.
+#[test]
+fn random_v5_input_never_panics_the_core() {
+    let mut w = Wire::new("max_packet_size 2000\n");
+    w.core.auth = Some(Box::new(Challenge));
+    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+    let mut next = move || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    };
+    for i in 0..3000 {
+        let r = next();
+        let len = (r % 40) as usize;
+        let mut bytes: Vec<u8> = (0..len).map(|_| next() as u8).collect();
+        // Mostly well-framed packets of a plausible type.
+        if let Some(first) = bytes.first_mut() {
+            *first = (*first & 0xF0) | if i % 2 == 0 { 0 } else { 2 };
+        }
+        if bytes.len() > 1 {
+            bytes[1] = (bytes.len() - 2) as u8;
+        }
+        let (ck, _) = w.connect_v5_raw(connect_packet(
+            &format!("r{}", i % 7),
+            i % 3 == 0,
+            Properties::default(),
+            None,
+        ));
+        w.core.received(ck, &bytes, w.now, &NoSockets);
+        w.flush();
+        w.sent.remove(&ck);
+        w.unread.remove(&ck);
+        if i % 500 == 0 {
+            w.advance(Duration::from_secs(100));
+        }
+        // CONNECT bodies with random property blocks.
+        let mut body = vec![0, 4, b'M', b'Q', b'T', b'T', 5, 2, 0, 60];
+        let plen = (next() % 12) as u8;
+        body.push(plen);
+        body.extend((0..plen).map(|_| next() as u8));
+        body.extend_from_slice(&[0, 1, b'z']);
+        let mut pkt = vec![0x10, body.len() as u8];
+        pkt.extend_from_slice(&body);
+        let ck = w.open();
+        w.core.received(ck, &pkt, w.now, &NoSockets);
+        w.flush();
+        w.sent.remove(&ck);
+    }
+}

@@ -395,3 +395,34 @@ fn client_topic_aliases_set_use_and_refuse() {
     }
     assert!(publishes(&w.received5(sub)).is_empty());
 }
+
+#[test]
+fn a_publish_over_the_clients_maximum_packet_size_is_skipped_and_counted() {
+    let mut w = Wire::new("max_inflight_messages 1");
+    let sub = w.connect5("sub");
+    w.subscribe5(sub, "big", SubscriptionOptions::new(QoS::AtLeastOnce), None);
+    w.received5(sub);
+    w.core.conns.get_mut(sub).unwrap().cold_mut().v5.max_packet = 50;
+    let p = w.connect5("p");
+    for (id, len) in [(1, 10), (2, 100), (3, 20)] {
+        let m = publish("big", QoS::AtLeastOnce, id, false, &vec![b'x'; len]);
+        w.send5(p, Packet::Publish(m));
+    }
+    // The first goes; the 100-byte one is skipped when its turn comes.
+    let first = publishes(&w.received5(sub));
+    assert_eq!(first.len(), 1);
+    w.send5(sub, Packet::PubAck(Ack::new(first[0].packet_id)));
+    let next = publishes(&w.received5(sub));
+    assert_eq!(
+        next.iter().map(|m| m.payload.len()).collect::<Vec<_>>(),
+        [20]
+    );
+    assert_eq!(w.core.stats.msgs_dropped, 1);
+    // QoS 0 straight to the client: skipped too.
+    w.send5(
+        p,
+        Packet::Publish(publish("big", QoS::AtMostOnce, 0, false, &[0; 100])),
+    );
+    assert!(publishes(&w.received5(sub)).is_empty());
+    assert_eq!(w.core.stats.msgs_dropped, 2);
+}
