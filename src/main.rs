@@ -17,6 +17,9 @@ static HEAP: mosquitto_rs::broker::heap::CountingAlloc = mosquitto_rs::broker::h
 const EXIT_CONFIG: u8 = 3;
 
 fn main() -> ExitCode {
+    // The plugin API must be in this binary for plugins to find it (build.rs
+    // exports it); nothing in Rust calls it, so say it is used.
+    std::hint::black_box(mosquitto_rs::broker::plugin::api::exported());
     let args: Vec<String> = std::env::args().collect();
     // Until the configuration says otherwise, errors go to stderr with
     // mosquitto's timestamped format.

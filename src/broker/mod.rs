@@ -16,6 +16,7 @@ pub mod heap;
 pub mod logging;
 pub mod persist;
 mod persistence;
+pub mod plugin;
 pub mod retain;
 pub mod security;
 pub mod settings;

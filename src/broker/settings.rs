@@ -212,6 +212,7 @@ fn security_paths(sec: &crate::config::Security) -> SecurityPaths {
         password_file: sec.password_file.clone(),
         acl_file: sec.acl_file.clone(),
         psk_file: sec.psk_file.clone(),
+        plugins: sec.plugins.clone(),
     }
 }
 

@@ -49,4 +49,5 @@ mod security_acl;
 mod security_broker;
 mod security_listeners;
 mod security_passwd;
+mod security_plugins;
 mod security_tls;

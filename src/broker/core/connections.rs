@@ -121,6 +121,10 @@ impl Core {
         if self.settings.connection_messages {
             log_close(self.log_id_of(&conn), reason);
         }
+        if let Some(s) = conn.session().and_then(|sk| self.sessions.get(sk)) {
+            let rc = i32::from(reason != CloseReason::Disconnect) * 7;
+            crate::broker::plugin::client_gone(&s.client_id, ck.index() as u32, rc);
+        }
         let owned = conn
             .session()
             .filter(|sk| self.sessions.get(*sk).is_some_and(|s| s.conn() == Some(ck)));
@@ -327,8 +331,9 @@ impl Core {
                 .security
                 .get(usize::from(sess.security))
                 .is_some_and(|d| {
+                    let id = &sess.client_id;
                     d.files
-                        .authenticate(spec.allow_anonymous, username, password)
+                        .reauthenticate(spec.allow_anonymous, id, username, password)
                         .is_ok()
                 });
             if !ok {

@@ -268,7 +268,9 @@ impl Core {
         let Some(domain) = self.security.get(usize::from(sess.security)) else {
             return false;
         };
-        if domain.files.acl.is_none() || sess.bridge().is_some() {
+        if (domain.files.acl.is_none() && domain.files.plugins.is_empty())
+            || sess.bridge().is_some()
+        {
             return true;
         }
         domain.files.acl_check(

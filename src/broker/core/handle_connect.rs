@@ -166,7 +166,7 @@ impl Core {
         let (client_id, connack) = self.client_id_and_keepalive(ck, &mut c)?;
         // Who the client is: a TLS identity replaces the CONNECT username
         // and the password check; otherwise the password file decides.
-        let username = match tls_identity {
+        let mut username = match tls_identity {
             Some(source) => match peers.tls_username(ck, source) {
                 Some(u) => Some(u),
                 None => return self.refuse(ck, ConnectReturnCode::BadUsernameOrPassword),
@@ -197,12 +197,30 @@ impl Core {
             let files = self.security.get(security).map(|d| &d.files);
             let (user, pass) = (username.as_deref(), c.password.as_deref());
             let verdict = match files {
-                Some(f) => f.authenticate(allow_anonymous, user, pass),
+                Some(f) if f.plugins.is_empty() => f.authenticate(allow_anonymous, user, pass),
+                Some(f) => {
+                    let peer = peers.peer_name(ck);
+                    let facts = crate::broker::plugin::ClientFacts {
+                        id: &client_id,
+                        username: user,
+                        peer: &peer,
+                        protocol_version: c.protocol.level(),
+                        keepalive: c.keep_alive,
+                        clean: c.clean_session,
+                        conn: ck.index() as u32,
+                    };
+                    f.authenticate_client(allow_anonymous, &facts, pass)
+                }
                 None => Err(security::ConnackCode::NotAuthorized),
             };
             if let Err(code) = verdict {
                 self.send_connack_refusal(ck, code.v311());
                 return None;
+            }
+            // A plugin may have set another username (mosquitto_set_username).
+            let files = self.security.get(security).map(|d| &d.files);
+            if let Some(u) = files.and_then(|f| f.plugins.changed_username(&client_id)) {
+                username = u;
             }
         }
         Some(Admitted {

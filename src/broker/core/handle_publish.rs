@@ -8,6 +8,7 @@ use super::context::CloseReason;
 use super::ids::{ConnId, ListenerId};
 use super::{mounted, Core};
 use crate::broker::database::{Message, MsgProps, MsgSource};
+use crate::broker::plugin::PluginMessage;
 use crate::broker::security::Access;
 use crate::protocol::{Ack, Packet, Publish, QoS};
 
@@ -162,10 +163,17 @@ impl Core {
         };
         let deliver = deliver && topic.as_deref().is_some_and(|t| self.write_allowed(ck, t));
         let topic = topic.unwrap_or_default();
-        if deliver {
+        let plain = PluginMessage {
+            topic,
+            payload,
+            qos: qos.as_u8(),
+            retain,
+        };
+        if let Some(m) = deliver.then(|| self.plugin_filter(sk, plain)).flatten() {
             let source = self.publisher_source(ck);
+            let q = QoS::from_u8(m.qos).unwrap_or(qos);
             let v5 = MsgProps::from_publish(properties, self.now);
-            let msg = Message::new(topic, payload, qos, retain).with_source(source);
+            let msg = Message::new(m.topic, m.payload, q, m.retain).with_source(source);
             let msg = Rc::new(msg.with_props(v5));
             self.publish_message(msg, sk);
             self.apply_backpressure(ck);

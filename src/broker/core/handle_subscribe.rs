@@ -173,6 +173,9 @@ impl Core {
         let mut ack = UnsubAck::new(u.packet_id);
         for filter in u.filters {
             let filter = mounted(&mount, filter);
+            if !self.unsubscribe_allowed(sk, &filter) {
+                continue;
+            }
             crate::log_unsubscribe!("{} {filter}", self.conn_id(ck));
             let removed = self.subs.unsubscribe(&filter, sk.index());
             if let Some(sess) = self.sessions.get_mut(sk) {

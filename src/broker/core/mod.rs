@@ -21,6 +21,7 @@ mod handle_subscribe;
 pub(crate) mod ids;
 mod input;
 mod periodic;
+mod plugins;
 mod sys_tree;
 pub(crate) mod timers;
 mod topic_alias;
@@ -42,6 +43,7 @@ use ids::{BridgeId, ConnId, SessionId, Table};
 use timers::TimerQueue;
 
 pub(crate) use input::READS_PER_TURN;
+pub(crate) use plugins::PluginAuth;
 
 /// A client's topic or filter with its listener's mount point in front.
 /// Separators mosquitto accepts in a topic or filter (its

@@ -70,6 +70,9 @@ pub enum Access {
     Write,
     /// Subscribe with this filter (mosquitto: only the `$` rules apply).
     Subscribe,
+    /// Unsubscribe from this filter: only plugins decide (the file and the
+    /// `$` rules allow it).
+    Unsubscribe,
 }
 
 const READ: u8 = 1;
@@ -152,7 +155,7 @@ pub fn dollar_allowed(topic: &str, access: Access) -> bool {
         return true;
     }
     if topic.starts_with("$share") {
-        return access == Access::Subscribe;
+        return matches!(access, Access::Subscribe | Access::Unsubscribe);
     }
     true
 }
@@ -363,7 +366,7 @@ impl Acl {
         let bit = match access {
             Access::Read => READ,
             Access::Write => WRITE,
-            Access::Subscribe => return true,
+            Access::Subscribe | Access::Unsubscribe => return true,
         };
         let own = self.rules_for(username);
         if own.is_none() && self.patterns.is_empty() {

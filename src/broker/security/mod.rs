@@ -35,6 +35,8 @@ pub mod acl;
 
 use std::path::PathBuf;
 
+use crate::broker::plugin::{self, ClientFacts, Verdict};
+
 pub use acl::{Access, Acl};
 // The files' formats live in the shared `passwd` layer; policy stays here.
 pub(crate) use crate::passwd::{is_c_space, read_lines, trim_blanks};
@@ -137,6 +139,8 @@ pub struct SecurityPaths {
     pub password_file: Option<PathBuf>,
     pub acl_file: Option<PathBuf>,
     pub psk_file: Option<PathBuf>,
+    /// `plugin` / `auth_plugin` lines (loaded once, at start-up).
+    pub plugins: Vec<crate::config::PluginConfig>,
 }
 
 /// The loaded security files. One bundle for the whole broker, or one per
@@ -146,6 +150,9 @@ pub struct SecurityFiles {
     pub passwords: Option<PasswordFile>,
     pub acl: Option<Acl>,
     pub psk: Option<PskFile>,
+    /// The domain's plugins (set by the shell after loading them; kept
+    /// across reloads, as mosquitto keeps its plugins).
+    pub plugins: plugin::Chain,
 }
 
 impl SecurityFiles {
@@ -168,13 +175,15 @@ impl SecurityFiles {
             passwords,
             acl,
             psk,
+            plugins: plugin::Chain::default(),
         })
     }
 
     /// SIGHUP: loads all files again and replaces `self` only if every one
     /// of them loaded. On error `self` is untouched and keeps working.
     pub fn reload(&mut self, paths: &SecurityPaths) -> Result<(), SecurityError> {
-        let fresh = SecurityFiles::load(paths)?;
+        let mut fresh = SecurityFiles::load(paths)?;
+        fresh.plugins = self.plugins;
         *self = fresh;
         Ok(())
     }
@@ -216,7 +225,107 @@ impl SecurityFiles {
         topic: &str,
         access: Access,
     ) -> bool {
-        acl::acl_allows(self.acl.as_ref(), client_id, username, topic, access)
+        if self.plugins.is_empty() {
+            return acl::acl_allows(self.acl.as_ref(), client_id, username, topic, access);
+        }
+        self.acl_with_plugins(client_id, username, topic, access)
+    }
+
+    /// mosquitto 2.0's `mosquitto_acl_check` with plugins: the `$` rules,
+    /// then each plugin in order, then the ACL file (registered after the
+    /// plugins in mosquitto); the first answer that is not "defer" counts,
+    /// and when everybody deferred the access is denied.
+    fn acl_with_plugins(
+        &self,
+        client_id: &str,
+        username: Option<&str>,
+        topic: &str,
+        access: Access,
+    ) -> bool {
+        if !acl::dollar_allowed(topic, access) {
+            return false;
+        }
+        let bit = match access {
+            Access::Read => plugin::ffi::MOSQ_ACL_READ,
+            Access::Write => plugin::ffi::MOSQ_ACL_WRITE,
+            Access::Subscribe => plugin::ffi::MOSQ_ACL_SUBSCRIBE,
+            Access::Unsubscribe => plugin::ffi::MOSQ_ACL_UNSUBSCRIBE,
+        };
+        match self.plugins.acl_check(client_id, username, topic, bit) {
+            Verdict::Allow => true,
+            Verdict::Deny => false,
+            Verdict::Defer { asked } => match &self.acl {
+                // mosquitto's file check allows every subscription.
+                Some(a) => {
+                    access == Access::Subscribe || a.check(client_id, username, topic, access)
+                }
+                None => !asked,
+            },
+        }
+    }
+
+    /// The CONNECT decision with plugins, as mosquitto 2.0's
+    /// `mosquitto_unpwd_check`: the plugins' basic-auth callbacks in order
+    /// (version 2–4 plugins after), then the password file; without any
+    /// verdict, only an anonymous client on a listener that allows
+    /// anonymous access is let in. Without plugins: [`authenticate`].
+    pub fn authenticate_client(
+        &self,
+        allow_anonymous: bool,
+        facts: &ClientFacts,
+        password: Option<&[u8]>,
+    ) -> Result<(), ConnackCode> {
+        let username = facts.username;
+        if self.plugins.is_empty() {
+            return authenticate(allow_anonymous, self.passwords.as_ref(), username, password);
+        }
+        let plugins = self.plugins.basic_auth(facts, password);
+        let verdict = self.files_after_plugins(plugins, allow_anonymous, username, password);
+        if verdict.is_err() {
+            plugin::forget_client(facts.id, facts.conn);
+        }
+        verdict
+    }
+
+    /// SIGHUP's re-check of a connected client: [`authenticate`], or with
+    /// plugins the same chain as at CONNECT (mosquitto re-runs
+    /// `mosquitto_unpwd_check`, plugins included).
+    pub fn reauthenticate(
+        &self,
+        allow_anonymous: bool,
+        client_id: &str,
+        username: Option<&str>,
+        password: Option<&[u8]>,
+    ) -> Result<(), ConnackCode> {
+        if self.plugins.is_empty() {
+            return authenticate(allow_anonymous, self.passwords.as_ref(), username, password);
+        }
+        let plugins = self.plugins.recheck_auth(client_id, username, password);
+        self.files_after_plugins(plugins, allow_anonymous, username, password)
+    }
+
+    fn files_after_plugins(
+        &self,
+        plugins: Verdict,
+        allow_anonymous: bool,
+        username: Option<&str>,
+        password: Option<&[u8]>,
+    ) -> Result<(), ConnackCode> {
+        let asked = match plugins {
+            Verdict::Allow => return Ok(()),
+            Verdict::Deny => return Err(ConnackCode::NotAuthorized),
+            Verdict::Defer { asked } => asked,
+        };
+        match (&self.passwords, username) {
+            (Some(file), Some(user)) if !file.check(user, password).is_ok() => {
+                Err(ConnackCode::NotAuthorized)
+            }
+            (Some(_), Some(_)) => Ok(()),
+            // Nobody was asked: anonymous access decides for everybody.
+            (None, _) if !asked => authenticate(allow_anonymous, None, username, password),
+            (_, None) if allow_anonymous => Ok(()),
+            _ => Err(ConnackCode::NotAuthorized),
+        }
     }
 
     /// Our extension (see [`Acl::subscribe_allowed`]); true without an ACL
@@ -316,6 +425,7 @@ mod tests {
             password_file: None,
             acl_file: Some(acl.clone()),
             psk_file: Some(psk.clone()),
+            plugins: Vec::new(),
         };
         let mut files = SecurityFiles::load(&paths).unwrap();
         assert!(files.acl_check("c", Some("alice"), "a/b", Access::Write));

@@ -11,6 +11,7 @@ use super::streams::Socket;
 use super::{Broker, LISTENER_BASE, PROBE_BASE, SIGNAL_TOKEN, WAKER_TOKEN};
 use crate::broker::core::context::CloseReason;
 use crate::broker::core::ids::{BridgeId, ConnId};
+use crate::broker::plugin;
 use crate::broker::settings::Settings;
 use crate::broker::stream::Stream;
 
@@ -67,8 +68,18 @@ impl Broker {
             self.core.run_timers(Instant::now());
             self.core.publish_log_lines();
             self.core.autosave_by_changes();
+            if plugin::wants_tick() {
+                plugin::tick(std::time::SystemTime::now());
+            }
+            self.core.apply_plugin_actions();
             self.run_tasks();
             self.flush_dirty();
+            // Closing connections runs the plugins' disconnect callbacks,
+            // which may publish: carry that out now, not on the next event.
+            if plugin::has_actions() {
+                self.core.apply_plugin_actions();
+                self.flush_dirty();
+            }
         }
         self.shutdown();
         Ok(())
@@ -132,6 +143,7 @@ impl Broker {
                 }
             }
         }
+        plugin::reload();
         self.core.recheck_clients();
     }
 
@@ -283,5 +295,6 @@ impl Broker {
         self.core.publish_delayed_wills();
         self.flush_dirty();
         self.core.save_persistence();
+        plugin::cleanup_all();
     }
 }

@@ -19,7 +19,7 @@ use mio::{Poll, Token};
 
 use super::core::{Core, SecurityDomain};
 use super::settings::Settings;
-use super::{security, websocket};
+use super::{plugin, security, websocket};
 use crate::broker::core::ids::ConnId;
 use crate::sys::signals::SignalPipe;
 #[cfg(feature = "tls")]
@@ -110,15 +110,34 @@ impl Broker {
             signals,
             running: true,
             reloader: None,
-            core: Core::new(settings, domains, Instant::now()),
+            core: Self::new_core(settings, domains),
         })
+    }
+
+    /// The core, with the plugins as its enhanced-authentication backend
+    /// when the global settings load any. (With per_listener_settings the
+    /// hook cannot tell the listener: no backend, methods refused.)
+    fn new_core(settings: Settings, domains: Vec<SecurityDomain>) -> Core {
+        let global = match domains.as_slice() {
+            [only] if !only.files.plugins.is_empty() => Some(only.files.plugins),
+            _ => None,
+        };
+        let mut core = Core::new(settings, domains, Instant::now());
+        if let Some(chain) = global {
+            core.auth = Some(Box::new(crate::broker::core::PluginAuth(chain)));
+        }
+        core
     }
 
     /// Each security domain's files (password, ACL, PSK), warnings logged.
     fn load_security(settings: &Settings) -> io::Result<Vec<SecurityDomain>> {
         let mut domains = Vec::new();
         for paths in &settings.security {
-            let files = security::SecurityFiles::load(paths).map_err(io::Error::other)?;
+            let mut files = security::SecurityFiles::load(paths).map_err(io::Error::other)?;
+            if !paths.plugins.is_empty() {
+                let domain = plugin::load_domain(&paths.plugins).map_err(io::Error::other)?;
+                files.plugins = plugin::Chain::new(domain);
+            }
             for w in files.warnings() {
                 crate::error!("Error: {w}");
             }
@@ -145,10 +164,19 @@ impl Broker {
                 continue;
             };
             let psk = domains.get(spec.security).map(|d| d.psk.clone());
+            let plugins = domains.get(spec.security).map(|d| d.files.plugins);
             let lookup: Option<tls::PskLookup> = match (&opts.psk_hint, psk) {
-                (Some(_), Some(keys)) => Some(std::sync::Arc::new(move |id: &str| {
-                    keys.read().ok()?.as_ref()?.key(id)
-                })),
+                (Some(hint), Some(keys)) => {
+                    let (hint, plugins) = (hint.clone(), plugins.unwrap_or_default());
+                    Some(std::sync::Arc::new(move |id: &str| {
+                        // The psk_file decides when there is one; the
+                        // plugins otherwise, as in mosquitto.
+                        match keys.read().ok()?.as_ref() {
+                            Some(file) => file.key(id),
+                            None => plugins.psk_key(&hint, id),
+                        }
+                    }))
+                }
                 _ => None,
             };
             let cfg = tls::TlsServerConfig::build(opts, lookup).map_err(io::Error::other)?;

@@ -1,0 +1,172 @@
+//! Where the core meets mosquitto's C plugins (`broker::plugin`): a
+//! client's PUBLISH goes through `$CONTROL` handling and the message
+//! callbacks, and what plugins queued (publish, kick) is carried out.
+
+use std::rc::Rc;
+
+use super::auth::{AuthStep, ExtendedAuth};
+use super::context::CloseReason;
+use super::ids::{ConnId, SessionId};
+use super::Core;
+use crate::broker::database::Message;
+use crate::broker::plugin::{self, Action, ClientFacts, ExtAuth, PluginMessage};
+use crate::broker::security::Access;
+use crate::protocol::QoS;
+
+/// Rounds of plugin actions per call: a plugin answering its own
+/// messages cannot keep the loop here for ever.
+const MAX_ROUNDS: usize = 8;
+
+impl Core {
+    /// A client's PUBLISH after the ACL allowed it: `$CONTROL/…` goes to the
+    /// plugin that registered the topic and to nobody else (as mosquitto),
+    /// then the message callbacks may change it. None: nothing to deliver.
+    pub(super) fn plugin_filter(
+        &mut self,
+        sk: Option<SessionId>,
+        msg: PluginMessage,
+    ) -> Option<PluginMessage> {
+        let sess = sk.and_then(|sk| self.sessions.get(sk));
+        if sess.is_some_and(|s| s.bridge().is_some()) {
+            return Some(msg);
+        }
+        let chain = sess
+            .and_then(|s| self.security.get(usize::from(s.security)))
+            .map(|d| d.files.plugins)
+            .unwrap_or_default();
+        let control = msg.topic.starts_with("$CONTROL/");
+        // The common case: no plugin, no control topic; nothing to do.
+        if chain.is_empty() && !control {
+            return Some(msg);
+        }
+        let id = sess.map(|s| Rc::clone(&s.client_id));
+        let id = id.as_deref().unwrap_or("");
+        if control {
+            chain.control(id, &msg.topic, &msg.payload, msg.qos, msg.retain);
+            self.apply_plugin_actions();
+            return None;
+        }
+        let out = chain.on_message(id, msg);
+        self.apply_plugin_actions();
+        out
+    }
+
+    /// mosquitto's ACL check on UNSUBSCRIBE, which only plugins can refuse
+    /// (a refused filter stays subscribed).
+    pub(super) fn unsubscribe_allowed(&self, sk: SessionId, filter: &str) -> bool {
+        let Some(sess) = self.sessions.get(sk) else {
+            return false;
+        };
+        let Some(d) = self.security.get(usize::from(sess.security)) else {
+            return false;
+        };
+        if d.files.plugins.is_empty() || sess.bridge().is_some() {
+            return true;
+        }
+        let user = sess.username.as_deref();
+        d.files
+            .acl_check(&sess.client_id, user, filter, Access::Unsubscribe)
+    }
+
+    /// Carries out what plugins asked for since the last call.
+    pub fn apply_plugin_actions(&mut self) {
+        for _ in 0..MAX_ROUNDS {
+            if !plugin::has_actions() {
+                return;
+            }
+            for action in plugin::take_actions() {
+                self.apply_plugin_action(action);
+            }
+        }
+    }
+
+    fn apply_plugin_action(&mut self, action: Action) {
+        match action {
+            Action::Publish {
+                client_id,
+                topic,
+                payload,
+                qos,
+                retain,
+            } => {
+                let qos = QoS::from_u8(qos).unwrap_or(QoS::AtMostOnce);
+                let msg = Rc::new(Message::new(topic, payload, qos, retain));
+                match client_id {
+                    None => self.publish_message(msg, None),
+                    Some(id) => {
+                        if let Some(sk) = self.by_id.get(id.as_str()).copied() {
+                            self.deliver(sk, &msg, qos, false, 0);
+                        }
+                    }
+                }
+            }
+            Action::KickClientId {
+                client_id,
+                with_will,
+            } => {
+                let sk = self.by_id.get(client_id.as_str()).copied();
+                let ck = sk.and_then(|sk| self.sessions.get(sk)?.conn());
+                if let Some(ck) = ck {
+                    self.kick(ck, with_will);
+                }
+            }
+            Action::KickUsername {
+                username,
+                with_will,
+            } => self.kick_where(with_will, |u| u == Some(username.as_str())),
+            Action::KickAll { with_will } => self.kick_where(with_will, |_| true),
+        }
+    }
+
+    /// Kicks every client connection whose session's username passes `f`.
+    fn kick_where(&mut self, with_will: bool, f: impl Fn(Option<&str>) -> bool) {
+        let targets: Vec<ConnId> = self
+            .sessions
+            .iter()
+            .filter(|(_, s)| s.bridge().is_none() && f(s.username.as_deref()))
+            .filter_map(|(_, s)| s.conn())
+            .collect();
+        for ck in targets {
+            self.kick(ck, with_will);
+        }
+    }
+
+    /// Closes a client's connection; its will is published only when
+    /// `with_will`.
+    fn kick(&mut self, ck: ConnId, with_will: bool) {
+        if !with_will {
+            if let Some(c) = self.conns.get_mut(ck) {
+                c.take_will();
+            }
+        }
+        self.schedule_close(ck, CloseReason::ConnectionLost);
+    }
+}
+
+/// The core's enhanced-authentication backend when plugins are loaded:
+/// the plugins' extended-auth start events (mosquitto's
+/// `mosquitto_security_auth_start`).
+pub(crate) struct PluginAuth(pub plugin::Chain);
+
+impl ExtendedAuth for PluginAuth {
+    fn start(&mut self, client_id: &str, method: &str, data: Option<&[u8]>) -> AuthStep {
+        let facts = ClientFacts {
+            id: client_id,
+            username: None,
+            peer: "",
+            protocol_version: 5,
+            keepalive: 0,
+            clean: true,
+            conn: u32::MAX,
+        };
+        match self
+            .0
+            .extended_auth(Some(false), &facts, method, data.unwrap_or_default())
+        {
+            ExtAuth::Success(d) => AuthStep::Success(Some(d)),
+            ExtAuth::Continue(d) => AuthStep::Continue(d),
+            ExtAuth::Denied => AuthStep::Denied,
+            ExtAuth::NotSupported => AuthStep::NotSupported,
+        }
+    }
+}

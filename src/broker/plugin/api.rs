@@ -1,0 +1,568 @@
+//! The broker API that mosquitto 2.0 exports to plugins (its
+//! `src/linker.syms`), under the same names and C signatures. The
+//! `mosquitto` binary exports exactly these symbols (`build.rs`, with
+//! `exports.list`); `mosquitto_log_printf` is variadic, so it lives in
+//! `log_shim.c` and calls [`mosquitto_rs_plugin_log`].
+//!
+//! Every pointer from a plugin is checked for null; strings are read up to
+//! their NUL; refusals are logged and answered with mosquitto's codes.
+
+// These are C entry points: the pointers come from C callers, which an
+// `unsafe fn` marker would not reach; each one is checked here instead.
+#![allow(clippy::not_unsafe_ptr_arg_deref)]
+
+use std::ffi::{c_char, c_int, c_void, CStr, CString};
+
+use super::ffi::{self, GenericCallback};
+use super::registry::{self, Action, Callback, ClientView, PluginId};
+use crate::protocol::topic;
+
+/// A copy of `bytes` in memory from `malloc` (null for no bytes), for
+/// plugins that may keep or free it.
+pub(super) fn malloc_copy(bytes: &[u8]) -> *mut c_void {
+    if bytes.is_empty() {
+        return std::ptr::null_mut();
+    }
+    // SAFETY: malloc of a non-zero size; checked for null.
+    let p = unsafe { libc::malloc(bytes.len()) };
+    if !p.is_null() {
+        // SAFETY: p holds bytes.len() bytes, distinct from `bytes`.
+        unsafe { std::ptr::copy_nonoverlapping(bytes.as_ptr(), p.cast::<u8>(), bytes.len()) };
+    }
+    p
+}
+
+/// A plugin's C string as text; None (logged) for null or invalid UTF-8.
+fn text<'a>(p: *const c_char, what: &str) -> Option<&'a str> {
+    if p.is_null() {
+        crate::error!("Error: a plugin passed a null {what}; refused.");
+        return None;
+    }
+    // SAFETY: non-null; plugins pass NUL-terminated strings.
+    match unsafe { CStr::from_ptr(p) }.to_str() {
+        Ok(s) => Some(s),
+        Err(_) => {
+            crate::error!("Error: a plugin passed a {what} that is not UTF-8; refused.");
+            None
+        }
+    }
+}
+
+fn client<'a>(p: *const c_void) -> Option<&'a ClientView> {
+    if p.is_null() {
+        crate::error!("Error: a plugin passed a null client; refused.");
+        return None;
+    }
+    // SAFETY: only pointers we handed out in events point to a client view,
+    // and a view lives at least as long as the event.
+    Some(unsafe { &*p.cast::<ClientView>() })
+}
+
+/// Called by the C shim with the formatted line.
+#[no_mangle]
+pub extern "C" fn mosquitto_rs_plugin_log(level: c_int, line: *const c_char) {
+    if line.is_null() {
+        return;
+    }
+    // SAFETY: the shim passes its NUL-terminated buffer.
+    let s = unsafe { CStr::from_ptr(line) }.to_string_lossy();
+    match level {
+        ffi::MOSQ_LOG_ERR => crate::error!("{s}"),
+        ffi::MOSQ_LOG_WARNING => crate::warning!("{s}"),
+        ffi::MOSQ_LOG_NOTICE => crate::notice!("{s}"),
+        ffi::MOSQ_LOG_DEBUG => crate::debug!("{s}"),
+        _ => crate::information!("{s}"),
+    }
+}
+
+// ---- callbacks ----
+
+fn plugin_id<'a>(id: *mut PluginId) -> Option<&'a PluginId> {
+    if id.is_null() {
+        crate::error!("Error: a plugin passed a null plugin id; refused.");
+        return None;
+    }
+    // SAFETY: ids are handed out boxed and never freed while running.
+    Some(unsafe { &*id })
+}
+
+fn control_topic(event: c_int, data: *const c_void) -> Option<String> {
+    if event != ffi::MOSQ_EVT_CONTROL {
+        return None;
+    }
+    text(data.cast(), "control topic").map(str::to_string)
+}
+
+#[no_mangle]
+pub extern "C" fn mosquitto_callback_register(
+    identifier: *mut PluginId,
+    event: c_int,
+    cb_func: Option<GenericCallback>,
+    event_data: *const c_void,
+    userdata: *mut c_void,
+) -> c_int {
+    let (Some(id), Some(func)) = (plugin_id(identifier), cb_func) else {
+        return ffi::MOSQ_ERR_INVAL;
+    };
+    let cb = Callback { func, userdata };
+    registry::register(id, event, cb, control_topic(event, event_data))
+}
+
+#[no_mangle]
+pub extern "C" fn mosquitto_callback_unregister(
+    identifier: *mut PluginId,
+    event: c_int,
+    cb_func: Option<GenericCallback>,
+    event_data: *const c_void,
+) -> c_int {
+    let (Some(id), Some(func)) = (plugin_id(identifier), cb_func) else {
+        return ffi::MOSQ_ERR_INVAL;
+    };
+    registry::unregister(id, event, func, control_topic(event, event_data))
+}
+
+// ---- memory: the C allocator, so plugins and we may free each other's ----
+
+#[no_mangle]
+pub extern "C" fn mosquitto_calloc(nmemb: usize, size: usize) -> *mut c_void {
+    // SAFETY: calloc checks the product for overflow itself.
+    unsafe { libc::calloc(nmemb, size) }
+}
+
+#[no_mangle]
+pub extern "C" fn mosquitto_malloc(size: usize) -> *mut c_void {
+    // SAFETY: plain malloc.
+    unsafe { libc::malloc(size) }
+}
+
+#[no_mangle]
+pub extern "C" fn mosquitto_realloc(ptr: *mut c_void, size: usize) -> *mut c_void {
+    // SAFETY: the plugin's pointer from malloc/calloc/realloc (or null).
+    unsafe { libc::realloc(ptr, size) }
+}
+
+#[no_mangle]
+pub extern "C" fn mosquitto_free(mem: *mut c_void) {
+    // SAFETY: the plugin's pointer from one of the functions above.
+    unsafe { libc::free(mem) }
+}
+
+#[no_mangle]
+pub extern "C" fn mosquitto_strdup(s: *const c_char) -> *mut c_char {
+    if s.is_null() {
+        return std::ptr::null_mut();
+    }
+    // SAFETY: non-null, NUL-terminated.
+    unsafe { libc::strdup(s) }
+}
+
+// ---- client queries ----
+
+#[no_mangle]
+pub extern "C" fn mosquitto_client_address(c: *const c_void) -> *const c_char {
+    client(c).map_or(std::ptr::null(), |v| v.address.as_ptr())
+}
+
+#[no_mangle]
+pub extern "C" fn mosquitto_client_clean_session(c: *const c_void) -> bool {
+    client(c).is_some_and(|v| v.clean)
+}
+
+#[no_mangle]
+pub extern "C" fn mosquitto_client_id(c: *const c_void) -> *const c_char {
+    client(c).map_or(std::ptr::null(), |v| v.id.as_ptr())
+}
+
+#[no_mangle]
+pub extern "C" fn mosquitto_client_keepalive(c: *const c_void) -> c_int {
+    client(c).map_or(-1, |v| v.keepalive)
+}
+
+/// The TLS certificate is not reachable from here (the shell owns the TLS
+/// streams): always null, as mosquitto returns for a non-TLS client.
+#[no_mangle]
+pub extern "C" fn mosquitto_client_certificate(_c: *const c_void) -> *mut c_void {
+    std::ptr::null_mut()
+}
+
+/// `mp_mqtt` (0); websocket clients are reported as plain MQTT too.
+#[no_mangle]
+pub extern "C" fn mosquitto_client_protocol(c: *const c_void) -> c_int {
+    client(c).map_or(0, |_| 0)
+}
+
+#[no_mangle]
+pub extern "C" fn mosquitto_client_protocol_version(c: *const c_void) -> c_int {
+    client(c).map_or(0, |v| v.protocol_version)
+}
+
+/// Not tracked for plugins: 0.
+#[no_mangle]
+pub extern "C" fn mosquitto_client_sub_count(_c: *const c_void) -> c_int {
+    0
+}
+
+#[no_mangle]
+pub extern "C" fn mosquitto_client_username(c: *const c_void) -> *const c_char {
+    client(c)
+        .and_then(|v| v.username.as_ref())
+        .map_or(std::ptr::null(), |u| u.as_ptr())
+}
+
+/// Changes the client's username (taken up by the broker after the basic
+/// auth callback that called this). Null removes it.
+#[no_mangle]
+pub extern "C" fn mosquitto_set_username(c: *mut c_void, username: *const c_char) -> c_int {
+    if c.is_null() {
+        crate::error!("Error: a plugin passed a null client; refused.");
+        return ffi::MOSQ_ERR_INVAL;
+    }
+    let new = if username.is_null() {
+        None
+    } else {
+        match text(username, "username") {
+            Some(u) if crate::protocol::valid_mqtt_string(u) => Some(u),
+            _ => return ffi::MOSQ_ERR_MALFORMED_UTF8,
+        }
+    };
+    // SAFETY: as in `client`; the view is ours and mutable.
+    let v = unsafe { &mut *c.cast::<ClientView>() };
+    v.username = new.and_then(|u| CString::new(u).ok());
+    v.username_changed = true;
+    ffi::MOSQ_ERR_SUCCESS
+}
+
+// ---- kicking and publishing: queued for the core ----
+
+#[no_mangle]
+pub extern "C" fn mosquitto_kick_client_by_clientid(
+    clientid: *const c_char,
+    with_will: bool,
+) -> c_int {
+    if clientid.is_null() {
+        registry::push_action(Action::KickAll { with_will });
+        return ffi::MOSQ_ERR_SUCCESS;
+    }
+    let Some(id) = text(clientid, "client id") else {
+        return ffi::MOSQ_ERR_INVAL;
+    };
+    registry::push_action(Action::KickClientId {
+        client_id: id.to_string(),
+        with_will,
+    });
+    ffi::MOSQ_ERR_SUCCESS
+}
+
+#[no_mangle]
+pub extern "C" fn mosquitto_kick_client_by_username(
+    username: *const c_char,
+    with_will: bool,
+) -> c_int {
+    if username.is_null() {
+        registry::push_action(Action::KickAll { with_will });
+        return ffi::MOSQ_ERR_SUCCESS;
+    }
+    let Some(u) = text(username, "username") else {
+        return ffi::MOSQ_ERR_INVAL;
+    };
+    registry::push_action(Action::KickUsername {
+        username: u.to_string(),
+        with_will,
+    });
+    ffi::MOSQ_ERR_SUCCESS
+}
+
+/// Checks and queues a plugin's message; copies the payload.
+fn queue_publish(
+    clientid: *const c_char,
+    topic_p: *const c_char,
+    payloadlen: c_int,
+    payload: *const c_void,
+    qos: c_int,
+    retain: bool,
+) -> c_int {
+    let Ok(len) = usize::try_from(payloadlen) else {
+        crate::error!("Error: a plugin published with a negative payload length; refused.");
+        return ffi::MOSQ_ERR_INVAL;
+    };
+    if (len > 0 && payload.is_null()) || !(0..=2).contains(&qos) {
+        crate::error!("Error: a plugin published a null payload or a bad QoS; refused.");
+        return ffi::MOSQ_ERR_INVAL;
+    }
+    let Some(t) = text(topic_p, "topic") else {
+        return ffi::MOSQ_ERR_INVAL;
+    };
+    if !topic::valid_topic_name(t) {
+        crate::error!("Error: a plugin published to an invalid topic '{t}'; refused.");
+        return ffi::MOSQ_ERR_INVAL;
+    }
+    let client_id = if clientid.is_null() {
+        None
+    } else {
+        match text(clientid, "client id") {
+            Some(c) => Some(c.to_string()),
+            None => return ffi::MOSQ_ERR_INVAL,
+        }
+    };
+    let bytes = if len == 0 {
+        Vec::new()
+    } else {
+        // SAFETY: non-null and, by the API's contract, payloadlen bytes.
+        unsafe { std::slice::from_raw_parts(payload.cast::<u8>(), len) }.to_vec()
+    };
+    registry::push_action(Action::Publish {
+        client_id,
+        topic: t.to_string(),
+        payload: bytes,
+        qos: qos as u8,
+        retain,
+    });
+    ffi::MOSQ_ERR_SUCCESS
+}
+
+/// Takes ownership of `payload` (freed here, after copying), as mosquitto.
+/// Properties are not carried (freed).
+#[no_mangle]
+pub extern "C" fn mosquitto_broker_publish(
+    clientid: *const c_char,
+    topic: *const c_char,
+    payloadlen: c_int,
+    payload: *mut c_void,
+    qos: c_int,
+    retain: bool,
+    properties: *mut Property,
+) -> c_int {
+    let rc = queue_publish(clientid, topic, payloadlen, payload, qos, retain);
+    if rc == ffi::MOSQ_ERR_SUCCESS {
+        // SAFETY: the plugin handed the payload over; malloc'd memory.
+        unsafe { libc::free(payload) };
+        let mut props = properties;
+        mosquitto_property_free_all(&mut props);
+    }
+    rc
+}
+
+#[no_mangle]
+pub extern "C" fn mosquitto_broker_publish_copy(
+    clientid: *const c_char,
+    topic: *const c_char,
+    payloadlen: c_int,
+    payload: *const c_void,
+    qos: c_int,
+    retain: bool,
+    properties: *mut Property,
+) -> c_int {
+    let rc = queue_publish(clientid, topic, payloadlen, payload, qos, retain);
+    if rc == ffi::MOSQ_ERR_SUCCESS {
+        let mut props = properties;
+        mosquitto_property_free_all(&mut props);
+    }
+    rc
+}
+
+// ---- topics and UTF-8 ----
+
+fn topic_arg<'a>(p: *const c_char) -> Option<&'a str> {
+    if p.is_null() {
+        return None;
+    }
+    // SAFETY: non-null and NUL-terminated.
+    let s = unsafe { CStr::from_ptr(p) }.to_str().ok()?;
+    (s.len() <= 65535).then_some(s)
+}
+
+#[no_mangle]
+pub extern "C" fn mosquitto_pub_topic_check(t: *const c_char) -> c_int {
+    match topic_arg(t) {
+        Some(s) if !s.bytes().any(|b| b == b'+' || b == b'#') => ffi::MOSQ_ERR_SUCCESS,
+        _ => ffi::MOSQ_ERR_INVAL,
+    }
+}
+
+#[no_mangle]
+pub extern "C" fn mosquitto_sub_topic_check(t: *const c_char) -> c_int {
+    match topic_arg(t) {
+        Some(s) if s.is_empty() || topic::valid_topic_filter(s) => ffi::MOSQ_ERR_SUCCESS,
+        _ => ffi::MOSQ_ERR_INVAL,
+    }
+}
+
+#[no_mangle]
+pub extern "C" fn mosquitto_topic_matches_sub(
+    sub: *const c_char,
+    t: *const c_char,
+    result: *mut bool,
+) -> c_int {
+    if result.is_null() {
+        return ffi::MOSQ_ERR_INVAL;
+    }
+    // SAFETY: non-null pointer to the caller's bool.
+    unsafe { *result = false };
+    let (Some(f), Some(name)) = (topic_arg(sub), topic_arg(t)) else {
+        return ffi::MOSQ_ERR_INVAL;
+    };
+    if !topic::valid_topic_filter(f) || !topic::valid_topic_name(name) {
+        return ffi::MOSQ_ERR_INVAL;
+    }
+    // SAFETY: as above.
+    unsafe { *result = topic::matches(f, name) };
+    ffi::MOSQ_ERR_SUCCESS
+}
+
+#[no_mangle]
+pub extern "C" fn mosquitto_validate_utf8(s: *const c_char, len: c_int) -> c_int {
+    let Ok(n) = usize::try_from(len) else {
+        return ffi::MOSQ_ERR_INVAL;
+    };
+    if s.is_null() || n > 65536 {
+        return ffi::MOSQ_ERR_INVAL;
+    }
+    // SAFETY: non-null and, by contract, len bytes.
+    let bytes = unsafe { std::slice::from_raw_parts(s.cast::<u8>(), n) };
+    match std::str::from_utf8(bytes) {
+        Ok(t) if !t.contains('\0') && crate::protocol::valid_mqtt_string(t) => {
+            ffi::MOSQ_ERR_SUCCESS
+        }
+        _ => ffi::MOSQ_ERR_MALFORMED_UTF8,
+    }
+}
+
+// ---- properties: built and freed, not carried on messages ----
+
+/// What `mosquitto_property *` points to here: a list node. Messages in
+/// this broker do not carry plugin properties yet, so lists are only
+/// built and freed.
+pub struct Property {
+    next: *mut Property,
+}
+
+fn add_property(list: *mut *mut Property) -> c_int {
+    if list.is_null() {
+        return ffi::MOSQ_ERR_INVAL;
+    }
+    let node = Box::into_raw(Box::new(Property {
+        // SAFETY: non-null pointer to the caller's list head.
+        next: unsafe { *list },
+    }));
+    // SAFETY: as above.
+    unsafe { *list = node };
+    ffi::MOSQ_ERR_SUCCESS
+}
+
+#[no_mangle]
+pub extern "C" fn mosquitto_property_free_all(list: *mut *mut Property) {
+    if list.is_null() {
+        return;
+    }
+    // SAFETY: the head of a list of nodes made by `add_property`.
+    let mut p = unsafe { *list };
+    while !p.is_null() {
+        // SAFETY: each node was made by Box::into_raw.
+        let node = unsafe { Box::from_raw(p) };
+        p = node.next;
+    }
+    // SAFETY: as above.
+    unsafe { *list = std::ptr::null_mut() };
+}
+
+#[no_mangle]
+pub extern "C" fn mosquitto_property_add_byte(l: *mut *mut Property, _id: c_int, _v: u8) -> c_int {
+    add_property(l)
+}
+
+#[no_mangle]
+pub extern "C" fn mosquitto_property_add_int16(
+    l: *mut *mut Property,
+    _id: c_int,
+    _v: u16,
+) -> c_int {
+    add_property(l)
+}
+
+#[no_mangle]
+pub extern "C" fn mosquitto_property_add_int32(
+    l: *mut *mut Property,
+    _id: c_int,
+    _v: u32,
+) -> c_int {
+    add_property(l)
+}
+
+#[no_mangle]
+pub extern "C" fn mosquitto_property_add_varint(
+    l: *mut *mut Property,
+    _id: c_int,
+    _v: u32,
+) -> c_int {
+    add_property(l)
+}
+
+#[no_mangle]
+pub extern "C" fn mosquitto_property_add_binary(
+    l: *mut *mut Property,
+    _id: c_int,
+    _v: *const c_void,
+    _len: u16,
+) -> c_int {
+    add_property(l)
+}
+
+#[no_mangle]
+pub extern "C" fn mosquitto_property_add_string(
+    l: *mut *mut Property,
+    _id: c_int,
+    _v: *const c_char,
+) -> c_int {
+    add_property(l)
+}
+
+#[no_mangle]
+pub extern "C" fn mosquitto_property_add_string_pair(
+    l: *mut *mut Property,
+    _id: c_int,
+    _n: *const c_char,
+    _v: *const c_char,
+) -> c_int {
+    add_property(l)
+}
+
+/// Function pointers to every exported function, so the linker keeps them
+/// in the `mosquitto` binary (it links only what is referenced).
+pub fn exported() -> Vec<usize> {
+    vec![
+        mosquitto_broker_publish as *const () as usize,
+        mosquitto_broker_publish_copy as *const () as usize,
+        mosquitto_callback_register as *const () as usize,
+        mosquitto_callback_unregister as *const () as usize,
+        mosquitto_calloc as *const () as usize,
+        mosquitto_client_address as *const () as usize,
+        mosquitto_client_certificate as *const () as usize,
+        mosquitto_client_clean_session as *const () as usize,
+        mosquitto_client_id as *const () as usize,
+        mosquitto_client_keepalive as *const () as usize,
+        mosquitto_client_protocol as *const () as usize,
+        mosquitto_client_protocol_version as *const () as usize,
+        mosquitto_client_sub_count as *const () as usize,
+        mosquitto_client_username as *const () as usize,
+        mosquitto_free as *const () as usize,
+        mosquitto_kick_client_by_clientid as *const () as usize,
+        mosquitto_kick_client_by_username as *const () as usize,
+        mosquitto_malloc as *const () as usize,
+        mosquitto_property_add_binary as *const () as usize,
+        mosquitto_property_add_byte as *const () as usize,
+        mosquitto_property_add_int16 as *const () as usize,
+        mosquitto_property_add_int32 as *const () as usize,
+        mosquitto_property_add_string as *const () as usize,
+        mosquitto_property_add_string_pair as *const () as usize,
+        mosquitto_property_add_varint as *const () as usize,
+        mosquitto_property_free_all as *const () as usize,
+        mosquitto_pub_topic_check as *const () as usize,
+        mosquitto_realloc as *const () as usize,
+        mosquitto_set_username as *const () as usize,
+        mosquitto_strdup as *const () as usize,
+        mosquitto_sub_topic_check as *const () as usize,
+        mosquitto_topic_matches_sub as *const () as usize,
+        mosquitto_validate_utf8 as *const () as usize,
+        mosquitto_rs_plugin_log as *const () as usize,
+    ]
+}

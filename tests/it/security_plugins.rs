@@ -1,0 +1,674 @@
+//! mosquitto's C plugins in the broker: test plugins written in C
+//! (`fixtures/plugins/`, built with `cc` against Debian's `mosquitto-dev`
+//! headers at test time), load failures, the ABI struct layout against the
+//! same headers, the binary's dynamic symbol table, and Debian's own
+//! dynamic-security plugin driven by Debian's `mosquitto_ctrl`.
+//!
+//! `MQTT_TEST_BROKER=/usr/sbin/mosquitto` runs the behaviour tests against
+//! Debian's mosquitto with the same plugins.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crate::harness::*;
+
+const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/it/fixtures/plugins");
+
+/// Compiles `fixtures/plugins/<name>.c` into `dir`: a shared object, or a
+/// program with `shared == false`. None (skip) without a C compiler or the
+/// headers outside CI.
+fn build_c(dir: &TempDir, name: &str, shared: bool) -> Option<PathBuf> {
+    build_c_with(dir, name, shared, None)
+}
+
+/// `build_c` with `-DAUTH_VERSION=<v>`, into `<name>_v<v>.so`.
+fn build_c_with(dir: &TempDir, name: &str, shared: bool, version: Option<u8>) -> Option<PathBuf> {
+    let cc = require_tool("cc", "builds the C test plugins")?;
+    if !Path::new("/usr/include/mosquitto_broker.h").exists() {
+        assert!(!in_ci(), "mosquitto-dev headers are required in CI");
+        eprintln!("SKIP: /usr/include/mosquitto_broker.h missing (apt-get install mosquitto-dev)");
+        return None;
+    }
+    let tag = version.map(|v| format!("_v{v}")).unwrap_or_default();
+    let out = dir.join(&format!("{name}{tag}{}", if shared { ".so" } else { "" }));
+    let mut cmd = Command::new(cc);
+    if shared {
+        cmd.args(["-shared", "-fPIC"]);
+    }
+    if let Some(v) = version {
+        cmd.arg(format!("-DAUTH_VERSION={v}"));
+    }
+    let status = cmd
+        .arg("-o")
+        .arg(&out)
+        .arg(format!("{FIXTURES}/{name}.c"))
+        .status()
+        .expect("run cc");
+    assert!(status.success(), "cc {name}.c failed");
+    Some(out)
+}
+
+fn connack_code(port: u16, id: &str, user: Option<&str>, pass: Option<&str>) -> u8 {
+    let mut o = ConnectOpts::v311(id);
+    o.username = user.map(str::to_owned);
+    o.password = pass.map(|p| p.as_bytes().to_vec());
+    let (_c, connack) = Client::connect_opts(port, &o);
+    connack[3]
+}
+
+fn login(port: u16, id: &str, user: Option<&str>, pass: Option<&str>) -> Client {
+    let mut o = ConnectOpts::v311(id);
+    o.username = user.map(str::to_owned);
+    o.password = pass.map(|p| p.as_bytes().to_vec());
+    let (c, connack) = Client::connect_opts(port, &o);
+    assert_eq!(connack[3], 0, "{id} refused");
+    c
+}
+
+/// The message `sub` receives next, as (topic, payload).
+fn next_message(sub: &mut Client) -> (String, Vec<u8>) {
+    let p = sub.receive_publish();
+    (p.topic, p.payload)
+}
+
+#[test]
+fn plugin_struct_layout_matches_debian_headers() {
+    let dir = TempDir::new("plugin-layout");
+    let Some(prog) = build_c(&dir, "layout", false) else {
+        return;
+    };
+    let out = Command::new(prog).output().expect("run layout");
+    assert!(out.status.success());
+    let theirs = String::from_utf8_lossy(&out.stdout).into_owned();
+    let ours = mosquitto_rs::broker::plugin::layout_report();
+    assert!(theirs.lines().count() > 60, "{theirs}");
+    assert_eq!(ours, theirs);
+}
+
+#[test]
+fn broker_exports_the_plugin_api_and_nothing_else() {
+    if is_reference() {
+        return;
+    }
+    let Some(nm) = require_tool("nm", "reads the broker's dynamic symbols") else {
+        return;
+    };
+    let out = Command::new(nm)
+        .args(["-D", "--defined-only"])
+        .arg(broker_bin())
+        .output()
+        .expect("run nm");
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    let names: Vec<&str> = text
+        .lines()
+        .filter_map(|l| l.split_whitespace().nth(2))
+        .collect();
+    for n in &names {
+        assert!(
+            n.starts_with("mosquitto_"),
+            "exported beyond the plugin API: {n}"
+        );
+    }
+    // What Debian's dynamic-security plugin imports, and the rest of
+    // mosquitto 2.0's linker.syms.
+    for want in [
+        "mosquitto_broker_publish",
+        "mosquitto_broker_publish_copy",
+        "mosquitto_callback_register",
+        "mosquitto_callback_unregister",
+        "mosquitto_calloc",
+        "mosquitto_client_id",
+        "mosquitto_client_username",
+        "mosquitto_free",
+        "mosquitto_kick_client_by_username",
+        "mosquitto_kick_client_by_clientid",
+        "mosquitto_log_printf",
+        "mosquitto_malloc",
+        "mosquitto_realloc",
+        "mosquitto_strdup",
+        "mosquitto_set_username",
+        "mosquitto_sub_topic_check",
+        "mosquitto_pub_topic_check",
+        "mosquitto_topic_matches_sub",
+        "mosquitto_validate_utf8",
+        "mosquitto_property_free_all",
+    ] {
+        assert!(names.contains(&want), "{want} not exported: {names:?}");
+    }
+    assert!(names.len() < 40, "{names:?}");
+}
+
+/// Starts the broker with `conf` and expects it to exit non-zero by itself,
+/// with every one of `needles` in its output.
+fn start_fails(dir: &TempDir, conf: &str, needles: &[&str]) {
+    let port = free_port();
+    let path = dir.write("fail.conf", &format!("listener {port} 127.0.0.1\n{conf}\n"));
+    let run = run_to_exit(&["-c", &path.to_string_lossy()], dir, TIMEOUT);
+    let out = run.output();
+    assert!(!run.status.success(), "started with {conf}:\n{out}");
+    assert!(
+        run.status.code().is_some(),
+        "killed by a signal: {:?}\n{out}",
+        run.status
+    );
+    for n in needles {
+        assert!(out.contains(n), "no '{n}' in:\n{out}");
+    }
+}
+
+#[test]
+fn plugin_load_failures_stop_start_up_with_the_reason() {
+    let dir = TempDir::new("plugin-fail");
+    let missing = dir.join("missing.so");
+    start_fails(
+        &dir,
+        &format!("plugin {}", missing.display()),
+        &["missing.so", "No such file or directory"],
+    );
+    let text = dir.write("text.so", "this is not a shared object\n");
+    start_fails(
+        &dir,
+        &format!("plugin {}", text.display()),
+        &["text.so", "Load error"],
+    );
+    let Some(none) = build_c(&dir, "not_a_plugin", true) else {
+        return;
+    };
+    start_fails(
+        &dir,
+        &format!("plugin {}", none.display()),
+        &["mosquitto_auth_plugin_version() or mosquitto_plugin_version()"],
+    );
+    let Some(v5) = build_c(&dir, "events_v5", true) else {
+        return;
+    };
+    start_fails(
+        &dir,
+        &format!("plugin {}\nplugin_opt_fail_init 1", v5.display()),
+        &["Plugin returned 13 when initialising."],
+    );
+    let Some(v4) = build_c(&dir, "auth_v4", true) else {
+        return;
+    };
+    start_fails(
+        &dir,
+        &format!("auth_plugin {}\nauth_opt_fail_init 1", v4.display()),
+        &["Authentication plugin returned 13 when initialising."],
+    );
+}
+
+#[test]
+fn v4_auth_plugin_allows_and_denies_logins_and_topics() {
+    let dir = TempDir::new("plugin-v4");
+    let Some(so) = build_c(&dir, "auth_v4", true) else {
+        return;
+    };
+    let b = Broker::start(&format!("auth_plugin {}\nauth_opt_allow ok/", so.display()));
+    assert_eq!(connack_code(b.port, "g1", Some("good"), Some("pw")), 0);
+    assert_eq!(connack_code(b.port, "g2", Some("good"), Some("nope")), 5);
+    assert_eq!(connack_code(b.port, "g3", Some("other"), Some("pw")), 5);
+    assert!(b.wait_for_log("auth_v4: welcome good from 127.0.0.1", TIMEOUT));
+
+    // Anonymous: the plugin defers and allow_anonymous lets it in.
+    let mut sub = login(b.port, "sub", None, None);
+    sub.subscribe("#", 0);
+    let mut publ = login(b.port, "pub", Some("good"), Some("pw"));
+    publ.publish0("denied/x", b"no", false);
+    publ.publish0("elsewhere/x", b"deferred", false);
+    publ.publish0("hidden/x", b"not for reading", false);
+    publ.publish0("ok/x", b"yes", false);
+    // Only the allowed topic arrives: "denied/" is refused, a topic every
+    // plugin deferred on is refused too (mosquitto 2.0's rule), "hidden/"
+    // may be written but not read.
+    assert_eq!(next_message(&mut sub), ("ok/x".into(), b"yes".to_vec()));
+    sub.expect_nothing();
+
+    // auth_plugin_deny_special_chars (default true): a client id with a
+    // wildcard character is refused every access before the plugin is asked.
+    let mut wild = login(b.port, "wild+card", Some("good"), Some("pw"));
+    wild.publish0("ok/wild", b"refused", false);
+    publ.publish0("ok/tame", b"allowed", false);
+    assert_eq!(
+        next_message(&mut sub),
+        ("ok/tame".into(), b"allowed".to_vec())
+    );
+    sub.expect_nothing();
+}
+
+#[test]
+fn v5_plugin_auth_acl_message_tick_and_disconnect() {
+    let dir = TempDir::new("plugin-v5");
+    let Some(so) = build_c(&dir, "events_v5", true) else {
+        return;
+    };
+    let b = Broker::start(&format!("plugin {}\nplugin_opt_any thing", so.display()));
+    assert!(b.wait_for_log("events_v5: ready with 1 options", TIMEOUT));
+    assert_eq!(
+        connack_code(b.port, "a1", Some("v5user"), Some("v5pass")),
+        0
+    );
+    assert_eq!(connack_code(b.port, "a2", Some("v5user"), Some("wrong")), 5);
+    assert_eq!(connack_code(b.port, "a3", Some("nobody"), None), 5);
+
+    let mut sub = login(b.port, "sub", None, None);
+    sub.subscribe("v5/#", 0);
+    let mut publ = login(b.port, "pub", Some("v5user"), Some("v5pass"));
+    publ.publish0("v5/secret", b"hidden", false);
+    publ.publish0("v5/change", b"original", false);
+    assert_eq!(
+        next_message(&mut sub),
+        ("v5/change".into(), b"changed-by-plugin".to_vec())
+    );
+    publ.publish0("v5/ticks", b"?", false);
+    assert_eq!(
+        next_message(&mut sub),
+        ("v5/ticks".into(), b"ticked".to_vec())
+    );
+    publ.publish0("v5/plain", b"as is", false);
+    assert_eq!(
+        next_message(&mut sub),
+        ("v5/plain".into(), b"as is".to_vec())
+    );
+
+    // The disconnect event, answered through mosquitto_broker_publish_copy.
+    let watched = login(b.port, "watched-1", None, None);
+    watched.disconnect();
+    assert_eq!(
+        next_message(&mut sub),
+        ("v5/gone".into(), b"watched-1".to_vec())
+    );
+
+    // mosquitto_set_username during basic auth: the new name is the one
+    // the broker (and the plugin's later calls) see.
+    let mut renamed = login(b.port, "ren", Some("renamed"), Some("x"));
+    renamed.publish0("v5/whoami", b"?", false);
+    assert_eq!(
+        next_message(&mut sub),
+        ("v5/whoami".into(), b"new-name".to_vec())
+    );
+    sub.expect_nothing();
+
+    // A $CONTROL topic goes to the plugin that registered it, not to
+    // subscribers; its answer (mosquitto_broker_publish) does.
+    let mut ctl = login(b.port, "ctl", None, None);
+    ctl.subscribe("$CONTROL/#", 0);
+    publ.publish0("$CONTROL/test/v1", b"ping", false);
+    assert_eq!(
+        next_message(&mut ctl),
+        ("$CONTROL/test/v1/response".into(), b"pub:ping".to_vec())
+    );
+    ctl.expect_nothing();
+
+    // An UNSUBSCRIBE the plugin refuses leaves the subscription in place.
+    let mut keeper = login(b.port, "keeper", None, None);
+    keeper.subscribe("v5/keep", 0);
+    keeper.subscribe("v5/drop", 0);
+    keeper.send_raw(&unsubscribe_bytes(7, &["v5/keep", "v5/drop"]));
+    assert!(matches!(keeper.expect_packet(), Packet::UnsubAck(_)));
+    publ.publish0("v5/drop", b"gone", false);
+    publ.publish0("v5/keep", b"kept", false);
+    assert_eq!(
+        next_message(&mut keeper),
+        ("v5/keep".into(), b"kept".to_vec())
+    );
+    keeper.expect_nothing();
+
+    // SIGHUP: the reload event.
+    let pid = b.pid().expect("running") as libc::pid_t;
+    // SAFETY: kill(2) on the broker child this test started.
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGHUP) }, 0);
+    assert!(
+        b.wait_for_log("events_v5: reload event", TIMEOUT),
+        "{}",
+        b.log_text()
+    );
+}
+
+const DYNSEC: &str = "/usr/lib/x86_64-linux-gnu/mosquitto_dynamic_security.so";
+
+/// A directory the broker can write to after dropping privileges, holding
+/// a fresh dynsec.json made by `mosquitto_ctrl dynsec init` (admin user
+/// "admin"/"adminpw"). None (skip) without the tools outside CI.
+fn dynsec_dir(tag: &str) -> Option<(TempDir, PathBuf)> {
+    use std::os::unix::fs::PermissionsExt;
+    let ctrl = require_tool("mosquitto_ctrl", "manages the dynamic-security plugin")?;
+    if !Path::new(DYNSEC).exists() {
+        assert!(!in_ci(), "{DYNSEC} is required in CI (package mosquitto)");
+        eprintln!("SKIP: {DYNSEC} missing");
+        return None;
+    }
+    let dir = TempDir::new(tag);
+    std::fs::set_permissions(&dir.path, std::fs::Permissions::from_mode(0o777)).expect("chmod");
+    let json = dir.join("dynsec.json");
+    let out = Command::new(ctrl)
+        .args(["dynsec", "init"])
+        .arg(&json)
+        .args(["admin", "adminpw"])
+        .output()
+        .expect("mosquitto_ctrl init");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    std::fs::set_permissions(&json, std::fs::Permissions::from_mode(0o666)).expect("chmod");
+    Some((dir, json))
+}
+
+fn dynsec_conf(port: u16, json: &Path) -> String {
+    format!(
+        "listener {port} 127.0.0.1\nplugin {DYNSEC}\nplugin_opt_config_file {}\n",
+        json.display()
+    )
+}
+
+/// One `mosquitto_ctrl dynsec` command as the admin; panics if it fails.
+fn ctrl(port: u16, args: &str) {
+    let out = Command::new("mosquitto_ctrl")
+        .args([
+            "-h",
+            "127.0.0.1",
+            "-p",
+            &port.to_string(),
+            "-u",
+            "admin",
+            "-P",
+            "adminpw",
+        ])
+        .arg("dynsec")
+        .args(args.split_whitespace())
+        .output()
+        .expect("run mosquitto_ctrl");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "mosquitto_ctrl dynsec {args}: {text}");
+    assert!(
+        !text.contains("Error"),
+        "mosquitto_ctrl dynsec {args}: {text}"
+    );
+}
+
+/// Clients, groups, roles and ACLs, made through the plugin's control
+/// topic with Debian's mosquitto_ctrl.
+fn dynsec_setup(port: u16) {
+    for cmd in [
+        "createClient alice -p alicepw",
+        "createClient bob -p bobpw",
+        "createClient carol -p carolpw",
+        "createRole writer",
+        "addRoleACL writer publishClientSend data/# allow",
+        "createRole reader",
+        "addRoleACL reader subscribePattern data/# allow",
+        "createGroup readers",
+        "addGroupRole readers reader",
+        "addGroupClient readers bob",
+        "addClientRole alice writer",
+    ] {
+        ctrl(port, cmd);
+    }
+}
+
+/// What clients see under the rules of `dynsec_setup`: CONNACK codes,
+/// SUBACK codes and the messages a reader gets.
+fn dynsec_observe(port: u16) -> Vec<String> {
+    let mut seen = Vec::new();
+    for (id, user, pass) in [
+        ("c1", Some("alice"), Some("alicepw")),
+        ("c2", Some("alice"), Some("wrong")),
+        ("c3", Some("mallory"), Some("x")),
+        ("c4", None, None),
+    ] {
+        seen.push(format!(
+            "connack {id} {}",
+            connack_code(port, id, user, pass)
+        ));
+    }
+    let mut bob = login(port, "bob-1", Some("bob"), Some("bobpw"));
+    seen.push(format!(
+        "bob subscribe {:?}",
+        bob.subscribe_many(&[("data/#", 0)])
+    ));
+    let mut carol = login(port, "carol-1", Some("carol"), Some("carolpw"));
+    seen.push(format!(
+        "carol subscribe {:?}",
+        carol.subscribe_many(&[("data/#", 0)])
+    ));
+    let mut alice = login(port, "alice-1", Some("alice"), Some("alicepw"));
+    carol.publish0("data/carol", b"refused", false);
+    alice.publish0("other/alice", b"refused", false);
+    alice.publish0("data/alice", b"allowed", false);
+    let (topic, payload) = next_message(&mut bob);
+    seen.push(format!(
+        "bob got {topic} {}",
+        String::from_utf8_lossy(&payload)
+    ));
+    bob.expect_nothing();
+    seen
+}
+
+/// `disableClient` kicks a connected client (mosquitto_kick_client_by_username)
+/// and refuses it afterwards; `enableClient` lets it in again.
+fn dynsec_kick(port: u16) -> Vec<String> {
+    let mut alice = login(port, "alice-k", Some("alice"), Some("alicepw"));
+    ctrl(port, "disableClient alice");
+    alice.expect_closed();
+    let refused = connack_code(port, "alice-k2", Some("alice"), Some("alicepw"));
+    ctrl(port, "enableClient alice");
+    let back = connack_code(port, "alice-k3", Some("alice"), Some("alicepw"));
+    vec![format!("kicked, then {refused}, then {back}")]
+}
+
+const DYNSEC_EXPECTED: &[&str] = &[
+    "connack c1 0",
+    "connack c2 5",
+    "connack c3 5",
+    "connack c4 5",
+    "bob subscribe [0]",
+    "carol subscribe [128]",
+    "bob got data/alice allowed",
+];
+
+#[test]
+fn dynsec_plugin_with_mosquitto_ctrl_behaves_as_with_debian_mosquitto() {
+    let Some((dir, json)) = dynsec_dir("dynsec-ours") else {
+        return;
+    };
+    let mut b = Broker::start_config(|port| dynsec_conf(port, &json));
+    dynsec_setup(b.port);
+    let ours = dynsec_observe(b.port);
+    assert_eq!(ours, DYNSEC_EXPECTED);
+    let kick = dynsec_kick(b.port);
+    assert_eq!(kick, ["kicked, then 5, then 0"]);
+
+    // SIGHUP re-checks connected clients through the plugin: alice (known
+    // only to the plugin; allow_anonymous is false) stays, and so does
+    // the effect of the plugin's rules.
+    let mut alice = login(b.port, "alice-hup", Some("alice"), Some("alicepw"));
+    let pid = b.pid().expect("running") as libc::pid_t;
+    // SAFETY: kill(2) on the broker child this test started.
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGHUP) }, 0);
+    assert!(b.wait_for_log("Reloading config", TIMEOUT));
+    // A round trip on a fresh connection: the reload's loop turn is over.
+    assert_eq!(
+        connack_code(b.port, "probe", Some("alice"), Some("alicepw")),
+        0
+    );
+    alice.assert_alive();
+
+    // The plugin saved its JSON; a restart loads it again.
+    let saved = read_required(&json);
+    assert!(saved.contains("\"alice\""), "{saved}");
+    let port = b.port;
+    assert!(b.stop_gracefully().is_some_and(|s| s.success()));
+    let again = Broker::start_on(port, |p| dynsec_conf(p, &json));
+    assert_eq!(dynsec_observe(again.port), DYNSEC_EXPECTED);
+    drop(dir);
+
+    // Debian's mosquitto with the same plugin and commands, side by side.
+    if is_reference() {
+        return;
+    }
+    let Some((ref_dir, ref_json)) = dynsec_dir("dynsec-debian") else {
+        return;
+    };
+    let conf_path = ref_dir.join("ref.conf");
+    let Some(debian) = RefBroker::start(|port| {
+        std::fs::write(&conf_path, dynsec_conf(port, &ref_json)).expect("write conf");
+        conf_path.clone()
+    }) else {
+        return;
+    };
+    dynsec_setup(debian.port);
+    assert_eq!(dynsec_observe(debian.port), ours);
+    assert_eq!(dynsec_kick(debian.port), kick);
+}
+
+#[test]
+fn plugins_per_listener_apply_to_their_listener_only() {
+    let dir = TempDir::new("plugin-listeners");
+    let Some(so) = build_c(&dir, "auth_v4", true) else {
+        return;
+    };
+    let other = free_port();
+    let b = Broker::start_config(|port| {
+        format!(
+            "per_listener_settings true\n\
+             listener {port} 127.0.0.1\nallow_anonymous true\nplugin {}\n\
+             listener {other} 127.0.0.1\nallow_anonymous true\n",
+            so.display()
+        )
+    });
+    assert!(wait_until(TIMEOUT, || std::net::TcpStream::connect(addr(
+        other
+    ))
+    .is_ok()));
+    assert_eq!(connack_code(b.port, "p1", Some("other"), Some("pw")), 5);
+    assert_eq!(connack_code(b.port, "p2", Some("good"), Some("pw")), 0);
+    assert_eq!(connack_code(other, "p3", Some("other"), Some("pw")), 0);
+}
+
+/// `mosquitto_pub` (ours) with `args`, bounded; its exit code.
+#[cfg(feature = "tls")]
+fn pub_tool(args: &[&str]) -> Option<i32> {
+    let mut child = Command::new(OUR_PUB)
+        .args(args)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("run mosquitto_pub");
+    let status = wait_timeout(&mut child, TIMEOUT);
+    if status.is_none() {
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+    status.and_then(|s| s.code())
+}
+
+#[cfg(feature = "tls")]
+#[test]
+fn plugin_gives_tls_psk_keys_without_a_psk_file() {
+    let dir = TempDir::new("plugin-psk");
+    let Some(so) = build_c(&dir, "auth_v4", true) else {
+        return;
+    };
+    let plain = free_port();
+    let b = Broker::start_config(|port| {
+        format!(
+            "allow_anonymous true\nauth_plugin {}\nauth_opt_allow ok/\n\
+             listener {port} 127.0.0.1\npsk_hint plug\n\
+             listener {plain} 127.0.0.1\n",
+            so.display()
+        )
+    });
+    assert!(wait_until(TIMEOUT, || std::net::TcpStream::connect(addr(
+        plain
+    ))
+    .is_ok()));
+    let mut sub = login(plain, "psk-sub", None, None);
+    sub.subscribe("ok/#", 0);
+    let port = b.port.to_string();
+    let base = ["-h", "127.0.0.1", "-p", &port, "-t", "ok/psk", "-q", "1"];
+    let good = [
+        &base[..],
+        &["--psk", "deadbeef", "--psk-identity", "plugid", "-m", "in"],
+    ]
+    .concat();
+    assert_eq!(pub_tool(&good), Some(0));
+    assert_eq!(next_message(&mut sub), ("ok/psk".into(), b"in".to_vec()));
+    let wrong = [
+        &base[..],
+        &["--psk", "deadbeee", "--psk-identity", "plugid", "-m", "x"],
+    ]
+    .concat();
+    assert_ne!(pub_tool(&wrong), Some(0));
+    let unknown = [
+        &base[..],
+        &["--psk", "deadbeef", "--psk-identity", "who", "-m", "x"],
+    ]
+    .concat();
+    assert_ne!(pub_tool(&unknown), Some(0));
+    sub.expect_nothing();
+}
+
+#[test]
+fn auth_plugin_versions_2_and_3_allow_and_deny() {
+    let dir = TempDir::new("plugin-v23");
+    for version in [2, 3] {
+        let Some(so) = build_c_with(&dir, "auth_v4", true, Some(version)) else {
+            return;
+        };
+        let b = Broker::start(&format!("auth_plugin {}\nauth_opt_allow ok/", so.display()));
+        assert_eq!(
+            connack_code(b.port, "g1", Some("good"), Some("pw")),
+            0,
+            "v{version}"
+        );
+        assert_eq!(
+            connack_code(b.port, "g2", Some("good"), Some("no")),
+            5,
+            "v{version}"
+        );
+        let mut sub = login(b.port, "sub", None, None);
+        sub.subscribe("#", 0);
+        let mut publ = login(b.port, "pub", Some("good"), Some("pw"));
+        publ.publish0("denied/x", b"no", false);
+        publ.publish0("hidden/x", b"unread", false);
+        publ.publish0("ok/x", b"yes", false);
+        assert_eq!(
+            next_message(&mut sub),
+            ("ok/x".into(), b"yes".to_vec()),
+            "v{version}"
+        );
+        sub.expect_nothing();
+    }
+}
+
+/// The CONNACK reason code for an MQTT 5 CONNECT with authentication
+/// method `method` and data `data`, and whether the CONNACK carries the
+/// plugin's "welcome" data.
+fn ext_auth_connack(port: u16, method: &str, data: &[u8]) -> (u8, bool) {
+    let mut props = vec![0x15, 0, method.len() as u8];
+    props.extend_from_slice(method.as_bytes());
+    props.extend_from_slice(&[0x16, 0, data.len() as u8]);
+    props.extend_from_slice(data);
+    let opts = ConnectOpts::v5("ext").props(&props);
+    let (_c, connack) = Client::connect_opts(port, &opts);
+    let welcome = connack.windows(7).any(|w| w == b"welcome");
+    (connack[3], welcome)
+}
+
+#[test]
+fn v5_plugin_extended_auth_in_one_step() {
+    let dir = TempDir::new("plugin-ext");
+    let Some(so) = build_c(&dir, "events_v5", true) else {
+        return;
+    };
+    let b = Broker::start(&format!("plugin {}", so.display()));
+    assert_eq!(ext_auth_connack(b.port, "TEST", b"open"), (0, true));
+    assert_eq!(ext_auth_connack(b.port, "TEST", b"shut"), (0x87, false));
+    assert_eq!(ext_auth_connack(b.port, "OTHER", b"open"), (0x8C, false));
+}
