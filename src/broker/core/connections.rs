@@ -186,9 +186,19 @@ impl Core {
     }
 
     /// After the shell wrote what it could of `ck` (`pending`: some is
-    /// left): wakes publishers waiting on it, and asks for another write
-    /// next turn if backlog remains and the kernel took everything.
-    pub fn after_flush(&mut self, ck: ConnId, backlog_of: Option<SessionId>, pending: bool) {
+    /// left; `wrote`: some was written): wakes publishers waiting on it, and
+    /// asks for another write next turn if backlog remains and the kernel
+    /// took everything.
+    pub fn after_flush(
+        &mut self,
+        ck: ConnId,
+        backlog_of: Option<SessionId>,
+        pending: bool,
+        wrote: bool,
+    ) {
+        if wrote {
+            self.made_progress(ck);
+        }
         let Some(conn) = self.conns.get(ck) else {
             return;
         };

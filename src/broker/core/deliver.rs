@@ -68,7 +68,7 @@ fn deliver_one(
     match conn {
         Some(conn) if conn.closing.is_none() => {
             if qos == QoS::AtMostOnce {
-                if conn.pending_out() > MAX_PENDING_QOS0 {
+                if super::backpressure::qos0_full(conn, MAX_PENDING_QOS0) {
                     return Outcome::Dropped;
                 }
                 write_publish(conn, &out, false);
@@ -226,9 +226,11 @@ impl Core {
                 Self::mark_dirty(&mut self.dirty, conn, ck);
             }
             // A drop for a connected client means it is far behind: slow the
-            // publisher down too, so drops stay the exception.
+            // publisher down too, so drops stay the exception (unless it
+            // is stalled: see core::backpressure).
             let dropped = matches!(outcome, Outcome::Dropped);
-            if dropped || super::backpressure::congested(conn, sess, &self.settings.limits) {
+            let clock = (&self.timers, self.now);
+            if super::backpressure::holds_back(conn, sess, &self.settings.limits, dropped, clock) {
                 self.pressure.push(ck);
             }
         }

@@ -1,0 +1,140 @@
+//! Overload without collateral damage: a stalled subscriber costs only
+//! itself, `memory_limit` refuses new stored data instead of new clients,
+//! size limits apply at the fixed header, and CONNECT has a deadline.
+
+use std::io::Read;
+use std::net::TcpStream;
+use std::os::fd::AsRawFd;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use crate::harness::*;
+
+/// Publisher pace for the isolation test: well under what either broker
+/// forwards on a busy 2-core machine, so the healthy subscriber's rate is
+/// the publisher's unless something holds the publisher back.
+const MSGS_PER_SEC: u64 = 10_000;
+const PAYLOAD: usize = 1000;
+const WARM_UP: Duration = Duration::from_millis(1500);
+const WINDOW: Duration = Duration::from_secs(4);
+
+/// Counts PUBLISH packets on `stream` until `stop`.
+fn count_publishes(mut stream: TcpStream, count: Arc<AtomicU64>, stop: Arc<AtomicBool>) {
+    stream
+        .set_read_timeout(Some(Duration::from_millis(100)))
+        .ok();
+    let mut buf = Vec::new();
+    let mut chunk = vec![0u8; 256 * 1024];
+    while !stop.load(Ordering::Relaxed) {
+        match stream.read(&mut chunk) {
+            Ok(0) => return,
+            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+            Err(_) => continue,
+        }
+        let mut used = 0;
+        while let Ok(Some(h)) = fixed_header(&buf[used..]) {
+            if buf.len() - used < h.total_len() {
+                break;
+            }
+            if buf[used] >> 4 == 3 {
+                count.fetch_add(1, Ordering::Relaxed);
+            }
+            used += h.total_len();
+        }
+        buf.drain(..used);
+    }
+}
+
+/// Publishes QoS 0 at `MSGS_PER_SEC` until `stop`; time lost while the
+/// broker does not read is not made up afterwards.
+fn paced_publisher(port: u16, stop: Arc<AtomicBool>) {
+    let mut c = Client::connect(port, "paced-pub", true, 60);
+    let msg = publish_bytes("load/x", &[b'x'; PAYLOAD], 0, false, false, 0);
+    let batch: Vec<u8> = msg.repeat(100);
+    let every = Duration::from_micros(100 * 1_000_000 / MSGS_PER_SEC);
+    let mut next = Instant::now();
+    while !stop.load(Ordering::Relaxed) {
+        if c.try_send_raw(&batch).is_err() {
+            return;
+        }
+        next += every;
+        let now = Instant::now();
+        if next > now {
+            thread::sleep(next - now);
+        } else if now - next > Duration::from_millis(100) {
+            next = now;
+        }
+    }
+}
+
+/// A `#` subscriber with a 4 KB receive buffer that never reads, sending
+/// PINGREQ to stay connected, until `stop`.
+fn stalled_subscriber(port: u16, stop: Arc<AtomicBool>) -> thread::JoinHandle<()> {
+    let mut c = Client::connect(port, "stalled", true, 2);
+    c.subscribe("#", 0);
+    if let ClientStream::Tcp(s) = &c.stream {
+        let size: libc::c_int = 4096;
+        // SAFETY: setsockopt on a socket we own, with a c_int of its size.
+        unsafe {
+            libc::setsockopt(
+                s.as_raw_fd(),
+                libc::SOL_SOCKET,
+                libc::SO_RCVBUF,
+                (&size as *const libc::c_int).cast(),
+                std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+            );
+        }
+    }
+    thread::spawn(move || {
+        while !stop.load(Ordering::Relaxed) {
+            let _ = c.try_send_raw(&[0xc0, 0x00]);
+            thread::sleep(Duration::from_millis(500));
+        }
+    })
+}
+
+/// Messages a healthy subscriber receives in `WINDOW` (after `WARM_UP`),
+/// with or without a stalled `#` subscriber beside it.
+fn healthy_receives(stalled: bool) -> u64 {
+    let b = Broker::start("");
+    let mut healthy = b.client("healthy");
+    healthy.subscribe("load/#", 0);
+    let ClientStream::Tcp(stream) = &healthy.stream else {
+        panic!("tcp");
+    };
+    let stream = stream.try_clone().expect("clone");
+    let stop = Arc::new(AtomicBool::new(false));
+    let count = Arc::new(AtomicU64::new(0));
+    let stall = stalled.then(|| stalled_subscriber(b.port, Arc::clone(&stop)));
+    let reader = {
+        let (count, stop) = (Arc::clone(&count), Arc::clone(&stop));
+        thread::spawn(move || count_publishes(stream, count, stop))
+    };
+    let publisher = {
+        let (port, stop) = (b.port, Arc::clone(&stop));
+        thread::spawn(move || paced_publisher(port, stop))
+    };
+    thread::sleep(WARM_UP);
+    let start = count.load(Ordering::Relaxed);
+    thread::sleep(WINDOW);
+    let got = count.load(Ordering::Relaxed) - start;
+    stop.store(true, Ordering::Relaxed);
+    for t in [Some(reader), Some(publisher), stall].into_iter().flatten() {
+        t.join().expect("thread");
+    }
+    got
+}
+
+#[test]
+fn a_stalled_subscriber_does_not_slow_a_healthy_one() {
+    let alone = healthy_receives(false);
+    let beside_stalled = healthy_receives(true);
+    let ratio = beside_stalled as f64 / alone.max(1) as f64;
+    eprintln!(
+        "healthy subscriber: {alone} alone, {beside_stalled} beside a stalled one ({ratio:.2})"
+    );
+    assert!(alone > MSGS_PER_SEC, "the publisher ran: {alone}");
+    assert!(ratio >= 0.9, "{beside_stalled} of {alone}");
+}
