@@ -138,3 +138,58 @@ fn a_stalled_subscriber_does_not_slow_a_healthy_one() {
     assert!(alone > MSGS_PER_SEC, "the publisher ran: {alone}");
     assert!(ratio >= 0.9, "{beside_stalled} of {alone}");
 }
+
+/// Publishes retained QoS 1 messages of 10 KB on new topics until the
+/// broker refuses one (MQTT 3.1.1: by closing the connection); returns how
+/// many it took.
+fn flood_retained_until_refused(port: u16) -> u16 {
+    let mut c = Client::connect(port, "flooder", true, 60);
+    let payload = vec![b'r'; 10_000];
+    for n in 1..=2000u16 {
+        let bytes = publish_bytes(&format!("flood/{n}"), &payload, 1, true, false, n);
+        if c.try_send_raw(&bytes).is_err() {
+            return n - 1;
+        }
+        match c.read_raw(Duration::from_secs(10)) {
+            Read1::Packet(p) => assert_eq!(p, ack_bytes(0x40, n)),
+            Read1::Closed => return n - 1,
+            Read1::Timeout => panic!("no PUBACK for {n}"),
+        }
+    }
+    panic!("memory_limit never reached");
+}
+
+#[test]
+fn memory_limit_refuses_new_data_not_new_clients_and_recovers() {
+    if is_reference() {
+        return; // mosquitto's memory_limit fails whatever allocation meets it
+    }
+    let b = Broker::start("memory_limit 4000000\n");
+    let stored = flood_retained_until_refused(b.port);
+    assert!(stored > 10, "{stored} retained messages before the limit");
+    // At the limit: a new client is accepted, and clearing works.
+    let mut cleaner = b.client("cleaner");
+    let big = vec![b'y'; 10_000];
+    let refused = publish_bytes("other/new", &big, 0, true, false, 0);
+    cleaner.send_raw(&refused);
+    cleaner.assert_alive();
+    for n in 1..=stored {
+        cleaner.publish(&format!("flood/{n}"), b"", 1, true);
+    }
+    cleaner.subscribe("other/#", 0);
+    cleaner.expect_nothing_for(Duration::from_millis(200));
+    // Memory came back by itself: a third client publishes and subscribes.
+    let mut third = b.client("third");
+    third.publish("after/kept", &big, 1, true);
+    third.subscribe("after/#", 1);
+    let p = third.expect_publish();
+    assert_eq!(
+        (p.topic.as_str(), p.payload.len()),
+        ("after/kept", big.len())
+    );
+    third.publish("after/live", b"hello", 1, false);
+    assert_eq!(third.receive_publish().payload, b"hello");
+    let mut flood_sub = b.client("flood-sub");
+    flood_sub.subscribe("flood/#", 0);
+    flood_sub.expect_nothing_for(Duration::from_millis(200));
+}

@@ -37,9 +37,6 @@ fn log_protocol(p: ProtocolVersion) -> u8 {
     }
 }
 
-/// Heap a new client is expected to need, kept free under `memory_limit`.
-const CONNECT_RESERVE: usize = 16 * 1024;
-
 impl Core {
     /// Sends a CONNACK refusal and closes once it is written.
     pub(super) fn send_connack_refusal(&mut self, ck: ConnId, code: u8) {
@@ -108,15 +105,9 @@ impl Core {
         );
         let (security, tls_identity, username_as_clientid) =
             (spec.security, spec.tls_identity, spec.username_as_clientid);
-        // Near memory_limit no new client is taken on (it needs room for
-        // its buffers): "server unavailable" tells it to come back later.
-        if !crate::broker::heap::has_room(self.settings.memory_limit, CONNECT_RESERVE) {
-            crate::notice!(
-                "Refused connection from {}: memory_limit reached.",
-                self.conn_id(ck)
-            );
-            return self.refuse(ck, ConnectReturnCode::ServerUnavailable);
-        }
+        // Clients are taken on whatever memory_limit says: a CONNECT costs
+        // little, and it may come from the client that frees memory.
+        // What is refused is new stored data (core::limits).
         let client_id = if c.client_id.is_empty() {
             let v311 = c.protocol == ProtocolVersion::V311;
             if !(v311 && c.clean_session && allow_zero_len) {

@@ -19,6 +19,7 @@ mod handle_publish;
 mod handle_subscribe;
 pub(crate) mod ids;
 mod input;
+mod limits;
 mod periodic;
 mod sys_tree;
 pub(crate) mod timers;
