@@ -113,6 +113,10 @@ pub struct ConnCold {
     /// has lasted long enough to call it stalled (`core::backpressure`).
     pub stuck_since: Option<u32>,
     pub stalled: bool,
+    /// Bytes left of an oversize PUBLISH being skipped, and the QoS
+    /// exchange to complete once they are read (`core::limits`).
+    pub skip: u32,
+    pub skip_ack: Option<(QoS, u16)>,
     /// The bridge's topics, to remap topics in both directions.
     pub bridge_topics: Option<Rc<[crate::config::BridgeTopic]>>,
     /// The id logs show when it is not the session's: a bridge's remote

@@ -6,6 +6,7 @@ use std::time::Instant;
 
 use super::context::CloseReason;
 use super::ids::ConnId;
+use super::limits::AtHeader;
 use super::{Core, Transport};
 use crate::protocol::{fixed_header, DecodeError, Packet, PacketType, ProtocolVersion};
 
@@ -27,6 +28,10 @@ impl Core {
         };
         conn.last_rx = now_ms;
         self.stats.bytes_received += data.len() as u64;
+        let data = self.skip_oversize(ck, data);
+        let Some(conn) = self.conns.get_mut(ck) else {
+            return;
+        };
         if conn.rbuf_is_empty() {
             let used = self.process_bytes(ck, data, peers);
             let rest = data.get(used..).unwrap_or(&[]);
@@ -98,6 +103,17 @@ impl Core {
                 self.schedule_close(ck, CloseReason::Oversize);
                 return pos;
             }
+            match self.oversize_at_header(ck, &header, rest) {
+                AtHeader::Whole => {}
+                AtHeader::Wait => return pos,
+                AtHeader::Skipping(n) => {
+                    pos += n;
+                    continue;
+                }
+            }
+            let Some(conn) = self.conns.get(ck) else {
+                return pos;
+            };
             let Some(body) = rest.get(header.header_len..header.total_len()) else {
                 return pos;
             };

@@ -108,3 +108,71 @@ fn a_slow_but_draining_subscriber_still_pauses_its_publisher() {
     assert!(!w.core.wants_input(publisher), "still held back");
     assert_eq!(w.core.stats.msgs_dropped, 0);
 }
+
+/// A PUBLISH's bytes announcing `len` payload bytes, of which `have` follow.
+fn big_publish_start(topic: &str, qos: QoS, id: u16, len: usize, have: usize) -> Vec<u8> {
+    let mut p = publish(topic, qos, id, false, &[]);
+    p.payload = vec![b'p'; len];
+    let mut bytes = Vec::new();
+    Packet::Publish(p).encode(&mut bytes, V311);
+    bytes.truncate(bytes.len() - len + have);
+    bytes
+}
+
+#[test]
+fn an_oversize_publish_is_skipped_from_its_header_not_buffered() {
+    let mut w = Wire::new("message_size_limit 1000");
+    let sub = w.connect("sub");
+    w.subscribe(sub, "#", QoS::AtLeastOnce);
+    w.received(sub);
+    let publisher = w.connect("pub");
+    let total = 10_000_000;
+    let first = big_publish_start("big", QoS::AtLeastOnce, 7, total, 5000);
+    let header_len = first.len() - 5000;
+    w.core.received(publisher, &first, w.now, &NoSockets);
+    w.flush();
+    let buffered = |w: &Wire| {
+        let c = w.core.conns.get(publisher).unwrap();
+        c.io.as_ref().map_or(0, |b| b.rbuf.len())
+    };
+    assert_eq!(buffered(&w), 0);
+    assert!(
+        w.received(publisher).is_empty(),
+        "acknowledged only when read"
+    );
+    let chunk = vec![b'p'; 64 * 1024];
+    let mut left = total - 5000;
+    while left > chunk.len() {
+        w.core.received(publisher, &chunk, w.now, &NoSockets);
+        left -= chunk.len();
+        assert_eq!(buffered(&w), 0);
+    }
+    // The last bytes, with a small PUBLISH right behind them.
+    let mut tail = vec![b'p'; left];
+    Packet::Publish(publish("small", QoS::AtLeastOnce, 8, false, b"ok")).encode(&mut tail, V311);
+    w.core.received(publisher, &tail, w.now, &NoSockets);
+    w.flush();
+    let acks: Vec<_> = w.received(publisher);
+    assert_eq!(
+        acks,
+        [Packet::PubAck(Ack::new(7)), Packet::PubAck(Ack::new(8))]
+    );
+    let got = publishes(&w.received(sub));
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].payload, b"ok");
+    assert!(header_len < 20);
+    assert_eq!(w.core.stats.msgs_dropped, 1);
+}
+
+#[test]
+fn a_small_publish_under_the_limit_is_still_buffered_whole() {
+    let mut w = Wire::new("message_size_limit 1000");
+    let publisher = w.connect("pub");
+    let bytes = big_publish_start("t", QoS::AtLeastOnce, 3, 900, 900);
+    let (a, b) = bytes.split_at(10);
+    w.core.received(publisher, a, w.now, &NoSockets);
+    w.core.received(publisher, b, w.now, &NoSockets);
+    w.flush();
+    assert_eq!(w.received(publisher), [Packet::PubAck(Ack::new(3))]);
+    assert_eq!(w.core.stats.msgs_dropped, 0);
+}
