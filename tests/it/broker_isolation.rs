@@ -248,3 +248,81 @@ fn oversize_publishes_are_skipped_at_their_header_not_buffered() {
     sub.publish("ok", b"fine", 1, false);
     assert_eq!(sub.receive_publish().payload, b"fine");
 }
+
+#[test]
+fn clients_trickling_a_connect_are_closed_at_the_deadline() {
+    if is_reference() {
+        return; // mosquitto has no CONNECT deadline
+    }
+    let b = Broker::start("connect_timeout 2\n");
+    let connect = ConnectOpts::v311("trickle").bytes();
+    let mut open: Vec<(TcpStream, Instant)> = (0..500)
+        .map(|_| {
+            let s = TcpStream::connect_timeout(&addr(b.port), TIMEOUT).expect("connect");
+            s.set_nonblocking(true).expect("nonblocking");
+            (s, Instant::now())
+        })
+        .collect();
+    let first = open[0].1;
+    let mut closed_at = Vec::new();
+    let mut sent = 0;
+    // Bounded: 100 turns of 50 ms.
+    for _ in 0..100 {
+        if open.is_empty() {
+            break;
+        }
+        // One byte a second each.
+        let due = first.elapsed().as_secs() as usize + 1;
+        let byte = if sent < due && sent < connect.len() {
+            sent += 1;
+            Some(connect[sent - 1])
+        } else {
+            None
+        };
+        open.retain_mut(|(s, at)| {
+            if let Some(b) = byte {
+                let _ = std::io::Write::write(s, &[b]);
+            }
+            let mut buf = [0u8; 64];
+            match s.read(&mut buf) {
+                Ok(0) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return true,
+                _ => {}
+            }
+            closed_at.push(at.elapsed());
+            false
+        });
+        thread::sleep(Duration::from_millis(50));
+    }
+    assert!(open.is_empty(), "{} still open", open.len());
+    let earliest = closed_at.iter().min().expect("some");
+    let latest = closed_at.iter().max().expect("some");
+    eprintln!("500 trickling clients closed {earliest:?} to {latest:?} after connecting");
+    assert!(*earliest >= Duration::from_millis(1900), "{earliest:?}");
+    assert!(*latest <= Duration::from_secs(3), "{latest:?}");
+    assert_broker_healthy(b.port);
+}
+
+#[test]
+fn an_unfinished_websocket_upgrade_counts_against_the_connect_deadline() {
+    if is_reference() {
+        return; // mosquitto has no CONNECT deadline
+    }
+    let ws_port = free_port();
+    let b = Broker::start(&format!(
+        "connect_timeout 1\nlistener {ws_port} 127.0.0.1\nprotocol websockets\n"
+    ));
+    let mut s = TcpStream::connect_timeout(&addr(ws_port), TIMEOUT).expect("connect");
+    let start = Instant::now();
+    std::io::Write::write_all(&mut s, b"GET /mqtt HTTP/1.1\r\nHost: x\r\n").expect("write");
+    s.set_read_timeout(Some(Duration::from_secs(5))).ok();
+    let mut buf = [0u8; 256];
+    let n = s.read(&mut buf).unwrap_or(0);
+    assert_eq!(n, 0, "closed without an answer");
+    let took = start.elapsed();
+    assert!(
+        took >= Duration::from_millis(900) && took <= Duration::from_secs(2),
+        "{took:?}"
+    );
+    assert_broker_healthy(b.port);
+}

@@ -31,14 +31,17 @@ impl Core {
         conn.max_qos = max_qos;
         let limit = timers::duration_ms(self.settings.connect_timeout);
         let deadline = now_ms.saturating_add(limit);
+        // connect_timeout 0: no deadline.
         conn.timer_at = deadline as u32;
-        conn.timer_on = true;
+        conn.timer_on = limit > 0;
         let ck = self.conns.insert(conn)?;
         if let Some(n) = self.listener_counts.get_mut(listener.index()) {
             *n += 1;
         }
-        self.timers
-            .push_ms(deadline, TimerKind::Keepalive, ck, serial);
+        if limit > 0 {
+            self.timers
+                .push_ms(deadline, TimerKind::Keepalive, ck, serial);
+        }
         Some(ck)
     }
 

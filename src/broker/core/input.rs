@@ -26,7 +26,12 @@ impl Core {
         let Some(conn) = self.conns.get_mut(ck) else {
             return;
         };
-        conn.last_rx = now_ms;
+        // Before CONNECT, last_rx stays when the connection opened: the
+        // CONNECT deadline counts from there, however slowly bytes come.
+        let connected = conn.session().is_some();
+        if connected {
+            conn.last_rx = now_ms;
+        }
         self.stats.bytes_received += data.len() as u64;
         let data = self.skip_oversize(ck, data);
         let Some(conn) = self.conns.get_mut(ck) else {
@@ -41,6 +46,9 @@ impl Core {
         } else {
             conn.io_mut().rbuf.extend_from_slice(data);
             self.process_buffered(ck, now, peers);
+        }
+        if !connected {
+            self.connect_received(ck, now_ms);
         }
     }
 

@@ -8,6 +8,16 @@ use super::Core;
 use crate::protocol::{Ack, Packet, ProtocolVersion, Publish, QoS, ReasonCode};
 
 impl Core {
+    /// After bytes from a client that had not connected: if they completed
+    /// its CONNECT, its keepalive clock starts at `now_ms`.
+    pub(super) fn connect_received(&mut self, ck: ConnId, now_ms: u32) {
+        if let Some(conn) = self.conns.get_mut(ck) {
+            if conn.session().is_some() {
+                conn.last_rx = now_ms;
+            }
+        }
+    }
+
     /// Over `memory_limit`, a PUBLISH that would add stored data (a
     /// retained message, queued copies) is refused: an MQTT 5 client gets
     /// PUBACK/PUBREC "quota exceeded" and stays; MQTT 3.x has no negative

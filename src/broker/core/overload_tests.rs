@@ -176,3 +176,66 @@ fn a_small_publish_under_the_limit_is_still_buffered_whole() {
     assert_eq!(w.received(publisher), [Packet::PubAck(Ack::new(3))]);
     assert_eq!(w.core.stats.msgs_dropped, 0);
 }
+
+fn connect_bytes(id: &str, keep_alive: u16) -> Vec<u8> {
+    let c = Connect {
+        protocol: V311,
+        bridge: false,
+        clean_session: true,
+        keep_alive,
+        client_id: id.into(),
+        will: None,
+        username: None,
+        password: None,
+        properties: Properties::default(),
+    };
+    let mut bytes = Vec::new();
+    Packet::Connect(Box::new(c)).encode(&mut bytes, V311);
+    bytes
+}
+
+#[test]
+fn a_connect_trickling_in_is_closed_at_the_deadline() {
+    let mut w = Wire::new("connect_timeout 2");
+    let ck = w.open();
+    let bytes = connect_bytes("slow", 60);
+    // One byte every half second never completes CONNECT in time.
+    for b in bytes.iter().take(3) {
+        w.core
+            .received(ck, std::slice::from_ref(b), w.now, &NoSockets);
+        w.advance(Duration::from_millis(500));
+    }
+    assert!(w.closed.is_empty());
+    w.advance(Duration::from_millis(499));
+    assert!(w.closed.is_empty());
+    w.advance(Duration::from_millis(2));
+    assert_eq!(w.closed.get(&ck), Some(&CloseReason::Keepalive));
+}
+
+#[test]
+fn keepalive_counts_from_connect_not_from_the_first_byte() {
+    let mut w = Wire::new("connect_timeout 2");
+    let ck = w.open();
+    let bytes = connect_bytes("late", 1);
+    let (first, rest) = bytes.split_at(1);
+    w.core.received(ck, first, w.now, &NoSockets);
+    w.advance(Duration::from_millis(1900));
+    w.core.received(ck, rest, w.now, &NoSockets);
+    w.flush();
+    assert!(matches!(w.received(ck).first(), Some(Packet::ConnAck(_))));
+    // The deadline passes: it has connected, its 1.5 s keepalive runs
+    // from CONNECT.
+    w.advance(Duration::from_millis(1400));
+    assert!(w.closed.is_empty());
+    w.advance(Duration::from_millis(200));
+    assert_eq!(w.closed.get(&ck), Some(&CloseReason::Keepalive));
+}
+
+#[test]
+fn connect_timeout_zero_sets_no_deadline() {
+    let mut w = Wire::new("connect_timeout 0");
+    let ck = w.open();
+    w.advance(Duration::from_secs(3600));
+    assert!(w.closed.is_empty());
+    assert!(w.core.conns.get(ck).is_some());
+}
