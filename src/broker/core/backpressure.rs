@@ -3,8 +3,9 @@
 //!
 //! A receiver is *congested* when its output is not draining fast enough
 //! (1 MiB unwritten) or its queue is past half its limit. A congested
-//! receiver that is still *draining* (some of its output was written in
-//! the last `STALL_AFTER`) pauses the publishers feeding it: they are not
+//! receiver that is still *draining* (it made progress on what congests
+//! it in the last `STALL_AFTER`: output written, or queued messages let
+//! into flight by its acknowledgements) pauses the publishers feeding it: they are not
 //! read from, so TCP slows them down and QoS 1/2 stays lossless. A
 //! congested receiver that made no progress for `STALL_AFTER` is
 //! *stalled*: it pauses nobody until it drains again; its QoS 0 messages
@@ -72,6 +73,12 @@ pub(super) fn holds_back(
 }
 
 pub(super) fn congested(conn: &Connection, sess: &Session, limits: &Limits) -> bool {
+    conn.pending_out() >= HIGH_WATER_BYTES || queue_congested(sess, limits)
+}
+
+/// The session's queue is past half its limit: only acknowledgements (which
+/// let queued messages into flight) drain it, not writes.
+fn queue_congested(sess: &Session, limits: &Limits) -> bool {
     let q = &sess.msgs;
     let queue_full = if limits.max_queued > 0 {
         q.queued_len() * 2 >= limits.max_queued
@@ -79,7 +86,7 @@ pub(super) fn congested(conn: &Connection, sess: &Session, limits: &Limits) -> b
         q.queued_len() >= UNLIMITED_QUEUE_HIGH_WATER
     };
     let bytes_full = limits.max_queued_bytes > 0 && q.queued_bytes * 2 >= limits.max_queued_bytes;
-    conn.pending_out() >= HIGH_WATER_BYTES || queue_full || bytes_full
+    queue_full || bytes_full
 }
 
 impl Core {
@@ -118,7 +125,28 @@ impl Core {
         }
     }
 
-    /// Some of `ck`'s output was written: it is draining, so it counts for
+    /// Some of `ck`'s output was written. That is progress unless its
+    /// queue is what congests it: a client that reads but does not
+    /// acknowledge (its PINGRESPs go out) is not draining.
+    pub(super) fn wrote_to(&mut self, ck: ConnId) {
+        let Some(conn) = self.conns.get(ck) else {
+            return;
+        };
+        if conn.cold.as_ref().is_none_or(|c| c.stuck_since.is_none()) {
+            return;
+        }
+        let limits = self.settings.limits;
+        let queue = conn
+            .session()
+            .and_then(|sk| self.sessions.get(sk))
+            .is_some_and(|s| queue_congested(s, &limits));
+        if !queue {
+            self.made_progress(ck);
+        }
+    }
+
+    /// `ck` drained some of what congested it (output written, or queued
+    /// messages let into flight by its acknowledgements): it counts for
     /// back-pressure again.
     pub(super) fn made_progress(&mut self, ck: ConnId) {
         if let Some(c) = self.conns.get_mut(ck).and_then(|c| c.cold.as_mut()) {

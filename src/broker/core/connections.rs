@@ -200,7 +200,7 @@ impl Core {
         wrote: bool,
     ) {
         if wrote {
-            self.made_progress(ck);
+            self.wrote_to(ck);
         }
         let Some(conn) = self.conns.get(ck) else {
             return;

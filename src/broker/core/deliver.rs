@@ -295,6 +295,9 @@ impl Core {
             }
             sent = true;
         }
+        if sent {
+            self.made_progress(ck); // acknowledgements made room
+        }
         let more = self.pump_backlog(ck, sk);
         if sent || more {
             if let Some(conn) = self.conns.get_mut(ck) {

@@ -239,3 +239,40 @@ fn connect_timeout_zero_sets_no_deadline() {
     assert!(w.closed.is_empty());
     assert!(w.core.conns.get(ck).is_some());
 }
+
+#[test]
+fn a_qos1_subscriber_that_reads_but_never_acknowledges_is_stalled() {
+    let conf = "max_queued_messages 10";
+    let (mut w, stalled, _healthy, publisher) = stalled_and_healthy(conf, QoS::AtLeastOnce);
+    // It reads everything (its PINGRESPs go out) but acknowledges nothing.
+    w.stalled.remove(&stalled);
+    let mut id = 0;
+    while w.core.wants_input(publisher) && id < 100 {
+        id += 1;
+        w.send(
+            publisher,
+            Packet::Publish(publish("big", QoS::AtLeastOnce, id, false, b"x")),
+        );
+    }
+    assert_eq!(id, 25, "paused at half the queue");
+    for _ in 0..3 {
+        w.advance(Duration::from_millis(200));
+        w.send(stalled, Packet::PingReq);
+    }
+    assert!(w.core.wants_input(publisher), "resumed after 500 ms");
+    for _ in 0..30 {
+        id += 1;
+        w.send(
+            publisher,
+            Packet::Publish(publish("big", QoS::AtLeastOnce, id, false, b"x")),
+        );
+        assert!(
+            w.core.wants_input(publisher),
+            "a stalled client holds nobody back"
+        );
+    }
+    // Acknowledging one lets a queued message into flight: draining again.
+    let first = publishes(&w.received(stalled))[0].packet_id;
+    w.send(stalled, Packet::PubAck(Ack::new(first)));
+    assert!(!w.core.conns.get(stalled).unwrap().is_stalled());
+}
