@@ -112,9 +112,11 @@ impl Core {
         if rest.len() >= total {
             return AtHeader::Whole;
         }
-        // Whatever the packet, buffering it must fit in memory_limit.
+        // Whatever the packet, buffering it must fit in memory_limit (a
+        // CONNECT, at most 512 KiB, is always taken).
         let memory = self.settings.memory_limit;
-        if !crate::broker::heap::has_room(memory, total - rest.len()) {
+        let connected = self.conns.get(ck).is_some_and(|c| c.session().is_some());
+        if connected && !crate::broker::heap::has_room(memory, total - rest.len()) {
             self.schedule_close(ck, CloseReason::OutOfMemory);
             return AtHeader::Wait;
         }
