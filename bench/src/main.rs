@@ -2,7 +2,9 @@
 //!
 //! Scenarios follow EMQ's open MQTT benchmark (p2p, fan-out, fan-in,
 //! fixed-rate latency, idle connections, retained) plus an overload run that
-//! shows whether a broker acknowledges messages and then drops them. Every
+//! shows whether a broker acknowledges messages and then drops them, and a
+//! stalled-subscriber run that shows whether one client that stops reading
+//! slows the others. Every
 //! QoS 1/2 message is accounted for: a fast run that loses messages says so.
 //!
 //! Typical use (see bench/compare.sh):
@@ -41,7 +43,8 @@ Targets:
   --attach NAME=ADDR[@PID]  use a running broker on 127.0.0.1; PID enables CPU/RSS
 
 Selection:
-  --scenarios LIST       p2p,fan-out,fan-in,latency,connections,retained,overload
+  --scenarios LIST       p2p,fan-out,fan-in,latency,connections,retained,overload,
+                         stalled-sub
                          (default: all)
   --qos LIST             default 0,1,2
   --payloads LIST        bytes, >= 16; default 16,1024 (overload: smallest only)
@@ -298,6 +301,15 @@ fn build_cases(scen: &[Scenario], qos: &[QoS], payloads: &[usize]) -> Vec<Case> 
                 qos: QoS::AtMostOnce,
                 payload: payloads.first().copied().unwrap_or(smallest),
             }),
+            Scenario::Stalled => {
+                for &q in qos {
+                    cases.push(Case {
+                        scenario: s,
+                        qos: q,
+                        payload: smallest,
+                    });
+                }
+            }
             Scenario::Overload => {
                 for &q in qos.iter().filter(|&&q| q != QoS::AtMostOnce) {
                     cases.push(Case {

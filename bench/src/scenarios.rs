@@ -1,6 +1,10 @@
 //! The scenarios, named after EMQ's open MQTT benchmark, turned into engine
 //! plans, and what each one measures.
 
+use std::io::{Read, Write};
+use std::net::TcpStream as StdTcp;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use mosquitto_rs::protocol::QoS;
@@ -18,9 +22,10 @@ pub enum Scenario {
     Connections,
     Retained,
     Overload,
+    Stalled,
 }
 
-pub const ALL: [Scenario; 7] = [
+pub const ALL: [Scenario; 8] = [
     Scenario::P2p,
     Scenario::FanOut,
     Scenario::FanIn,
@@ -28,6 +33,7 @@ pub const ALL: [Scenario; 7] = [
     Scenario::Connections,
     Scenario::Retained,
     Scenario::Overload,
+    Scenario::Stalled,
 ];
 
 impl Scenario {
@@ -40,6 +46,7 @@ impl Scenario {
             Scenario::Connections => "connections",
             Scenario::Retained => "retained",
             Scenario::Overload => "overload",
+            Scenario::Stalled => "stalled-sub",
         }
     }
 
@@ -69,6 +76,8 @@ pub struct Opts {
     pub retained: u32,
     pub overload_pubs: usize,
     pub overload_msgs: u32,
+    /// Healthy subscribers beside the stalled one.
+    pub stalled_healthy: usize,
     /// Messages per publisher at most in throughput scenarios.
     pub msg_limit: u32,
 }
@@ -91,6 +100,7 @@ impl Opts {
                 retained: 5_000,
                 overload_pubs: 4,
                 overload_msgs: 10_000,
+                stalled_healthy: 4,
                 msg_limit: 5_000_000,
             }
         } else {
@@ -109,6 +119,7 @@ impl Opts {
                 retained: 100_000,
                 overload_pubs: 4,
                 overload_msgs: 100_000,
+                stalled_healthy: 4,
                 msg_limit: 50_000_000,
             }
         }
@@ -165,6 +176,7 @@ impl Case {
             ],
             Scenario::Retained => vec![m("`#` retained msg/s", true, Some(2.0))],
             Scenario::Overload => vec![m("out msg/s", true, None)],
+            Scenario::Stalled => vec![m("healthy msg/s", true, Some(1.0))],
         }
     }
 
@@ -346,7 +358,78 @@ pub fn run_case(case: Case, opts: &Opts, broker: &Running, nonce: &str) -> Resul
         }
         Scenario::Connections => connections(&ctx),
         Scenario::Retained => retained(&ctx),
+        Scenario::Stalled => stalled(&ctx),
     }
+}
+
+/// One publisher, `stalled_healthy` subscribers that read, and a `#`
+/// subscriber that stops reading (4 KB receive buffer, PINGREQ every
+/// second): what the healthy ones receive.
+fn stalled(ctx: &Ctx<'_>) -> Result<Measure, String> {
+    let topic = format!("{}stall/0", ctx.pfx);
+    let stop = Arc::new(AtomicBool::new(false));
+    let staller = stalled_client(ctx, &format!("{}#", ctx.pfx), Arc::clone(&stop))?;
+    let mut plan = ctx.plan();
+    for _ in 0..ctx.opts.stalled_healthy {
+        plan.subs.push(SubSpec {
+            filter: topic.clone(),
+            expects: vec![0],
+        });
+    }
+    plan.pubs.push(ctx.pub_spec(topic, ctx.opts.msg_limit));
+    let result = flow(ctx, plan);
+    stop.store(true, Ordering::Relaxed);
+    let _ = staller.join();
+    result
+}
+
+/// Connects and subscribes a client that then never reads; a thread keeps
+/// it connected with PINGREQs until `stop`.
+fn stalled_client(
+    ctx: &Ctx<'_>,
+    filter: &str,
+    stop: Arc<AtomicBool>,
+) -> Result<std::thread::JoinHandle<()>, String> {
+    let err = |e: std::io::Error| format!("stalled subscriber: {e}");
+    let mut s = StdTcp::connect_timeout(&ctx.broker.addr, Duration::from_secs(5)).map_err(err)?;
+    s.set_read_timeout(Some(Duration::from_secs(5)))
+        .map_err(err)?;
+    let id = format!("{}stalled", ctx.client_prefix);
+    let mut body = vec![0, 4, b'M', b'Q', b'T', b'T', 4, 0x02, 0, 60];
+    body.extend_from_slice(&(id.len() as u16).to_be_bytes());
+    body.extend_from_slice(id.as_bytes());
+    let mut out = vec![0x10, body.len() as u8];
+    out.extend_from_slice(&body);
+    let mut sub = vec![0, 1];
+    sub.extend_from_slice(&(filter.len() as u16).to_be_bytes());
+    sub.extend_from_slice(filter.as_bytes());
+    sub.push(ctx.case.qos.as_u8());
+    out.push(0x82);
+    out.push(sub.len() as u8);
+    out.extend_from_slice(&sub);
+    s.write_all(&out).map_err(err)?;
+    let mut acks = [0u8; 9]; // CONNACK and SUBACK
+    s.read_exact(&mut acks).map_err(err)?;
+    if acks[3] != 0 || acks[4] != 0x90 {
+        return Err(format!("stalled subscriber refused: {acks:02x?}"));
+    }
+    let size: libc::c_int = 4096;
+    // SAFETY: setsockopt on a socket we own, with a c_int of its size.
+    unsafe {
+        libc::setsockopt(
+            std::os::fd::AsRawFd::as_raw_fd(&s),
+            libc::SOL_SOCKET,
+            libc::SO_RCVBUF,
+            (&size as *const libc::c_int).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        );
+    }
+    Ok(std::thread::spawn(move || {
+        while !stop.load(Ordering::Relaxed) {
+            let _ = s.write_all(&[0xc0, 0x00]);
+            std::thread::sleep(Duration::from_millis(250));
+        }
+    }))
 }
 
 /// Publishers and subscribers at once: throughput, loss, latency.

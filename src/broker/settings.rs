@@ -160,7 +160,7 @@ impl Default for Settings {
             connection_messages: true,
             persistent_client_expiration: None,
             sys_interval: 10,
-            connect_timeout: Duration::from_secs(60),
+            connect_timeout: Duration::from_secs(10),
             persistence: None,
             bridges: Vec::new(),
         }
@@ -339,7 +339,7 @@ impl Settings {
             connection_messages: cfg.connection_messages,
             persistent_client_expiration: cfg.persistent_client_expiration,
             sys_interval: cfg.sys_interval,
-            connect_timeout: Duration::from_secs(60),
+            connect_timeout: Duration::from_secs(u64::from(cfg.connect_timeout)),
             bridges: cfg.bridges.clone(),
             persistence: cfg.persistence.then(|| super::PersistSettings {
                 path: cfg.persistence_filepath(),

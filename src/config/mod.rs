@@ -65,6 +65,7 @@ pub const ACTIVE_OPTIONS: &[&str] = &[
     "check_retain_source",
     "allow_zero_length_clientid",
     "auto_id_prefix",
+    "connect_timeout",
     "connection_messages",
     "log_dest stdout",
     "log_dest stderr",
@@ -352,6 +353,9 @@ pub struct Config {
     /// Default false (mosquitto 2.0's effective default, whatever its
     /// documentation says).
     pub check_retain_source: bool,
+    /// Seconds a connection has to complete CONNECT (TLS and websocket
+    /// handshakes included); 0: no deadline. Ours; default 10.
+    pub connect_timeout: u16,
     /// Log client connects and disconnects. Default true.
     pub connection_messages: bool,
     /// 0 means no limit. Default 0.
@@ -439,6 +443,7 @@ impl Default for Config {
             autosave_interval: 1800,
             autosave_on_changes: false,
             check_retain_source: false,
+            connect_timeout: 10,
             connection_messages: true,
             max_inflight_bytes: 0,
             max_inflight_messages: 20,

@@ -56,6 +56,7 @@ impl Config {
         out.autosave_interval = new.autosave_interval;
         out.autosave_on_changes = new.autosave_on_changes;
         out.check_retain_source = new.check_retain_source;
+        out.connect_timeout = new.connect_timeout;
         out.connection_messages = new.connection_messages;
         out.max_inflight_bytes = new.max_inflight_bytes;
         out.max_inflight_messages = new.max_inflight_messages;

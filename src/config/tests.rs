@@ -202,6 +202,7 @@ const VALID_LINES: &[&str] = &[
     "persistence_discard_corrupt true",
     "check_retain_source true",
     "clientid_prefixes secure-",
+    "connect_timeout 3",
     "connection_messages false",
     "log_dest stdout",
     "log_dest file /tmp/mosquitto log.txt",

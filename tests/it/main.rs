@@ -21,6 +21,7 @@ mod broker_bad_input;
 mod broker_config;
 mod broker_connect;
 mod broker_interop;
+mod broker_isolation;
 mod broker_limits;
 mod broker_overload;
 mod broker_publish;

@@ -1,15 +1,26 @@
-//! Back-pressure instead of loss: while a client that messages must go to
-//! is congested (output not draining, or its queue past half its limit),
-//! the publishers feeding it are not read from, so TCP slows them down.
-//! They resume when it drains, when it goes away, or after `MAX_PAUSE` —
-//! the bound that breaks cycles of clients waiting on each other; from
-//! then on the queue limits are the hard bound, as in mosquitto.
+//! Back-pressure instead of loss, without letting one client decide
+//! everyone's speed.
+//!
+//! A receiver is *congested* when its output is not draining fast enough
+//! (1 MiB unwritten) or its queue is past half its limit. A congested
+//! receiver that is still *draining* (it made progress on what congests
+//! it in the last `STALL_AFTER`: output written, or queued messages let
+//! into flight by its acknowledgements) pauses the publishers feeding it: they are not
+//! read from, so TCP slows them down and QoS 1/2 stays lossless. A
+//! congested receiver that made no progress for `STALL_AFTER` is
+//! *stalled*: it pauses nobody until it drains again; its QoS 0 messages
+//! are dropped once its buffers are full, its QoS 1/2 ones queue up to the
+//! queue limits and are then dropped (counted, logged once per episode).
+//!
+//! A pause ends when the receivers drain, go away, or after `STALL_AFTER`
+//! — by then a receiver that did not move is stalled and no longer counts,
+//! which also breaks cycles of clients waiting on each other.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use super::context::{Connection, Session};
 use super::ids::ConnId;
-use super::timers::TimerKind;
+use super::timers::{TimerKind, TimerQueue};
 use super::Core;
 use crate::broker::database::Limits;
 
@@ -17,9 +28,57 @@ use crate::broker::database::Limits;
 const HIGH_WATER_BYTES: usize = 1024 * 1024;
 /// Queue length treated as congested when max_queued_messages is 0.
 const UNLIMITED_QUEUE_HIGH_WATER: usize = 10_000;
-const MAX_PAUSE: Duration = Duration::from_secs(2);
+/// A congested receiver that wrote nothing for this long is stalled. Long
+/// enough for a draining client's hiccups (a lost segment waits at least
+/// TCP's 200 ms minimum retransmission timeout; a busy client thread is
+/// descheduled for tens of milliseconds), short enough that a stalled
+/// client costs its publishers one pause of half a second per episode.
+pub(super) const STALL_AFTER: Duration = Duration::from_millis(500);
+const STALL_AFTER_MS: u32 = STALL_AFTER.as_millis() as u32;
+/// The longest pause: a receiver that has not moved by then is stalled.
+const MAX_PAUSE: Duration = STALL_AFTER;
+
+/// Whether a QoS 0 message for `conn` is dropped: its buffers are full. A
+/// stalled client gets no more than the congestion mark, a draining one up
+/// to `cap` (it will take it).
+pub(super) fn qos0_full(conn: &Connection, cap: usize) -> bool {
+    let pending = conn.pending_out();
+    pending > cap || (pending >= HIGH_WATER_BYTES && conn.is_stalled())
+}
+
+/// After a delivery to `conn`: whether its publisher must be slowed down.
+/// Yes if the receiver is congested (or a message was just dropped for it)
+/// and still draining; a stalled one holds nobody back. Notes when a
+/// congested receiver was first seen stuck (progress clears it:
+/// `Core::made_progress`).
+pub(super) fn holds_back(
+    conn: &mut Connection,
+    sess: &Session,
+    limits: &Limits,
+    dropped: bool,
+    clock: (&TimerQueue, Instant),
+) -> bool {
+    if !dropped && !congested(conn, sess, limits) {
+        if let Some(c) = conn.cold.as_mut() {
+            c.stuck_since = None;
+            c.stalled = false;
+        }
+        return false;
+    }
+    let now = clock.0.now_ms(clock.1) as u32;
+    let cold = conn.cold_mut();
+    let since = *cold.stuck_since.get_or_insert(now);
+    cold.stalled = now.wrapping_sub(since) >= STALL_AFTER_MS;
+    !cold.stalled
+}
 
 pub(super) fn congested(conn: &Connection, sess: &Session, limits: &Limits) -> bool {
+    conn.pending_out() >= HIGH_WATER_BYTES || queue_congested(sess, limits)
+}
+
+/// The session's queue is past half its limit: only acknowledgements (which
+/// let queued messages into flight) drain it, not writes.
+fn queue_congested(sess: &Session, limits: &Limits) -> bool {
     let q = &sess.msgs;
     let queue_full = if limits.max_queued > 0 {
         q.queued_len() * 2 >= limits.max_queued
@@ -27,7 +86,7 @@ pub(super) fn congested(conn: &Connection, sess: &Session, limits: &Limits) -> b
         q.queued_len() >= UNLIMITED_QUEUE_HIGH_WATER
     };
     let bytes_full = limits.max_queued_bytes > 0 && q.queued_bytes * 2 >= limits.max_queued_bytes;
-    conn.pending_out() >= HIGH_WATER_BYTES || queue_full || bytes_full
+    queue_full || bytes_full
 }
 
 impl Core {
@@ -63,6 +122,36 @@ impl Core {
                     .push(self.now + MAX_PAUSE, TimerKind::Resume, pk, serial);
                 conn.cold_mut().pause_until = Some(at);
             }
+        }
+    }
+
+    /// Some of `ck`'s output was written. That is progress unless its
+    /// queue is what congests it: a client that reads but does not
+    /// acknowledge (its PINGRESPs go out) is not draining.
+    pub(super) fn wrote_to(&mut self, ck: ConnId) {
+        let Some(conn) = self.conns.get(ck) else {
+            return;
+        };
+        if conn.cold.as_ref().is_none_or(|c| c.stuck_since.is_none()) {
+            return;
+        }
+        let limits = self.settings.limits;
+        let queue = conn
+            .session()
+            .and_then(|sk| self.sessions.get(sk))
+            .is_some_and(|s| queue_congested(s, &limits));
+        if !queue {
+            self.made_progress(ck);
+        }
+    }
+
+    /// `ck` drained some of what congested it (output written, or queued
+    /// messages let into flight by its acknowledgements): it counts for
+    /// back-pressure again.
+    pub(super) fn made_progress(&mut self, ck: ConnId) {
+        if let Some(c) = self.conns.get_mut(ck).and_then(|c| c.cold.as_mut()) {
+            c.stuck_since = None;
+            c.stalled = false;
         }
     }
 

@@ -32,14 +32,17 @@ impl Core {
         conn.max_qos = max_qos;
         let limit = timers::duration_ms(self.settings.connect_timeout);
         let deadline = now_ms.saturating_add(limit);
+        // connect_timeout 0: no deadline.
         conn.timer_at = deadline as u32;
-        conn.timer_on = true;
+        conn.timer_on = limit > 0;
         let ck = self.conns.insert(conn)?;
         if let Some(n) = self.listener_counts.get_mut(listener.index()) {
             *n += 1;
         }
-        self.timers
-            .push_ms(deadline, TimerKind::Keepalive, ck, serial);
+        if limit > 0 {
+            self.timers
+                .push_ms(deadline, TimerKind::Keepalive, ck, serial);
+        }
         Some(ck)
     }
 
@@ -291,9 +294,19 @@ impl Core {
     }
 
     /// After the shell wrote what it could of `ck` (`pending`: some is
-    /// left): wakes publishers waiting on it, and asks for another write
-    /// next turn if backlog remains and the kernel took everything.
-    pub fn after_flush(&mut self, ck: ConnId, backlog_of: Option<SessionId>, pending: bool) {
+    /// left; `wrote`: some was written): wakes publishers waiting on it, and
+    /// asks for another write next turn if backlog remains and the kernel
+    /// took everything.
+    pub fn after_flush(
+        &mut self,
+        ck: ConnId,
+        backlog_of: Option<SessionId>,
+        pending: bool,
+        wrote: bool,
+    ) {
+        if wrote {
+            self.wrote_to(ck);
+        }
         let Some(conn) = self.conns.get(ck) else {
             return;
         };

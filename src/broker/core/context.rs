@@ -145,6 +145,15 @@ pub struct ConnCold {
     pub pause_until: Option<u64>,
     /// Publishers (key, serial) paused because this connection is congested.
     pub waiters: Vec<(ConnId, u32)>,
+    /// When this connection was first seen congested with no output written
+    /// since (the timer queue's milliseconds, truncated), and whether that
+    /// has lasted long enough to call it stalled (`core::backpressure`).
+    pub stuck_since: Option<u32>,
+    pub stalled: bool,
+    /// Bytes left of an oversize PUBLISH being skipped, and the QoS
+    /// exchange to complete once they are read (`core::limits`).
+    pub skip: u32,
+    pub skip_ack: Option<(QoS, u16)>,
     /// The bridge's topics, to remap topics in both directions.
     pub bridge_topics: Option<Rc<[crate::config::BridgeTopic]>>,
     /// The id logs show when it is not the session's: a bridge's remote
@@ -236,6 +245,11 @@ impl Connection {
 
     pub fn has_waiters(&self) -> bool {
         self.cold.as_ref().is_some_and(|c| !c.waiters.is_empty())
+    }
+
+    /// Congested and not draining: it holds no publisher back.
+    pub fn is_stalled(&self) -> bool {
+        self.cold.as_ref().is_some_and(|c| c.stalled)
     }
 
     pub fn take_will(&mut self) -> Option<Will> {

@@ -165,7 +165,7 @@ fn deliver_one(
     match conn {
         Some(conn) if conn.closing.is_none() => {
             if out.qos == QoS::AtMostOnce {
-                if conn.pending_out() > MAX_PENDING_QOS0 {
+                if super::backpressure::qos0_full(conn, MAX_PENDING_QOS0) {
                     return Outcome::Dropped;
                 }
                 return match write_publish(conn, &out, false, now, aliases) {
@@ -353,9 +353,11 @@ impl Core {
                 Self::mark_dirty(&mut self.dirty, conn, ck);
             }
             // A drop for a connected client means it is far behind: slow the
-            // publisher down too, so drops stay the exception.
+            // publisher down too, so drops stay the exception (unless it
+            // is stalled: see core::backpressure).
             let dropped = matches!(outcome, Outcome::Dropped);
-            if dropped || super::backpressure::congested(conn, sess, &self.settings.limits) {
+            let clock = (&self.timers, self.now);
+            if super::backpressure::holds_back(conn, sess, &self.settings.limits, dropped, clock) {
                 self.pressure.push(ck);
             }
         }
@@ -444,6 +446,9 @@ impl Core {
                 Written::TooLarge => self.stats.msgs_dropped += 1,
                 Written::Expired => {}
             }
+        }
+        if sent {
+            self.made_progress(ck); // acknowledgements made room
         }
         let more = self.pump_backlog(ck, sk);
         if sent || more {

@@ -42,9 +42,6 @@ fn log_protocol(p: ProtocolVersion) -> u8 {
     }
 }
 
-/// Heap a new client is expected to need, kept free under `memory_limit`.
-const CONNECT_RESERVE: usize = 16 * 1024;
-
 impl Core {
     /// Sends a CONNACK refusal and closes once it is written. `code` is the
     /// 3.x return code; an MQTT 5 client gets its reason code.
@@ -153,15 +150,9 @@ impl Core {
             spec.tls_identity,
             spec.username_as_clientid,
         );
-        // Near memory_limit no new client is taken on (it needs room for
-        // its buffers): "server unavailable" tells it to come back later.
-        if !crate::broker::heap::has_room(self.settings.memory_limit, CONNECT_RESERVE) {
-            crate::notice!(
-                "Refused connection from {}: memory_limit reached.",
-                self.conn_id(ck)
-            );
-            return self.refuse(ck, ConnectReturnCode::ServerUnavailable);
-        }
+        // Clients are taken on whatever memory_limit says: a CONNECT costs
+        // little, and it may come from the client that frees memory.
+        // What is refused is new stored data (core::limits).
         self.check_will_flags(ck, &c)?;
         let (client_id, connack) = self.client_id_and_keepalive(ck, &mut c)?;
         // Who the client is: a TLS identity replaces the CONNECT username

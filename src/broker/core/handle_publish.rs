@@ -105,21 +105,12 @@ impl Core {
             self.schedule_close(ck, CloseReason::Protocol);
             return;
         }
-        // At memory_limit the message is dropped unacknowledged and the
-        // publisher disconnected, as mosquitto does: a QoS 1/2 publisher
-        // sends it again when it reconnects. Clearing a retained message
-        // only frees memory, so it is let through.
-        let frees = p.retain && p.payload.is_empty();
-        if !frees
-            && !crate::broker::heap::has_room(
-                self.settings.memory_limit,
-                p.payload.len() + p.topic.len(),
-            )
-        {
-            self.stats.msgs_dropped += 1;
-            self.schedule_close(ck, CloseReason::OutOfMemory);
+        if self.refused_for_memory(ck, &p) {
             return;
         }
+        let Some(conn) = self.conns.get(ck) else {
+            return;
+        };
         let mount = conn.mount_point().cloned();
         let too_big = self.settings.message_size_limit > 0
             && p.payload.len() > self.settings.message_size_limit;

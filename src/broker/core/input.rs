@@ -6,6 +6,7 @@ use std::time::Instant;
 
 use super::context::CloseReason;
 use super::ids::ConnId;
+use super::limits::AtHeader;
 use super::{Core, Transport};
 use crate::protocol::{
     fixed_header, DecodeError, Packet, PacketType, Properties, ProtocolVersion, QoS, ReasonCode,
@@ -27,8 +28,17 @@ impl Core {
         let Some(conn) = self.conns.get_mut(ck) else {
             return;
         };
-        conn.last_rx = now_ms;
+        // Before CONNECT, last_rx stays when the connection opened: the
+        // CONNECT deadline counts from there, however slowly bytes come.
+        let connected = conn.session().is_some();
+        if connected {
+            conn.last_rx = now_ms;
+        }
         self.stats.bytes_received += data.len() as u64;
+        let data = self.skip_oversize(ck, data);
+        let Some(conn) = self.conns.get_mut(ck) else {
+            return;
+        };
         if conn.rbuf_is_empty() {
             let used = self.process_bytes(ck, data, peers);
             let rest = data.get(used..).unwrap_or(&[]);
@@ -38,6 +48,9 @@ impl Core {
         } else {
             conn.io_mut().rbuf.extend_from_slice(data);
             self.process_buffered(ck, now, peers);
+        }
+        if !connected {
+            self.connect_received(ck, now_ms);
         }
     }
 
@@ -108,6 +121,17 @@ impl Core {
                 self.schedule_close(ck, CloseReason::Oversize);
                 return pos;
             }
+            match self.oversize_at_header(ck, &header, rest) {
+                AtHeader::Whole => {}
+                AtHeader::Wait => return pos,
+                AtHeader::Skipping(n) => {
+                    pos += n;
+                    continue;
+                }
+            }
+            let Some(conn) = self.conns.get(ck) else {
+                return pos;
+            };
             let Some(body) = rest.get(header.header_len..header.total_len()) else {
                 return pos;
             };

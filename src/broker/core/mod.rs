@@ -20,6 +20,7 @@ mod handle_publish;
 mod handle_subscribe;
 pub(crate) mod ids;
 mod input;
+mod limits;
 mod periodic;
 mod plugins;
 mod sys_tree;

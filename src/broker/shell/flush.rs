@@ -24,6 +24,8 @@ struct Flushed {
     pending: bool,
     /// Websocket bytes of its own are left.
     own_pending: bool,
+    /// Some MQTT bytes went out (the client is draining).
+    wrote: bool,
 }
 
 impl Broker {
@@ -82,7 +84,8 @@ impl Broker {
                 interest,
             );
         }
-        self.core.after_flush(ck, backlog_of, done.pending);
+        self.core
+            .after_flush(ck, backlog_of, done.pending, done.wrote);
     }
 
     /// Closes connection `ck`'s socket and has the core forget it (will,
@@ -124,6 +127,7 @@ fn write_out(socket: &mut Socket, conn: &mut Connection, stats: &mut Stats) -> F
         failed: false,
         pending: false,
         own_pending: false,
+        wrote: false,
     };
     // One write for TCP: a short write means the kernel pushed back and
     // WRITABLE will follow. A TLS write sends at most one record (16 KB)
@@ -145,6 +149,7 @@ fn write_out(socket: &mut Socket, conn: &mut Connection, stats: &mut Stats) -> F
             match stream.write(b.wbuf.get(b.wpos..).unwrap_or(&[])) {
                 Ok(n) => {
                     b.wpos += n;
+                    done.wrote |= n > 0;
                     stats.bytes_sent += n as u64;
                     if !tls || n == 0 {
                         break;

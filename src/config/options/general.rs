@@ -39,6 +39,14 @@ pub(super) const OPTIONS: &[Spec] = &[
         Value::Text(|c| &mut c.security.clientid_prefixes),
     )
     .deprecated("it will be removed in a future version."),
+    // Ours: seconds a new connection has to complete CONNECT.
+    general(
+        "connect_timeout",
+        Value::With(|c, a| {
+            c.connect_timeout = a.int_in(0..=65535)?;
+            Ok(())
+        }),
+    ),
     general(
         "connection_messages",
         Value::Bool(|c| &mut c.connection_messages),
