@@ -5,8 +5,8 @@
 #   SKIP_BUILD=1 bench/footprint.sh
 #
 # 1. Stripped sizes of the broker: x86_64 glibc with TLS (the host build),
-#    x86_64 and aarch64 static musl without TLS, aarch64 glibc with TLS, and
-#    Debian's mosquitto. The cross targets are built as .ci/cross builds them
+#    x86_64 and aarch64 static musl without TLS (release, and the `small`
+#    profile: opt-level "s"), aarch64 glibc with TLS, and Debian's mosquitto. The cross targets are built as .ci/cross builds them
 #    (a target that is not installed is reported and left out).
 # 2. bench/footprint.py: idle RSS, RSS per idle connection, per queued
 #    message, and around a persistence save, for our x86_64 build, Debian's
@@ -35,6 +35,7 @@ if [ -z "${SKIP_BUILD:-}" ]; then
     for t in "$X64_MUSL" "$A64_MUSL"; do
         if have "$t"; then
             nice cargo build --release --quiet --no-default-features --target "$t" --bin mosquitto
+            nice cargo build --profile small --quiet --no-default-features --target "$t" --bin mosquitto
         else
             echo "footprint: $t not installed (rustup target add $t): left out" >&2
         fi
@@ -69,6 +70,8 @@ row "ours x86_64 glibc" yes target/release/mosquitto 1200000
 row "ours x86_64 musl" no "target/$X64_MUSL/release/mosquitto" 1000000
 row "ours aarch64 glibc" yes "target/$A64_GNU/release/mosquitto" 1200000
 row "ours aarch64 musl" no "target/$A64_MUSL/release/mosquitto" 1000000
+row "ours x86_64 musl, --profile small" no "target/$X64_MUSL/small/mosquitto" 1000000
+row "ours aarch64 musl, --profile small" no "target/$A64_MUSL/small/mosquitto" 1000000
 row "Debian mosquitto 2.0.11 x86_64" yes "$MOSQUITTO" ""
 echo
 
