@@ -1016,30 +1016,6 @@ fn publish_view(byte1: u8, body: &[u8]) -> Option<(u8, u16, &[u8])> {
     Some((qos, pid, body.get(pos..)?))
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn publish_view_parses_and_rejects() {
-        let mut out = Vec::new();
-        let head = PublishHeader {
-            topic: "a/b",
-            qos: QoS::AtLeastOnce,
-            retain: false,
-            dup: false,
-            packet_id: 7,
-        };
-        encode_publish(&mut out, &head, b"xyz");
-        let h = fixed_header(&out).unwrap().unwrap();
-        let (q, pid, pl) = publish_view(h.byte1, &out[h.header_len..]).unwrap();
-        assert_eq!((q, pid, pl), (1, 7, &b"xyz"[..]));
-        assert!(publish_view(0x36, &out[h.header_len..]).is_none());
-        assert!(publish_view(0x32, &[0, 9, b'a']).is_none());
-        assert!(publish_view(0x32, &[0]).is_none());
-    }
-}
-
 /// Clients per source address: one loopback address has about 28,000
 /// ephemeral ports (Linux's default range), so client `ci` binds
 /// 127.0.0.(2 + ci / PER_SOURCE) once there are more (the whole 127/8 is
@@ -1120,4 +1096,28 @@ fn raw_socket_bound(host: u8) -> io::Result<std::os::fd::RawFd> {
         return Err(e);
     }
     Ok(fd)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn publish_view_parses_and_rejects() {
+        let mut out = Vec::new();
+        let head = PublishHeader {
+            topic: "a/b",
+            qos: QoS::AtLeastOnce,
+            retain: false,
+            dup: false,
+            packet_id: 7,
+        };
+        encode_publish(&mut out, &head, b"xyz");
+        let h = fixed_header(&out).unwrap().unwrap();
+        let (q, pid, pl) = publish_view(h.byte1, &out[h.header_len..]).unwrap();
+        assert_eq!((q, pid, pl), (1, 7, &b"xyz"[..]));
+        assert!(publish_view(0x36, &out[h.header_len..]).is_none());
+        assert!(publish_view(0x32, &[0, 9, b'a']).is_none());
+        assert!(publish_view(0x32, &[0]).is_none());
+    }
 }
