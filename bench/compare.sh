@@ -1,43 +1,64 @@
 #!/usr/bin/env bash
-# One command: build release, run every mqtt_bench scenario against our broker
-# and Debian's mosquitto side by side on 127.0.0.1, print the Markdown table.
+# One command: build release, run every mqtt_bench scenario against our broker,
+# Debian's mosquitto and rumqttd (when installed) side by side on 127.0.0.1,
+# print the Markdown tables.
 #
-#   bench/compare.sh                 # full run (about 10-15 minutes)
-#   bench/compare.sh --quick         # smoke run (under a minute)
+#   bench/compare.sh                 # full run: 3 alternating runs per case
+#   bench/compare.sh --quick         # smoke run (a few minutes)
 #   bench/compare.sh --scenarios p2p,fan-in --qos 1   # any mqtt_bench option
 #
 # Environment: OURS (default target/release/mosquitto), MOSQUITTO (default
-# /usr/sbin/mosquitto), OUT (also save the report to this file).
+# /usr/sbin/mosquitto), RUMQTTD (default: rumqttd on PATH or in
+# ~/.cargo/bin; RUMQTTD=none leaves it out), BROKERS (more NAME=PATH
+# entries, space separated), OUT (also save the report to this file).
+# `--runs N` and `--latency-rate LIST` given here replace the defaults
+# `--runs 3 --latency-rate 10000,20000,80%` (the last one wins).
 #
 # mqtt_bench starts each broker afresh for every case (free port found by
-# binding port 0, the same temporary config for both: listener PORT 127.0.0.1,
-# allow_anonymous true, log_dest none, persistence false, mosquitto's default
-# max_inflight_messages/max_queued_messages), alternates the two brokers case
-# by case, and stops them (they also die with it: PR_SET_PDEATHSIG).
+# binding port 0, the same temporary config for the mosquitto-style brokers:
+# listener PORT 127.0.0.1, allow_anonymous true, log_dest none, persistence
+# false, mosquitto's default max_inflight_messages/max_queued_messages;
+# rumqttd gets its own TOML, see bench/README.md), rotates the brokers'
+# order from run to run, and stops them (they also die with it:
+# PR_SET_PDEATHSIG).
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
 OURS=${OURS:-target/release/mosquitto}
 MOSQUITTO=${MOSQUITTO:-/usr/sbin/mosquitto}
+if [ -z "${RUMQTTD:-}" ]; then
+    RUMQTTD=$(command -v rumqttd || true)
+    [ -z "$RUMQTTD" ] && [ -x "$HOME/.cargo/bin/rumqttd" ] && RUMQTTD=$HOME/.cargo/bin/rumqttd
+fi
 
 # mqtt_bench is a workspace member outside the default build (bench/Cargo.toml);
 # one invocation builds both, and the shared target/ holds both binaries.
 cargo build --release --quiet -p mosquitto-rs -p mqtt_bench --bin mosquitto --bin mqtt_bench
 
-for b in "$OURS" "$MOSQUITTO"; do
-    if [ ! -x "$b" ]; then
-        echo "compare.sh: broker binary not found: $b" >&2
+brokers=("ours=$OURS" "mosquitto=$MOSQUITTO")
+if [ -n "$RUMQTTD" ] && [ "$RUMQTTD" != none ]; then
+    brokers+=("rumqttd=$RUMQTTD")
+else
+    echo "compare.sh: rumqttd not installed (cargo install rumqttd --version 0.19.0): left out" >&2
+fi
+for b in ${BROKERS:-}; do brokers+=("$b"); done
+
+args=()
+for b in "${brokers[@]}"; do
+    if [ ! -x "${b#*=}" ]; then
+        echo "compare.sh: broker binary not found: ${b#*=}" >&2
         exit 2
     fi
+    args+=(--broker "$b")
 done
 
-# 5,000 idle connections need 5,000 descriptors on each side. Raise the soft
+# Idle connections need a descriptor each on both sides. Raise the soft
 # limit as far as the hard one allows (mqtt_bench raises it too, and the
 # brokers inherit it).
-ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+ulimit -n 120000 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 echo "open files limit: $(ulimit -n)" >&2
 
-args=(--broker "ours=$OURS" --broker "mosquitto=$MOSQUITTO" "$@")
+args+=(--runs 3 --latency-rate 10000,20000,80% "$@")
 if [ -n "${OUT:-}" ]; then
     target/release/mqtt_bench "${args[@]}" | tee "$OUT"
 else

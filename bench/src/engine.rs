@@ -330,7 +330,7 @@ impl Engine {
         while self.connecting < self.plan.connect_concurrency && self.next_open < self.conns.len() {
             let ci = self.next_open;
             self.next_open += 1;
-            let mut stream = match TcpStream::connect(self.plan.addr) {
+            let mut stream = match connect_from(self.plan.addr, ci) {
                 Ok(s) => s,
                 Err(e) => {
                     self.error(ci, format!("connect {}: {e}", self.plan.addr));
@@ -1014,6 +1014,88 @@ fn publish_view(byte1: u8, body: &[u8]) -> Option<(u8, u16, &[u8])> {
         pos += 2;
     }
     Some((qos, pid, body.get(pos..)?))
+}
+
+/// Clients per source address: one loopback address has about 28,000
+/// ephemeral ports (Linux's default range), so client `ci` binds
+/// 127.0.0.(2 + ci / PER_SOURCE) once there are more (the whole 127/8 is
+/// loopback).
+const PER_SOURCE: usize = 20_000;
+
+/// A non-blocking connect to `to` from the source address of client `ci`.
+fn connect_from(to: SocketAddr, ci: usize) -> io::Result<TcpStream> {
+    let SocketAddr::V4(v4) = to else {
+        return TcpStream::connect(to);
+    };
+    if ci < PER_SOURCE || !v4.ip().is_loopback() {
+        return TcpStream::connect(to);
+    }
+    let host = u8::try_from(2 + ci / PER_SOURCE)
+        .map_err(|_| io::Error::other("too many clients for the loopback sources"))?;
+    let sock = raw_socket_bound(host)?;
+    // SAFETY: `sock` is a fresh, bound, non-blocking TCP socket that we own.
+    let std_stream = unsafe { <std::net::TcpStream as std::os::fd::FromRawFd>::from_raw_fd(sock) };
+    let addr = libc::sockaddr_in {
+        sin_family: libc::AF_INET as libc::sa_family_t,
+        sin_port: v4.port().to_be(),
+        sin_addr: libc::in_addr {
+            s_addr: u32::from(*v4.ip()).to_be(),
+        },
+        sin_zero: [0; 8],
+    };
+    // SAFETY: a valid sockaddr_in of the size given.
+    let rc = unsafe {
+        libc::connect(
+            std::os::fd::AsRawFd::as_raw_fd(&std_stream),
+            (&addr as *const libc::sockaddr_in).cast(),
+            std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t,
+        )
+    };
+    if rc != 0 {
+        let e = io::Error::last_os_error();
+        if e.raw_os_error() != Some(libc::EINPROGRESS) {
+            return Err(e);
+        }
+    }
+    Ok(TcpStream::from_std(std_stream))
+}
+
+/// A non-blocking TCP socket bound to 127.0.0.HOST, any port.
+fn raw_socket_bound(host: u8) -> io::Result<std::os::fd::RawFd> {
+    // SAFETY: plain socket(2); the descriptor is checked below.
+    let fd = unsafe {
+        libc::socket(
+            libc::AF_INET,
+            libc::SOCK_STREAM | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC,
+            0,
+        )
+    };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    let addr = libc::sockaddr_in {
+        sin_family: libc::AF_INET as libc::sa_family_t,
+        sin_port: 0,
+        sin_addr: libc::in_addr {
+            s_addr: u32::from(std::net::Ipv4Addr::new(127, 0, 0, host)).to_be(),
+        },
+        sin_zero: [0; 8],
+    };
+    // SAFETY: a valid sockaddr_in of the size given, on our descriptor.
+    let rc = unsafe {
+        libc::bind(
+            fd,
+            (&addr as *const libc::sockaddr_in).cast(),
+            std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t,
+        )
+    };
+    if rc != 0 {
+        let e = io::Error::last_os_error();
+        // SAFETY: closing the descriptor we opened and nobody else holds.
+        unsafe { libc::close(fd) };
+        return Err(e);
+    }
+    Ok(fd)
 }
 
 #[cfg(test)]

@@ -30,27 +30,30 @@ use mosquitto_rs::protocol::QoS;
 
 use broker::{Running, Target, TargetKind};
 use report::Row;
-use scenarios::{Case, Opts, Scenario};
+use scenarios::{Case, Measure, Opts, Rate, Scenario};
 
 const USAGE: &str = "\
 Usage: mqtt_bench [options] (--broker NAME=PATH | --attach NAME=127.0.0.1:PORT[@PID])...
 
-Runs MQTT load scenarios against one or two brokers and prints Markdown tables
-(with two, the second column set is the baseline of the ratios).
+Runs MQTT load scenarios against any number of brokers and prints Markdown
+tables: the first broker's figures divided by each other's (the second one
+is the baseline of `--latency-rate N%`). A binary whose file name contains
+`rumqttd` gets a rumqttd config (TOML) instead of mosquitto's.
 
 Targets:
   --broker NAME=PATH     start PATH -c <temp config> afresh for every case
   --attach NAME=ADDR[@PID]  use a running broker on 127.0.0.1; PID enables CPU/RSS
 
 Selection:
-  --scenarios LIST       p2p,fan-out,fan-in,latency,connections,retained,overload,
-                         stalled-sub
-                         (default: all)
+  --scenarios LIST       p2p,fan-out,fan-in,latency,connections,clients,retained,
+                         overload,stalled-sub (default: all)
   --qos LIST             default 0,1,2
   --payloads LIST        bytes, >= 16; default 16,1024 (overload: smallest only)
   --quick                small smoke run (a few seconds per broker)
-  --config-extra LINE    append LINE to both spawned brokers' configs
-                         (e.g. 'set_tcp_nodelay true'); repeatable
+  --config-extra LINE    append LINE to the spawned mosquitto-style brokers'
+                         configs (e.g. 'set_tcp_nodelay true'); repeatable
+  --runs N               run every case N times, brokers alternating; tables
+                         show medians and the ratios' spread [1]
 
 Sizes (defaults in brackets, quick values differ):
   --duration SECS        sending phase of throughput cases [5]
@@ -59,7 +62,12 @@ Sizes (defaults in brackets, quick values differ):
   --pairs N              p2p publisher/subscriber pairs [100]
   --fanout-subs N        fan-out subscribers [500]  (publishers: --fanout-pubs [4])
   --fanin-pubs N         fan-in publishers [200]
-  --latency-rate N       latency scenario total msg/s [10000] over --latency-pairs [50]
+  --latency-rate LIST    latency scenario total msg/s, one case each; N% means
+                         N % of the baseline's p2p rate at the same QoS and
+                         payload, measured in this run (so put p2p first)
+                         [10000] over --latency-pairs [50]
+  --clients N            clients scenario: N publishers at 1 msg/s each on
+                         their own topics, one subscriber [10000]
   --connections N        idle connections [5000]
   --retained N           retained topics [100000]
   --overload-msgs N      messages per overload publisher [100000] (4 publishers)
@@ -140,6 +148,9 @@ fn parse_options(args: &[String]) -> Option<getopts::Matches> {
     o.optopt("", "payloads", "", "LIST");
     o.optflag("", "quick", "");
     o.optmulti("", "config-extra", "", "LINE");
+    // Repeatable, the last one counts: compare.sh's defaults come first.
+    o.optmulti("", "latency-rate", "", "LIST");
+    o.optmulti("", "runs", "", "N");
     for n in [
         "duration",
         "window",
@@ -148,8 +159,8 @@ fn parse_options(args: &[String]) -> Option<getopts::Matches> {
         "fanout-subs",
         "fanout-pubs",
         "fanin-pubs",
-        "latency-rate",
         "latency-pairs",
+        "clients",
         "connections",
         "retained",
         "overload-msgs",
@@ -171,6 +182,8 @@ struct Cli {
     scenarios: Vec<Scenario>,
     qos: Vec<QoS>,
     payloads: Vec<usize>,
+    rates: Vec<Rate>,
+    runs: usize,
 }
 
 fn parse_cli(m: &getopts::Matches) -> Cli {
@@ -186,8 +199,8 @@ fn parse_cli(m: &getopts::Matches) -> Cli {
     if targets.is_empty() {
         die("give at least one --broker or --attach");
     }
-    if targets.len() > 2 {
-        die("at most two targets (the second is the baseline)");
+    if targets.len() > 8 {
+        die("at most eight targets");
     }
 
     let opts = parse_sizes(m);
@@ -217,12 +230,42 @@ fn parse_cli(m: &getopts::Matches) -> Cli {
                 .filter(|&n| (engine::HEADER..=256 * 1024).contains(&n))
         },
     );
+    let rates = m
+        .opt_strs("latency-rate")
+        .pop()
+        .map(|s| {
+            parse_list(&s, "latency-rate", |x| match x.strip_suffix('%') {
+                Some(p) => p
+                    .parse::<f64>()
+                    .ok()
+                    .filter(|p| *p > 0.0 && *p <= 1000.0)
+                    .map(|p| Rate::OfBaseline(p / 100.0)),
+                None => x
+                    .parse::<f64>()
+                    .ok()
+                    .filter(|r| (1.0..=10_000_000.0).contains(r))
+                    .map(Rate::Fixed),
+            })
+        })
+        .unwrap_or_else(|| vec![Rate::Default]);
+    let runs = match m.opt_strs("runs").pop() {
+        Some(v) => v
+            .trim()
+            .parse::<usize>()
+            .unwrap_or_else(|_| die(&format!("--runs: not a valid number: {v}"))),
+        None => 1,
+    };
+    if !(1..=99).contains(&runs) {
+        die("--runs: between 1 and 99");
+    }
     Cli {
         targets,
         opts,
         scenarios,
         qos,
         payloads,
+        rates,
+        runs,
     }
 }
 
@@ -252,7 +295,7 @@ fn parse_sizes(m: &getopts::Matches) -> Opts {
     size!(fanout_pubs, "fanout-pubs", 1, 1_000);
     size!(fanin_pubs, "fanin-pubs", 1, 10_000);
     size!(latency_pairs, "latency-pairs", 1, 10_000);
-    size!(latency_rate, "latency-rate", 1.0, 10_000_000.0);
+    size!(clients, "clients", 1, 1_000_000);
     size!(connections, "connections", 1, 1_000_000);
     size!(retained, "retained", 10, 10_000_000);
     size!(overload_msgs, "overload-msgs", 1, 100_000_000);
@@ -262,7 +305,7 @@ fn parse_sizes(m: &getopts::Matches) -> Opts {
 /// Raises the open-files limit for every client and broker descriptor; with
 /// too low a hard limit, runs fewer idle connections (and says so).
 fn fit_open_files(opts: &mut Opts, targets: &[Target], scen: &[Scenario]) {
-    let want = (opts.connections as u64 + 1000) * 2;
+    let want = (opts.connections.max(opts.clients) as u64 + 1000) * 2;
     let nofile = procfs::raise_nofile(want.max(65_536));
     let needed = opts.connections as u64 + 200;
     if scen.contains(&Scenario::Connections) && nofile < needed {
@@ -272,6 +315,14 @@ fn fit_open_files(opts: &mut Opts, targets: &[Target], scen: &[Scenario]) {
             nofile.saturating_sub(200)
         );
         opts.connections = nofile.saturating_sub(200) as usize;
+    }
+    if scen.contains(&Scenario::Clients) && nofile < opts.clients as u64 + 200 {
+        eprintln!(
+            "mqtt_bench: open-files limit {nofile} is too low for {} clients; using {}",
+            opts.clients,
+            nofile.saturating_sub(200)
+        );
+        opts.clients = nofile.saturating_sub(200) as usize;
     }
     // A running broker keeps its own limit: warn only.
     for t in targets {
@@ -290,43 +341,58 @@ fn fit_open_files(opts: &mut Opts, targets: &[Target], scen: &[Scenario]) {
 
 /// Every scenario × QoS × payload to run; connections once (QoS and payload
 /// do not matter to idle clients), overload at QoS 1/2 with the smallest
-/// payload.
-fn build_cases(scen: &[Scenario], qos: &[QoS], payloads: &[usize]) -> Vec<Case> {
+/// payload, clients at QoS 1 (else the first QoS asked for) with the
+/// smallest payload, latency once per rate.
+fn build_cases(scen: &[Scenario], qos: &[QoS], payloads: &[usize], rates: &[Rate]) -> Vec<Case> {
     let smallest = payloads.iter().copied().min().unwrap_or(engine::HEADER);
+    let case = |scenario, qos, payload| Case {
+        scenario,
+        qos,
+        payload,
+        rate: Rate::Default,
+    };
     let mut cases = Vec::new();
     for &s in scen {
         match s {
-            Scenario::Connections => cases.push(Case {
-                scenario: s,
-                qos: QoS::AtMostOnce,
-                payload: payloads.first().copied().unwrap_or(smallest),
-            }),
+            Scenario::Connections => cases.push(case(
+                s,
+                QoS::AtMostOnce,
+                payloads.first().copied().unwrap_or(smallest),
+            )),
             Scenario::Stalled => {
                 for &q in qos {
-                    cases.push(Case {
-                        scenario: s,
-                        qos: q,
-                        payload: smallest,
-                    });
+                    cases.push(case(s, q, smallest));
                 }
             }
             Scenario::Overload => {
                 for &q in qos.iter().filter(|&&q| q != QoS::AtMostOnce) {
-                    cases.push(Case {
-                        scenario: s,
-                        qos: q,
-                        payload: smallest,
-                    });
+                    cases.push(case(s, q, smallest));
+                }
+            }
+            Scenario::Clients => {
+                let q = if qos.contains(&QoS::AtLeastOnce) {
+                    QoS::AtLeastOnce
+                } else {
+                    qos.first().copied().unwrap_or(QoS::AtLeastOnce)
+                };
+                cases.push(case(s, q, smallest));
+            }
+            Scenario::Latency => {
+                for &rate in rates {
+                    for &q in qos {
+                        for &p in payloads {
+                            cases.push(Case {
+                                rate,
+                                ..case(s, q, p)
+                            });
+                        }
+                    }
                 }
             }
             _ => {
                 for &q in qos {
                     for &p in payloads {
-                        cases.push(Case {
-                            scenario: s,
-                            qos: q,
-                            payload: p,
-                        });
+                        cases.push(case(s, q, p));
                     }
                 }
             }
@@ -335,59 +401,119 @@ fn build_cases(scen: &[Scenario], qos: &[QoS], payloads: &[usize]) -> Vec<Case> 
     cases
 }
 
-/// Runs every case against every target in turn, with a progress line each
-/// on stderr.
+/// A latency rate given as a share of the baseline's (second target's) p2p
+/// rate at the same QoS and payload, from the rows run so far.
+fn resolve_rate(case: &Case, rows: &[Row]) -> Result<Case, String> {
+    let Rate::OfBaseline(f) = case.rate else {
+        return Ok(*case);
+    };
+    let p2p = rows.iter().find(|r| {
+        r.case.scenario == Scenario::P2p && r.case.qos == case.qos && r.case.payload == case.payload
+    });
+    let base = p2p.and_then(|r| report::median_value(r, 1, 0)).ok_or(
+        "a latency rate in % needs the p2p case of the same QoS and payload, and two brokers",
+    )?;
+    Ok(Case {
+        rate: Rate::Fixed((base * f).max(1.0)),
+        ..*case
+    })
+}
+
+/// Runs every case against every target, `runs` times, the targets'
+/// order rotating from run to run, with a progress line each on stderr.
 fn run_cases(
     targets: &[Target],
     cases: &[Case],
     opts: &Opts,
     workdir: &Path,
     extra: &[String],
+    runs: usize,
 ) -> Vec<Row> {
-    let mut rows = Vec::new();
+    let mut rows: Vec<Row> = Vec::new();
     for (ci, case) in cases.iter().enumerate() {
-        let mut results = Vec::new();
-        for (ti, t) in targets.iter().enumerate() {
-            let nonce = format!("{:x}x{ci}x{ti}", std::process::id());
-            eprint!(
-                "[{:>3}/{}] {:<11} qos{} {:>5} B  {:<10} ",
-                ci + 1,
-                cases.len(),
-                case.scenario.name(),
-                case.qos.as_u8(),
-                case.payload,
-                t.name
-            );
-            let r = match Running::start(t, workdir, extra) {
-                Ok(mut b) => {
-                    let r = scenarios::run_case(*case, opts, &b, &nonce);
-                    if !b.alive() {
-                        Err("broker died during the case".to_string())
-                    } else {
-                        r
-                    }
-                }
-                Err(e) => Err(e),
-            };
-            match &r {
-                Ok(m) => eprintln!(
-                    "{} = {}  lost {} dup {} cpu {:.2}s",
-                    case.metrics()[0].name,
-                    report::num(m.values.first().copied().unwrap_or(0.0)),
-                    m.run.lost,
-                    m.run.dups,
-                    m.cpu_s
-                ),
-                Err(e) => eprintln!("FAILED: {e}"),
+        let case = match resolve_rate(case, &rows) {
+            Ok(c) => c,
+            Err(e) => {
+                eprintln!("[{:>3}/{}] latency: {e}", ci + 1, cases.len());
+                rows.push(Row {
+                    case: *case,
+                    runs: vec![targets.iter().map(|_| Err(e.clone())).collect()],
+                });
+                continue;
             }
-            results.push(r);
+        };
+        let mut all = Vec::new();
+        for run in 0..runs {
+            let mut results: Vec<Option<Result<Measure, String>>> =
+                targets.iter().map(|_| None).collect();
+            for k in 0..targets.len() {
+                let ti = (k + run) % targets.len();
+                let t = &targets[ti];
+                results[ti] = Some(run_one(
+                    t,
+                    &case,
+                    opts,
+                    workdir,
+                    extra,
+                    (ci, ti, run),
+                    cases.len(),
+                ));
+            }
+            all.push(
+                results
+                    .into_iter()
+                    .map(|r| r.unwrap_or_else(|| Err("not run".into())))
+                    .collect(),
+            );
         }
-        rows.push(Row {
-            case: *case,
-            results,
-        });
+        rows.push(Row { case, runs: all });
     }
     rows
+}
+
+/// One case against one target: start it, run, check it is still alive.
+fn run_one(
+    t: &Target,
+    case: &Case,
+    opts: &Opts,
+    workdir: &Path,
+    extra: &[String],
+    (ci, ti, run): (usize, usize, usize),
+    ncases: usize,
+) -> Result<Measure, String> {
+    let nonce = format!("{:x}x{ci}x{ti}x{run}", std::process::id());
+    eprint!(
+        "[{:>3}/{}] {:<11} qos{} {:>5} B  {:<10} ",
+        ci + 1,
+        ncases,
+        report::label(case),
+        case.qos.as_u8(),
+        case.payload,
+        t.name
+    );
+    let r = match Running::start(t, workdir, extra) {
+        Ok(mut b) => {
+            let r = scenarios::run_case(*case, opts, &b, &nonce);
+            if !b.alive() {
+                Err("broker died during the case".to_string())
+            } else {
+                r
+            }
+        }
+        Err(e) => Err(e),
+    };
+    match &r {
+        Ok(m) => eprintln!(
+            "{} = {}  lost {} dup {} cpu {:.2}s",
+            case.metrics()[0].name,
+            report::num(m.values.first().copied().unwrap_or(0.0)),
+            m.run.lost,
+            m.run.dups,
+            m.cpu_s
+        ),
+        Err(e) => eprintln!("FAILED: {e}"),
+    }
+    r
 }
 
 fn print_report(
@@ -397,6 +523,7 @@ fn print_report(
     opts: &Opts,
     elapsed: Duration,
     rows: &[Row],
+    runs: usize,
 ) {
     println!("# mqtt_bench results\n");
     for (k, v) in machine {
@@ -404,6 +531,16 @@ fn print_report(
     }
     for t in targets {
         match &t.kind {
+            TargetKind::Spawn(p) if broker::is_rumqttd(p) => println!(
+                "- {}: `{}` (fresh per case; its own config: `{}`)",
+                t.name,
+                p.display(),
+                broker::rumqttd_config_text(0)
+                    .lines()
+                    .filter(|l| !l.trim().is_empty() && !l.starts_with("listen"))
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            ),
             TargetKind::Spawn(p) => println!("- {}: `{}` (fresh per case)", t.name, p.display()),
             TargetKind::Attach(a, pid) => println!(
                 "- {}: running broker at {a}{}",
@@ -421,7 +558,8 @@ fn print_report(
             .join("; ")
     );
     println!(
-        "- sizes: {}; QoS 1/2 window {} per publisher; total time {:.0} s",
+        "- sizes: {}; QoS 1/2 window {} per publisher; {runs} run(s) per case, brokers \
+         alternating; total time {:.0} s",
         if opts.quick { "quick" } else { "full" },
         opts.window,
         elapsed.as_secs_f64()
@@ -452,9 +590,11 @@ fn main() {
         scenarios: scen,
         qos,
         payloads,
+        rates,
+        runs,
     } = parse_cli(&m);
     fit_open_files(&mut opts, &targets, &scen);
-    let cases = build_cases(&scen, &qos, &payloads);
+    let cases = build_cases(&scen, &qos, &payloads, &rates);
 
     let extra = m.opt_strs("config-extra");
     if extra
@@ -478,7 +618,15 @@ fn main() {
     }
     let machine = procfs::machine();
     let started = Instant::now();
-    let rows = run_cases(&targets, &cases, &opts, &workdir, &extra);
+    let rows = run_cases(&targets, &cases, &opts, &workdir, &extra, runs);
     let _ = std::fs::remove_dir_all(&workdir);
-    print_report(&machine, &targets, &extra, &opts, started.elapsed(), &rows);
+    print_report(
+        &machine,
+        &targets,
+        &extra,
+        &opts,
+        started.elapsed(),
+        &rows,
+        runs,
+    );
 }

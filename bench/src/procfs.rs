@@ -59,6 +59,18 @@ pub fn raise_nofile(want: u64) -> u64 {
     if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut rl) } != 0 {
         return 1024;
     }
+    if want > rl.rlim_max {
+        // Root (CAP_SYS_RESOURCE) may raise the hard limit too; elsewhere
+        // this fails and the hard limit caps the soft one below.
+        let new = libc::rlimit {
+            rlim_cur: want,
+            rlim_max: want,
+        };
+        // SAFETY: new is a valid rlimit.
+        if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &new) } == 0 {
+            return want;
+        }
+    }
     let target = want.min(rl.rlim_max);
     if target > rl.rlim_cur {
         let new = libc::rlimit {

@@ -6,12 +6,70 @@ use std::fmt::Write as _;
 use mosquitto_rs::protocol::QoS;
 
 use crate::broker::Target;
-use crate::scenarios::{Case, Measure};
+use crate::scenarios::{Case, Measure, Metric, Rate, Scenario};
 
 pub struct Row {
     pub case: Case,
-    /// One per target, in target order.
-    pub results: Vec<Result<Measure, String>>,
+    /// One entry per run, each with one result per target, in target order.
+    pub runs: Vec<Vec<Result<Measure, String>>>,
+}
+
+/// The scenario's name, with the rate of a latency case.
+pub fn label(case: &Case) -> String {
+    match (case.scenario, case.rate) {
+        (Scenario::Latency, Rate::Fixed(r)) => format!("latency {}/s", num(r)),
+        (Scenario::Latency, Rate::OfBaseline(f)) => format!("latency {:.0}%", f * 100.0),
+        _ => case.scenario.name().to_string(),
+    }
+}
+
+fn median(mut v: Vec<f64>) -> Option<f64> {
+    v.retain(|x| x.is_finite());
+    if v.is_empty() {
+        return None;
+    }
+    v.sort_by(|a, b| a.total_cmp(b));
+    let n = v.len();
+    Some(if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        (v[n / 2 - 1] + v[n / 2]) / 2.0
+    })
+}
+
+/// The median over the runs of target `t`'s metric `mi`.
+pub fn median_value(row: &Row, t: usize, mi: usize) -> Option<f64> {
+    median(
+        row.runs
+            .iter()
+            .filter_map(|run| run.get(t)?.as_ref().ok()?.values.get(mi).copied())
+            .collect(),
+    )
+}
+
+/// Per run, first target's figure over target `t`'s (`f` picks the figure).
+fn run_ratios(row: &Row, t: usize, f: impl Fn(&Measure) -> Option<f64>) -> Vec<f64> {
+    row.runs
+        .iter()
+        .filter_map(|run| {
+            let a = f(run.first()?.as_ref().ok()?)?;
+            let b = f(run.get(t)?.as_ref().ok()?)?;
+            ratio(a, b)
+        })
+        .collect()
+}
+
+/// "1.23" for one run, "1.23 (1.10–1.40)" for several: median and spread.
+fn ratio_cell(v: &[f64]) -> String {
+    let Some(med) = median(v.to_vec()) else {
+        return "-".into();
+    };
+    if v.len() < 2 {
+        return format!("{med:.2}");
+    }
+    let lo = v.iter().copied().fold(f64::INFINITY, f64::min);
+    let hi = v.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    format!("{med:.2} ({lo:.2}–{hi:.2})")
 }
 
 /// 1234567.8 → "1,234,568"; small values keep a few decimals.
@@ -85,117 +143,135 @@ fn dup_str(case: &Case, r: &Result<Measure, String>) -> String {
     }
 }
 
-/// The comparison table. Ratio columns appear when there are two targets.
+/// The comparison table: every target's median, then for each other
+/// target the ratio first/other (median of the runs, spread) and the same
+/// per broker CPU-second; the target is met only against every other one.
 pub fn comparison(targets: &[Target], rows: &[Row]) -> String {
-    let two = targets.len() == 2;
     let mut s = String::new();
-    let mut head = vec!["scenario", "QoS", "payload", "metric"];
     let names: Vec<&str> = targets.iter().map(|t| t.name.as_str()).collect();
-    head.extend(names.iter().copied());
-    let ratio_head;
-    let cpu_head;
-    if two {
-        ratio_head = format!("{}/{}", names[0], names[1]);
-        cpu_head = format!("{ratio_head} per CPU-s");
-        head.push(&ratio_head);
-        head.push(&cpu_head);
-        head.push("target");
+    let mut head: Vec<String> = ["scenario", "QoS", "payload", "metric"]
+        .iter()
+        .map(|h| h.to_string())
+        .collect();
+    head.extend(names.iter().map(|n| n.to_string()));
+    for other in names.iter().skip(1) {
+        head.push(format!("{}/{other}", names[0]));
     }
-    head.push("lost");
-    head.push("dup");
+    for other in names.iter().skip(1) {
+        head.push(format!("{}/{other} per CPU-s", names[0]));
+    }
+    if names.len() > 1 {
+        head.push("target".into());
+    }
+    head.push("lost".into());
+    head.push("dup".into());
     let _ = writeln!(s, "| {} |", head.join(" | "));
     let _ = writeln!(
         s,
         "|{}",
-        head.iter()
-            .enumerate()
-            .map(|(i, _)| if i < 4 { "---|" } else { "---:|" })
+        (0..head.len())
+            .map(|i| if i < 4 { "---|" } else { "---:|" })
             .collect::<String>()
     );
     for row in rows {
         for (mi, metric) in row.case.metrics().iter().enumerate() {
-            let (q, p) = qos_str(&row.case, metric.per_message);
-            let mut cells = vec![
-                row.case.scenario.name().to_string(),
-                q,
-                p,
-                metric.name.to_string(),
-            ];
-            let vals: Vec<Option<f64>> = row
-                .results
-                .iter()
-                .map(|r| r.as_ref().ok().and_then(|m| m.values.get(mi).copied()))
-                .collect();
-            for r in &row.results {
-                cells.push(match r {
-                    Ok(m) => m.values.get(mi).map_or("-".into(), |v| num(*v)),
-                    Err(e) => format!("FAILED: {}", e.replace('|', "/")),
-                });
-            }
-            if two {
-                let r = match (vals[0], vals[1]) {
-                    (Some(a), Some(b)) => ratio(a, b),
-                    _ => None,
-                };
-                cells.push(r.map_or("-".into(), |r| format!("{r:.2}")));
-                let per_cpu = if mi == 0 && row.case.carries_messages() && metric.higher_better {
-                    match (&row.results[0], &row.results[1]) {
-                        (Ok(a), Ok(b)) => match (a.per_cpu(), b.per_cpu()) {
-                            (Some(x), Some(y)) => ratio(x, y),
-                            _ => None,
-                        },
-                        _ => None,
-                    }
-                } else {
-                    None
-                };
-                cells.push(per_cpu.map_or("-".into(), |r| format!("{r:.2}")));
-                // A target is met only without loss: speed must not hide it.
-                let first_lost = match &row.results[0] {
-                    Ok(m) if row.case.qos != QoS::AtMostOnce => m.run.lost + m.run.unacked,
-                    _ => 0,
-                };
-                cells.push(match (metric.target, r) {
-                    (Some(t), Some(r)) => {
-                        let ok = if metric.higher_better { r >= t } else { r <= t };
-                        let op = if metric.higher_better { "≥" } else { "≤" };
-                        let mark = match (ok, first_lost) {
-                            (_, 1..) => "✗ (lost)",
-                            (true, _) => "✓",
-                            (false, _) => "✗",
-                        };
-                        format!("{op}{t} {mark}")
-                    }
-                    (Some(t), None) => {
-                        let op = if metric.higher_better { "≥" } else { "≤" };
-                        format!("{op}{t} ?")
-                    }
-                    _ => "".into(),
-                });
-            }
-            if mi == 0 {
-                cells.push(
-                    row.results
-                        .iter()
-                        .map(|r| loss_str(&row.case, r))
-                        .collect::<Vec<_>>()
-                        .join(" / "),
-                );
-                cells.push(
-                    row.results
-                        .iter()
-                        .map(|r| dup_str(&row.case, r))
-                        .collect::<Vec<_>>()
-                        .join(" / "),
-                );
-            } else {
-                cells.push(String::new());
-                cells.push(String::new());
-            }
-            let _ = writeln!(s, "| {} |", cells.join(" | "));
+            let _ = writeln!(
+                s,
+                "| {} |",
+                comparison_cells(targets, row, mi, metric).join(" | ")
+            );
         }
     }
     s
+}
+
+fn comparison_cells(targets: &[Target], row: &Row, mi: usize, metric: &Metric) -> Vec<String> {
+    let (q, p) = qos_str(&row.case, metric.per_message);
+    let mut cells = vec![label(&row.case), q, p, metric.name.to_string()];
+    for t in 0..targets.len() {
+        let err = row
+            .runs
+            .iter()
+            .find_map(|run| run.get(t)?.as_ref().err().cloned());
+        cells.push(match (median_value(row, t, mi), err) {
+            (Some(v), _) => num(v),
+            (None, Some(e)) => format!("FAILED: {}", e.replace('|', "/")),
+            (None, None) => "-".into(),
+        });
+    }
+    let ratios: Vec<Vec<f64>> = (1..targets.len())
+        .map(|t| run_ratios(row, t, |m| m.values.get(mi).copied()))
+        .collect();
+    for r in &ratios {
+        cells.push(ratio_cell(r));
+    }
+    for t in 1..targets.len() {
+        let per_cpu = mi == 0 && row.case.carries_messages() && metric.higher_better;
+        cells.push(if per_cpu {
+            ratio_cell(&run_ratios(row, t, |m| m.per_cpu()))
+        } else {
+            "-".into()
+        });
+    }
+    if targets.len() > 1 {
+        cells.push(target_cell(row, metric, &ratios));
+    }
+    if mi == 0 {
+        cells.push(per_target(row, targets.len(), loss_str));
+        cells.push(per_target(row, targets.len(), dup_str));
+    } else {
+        cells.push(String::new());
+        cells.push(String::new());
+    }
+    cells
+}
+
+/// "≥2 ✓" when the median ratio meets the target against every other
+/// broker and the first one lost nothing in any run.
+fn target_cell(row: &Row, metric: &Metric, ratios: &[Vec<f64>]) -> String {
+    let Some(t) = metric.target else {
+        return String::new();
+    };
+    let op = if metric.higher_better { "≥" } else { "≤" };
+    let meds: Vec<Option<f64>> = ratios.iter().map(|r| median(r.clone())).collect();
+    if meds.iter().any(|m| m.is_none()) {
+        return format!("{op}{t} ?");
+    }
+    let ok = meds
+        .iter()
+        .flatten()
+        .all(|&r| if metric.higher_better { r >= t } else { r <= t });
+    let lost: u64 = row
+        .runs
+        .iter()
+        .filter_map(|run| run.first()?.as_ref().ok())
+        .filter(|_| row.case.qos != QoS::AtMostOnce)
+        .map(|m| m.run.lost + m.run.unacked)
+        .sum();
+    let mark = match (ok, lost) {
+        (_, 1..) => "✗ (lost)",
+        (true, _) => "✓",
+        (false, _) => "✗",
+    };
+    format!("{op}{t} {mark}")
+}
+
+/// One figure per target (the worst of its runs), joined by " / ".
+fn per_target(row: &Row, n: usize, f: fn(&Case, &Result<Measure, String>) -> String) -> String {
+    (0..n)
+        .map(|t| {
+            let worst = row
+                .runs
+                .iter()
+                .filter_map(|run| run.get(t))
+                .max_by_key(|r| match r {
+                    Ok(m) => m.run.lost + m.run.unacked + m.run.dups,
+                    Err(_) => u64::MAX,
+                });
+            worst.map_or("-".into(), |r| f(&row.case, r))
+        })
+        .collect::<Vec<_>>()
+        .join(" / ")
 }
 
 /// Every run's raw figures.
@@ -209,17 +285,28 @@ pub fn details(targets: &[Target], rows: &[Row]) -> String {
         s,
         "|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"
     );
+    let many = rows.iter().any(|r| r.runs.len() > 1);
     for row in rows {
         let (q, p) = qos_str(&row.case, row.case.carries_messages());
-        for (t, r) in targets.iter().zip(&row.results) {
+        let per_run = row.runs.iter().enumerate().flat_map(|(i, run)| {
+            targets.iter().zip(run).map(move |(t, r)| {
+                let name = if many {
+                    format!("{} #{}", t.name, i + 1)
+                } else {
+                    t.name.clone()
+                };
+                (name, r)
+            })
+        });
+        for (name, r) in per_run {
             let m = match r {
                 Ok(m) => m,
                 Err(e) => {
                     let _ = writeln!(
                         s,
                         "| {} | {q} | {p} | {} | | | | | | | | | | | | | | | FAILED: {} |",
-                        row.case.scenario.name(),
-                        t.name,
+                        label(&row.case),
+                        name,
                         e.replace('|', "/")
                     );
                     continue;
@@ -259,8 +346,8 @@ pub fn details(targets: &[Target], rows: &[Row]) -> String {
             let _ = writeln!(
                 s,
                 "| {} | {q} | {p} | {} | {} | {} | {} | {}/{} | {} | {} | {} | {:.2} | {} | {} | {:.1} | {:.1} | {} | {lat} | {} |",
-                row.case.scenario.name(),
-                t.name,
+                label(&row.case),
+                name,
                 num(m.in_rate),
                 num(m.out_rate),
                 m.run.sent,
@@ -294,5 +381,14 @@ mod tests {
         assert_eq!(num(12.34), "12.3");
         assert_eq!(num(0.5), "0.50");
         assert_eq!(num(-1234.0), "-1,234");
+    }
+
+    #[test]
+    fn medians_and_spread() {
+        assert_eq!(median(vec![3.0, 1.0, 2.0]), Some(2.0));
+        assert_eq!(median(vec![4.0, 1.0, 2.0, 3.0]), Some(2.5));
+        assert_eq!(median(vec![]), None);
+        assert_eq!(ratio_cell(&[1.5]), "1.50");
+        assert_eq!(ratio_cell(&[1.0, 2.0, 1.5]), "1.50 (1.00–2.00)");
     }
 }

@@ -20,17 +20,19 @@ pub enum Scenario {
     FanIn,
     Latency,
     Connections,
+    Clients,
     Retained,
     Overload,
     Stalled,
 }
 
-pub const ALL: [Scenario; 8] = [
+pub const ALL: [Scenario; 9] = [
     Scenario::P2p,
     Scenario::FanOut,
     Scenario::FanIn,
     Scenario::Latency,
     Scenario::Connections,
+    Scenario::Clients,
     Scenario::Retained,
     Scenario::Overload,
     Scenario::Stalled,
@@ -44,6 +46,7 @@ impl Scenario {
             Scenario::FanIn => "fan-in",
             Scenario::Latency => "latency",
             Scenario::Connections => "connections",
+            Scenario::Clients => "clients",
             Scenario::Retained => "retained",
             Scenario::Overload => "overload",
             Scenario::Stalled => "stalled-sub",
@@ -73,6 +76,9 @@ pub struct Opts {
     /// Total messages per second of the latency scenario.
     pub latency_rate: f64,
     pub connections: usize,
+    /// The clients scenario: this many publishers at `client_rate` msg/s each.
+    pub clients: usize,
+    pub client_rate: f64,
     pub retained: u32,
     pub overload_pubs: usize,
     pub overload_msgs: u32,
@@ -97,6 +103,8 @@ impl Opts {
                 latency_pairs: 10,
                 latency_rate: 1000.0,
                 connections: 500,
+                clients: 500,
+                client_rate: 1.0,
                 retained: 5_000,
                 overload_pubs: 4,
                 overload_msgs: 10_000,
@@ -116,6 +124,8 @@ impl Opts {
                 latency_pairs: 50,
                 latency_rate: 10_000.0,
                 connections: 5_000,
+                clients: 10_000,
+                client_rate: 1.0,
                 retained: 100_000,
                 overload_pubs: 4,
                 overload_msgs: 100_000,
@@ -126,11 +136,24 @@ impl Opts {
     }
 }
 
+/// The total rate of a latency case.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Rate {
+    /// Not a latency case, or `--latency-rate`'s.
+    Default,
+    /// Messages per second in total.
+    Fixed(f64),
+    /// This fraction of the baseline broker's p2p rate (same QoS and
+    /// payload) measured earlier in the same run.
+    OfBaseline(f64),
+}
+
 #[derive(Clone, Copy, Debug)]
 pub struct Case {
     pub scenario: Scenario,
     pub qos: QoS,
     pub payload: usize,
+    pub rate: Rate,
 }
 
 /// One figure a case reports, and how to judge the ratio of two brokers.
@@ -173,6 +196,11 @@ impl Case {
                     per_message: false,
                     ..m("connects/s", true, None)
                 },
+            ],
+            Scenario::Clients => vec![
+                m("p99 latency µs", false, Some(0.5)),
+                m("broker CPU %", false, None),
+                m("RSS MiB", false, None),
             ],
             Scenario::Retained => vec![m("`#` retained msg/s", true, Some(2.0))],
             Scenario::Overload => vec![m("out msg/s", true, None)],
@@ -308,7 +336,11 @@ pub fn run_case(case: Case, opts: &Opts, broker: &Running, nonce: &str) -> Resul
         Scenario::Latency => {
             let mut plan = ctx.plan();
             let n = opts.latency_pairs.max(1);
-            plan.rate_per_pub = opts.latency_rate / n as f64;
+            let total = match case.rate {
+                Rate::Fixed(r) => r,
+                _ => opts.latency_rate,
+            };
+            plan.rate_per_pub = total / n as f64;
             for i in 0..n {
                 let t = format!("{}lat/{i}", ctx.pfx);
                 plan.subs.push(SubSpec {
@@ -353,6 +385,26 @@ pub fn run_case(case: Case, opts: &Opts, broker: &Running, nonce: &str) -> Resul
             for i in 0..n {
                 plan.pubs
                     .push(ctx.pub_spec(format!("{}{tag}/{i}", ctx.pfx), limit));
+            }
+            flow(&ctx, plan)
+        }
+        Scenario::Clients => {
+            // Many clients, each publishing slowly on its own topic, one
+            // subscriber for them all.
+            let mut plan = ctx.plan();
+            let n = opts.clients;
+            plan.rate_per_pub = opts.client_rate;
+            plan.run_for = opts
+                .duration
+                .max(Duration::from_secs(if opts.quick { 1 } else { 10 }));
+            plan.setup_max = Duration::from_secs(120);
+            plan.subs.push(SubSpec {
+                filter: format!("{}cl/+", ctx.pfx),
+                expects: (0..n).collect(),
+            });
+            for i in 0..n {
+                plan.pubs
+                    .push(ctx.pub_spec(format!("{}cl/{i}", ctx.pfx), opts.msg_limit));
             }
             flow(&ctx, plan)
         }
@@ -448,6 +500,15 @@ fn flow(ctx: &Ctx<'_>, plan: Plan) -> Result<Measure, String> {
             run.hist.quantile(0.99) as f64 / 1e3,
             run.hist.quantile(0.50) as f64 / 1e3,
             run.hist.max() as f64 / 1e3,
+        ],
+        Scenario::Clients => vec![
+            run.hist.quantile(0.99) as f64 / 1e3,
+            if m.wall_s > 0.0 {
+                100.0 * m.cpu_s / m.wall_s
+            } else {
+                0.0
+            },
+            m.rss_kb as f64 / 1024.0,
         ],
         _ => vec![m.out_rate],
     };

@@ -321,7 +321,12 @@ impl MsgLists {
                 self.last_packet_id = 1;
             }
             let id = self.last_packet_id;
-            let oldest = self.inflight().next().map(|m| m.packet_id);
+            // The front of the deque is the oldest in flight, if any.
+            let oldest = self
+                .list
+                .front()
+                .filter(|_| self.n_inflight > 0)
+                .map(|m| m.packet_id);
             if oldest != Some(id) || !self.inflight().any(|m| m.packet_id == id) {
                 return id;
             }
@@ -332,12 +337,20 @@ impl MsgLists {
 
     /// Removes the in-flight message `id` in `state`; true if it was there.
     pub fn ack(&mut self, id: u16, state: OutState) -> bool {
-        let pos = self
-            .inflight()
-            .position(|m| m.packet_id == id && m.state == state);
+        // Clients mostly ack in order: the oldest first, a plain pop.
+        let is = |m: &OutMsg| m.packet_id == id && m.state == state;
+        let pos = match self.list.front() {
+            Some(m) if self.n_inflight > 0 && is(m) => Some(0),
+            _ => self.inflight().position(is),
+        };
         match pos {
             Some(i) => {
-                if let Some(m) = self.list.remove(i) {
+                let removed = if i == 0 {
+                    self.list.pop_front()
+                } else {
+                    self.list.remove(i)
+                };
+                if let Some(m) = removed {
                     self.inflight_bytes = self.inflight_bytes.saturating_sub(m.msg.size());
                 }
                 self.n_inflight -= 1;

@@ -137,7 +137,10 @@ impl PublishHeader<'_> {
 
 /// Appends an MQTT 3.1/3.1.1 PUBLISH to `out` without intermediate copies.
 pub fn encode_publish(out: &mut Vec<u8>, head: &PublishHeader<'_>, payload: &[u8]) {
-    put_fixed_header(out, head.byte1(), head.len(payload.len()));
+    let len = head.len(payload.len());
+    // One capacity check for the whole packet, not one per part.
+    out.reserve(1 + super::codec::varint_len(len) + len);
+    put_fixed_header(out, head.byte1(), len);
     head.put(out);
     out.extend_from_slice(payload);
 }

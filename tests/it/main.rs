@@ -38,6 +38,7 @@ mod clients_passwd;
 mod clients_proxy;
 mod clients_pub;
 mod clients_sub;
+mod footprint_lowmem;
 mod ops_broker;
 mod ops_init;
 mod ops_man;
