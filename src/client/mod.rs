@@ -16,6 +16,7 @@ pub mod net;
 pub mod options;
 pub mod output;
 pub mod passwd;
+pub mod props;
 pub mod publisher;
 pub mod session;
 pub mod socks;

@@ -11,6 +11,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use super::props::{self, CliProperties};
 use super::socks::{self, ProxyUrl};
 use crate::protocol::topic::{valid_topic_filter, valid_topic_name};
 use crate::protocol::{ProtocolVersion, QoS};
@@ -86,8 +87,10 @@ pub struct Config {
     /// in every build; a build without the `tls` feature refuses them as
     /// unavailable rather than unknown.
     pub tls: TlsClientOptions,
-    /// A `-D`/`--property` option: we do not support MQTT 5 properties.
+    /// An option this build accepts but cannot honour (none today).
     pub unsupported: Option<String>,
+    /// `-D`: MQTT 5 properties for each packet.
+    pub props: CliProperties,
     /// `--proxy`: connect through this SOCKS5 proxy.
     pub proxy: Option<ProxyUrl>,
 
@@ -141,6 +144,7 @@ impl Config {
             nodelay: false,
             tls: TlsClientOptions::default(),
             unsupported: None,
+            props: CliProperties::default(),
             proxy: None,
             topic: None,
             pub_mode: PubMode::None,
@@ -312,13 +316,25 @@ fn check(cfg: &mut Config) -> Result<(), ParseStop> {
         if cfg.session_expiry == Some(u32::MAX) && (cfg.id_prefix.is_some() || cfg.id.is_none()) {
             return err("Error: You must provide a client id if you are using an infinite session expiry interval.\n");
         }
+        if let Some(expiry) = cfg.session_expiry.filter(|e| *e > 0) {
+            cfg.props.connect.add(
+                crate::protocol::properties::id::SESSION_EXPIRY_INTERVAL,
+                crate::protocol::PropertyValue::U32(expiry),
+            );
+        }
     } else if !cfg.clean_session && (cfg.id_prefix.is_some() || cfg.id.is_none()) {
         return err("Error: You must provide a client id if you are using the -c option.\n");
     }
     if cfg.tool == Tool::Sub && cfg.topics.is_empty() {
         return err("Error: You must specify a topic to subscribe to.\n");
     }
-    check_tls(&cfg.tls)
+    check_tls(&cfg.tls)?;
+    match cfg.props.check() {
+        // err_printf: --quiet silences it.
+        Err(_) if cfg.quiet => err(""),
+        Err(msg) => err(msg),
+        Ok(()) => Ok(()),
+    }
 }
 
 /// mosquitto's checks of the TLS options, with its messages.
@@ -542,6 +558,13 @@ pub fn parse_args(cfg: &mut Config, args: &[Vec<u8>]) -> Result<(), ParseStop> {
     let mut i = 0;
     while let Some(opt_raw) = args.get(i) {
         let opt_text = String::from_utf8_lossy(opt_raw);
+        if opt_text == "-D" || opt_text == "--property" {
+            let rest = args.get(i + 1..).unwrap_or_default();
+            i += FLAG + props::parse(&mut cfg.props, rest)?;
+            // As mosquitto: a property makes the client speak MQTT 5.
+            cfg.protocol = ProtocolVersion::V5;
+            continue;
+        }
         let arg = OptArg {
             opt: opt_text.as_ref(),
             next: args.get(i + 1).map(Vec::as_slice),
@@ -660,12 +683,6 @@ fn client_option(cfg: &mut Config, a: &OptArg) -> Used {
         "-x" => {
             let v = a.value("session expiry interval")?;
             cfg.session_expiry = Some(parse_expiry(&v)?);
-        }
-        "-D" | "--property" => {
-            cfg.unsupported.get_or_insert_with(|| a.opt.to_owned());
-            // Itself, then command, identifier and value (or two for
-            // user-property).
-            return Ok(Some(FLAG + 3));
         }
         _ => return Ok(None),
     }

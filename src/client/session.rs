@@ -11,8 +11,8 @@ use std::time::{Duration, Instant};
 
 use super::net::{self, OpenError, Stream, Target};
 use crate::protocol::{
-    fixed_header, Ack, ConnAck, Connect, DecodeError, Packet, ProtocolVersion, Publish, QoS,
-    SubAck, Subscribe, UnsubAck, Unsubscribe,
+    fixed_header, Ack, ConnAck, Connect, DecodeError, Packet, Properties, ProtocolVersion, Publish,
+    QoS, SubAck, Subscribe, UnsubAck, Unsubscribe,
 };
 
 /// What ended a session, with the exit status and message mosquitto's
@@ -107,6 +107,8 @@ pub struct Session {
     last_mid: u16,
     /// Incoming QoS 2 messages waiting for their PUBREL.
     qos2_in: HashMap<u16, Publish>,
+    /// The CONNACK's properties (MQTT 5): the broker's limits.
+    server: Properties,
 }
 
 /// The largest packet we accept from a broker (MQTT's own limit).
@@ -138,15 +140,14 @@ impl Session {
             ping_sent: None,
             last_mid: 0,
             qos2_in: HashMap::new(),
+            server: Properties::default(),
         };
         s.log(format_args!("sending CONNECT"));
         s.write_packet(&Packet::Connect(Box::new(connect.clone())))?;
         loop {
             match s.wait(Some(deadline), None, None)? {
                 Event::Packet(Packet::ConnAck(ack)) => {
-                    if let Some(id) = assigned_id(&ack) {
-                        s.log_id = id;
-                    }
+                    s.server = ack.properties.clone();
                     return Ok((s, ack));
                 }
                 Event::Packet(_) => {
@@ -162,6 +163,11 @@ impl Session {
 
     pub fn version(&self) -> ProtocolVersion {
         self.version
+    }
+
+    /// The broker's CONNACK properties (empty before MQTT 5).
+    pub fn server_properties(&self) -> &Properties {
+        &self.server
     }
 
     /// A fresh packet identifier (never 0), as libmosquitto hands them out:
@@ -189,12 +195,14 @@ impl Session {
     }
 
     /// Send a PUBLISH; returns its message id (also for QoS 0).
+    /// An empty `topic` goes with a topic alias in `properties` (MQTT 5).
     pub fn publish(
         &mut self,
         topic: &str,
         payload: &[u8],
         qos: QoS,
         retain: bool,
+        properties: &Properties,
     ) -> Result<u16, SessionError> {
         let mid = self.next_mid();
         self.log(format_args!(
@@ -202,7 +210,8 @@ impl Session {
             qos.as_u8(),
             u8::from(retain),
             mid,
-            topic,
+            // libmosquitto prints the C null pointer of an aliased topic.
+            if topic.is_empty() { "(null)" } else { topic },
             payload.len()
         ));
         let p = Packet::Publish(Publish {
@@ -212,7 +221,7 @@ impl Session {
             topic: topic.to_owned(),
             packet_id: if qos == QoS::AtMostOnce { 0 } else { mid },
             payload: payload.to_vec(),
-            properties: Default::default(),
+            properties: properties.clone(),
         });
         self.write_packet(&p)?;
         Ok(mid)
@@ -230,6 +239,7 @@ impl Session {
         filters: &[String],
         qos: QoS,
         options: u8,
+        properties: &Properties,
     ) -> Result<u16, SessionError> {
         let mid = self.next_mid();
         for f in filters {
@@ -243,14 +253,18 @@ impl Session {
             packet_id: mid,
             filters: filters.iter().map(|f| (f.clone(), qos)).collect(),
             options: filters.iter().map(|_| qos.as_u8() | options).collect(),
-            properties: Default::default(),
+            properties: properties.clone(),
         });
         self.write_packet(&p)?;
         Ok(mid)
     }
 
     /// Unsubscribe from one filter; returns the packet id.
-    pub fn unsubscribe(&mut self, filter: &str) -> Result<u16, SessionError> {
+    pub fn unsubscribe(
+        &mut self,
+        filter: &str,
+        properties: &Properties,
+    ) -> Result<u16, SessionError> {
         let mid = self.next_mid();
         self.log(format_args!(
             "sending UNSUBSCRIBE (Mid: {mid}, Topic: {filter})"
@@ -258,16 +272,16 @@ impl Session {
         let p = Packet::Unsubscribe(Unsubscribe {
             packet_id: mid,
             filters: vec![filter.to_owned()],
-            properties: Default::default(),
+            properties: properties.clone(),
         });
         self.write_packet(&p)?;
         Ok(mid)
     }
 
     /// Send DISCONNECT. Errors are ignored: we are leaving anyway.
-    pub fn disconnect(&mut self) {
+    pub fn disconnect(&mut self, properties: &Properties) {
         self.log(format_args!("sending DISCONNECT"));
-        let _ = self.write_packet(&Packet::Disconnect(0, Default::default()));
+        let _ = self.write_packet(&Packet::Disconnect(0, properties.clone()));
         self.stream.shutdown_write();
     }
 
@@ -306,6 +320,10 @@ impl Session {
                 Ok(None)
             }
             Packet::ConnAck(ref a) => {
+                // libmosquitto takes the assigned id before it logs.
+                if let Some(id) = assigned_id(a) {
+                    self.log_id = id;
+                }
                 self.log(format_args!("received CONNACK ({})", a.code));
                 Ok(Some(p))
             }
