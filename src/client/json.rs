@@ -34,6 +34,9 @@ pub fn message(m: &Message<'_>, tst: &str, escaped: bool, pretty: bool) -> Optio
     if m.qos > 0 {
         fields.push((b"mid".to_vec(), Value::Number(m.mid.to_string())));
     }
+    if !m.properties.is_empty() {
+        fields.push((b"properties".to_vec(), properties(m.properties)));
+    }
     let payload = if escaped {
         Value::Str(m.payload.to_vec())
     } else if m.payload.is_empty() {
@@ -45,6 +48,54 @@ pub fn message(m: &Message<'_>, tst: &str, escaped: bool, pretty: bool) -> Optio
     let mut out = Vec::new();
     write(&mut out, &Value::Object(fields), pretty, 0);
     Some(out)
+}
+
+/// The message's MQTT 5 properties as mosquitto_sub shows them: in the
+/// order received, user properties gathered in one object where the first
+/// one was, correlation data as a C string (up to a zero byte).
+fn properties(props: &crate::protocol::Properties) -> Value {
+    use crate::protocol::properties::id;
+    use crate::protocol::PropertyValue as P;
+    let mut fields: Vec<(Vec<u8>, Value)> = Vec::new();
+    let mut users: Option<usize> = None;
+    for (pid, v) in &props.0 {
+        let (name, value): (&str, Value) = match (*pid, v) {
+            (id::PAYLOAD_FORMAT_INDICATOR, P::Byte(b)) => {
+                ("payload-format-indicator", Value::Number(b.to_string()))
+            }
+            (id::MESSAGE_EXPIRY_INTERVAL, P::U32(n)) => {
+                ("message-expiry-interval", Value::Number(n.to_string()))
+            }
+            (id::CONTENT_TYPE, P::String(t)) => ("content-type", Value::Str(t.as_bytes().to_vec())),
+            (id::RESPONSE_TOPIC, P::String(t)) => {
+                ("response-topic", Value::Str(t.as_bytes().to_vec()))
+            }
+            (id::CORRELATION_DATA, P::Binary(b)) => {
+                let end = b.iter().position(|&c| c == 0).unwrap_or(b.len());
+                (
+                    "correlation-data",
+                    Value::Str(b.get(..end).unwrap_or(&[]).to_vec()),
+                )
+            }
+            (id::SUBSCRIPTION_IDENTIFIER, P::Varint(n)) => {
+                ("subscription-identifier", Value::Number(n.to_string()))
+            }
+            (id::TOPIC_ALIAS, P::U16(n)) => ("topic-alias", Value::Number(n.to_string())),
+            (id::USER_PROPERTY, P::Pair(k, v)) => {
+                let at = *users.get_or_insert_with(|| {
+                    fields.push((b"user-properties".to_vec(), Value::Object(Vec::new())));
+                    fields.len() - 1
+                });
+                if let Some((_, Value::Object(o))) = fields.get_mut(at) {
+                    o.push((k.as_bytes().to_vec(), Value::Str(v.as_bytes().to_vec())));
+                }
+                continue;
+            }
+            _ => continue,
+        };
+        fields.push((name.as_bytes().to_vec(), value));
+    }
+    Value::Object(fields)
 }
 
 fn parse(text: &[u8]) -> Option<Value> {

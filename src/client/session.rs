@@ -299,7 +299,13 @@ impl Session {
         let Some(body) = self.inbuf.get(h.header_len..total) else {
             return Ok(None);
         };
-        let p = Packet::decode(&h, body, self.version).map_err(SessionError::Protocol)?;
+        let mut p = Packet::decode(&h, body, self.version).map_err(SessionError::Protocol)?;
+        if let Packet::Publish(m) = &mut p {
+            if m.properties.0.len() > 1 {
+                // mosquitto_sub's JSON lists properties in the order sent.
+                wire_order(body, m);
+            }
+        }
         self.inbuf.drain(..total);
         Ok(Some(p))
     }
@@ -518,4 +524,66 @@ fn assigned_id(ack: &ConnAck) -> Option<String> {
         (0x12, crate::protocol::properties::PropertyValue::String(s)) => Some(s.clone()),
         _ => None,
     })
+}
+
+/// Put a decoded PUBLISH's properties back in the order they came in
+/// (decoding sorts them); on anything unexpected the order is left alone.
+fn wire_order(body: &[u8], m: &mut Publish) {
+    let mut ids = Vec::new();
+    let mut at = 2 + m.topic.len() + if m.qos == QoS::AtMostOnce { 0 } else { 2 };
+    let (mut len, mut shift) = (0usize, 0);
+    loop {
+        let Some(&b) = body.get(at) else { return };
+        at += 1;
+        len |= usize::from(b & 0x7F) << shift;
+        shift += 7;
+        if b & 0x80 == 0 || shift > 21 {
+            break;
+        }
+    }
+    let end = at + len;
+    let u16_at = |i: usize| -> Option<usize> {
+        Some(usize::from(u16::from_be_bytes([
+            *body.get(i)?,
+            *body.get(i + 1)?,
+        ])))
+    };
+    while at < end {
+        let Some(&pid) = body.get(at) else { return };
+        at += 1;
+        let size = match pid {
+            0x01 | 0x17 | 0x19 | 0x24 | 0x25 | 0x28 | 0x29 | 0x2A => 1,
+            0x13 | 0x21 | 0x22 | 0x23 => 2,
+            0x02 | 0x11 | 0x18 | 0x27 => 4,
+            0x0B => {
+                let n = body
+                    .get(at..end)
+                    .unwrap_or(&[])
+                    .iter()
+                    .take_while(|b| *b & 0x80 != 0)
+                    .count();
+                n + 1
+            }
+            0x26 => {
+                let Some(k) = u16_at(at) else { return };
+                let Some(v) = u16_at(at + 2 + k) else { return };
+                4 + k + v
+            }
+            _ => match u16_at(at) {
+                Some(n) => 2 + n,
+                None => return,
+            },
+        };
+        ids.push(pid);
+        at += size;
+    }
+    let mut left = std::mem::take(&mut m.properties.0);
+    let mut ordered = Vec::with_capacity(left.len());
+    for pid in ids {
+        if let Some(pos) = left.iter().position(|(i, _)| *i == pid) {
+            ordered.push(left.remove(pos));
+        }
+    }
+    ordered.append(&mut left);
+    m.properties.0 = ordered;
 }

@@ -109,7 +109,8 @@ impl ConnAck {
     /// `encode` writes it back the same way.
     fn has_properties_field(&self, version: ProtocolVersion) -> bool {
         version == ProtocolVersion::V5
-            && (ReasonCode(self.code).allowed_in(PacketType::ConnAck) || !self.properties.is_empty())
+            && (ReasonCode(self.code).allowed_in(PacketType::ConnAck)
+                || !self.properties.is_empty())
     }
 
     pub fn encode(&self, out: &mut Vec<u8>, version: ProtocolVersion) {
@@ -156,7 +157,10 @@ mod tests {
         ack.encode(&mut out, ProtocolVersion::V5);
         assert_eq!(out, [0x20, 2, 1, 1]);
         assert_eq!(ack.encoded_len(ProtocolVersion::V5), out.len());
-        assert_eq!(ConnAck::decode(&out[2..], ProtocolVersion::V5).unwrap(), ack);
+        assert_eq!(
+            ConnAck::decode(&out[2..], ProtocolVersion::V5).unwrap(),
+            ack
+        );
     }
 
     const V5: ProtocolVersion = ProtocolVersion::V5;
