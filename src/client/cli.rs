@@ -118,7 +118,6 @@ fn random_id() -> String {
 fn connect_packet(cfg: &Config) -> Connect {
     let mut properties = cfg.props.connect.clone();
     if cfg.protocol == ProtocolVersion::V5
-        && cfg.tool == Tool::Sub
         && cfg.msg_count > 0
         && cfg.msg_count < 20
         && properties.get(id::RECEIVE_MAXIMUM).is_none()
@@ -274,7 +273,7 @@ pub fn connect(cfg: &Config) -> Result<Session, ConnectFailure> {
         Ok((_, ack)) => {
             err(
                 cfg,
-                &format!("{}\n", refusal_message(cfg.protocol, ack.code)),
+                &format!("{}\n", refusal_message(cfg.tool, cfg.protocol, ack.code)),
             );
             Err(ConnectFailure::Refused(i32::from(ack.code)))
         }
@@ -298,9 +297,14 @@ pub fn connect(cfg: &Config) -> Result<Session, ConnectFailure> {
 }
 
 /// `Connection error: …` for a refusing CONNACK.
-pub fn refusal_message(version: ProtocolVersion, code: u8) -> String {
+pub fn refusal_message(tool: Tool, version: ProtocolVersion, code: u8) -> String {
     if version == ProtocolVersion::V5 {
-        if code == 0x84 {
+        if code == 0x84 && tool == Tool::Rr {
+            format!(
+                "Connection error: {}. mosquitto_rr only supports connecting to an MQTT v5 broker",
+                reason_string(code)
+            )
+        } else if code == 0x84 {
             format!(
                 "Connection error: {}. Try connecting to an MQTT v5 broker, or use MQTT v3.x mode.",
                 reason_string(code)

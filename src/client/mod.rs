@@ -18,6 +18,7 @@ pub mod output;
 pub mod passwd;
 pub mod props;
 pub mod publisher;
+pub mod rr;
 pub mod session;
 pub mod socks;
 pub mod subscriber;

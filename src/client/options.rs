@@ -22,6 +22,9 @@ use crate::tls::TlsClientOptions;
 pub enum Tool {
     Pub,
     Sub,
+    /// mosquitto_rr: a request (pub's message options), one response
+    /// printed with sub's output options.
+    Rr,
 }
 
 impl Tool {
@@ -29,6 +32,7 @@ impl Tool {
         match self {
             Tool::Pub => "mosquitto_pub",
             Tool::Sub => "mosquitto_sub",
+            Tool::Rr => "mosquitto_rr",
         }
     }
 }
@@ -118,6 +122,10 @@ pub struct Config {
     pub pretty: bool,
     /// Chance of printing a message, in hundredths of a percent (10000 = all).
     pub random_filter: u32,
+
+    // mosquitto_rr
+    /// `-e`: where the response is expected.
+    pub response_topic: Option<String>,
 }
 
 impl Config {
@@ -136,7 +144,12 @@ impl Config {
             username: None,
             password: None,
             will: WillOptions::default(),
-            protocol: ProtocolVersion::V311,
+            // mosquitto_rr is for MQTT 5's request/response.
+            protocol: if tool == Tool::Rr {
+                ProtocolVersion::V5
+            } else {
+                ProtocolVersion::V311
+            },
             session_expiry: None,
             debug: false,
             quiet: false,
@@ -156,7 +169,7 @@ impl Config {
             unsub_topics: Vec::new(),
             verbose: false,
             eol: true,
-            msg_count: 0,
+            msg_count: u32::from(tool == Tool::Rr),
             timeout: None,
             no_retain: false,
             retained_only: false,
@@ -166,6 +179,7 @@ impl Config {
             format: None,
             pretty: false,
             random_filter: 10000,
+            response_topic: None,
         }
     }
 
@@ -365,7 +379,7 @@ fn add_topic(cfg: &mut Config, topic: &str, arg: &str) -> Result<(), ParseStop> 
         return err(format!("Error: Malformed UTF-8 in {arg} argument.\n\n"));
     }
     match cfg.tool {
-        Tool::Pub => {
+        Tool::Pub | Tool::Rr => {
             if !valid_topic_name(topic) {
                 return err(format!(
                     "Error: Invalid publish topic '{topic}', does it contain '+' or '#'?\n"
@@ -525,32 +539,44 @@ const WITH_VALUE: usize = 2;
 /// know it.
 type Used = Result<Option<usize>, ParseStop>;
 
-/// Options without a value that only switch a setting, with the tool they
-/// belong to (`None`: both).
-type Switch = (&'static [&'static str], Option<Tool>, fn(&mut Config));
+/// Which tools an option belongs to (a set of these bits).
+const PUB: u8 = 1;
+const SUB: u8 = 2;
+const RR: u8 = 4;
+const ALL: u8 = PUB | SUB | RR;
+
+impl Tool {
+    fn bit(self) -> u8 {
+        match self {
+            Tool::Pub => PUB,
+            Tool::Sub => SUB,
+            Tool::Rr => RR,
+        }
+    }
+}
+
+/// Options without a value that only switch a setting, with the tools they
+/// belong to.
+type Switch = (&'static [&'static str], u8, fn(&mut Config));
 const SWITCHES: &[Switch] = &[
-    (&["-c", "--disable-clean-session"], None, |c| {
+    (&["-c", "--disable-clean-session"], ALL, |c| {
         c.clean_session = false
     }),
-    (&["-d", "--debug"], None, |c| c.debug = true),
-    (&["--nodelay"], None, |c| c.nodelay = true),
-    (&["--quiet"], None, |c| c.quiet = true),
-    (&["--will-retain"], None, |c| c.will.retain = true),
-    (&["-r", "--retain"], Some(Tool::Pub), |c| c.retain = true),
-    (&["-E"], Some(Tool::Sub), |c| c.exit_after_sub = true),
-    (&["-N"], Some(Tool::Sub), |c| c.eol = false),
-    (&["--pretty"], Some(Tool::Sub), |c| c.pretty = true),
-    (&["-R"], Some(Tool::Sub), |c| c.no_retain = true),
-    (&["--remove-retained"], Some(Tool::Sub), |c| {
-        c.remove_retained = true
-    }),
-    (&["--retain-as-published"], Some(Tool::Sub), |c| {
+    (&["-d", "--debug"], ALL, |c| c.debug = true),
+    (&["--nodelay"], ALL, |c| c.nodelay = true),
+    (&["--quiet"], ALL, |c| c.quiet = true),
+    (&["--will-retain"], ALL, |c| c.will.retain = true),
+    (&["-r", "--retain"], PUB, |c| c.retain = true),
+    (&["-E"], SUB, |c| c.exit_after_sub = true),
+    (&["-N"], SUB | RR, |c| c.eol = false),
+    (&["--pretty"], SUB | RR, |c| c.pretty = true),
+    (&["-R"], SUB | RR, |c| c.no_retain = true),
+    (&["--remove-retained"], SUB, |c| c.remove_retained = true),
+    (&["--retain-as-published"], SUB | RR, |c| {
         c.retain_as_published = true
     }),
-    (&["--retained-only"], Some(Tool::Sub), |c| {
-        c.retained_only = true
-    }),
-    (&["-v", "--verbose"], Some(Tool::Sub), |c| c.verbose = true),
+    (&["--retained-only"], SUB, |c| c.retained_only = true),
+    (&["-v", "--verbose"], SUB | RR, |c| c.verbose = true),
 ];
 
 /// Parse one list of arguments into `cfg`.
@@ -580,7 +606,7 @@ fn parse_option(cfg: &mut Config, a: &OptArg) -> Result<usize, ParseStop> {
     let tool = cfg.tool;
     if let Some((_, _, set)) = SWITCHES
         .iter()
-        .find(|(names, only, _)| names.contains(&a.opt) && only.is_none_or(|t| t == tool))
+        .find(|(names, tools, _)| names.contains(&a.opt) && tools & tool.bit() != 0)
     {
         set(cfg);
         return Ok(FLAG);
@@ -588,6 +614,7 @@ fn parse_option(cfg: &mut Config, a: &OptArg) -> Result<usize, ParseStop> {
     let tool_option: fn(&mut Config, &OptArg) -> Used = match tool {
         Tool::Pub => pub_option,
         Tool::Sub => sub_option,
+        Tool::Rr => rr_option,
     };
     for group in [
         tool_option,
@@ -751,6 +778,27 @@ fn pub_option(cfg: &mut Config, a: &OptArg) -> Used {
         _ => return Ok(None),
     }
     Ok(Some(WITH_VALUE))
+}
+
+/// mosquitto_rr's options: `-e`, and those of pub and sub it shares.
+fn rr_option(cfg: &mut Config, a: &OptArg) -> Used {
+    match a.opt {
+        "-e" => {
+            let t = a.utf8_value("response topic", "-e")?;
+            if !valid_topic_name(&t) {
+                return err(format!(
+                    "Error: Invalid response topic '{t}', does it contain '+' or '#'?\n"
+                ));
+            }
+            cfg.response_topic = Some(t);
+            Ok(Some(WITH_VALUE))
+        }
+        "-f" | "--file" | "-m" | "--message" | "-n" | "--null-message" | "-s" | "--stdin-file" => {
+            pub_option(cfg, a)
+        }
+        "-F" | "-W" => sub_option(cfg, a),
+        _ => Ok(None),
+    }
 }
 
 /// mosquitto_sub's own options with a value: count, format, filters,

@@ -72,7 +72,7 @@ pub fn main() -> i32 {
 
 /// The message to send, or `None` for `-l` (lines come later); errors are
 /// printed here.
-fn load_message(cfg: &Config) -> Result<Option<Vec<u8>>, ()> {
+pub(super) fn load_message(cfg: &Config) -> Result<Option<Vec<u8>>, ()> {
     match &cfg.pub_mode {
         PubMode::Message(m) => Ok(Some(m.clone())),
         PubMode::Null => Ok(Some(Vec::new())),

@@ -280,8 +280,13 @@ impl Session {
 
     /// Send DISCONNECT. Errors are ignored: we are leaving anyway.
     pub fn disconnect(&mut self, properties: &Properties) {
+        self.disconnect_with(0, properties);
+    }
+
+    /// Send DISCONNECT with a reason code (MQTT 5; 3.x sends none).
+    pub fn disconnect_with(&mut self, reason: u8, properties: &Properties) {
         self.log(format_args!("sending DISCONNECT"));
-        let _ = self.write_packet(&Packet::Disconnect(0, properties.clone()));
+        let _ = self.write_packet(&Packet::Disconnect(reason, properties.clone()));
         self.stream.shutdown_write();
     }
 

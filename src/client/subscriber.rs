@@ -195,7 +195,14 @@ impl Subscriber<'_> {
 
     /// Print one message; false if stdout is gone (e.g. a closed pipe).
     fn print(&self, m: &Publish) -> bool {
-        let cfg = self.cfg;
+        print(self.cfg, m)
+    }
+}
+
+/// Print one message as `cfg` asks (also mosquitto_rr's response); false
+/// if stdout is gone (e.g. a closed pipe).
+pub fn print(cfg: &Config, m: &Publish) -> bool {
+    {
         let style = OutputStyle {
             format: cfg.format.as_deref(),
             verbose: cfg.verbose,
