@@ -35,6 +35,7 @@ mod clients_passwd;
 mod clients_proxy;
 mod clients_pub;
 mod clients_sub;
+mod clients_v5;
 mod ops_broker;
 mod ops_init;
 mod ops_man;
