@@ -6,7 +6,7 @@ use super::output::Message;
 
 /// A parsed JSON value; numbers keep their source text.
 #[derive(Debug, Clone, PartialEq)]
-enum Value {
+pub enum Value {
     Null,
     Bool(bool),
     Number(String),
@@ -98,7 +98,34 @@ fn properties(props: &crate::protocol::Properties) -> Value {
     Value::Object(fields)
 }
 
-fn parse(text: &[u8]) -> Option<Value> {
+impl Value {
+    /// The member `key` of an object (the first, as cJSON finds it).
+    pub fn get(&self, key: &str) -> Option<&Value> {
+        match self {
+            Value::Object(fields) => fields
+                .iter()
+                .find(|(k, _)| k.as_slice() == key.as_bytes())
+                .map(|(_, v)| v),
+            _ => None,
+        }
+    }
+
+    pub fn str(&self) -> Option<String> {
+        match self {
+            Value::Str(s) => Some(String::from_utf8_lossy(s).into_owned()),
+            _ => None,
+        }
+    }
+
+    pub fn items(&self) -> &[Value] {
+        match self {
+            Value::Array(items) => items,
+            _ => &[],
+        }
+    }
+}
+
+pub fn parse(text: &[u8]) -> Option<Value> {
     let mut p = Parser { b: text, i: 0 };
     let v = p.value(0)?;
     p.ws();
@@ -285,7 +312,7 @@ impl Parser<'_> {
     }
 }
 
-fn write_str(out: &mut Vec<u8>, s: &[u8]) {
+pub fn write_str(out: &mut Vec<u8>, s: &[u8]) {
     out.push(b'"');
     for &c in s {
         match c {

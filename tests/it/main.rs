@@ -28,6 +28,7 @@ mod broker_retain_will;
 mod broker_session;
 mod broker_unix;
 mod broker_websockets;
+mod clients_ctrl;
 mod clients_demo;
 mod clients_errors;
 mod clients_man;
