@@ -1,8 +1,8 @@
 //! mosquitto_ctrl: `mosquitto_ctrl [options] dynsec <command> …` sends one
 //! dynamic-security command as JSON to `$CONTROL/dynamic-security/v1`,
 //! waits (at most 10 s) for the answer on `…/response` and prints it as
-//! mosquitto 2.0.11's mosquitto_ctrl does. `dynsec init` (writing a new
-//! configuration file) and password prompts are not implemented.
+//! mosquitto 2.0.11's mosquitto_ctrl does; `dynsec init` writes a new
+//! plugin configuration. Password prompts are not implemented.
 
 use std::time::{Duration, Instant};
 
@@ -160,10 +160,7 @@ fn command(words: &[String]) -> Result<Option<Vec<u8>>, i32> {
             print!("{}", DYNSEC_HELP);
             return Ok(None);
         }
-        "init" => {
-            eprintln!("Error: 'dynsec init' is not supported by this version of mosquitto_ctrl.");
-            return Err(NOT_SUPPORTED);
-        }
+        "init" => return init(a).map(|()| None),
         "getdefaultaclaccess" | "getanonymousgroup" => o = Obj::new(canonical(&lname)),
         "setdefaultaclaccess" => {
             if a.len() != 2
@@ -360,6 +357,112 @@ fn canonical(lname: &str) -> &'static str {
     .into_iter()
     .find(|c| c.eq_ignore_ascii_case(lname))
     .unwrap_or("")
+}
+
+/// `dynsec init file admin-user admin-password`: a new plugin
+/// configuration with one administrator, as mosquitto_ctrl writes it (its
+/// password prompt is not implemented: the password must be given).
+fn init(a: &[String]) -> Result<(), i32> {
+    if a.len() < 2 {
+        eprintln!("dynsec init: Not enough arguments - filename, or admin-user missing.");
+        eprintln!("Error: Invalid function arguments provided.");
+        return Err(INVAL);
+    }
+    if a.len() > 3 {
+        eprintln!("dynsec init: Too many arguments.");
+        eprintln!("Error: Invalid function arguments provided.");
+        return Err(INVAL);
+    }
+    let (file, user) = (&a[0], &a[1]);
+    let Some(password) = a.get(2) else {
+        eprintln!("dynsec init: the password prompt is not supported by this version; give the password as an argument.");
+        return Err(INVAL);
+    };
+    if std::path::Path::new(file).exists() {
+        eprintln!(
+            "dynsec init: '{file}' already exists. Remove the file or use a different location.."
+        );
+        return Ok(());
+    }
+    let Some(tree) = init_tree(user, password) else {
+        eprintln!("dynsec init: Internal error while encoding password.");
+        return Err(UNKNOWN);
+    };
+    let mut text = Vec::new();
+    json::write(&mut text, &tree, true, 0);
+    if std::fs::write(file, &text).is_err() {
+        eprintln!("dynsec init: Unable to open '{file}' for writing.");
+        return Ok(());
+    }
+    print!(
+        "The client '{user}' has been created in the file '{file}'.
+This client is configured to allow you to administer the dynamic security plugin only.
+It does not have access to publish messages to normal topics.
+You should create your application clients to do that, for example:
+   mosquitto_ctrl <connect options> dynsec createClient <username>
+   mosquitto_ctrl <connect options> dynsec createRole <rolename>
+   mosquitto_ctrl <connect options> dynsec addRoleACL <rolename> publishClientSend my/topic [priority]
+   mosquitto_ctrl <connect options> dynsec addClientRole <username> <rolename> [priority]
+See https://mosquitto.org/documentation/dynamic-security/ for details of all commands.
+"
+    );
+    Ok(())
+}
+
+/// The configuration `init` writes: an admin client with a PBKDF2-SHA512
+/// password, the admin role, mosquitto's default access.
+fn init_tree(user: &str, password: &str) -> Option<Value> {
+    use crate::passwd::{base64_encode, digest_pbkdf2, DEFAULT_ITERATIONS, SALT_LEN};
+    let mut salt = [0u8; SALT_LEN];
+    std::io::Read::read_exact(&mut std::fs::File::open("/dev/urandom").ok()?, &mut salt).ok()?;
+    let hash = digest_pbkdf2(password.as_bytes(), &salt, DEFAULT_ITERATIONS)?;
+    let s = |v: &str| Value::Str(v.as_bytes().to_vec());
+    let k = |v: &str| v.as_bytes().to_vec();
+    let obj = |fields: Vec<(&str, Value)>| {
+        Value::Object(fields.into_iter().map(|(n, v)| (k(n), v)).collect())
+    };
+    let acl = |t: &str, topic: &str| {
+        obj(vec![
+            ("acltype", s(t)),
+            ("topic", s(topic)),
+            ("allow", Value::Bool(true)),
+        ])
+    };
+    let client = obj(vec![
+        ("username", s(user)),
+        ("textName", s("Dynsec admin user")),
+        ("password", s(&base64_encode(&hash))),
+        ("salt", s(&base64_encode(&salt))),
+        ("iterations", Value::Number(DEFAULT_ITERATIONS.to_string())),
+        (
+            "roles",
+            Value::Array(vec![obj(vec![("rolename", s("admin"))])]),
+        ),
+    ]);
+    let acls = vec![
+        acl("publishClientSend", "$CONTROL/dynamic-security/#"),
+        acl("publishClientReceive", "$CONTROL/dynamic-security/#"),
+        acl("subscribePattern", "$CONTROL/dynamic-security/#"),
+        acl("publishClientReceive", "$SYS/#"),
+        acl("subscribePattern", "$SYS/#"),
+        acl("publishClientReceive", "#"),
+        acl("subscribePattern", "#"),
+        acl("unsubscribePattern", "#"),
+    ];
+    let role = obj(vec![("rolename", s("admin")), ("acls", Value::Array(acls))]);
+    Some(obj(vec![
+        ("clients", Value::Array(vec![client])),
+        ("roles", Value::Array(vec![role])),
+        (
+            "defaultACLAccess",
+            obj(vec![
+                ("publishClientSend", Value::Bool(false)),
+                ("publishClientReceive", Value::Bool(true)),
+                ("subscribe", Value::Bool(false)),
+                ("unsubscribe", Value::Bool(true)),
+            ]),
+        ),
+    ]))
 }
 
 fn priority(o: &mut Obj, v: Option<&String>) {
@@ -608,6 +711,11 @@ fn default_access(out: &mut String, data: Option<&Value>) -> bool {
 const DYNSEC_HELP: &str = "
 Dynamic Security module
 =======================
+
+Initialisation
+--------------
+Create a new configuration file with an admin user:
+    mosquitto_ctrl dynsec init <new-config-file> <admin-username> <admin-password>
 
 General
 -------

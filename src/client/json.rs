@@ -334,7 +334,7 @@ fn indent(out: &mut Vec<u8>, depth: usize) {
     out.extend(std::iter::repeat_n(b'\t', depth));
 }
 
-fn write(out: &mut Vec<u8>, v: &Value, pretty: bool, depth: usize) {
+pub fn write(out: &mut Vec<u8>, v: &Value, pretty: bool, depth: usize) {
     match v {
         Value::Null => out.extend_from_slice(b"null"),
         Value::Bool(true) => out.extend_from_slice(b"true"),

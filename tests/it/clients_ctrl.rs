@@ -1,6 +1,7 @@
 //! mosquitto_ctrl dynsec: ours and Debian's give the same answers, for the
 //! same script, each against a fresh Debian mosquitto 2.0.11 running its
-//! dynamic-security plugin (our broker has no such plugin yet).
+//! dynamic-security plugin (our broker has no such plugin yet) on the
+//! configuration that tool's own `dynsec init` wrote.
 
 use crate::harness::*;
 use std::time::Duration;
@@ -60,11 +61,11 @@ fn transcript(ctrl: &str) -> Option<String> {
     let dir = TempDir::new("dynsec");
     let file = dir.join("dynsec.json");
     let file_s = file.to_string_lossy().into_owned();
-    let init = run(
-        DEBIAN_CTRL,
-        &["dynsec", "init", &file_s, "admin", "adminpw"],
-    );
+    // The configuration comes from `ctrl`'s own init: the broker must
+    // accept the admin password it hashed.
+    let init = run(ctrl, &["dynsec", "init", &file_s, "admin", "adminpw"]);
     assert_eq!(init.code, Some(0), "{init:?}");
+    let again = run(ctrl, &["dynsec", "init", &file_s, "admin", "x"]);
     let broker = RefBroker::start(|port| {
         dir.write(
             "m.conf",
@@ -74,7 +75,14 @@ fn transcript(ctrl: &str) -> Option<String> {
         )
     })?;
     let port = broker.port.to_string();
-    let mut out = String::new();
+    let mut out = format!(
+        "{}{}{}rc={:?}\n",
+        init.stdout_text(),
+        again.stderr,
+        run(ctrl, &["dynsec", "init", &file_s]).stderr,
+        again.code
+    )
+    .replace(&file_s, "FILE");
     for line in SCRIPT {
         let mut args = vec!["-p", &port, "-u", "admin", "-P", "adminpw", "dynsec"];
         args.extend(line.split(' '));
