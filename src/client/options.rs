@@ -118,6 +118,10 @@ pub struct Config {
     pub remove_retained: bool,
     pub exit_after_sub: bool,
     pub retain_as_published: bool,
+    /// `--nolocal` (ours): MQTT 5's no-local subscription option.
+    pub no_local: bool,
+    /// `--retain-handling 0|1|2` (ours): MQTT 5's retain handling.
+    pub retain_handling: Option<u8>,
     pub format: Option<String>,
     pub pretty: bool,
     /// Chance of printing a message, in hundredths of a percent (10000 = all).
@@ -176,6 +180,8 @@ impl Config {
             remove_retained: false,
             exit_after_sub: false,
             retain_as_published: false,
+            no_local: false,
+            retain_handling: None,
             format: None,
             pretty: false,
             random_filter: 10000,
@@ -577,6 +583,7 @@ const SWITCHES: &[Switch] = &[
     }),
     (&["--retained-only"], SUB, |c| c.retained_only = true),
     (&["-v", "--verbose"], SUB | RR, |c| c.verbose = true),
+    (&["--nolocal"], SUB, |c| c.no_local = true),
 ];
 
 /// Parse one list of arguments into `cfg`.
@@ -842,6 +849,13 @@ fn sub_option(cfg: &mut Config, a: &OptArg) -> Used {
                 return err(format!("Error: Invalid unsubscribe topic '{t}', are all '+' and '#' wildcards correct?\n"));
             }
             cfg.unsub_topics.push(t);
+        }
+        "--retain-handling" => {
+            let v = a.value("retain handling")?;
+            match v.as_str() {
+                "0" | "1" | "2" => cfg.retain_handling = Some(atoi(&v) as u8),
+                _ => return err("Error: --retain-handling must be 0, 1 or 2.\n\n"),
+            }
         }
         "-W" => {
             let v = atoi(&a.value("timeout")?);

@@ -86,6 +86,12 @@ impl Subscriber<'_> {
             if cfg.retain_as_published {
                 options |= 0x08;
             }
+            if cfg.no_local {
+                options |= 0x04;
+            }
+            if let Some(h) = cfg.retain_handling {
+                options = (options & !0x30) | (h << 4);
+            }
         }
         // libmosquitto refuses MQTT 5 properties on a 3.x connection and
         // mosquitto_sub ignores the error: nothing is sent.

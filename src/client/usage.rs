@@ -169,9 +169,12 @@ Usage: mosquitto_sub {{[-h host] [--unix path] [-p port] [-u username] [-P passw
  -x : MQTT v5 session expiry interval in seconds (0-4294967294), or -1,
       4294967295 or ∞ for a session that never expires. Default: -1 with -c,
       0 otherwise.
+ --nolocal : MQTT v5: do not receive the messages this client publishes itself.
  --pretty : with the JSON output formats, print indented JSON instead of one line.
  --random-filter : print only this percentage of the messages received, chosen
                    at random: 100 prints all, 50.0 about half.
+ --retain-handling : MQTT v5 retain handling: 0 send retained messages (default),
+                     1 only for a new subscription, 2 never.
  --retained-only : print only retained messages, and exit at the first message
                    that is not retained.
  --remove-retained : clear each retained message received by publishing an

@@ -465,3 +465,41 @@ fn rr_times_out_and_checks_its_options_as_debian() {
         );
     }
 }
+
+#[test]
+fn subscription_options_nolocal_and_retain_handling() {
+    let Some(b) = V5Broker::start() else { return };
+    let p = b.port();
+    let r = run(OUR_PUB, &["-p", &p, "-t", "rh", "-m", "kept", "-r"]);
+    assert_eq!(r.code, Some(0));
+    let base = [
+        "-p",
+        p.as_str(),
+        "-V",
+        "5",
+        "-t",
+        "rh",
+        "-W",
+        "1",
+        "-C",
+        "1",
+        "-d",
+    ];
+    let mut never = base.to_vec();
+    never.extend(["--retain-handling", "2", "--nolocal"]);
+    let r = run(OUR_SUB, &never);
+    assert_eq!(r.code, Some(27), "{r:?}");
+    assert!(
+        r.stdout_text().contains("Options: 0x24)"),
+        "{}",
+        r.stdout_text()
+    );
+    assert!(!r.stdout_text().contains("kept"));
+    let mut always = base.to_vec();
+    always.extend(["--retain-handling", "0"]);
+    let r = run(OUR_SUB, &always);
+    assert_eq!(r.code, Some(0), "{r:?}");
+    assert!(r.stdout_text().contains("\nkept\n"), "{}", r.stdout_text());
+    let r = run(OUR_SUB, &["-t", "x", "--retain-handling", "3"]);
+    assert_eq!(r.stderr, "Error: --retain-handling must be 0, 1 or 2.\n\n\nUse 'mosquitto_sub --help' to see usage.\n");
+}
