@@ -2,7 +2,7 @@
 //! dynamic-security command as JSON to `$CONTROL/dynamic-security/v1`,
 //! waits (at most 10 s) for the answer on `…/response` and prints it as
 //! mosquitto 2.0.11's mosquitto_ctrl does; `dynsec init` writes a new
-//! plugin configuration. Password prompts are not implemented.
+//! plugin configuration. Passwords not given are asked for on the terminal.
 
 use std::time::{Duration, Instant};
 
@@ -216,6 +216,27 @@ fn command(words: &[String]) -> Result<Option<Vec<u8>>, i32> {
                 }
                 i += 2;
             }
+            let asked;
+            let pw = match pw {
+                Some(p) => Some(p.as_str()),
+                None => {
+                    println!("Enter new password for {user}. Press return for no password (user will be unable to login).");
+                    match get_password(user, true, true) {
+                        Ok(p) => {
+                            asked = p;
+                            Some(asked.as_str())
+                        }
+                        Err(2) => {
+                            eprintln!("Error: Passwords do not match.");
+                            return Ok(None);
+                        }
+                        Err(_) => {
+                            println!();
+                            None
+                        }
+                    }
+                }
+            };
             if let Some(id) = id {
                 o.string("clientid", id);
             }
@@ -236,10 +257,17 @@ fn command(words: &[String]) -> Result<Option<Vec<u8>>, i32> {
                 o.string("clientid", arg(1));
             }
         }
-        "setclientpassword" if a.len() == 2 => {
+        "setclientpassword" if (1..=2).contains(&a.len()) => {
+            let password = match a.get(1) {
+                Some(p) => p.clone(),
+                None => match get_password(arg(0), true, false) {
+                    Ok(p) => p,
+                    Err(_) => return Ok(None),
+                },
+            };
             o = Obj::new("setClientPassword");
             o.string("username", arg(0));
-            o.string("password", arg(1));
+            o.string("password", &password);
         }
         "addclientrole" | "removeclientrole" if (2..=3).contains(&a.len()) => {
             o.string("username", arg(0));
@@ -374,9 +402,12 @@ fn init(a: &[String]) -> Result<(), i32> {
         return Err(INVAL);
     }
     let (file, user) = (&a[0], &a[1]);
-    let Some(password) = a.get(2) else {
-        eprintln!("dynsec init: the password prompt is not supported by this version; give the password as an argument.");
-        return Err(INVAL);
+    let password = match a.get(2) {
+        Some(p) => p.clone(),
+        None => match get_password(user, true, false) {
+            Ok(p) => p,
+            Err(_) => return Ok(()),
+        },
     };
     if std::path::Path::new(file).exists() {
         eprintln!(
@@ -384,7 +415,7 @@ fn init(a: &[String]) -> Result<(), i32> {
         );
         return Ok(());
     }
-    let Some(tree) = init_tree(user, password) else {
+    let Some(tree) = init_tree(user, &password) else {
         eprintln!("dynsec init: Internal error while encoding password.");
         return Err(UNKNOWN);
     };
@@ -463,6 +494,34 @@ fn init_tree(user: &str, password: &str) -> Option<Value> {
             ]),
         ),
     ]))
+}
+
+/// Ask for a password on the terminal without echo, twice when `verify`
+/// (mosquitto's `get_password`): 1 for an empty answer, 2 for two
+/// different ones; `quiet` leaves the message to the caller.
+fn get_password(user: &str, verify: bool, quiet: bool) -> Result<String, i32> {
+    use std::io::Write;
+    let ask = |prompt: String| -> Result<Vec<u8>, i32> {
+        print!("{prompt}");
+        let _ = std::io::stdout().flush();
+        let line = crate::sys::terminal::read_hidden_line().unwrap_or_default();
+        if line.is_empty() {
+            if !quiet {
+                eprintln!("Error: Empty password.");
+            }
+            return Err(1);
+        }
+        println!();
+        Ok(line)
+    };
+    let first = ask(format!("New password for {user}: "))?;
+    if verify && ask(format!("Reenter password for {user}: "))? != first {
+        if !quiet {
+            eprintln!("Error: Passwords do not match.");
+        }
+        return Err(2);
+    }
+    Ok(String::from_utf8_lossy(&first).into_owned())
 }
 
 fn priority(o: &mut Obj, v: Option<&String>) {
@@ -715,7 +774,7 @@ Dynamic Security module
 Initialisation
 --------------
 Create a new configuration file with an admin user:
-    mosquitto_ctrl dynsec init <new-config-file> <admin-username> <admin-password>
+    mosquitto_ctrl dynsec init <new-config-file> <admin-username> [admin-password]
 
 General
 -------
@@ -728,7 +787,7 @@ Clients
 -------
 Create a new client:         createClient      <username> [-c clientid] [-p password]
 Delete a client:             deleteClient      <username>
-Set a client password:       setClientPassword <username> <password>
+Set a client password:       setClientPassword <username> [password]
 Set a client id:             setClientId       <username> [clientid]
 Add a role to a client:      addClientRole     <username> <rolename> [priority]
     Higher priority (larger numerical value) roles are evaluated first.

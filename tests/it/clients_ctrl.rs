@@ -135,3 +135,31 @@ fn usage_and_unknown_module() {
     assert_eq!(r.code, Some(0));
     assert!(r.stdout_text().contains("createClient"));
 }
+
+#[test]
+fn password_prompts_as_debian() {
+    if require_tool("mosquitto_ctrl", "Debian's mosquitto-clients").is_none() {
+        return;
+    }
+    let dir = TempDir::new("ctrl-prompt");
+    let cases: &[(&[&str], &[u8])] = &[
+        (&["dynsec", "init", "FILE", "admin"], b"pw\npx\n"),
+        (&["dynsec", "init", "FILE", "admin"], b"\n"),
+        (&["-p", "1", "dynsec", "createClient", "x"], b"a\nb\n"),
+        (&["-p", "1", "dynsec", "setClientPassword", "x"], b"a\n"),
+    ];
+    let file = dir.join("new.json").to_string_lossy().into_owned();
+    for (args, input) in cases {
+        let args: Vec<&str> = args
+            .iter()
+            .map(|a| if *a == "FILE" { file.as_str() } else { a })
+            .collect();
+        let ours = run_limit(OUR_CTRL, &args, input, Duration::from_secs(10));
+        let theirs = run_limit(DEBIAN_CTRL, &args, input, Duration::from_secs(10));
+        assert_eq!(
+            (ours.code, ours.stdout_text(), ours.stderr),
+            (theirs.code, theirs.stdout_text(), theirs.stderr),
+            "{args:?}"
+        );
+    }
+}
