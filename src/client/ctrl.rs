@@ -46,6 +46,11 @@ pub fn main() -> i32 {
                 | b"--version"
         );
         let n = if takes_value { 2 } else { 1 };
+        if matches!(a.as_slice(), b"-v" | b"--verbose") {
+            // Accepted, as by mosquitto_ctrl, where it changes nothing.
+            i += 1;
+            continue;
+        }
         let end = (i + n).min(args.len());
         match parse_args(&mut cfg, args.get(i..end).unwrap_or_default()) {
             Ok(()) => {}
