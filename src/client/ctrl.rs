@@ -420,6 +420,10 @@ fn init(a: &[String]) -> Result<(), i32> {
         );
         return Ok(());
     }
+    if !crate::passwd::HASHING_AVAILABLE {
+        eprintln!("dynsec init: Password hashing is not available in this build of mosquitto_ctrl (built without TLS).");
+        return Err(NOT_SUPPORTED);
+    }
     let Some(tree) = init_tree(user, &password) else {
         eprintln!("dynsec init: Internal error while encoding password.");
         return Err(UNKNOWN);
