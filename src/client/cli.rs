@@ -10,7 +10,7 @@ use super::net::{OpenError, Target};
 use super::options::{self, Config, ParseStop, Tool};
 use super::session::{Session, SessionError};
 use super::usage;
-use crate::protocol::properties::PropertyValue;
+use crate::protocol::properties::{id, PropertyValue};
 use crate::protocol::{Connect, ConnectReturnCode, ProtocolVersion, Will};
 #[cfg(feature = "tls")]
 use crate::tls::{TlsClientConfig, TlsClientOptions};
@@ -73,28 +73,60 @@ pub fn load(tool: Tool, args: &[Vec<u8>]) -> Result<Config, i32> {
     Ok(cfg)
 }
 
-/// The client id to use: `-i`, or `-I` with our process id, or none (the
-/// broker then assigns one, as with mosquitto's clients).
+/// The client id to use: `-i`, or `-I` with our process id, or, for MQTT
+/// 3.1, which requires one, `mosq-` and 18 random characters as libmosquitto
+/// makes it; otherwise none (the broker assigns one).
 pub fn client_id(cfg: &Config) -> String {
     match (&cfg.id, &cfg.id_prefix) {
         (Some(id), _) => id.clone(),
         (None, Some(prefix)) => format!("{prefix}{}", std::process::id()),
+        (None, None) if cfg.protocol == ProtocolVersion::V31 => random_id(),
         (None, None) => String::new(),
     }
 }
 
+/// `mosq-` and 18 letters and digits from /dev/urandom (the clock if that
+/// cannot be read).
+fn random_id() -> String {
+    const ALPHANUM: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+    let mut bytes = [0u8; 18];
+    let read = std::fs::File::open("/dev/urandom")
+        .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut bytes));
+    if read.is_err() {
+        let mut x = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0x9E37_79B9, |d| d.as_nanos() as u64)
+            | 1;
+        for b in bytes.iter_mut() {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            *b = x as u8;
+        }
+    }
+    let mut id = String::from("mosq-");
+    for b in bytes {
+        let c = ALPHANUM
+            .get(usize::from(b & 0x7F) % ALPHANUM.len())
+            .copied()
+            .unwrap_or(b'0');
+        id.push(char::from(c));
+    }
+    id
+}
+
 fn connect_packet(cfg: &Config) -> Connect {
-    let mut properties = crate::protocol::Properties::default();
-    if cfg.protocol == ProtocolVersion::V5 {
-        if let Some(expiry) = cfg.session_expiry.filter(|e| *e > 0) {
-            properties.0.push((0x11, PropertyValue::U32(expiry)));
-        }
-        if cfg.tool == Tool::Sub && cfg.msg_count > 0 && cfg.msg_count < 20 {
-            // Receive maximum, so that no more than -C messages are in flight.
-            properties
-                .0
-                .push((0x21, PropertyValue::U16(cfg.msg_count as u16)));
-        }
+    let mut properties = cfg.props.connect.clone();
+    if cfg.protocol == ProtocolVersion::V5
+        && cfg.msg_count > 0
+        && cfg.msg_count < 20
+        && properties.get(id::RECEIVE_MAXIMUM).is_none()
+    {
+        // Receive maximum, so that no more than -C messages are in flight.
+        properties.add(
+            id::RECEIVE_MAXIMUM,
+            PropertyValue::U16(cfg.msg_count as u16),
+        );
     }
     Connect {
         protocol: cfg.protocol,
@@ -107,7 +139,7 @@ fn connect_packet(cfg: &Config) -> Connect {
             payload: cfg.will.payload.clone().unwrap_or_default(),
             qos: cfg.will.qos,
             retain: cfg.will.retain,
-            properties: Default::default(),
+            properties: cfg.props.will.clone(),
         }),
         username: cfg.username.clone(),
         // MQTT 3 allows a password only together with a user name.
@@ -117,6 +149,23 @@ fn connect_packet(cfg: &Config) -> Connect {
             .filter(|_| cfg.username.is_some() || cfg.protocol == ProtocolVersion::V5),
         properties,
     }
+}
+
+/// libmosquitto refuses MQTT 5 properties on a 3.x connection (`-D` then
+/// `-V 311`) before it opens the socket; these are its messages.
+fn refuse_v3_properties(cfg: &Config) -> Result<(), ConnectFailure> {
+    if cfg.protocol == ProtocolVersion::V5 {
+        return Ok(());
+    }
+    if cfg.will.topic.is_some() && !cfg.props.will.is_empty() {
+        err(cfg, "Error: Problem setting will.\n");
+        return Err(ConnectFailure::Failed(1));
+    }
+    if !cfg.props.connect.is_empty() {
+        err(cfg, "Unable to connect (This feature is not supported.).\n");
+        return Err(ConnectFailure::Failed(1));
+    }
+    Ok(())
 }
 
 /// Why `connect` gave up.
@@ -200,6 +249,7 @@ fn tls_config(cfg: &Config) -> Result<Option<TlsClientConfig>, ConnectFailure> {
 /// keepalive interval, so an unreachable host or a silent server cannot
 /// hang a script.
 pub fn connect(cfg: &Config) -> Result<Session, ConnectFailure> {
+    refuse_v3_properties(cfg)?;
     #[cfg(feature = "tls")]
     let tls = tls_config(cfg)?;
     if cfg.proxy.as_ref().is_some_and(|p| p.too_long()) {
@@ -223,7 +273,7 @@ pub fn connect(cfg: &Config) -> Result<Session, ConnectFailure> {
         Ok((_, ack)) => {
             err(
                 cfg,
-                &format!("{}\n", refusal_message(cfg.protocol, ack.code)),
+                &format!("{}\n", refusal_message(cfg.tool, cfg.protocol, ack.code)),
             );
             Err(ConnectFailure::Refused(i32::from(ack.code)))
         }
@@ -247,9 +297,14 @@ pub fn connect(cfg: &Config) -> Result<Session, ConnectFailure> {
 }
 
 /// `Connection error: …` for a refusing CONNACK.
-pub fn refusal_message(version: ProtocolVersion, code: u8) -> String {
+pub fn refusal_message(tool: Tool, version: ProtocolVersion, code: u8) -> String {
     if version == ProtocolVersion::V5 {
-        if code == 0x84 {
+        if code == 0x84 && tool == Tool::Rr {
+            format!(
+                "Connection error: {}. mosquitto_rr only supports connecting to an MQTT v5 broker",
+                reason_string(code)
+            )
+        } else if code == 0x84 {
             format!(
                 "Connection error: {}. Try connecting to an MQTT v5 broker, or use MQTT v3.x mode.",
                 reason_string(code)

@@ -6,7 +6,7 @@ use super::output::Message;
 
 /// A parsed JSON value; numbers keep their source text.
 #[derive(Debug, Clone, PartialEq)]
-enum Value {
+pub enum Value {
     Null,
     Bool(bool),
     Number(String),
@@ -34,6 +34,9 @@ pub fn message(m: &Message<'_>, tst: &str, escaped: bool, pretty: bool) -> Optio
     if m.qos > 0 {
         fields.push((b"mid".to_vec(), Value::Number(m.mid.to_string())));
     }
+    if !m.properties.is_empty() {
+        fields.push((b"properties".to_vec(), properties(m.properties)));
+    }
     let payload = if escaped {
         Value::Str(m.payload.to_vec())
     } else if m.payload.is_empty() {
@@ -47,7 +50,82 @@ pub fn message(m: &Message<'_>, tst: &str, escaped: bool, pretty: bool) -> Optio
     Some(out)
 }
 
-fn parse(text: &[u8]) -> Option<Value> {
+/// The message's MQTT 5 properties as mosquitto_sub shows them: in the
+/// order received, user properties gathered in one object where the first
+/// one was, correlation data as a C string (up to a zero byte).
+fn properties(props: &crate::protocol::Properties) -> Value {
+    use crate::protocol::properties::id;
+    use crate::protocol::PropertyValue as P;
+    let mut fields: Vec<(Vec<u8>, Value)> = Vec::new();
+    let mut users: Option<usize> = None;
+    for (pid, v) in &props.0 {
+        let (name, value): (&str, Value) = match (*pid, v) {
+            (id::PAYLOAD_FORMAT_INDICATOR, P::Byte(b)) => {
+                ("payload-format-indicator", Value::Number(b.to_string()))
+            }
+            (id::MESSAGE_EXPIRY_INTERVAL, P::U32(n)) => {
+                ("message-expiry-interval", Value::Number(n.to_string()))
+            }
+            (id::CONTENT_TYPE, P::String(t)) => ("content-type", Value::Str(t.as_bytes().to_vec())),
+            (id::RESPONSE_TOPIC, P::String(t)) => {
+                ("response-topic", Value::Str(t.as_bytes().to_vec()))
+            }
+            (id::CORRELATION_DATA, P::Binary(b)) => {
+                let end = b.iter().position(|&c| c == 0).unwrap_or(b.len());
+                (
+                    "correlation-data",
+                    Value::Str(b.get(..end).unwrap_or(&[]).to_vec()),
+                )
+            }
+            (id::SUBSCRIPTION_IDENTIFIER, P::Varint(n)) => {
+                ("subscription-identifier", Value::Number(n.to_string()))
+            }
+            (id::TOPIC_ALIAS, P::U16(n)) => ("topic-alias", Value::Number(n.to_string())),
+            (id::USER_PROPERTY, P::Pair(k, v)) => {
+                let at = *users.get_or_insert_with(|| {
+                    fields.push((b"user-properties".to_vec(), Value::Object(Vec::new())));
+                    fields.len() - 1
+                });
+                if let Some((_, Value::Object(o))) = fields.get_mut(at) {
+                    o.push((k.as_bytes().to_vec(), Value::Str(v.as_bytes().to_vec())));
+                }
+                continue;
+            }
+            _ => continue,
+        };
+        fields.push((name.as_bytes().to_vec(), value));
+    }
+    Value::Object(fields)
+}
+
+impl Value {
+    /// The member `key` of an object (the first, as cJSON finds it).
+    pub fn get(&self, key: &str) -> Option<&Value> {
+        match self {
+            Value::Object(fields) => fields
+                .iter()
+                .find(|(k, _)| k.as_slice() == key.as_bytes())
+                .map(|(_, v)| v),
+            _ => None,
+        }
+    }
+
+    pub fn str(&self) -> Option<String> {
+        match self {
+            Value::Str(s) => Some(String::from_utf8_lossy(s).into_owned()),
+            _ => None,
+        }
+    }
+
+    pub fn items(&self) -> &[Value] {
+        match self {
+            Value::Array(items) => items,
+            _ => &[],
+        }
+    }
+}
+
+pub fn parse(text: &[u8]) -> Option<Value> {
     let mut p = Parser { b: text, i: 0 };
     let v = p.value(0)?;
     p.ws();
@@ -234,7 +312,7 @@ impl Parser<'_> {
     }
 }
 
-fn write_str(out: &mut Vec<u8>, s: &[u8]) {
+pub fn write_str(out: &mut Vec<u8>, s: &[u8]) {
     out.push(b'"');
     for &c in s {
         match c {
@@ -256,7 +334,7 @@ fn indent(out: &mut Vec<u8>, depth: usize) {
     out.extend(std::iter::repeat_n(b'\t', depth));
 }
 
-fn write(out: &mut Vec<u8>, v: &Value, pretty: bool, depth: usize) {
+pub fn write(out: &mut Vec<u8>, v: &Value, pretty: bool, depth: usize) {
     match v {
         Value::Null => out.extend_from_slice(b"null"),
         Value::Bool(true) => out.extend_from_slice(b"true"),

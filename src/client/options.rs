@@ -11,6 +11,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use super::props::{self, CliProperties};
 use super::socks::{self, ProxyUrl};
 use crate::protocol::topic::{valid_topic_filter, valid_topic_name};
 use crate::protocol::{ProtocolVersion, QoS};
@@ -21,6 +22,9 @@ use crate::tls::TlsClientOptions;
 pub enum Tool {
     Pub,
     Sub,
+    /// mosquitto_rr: a request (pub's message options), one response
+    /// printed with sub's output options.
+    Rr,
 }
 
 impl Tool {
@@ -28,6 +32,7 @@ impl Tool {
         match self {
             Tool::Pub => "mosquitto_pub",
             Tool::Sub => "mosquitto_sub",
+            Tool::Rr => "mosquitto_rr",
         }
     }
 }
@@ -86,8 +91,10 @@ pub struct Config {
     /// in every build; a build without the `tls` feature refuses them as
     /// unavailable rather than unknown.
     pub tls: TlsClientOptions,
-    /// A `-D`/`--property` option: we do not support MQTT 5 properties.
+    /// An option this build accepts but cannot honour (none today).
     pub unsupported: Option<String>,
+    /// `-D`: MQTT 5 properties for each packet.
+    pub props: CliProperties,
     /// `--proxy`: connect through this SOCKS5 proxy.
     pub proxy: Option<ProxyUrl>,
 
@@ -111,10 +118,18 @@ pub struct Config {
     pub remove_retained: bool,
     pub exit_after_sub: bool,
     pub retain_as_published: bool,
+    /// `--nolocal` (ours): MQTT 5's no-local subscription option.
+    pub no_local: bool,
+    /// `--retain-handling 0|1|2` (ours): MQTT 5's retain handling.
+    pub retain_handling: Option<u8>,
     pub format: Option<String>,
     pub pretty: bool,
     /// Chance of printing a message, in hundredths of a percent (10000 = all).
     pub random_filter: u32,
+
+    // mosquitto_rr
+    /// `-e`: where the response is expected.
+    pub response_topic: Option<String>,
 }
 
 impl Config {
@@ -133,7 +148,12 @@ impl Config {
             username: None,
             password: None,
             will: WillOptions::default(),
-            protocol: ProtocolVersion::V311,
+            // mosquitto_rr is for MQTT 5's request/response.
+            protocol: if tool == Tool::Rr {
+                ProtocolVersion::V5
+            } else {
+                ProtocolVersion::V311
+            },
             session_expiry: None,
             debug: false,
             quiet: false,
@@ -141,6 +161,7 @@ impl Config {
             nodelay: false,
             tls: TlsClientOptions::default(),
             unsupported: None,
+            props: CliProperties::default(),
             proxy: None,
             topic: None,
             pub_mode: PubMode::None,
@@ -152,16 +173,19 @@ impl Config {
             unsub_topics: Vec::new(),
             verbose: false,
             eol: true,
-            msg_count: 0,
+            msg_count: u32::from(tool == Tool::Rr),
             timeout: None,
             no_retain: false,
             retained_only: false,
             remove_retained: false,
             exit_after_sub: false,
             retain_as_published: false,
+            no_local: false,
+            retain_handling: None,
             format: None,
             pretty: false,
             random_filter: 10000,
+            response_topic: None,
         }
     }
 
@@ -312,13 +336,25 @@ fn check(cfg: &mut Config) -> Result<(), ParseStop> {
         if cfg.session_expiry == Some(u32::MAX) && (cfg.id_prefix.is_some() || cfg.id.is_none()) {
             return err("Error: You must provide a client id if you are using an infinite session expiry interval.\n");
         }
+        if let Some(expiry) = cfg.session_expiry.filter(|e| *e > 0) {
+            cfg.props.connect.add(
+                crate::protocol::properties::id::SESSION_EXPIRY_INTERVAL,
+                crate::protocol::PropertyValue::U32(expiry),
+            );
+        }
     } else if !cfg.clean_session && (cfg.id_prefix.is_some() || cfg.id.is_none()) {
         return err("Error: You must provide a client id if you are using the -c option.\n");
     }
     if cfg.tool == Tool::Sub && cfg.topics.is_empty() {
         return err("Error: You must specify a topic to subscribe to.\n");
     }
-    check_tls(&cfg.tls)
+    check_tls(&cfg.tls)?;
+    match cfg.props.check() {
+        // err_printf: --quiet silences it.
+        Err(_) if cfg.quiet => err(""),
+        Err(msg) => err(msg),
+        Ok(()) => Ok(()),
+    }
 }
 
 /// mosquitto's checks of the TLS options, with its messages.
@@ -349,7 +385,7 @@ fn add_topic(cfg: &mut Config, topic: &str, arg: &str) -> Result<(), ParseStop> 
         return err(format!("Error: Malformed UTF-8 in {arg} argument.\n\n"));
     }
     match cfg.tool {
-        Tool::Pub => {
+        Tool::Pub | Tool::Rr => {
             if !valid_topic_name(topic) {
                 return err(format!(
                     "Error: Invalid publish topic '{topic}', does it contain '+' or '#'?\n"
@@ -509,32 +545,45 @@ const WITH_VALUE: usize = 2;
 /// know it.
 type Used = Result<Option<usize>, ParseStop>;
 
-/// Options without a value that only switch a setting, with the tool they
-/// belong to (`None`: both).
-type Switch = (&'static [&'static str], Option<Tool>, fn(&mut Config));
+/// Which tools an option belongs to (a set of these bits).
+const PUB: u8 = 1;
+const SUB: u8 = 2;
+const RR: u8 = 4;
+const ALL: u8 = PUB | SUB | RR;
+
+impl Tool {
+    fn bit(self) -> u8 {
+        match self {
+            Tool::Pub => PUB,
+            Tool::Sub => SUB,
+            Tool::Rr => RR,
+        }
+    }
+}
+
+/// Options without a value that only switch a setting, with the tools they
+/// belong to.
+type Switch = (&'static [&'static str], u8, fn(&mut Config));
 const SWITCHES: &[Switch] = &[
-    (&["-c", "--disable-clean-session"], None, |c| {
+    (&["-c", "--disable-clean-session"], ALL, |c| {
         c.clean_session = false
     }),
-    (&["-d", "--debug"], None, |c| c.debug = true),
-    (&["--nodelay"], None, |c| c.nodelay = true),
-    (&["--quiet"], None, |c| c.quiet = true),
-    (&["--will-retain"], None, |c| c.will.retain = true),
-    (&["-r", "--retain"], Some(Tool::Pub), |c| c.retain = true),
-    (&["-E"], Some(Tool::Sub), |c| c.exit_after_sub = true),
-    (&["-N"], Some(Tool::Sub), |c| c.eol = false),
-    (&["--pretty"], Some(Tool::Sub), |c| c.pretty = true),
-    (&["-R"], Some(Tool::Sub), |c| c.no_retain = true),
-    (&["--remove-retained"], Some(Tool::Sub), |c| {
-        c.remove_retained = true
-    }),
-    (&["--retain-as-published"], Some(Tool::Sub), |c| {
+    (&["-d", "--debug"], ALL, |c| c.debug = true),
+    (&["--nodelay"], ALL, |c| c.nodelay = true),
+    (&["--quiet"], ALL, |c| c.quiet = true),
+    (&["--will-retain"], ALL, |c| c.will.retain = true),
+    (&["-r", "--retain"], PUB, |c| c.retain = true),
+    (&["-E"], SUB, |c| c.exit_after_sub = true),
+    (&["-N"], SUB | RR, |c| c.eol = false),
+    (&["--pretty"], SUB | RR, |c| c.pretty = true),
+    (&["-R"], SUB | RR, |c| c.no_retain = true),
+    (&["--remove-retained"], SUB, |c| c.remove_retained = true),
+    (&["--retain-as-published"], SUB | RR, |c| {
         c.retain_as_published = true
     }),
-    (&["--retained-only"], Some(Tool::Sub), |c| {
-        c.retained_only = true
-    }),
-    (&["-v", "--verbose"], Some(Tool::Sub), |c| c.verbose = true),
+    (&["--retained-only"], SUB, |c| c.retained_only = true),
+    (&["-v", "--verbose"], SUB | RR, |c| c.verbose = true),
+    (&["--nolocal"], SUB, |c| c.no_local = true),
 ];
 
 /// Parse one list of arguments into `cfg`.
@@ -542,6 +591,13 @@ pub fn parse_args(cfg: &mut Config, args: &[Vec<u8>]) -> Result<(), ParseStop> {
     let mut i = 0;
     while let Some(opt_raw) = args.get(i) {
         let opt_text = String::from_utf8_lossy(opt_raw);
+        if opt_text == "-D" || opt_text == "--property" {
+            let rest = args.get(i + 1..).unwrap_or_default();
+            i += FLAG + props::parse(&mut cfg.props, rest)?;
+            // As mosquitto: a property makes the client speak MQTT 5.
+            cfg.protocol = ProtocolVersion::V5;
+            continue;
+        }
         let arg = OptArg {
             opt: opt_text.as_ref(),
             next: args.get(i + 1).map(Vec::as_slice),
@@ -557,7 +613,7 @@ fn parse_option(cfg: &mut Config, a: &OptArg) -> Result<usize, ParseStop> {
     let tool = cfg.tool;
     if let Some((_, _, set)) = SWITCHES
         .iter()
-        .find(|(names, only, _)| names.contains(&a.opt) && only.is_none_or(|t| t == tool))
+        .find(|(names, tools, _)| names.contains(&a.opt) && tools & tool.bit() != 0)
     {
         set(cfg);
         return Ok(FLAG);
@@ -565,6 +621,7 @@ fn parse_option(cfg: &mut Config, a: &OptArg) -> Result<usize, ParseStop> {
     let tool_option: fn(&mut Config, &OptArg) -> Used = match tool {
         Tool::Pub => pub_option,
         Tool::Sub => sub_option,
+        Tool::Rr => rr_option,
     };
     for group in [
         tool_option,
@@ -661,12 +718,6 @@ fn client_option(cfg: &mut Config, a: &OptArg) -> Used {
             let v = a.value("session expiry interval")?;
             cfg.session_expiry = Some(parse_expiry(&v)?);
         }
-        "-D" | "--property" => {
-            cfg.unsupported.get_or_insert_with(|| a.opt.to_owned());
-            // Itself, then command, identifier and value (or two for
-            // user-property).
-            return Ok(Some(FLAG + 3));
-        }
         _ => return Ok(None),
     }
     Ok(Some(WITH_VALUE))
@@ -736,6 +787,27 @@ fn pub_option(cfg: &mut Config, a: &OptArg) -> Used {
     Ok(Some(WITH_VALUE))
 }
 
+/// mosquitto_rr's options: `-e`, and those of pub and sub it shares.
+fn rr_option(cfg: &mut Config, a: &OptArg) -> Used {
+    match a.opt {
+        "-e" => {
+            let t = a.utf8_value("response topic", "-e")?;
+            if !valid_topic_name(&t) {
+                return err(format!(
+                    "Error: Invalid response topic '{t}', does it contain '+' or '#'?\n"
+                ));
+            }
+            cfg.response_topic = Some(t);
+            Ok(Some(WITH_VALUE))
+        }
+        "-f" | "--file" | "-m" | "--message" | "-n" | "--null-message" | "-s" | "--stdin-file" => {
+            pub_option(cfg, a)
+        }
+        "-F" | "-W" => sub_option(cfg, a),
+        _ => Ok(None),
+    }
+}
+
 /// mosquitto_sub's own options with a value: count, format, filters,
 /// unsubscribe topics, timeout.
 fn sub_option(cfg: &mut Config, a: &OptArg) -> Used {
@@ -777,6 +849,13 @@ fn sub_option(cfg: &mut Config, a: &OptArg) -> Used {
                 return err(format!("Error: Invalid unsubscribe topic '{t}', are all '+' and '#' wildcards correct?\n"));
             }
             cfg.unsub_topics.push(t);
+        }
+        "--retain-handling" => {
+            let v = a.value("retain handling")?;
+            match v.as_str() {
+                "0" | "1" | "2" => cfg.retain_handling = Some(atoi(&v) as u8),
+                _ => return err("Error: --retain-handling must be 0, 1 or 2.\n\n"),
+            }
         }
         "-W" => {
             let v = atoi(&a.value("timeout")?);

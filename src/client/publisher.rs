@@ -10,7 +10,10 @@ use super::cli::{self, ConnectFailure};
 use super::options::{Config, PubMode, Tool};
 use super::session::{Event, Session, SessionError};
 use super::usage;
-use crate::protocol::{Packet, QoS, MAX_REMAINING_LENGTH};
+use crate::protocol::properties::id;
+use crate::protocol::{
+    Packet, Properties, PropertyValue, ProtocolVersion, QoS, MAX_REMAINING_LENGTH,
+};
 
 pub fn main() -> i32 {
     let cfg = match cli::load(Tool::Pub, &cli::args()) {
@@ -34,11 +37,22 @@ pub fn main() -> i32 {
         }
         Err(ConnectFailure::Failed(code)) => return code,
     };
+    if session.version() != ProtocolVersion::V5 && !cfg.props.publish.is_empty() {
+        // libmosquitto refuses to publish them over MQTT 3 and
+        // mosquitto_pub, seeing an error it has no words for, just leaves.
+        let mut session = session;
+        session.disconnect(&Properties::default());
+        return 0;
+    }
+    let (properties, alias) = alias_properties(&cfg, &session);
     let mut p = Publisher {
         cfg: &cfg,
         topic,
         session,
         inflight: HashMap::new(),
+        properties,
+        alias,
+        sent_once: false,
     };
     let result = match message {
         Some(m) => p.publish_repeated(&m),
@@ -46,7 +60,7 @@ pub fn main() -> i32 {
     };
     match result {
         Ok(()) => {
-            p.session.disconnect();
+            p.session.disconnect(&cfg.props.disconnect);
             0
         }
         Err(e) => {
@@ -58,7 +72,7 @@ pub fn main() -> i32 {
 
 /// The message to send, or `None` for `-l` (lines come later); errors are
 /// printed here.
-fn load_message(cfg: &Config) -> Result<Option<Vec<u8>>, ()> {
+pub(super) fn load_message(cfg: &Config) -> Result<Option<Vec<u8>>, ()> {
     match &cfg.pub_mode {
         PubMode::Message(m) => Ok(Some(m.clone())),
         PubMode::Null => Ok(Some(Vec::new())),
@@ -105,6 +119,26 @@ fn load_message(cfg: &Config) -> Result<Option<Vec<u8>>, ()> {
     }
 }
 
+/// The properties to publish with, and whether the topic alias in them
+/// may stand for the topic after the first message. mosquitto_pub uses the
+/// alias whatever the broker said; we drop an alias the broker's CONNACK
+/// does not allow, so that it does not cost the connection.
+fn alias_properties(cfg: &Config, session: &Session) -> (Properties, bool) {
+    let mut props = cfg.props.publish.clone();
+    let Some(PropertyValue::U16(alias)) = props.get(id::TOPIC_ALIAS).cloned() else {
+        return (props, false);
+    };
+    let max = match session.server_properties().get(id::TOPIC_ALIAS_MAXIMUM) {
+        Some(PropertyValue::U16(m)) => *m,
+        _ => 0,
+    };
+    if alias > max {
+        props.remove(id::TOPIC_ALIAS);
+        return (props, false);
+    }
+    (props, true)
+}
+
 /// Where an outgoing QoS 1 or 2 message is in its flow.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 /// Named by the packet we are waiting for: PUBACK, PUBREC, PUBCOMP.
@@ -119,14 +153,25 @@ struct Publisher<'a> {
     topic: String,
     session: Session,
     inflight: HashMap<u16, Flow>,
+    /// `-D publish …`.
+    properties: Properties,
+    /// Send the topic only once, then its alias.
+    alias: bool,
+    sent_once: bool,
 }
 
 impl Publisher<'_> {
     fn send(&mut self, payload: &[u8]) -> Result<(), SessionError> {
         let qos = self.cfg.qos;
+        let topic = if self.alias && self.sent_once {
+            ""
+        } else {
+            self.topic.as_str()
+        };
+        self.sent_once = true;
         let mid = self
             .session
-            .publish(&self.topic, payload, qos, self.cfg.retain)?;
+            .publish(topic, payload, qos, self.cfg.retain, &self.properties)?;
         match qos {
             QoS::AtMostOnce => {}
             QoS::AtLeastOnce => {

@@ -11,8 +11,8 @@ use std::time::{Duration, Instant};
 
 use super::net::{self, OpenError, Stream, Target};
 use crate::protocol::{
-    fixed_header, Ack, ConnAck, Connect, DecodeError, Packet, ProtocolVersion, Publish, QoS,
-    SubAck, Subscribe, UnsubAck, Unsubscribe,
+    fixed_header, Ack, ConnAck, Connect, DecodeError, Packet, Properties, ProtocolVersion, Publish,
+    QoS, SubAck, Subscribe, UnsubAck, Unsubscribe,
 };
 
 /// What ended a session, with the exit status and message mosquitto's
@@ -107,6 +107,8 @@ pub struct Session {
     last_mid: u16,
     /// Incoming QoS 2 messages waiting for their PUBREL.
     qos2_in: HashMap<u16, Publish>,
+    /// The CONNACK's properties (MQTT 5): the broker's limits.
+    server: Properties,
 }
 
 /// The largest packet we accept from a broker (MQTT's own limit).
@@ -138,15 +140,14 @@ impl Session {
             ping_sent: None,
             last_mid: 0,
             qos2_in: HashMap::new(),
+            server: Properties::default(),
         };
         s.log(format_args!("sending CONNECT"));
         s.write_packet(&Packet::Connect(Box::new(connect.clone())))?;
         loop {
             match s.wait(Some(deadline), None, None)? {
                 Event::Packet(Packet::ConnAck(ack)) => {
-                    if let Some(id) = assigned_id(&ack) {
-                        s.log_id = id;
-                    }
+                    s.server = ack.properties.clone();
                     return Ok((s, ack));
                 }
                 Event::Packet(_) => {
@@ -162,6 +163,11 @@ impl Session {
 
     pub fn version(&self) -> ProtocolVersion {
         self.version
+    }
+
+    /// The broker's CONNACK properties (empty before MQTT 5).
+    pub fn server_properties(&self) -> &Properties {
+        &self.server
     }
 
     /// A fresh packet identifier (never 0), as libmosquitto hands them out:
@@ -189,12 +195,14 @@ impl Session {
     }
 
     /// Send a PUBLISH; returns its message id (also for QoS 0).
+    /// An empty `topic` goes with a topic alias in `properties` (MQTT 5).
     pub fn publish(
         &mut self,
         topic: &str,
         payload: &[u8],
         qos: QoS,
         retain: bool,
+        properties: &Properties,
     ) -> Result<u16, SessionError> {
         let mid = self.next_mid();
         self.log(format_args!(
@@ -202,7 +210,8 @@ impl Session {
             qos.as_u8(),
             u8::from(retain),
             mid,
-            topic,
+            // libmosquitto prints the C null pointer of an aliased topic.
+            if topic.is_empty() { "(null)" } else { topic },
             payload.len()
         ));
         let p = Packet::Publish(Publish {
@@ -212,7 +221,7 @@ impl Session {
             topic: topic.to_owned(),
             packet_id: if qos == QoS::AtMostOnce { 0 } else { mid },
             payload: payload.to_vec(),
-            properties: Default::default(),
+            properties: properties.clone(),
         });
         self.write_packet(&p)?;
         Ok(mid)
@@ -230,6 +239,7 @@ impl Session {
         filters: &[String],
         qos: QoS,
         options: u8,
+        properties: &Properties,
     ) -> Result<u16, SessionError> {
         let mid = self.next_mid();
         for f in filters {
@@ -243,14 +253,18 @@ impl Session {
             packet_id: mid,
             filters: filters.iter().map(|f| (f.clone(), qos)).collect(),
             options: filters.iter().map(|_| qos.as_u8() | options).collect(),
-            properties: Default::default(),
+            properties: properties.clone(),
         });
         self.write_packet(&p)?;
         Ok(mid)
     }
 
     /// Unsubscribe from one filter; returns the packet id.
-    pub fn unsubscribe(&mut self, filter: &str) -> Result<u16, SessionError> {
+    pub fn unsubscribe(
+        &mut self,
+        filter: &str,
+        properties: &Properties,
+    ) -> Result<u16, SessionError> {
         let mid = self.next_mid();
         self.log(format_args!(
             "sending UNSUBSCRIBE (Mid: {mid}, Topic: {filter})"
@@ -258,16 +272,21 @@ impl Session {
         let p = Packet::Unsubscribe(Unsubscribe {
             packet_id: mid,
             filters: vec![filter.to_owned()],
-            properties: Default::default(),
+            properties: properties.clone(),
         });
         self.write_packet(&p)?;
         Ok(mid)
     }
 
     /// Send DISCONNECT. Errors are ignored: we are leaving anyway.
-    pub fn disconnect(&mut self) {
+    pub fn disconnect(&mut self, properties: &Properties) {
+        self.disconnect_with(0, properties);
+    }
+
+    /// Send DISCONNECT with a reason code (MQTT 5; 3.x sends none).
+    pub fn disconnect_with(&mut self, reason: u8, properties: &Properties) {
         self.log(format_args!("sending DISCONNECT"));
-        let _ = self.write_packet(&Packet::Disconnect(0, Default::default()));
+        let _ = self.write_packet(&Packet::Disconnect(reason, properties.clone()));
         self.stream.shutdown_write();
     }
 
@@ -285,7 +304,13 @@ impl Session {
         let Some(body) = self.inbuf.get(h.header_len..total) else {
             return Ok(None);
         };
-        let p = Packet::decode(&h, body, self.version).map_err(SessionError::Protocol)?;
+        let mut p = Packet::decode(&h, body, self.version).map_err(SessionError::Protocol)?;
+        if let Packet::Publish(m) = &mut p {
+            if m.properties.0.len() > 1 {
+                // mosquitto_sub's JSON lists properties in the order sent.
+                wire_order(body, m);
+            }
+        }
         self.inbuf.drain(..total);
         Ok(Some(p))
     }
@@ -306,6 +331,10 @@ impl Session {
                 Ok(None)
             }
             Packet::ConnAck(ref a) => {
+                // libmosquitto takes the assigned id before it logs.
+                if let Some(id) = assigned_id(a) {
+                    self.log_id = id;
+                }
                 self.log(format_args!("received CONNACK ({})", a.code));
                 Ok(Some(p))
             }
@@ -500,4 +529,66 @@ fn assigned_id(ack: &ConnAck) -> Option<String> {
         (0x12, crate::protocol::properties::PropertyValue::String(s)) => Some(s.clone()),
         _ => None,
     })
+}
+
+/// Put a decoded PUBLISH's properties back in the order they came in
+/// (decoding sorts them); on anything unexpected the order is left alone.
+fn wire_order(body: &[u8], m: &mut Publish) {
+    let mut ids = Vec::new();
+    let mut at = 2 + m.topic.len() + if m.qos == QoS::AtMostOnce { 0 } else { 2 };
+    let (mut len, mut shift) = (0usize, 0);
+    loop {
+        let Some(&b) = body.get(at) else { return };
+        at += 1;
+        len |= usize::from(b & 0x7F) << shift;
+        shift += 7;
+        if b & 0x80 == 0 || shift > 21 {
+            break;
+        }
+    }
+    let end = at + len;
+    let u16_at = |i: usize| -> Option<usize> {
+        Some(usize::from(u16::from_be_bytes([
+            *body.get(i)?,
+            *body.get(i + 1)?,
+        ])))
+    };
+    while at < end {
+        let Some(&pid) = body.get(at) else { return };
+        at += 1;
+        let size = match pid {
+            0x01 | 0x17 | 0x19 | 0x24 | 0x25 | 0x28 | 0x29 | 0x2A => 1,
+            0x13 | 0x21 | 0x22 | 0x23 => 2,
+            0x02 | 0x11 | 0x18 | 0x27 => 4,
+            0x0B => {
+                let n = body
+                    .get(at..end)
+                    .unwrap_or(&[])
+                    .iter()
+                    .take_while(|b| *b & 0x80 != 0)
+                    .count();
+                n + 1
+            }
+            0x26 => {
+                let Some(k) = u16_at(at) else { return };
+                let Some(v) = u16_at(at + 2 + k) else { return };
+                4 + k + v
+            }
+            _ => match u16_at(at) {
+                Some(n) => 2 + n,
+                None => return,
+            },
+        };
+        ids.push(pid);
+        at += size;
+    }
+    let mut left = std::mem::take(&mut m.properties.0);
+    let mut ordered = Vec::with_capacity(left.len());
+    for pid in ids {
+        if let Some(pos) = left.iter().position(|(i, _)| *i == pid) {
+            ordered.push(left.remove(pos));
+        }
+    }
+    ordered.append(&mut left);
+    m.properties.0 = ordered;
 }

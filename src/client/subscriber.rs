@@ -86,20 +86,34 @@ impl Subscriber<'_> {
             if cfg.retain_as_published {
                 options |= 0x08;
             }
+            if cfg.no_local {
+                options |= 0x04;
+            }
+            if let Some(h) = cfg.retain_handling {
+                options = (options & !0x30) | (h << 4);
+            }
         }
-        self.session.subscribe(&cfg.topics, cfg.qos, options)?;
-        for t in &cfg.unsub_topics {
-            self.session.unsubscribe(t)?;
+        // libmosquitto refuses MQTT 5 properties on a 3.x connection and
+        // mosquitto_sub ignores the error: nothing is sent.
+        let v5 = cfg.protocol == ProtocolVersion::V5;
+        if v5 || cfg.props.subscribe.is_empty() {
+            self.session
+                .subscribe(&cfg.topics, cfg.qos, options, &cfg.props.subscribe)?;
+        }
+        if v5 || cfg.props.unsubscribe.is_empty() {
+            for t in &cfg.unsub_topics {
+                self.session.unsubscribe(t, &cfg.props.unsubscribe)?;
+            }
         }
         loop {
             let next = match self.session.wait(deadline, None, Some(signal_fd))? {
                 Event::Packet(p) => self.on_packet(p)?,
                 Event::Signal => {
-                    self.session.disconnect();
+                    self.session.disconnect(&cfg.props.disconnect);
                     Next::Exit(0)
                 }
                 Event::Deadline => {
-                    self.session.disconnect();
+                    self.session.disconnect(&cfg.props.disconnect);
                     cli::err(cfg, "Timed out\n");
                     Next::Exit(EXIT_TIMED_OUT)
                 }
@@ -112,7 +126,7 @@ impl Subscriber<'_> {
     }
 
     fn finish(&mut self) -> Next {
-        self.session.disconnect();
+        self.session.disconnect(&self.cfg.props.disconnect);
         Next::Exit(0)
     }
 
@@ -124,7 +138,7 @@ impl Subscriber<'_> {
                     println!("Subscribed (mid: {}): {}", ack.packet_id, codes.join(", "));
                 }
                 if ack.codes.iter().all(|&c| c >= SUBACK_FAILURE) {
-                    self.session.disconnect();
+                    self.session.disconnect(&self.cfg.props.disconnect);
                     cli::err(self.cfg, "All subscription requests were denied.\n");
                     return Ok(Next::Exit(0));
                 }
@@ -164,9 +178,9 @@ impl Subscriber<'_> {
             return Ok(Next::Continue);
         }
         if cfg.remove_retained && m.retain {
-            let mid = self
-                .session
-                .publish(&m.topic, &[], QoS::AtLeastOnce, true)?;
+            let mid =
+                self.session
+                    .publish(&m.topic, &[], QoS::AtLeastOnce, true, &Default::default())?;
             self.pending_removals.insert(mid);
         }
         let chosen = cfg.random_filter >= 10000 || self.random.below(10000) < cfg.random_filter;
@@ -187,7 +201,14 @@ impl Subscriber<'_> {
 
     /// Print one message; false if stdout is gone (e.g. a closed pipe).
     fn print(&self, m: &Publish) -> bool {
-        let cfg = self.cfg;
+        print(self.cfg, m)
+    }
+}
+
+/// Print one message as `cfg` asks (also mosquitto_rr's response); false
+/// if stdout is gone (e.g. a closed pipe).
+pub fn print(cfg: &Config, m: &Publish) -> bool {
+    {
         let style = OutputStyle {
             format: cfg.format.as_deref(),
             verbose: cfg.verbose,

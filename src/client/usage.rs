@@ -19,7 +19,8 @@ const COMMON_OPTIONS: &str =
       session and its subscriptions when this client disconnects.
       Requires -i. MQTT v5 clients can set how long the session lasts with -x.
  -d : print debug messages about the packets sent and received.
- -D : set an MQTT v5 property (not supported by this version).
+ -D : set an MQTT v5 property: -D command identifier value, e.g.
+      -D publish user-property name value (implies -V 5).
  -h : host name or address of the broker. Default: localhost.
  -i : client id. By default the broker assigns one.
  -I : client id prefix; the process id is appended to make the client id.
@@ -69,6 +70,7 @@ pub fn usage(tool: Tool) -> String {
     match tool {
         Tool::Pub => pub_usage(),
         Tool::Sub => sub_usage(),
+        Tool::Rr => rr_usage(),
     }
 }
 
@@ -167,14 +169,68 @@ Usage: mosquitto_sub {{[-h host] [--unix path] [-p port] [-u username] [-P passw
  -x : MQTT v5 session expiry interval in seconds (0-4294967294), or -1,
       4294967295 or ∞ for a session that never expires. Default: -1 with -c,
       0 otherwise.
+ --nolocal : MQTT v5: do not receive the messages this client publishes itself.
  --pretty : with the JSON output formats, print indented JSON instead of one line.
  --random-filter : print only this percentage of the messages received, chosen
                    at random: 100 prints all, 50.0 about half.
+ --retain-handling : MQTT v5 retain handling: 0 send retained messages (default),
+                     1 only for a new subscription, 2 never.
  --retained-only : print only retained messages, and exit at the first message
                    that is not retained.
  --remove-retained : clear each retained message received by publishing an
                      empty retained message to its topic. Use -T to keep some.
 {COMMON_TAIL}",
         version_line(Tool::Sub)
+    )
+}
+
+fn rr_usage() -> String {
+    format!(
+        "\
+mosquitto_rr is an MQTT client that publishes a request message and waits for
+the response. It speaks MQTT v5 by default, using its request/response
+properties; with -V mqttv311 it works with MQTT v3.1.1 brokers too.
+{}
+
+Usage: mosquitto_rr {{[-h host] [--unix path] [-p port] [-u username] [-P password] -t topic | -L URL}} -e response-topic
+                    {{-f file | -n | -m message | -s}}
+                    [-c] [-k keepalive] [-q qos] [-R] [-x session-expiry-interval]
+                    [-F format]
+                    [-W timeout_secs]
+                    [-A bind_address] [--nodelay]
+                    [-i id] [-I id_prefix]
+                    [-d] [-N] [--quiet] [-v]
+                    [--will-topic [--will-payload payload] [--will-qos qos] [--will-retain]]
+                    [{{--cafile file | --capath dir}} [--cert file] [--key file]
+                      [--ciphers ciphers] [--insecure]
+                      [--tls-alpn protocol]
+                      [--tls-use-os-certs]
+                    [--psk hex-key --psk-identity identity [--ciphers ciphers]]
+                    [--proxy socks-url]
+                    [-D command identifier value]
+       mosquitto_rr --help
+
+{COMMON_OPTIONS} -e : response topic: subscribed to before the request is sent, and sent
+      with the request (MQTT v5) so that the responder knows where to answer.
+ -f : send the contents of this file as the request.
+ -F : print the response with this format (as mosquitto_sub's -F).
+ -m : the request message.
+ -n : send an empty request.
+ -N : do not print a newline after the response.
+ -p : broker port. Default: 1883 (8883 for MQTT over TLS).
+ -P : password.
+ -q : quality of service for the request and the subscription. Default: 0.
+ -s : read all of standard input and send it as the request.
+ -t : topic to send the request to.
+ -u : user name.
+ -v : verbose: print the topic before the response.
+ -V : MQTT protocol version: mqttv5, mqttv311 or mqttv31. Default: mqttv5.
+ -W : give up after this many seconds without a response (exit status 27).
+ -x : MQTT v5 session expiry interval in seconds (0-4294967294), or -1,
+      4294967295 or ∞ for a session that never expires. Default: -1 with -c,
+      0 otherwise.
+ --pretty : with the JSON output formats, print indented JSON.
+{COMMON_TAIL}",
+        version_line(Tool::Rr)
     )
 }
