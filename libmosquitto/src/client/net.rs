@@ -1,0 +1,167 @@
+//! The socket: plain TCP or TLS (the project's `mosquitto_rs::tls` client),
+//! opened blocking as libmosquitto's `mosquitto_connect` does, then used
+//! non-blocking by the loop.
+
+use std::io::{self, Read, Write};
+use std::net::{IpAddr, SocketAddr, TcpStream, ToSocketAddrs};
+use std::os::fd::AsRawFd;
+use std::time::Duration;
+
+#[cfg(feature = "tls")]
+use mosquitto_rs::tls::{TlsClientConfig, TlsConn};
+
+use super::Config;
+use crate::consts::*;
+
+/// How long a TCP connect or TLS handshake may take before it fails.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
+
+pub enum Stream {
+    Tcp(mio::net::TcpStream),
+    #[cfg(feature = "tls")]
+    Tls(Box<TlsConn>),
+}
+
+impl Stream {
+    pub fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Stream::Tcp(s) => s.read(buf),
+            #[cfg(feature = "tls")]
+            Stream::Tls(t) => t.read(buf),
+        }
+    }
+
+    pub fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            Stream::Tcp(s) => s.write(buf),
+            #[cfg(feature = "tls")]
+            Stream::Tls(t) => t.write(buf),
+        }
+    }
+
+    pub fn fd(&self) -> i32 {
+        match self {
+            Stream::Tcp(s) => s.as_raw_fd(),
+            #[cfg(feature = "tls")]
+            Stream::Tls(t) => t.get_ref().as_raw_fd(),
+        }
+    }
+
+    /// TLS may need the socket writable before it can read.
+    pub fn wants_write(&self) -> bool {
+        match self {
+            Stream::Tcp(_) => false,
+            #[cfg(feature = "tls")]
+            Stream::Tls(t) => !t.is_established(),
+        }
+    }
+
+    pub fn shutdown(&mut self) {
+        match self {
+            Stream::Tcp(s) => {
+                let _ = s.shutdown(std::net::Shutdown::Both);
+            }
+            #[cfg(feature = "tls")]
+            Stream::Tls(t) => {
+                t.shutdown();
+                let _ = t.get_ref().shutdown(std::net::Shutdown::Both);
+            }
+        }
+    }
+}
+
+/// Whether a read error came from TLS rather than the socket.
+pub fn is_tls_error(e: &io::Error) -> bool {
+    e.kind() == io::ErrorKind::ConnectionAborted && e.to_string().starts_with("TLS")
+}
+
+type OpenError = (i32, String);
+
+/// Resolves, connects (from `bind` if set) and, with TLS options, completes
+/// the handshake.
+pub fn open(cfg: &Config) -> Result<Stream, OpenError> {
+    let tcp = tcp_connect(cfg)?;
+    tcp.set_nonblocking(true)
+        .map_err(|e| (ERRNO, e.to_string()))?;
+    if cfg.nodelay {
+        let _ = tcp.set_nodelay(true);
+    }
+    let tcp = mio::net::TcpStream::from_std(tcp);
+    match &cfg.tls {
+        None => Ok(Stream::Tcp(tcp)),
+        #[cfg(feature = "tls")]
+        Some(opts) => tls_handshake(cfg, opts, tcp),
+        #[cfg(not(feature = "tls"))]
+        Some(_) => Err((NOT_SUPPORTED, "TLS support is not built in".into())),
+    }
+}
+
+fn tcp_connect(cfg: &Config) -> Result<TcpStream, OpenError> {
+    let (host, port) = match &cfg.socks5 {
+        Some(_) => return Err((NOT_SUPPORTED, "SOCKS5 proxies are not supported".into())),
+        None => (cfg.host.as_str(), cfg.port),
+    };
+    let addrs: Vec<SocketAddr> = (host, port)
+        .to_socket_addrs()
+        .map_err(|e| (EAI, format!("{host}: {e}")))?
+        .collect();
+    let bind: Option<IpAddr> = match &cfg.bind {
+        Some(b) => Some(resolve_ip(b)?),
+        None => None,
+    };
+    let mut last = (EAI, format!("{host}: no address"));
+    for addr in addrs {
+        let r = match bind {
+            Some(local) => mosquitto_rs::sys::net::connect_bound(local, addr, CONNECT_TIMEOUT),
+            None => TcpStream::connect_timeout(&addr, CONNECT_TIMEOUT),
+        };
+        match r {
+            Ok(s) => return Ok(s),
+            Err(e) => last = (ERRNO, e.to_string()),
+        }
+    }
+    Err(last)
+}
+
+fn resolve_ip(name: &str) -> Result<IpAddr, OpenError> {
+    if let Ok(ip) = name.parse() {
+        return Ok(ip);
+    }
+    (name, 0)
+        .to_socket_addrs()
+        .ok()
+        .and_then(|mut a| a.next())
+        .map(|a| a.ip())
+        .ok_or((EAI, format!("{name}: cannot resolve bind address")))
+}
+
+#[cfg(feature = "tls")]
+fn tls_handshake(
+    cfg: &Config,
+    opts: &mosquitto_rs::tls::TlsClientOptions,
+    tcp: mio::net::TcpStream,
+) -> Result<Stream, OpenError> {
+    let config = TlsClientConfig::build(opts).map_err(|e| (TLS, e.0))?;
+    let mut conn = config
+        .connect_nonblocking(&cfg.host, tcp)
+        .map_err(|e| (TLS, e.0))?;
+    let deadline = std::time::Instant::now() + CONNECT_TIMEOUT;
+    loop {
+        match conn.handshake() {
+            Ok(true) => return Ok(Stream::Tls(Box::new(conn))),
+            Ok(false) => {}
+            Err(e) => return Err((TLS, e.to_string())),
+        }
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        if left.is_zero() {
+            return Err((TLS, "TLS handshake timed out".into()));
+        }
+        let mut fds = [libc::pollfd {
+            fd: conn.get_ref().as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        }];
+        let ms = i32::try_from(left.as_millis()).unwrap_or(i32::MAX).min(10);
+        let _ = mosquitto_rs::sys::poll::poll(&mut fds, ms);
+    }
+}

@@ -1,0 +1,167 @@
+//! Shared by the library's tests: where the built library is, a directory
+//! where it is named libmosquitto.so.1, brokers on free loopback ports, and
+//! bounded waits.
+#![allow(dead_code)]
+
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+pub const DEBIAN_LIB: &str = "/usr/lib/x86_64-linux-gnu/libmosquitto.so.1";
+pub const DEBIAN_BROKER: &str = "/usr/sbin/mosquitto";
+
+/// target/<profile>/, from this test binary's own path (target/<profile>/deps/).
+pub fn target_dir() -> PathBuf {
+    let exe = std::env::current_exe().expect("test exe path");
+    exe.parent()
+        .and_then(Path::parent)
+        .expect("target dir")
+        .to_path_buf()
+}
+
+/// Our built library (cargo builds the cdylib before the tests).
+pub fn our_lib() -> PathBuf {
+    target_dir().join("libmosquitto.so")
+}
+
+/// A fresh temporary directory, removed on drop.
+pub struct TempDir(pub PathBuf);
+
+impl TempDir {
+    pub fn new(tag: &str) -> TempDir {
+        static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let p = std::env::temp_dir().join(format!("libmosq-{tag}-{}-{n}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&p);
+        std::fs::create_dir_all(&p).expect("temp dir");
+        TempDir(p)
+    }
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// A directory holding our library as libmosquitto.so.1, for LD_LIBRARY_PATH.
+pub fn lib_dir() -> TempDir {
+    let d = TempDir::new("lib");
+    std::fs::copy(our_lib(), d.path().join("libmosquitto.so.1")).expect("copy library");
+    d
+}
+
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
+}
+
+/// Waits until something accepts on the port (bounded: 10 s).
+pub fn wait_port(port: u16) {
+    let end = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < end {
+        if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    panic!("nothing listening on port {port}");
+}
+
+/// A running broker, killed on drop.
+pub struct Broker {
+    pub port: u16,
+    child: Child,
+    _dir: TempDir,
+}
+
+impl Broker {
+    /// `exe` with a config of a loopback listener plus `extra` lines.
+    pub fn start(exe: &Path, extra: &str) -> Broker {
+        Broker::start_on(exe, extra, free_port())
+    }
+
+    pub fn start_on(exe: &Path, extra: &str, port: u16) -> Broker {
+        let dir = TempDir::new("broker");
+        let conf = dir.path().join("mosquitto.conf");
+        std::fs::write(
+            &conf,
+            format!("listener {port} 127.0.0.1\nallow_anonymous true\n{extra}\n"),
+        )
+        .expect("write config");
+        let child = Command::new(exe)
+            .arg("-c")
+            .arg(&conf)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start broker");
+        wait_port(port);
+        Broker {
+            port,
+            child,
+            _dir: dir,
+        }
+    }
+}
+
+impl Drop for Broker {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Debian's broker and ours (built from this workspace).
+pub fn our_broker() -> PathBuf {
+    target_dir().join("mosquitto")
+}
+
+/// Runs a child to completion with a deadline; kills it if it overstays.
+pub fn run_bounded(mut cmd: Command, secs: u64) -> Output {
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let end = Instant::now() + Duration::from_secs(secs);
+    loop {
+        if let Ok(Some(_)) = child.try_wait() {
+            break;
+        }
+        if Instant::now() > end {
+            let _ = child.kill();
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    child.wait_with_output().expect("output")
+}
+
+/// Exported symbols with their versions, `version name` per line, sorted.
+pub fn versioned_symbols(lib: &Path) -> Vec<String> {
+    let out = Command::new("objdump")
+        .arg("-T")
+        .arg(lib)
+        .output()
+        .expect("objdump");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let mut v: Vec<String> = text
+        .lines()
+        .filter(|l| !l.contains("*UND*") && l.contains("MOSQ_1."))
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            let n = f.len();
+            (n >= 2).then(|| format!("{} {}", f[n - 2], f[n - 1]))
+        })
+        .collect();
+    v.sort();
+    v.dedup();
+    v
+}
