@@ -165,3 +165,82 @@ pub fn versioned_symbols(lib: &Path) -> Vec<String> {
     v.dedup();
     v
 }
+
+/// Which library a Debian tool runs on.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Lib<'a> {
+    /// Ours, from this directory (named libmosquitto.so.1).
+    Ours(&'a Path),
+    /// Debian's own, as installed.
+    Debian,
+}
+
+/// `/usr/bin/<tool>` on `lib`.
+pub fn tool(lib: Lib<'_>, name: &str, args: &[&str]) -> Command {
+    let mut c = Command::new(format!("/usr/bin/{name}"));
+    c.args(args);
+    if let Lib::Ours(dir) = lib {
+        c.env("LD_LIBRARY_PATH", dir);
+    }
+    c
+}
+
+/// A running tool whose stdout lines are read as they come.
+pub struct Lines {
+    child: Child,
+    rx: std::sync::mpsc::Receiver<String>,
+}
+
+impl Lines {
+    pub fn start(mut cmd: Command) -> Lines {
+        let mut child = cmd
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn tool");
+        let out = child.stdout.take().expect("stdout");
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            use std::io::BufRead;
+            for line in std::io::BufReader::new(out).lines() {
+                let Ok(line) = line else { break };
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        Lines { child, rx }
+    }
+
+    /// The next line, within 10 s.
+    pub fn next(&mut self) -> String {
+        self.rx
+            .recv_timeout(Duration::from_secs(10))
+            .expect("a line from the tool within 10 s")
+    }
+
+    /// Waits (10 s at most) for the tool to exit; its status code.
+    pub fn wait(mut self) -> Option<i32> {
+        let end = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < end {
+            if let Ok(Some(s)) = self.child.try_wait() {
+                return s.code();
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let _ = self.child.kill();
+        None
+    }
+
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Lines {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
