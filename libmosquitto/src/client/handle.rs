@@ -132,7 +132,7 @@ impl Client {
                 if self.state != ConnState::Disconnecting {
                     self.state = ConnState::Active;
                 }
-                self.resend_outgoing();
+                self.resend_pending = true;
                 SUCCESS
             }
             1..=5 if self.cfg.version != ProtocolVersion::V5 => CONN_REFUSED,

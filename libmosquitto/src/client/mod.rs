@@ -123,6 +123,9 @@ pub struct Client {
     /// The broker's receive maximum (MQTT 5), bounding our in-flight count.
     server_receive_max: u16,
     pub reconnects: u32,
+    /// CONNACK came: resend once the connect callback has run (so that
+    /// subscriptions it makes go out first, as libmosquitto orders them).
+    resend_pending: bool,
     pub events: Vec<Event>,
 }
 
@@ -153,6 +156,7 @@ impl Client {
             ping_sent: None,
             server_receive_max: u16::MAX,
             reconnects: 0,
+            resend_pending: false,
             events: Vec::new(),
         }
     }
@@ -446,6 +450,15 @@ impl Client {
             OutStage::WaitPubRec
         } else {
             OutStage::WaitPubAck
+        }
+    }
+
+    /// Called after the callbacks of a turn have run: the resend CONNACK
+    /// asked for.
+    pub fn after_callbacks(&mut self) {
+        if std::mem::take(&mut self.resend_pending) && self.state == ConnState::Active {
+            self.resend_outgoing();
+            self.flush_quietly();
         }
     }
 

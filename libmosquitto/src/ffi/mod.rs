@@ -98,7 +98,17 @@ impl Mosq {
         if want_write {
             self.wake();
         }
+        let connected = events
+            .iter()
+            .any(|e| matches!(e, crate::client::Event::Connect { .. }));
         callbacks::dispatch(self, handle, events);
+        if connected {
+            let mut c = self.lock();
+            c.after_callbacks();
+            let more = std::mem::take(&mut c.events);
+            drop(c);
+            callbacks::dispatch(self, handle, more);
+        }
         r
     }
 }

@@ -77,44 +77,81 @@ pub fn wait_port(port: u16) {
 /// A running broker, killed on drop.
 pub struct Broker {
     pub port: u16,
-    child: Child,
-    _dir: TempDir,
+    child: Option<Child>,
+    exe: PathBuf,
+    dir: TempDir,
 }
 
 impl Broker {
-    /// `exe` with a config of a loopback listener plus `extra` lines.
+    /// `exe` with a config of a loopback listener plus `extra` lines
+    /// (`{dir}` in them stands for the broker's own directory).
     pub fn start(exe: &Path, extra: &str) -> Broker {
-        Broker::start_on(exe, extra, free_port())
-    }
-
-    pub fn start_on(exe: &Path, extra: &str, port: u16) -> Broker {
         let dir = TempDir::new("broker");
-        let conf = dir.path().join("mosquitto.conf");
+        // Debian's broker, started as root, drops to the mosquitto user:
+        // its persistence file must still be writable.
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let _ = std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o777));
+        }
+        let port = free_port();
+        let extra = extra.replace("{dir}", &dir.path().display().to_string());
         std::fs::write(
-            &conf,
+            dir.path().join("mosquitto.conf"),
             format!("listener {port} 127.0.0.1\nallow_anonymous true\n{extra}\n"),
         )
         .expect("write config");
-        let child = Command::new(exe)
+        let mut b = Broker {
+            port,
+            child: None,
+            exe: exe.to_path_buf(),
+            dir,
+        };
+        b.spawn();
+        b
+    }
+
+    fn spawn(&mut self) {
+        let child = Command::new(&self.exe)
             .arg("-c")
-            .arg(&conf)
+            .arg(self.dir.path().join("mosquitto.conf"))
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
             .expect("start broker");
-        wait_port(port);
-        Broker {
-            port,
-            child,
-            _dir: dir,
+        self.child = Some(child);
+        wait_port(self.port);
+    }
+
+    /// SIGTERM (the broker saves its state) and wait for it to exit.
+    pub fn stop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = Command::new("kill")
+                .args(["-TERM", &c.id().to_string()])
+                .status();
+            let end = Instant::now() + Duration::from_secs(10);
+            while Instant::now() < end {
+                if let Ok(Some(_)) = c.try_wait() {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            let _ = c.kill();
+            let _ = c.wait();
         }
+    }
+
+    pub fn restart(&mut self) {
+        self.stop();
+        self.spawn();
     }
 }
 
 impl Drop for Broker {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
     }
 }
 
