@@ -137,3 +137,106 @@ fn c_reconnect_no_qos1_loss_debian_broker() {
 fn c_reconnect_no_qos1_loss_our_broker() {
     reconnect(&our_broker());
 }
+
+/// Debian's C++ wrapper (libmosquittopp.so.1) on our libmosquitto.so.1.
+#[test]
+fn cpp_wrapper_runs_on_our_library() {
+    let b = Broker::start(Path::new(DEBIAN_BROKER), "");
+    let lib = lib_dir();
+    let exe = lib.path().join("cppclient");
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let out = Command::new("g++")
+        .args(["-Wall", "-O1", "-g"])
+        .arg(root.join("tests/cpp/client.cpp"))
+        .args(["-lmosquittopp", "-o"])
+        .arg(&exe)
+        .output()
+        .expect("g++");
+    assert!(
+        out.status.success(),
+        "g++: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let ldd = Command::new("ldd")
+        .arg(&exe)
+        .env("LD_LIBRARY_PATH", lib.path())
+        .output()
+        .expect("ldd");
+    let ldd = String::from_utf8_lossy(&ldd.stdout);
+    assert!(ldd.contains("libmosquittopp.so.1"), "{ldd}");
+    assert!(
+        ldd.contains(&format!("{}/libmosquitto.so.1", lib.path().display())),
+        "{ldd}"
+    );
+    assert_eq!(run_c(&lib, &exe, &[&b.port.to_string()]), "cpp ok 10\n");
+}
+
+/// valgrind: no invalid reads or writes, and no definite leaks, in `cmd`.
+/// (Rust's standard library keeps a per-thread handle for the calling
+/// thread, which valgrind reports as "possibly lost"; that is allowed.)
+fn valgrind(lib: &TempDir, args: &[&str]) -> String {
+    let mut c = Command::new("valgrind");
+    c.args([
+        "-q",
+        "--error-exitcode=9",
+        "--leak-check=full",
+        "--errors-for-leak-kinds=definite",
+    ])
+    .args(args)
+    .env("LD_LIBRARY_PATH", lib.path());
+    let out = run_bounded(c, 120);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "valgrind {args:?}: {err}");
+    assert!(
+        !err.contains("Invalid read") && !err.contains("Invalid write"),
+        "{err}"
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn valgrind_c_program_and_debian_sub() {
+    let b = Broker::start(Path::new(DEBIAN_BROKER), "");
+    let lib = lib_dir();
+    let exe = build_c(&lib);
+    let exe = exe.to_string_lossy().into_owned();
+    let port = b.port.to_string();
+    assert_eq!(valgrind(&lib, &[&exe, "api"]), "api ok\n");
+    assert_eq!(
+        valgrind(&lib, &[&exe, "threaded", &port]),
+        "threaded ok 100\n"
+    );
+    assert_eq!(valgrind(&lib, &[&exe, "polled", &port]), "polled ok 100\n");
+    // Debian's mosquitto_sub on our library, MQTT 5 with properties.
+    let out = run_bounded(
+        tool(
+            Lib::Ours(lib.path()),
+            "mosquitto_pub",
+            &["-p", &port, "-t", "vg/t", "-m", "kept", "-r", "-q", "1"],
+        ),
+        10,
+    );
+    assert!(out.status.success());
+    let text = valgrind(
+        &lib,
+        &[
+            "/usr/bin/mosquitto_sub",
+            "-p",
+            &port,
+            "-V",
+            "5",
+            "-t",
+            "vg/t",
+            "-C",
+            "1",
+            "-F",
+            "%t %p %r",
+            "-D",
+            "connect",
+            "user-property",
+            "a",
+            "b",
+        ],
+    );
+    assert_eq!(text, "vg/t kept 1\n");
+}
