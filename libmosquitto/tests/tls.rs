@@ -1,0 +1,161 @@
+//! TLS and TLS-PSK through our library (the project's TLS client): Debian's
+//! tools on ours against Debian's broker and ours.
+
+mod common;
+#[path = "../../tests/it/harness/pki.rs"]
+#[allow(dead_code)]
+mod pki;
+
+use common::*;
+use std::path::Path;
+
+fn tls_round_trip(broker: &Path, tag: &str) {
+    let pki = pki::Pki::fresh(tag);
+    let b = Broker::start(
+        broker,
+        &format!(
+            "cafile {}\ncertfile {}\nkeyfile {}",
+            pki.arg("ca.crt"),
+            pki.arg("server.crt"),
+            pki.arg("server.key")
+        ),
+    );
+    let lib = lib_dir();
+    let ours = Lib::Ours(lib.path());
+    let p = b.port.to_string();
+    let ca = pki.arg("ca.crt");
+    let out = run_bounded(
+        tool(
+            ours,
+            "mosquitto_pub",
+            &[
+                "-p",
+                &p,
+                "--cafile",
+                &ca,
+                "-h",
+                "localhost",
+                "-t",
+                "tls/t",
+                "-m",
+                "secret",
+                "-r",
+                "-q",
+                "1",
+            ],
+        ),
+        10,
+    );
+    assert!(out.status.success(), "{out:?}");
+    let out = run_bounded(
+        tool(
+            ours,
+            "mosquitto_sub",
+            &[
+                "-p",
+                &p,
+                "--cafile",
+                &ca,
+                "-h",
+                "localhost",
+                "-t",
+                "tls/t",
+                "-C",
+                "1",
+                "-v",
+            ],
+        ),
+        10,
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "tls/t secret\n",
+        "{out:?}"
+    );
+    // A server certificate for another name is refused, unless --insecure.
+    let out = run_bounded(
+        tool(
+            ours,
+            "mosquitto_sub",
+            &[
+                "-p",
+                &p,
+                "--cafile",
+                &ca,
+                "-h",
+                "127.0.0.2",
+                "-t",
+                "tls/t",
+                "-C",
+                "1",
+            ],
+        ),
+        10,
+    );
+    assert!(!out.status.success(), "{out:?}");
+}
+
+#[test]
+fn tls_debian_broker() {
+    tls_round_trip(Path::new(DEBIAN_BROKER), "libmosq-tls-deb");
+}
+
+#[test]
+fn tls_our_broker() {
+    tls_round_trip(&our_broker(), "libmosq-tls-ours");
+}
+
+#[test]
+fn psk_debian_broker() {
+    let dir = TempDir::new("psk");
+    let psk_file = dir.path().join("psk");
+    std::fs::write(&psk_file, "dev1:deadbeef\n").expect("psk file");
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::Permissions::from_mode(0o755);
+        let _ = std::fs::set_permissions(dir.path(), mode);
+        let mode = std::fs::Permissions::from_mode(0o644);
+        let _ = std::fs::set_permissions(&psk_file, mode);
+    }
+    let b = Broker::start(
+        Path::new(DEBIAN_BROKER),
+        &format!("psk_hint hint\npsk_file {}", psk_file.display()),
+    );
+    let lib = lib_dir();
+    let ours = Lib::Ours(lib.path());
+    let p = b.port.to_string();
+    let psk = ["--psk", "deadbeef", "--psk-identity", "dev1"];
+    let mut args = vec!["-p", &p, "-t", "psk/t", "-m", "shared", "-r", "-q", "1"];
+    args.extend_from_slice(&psk);
+    let out = run_bounded(tool(ours, "mosquitto_pub", &args), 10);
+    assert!(out.status.success(), "{out:?}");
+    let mut args = vec!["-p", &p, "-t", "psk/t", "-C", "1", "-v"];
+    args.extend_from_slice(&psk);
+    let out = run_bounded(tool(ours, "mosquitto_sub", &args), 10);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "psk/t shared\n",
+        "{out:?}"
+    );
+    // A wrong key fails the handshake.
+    let out = run_bounded(
+        tool(
+            ours,
+            "mosquitto_sub",
+            &[
+                "-p",
+                &p,
+                "-t",
+                "psk/t",
+                "-C",
+                "1",
+                "--psk",
+                "beef",
+                "--psk-identity",
+                "dev1",
+            ],
+        ),
+        10,
+    );
+    assert!(!out.status.success(), "{out:?}");
+}
