@@ -10,7 +10,6 @@ pub const PROTOCOL: i32 = 2;
 pub const INVAL: i32 = 3;
 pub const NO_CONN: i32 = 4;
 pub const CONN_REFUSED: i32 = 5;
-pub const NOT_FOUND: i32 = 6;
 pub const CONN_LOST: i32 = 7;
 pub const TLS: i32 = 8;
 pub const PAYLOAD_SIZE: i32 = 9;

@@ -313,3 +313,34 @@ fn request_response_debian_broker_v5() {
     assert_eq!(String::from_utf8_lossy(&out.stdout), "answer\n");
     assert!(out.status.success(), "{out:?}");
 }
+
+/// `-d` prints the library's log lines: ours are libmosquitto's.
+#[test]
+fn debug_log_lines_same_as_debian() {
+    let b = Broker::start(Path::new(DEBIAN_BROKER), "");
+    let dir = lib_dir();
+    let p = b.port.to_string();
+    let run = |lib: Lib<'_>| {
+        let mut text = String::new();
+        for (name, args) in [
+            (
+                "mosquitto_pub",
+                vec!["-p", &p, "-t", "dbg/t", "-m", "hi", "-q", "2", "-r", "-d"],
+            ),
+            (
+                "mosquitto_sub",
+                vec![
+                    "-p", &p, "-V", "5", "-t", "dbg/t", "-q", "1", "-C", "1", "-d", "-i", "dbg",
+                ],
+            ),
+        ] {
+            let out = run_bounded(tool(lib, name, &args), 10);
+            assert!(out.status.success(), "{name}: {out:?}");
+            text.push_str(&String::from_utf8_lossy(&out.stdout));
+        }
+        text
+    };
+    let ours = run(Lib::Ours(dir.path()));
+    assert_eq!(ours, run(Lib::Debian));
+    assert!(ours.contains("Client (null) sending PUBREL (m1)"), "{ours}");
+}

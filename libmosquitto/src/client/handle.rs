@@ -58,11 +58,9 @@ impl Client {
     }
 
     fn handle_packet(&mut self, p: Packet) -> i32 {
-        let id = self.cfg.id.clone().unwrap_or_default();
-        self.log(
-            LOG_DEBUG,
-            format!("Client {id} received {}", p.packet_type().name()),
-        );
+        if !matches!(p, Packet::ConnAck(_)) {
+            self.log_packet(&p, false);
+        }
         match p {
             Packet::ConnAck(c) => self.on_connack(c.code, c.session_present, c.properties),
             Packet::Publish(p) => self.on_publish(p),
@@ -110,6 +108,8 @@ impl Client {
         if self.state != ConnState::Connecting {
             return PROTOCOL;
         }
+        let id = super::log::id_text(self.cfg.id.as_deref()).to_owned();
+        self.log(LOG_DEBUG, format!("Client {id} received CONNACK ({code})"));
         if let Some(assigned) = props.assigned_client_identifier() {
             if self.cfg.id.as_deref().unwrap_or("").is_empty() {
                 self.cfg.id = Some(assigned.to_owned());
@@ -132,6 +132,7 @@ impl Client {
                 if self.state != ConnState::Disconnecting {
                     self.state = ConnState::Active;
                 }
+                self.mark_for_resend();
                 self.resend_pending = true;
                 SUCCESS
             }

@@ -5,6 +5,7 @@
 //! FFI layer after the lock is released (callbacks may call the API again).
 
 mod handle;
+mod log;
 mod net;
 
 use std::collections::VecDeque;
@@ -78,6 +79,8 @@ enum OutStage {
 struct OutMsg {
     msg: Publish,
     stage: OutStage,
+    /// In flight when the connection was lost: resend after CONNACK.
+    resend: bool,
 }
 
 /// Settings given through the API before or between connections.
@@ -165,8 +168,12 @@ impl Client {
         self.events.push(Event::Log { level, text });
     }
 
-    fn id_for_log(&self) -> &str {
-        self.cfg.id.as_deref().unwrap_or("")
+    /// Logs a packet as libmosquitto does (debug level).
+    pub fn log_packet(&mut self, p: &Packet, sent: bool) {
+        let id = log::id_text(self.cfg.id.as_deref()).to_owned();
+        for line in log::lines(&id, p, sent, self.last_mid) {
+            self.log(LOG_DEBUG, line);
+        }
     }
 
     pub fn next_mid(&mut self) -> u16 {
@@ -207,8 +214,6 @@ impl Client {
         self.last_in = now;
         self.last_out = now;
         let connect = self.connect_packet();
-        let id = self.id_for_log().to_owned();
-        self.log(LOG_DEBUG, format!("Client {id} sending CONNECT"));
         self.queue(&Packet::Connect(Box::new(connect)));
         self.flush_quietly();
         SUCCESS
@@ -243,6 +248,7 @@ impl Client {
 
     /// Appends a packet to the output buffer.
     pub fn queue(&mut self, p: &Packet) {
+        self.log_packet(p, true);
         p.encode(&mut self.out, self.cfg.version);
     }
 
@@ -438,7 +444,11 @@ impl Client {
         } else {
             OutStage::Queued
         };
-        self.outgoing.push_back(OutMsg { msg, stage });
+        self.outgoing.push_back(OutMsg {
+            msg,
+            stage,
+            resend: false,
+        });
         if can_send {
             self.flush_quietly();
         }
@@ -462,27 +472,42 @@ impl Client {
         }
     }
 
+    /// At CONNACK: what is in flight now is to be resent.
+    pub(super) fn mark_for_resend(&mut self) {
+        for m in self.outgoing.iter_mut() {
+            m.resend = m.stage != OutStage::Queued;
+        }
+    }
+
     /// After CONNACK: resend what was in flight (DUP set), then send queued
     /// messages up to the in-flight limit.
     fn resend_outgoing(&mut self) {
         let limit = self.inflight_limit();
         let mut sent = 0usize;
         let mut out = std::mem::take(&mut self.out);
+        let mut logged = Vec::new();
         for m in self.outgoing.iter_mut() {
             match m.stage {
+                OutStage::WaitPubComp | OutStage::WaitPubAck | OutStage::WaitPubRec
+                    if !std::mem::take(&mut m.resend) => {}
                 OutStage::WaitPubComp => {
-                    let ack = Ack::new(m.msg.packet_id);
-                    Packet::PubRel(ack).encode(&mut out, self.cfg.version);
+                    let p = Packet::PubRel(Ack::new(m.msg.packet_id));
+                    p.encode(&mut out, self.cfg.version);
+                    logged.push(p);
                     sent += 1;
                 }
                 OutStage::WaitPubAck | OutStage::WaitPubRec => {
                     m.msg.dup = true;
-                    Packet::Publish(m.msg.clone()).encode(&mut out, self.cfg.version);
+                    let p = Packet::Publish(m.msg.clone());
+                    p.encode(&mut out, self.cfg.version);
+                    logged.push(p);
                     sent += 1;
                 }
                 OutStage::Queued if sent < limit => {
                     m.msg.dup = false;
-                    Packet::Publish(m.msg.clone()).encode(&mut out, self.cfg.version);
+                    let p = Packet::Publish(m.msg.clone());
+                    p.encode(&mut out, self.cfg.version);
+                    logged.push(p);
                     m.stage = if m.msg.qos == QoS::ExactlyOnce {
                         OutStage::WaitPubRec
                     } else {
@@ -494,6 +519,9 @@ impl Client {
             }
         }
         self.out = out;
+        for p in logged {
+            self.log_packet(&p, true);
+        }
     }
 
     /// A slot in flight was freed: send the next queued message.
@@ -501,18 +529,20 @@ impl Client {
         if self.state != ConnState::Active || self.inflight_count() >= self.inflight_limit() {
             return;
         }
-        let version = self.cfg.version;
-        if let Some(m) = self
+        let next = self
             .outgoing
             .iter_mut()
             .find(|m| m.stage == OutStage::Queued)
-        {
-            Packet::Publish(m.msg.clone()).encode(&mut self.out, version);
-            m.stage = if m.msg.qos == QoS::ExactlyOnce {
-                OutStage::WaitPubRec
-            } else {
-                OutStage::WaitPubAck
-            };
+            .map(|m| {
+                m.stage = if m.msg.qos == QoS::ExactlyOnce {
+                    OutStage::WaitPubRec
+                } else {
+                    OutStage::WaitPubAck
+                };
+                Packet::Publish(m.msg.clone())
+            });
+        if let Some(p) = next {
+            self.queue(&p);
         }
     }
 

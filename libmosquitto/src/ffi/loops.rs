@@ -220,7 +220,7 @@ export!(mosquitto_loop_start, "MOSQ_1.0");
 pub fn stop_thread(mq: &Mosq, force: bool) -> c_int {
     let handle = mq.thread.lock().unwrap_or_else(|e| e.into_inner()).take();
     let Some(handle) = handle else {
-        return NOT_FOUND;
+        return INVAL;
     };
     if handle.thread().id() == std::thread::current().id() {
         // Called from a callback on the loop thread: cannot join itself.
