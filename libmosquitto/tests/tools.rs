@@ -344,3 +344,45 @@ fn debug_log_lines_same_as_debian() {
     assert_eq!(ours, run(Lib::Debian));
     assert!(ours.contains("Client (null) sending PUBREL (m1)"), "{ours}");
 }
+
+/// An idle client on our library keeps its connection with PINGREQ at the
+/// keepalive period (5 s here).
+#[test]
+fn keepalive_pings() {
+    let b = Broker::start(Path::new(DEBIAN_BROKER), "");
+    let dir = lib_dir();
+    let p = b.port.to_string();
+    // Line-buffered: -d lines are not flushed otherwise.
+    let mut cmd = std::process::Command::new("stdbuf");
+    cmd.args([
+        "-oL",
+        "/usr/bin/mosquitto_sub",
+        "-p",
+        &p,
+        "-t",
+        "idle",
+        "-k",
+        "5",
+        "-d",
+    ])
+    .env("LD_LIBRARY_PATH", dir.path());
+    let mut sub = Lines::start(cmd);
+    let start = std::time::Instant::now();
+    let mut lines = Vec::new();
+    while !lines
+        .iter()
+        .any(|l: &String| l.ends_with("received PINGRESP"))
+    {
+        assert!(lines.len() < 20, "{lines:?}");
+        lines.push(sub.next());
+    }
+    let waited = start.elapsed();
+    assert!(
+        lines.iter().any(|l| l.ends_with("sending PINGREQ")),
+        "{lines:?}"
+    );
+    assert!(
+        waited.as_secs_f64() > 4.0 && waited.as_secs_f64() < 8.0,
+        "{waited:?}"
+    );
+}

@@ -400,8 +400,10 @@ impl Client {
             return None;
         }
         let ka = Duration::from_secs(u64::from(self.cfg.keepalive));
-        let since = self.last_out.max(self.last_in).min(self.last_out);
-        let due = since + ka;
+        let due = match self.ping_sent {
+            Some(sent) => sent + ka,
+            None => self.last_out.min(self.last_in) + ka,
+        };
         Some(due.saturating_duration_since(Instant::now()).as_millis() as u64)
     }
 
