@@ -66,6 +66,18 @@ fn threaded_and_polled(broker: &Path) {
     let port = b.port.to_string();
     assert_eq!(run_c(&lib, &exe, &["threaded", &port]), "threaded ok 100\n");
     assert_eq!(run_c(&lib, &exe, &["polled", &port]), "polled ok 100\n");
+    for (t, m) in [("simple/1", "one"), ("simple/2", "two")] {
+        let out = run_bounded(
+            tool(
+                Lib::Debian,
+                "mosquitto_pub",
+                &["-p", &port, "-t", t, "-m", m, "-r", "-q", "1"],
+            ),
+            10,
+        );
+        assert!(out.status.success());
+    }
+    assert_eq!(run_c(&lib, &exe, &["simple", &port]), "simple ok\n");
 }
 
 #[test]

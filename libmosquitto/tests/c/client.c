@@ -7,6 +7,8 @@
  *                           50 messages, "half", waits for "go" on stdin
  *                           (the broker is then down), 50 more, all 100
  *                           must arrive
+ *   client simple    PORT   subscribe_simple and subscribe_callback on the
+ *                           two retained messages simple/1 and simple/2
  *   client api              library functions that need no broker
  *
  * Prints "<mode> ok ..." and exits 0 on success; every wait is bounded.
@@ -263,6 +265,34 @@ static int api(void)
 	return 0;
 }
 
+static int callback_seen;
+
+static int on_simple(struct mosquitto *m, void *obj, const struct mosquitto_message *msg)
+{
+	(void)m;
+	if(obj != &callback_seen || !msg->retain) fail("callback args", 0);
+	callback_seen++;
+	return callback_seen == 2; /* non-zero: stop */
+}
+
+static int simple(int port)
+{
+	struct mosquitto_message *msgs = NULL;
+	int rc = mosquitto_subscribe_simple(&msgs, 2, true, "simple/#", 1, "127.0.0.1", port,
+			NULL, 60, true, NULL, NULL, NULL, NULL);
+	if(rc) fail("subscribe_simple", rc);
+	int ok = !strcmp(msgs[0].topic, "simple/1") && !strcmp(msgs[1].topic, "simple/2")
+		&& msgs[0].payloadlen == 3 && !memcmp(msgs[0].payload, "one", 3);
+	for(int i = 0; i < 2; i++) mosquitto_message_free_contents(&msgs[i]);
+	free(msgs);
+	if(!ok) fail("simple messages", 0);
+	rc = mosquitto_subscribe_callback(on_simple, &callback_seen, "simple/#", 1, "127.0.0.1", port,
+			NULL, 60, true, NULL, NULL, NULL, NULL);
+	if(rc || callback_seen != 2) fail("subscribe_callback", rc);
+	printf("simple ok\n");
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	mosquitto_lib_init();
@@ -271,6 +301,7 @@ int main(int argc, char **argv)
 	else if(argc == 3 && !strcmp(argv[1], "threaded")) rc = threaded(atoi(argv[2]));
 	else if(argc == 3 && !strcmp(argv[1], "polled")) rc = polled(atoi(argv[2]));
 	else if(argc == 3 && !strcmp(argv[1], "reconnect")) rc = reconnect(atoi(argv[2]));
+	else if(argc == 3 && !strcmp(argv[1], "simple")) rc = simple(atoi(argv[2]));
 	mosquitto_lib_cleanup();
 	return rc;
 }
