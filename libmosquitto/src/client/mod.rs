@@ -595,3 +595,39 @@ impl Client {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reconnect_back_off() {
+        let mut c = Client::new(None, true);
+        c.cfg.reconnect_delay = 2;
+        c.cfg.reconnect_delay_max = 30;
+        let linear: Vec<u64> = (0..4).map(|_| c.reconnect_delay()).collect();
+        assert_eq!(linear, [2, 4, 6, 8]);
+        c.reconnects = 0;
+        c.cfg.reconnect_exponential = true;
+        let exp: Vec<u64> = (0..5).map(|_| c.reconnect_delay()).collect();
+        assert_eq!(exp, [2, 8, 18, 30, 30]);
+    }
+
+    #[test]
+    fn publish_queues_when_not_connected() {
+        let mut c = Client::new(Some("x".into()), true);
+        let msg = |qos| Publish {
+            dup: false,
+            qos,
+            retain: false,
+            topic: "t".into(),
+            packet_id: 1,
+            payload: Vec::new(),
+            properties: Properties::default(),
+        };
+        assert_eq!(c.publish(msg(QoS::AtMostOnce), 1), NO_CONN);
+        assert_eq!(c.publish(msg(QoS::AtLeastOnce), 1), SUCCESS);
+        assert_eq!(c.outgoing.len(), 1);
+        assert_eq!(c.inflight_count(), 0);
+    }
+}

@@ -613,3 +613,38 @@ pub(super) unsafe extern "C" fn mosquitto_property_check_all(
     check_all(command, &from_list(p))
 }
 export!(mosquitto_property_check_all, "MOSQ_1.6");
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_follow_the_table() {
+        assert_eq!(TABLE.len(), NAMES_C.len());
+        for ((name, id, _), c) in TABLE.iter().zip(NAMES_C) {
+            assert_eq!(c.strip_suffix(b"\0"), Some(name.as_bytes()));
+            assert_eq!(type_of(c_int::from(*id)).is_some(), true);
+        }
+    }
+
+    #[test]
+    fn check_command_uses_the_codec_rules() {
+        assert_eq!(mosquitto_property_check_command(0x30, 38), SUCCESS);
+        assert_eq!(mosquitto_property_check_command(0x10, 22), SUCCESS);
+        assert_eq!(mosquitto_property_check_command(0x30, 17), PROTOCOL);
+        assert_eq!(mosquitto_property_check_command(CMD_WILL, 24), SUCCESS);
+        assert_eq!(mosquitto_property_check_command(0x30, 99), PROTOCOL);
+    }
+
+    #[test]
+    fn list_round_trip() {
+        let mut p = Properties::default();
+        p.add_user_property("a", "b");
+        p.set_message_expiry_interval(5);
+        let l = to_list(&p);
+        // SAFETY: made just above.
+        let back = unsafe { from_list(l) };
+        free_list(l);
+        assert_eq!(back, p);
+    }
+}

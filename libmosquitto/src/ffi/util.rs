@@ -563,3 +563,34 @@ pub(super) unsafe extern "C" fn mosquitto_subscribe_simple(
     }
 }
 export!(mosquitto_subscribe_simple, "MOSQ_1.5");
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn utf8_rules_are_mosquittos() {
+        assert!(utf8_ok("a/b/ü/主题".as_bytes()));
+        for bad in [
+            &b"a\0b"[..],
+            b"\x01",
+            b"\xc2\x80",
+            b"\xef\xbf\xbf",
+            b"\xed\xa0\x80",
+            b"\xff",
+        ] {
+            assert!(!utf8_ok(bad), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn topic_checks() {
+        assert!(pub_topic_ok(b"a/b"));
+        assert!(!pub_topic_ok(b"a/+"));
+        assert!(sub_topic_ok(b"a/+/#"));
+        assert!(!sub_topic_ok(b"a/#/b"));
+        assert!(!sub_topic_ok(b"a/b+"));
+        let deep = "a/".repeat(HIERARCHY_LIMIT + 1);
+        assert!(!pub_topic_ok(deep.as_bytes()));
+    }
+}
