@@ -417,7 +417,8 @@ pub(super) unsafe extern "C" fn mosquitto_publish_v5(
         Err(rc) => return rc,
     };
     // MQTT 5 may publish through a topic alias alone.
-    if !valid_topic_name(&topic) && !(topic.is_empty() && properties.topic_alias().is_some()) {
+    let alias_only = topic.is_empty() && properties.topic_alias().is_some();
+    if !valid_topic_name(&topic) && !alias_only {
         return INVAL;
     }
     if !(0..=268_435_455).contains(&len) {

@@ -623,7 +623,7 @@ mod tests {
         assert_eq!(TABLE.len(), NAMES_C.len());
         for ((name, id, _), c) in TABLE.iter().zip(NAMES_C) {
             assert_eq!(c.strip_suffix(b"\0"), Some(name.as_bytes()));
-            assert_eq!(type_of(c_int::from(*id)).is_some(), true);
+            assert!(type_of(c_int::from(*id)).is_some());
         }
     }
 
