@@ -386,3 +386,47 @@ fn keepalive_pings() {
         "{waited:?}"
     );
 }
+
+/// Debian's mosquitto_ctrl on our library administers the dynamic
+/// security plugin of Debian's broker (MQTT 5 request/response).
+#[test]
+fn mosquitto_ctrl_dynsec() {
+    let plugin = "/usr/lib/x86_64-linux-gnu/mosquitto_dynamic_security.so";
+    let dir = TempDir::new("dynsec");
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let _ = std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o777));
+    }
+    let json = dir.path().join("dynsec.json");
+    let json_s = json.to_string_lossy().into_owned();
+    let out = run_bounded(
+        tool(
+            Lib::Debian,
+            "mosquitto_ctrl",
+            &["dynsec", "init", &json_s, "admin", "adminpw"],
+        ),
+        10,
+    );
+    assert!(out.status.success(), "{out:?}");
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let _ = std::fs::set_permissions(&json, std::fs::Permissions::from_mode(0o666));
+    }
+    let b = Broker::start(
+        Path::new(DEBIAN_BROKER),
+        &format!("plugin {plugin}\nplugin_opt_config_file {json_s}"),
+    );
+    let lib = lib_dir();
+    let ours = Lib::Ours(lib.path());
+    let p = b.port.to_string();
+    let admin = ["-p", &p, "-u", "admin", "-P", "adminpw", "dynsec"];
+    let ctrl = |more: &[&str]| {
+        let mut args = admin.to_vec();
+        args.extend_from_slice(more);
+        run_bounded(tool(ours, "mosquitto_ctrl", &args), 10)
+    };
+    let out = ctrl(&["createClient", "bob", "-p", "bobpw"]);
+    assert!(out.status.success(), "{out:?}");
+    let out = ctrl(&["listClients"]);
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "admin\nbob\n");
+}
