@@ -262,7 +262,8 @@ libmosq_EXPORT int mosquitto_tls_insecure_set(struct mosquitto *mosq, bool value
 libmosq_EXPORT int mosquitto_tls_psk_set(struct mosquitto *mosq, const char *psk, const char *identity, const char *ciphers);
 /* Not available: always NULL. */
 libmosq_EXPORT void *mosquitto_ssl_get(struct mosquitto *mosq);
-/* SOCKS5 proxies are not supported: MOSQ_ERR_NOT_SUPPORTED. */
+/* Connect through a SOCKS5 proxy, which resolves the broker's name;
+ * username NULL: no login. */
 libmosq_EXPORT int mosquitto_socks5_set(struct mosquitto *mosq, const char *host, int port, const char *username, const char *password);
 
 /* --- Callbacks -------------------------------------------------------------

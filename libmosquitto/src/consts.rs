@@ -16,6 +16,7 @@ pub const PAYLOAD_SIZE: i32 = 9;
 pub const NOT_SUPPORTED: i32 = 10;
 pub const ERRNO: i32 = 14;
 pub const EAI: i32 = 15;
+pub const PROXY: i32 = 16;
 pub const MALFORMED_UTF8: i32 = 18;
 pub const KEEPALIVE: i32 = 19;
 pub const MALFORMED_PACKET: i32 = 21;

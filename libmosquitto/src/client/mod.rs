@@ -105,7 +105,7 @@ pub struct Config {
     pub reconnect_delay_max: u32,
     pub reconnect_exponential: bool,
     pub nodelay: bool,
-    pub socks5: Option<(String, u16)>,
+    pub socks5: Option<mosquitto_rs::client::socks::ProxyUrl>,
 }
 
 pub struct Client {

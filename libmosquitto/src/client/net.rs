@@ -10,6 +10,8 @@ use std::time::Duration;
 #[cfg(feature = "tls")]
 use mosquitto_rs::tls::{TlsClientConfig, TlsConn};
 
+use mosquitto_rs::client::socks::{self, ProxyUrl, SocksError};
+
 use super::Config;
 use crate::consts::*;
 
@@ -97,8 +99,9 @@ pub fn open(cfg: &Config) -> Result<Stream, OpenError> {
 }
 
 fn tcp_connect(cfg: &Config) -> Result<TcpStream, OpenError> {
+    // Through a proxy, TCP goes to it; it resolves the broker's name.
     let (host, port) = match &cfg.socks5 {
-        Some(_) => return Err((NOT_SUPPORTED, "SOCKS5 proxies are not supported".into())),
+        Some(p) => (p.host.as_str(), p.port),
         None => (cfg.host.as_str(), cfg.port),
     };
     let addrs: Vec<SocketAddr> = (host, port)
@@ -116,11 +119,57 @@ fn tcp_connect(cfg: &Config) -> Result<TcpStream, OpenError> {
             None => TcpStream::connect_timeout(&addr, CONNECT_TIMEOUT),
         };
         match r {
-            Ok(s) => return Ok(s),
+            Ok(mut s) => {
+                if let Some(p) = &cfg.socks5 {
+                    socks5(&mut s, p, &cfg.host, cfg.port)?;
+                }
+                return Ok(s);
+            }
             Err(e) => last = (ERRNO, e.to_string()),
         }
     }
     Err(last)
+}
+
+/// The SOCKS5 handshake (RFC 1928, RFC 1929 login) on a fresh blocking
+/// connection to the proxy, with the project's SOCKS5 message code; errors
+/// are libmosquitto's (MOSQ_ERR_PROXY, _AUTH, _NO_CONN …).
+fn socks5(s: &mut TcpStream, p: &ProxyUrl, host: &str, port: u16) -> Result<(), OpenError> {
+    let io = |e: io::Error| (PROXY, format!("SOCKS5 proxy: {e}"));
+    let bad = |e: SocksError| (e.code(), format!("SOCKS5 proxy: {}", e.message()));
+    s.set_read_timeout(Some(CONNECT_TIMEOUT)).map_err(io)?;
+    s.set_write_timeout(Some(CONNECT_TIMEOUT)).map_err(io)?;
+    let user = p.username.as_deref();
+    s.write_all(&socks::greeting(user.is_some())).map_err(io)?;
+    let mut two = [0u8; 2];
+    s.read_exact(&mut two).map_err(io)?;
+    match socks::method_reply(two).map_err(bad)? {
+        socks::Method::NoAuth => {}
+        socks::Method::UserPass => {
+            let Some(user) = user else {
+                return Err(bad(SocksError::Auth));
+            };
+            let pass = p.password.as_deref().unwrap_or("");
+            let req = socks::auth_request(user.as_bytes(), pass.as_bytes()).map_err(bad)?;
+            s.write_all(&req).map_err(io)?;
+            s.read_exact(&mut two).map_err(io)?;
+            socks::auth_reply(two).map_err(bad)?;
+        }
+    }
+    s.write_all(&socks::connect_request(host, port).map_err(bad)?)
+        .map_err(io)?;
+    let mut head = [0u8; socks::REPLY_HEAD];
+    s.read_exact(&mut head).map_err(io)?;
+    let mut reply = vec![0u8; socks::reply_len(head).map_err(bad)?];
+    // reply_len is at least REPLY_HEAD + 5.
+    let at = socks::REPLY_HEAD.min(reply.len());
+    let (first, rest) = reply.split_at_mut(at);
+    first.copy_from_slice(head.get(..first.len()).unwrap_or(&[]));
+    s.read_exact(rest).map_err(io)?;
+    socks::connect_reply(&reply).map_err(bad)?;
+    s.set_read_timeout(None).map_err(io)?;
+    s.set_write_timeout(None).map_err(io)?;
+    Ok(())
 }
 
 fn resolve_ip(name: &str) -> Result<IpAddr, OpenError> {

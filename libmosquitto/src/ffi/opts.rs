@@ -239,23 +239,34 @@ pub(super) unsafe extern "C" fn mosquitto_ssl_get(_m: *mut Mosq) -> *mut c_void 
 }
 export!(mosquitto_ssl_get, "MOSQ_1.7");
 
-/// SOCKS5 proxies are not supported: connect then fails with
-/// MOSQ_ERR_NOT_SUPPORTED.
+/// Connect through a SOCKS5 proxy (the broker's name is resolved by the
+/// proxy); a NULL username means no login.
 pub(super) unsafe extern "C" fn mosquitto_socks5_set(
     m: *mut Mosq,
     host: *const c_char,
     port: c_int,
-    _username: *const c_char,
-    _password: *const c_char,
+    username: *const c_char,
+    password: *const c_char,
 ) -> c_int {
-    let Some(_mq) = mosq(m) else { return INVAL };
-    let Ok(Some(_host)) = opt_str(host) else {
+    let Some(mq) = mosq(m) else { return INVAL };
+    let (Ok(Some(host)), Ok(username), Ok(password)) =
+        (opt_str(host), opt_str(username), opt_str(password))
+    else {
         return INVAL;
     };
-    if !(1..=65535).contains(&port) {
+    let Ok(port) = u16::try_from(port) else {
+        return INVAL;
+    };
+    if port == 0 {
         return INVAL;
     }
-    NOT_SUPPORTED
+    mq.lock().cfg.socks5 = Some(mosquitto_rs::client::socks::ProxyUrl {
+        host,
+        port,
+        username,
+        password,
+    });
+    SUCCESS
 }
 export!(mosquitto_socks5_set, "MOSQ_1.4");
 
