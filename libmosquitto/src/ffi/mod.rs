@@ -93,7 +93,9 @@ impl Mosq {
         let (r, events, want_write) = {
             let mut c = self.lock();
             let r = f(&mut c);
-            (r, std::mem::take(&mut c.events), c.want_write())
+            // A closed connection must end a poll on it in the loop thread.
+            let wake = c.want_write() || c.stream.is_none();
+            (r, std::mem::take(&mut c.events), wake)
         };
         if want_write {
             self.wake();
