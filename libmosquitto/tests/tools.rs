@@ -430,3 +430,60 @@ fn mosquitto_ctrl_dynsec() {
     let out = ctrl(&["listClients"]);
     assert_eq!(String::from_utf8_lossy(&out.stdout), "admin\nbob\n");
 }
+
+/// `mosquitto_pub -l` publishes from its main thread while the library's
+/// loop thread (loop_start) runs.
+#[test]
+fn pub_line_mode_uses_the_loop_thread() {
+    let b = Broker::start(&our_broker(), "");
+    let dir = lib_dir();
+    let ours = Lib::Ours(dir.path());
+    let p = b.port.to_string();
+    retain_probe(ours, b.port, "probe/lines");
+    let mut sub = Lines::start(tool(
+        ours,
+        "mosquitto_sub",
+        &[
+            "-p",
+            &p,
+            "-t",
+            "probe/lines",
+            "-t",
+            "lines",
+            "-C",
+            "4",
+            "-q",
+            "1",
+        ],
+    ));
+    assert_eq!(sub.next(), "ready");
+    let mut publisher = tool(
+        ours,
+        "mosquitto_pub",
+        &["-p", &p, "-t", "lines", "-l", "-q", "1"],
+    );
+    let mut child = publisher
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn pub");
+    {
+        use std::io::Write;
+        let mut stdin = child.stdin.take().expect("stdin");
+        stdin.write_all(b"one\ntwo\nthree\n").expect("write");
+    }
+    let got: Vec<String> = (0..3).map(|_| sub.next()).collect();
+    assert_eq!(got, ["one", "two", "three"]);
+    assert_eq!(sub.wait(), Some(0));
+    let end = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let status = loop {
+        if let Ok(Some(s)) = child.try_wait() {
+            break Some(s);
+        }
+        if std::time::Instant::now() > end {
+            let _ = child.kill();
+            break None;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    };
+    assert!(status.is_some_and(|s| s.success()), "{status:?}");
+}
