@@ -21,6 +21,9 @@ pub const MALFORMED_UTF8: i32 = 18;
 pub const KEEPALIVE: i32 = 19;
 pub const MALFORMED_PACKET: i32 = 21;
 pub const DUPLICATE_PROPERTY: i32 = 22;
+pub const QOS_NOT_SUPPORTED: i32 = 24;
+pub const OVERSIZE_PACKET: i32 = 25;
+pub const RETAIN_NOT_SUPPORTED: i32 = 28;
 
 pub const OPT_PROTOCOL_VERSION: i32 = 1;
 pub const OPT_SSL_CTX: i32 = 2;

@@ -487,3 +487,33 @@ fn pub_line_mode_uses_the_loop_thread() {
     };
     assert!(status.is_some_and(|s| s.success()), "{status:?}");
 }
+
+/// A v5 broker's CONNACK limits (maximum QoS, retain available, maximum
+/// packet size) refuse a publish as libmosquitto refuses it.
+#[test]
+fn v5_server_limits_same_as_debian() {
+    let b = Broker::start(
+        Path::new(DEBIAN_BROKER),
+        "max_qos 1\nretain_available false\nmax_packet_size 100",
+    );
+    let dir = lib_dir();
+    let p = b.port.to_string();
+    let big = "x".repeat(200);
+    for args in [
+        vec!["-t", "lim", "-m", "q2", "-q", "2"],
+        vec!["-t", "lim", "-m", "kept", "-r"],
+        vec!["-t", "lim", "-m", &big],
+        vec!["-t", "lim", "-m", "fine", "-q", "1"],
+    ] {
+        let mut all = vec!["-p", &p, "-V", "5"];
+        all.extend_from_slice(&args);
+        let ours = run_bounded(tool(Lib::Ours(dir.path()), "mosquitto_pub", &all), 10);
+        let theirs = run_bounded(tool(Lib::Debian, "mosquitto_pub", &all), 10);
+        assert_eq!(
+            (ours.status.code(), &ours.stderr),
+            (theirs.status.code(), &theirs.stderr),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&ours.stderr)
+        );
+    }
+}

@@ -115,7 +115,7 @@ impl Client {
                 self.cfg.id = Some(assigned.to_owned());
             }
         }
-        self.server_receive_max = props.receive_maximum().unwrap_or(u16::MAX);
+        self.server_limits(&props);
         if let Some(ka) = props.server_keep_alive() {
             self.cfg.keepalive = ka;
         }

@@ -125,6 +125,11 @@ pub struct Client {
     ping_sent: Option<Instant>,
     /// The broker's receive maximum (MQTT 5), bounding our in-flight count.
     server_receive_max: u16,
+    /// The broker's CONNACK limits (MQTT 5): maximum packet size, maximum
+    /// QoS, retain available.
+    server_max_packet: Option<u32>,
+    server_max_qos: QoS,
+    server_retain: bool,
     pub reconnects: u32,
     /// CONNACK came: resend once the connect callback has run (so that
     /// subscriptions it makes go out first, as libmosquitto orders them).
@@ -158,6 +163,9 @@ impl Client {
             last_out: now,
             ping_sent: None,
             server_receive_max: u16::MAX,
+            server_max_packet: None,
+            server_max_qos: QoS::ExactlyOnce,
+            server_retain: true,
             reconnects: 0,
             resend_pending: false,
             events: Vec::new(),
@@ -424,6 +432,19 @@ impl Client {
 
     /// `mosquitto_publish_v5` after argument checks.
     pub fn publish(&mut self, mut msg: Publish, mid: u16) -> i32 {
+        // MQTT 5 brokers announce limits; libmosquitto refuses beyond them.
+        if msg.qos > self.server_max_qos {
+            return QOS_NOT_SUPPORTED;
+        }
+        if msg.retain && !self.server_retain {
+            return RETAIN_NOT_SUPPORTED;
+        }
+        if let Some(max) = self.server_max_packet {
+            let len = Packet::Publish(msg.clone()).encoded_len(self.cfg.version);
+            if u32::try_from(len).map_or(true, |l| l > max) {
+                return OVERSIZE_PACKET;
+            }
+        }
         if msg.qos == QoS::AtMostOnce {
             if self.stream.is_none() || self.state == ConnState::Disconnecting {
                 return NO_CONN;
@@ -524,6 +545,14 @@ impl Client {
         for p in logged {
             self.log_packet(&p, true);
         }
+    }
+
+    /// Takes the broker's limits from its CONNACK properties.
+    pub(super) fn server_limits(&mut self, props: &Properties) {
+        self.server_receive_max = props.receive_maximum().unwrap_or(u16::MAX);
+        self.server_max_packet = props.maximum_packet_size();
+        self.server_max_qos = props.maximum_qos().unwrap_or(QoS::ExactlyOnce);
+        self.server_retain = props.retain_available().unwrap_or(true);
     }
 
     /// A slot in flight was freed: send the next queued message.
