@@ -142,7 +142,28 @@ impl Client {
         }
     }
 
-    fn on_publish(&mut self, p: Publish) -> i32 {
+    /// An incoming topic alias: an empty topic takes the alias's topic, a
+    /// topic with an alias sets it (unknown alias: protocol error).
+    fn resolve_alias(&mut self, p: &mut Publish) -> bool {
+        let Some(alias) = p.properties.topic_alias() else {
+            return true;
+        };
+        if p.topic.is_empty() {
+            match self.aliases.iter().find(|(a, _)| *a == alias) {
+                Some((_, t)) => p.topic = t.clone(),
+                None => return false,
+            }
+        } else {
+            self.aliases.retain(|(a, _)| *a != alias);
+            self.aliases.push((alias, p.topic.clone()));
+        }
+        true
+    }
+
+    fn on_publish(&mut self, mut p: Publish) -> i32 {
+        if !self.resolve_alias(&mut p) {
+            return PROTOCOL;
+        }
         match p.qos {
             QoS::AtMostOnce => self.events.push(Event::Message(p)),
             QoS::AtLeastOnce => {

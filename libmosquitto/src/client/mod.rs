@@ -120,6 +120,8 @@ pub struct Client {
     outgoing: VecDeque<OutMsg>,
     /// QoS 2 messages received, delivered when their PUBREL comes.
     incoming: Vec<Publish>,
+    /// Topic aliases the broker set on this connection (MQTT 5).
+    aliases: Vec<(u16, String)>,
     last_in: Instant,
     last_out: Instant,
     ping_sent: Option<Instant>,
@@ -159,6 +161,7 @@ impl Client {
             last_mid: 0,
             outgoing: VecDeque::new(),
             incoming: Vec::new(),
+            aliases: Vec::new(),
             last_in: now,
             last_out: now,
             ping_sent: None,
@@ -216,6 +219,7 @@ impl Client {
         self.state = ConnState::Connecting;
         self.inbuf.clear();
         self.out.clear();
+        self.aliases.clear();
         self.close_after_write = false;
         self.ping_sent = None;
         let now = Instant::now();
@@ -628,6 +632,44 @@ impl Client {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn incoming_topic_aliases() {
+        let mut c = Client::new(Some("x".into()), true);
+        c.cfg.version = ProtocolVersion::V5;
+        let publish = |topic: &str| {
+            let mut properties = Properties::default();
+            properties.set_topic_alias(3);
+            let p = Packet::Publish(Publish {
+                dup: false,
+                qos: QoS::AtMostOnce,
+                retain: false,
+                topic: topic.into(),
+                packet_id: 0,
+                payload: b"x".to_vec(),
+                properties,
+            });
+            let mut out = Vec::new();
+            p.encode(&mut out, ProtocolVersion::V5);
+            out
+        };
+        c.inbuf = publish("a/b");
+        c.inbuf.extend(publish(""));
+        assert_eq!(c.handle_input(), SUCCESS);
+        let topics: Vec<_> = c
+            .events
+            .iter()
+            .filter_map(|e| match e {
+                Event::Message(m) => Some(m.topic.clone()),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(topics, ["a/b", "a/b"]);
+        // An alias the broker never set is a protocol error.
+        c.aliases.clear();
+        c.inbuf = publish("");
+        assert_eq!(c.handle_input(), PROTOCOL);
+    }
 
     #[test]
     fn reconnect_back_off() {
