@@ -99,6 +99,8 @@ impl Client {
                 });
                 SUCCESS
             }
+            // Read and ignored, as libmosquitto 2.0 does.
+            Packet::Auth(_) => SUCCESS,
             // A client is never sent these.
             _ => PROTOCOL,
         }
