@@ -77,3 +77,23 @@ fn debian_tools_load_our_library() {
         assert!(text.contains(&want), "{tool}: {text}");
     }
 }
+
+/// Our mosquitto.h declares every function Debian's library exports.
+#[test]
+fn header_declares_every_exported_function() {
+    let header = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("include/mosquitto.h"),
+    )
+    .expect("header");
+    for sym in versioned_symbols(std::path::Path::new(DEBIAN_LIB)) {
+        let name = sym.split(' ').nth(1).unwrap_or("");
+        if name.starts_with("mosquitto_") {
+            let decl = format!(" {name}(");
+            let ptr_decl = format!("*{name}(");
+            assert!(
+                header.contains(&decl) || header.contains(&ptr_decl),
+                "{name} not declared"
+            );
+        }
+    }
+}
