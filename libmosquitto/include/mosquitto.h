@@ -157,8 +157,9 @@ libmosq_EXPORT int mosquitto_username_pw_set(struct mosquitto *mosq, const char 
 
 /* --- Connecting ----------------------------------------------------------- */
 
-/* Resolve, connect (TCP, then TLS if configured) and send CONNECT. The
- * CONNACK arrives through the loop and the connect callback. The _async
+/* Resolve, connect (TCP; TLS starts here and finishes in the loop) and
+ * send CONNECT. The CONNACK arrives through the loop and the connect
+ * callback. The _async
  * forms behave the same in this library. keepalive is in seconds (0, or
  * at least 5). port 0 means 1883. */
 libmosq_EXPORT int mosquitto_connect(struct mosquitto *mosq, const char *host, int port, int keepalive);

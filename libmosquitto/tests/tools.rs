@@ -517,3 +517,40 @@ fn v5_server_limits_same_as_debian() {
         );
     }
 }
+
+/// Failures read as on Debian's library: refused connection (errno text),
+/// unknown host, and a TLS handshake refused in the loop (exit code 8).
+#[test]
+fn connect_errors_same_as_debian() {
+    let b = Broker::start(Path::new(DEBIAN_BROKER), "");
+    let dir = lib_dir();
+    let closed = free_port().to_string();
+    let open = b.port.to_string();
+    let cases: [Vec<&str>; 3] = [
+        vec!["-p", &closed, "-t", "x"],
+        vec!["-h", "no-such-host.invalid", "-t", "x"],
+        vec![
+            "-p",
+            &open,
+            "-t",
+            "x",
+            "-C",
+            "1",
+            "--cafile",
+            "/etc/ssl/certs/ca-certificates.crt",
+        ],
+    ];
+    for args in cases {
+        let ours = run_bounded(tool(Lib::Ours(dir.path()), "mosquitto_sub", &args), 10);
+        let theirs = run_bounded(tool(Lib::Debian, "mosquitto_sub", &args), 10);
+        assert_eq!(
+            (ours.status.code(), String::from_utf8_lossy(&ours.stderr)),
+            (
+                theirs.status.code(),
+                String::from_utf8_lossy(&theirs.stderr)
+            ),
+            "{args:?}"
+        );
+        assert_ne!(ours.status.code(), Some(0));
+    }
+}

@@ -17,7 +17,7 @@ use mosquitto_rs::protocol::{
 use mosquitto_rs::tls::TlsClientOptions;
 
 use crate::consts::*;
-pub use net::Stream;
+pub use net::{last_os_error, Stream};
 
 /// Something the application's callbacks must be told.
 #[derive(Debug)]
@@ -196,7 +196,7 @@ impl Client {
     }
 
     pub fn want_write(&self) -> bool {
-        !self.out.is_empty() || self.stream.as_ref().is_some_and(|s| s.wants_write())
+        !self.out.is_empty() && self.stream.as_ref().is_some_and(|s| s.ready())
     }
 
     pub fn fd(&self) -> Option<i32> {
@@ -354,7 +354,13 @@ impl Client {
                         return self.lost(rc);
                     }
                 }
-                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return SUCCESS,
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                    // A TLS handshake that just completed lets CONNECT out.
+                    if self.want_write() {
+                        return self.write();
+                    }
+                    return SUCCESS;
+                }
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
                 Err(e) => {
                     let rc = if net::is_tls_error(&e) {

@@ -15,7 +15,7 @@ use mosquitto_rs::client::socks::{self, ProxyUrl, SocksError};
 use super::Config;
 use crate::consts::*;
 
-/// How long a TCP connect or TLS handshake may take before it fails.
+/// How long a TCP connect or SOCKS5 handshake may take before it fails.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
 
 pub enum Stream {
@@ -49,12 +49,14 @@ impl Stream {
         }
     }
 
-    /// TLS may need the socket writable before it can read.
-    pub fn wants_write(&self) -> bool {
+    /// Whether output can be written: a TLS handshake still going on is
+    /// driven by reads (its first flight went out when it started), as
+    /// libmosquitto finishes its handshake in the loop.
+    pub fn ready(&self) -> bool {
         match self {
-            Stream::Tcp(_) => false,
+            Stream::Tcp(_) => true,
             #[cfg(feature = "tls")]
-            Stream::Tls(t) => !t.is_established(),
+            Stream::Tls(t) => t.is_established(),
         }
     }
 
@@ -78,6 +80,16 @@ pub fn is_tls_error(e: &io::Error) -> bool {
 }
 
 type OpenError = (i32, String);
+
+thread_local! {
+    /// The OS error of this thread's last failed connect, for errno
+    /// (callers print MOSQ_ERR_ERRNO with strerror(errno)).
+    static LAST_OS_ERROR: std::cell::Cell<i32> = const { std::cell::Cell::new(0) };
+}
+
+pub fn last_os_error() -> i32 {
+    LAST_OS_ERROR.with(|c| c.get())
+}
 
 /// Resolves, connects (from `bind` if set) and, with TLS options, completes
 /// the handshake.
@@ -125,7 +137,10 @@ fn tcp_connect(cfg: &Config) -> Result<TcpStream, OpenError> {
                 }
                 return Ok(s);
             }
-            Err(e) => last = (ERRNO, e.to_string()),
+            Err(e) => {
+                LAST_OS_ERROR.with(|c| c.set(e.raw_os_error().unwrap_or(0)));
+                last = (ERRNO, e.to_string());
+            }
         }
     }
     Err(last)
@@ -194,23 +209,10 @@ fn tls_handshake(
     let mut conn = config
         .connect_nonblocking(&cfg.host, tcp)
         .map_err(|e| (TLS, e.0))?;
-    let deadline = std::time::Instant::now() + CONNECT_TIMEOUT;
-    loop {
-        match conn.handshake() {
-            Ok(true) => return Ok(Stream::Tls(Box::new(conn))),
-            Ok(false) => {}
-            Err(e) => return Err((TLS, e.to_string())),
-        }
-        let left = deadline.saturating_duration_since(std::time::Instant::now());
-        if left.is_zero() {
-            return Err((TLS, "TLS handshake timed out".into()));
-        }
-        let mut fds = [libc::pollfd {
-            fd: conn.get_ref().as_raw_fd(),
-            events: libc::POLLIN,
-            revents: 0,
-        }];
-        let ms = i32::try_from(left.as_millis()).unwrap_or(i32::MAX).min(10);
-        let _ = mosquitto_rs::sys::poll::poll(&mut fds, ms);
-    }
+    // Sends the first flight; the loop completes the handshake, and a
+    // failure shows there as MOSQ_ERR_TLS, as with libmosquitto.
+    // A failure here (a peer that is not TLS may already have reset the
+    // connection) is kept by the connection and reported by the loop.
+    let _ = conn.handshake();
+    Ok(Stream::Tls(Box::new(conn)))
 }

@@ -50,6 +50,15 @@ unsafe extern "C" fn mosquitto_new(
 }
 export!(mosquitto_new, "MOSQ_1.0");
 
+/// Connects; a socket error leaves its errno for the caller's strerror.
+pub(super) fn connect_with_errno(c: &mut Client) -> c_int {
+    let rc = c.connect();
+    if rc == ERRNO {
+        set_errno(crate::client::last_os_error());
+    }
+    rc
+}
+
 fn set_errno(e: c_int) {
     // SAFETY: errno is this thread's own int.
     unsafe { *libc::__errno_location() = e };
@@ -249,7 +258,7 @@ unsafe fn connect_common(
             c.cfg.bind = bind;
         }
         c.cfg.connect_props = properties;
-        c.connect()
+        connect_with_errno(c)
     })
 }
 
@@ -338,7 +347,7 @@ unsafe fn reconnect(m: *mut Mosq) -> c_int {
         if c.cfg.host.is_empty() {
             return INVAL;
         }
-        c.connect()
+        connect_with_errno(c)
     })
 }
 
