@@ -133,6 +133,9 @@ pub struct Client {
     server_max_qos: QoS,
     server_retain: bool,
     pub reconnects: u32,
+    /// errno for a MOSQ_ERR_ERRNO from the last read (EPROTO: a TLS
+    /// protocol error, after which loop_forever stops, as libmosquitto's).
+    pub os_errno: i32,
     /// CONNACK came: resend once the connect callback has run (so that
     /// subscriptions it makes go out first, as libmosquitto orders them).
     resend_pending: bool,
@@ -171,6 +174,7 @@ impl Client {
             server_retain: true,
             reconnects: 0,
             resend_pending: false,
+            os_errno: 0,
             events: Vec::new(),
         }
     }
@@ -365,6 +369,14 @@ impl Client {
                 Err(e) => {
                     let rc = if net::is_tls_error(&e) {
                         TLS
+                    } else if self.stream.as_ref().is_some_and(|s| s.is_tls())
+                        && e.raw_os_error().is_none()
+                        && e.kind() == std::io::ErrorKind::Other
+                    {
+                        // An SSL error (e.g. the broker's alert refusing our
+                        // certificate): libmosquitto's errno EPROTO.
+                        self.os_errno = libc::EPROTO;
+                        ERRNO
                     } else {
                         CONN_LOST
                     };

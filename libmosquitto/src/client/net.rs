@@ -41,6 +41,10 @@ impl Stream {
         }
     }
 
+    pub fn is_tls(&self) -> bool {
+        !matches!(self, Stream::Tcp(_))
+    }
+
     pub fn fd(&self) -> i32 {
         match self {
             Stream::Tcp(s) => s.as_raw_fd(),

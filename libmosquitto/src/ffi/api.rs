@@ -59,7 +59,7 @@ pub(super) fn connect_with_errno(c: &mut Client) -> c_int {
     rc
 }
 
-fn set_errno(e: c_int) {
+pub(super) fn set_errno(e: c_int) {
     // SAFETY: errno is this thread's own int.
     unsafe { *libc::__errno_location() = e };
 }

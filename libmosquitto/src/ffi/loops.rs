@@ -66,6 +66,9 @@ fn run_once(mq: &Mosq, h: *mut Mosq, timeout: c_int) -> c_int {
                 SUCCESS
             }
         });
+        if rc == ERRNO {
+            super::api::set_errno(mq.lock().os_errno);
+        }
         if rc != SUCCESS {
             return rc;
         }
@@ -141,7 +144,11 @@ fn forever(mq: &Mosq, h: *mut Mosq, timeout: c_int) -> c_int {
                 break;
             }
         }
-        if fatal(rc) {
+        // A TLS protocol error (errno EPROTO) ends the loop too.
+        if fatal(rc) || (rc == ERRNO && mq.lock().os_errno == libc::EPROTO) {
+            if rc == ERRNO {
+                super::api::set_errno(libc::EPROTO);
+            }
             return rc;
         }
         loop {
