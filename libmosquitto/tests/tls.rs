@@ -199,3 +199,45 @@ fn client_certificate_debian_broker() {
     let out = run_bounded(tool(ours, "mosquitto_sub", &args), 10);
     assert!(out.status.code().is_some_and(|c| c != 0), "{out:?}");
 }
+
+/// valgrind on Debian's mosquitto_sub over TLS on our library: no invalid
+/// access, no definite leak.
+#[test]
+fn valgrind_sub_over_tls() {
+    let pki = pki::Pki::fresh("libmosq-tls-vg");
+    let b = Broker::start(
+        Path::new(DEBIAN_BROKER),
+        &format!(
+            "cafile {}\ncertfile {}\nkeyfile {}",
+            pki.arg("ca.crt"),
+            pki.arg("server.crt"),
+            pki.arg("server.key")
+        ),
+    );
+    let lib = lib_dir();
+    let p = b.port.to_string();
+    let ca = pki.arg("ca.crt");
+    let base = ["-p", &p, "--cafile", &ca, "-h", "localhost", "-t", "vg"];
+    let mut args = base.to_vec();
+    args.extend_from_slice(&["-m", "k", "-r"]);
+    let out = run_bounded(tool(Lib::Ours(lib.path()), "mosquitto_pub", &args), 10);
+    assert!(out.status.success(), "{out:?}");
+    let mut c = std::process::Command::new("valgrind");
+    c.args([
+        "-q",
+        "--error-exitcode=9",
+        "--leak-check=full",
+        "--errors-for-leak-kinds=definite",
+        "/usr/bin/mosquitto_sub",
+    ])
+    .args(base)
+    .args(["-C", "1"])
+    .env("LD_LIBRARY_PATH", lib.path());
+    let out = run_bounded(c, 120);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "k\n");
+}
