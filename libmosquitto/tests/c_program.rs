@@ -66,6 +66,7 @@ fn threaded_and_polled(broker: &Path) {
     let port = b.port.to_string();
     assert_eq!(run_c(&lib, &exe, &["threaded", &port]), "threaded ok 100\n");
     assert_eq!(run_c(&lib, &exe, &["polled", &port]), "polled ok 100\n");
+    assert_eq!(run_c(&lib, &exe, &["threads", &port]), "threads ok 1000\n");
     for (t, m) in [("simple/1", "one"), ("simple/2", "two")] {
         let out = run_bounded(
             tool(
@@ -219,6 +220,7 @@ fn valgrind_c_program_and_debian_sub() {
         "threaded ok 100\n"
     );
     assert_eq!(valgrind(&lib, &[&exe, "polled", &port]), "polled ok 100\n");
+    assert_eq!(valgrind(&lib, &[&exe, "threads", &port]), "threads ok 1000\n");
     // Debian's mosquitto_sub on our library, MQTT 5 with properties.
     let out = run_bounded(
         tool(

@@ -2,6 +2,7 @@
  * A C program against mosquitto-rs's mosquitto.h, run by tests/c_program.rs.
  *
  *   client threaded  PORT   loop_start thread; 100 QoS 1 messages to itself
+ *   client threads   PORT   the same, 1000 messages from 4 threads at once
  *   client polled    PORT   its own poll() around loop_read/loop_write/misc
  *   client reconnect PORT   persistent session across a broker restart:
  *                           50 messages, "half", waits for "go" on stdin
@@ -23,7 +24,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#define TOTAL 100
+#define TOTAL 1000
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static int connected;
@@ -143,13 +144,47 @@ static int threaded(int port)
 	if(rc) fail("connect", rc);
 	if((rc = mosquitto_loop_start(m))) fail("loop_start", rc);
 	if(!wait_for(&subscribed, 1, 10)) fail("subscribed", 0);
-	publish_range(m, 0, TOTAL);
-	if(!wait_for(&seen_count, TOTAL, 10)) fail("received", seen_count);
-	if(!wait_for(&published, TOTAL, 10)) fail("acknowledged", published);
+	publish_range(m, 0, 100);
+	if(!wait_for(&seen_count, 100, 10)) fail("received", seen_count);
+	if(!wait_for(&published, 100, 10)) fail("acknowledged", published);
 	mosquitto_disconnect(m);
 	if((rc = mosquitto_loop_stop(m, false))) fail("loop_stop", rc);
 	mosquitto_destroy(m);
 	printf("threaded ok %d\n", seen_count);
+	return 0;
+}
+
+struct range { struct mosquitto *m; int from; };
+
+static void *publisher(void *arg)
+{
+	struct range *r = arg;
+	publish_range(r->m, r->from, r->from + TOTAL / 4);
+	return NULL;
+}
+
+static int threads(int port)
+{
+	struct mosquitto *m = make(NULL, true);
+	mosquitto_max_inflight_messages_set(m, 50);
+	int rc = mosquitto_connect(m, "127.0.0.1", port, 30);
+	if(rc) fail("connect", rc);
+	if((rc = mosquitto_loop_start(m))) fail("loop_start", rc);
+	if(!wait_for(&subscribed, 1, 10)) fail("subscribed", 0);
+	pthread_t t[4];
+	struct range r[4];
+	for(int i = 0; i < 4; i++){
+		r[i].m = m;
+		r[i].from = i * TOTAL / 4;
+		pthread_create(&t[i], NULL, publisher, &r[i]);
+	}
+	for(int i = 0; i < 4; i++) pthread_join(t[i], NULL);
+	if(!wait_for(&seen_count, TOTAL, 20)) fail("received", seen_count);
+	if(!wait_for(&published, TOTAL, 10)) fail("acknowledged", published);
+	mosquitto_disconnect(m);
+	if((rc = mosquitto_loop_stop(m, false))) fail("loop_stop", rc);
+	mosquitto_destroy(m);
+	printf("threads ok %d\n", seen_count);
 	return 0;
 }
 
@@ -160,7 +195,7 @@ static int polled(int port)
 	if(rc) fail("connect", rc);
 	int sent = 0;
 	double end = now() + 10, misc = 0;
-	while(now() < end && seen_count < TOTAL){
+	while(now() < end && seen_count < 100){
 		struct pollfd p = { mosquitto_socket(m), POLLIN, 0 };
 		if(p.fd < 0) fail("socket", p.fd);
 		if(mosquitto_want_write(m)) p.events |= POLLOUT;
@@ -175,12 +210,12 @@ static int polled(int port)
 			if((rc = mosquitto_loop_misc(m))) fail("loop_misc", rc);
 			misc = now() + 1;
 		}
-		if(subscribed && sent < TOTAL){
+		if(subscribed && sent < 100){
 			publish_range(m, sent, sent + 10);
 			sent += 10;
 		}
 	}
-	if(seen_count != TOTAL) fail("received", seen_count);
+	if(seen_count != 100) fail("received", seen_count);
 	mosquitto_disconnect(m);
 	/* The DISCONNECT goes out with the next write; then no connection. */
 	for(int i = 0; i < 100 && mosquitto_socket(m) >= 0; i++){
@@ -201,15 +236,15 @@ static int reconnect(int port)
 	if(rc) fail("connect", rc);
 	if((rc = mosquitto_loop_start(m))) fail("loop_start", rc);
 	if(!wait_for(&subscribed, 1, 10)) fail("subscribed", 0);
-	publish_range(m, 0, TOTAL / 2);
-	if(!wait_for(&seen_count, TOTAL / 2, 10)) fail("first half", seen_count);
+	publish_range(m, 0, 50);
+	if(!wait_for(&seen_count, 50, 10)) fail("first half", seen_count);
 	printf("half\n");
 	fflush(stdout);
 	char line[16];
 	if(!fgets(line, sizeof line, stdin)) fail("stdin", 0);
 	/* The broker is down or restarting now: these are queued or resent. */
-	publish_range(m, TOTAL / 2, TOTAL);
-	if(!wait_for(&seen_count, TOTAL, 20)) fail("second half", seen_count);
+	publish_range(m, 50, 100);
+	if(!wait_for(&seen_count, 100, 20)) fail("second half", seen_count);
 	mosquitto_disconnect(m);
 	mosquitto_loop_stop(m, false);
 	mosquitto_destroy(m);
@@ -302,6 +337,7 @@ int main(int argc, char **argv)
 	if(argc == 2 && !strcmp(argv[1], "api")) rc = api();
 	else if(argc == 3 && !strcmp(argv[1], "threaded")) rc = threaded(atoi(argv[2]));
 	else if(argc == 3 && !strcmp(argv[1], "polled")) rc = polled(atoi(argv[2]));
+	else if(argc == 3 && !strcmp(argv[1], "threads")) rc = threads(atoi(argv[2]));
 	else if(argc == 3 && !strcmp(argv[1], "reconnect")) rc = reconnect(atoi(argv[2]));
 	else if(argc == 3 && !strcmp(argv[1], "simple")) rc = simple(atoi(argv[2]));
 	mosquitto_lib_cleanup();
