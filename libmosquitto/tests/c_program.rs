@@ -220,7 +220,10 @@ fn valgrind_c_program_and_debian_sub() {
         "threaded ok 100\n"
     );
     assert_eq!(valgrind(&lib, &[&exe, "polled", &port]), "polled ok 100\n");
-    assert_eq!(valgrind(&lib, &[&exe, "threads", &port]), "threads ok 1000\n");
+    assert_eq!(
+        valgrind(&lib, &[&exe, "threads", &port]),
+        "threads ok 1000\n"
+    );
     // Debian's mosquitto_sub on our library, MQTT 5 with properties.
     let out = run_bounded(
         tool(

@@ -7,12 +7,15 @@
 mod handle;
 mod log;
 mod net;
+mod outgoing;
+#[cfg(test)]
+mod tests;
 
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
 use mosquitto_rs::protocol::{
-    Ack, Packet, Properties, ProtocolVersion, Publish, QoS, Subscribe, Unsubscribe, Will,
+    Packet, Properties, ProtocolVersion, Publish, QoS, Subscribe, Unsubscribe, Will,
 };
 use mosquitto_rs::tls::TlsClientOptions;
 
@@ -437,168 +440,6 @@ impl Client {
         Some(due.saturating_duration_since(Instant::now()).as_millis() as u64)
     }
 
-    fn inflight_count(&self) -> usize {
-        self.outgoing
-            .iter()
-            .filter(|m| m.stage != OutStage::Queued)
-            .count()
-    }
-
-    fn inflight_limit(&self) -> usize {
-        let own = match self.cfg.max_inflight {
-            0 => usize::MAX,
-            n => usize::from(n),
-        };
-        own.min(usize::from(self.server_receive_max))
-    }
-
-    /// `mosquitto_publish_v5` after argument checks.
-    pub fn publish(&mut self, mut msg: Publish, mid: u16) -> i32 {
-        // MQTT 5 brokers announce limits; libmosquitto refuses beyond them.
-        if msg.qos > self.server_max_qos {
-            return QOS_NOT_SUPPORTED;
-        }
-        if msg.retain && !self.server_retain {
-            return RETAIN_NOT_SUPPORTED;
-        }
-        if let Some(max) = self.server_max_packet {
-            let len = Packet::Publish(msg.clone()).encoded_len(self.cfg.version);
-            if u32::try_from(len).map_or(true, |l| l > max) {
-                return OVERSIZE_PACKET;
-            }
-        }
-        if msg.qos == QoS::AtMostOnce {
-            if self.stream.is_none() || self.state == ConnState::Disconnecting {
-                return NO_CONN;
-            }
-            self.queue(&Packet::Publish(msg));
-            self.flush_quietly();
-            self.events.push(Event::Publish {
-                mid,
-                reason: 0,
-                props: Properties::default(),
-            });
-            return SUCCESS;
-        }
-        let can_send =
-            self.state == ConnState::Active && self.inflight_count() < self.inflight_limit();
-        let stage = if can_send {
-            msg.dup = false;
-            self.queue(&Packet::Publish(msg.clone()));
-            self.first_stage(msg.qos)
-        } else {
-            OutStage::Queued
-        };
-        self.outgoing.push_back(OutMsg {
-            msg,
-            stage,
-            resend: false,
-        });
-        if can_send {
-            self.flush_quietly();
-        }
-        SUCCESS
-    }
-
-    fn first_stage(&self, qos: QoS) -> OutStage {
-        if qos == QoS::ExactlyOnce {
-            OutStage::WaitPubRec
-        } else {
-            OutStage::WaitPubAck
-        }
-    }
-
-    /// Called after the callbacks of a turn have run: the resend CONNACK
-    /// asked for.
-    pub fn after_callbacks(&mut self) {
-        if std::mem::take(&mut self.resend_pending) && self.state == ConnState::Active {
-            self.resend_outgoing();
-            self.flush_quietly();
-        }
-    }
-
-    /// At CONNACK: what is in flight now is to be resent.
-    pub(super) fn mark_for_resend(&mut self) {
-        for m in self.outgoing.iter_mut() {
-            m.resend = m.stage != OutStage::Queued;
-        }
-    }
-
-    /// After CONNACK: resend what was in flight (DUP set), then send queued
-    /// messages up to the in-flight limit.
-    fn resend_outgoing(&mut self) {
-        let limit = self.inflight_limit();
-        let mut sent = 0usize;
-        let mut out = std::mem::take(&mut self.out);
-        let mut logged = Vec::new();
-        for m in self.outgoing.iter_mut() {
-            match m.stage {
-                OutStage::WaitPubComp | OutStage::WaitPubAck | OutStage::WaitPubRec
-                    if !std::mem::take(&mut m.resend) => {}
-                OutStage::WaitPubComp => {
-                    let p = Packet::PubRel(Ack::new(m.msg.packet_id));
-                    p.encode(&mut out, self.cfg.version);
-                    logged.push(p);
-                    sent += 1;
-                }
-                OutStage::WaitPubAck | OutStage::WaitPubRec => {
-                    m.msg.dup = true;
-                    let p = Packet::Publish(m.msg.clone());
-                    p.encode(&mut out, self.cfg.version);
-                    logged.push(p);
-                    sent += 1;
-                }
-                OutStage::Queued if sent < limit => {
-                    m.msg.dup = false;
-                    let p = Packet::Publish(m.msg.clone());
-                    p.encode(&mut out, self.cfg.version);
-                    logged.push(p);
-                    m.stage = if m.msg.qos == QoS::ExactlyOnce {
-                        OutStage::WaitPubRec
-                    } else {
-                        OutStage::WaitPubAck
-                    };
-                    sent += 1;
-                }
-                OutStage::Queued => {}
-            }
-        }
-        self.out = out;
-        for p in logged {
-            self.log_packet(&p, true);
-        }
-    }
-
-    /// Takes the broker's limits from its CONNACK properties.
-    pub(super) fn server_limits(&mut self, props: &Properties) {
-        self.server_receive_max = props.receive_maximum().unwrap_or(u16::MAX);
-        self.server_max_packet = props.maximum_packet_size();
-        self.server_max_qos = props.maximum_qos().unwrap_or(QoS::ExactlyOnce);
-        self.server_retain = props.retain_available().unwrap_or(true);
-    }
-
-    /// A slot in flight was freed: send the next queued message.
-    fn send_next_queued(&mut self) {
-        if self.state != ConnState::Active || self.inflight_count() >= self.inflight_limit() {
-            return;
-        }
-        let next = self
-            .outgoing
-            .iter_mut()
-            .find(|m| m.stage == OutStage::Queued)
-            .map(|m| {
-                m.stage = if m.msg.qos == QoS::ExactlyOnce {
-                    OutStage::WaitPubRec
-                } else {
-                    OutStage::WaitPubAck
-                };
-                Packet::Publish(m.msg.clone())
-            });
-        if let Some(p) = next {
-            self.queue(&p);
-        }
-    }
-
     pub fn subscribe(&mut self, sub: Subscribe) -> i32 {
         if self.stream.is_none() {
             return NO_CONN;
@@ -644,79 +485,5 @@ impl Client {
             self.reconnects += 1;
             d
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn incoming_topic_aliases() {
-        let mut c = Client::new(Some("x".into()), true);
-        c.cfg.version = ProtocolVersion::V5;
-        let publish = |topic: &str| {
-            let mut properties = Properties::default();
-            properties.set_topic_alias(3);
-            let p = Packet::Publish(Publish {
-                dup: false,
-                qos: QoS::AtMostOnce,
-                retain: false,
-                topic: topic.into(),
-                packet_id: 0,
-                payload: b"x".to_vec(),
-                properties,
-            });
-            let mut out = Vec::new();
-            p.encode(&mut out, ProtocolVersion::V5);
-            out
-        };
-        c.inbuf = publish("a/b");
-        c.inbuf.extend(publish(""));
-        assert_eq!(c.handle_input(), SUCCESS);
-        let topics: Vec<_> = c
-            .events
-            .iter()
-            .filter_map(|e| match e {
-                Event::Message(m) => Some(m.topic.clone()),
-                _ => None,
-            })
-            .collect();
-        assert_eq!(topics, ["a/b", "a/b"]);
-        // An alias the broker never set is a protocol error.
-        c.aliases.clear();
-        c.inbuf = publish("");
-        assert_eq!(c.handle_input(), PROTOCOL);
-    }
-
-    #[test]
-    fn reconnect_back_off() {
-        let mut c = Client::new(None, true);
-        c.cfg.reconnect_delay = 2;
-        c.cfg.reconnect_delay_max = 30;
-        let linear: Vec<u64> = (0..4).map(|_| c.reconnect_delay()).collect();
-        assert_eq!(linear, [2, 4, 6, 8]);
-        c.reconnects = 0;
-        c.cfg.reconnect_exponential = true;
-        let exp: Vec<u64> = (0..5).map(|_| c.reconnect_delay()).collect();
-        assert_eq!(exp, [2, 8, 18, 30, 30]);
-    }
-
-    #[test]
-    fn publish_queues_when_not_connected() {
-        let mut c = Client::new(Some("x".into()), true);
-        let msg = |qos| Publish {
-            dup: false,
-            qos,
-            retain: false,
-            topic: "t".into(),
-            packet_id: 1,
-            payload: Vec::new(),
-            properties: Properties::default(),
-        };
-        assert_eq!(c.publish(msg(QoS::AtMostOnce), 1), NO_CONN);
-        assert_eq!(c.publish(msg(QoS::AtLeastOnce), 1), SUCCESS);
-        assert_eq!(c.outgoing.len(), 1);
-        assert_eq!(c.inflight_count(), 0);
     }
 }
