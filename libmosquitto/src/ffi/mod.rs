@@ -8,12 +8,18 @@
 //! symbol (rustc's own version script would otherwise give every export the
 //! base version).
 //!
+//! Rule: an exported function is called only from its own module (rustc
+//! gives a function used from another codegen unit hidden visibility, and
+//! its versioned alias would then not be exported); shared code goes in a
+//! `*_impl` function. `tests/abi.rs` catches a breach.
+//!
 //! A `struct mosquitto *` is a `Box<Mosq>`. Its protocol state is a
 //! `Client` behind a mutex; the lock is never held while a callback runs, so
 //! callbacks may call any function of the API, from any thread.
 
 mod api;
 mod callbacks;
+mod helpers;
 mod loops;
 mod opts;
 mod props;
