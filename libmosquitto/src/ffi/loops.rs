@@ -209,6 +209,7 @@ pub(super) unsafe extern "C" fn mosquitto_loop_start(m: *mut Mosq) -> c_int {
             let p = p;
             // SAFETY: the handle outlives the thread (see SendPtr).
             if let Some(mq) = unsafe { p.0.as_ref() } {
+                mq.loop_tid.store(super::self_tid(), Ordering::Release);
                 forever(mq, p.0, 1000);
             }
         });
@@ -229,7 +230,7 @@ pub fn stop_thread(mq: &Mosq, force: bool) -> c_int {
     let Some(handle) = handle else {
         return INVAL;
     };
-    if handle.thread().id() == std::thread::current().id() {
+    if mq.loop_tid.load(Ordering::Acquire) == super::self_tid() {
         // Called from a callback on the loop thread: cannot join itself.
         mq.stop.store(true, Ordering::Release);
         return INVAL;
@@ -239,6 +240,7 @@ pub fn stop_thread(mq: &Mosq, force: bool) -> c_int {
     }
     mq.wake();
     let _ = handle.join();
+    mq.loop_tid.store(0, Ordering::Release);
     mq.stop.store(false, Ordering::Release);
     SUCCESS
 }

@@ -57,6 +57,9 @@ pub struct Mosq {
     cbs: Mutex<Callbacks>,
     userdata: AtomicPtr<c_void>,
     thread: Mutex<Option<JoinHandle<()>>>,
+    /// pthread_self() of the loop thread (0: none), to tell a loop_stop
+    /// from inside a callback without std's per-thread handle.
+    loop_tid: std::sync::atomic::AtomicU64,
     /// loop_stop asked the loop thread to end.
     stop: AtomicBool,
     /// Written to wake a loop blocked in poll (new output, loop_stop).
@@ -74,6 +77,7 @@ impl Mosq {
             cbs: Mutex::new(Callbacks::default()),
             userdata: AtomicPtr::new(userdata),
             thread: Mutex::new(None),
+            loop_tid: std::sync::atomic::AtomicU64::new(0),
             stop: AtomicBool::new(false),
             wake_tx,
             wake_rx,
@@ -157,6 +161,12 @@ unsafe fn bytes<'a>(p: *const c_void, len: c_int) -> Result<&'a [u8], c_int> {
 }
 
 /// A copy of `s` in memory from `malloc`, for strings the caller frees.
+/// This thread's pthread id.
+fn self_tid() -> u64 {
+    // SAFETY: pthread_self has no preconditions.
+    unsafe { libc::pthread_self() }
+}
+
 fn malloc_str(s: &str) -> *mut c_char {
     malloc_bytes(s.as_bytes()).cast()
 }

@@ -35,18 +35,20 @@ export!(mosquitto_lib_version, "MOSQ_1.0");
 /// A static NUL-terminated copy of each string the API hands out; strings
 /// live for the process, as libmosquitto's constants do.
 fn static_cstr(s: &'static str) -> *const c_char {
-    use std::collections::HashMap;
     use std::sync::Mutex;
-    static CACHE: Mutex<Option<HashMap<&'static str, Box<CStr>>>> = Mutex::new(None);
+    // A Vec (not a HashMap, whose table valgrind sees only through an
+    // interior pointer): at most the few dozen texts the API has.
+    static CACHE: Mutex<Vec<(&'static str, Box<CStr>)>> = Mutex::new(Vec::new());
     let mut g = CACHE.lock().unwrap_or_else(|e| e.into_inner());
-    let map = g.get_or_insert_with(HashMap::new);
-    map.entry(s)
-        .or_insert_with(|| {
-            std::ffi::CString::new(s)
-                .unwrap_or_default()
-                .into_boxed_c_str()
-        })
-        .as_ptr()
+    if let Some((_, c)) = g.iter().find(|(k, _)| *k == s) {
+        return c.as_ptr();
+    }
+    let c = std::ffi::CString::new(s)
+        .unwrap_or_default()
+        .into_boxed_c_str();
+    let p = c.as_ptr();
+    g.push((s, c));
+    p
 }
 
 pub(super) extern "C" fn mosquitto_strerror(rc: c_int) -> *const c_char {

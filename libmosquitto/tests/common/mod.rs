@@ -20,9 +20,16 @@ pub fn target_dir() -> PathBuf {
         .to_path_buf()
 }
 
-/// Our built library (cargo builds the cdylib before the tests).
+/// Our built library. `cargo test` does not rebuild a cdylib for the
+/// integration tests: run `cargo build -p libmosquitto` first.
 pub fn our_lib() -> PathBuf {
-    target_dir().join("libmosquitto.so")
+    let lib = target_dir().join("libmosquitto.so");
+    assert!(
+        lib.exists(),
+        "{} is missing: cargo build -p libmosquitto",
+        lib.display()
+    );
+    lib
 }
 
 /// A fresh temporary directory, removed on drop.
