@@ -3,6 +3,8 @@
 
 use std::process::ExitCode;
 
+mod plugin_exports;
+
 use mosquitto_rs::broker::logging::{self, LogSettings};
 use mosquitto_rs::broker::{Broker, Settings};
 use mosquitto_rs::config::{self, CliAction, NoteKind};
@@ -19,7 +21,7 @@ const EXIT_CONFIG: u8 = 3;
 fn main() -> ExitCode {
     // The plugin API must be in this binary for plugins to find it (build.rs
     // exports it); nothing in Rust calls it, so say it is used.
-    std::hint::black_box(mosquitto_rs::broker::plugin::api::exported());
+    std::hint::black_box(plugin_exports::exported());
     let args: Vec<String> = std::env::args().collect();
     // Until the configuration says otherwise, errors go to stderr with
     // mosquitto's timestamped format.

@@ -59,7 +59,6 @@ fn client<'a>(p: *const c_void) -> Option<&'a ClientView> {
 }
 
 /// Called by the C shim with the formatted line.
-#[no_mangle]
 pub extern "C" fn mosquitto_rs_plugin_log(level: c_int, line: *const c_char) {
     if line.is_null() {
         return;
@@ -93,7 +92,6 @@ fn control_topic(event: c_int, data: *const c_void) -> Option<String> {
     text(data.cast(), "control topic").map(str::to_string)
 }
 
-#[no_mangle]
 pub extern "C" fn mosquitto_callback_register(
     identifier: *mut PluginId,
     event: c_int,
@@ -108,7 +106,6 @@ pub extern "C" fn mosquitto_callback_register(
     registry::register(id, event, cb, control_topic(event, event_data))
 }
 
-#[no_mangle]
 pub extern "C" fn mosquitto_callback_unregister(
     identifier: *mut PluginId,
     event: c_int,
@@ -123,31 +120,26 @@ pub extern "C" fn mosquitto_callback_unregister(
 
 // ---- memory: the C allocator, so plugins and we may free each other's ----
 
-#[no_mangle]
 pub extern "C" fn mosquitto_calloc(nmemb: usize, size: usize) -> *mut c_void {
     // SAFETY: calloc checks the product for overflow itself.
     unsafe { libc::calloc(nmemb, size) }
 }
 
-#[no_mangle]
 pub extern "C" fn mosquitto_malloc(size: usize) -> *mut c_void {
     // SAFETY: plain malloc.
     unsafe { libc::malloc(size) }
 }
 
-#[no_mangle]
 pub extern "C" fn mosquitto_realloc(ptr: *mut c_void, size: usize) -> *mut c_void {
     // SAFETY: the plugin's pointer from malloc/calloc/realloc (or null).
     unsafe { libc::realloc(ptr, size) }
 }
 
-#[no_mangle]
 pub extern "C" fn mosquitto_free(mem: *mut c_void) {
     // SAFETY: the plugin's pointer from one of the functions above.
     unsafe { libc::free(mem) }
 }
 
-#[no_mangle]
 pub extern "C" fn mosquitto_strdup(s: *const c_char) -> *mut c_char {
     if s.is_null() {
         return std::ptr::null_mut();
@@ -158,51 +150,42 @@ pub extern "C" fn mosquitto_strdup(s: *const c_char) -> *mut c_char {
 
 // ---- client queries ----
 
-#[no_mangle]
 pub extern "C" fn mosquitto_client_address(c: *const c_void) -> *const c_char {
     client(c).map_or(std::ptr::null(), |v| v.address.as_ptr())
 }
 
-#[no_mangle]
 pub extern "C" fn mosquitto_client_clean_session(c: *const c_void) -> bool {
     client(c).is_some_and(|v| v.clean)
 }
 
-#[no_mangle]
 pub extern "C" fn mosquitto_client_id(c: *const c_void) -> *const c_char {
     client(c).map_or(std::ptr::null(), |v| v.id.as_ptr())
 }
 
-#[no_mangle]
 pub extern "C" fn mosquitto_client_keepalive(c: *const c_void) -> c_int {
     client(c).map_or(-1, |v| v.keepalive)
 }
 
 /// The TLS certificate is not reachable from here (the shell owns the TLS
 /// streams): always null, as mosquitto returns for a non-TLS client.
-#[no_mangle]
 pub extern "C" fn mosquitto_client_certificate(_c: *const c_void) -> *mut c_void {
     std::ptr::null_mut()
 }
 
 /// `mp_mqtt` (0); websocket clients are reported as plain MQTT too.
-#[no_mangle]
 pub extern "C" fn mosquitto_client_protocol(c: *const c_void) -> c_int {
     client(c).map_or(0, |_| 0)
 }
 
-#[no_mangle]
 pub extern "C" fn mosquitto_client_protocol_version(c: *const c_void) -> c_int {
     client(c).map_or(0, |v| v.protocol_version)
 }
 
 /// Not tracked for plugins: 0.
-#[no_mangle]
 pub extern "C" fn mosquitto_client_sub_count(_c: *const c_void) -> c_int {
     0
 }
 
-#[no_mangle]
 pub extern "C" fn mosquitto_client_username(c: *const c_void) -> *const c_char {
     client(c)
         .and_then(|v| v.username.as_ref())
@@ -211,7 +194,6 @@ pub extern "C" fn mosquitto_client_username(c: *const c_void) -> *const c_char {
 
 /// Changes the client's username (taken up by the broker after the basic
 /// auth callback that called this). Null removes it.
-#[no_mangle]
 pub extern "C" fn mosquitto_set_username(c: *mut c_void, username: *const c_char) -> c_int {
     if c.is_null() {
         crate::error!("Error: a plugin passed a null client; refused.");
@@ -234,7 +216,6 @@ pub extern "C" fn mosquitto_set_username(c: *mut c_void, username: *const c_char
 
 // ---- kicking and publishing: queued for the core ----
 
-#[no_mangle]
 pub extern "C" fn mosquitto_kick_client_by_clientid(
     clientid: *const c_char,
     with_will: bool,
@@ -253,7 +234,6 @@ pub extern "C" fn mosquitto_kick_client_by_clientid(
     ffi::MOSQ_ERR_SUCCESS
 }
 
-#[no_mangle]
 pub extern "C" fn mosquitto_kick_client_by_username(
     username: *const c_char,
     with_will: bool,
@@ -322,7 +302,6 @@ fn queue_publish(
 
 /// Takes ownership of `payload` (freed here, after copying), as mosquitto.
 /// Properties are not carried (freed).
-#[no_mangle]
 pub extern "C" fn mosquitto_broker_publish(
     clientid: *const c_char,
     topic: *const c_char,
@@ -342,7 +321,6 @@ pub extern "C" fn mosquitto_broker_publish(
     rc
 }
 
-#[no_mangle]
 pub extern "C" fn mosquitto_broker_publish_copy(
     clientid: *const c_char,
     topic: *const c_char,
@@ -371,7 +349,6 @@ fn topic_arg<'a>(p: *const c_char) -> Option<&'a str> {
     (s.len() <= 65535).then_some(s)
 }
 
-#[no_mangle]
 pub extern "C" fn mosquitto_pub_topic_check(t: *const c_char) -> c_int {
     match topic_arg(t) {
         Some(s) if !s.bytes().any(|b| b == b'+' || b == b'#') => ffi::MOSQ_ERR_SUCCESS,
@@ -379,7 +356,6 @@ pub extern "C" fn mosquitto_pub_topic_check(t: *const c_char) -> c_int {
     }
 }
 
-#[no_mangle]
 pub extern "C" fn mosquitto_sub_topic_check(t: *const c_char) -> c_int {
     match topic_arg(t) {
         Some(s) if s.is_empty() || topic::valid_topic_filter(s) => ffi::MOSQ_ERR_SUCCESS,
@@ -387,7 +363,6 @@ pub extern "C" fn mosquitto_sub_topic_check(t: *const c_char) -> c_int {
     }
 }
 
-#[no_mangle]
 pub extern "C" fn mosquitto_topic_matches_sub(
     sub: *const c_char,
     t: *const c_char,
@@ -409,7 +384,6 @@ pub extern "C" fn mosquitto_topic_matches_sub(
     ffi::MOSQ_ERR_SUCCESS
 }
 
-#[no_mangle]
 pub extern "C" fn mosquitto_validate_utf8(s: *const c_char, len: c_int) -> c_int {
     let Ok(n) = usize::try_from(len) else {
         return ffi::MOSQ_ERR_INVAL;
@@ -449,7 +423,6 @@ fn add_property(list: *mut *mut Property) -> c_int {
     ffi::MOSQ_ERR_SUCCESS
 }
 
-#[no_mangle]
 pub extern "C" fn mosquitto_property_free_all(list: *mut *mut Property) {
     if list.is_null() {
         return;
@@ -465,12 +438,10 @@ pub extern "C" fn mosquitto_property_free_all(list: *mut *mut Property) {
     unsafe { *list = std::ptr::null_mut() };
 }
 
-#[no_mangle]
 pub extern "C" fn mosquitto_property_add_byte(l: *mut *mut Property, _id: c_int, _v: u8) -> c_int {
     add_property(l)
 }
 
-#[no_mangle]
 pub extern "C" fn mosquitto_property_add_int16(
     l: *mut *mut Property,
     _id: c_int,
@@ -479,7 +450,6 @@ pub extern "C" fn mosquitto_property_add_int16(
     add_property(l)
 }
 
-#[no_mangle]
 pub extern "C" fn mosquitto_property_add_int32(
     l: *mut *mut Property,
     _id: c_int,
@@ -488,7 +458,6 @@ pub extern "C" fn mosquitto_property_add_int32(
     add_property(l)
 }
 
-#[no_mangle]
 pub extern "C" fn mosquitto_property_add_varint(
     l: *mut *mut Property,
     _id: c_int,
@@ -497,7 +466,6 @@ pub extern "C" fn mosquitto_property_add_varint(
     add_property(l)
 }
 
-#[no_mangle]
 pub extern "C" fn mosquitto_property_add_binary(
     l: *mut *mut Property,
     _id: c_int,
@@ -507,7 +475,6 @@ pub extern "C" fn mosquitto_property_add_binary(
     add_property(l)
 }
 
-#[no_mangle]
 pub extern "C" fn mosquitto_property_add_string(
     l: *mut *mut Property,
     _id: c_int,
@@ -516,7 +483,6 @@ pub extern "C" fn mosquitto_property_add_string(
     add_property(l)
 }
 
-#[no_mangle]
 pub extern "C" fn mosquitto_property_add_string_pair(
     l: *mut *mut Property,
     _id: c_int,
@@ -524,45 +490,4 @@ pub extern "C" fn mosquitto_property_add_string_pair(
     _v: *const c_char,
 ) -> c_int {
     add_property(l)
-}
-
-/// Function pointers to every exported function, so the linker keeps them
-/// in the `mosquitto` binary (it links only what is referenced).
-pub fn exported() -> Vec<usize> {
-    vec![
-        mosquitto_broker_publish as *const () as usize,
-        mosquitto_broker_publish_copy as *const () as usize,
-        mosquitto_callback_register as *const () as usize,
-        mosquitto_callback_unregister as *const () as usize,
-        mosquitto_calloc as *const () as usize,
-        mosquitto_client_address as *const () as usize,
-        mosquitto_client_certificate as *const () as usize,
-        mosquitto_client_clean_session as *const () as usize,
-        mosquitto_client_id as *const () as usize,
-        mosquitto_client_keepalive as *const () as usize,
-        mosquitto_client_protocol as *const () as usize,
-        mosquitto_client_protocol_version as *const () as usize,
-        mosquitto_client_sub_count as *const () as usize,
-        mosquitto_client_username as *const () as usize,
-        mosquitto_free as *const () as usize,
-        mosquitto_kick_client_by_clientid as *const () as usize,
-        mosquitto_kick_client_by_username as *const () as usize,
-        mosquitto_malloc as *const () as usize,
-        mosquitto_property_add_binary as *const () as usize,
-        mosquitto_property_add_byte as *const () as usize,
-        mosquitto_property_add_int16 as *const () as usize,
-        mosquitto_property_add_int32 as *const () as usize,
-        mosquitto_property_add_string as *const () as usize,
-        mosquitto_property_add_string_pair as *const () as usize,
-        mosquitto_property_add_varint as *const () as usize,
-        mosquitto_property_free_all as *const () as usize,
-        mosquitto_pub_topic_check as *const () as usize,
-        mosquitto_realloc as *const () as usize,
-        mosquitto_set_username as *const () as usize,
-        mosquitto_strdup as *const () as usize,
-        mosquitto_sub_topic_check as *const () as usize,
-        mosquitto_topic_matches_sub as *const () as usize,
-        mosquitto_validate_utf8 as *const () as usize,
-        mosquitto_rs_plugin_log as *const () as usize,
-    ]
 }

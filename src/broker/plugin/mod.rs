@@ -26,7 +26,7 @@ mod tests;
 use std::ffi::{c_int, c_void, CStr, CString};
 
 pub use loader::{cleanup_all, load_domain};
-pub use registry::{has_actions, take_actions, Action};
+pub use registry::{has_actions, take_actions, Action, PluginId};
 use registry::{ClientView, REGISTRY};
 
 /// A plugin's answer after every plugin of the domain was asked.
