@@ -28,9 +28,12 @@ pub struct PersistSettings {
 }
 
 /// Seconds since the unix epoch (0 for a clock before it).
-fn unix_seconds(t: SystemTime) -> i64 {
-    t.duration_since(SystemTime::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+/// Milliseconds since the Unix epoch now. The database keeps whole
+/// seconds; callers round so that a restart never expires anything early.
+fn unix_millis() -> i64 {
+    SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
 impl Core {
@@ -54,7 +57,8 @@ impl Core {
     /// Incoming QoS 2 messages mosquitto had not yet released are passed on
     /// now (ours pass them on at receipt) and their ids remembered.
     pub(super) fn restore(&mut self, db: PersistDb) {
-        let (now, wall) = (Instant::now(), wall_seconds());
+        // Whole seconds rounded down: a message keeps at least its time left.
+        let (now, wall) = (Instant::now(), unix_millis() / 1000);
         // Messages from the same publisher share one source, as when live.
         let mut sources: HashMap<(String, String, u16), Rc<MsgSource>> = HashMap::new();
         let mut msgs: HashMap<u64, Rc<Message>> = HashMap::with_capacity(db.msgs.len());
@@ -118,8 +122,11 @@ impl Core {
             // Time it had left when saved (mosquitto writes the expiry
             // time of disconnected sessions); 0: not known, a whole interval.
             let left = (c.session_expiry_time > 0).then(|| {
-                let secs = c.session_expiry_time - unix_seconds(SystemTime::now());
-                Duration::from_secs(u64::try_from(secs).unwrap_or(0))
+                let ms = c
+                    .session_expiry_time
+                    .saturating_mul(1000)
+                    .saturating_sub(unix_millis());
+                Duration::from_millis(u64::try_from(ms).unwrap_or(0))
             });
             self.detach_session_within(sk, left);
         }
@@ -238,7 +245,8 @@ impl Core {
         let sessions = self.sessions.iter().map(|(_, s)| s);
         let clock = persist::SaveClock {
             now: started,
-            wall: wall_seconds(),
+            // Rounded up: a stored expiry time is never before the real one.
+            wall: (unix_millis() + 999) / 1000,
         };
         match persist::save_state(&path, &self.retained, sessions, clock) {
             Ok(()) => crate::debug!("Database saved in {:?}.", started.elapsed()),
@@ -251,12 +259,13 @@ impl Core {
     /// database writer finds it.
     fn note_expiry_times(&mut self) {
         let now_ms = self.timers.now_ms(self.core_now());
-        let unix_now = unix_seconds(SystemTime::now());
+        let unix_now_ms = unix_millis();
         for sess in self.sessions.values_mut() {
             if let Some(c) = sess.cold.as_mut() {
                 if let Some(at) = c.expires_ms {
-                    let left = at.saturating_sub(now_ms).div_ceil(1000);
-                    c.expires_unix = unix_now.saturating_add(left as i64);
+                    // Rounded up to the second: never expires early after a restart.
+                    let left = i64::try_from(at.saturating_sub(now_ms)).unwrap_or(i64::MAX);
+                    c.expires_unix = unix_now_ms.saturating_add(left).saturating_add(999) / 1000;
                 }
             }
         }
@@ -287,11 +296,4 @@ impl Core {
             }
         }
     }
-}
-
-/// Seconds since the Unix epoch now, as mosquitto.db counts expiry times.
-fn wall_seconds() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
 }
