@@ -35,11 +35,11 @@ pub fn load(tool: Tool, args: &[Vec<u8>]) -> Result<Config, i32> {
     let cfg = match options::parse(tool, args) {
         Ok(cfg) => cfg,
         Err(ParseStop::Help) => {
-            print!("{}", usage::usage(tool));
+            out!("{}", usage::usage(tool));
             return Err(1);
         }
         Err(ParseStop::Version) => {
-            println!("{}", usage::version_line(tool));
+            outln!("{}", usage::version_line(tool));
             return Err(1);
         }
         Err(ParseStop::Error(msg)) => {

@@ -22,7 +22,7 @@ const UNKNOWN: i32 = 13;
 pub fn main() -> i32 {
     let args = cli::args();
     if args.is_empty() {
-        print!("{}", usage());
+        out!("{}", usage());
         return 1;
     }
     let mut cfg = Config::new(Tool::Pub);
@@ -56,11 +56,11 @@ pub fn main() -> i32 {
             Ok(()) => {}
             Err(ParseStop::Error(m)) => eprint!("{m}"),
             Err(ParseStop::Help) => {
-                print!("{}", usage());
+                out!("{}", usage());
                 return 1;
             }
             Err(ParseStop::Version) => {
-                println!(
+                outln!(
                     "{}",
                     super::usage::version_line(Tool::Pub)
                         .replace("mosquitto_pub", "mosquitto_ctrl")
@@ -77,7 +77,7 @@ pub fn main() -> i32 {
         .map(|w| String::from_utf8_lossy(w).into_owned())
         .collect();
     if words.len() < 2 {
-        print!("{}", usage());
+        out!("{}", usage());
         return 1;
     }
     if !words[0].eq_ignore_ascii_case("dynsec") {
@@ -162,7 +162,7 @@ fn command(words: &[String]) -> Result<Option<Vec<u8>>, i32> {
     let mut o = Obj::new(name);
     match lname.as_str() {
         "help" => {
-            print!("{}", DYNSEC_HELP);
+            out!("{}", DYNSEC_HELP);
             return Ok(None);
         }
         "init" => return init(a).map(|()| None),
@@ -225,7 +225,7 @@ fn command(words: &[String]) -> Result<Option<Vec<u8>>, i32> {
             let pw = match pw {
                 Some(p) => Some(p.as_str()),
                 None => {
-                    println!("Enter new password for {user}. Press return for no password (user will be unable to login).");
+                    outln!("Enter new password for {user}. Press return for no password (user will be unable to login).");
                     match get_password(user, true, true) {
                         Ok(p) => {
                             asked = p;
@@ -236,7 +236,7 @@ fn command(words: &[String]) -> Result<Option<Vec<u8>>, i32> {
                             return Ok(None);
                         }
                         Err(_) => {
-                            println!();
+                            outln!();
                             None
                         }
                     }
@@ -434,7 +434,7 @@ fn init(a: &[String]) -> Result<(), i32> {
         eprintln!("dynsec init: Unable to open '{file}' for writing.");
         return Ok(());
     }
-    print!(
+    out!(
         "The client '{user}' has been created in the file '{file}'.
 This client is configured to allow you to administer the dynamic security plugin only.
 It does not have access to publish messages to normal topics.
@@ -511,7 +511,7 @@ fn init_tree(user: &str, password: &str) -> Option<Value> {
 fn get_password(user: &str, verify: bool, quiet: bool) -> Result<String, i32> {
     use std::io::Write;
     let ask = |prompt: String| -> Result<Vec<u8>, i32> {
-        print!("{prompt}");
+        out!("{prompt}");
         let _ = std::io::stdout().flush();
         let line = crate::sys::terminal::read_hidden_line().unwrap_or_default();
         if line.is_empty() {
@@ -520,7 +520,7 @@ fn get_password(user: &str, verify: bool, quiet: bool) -> Result<String, i32> {
             }
             return Err(1);
         }
-        println!();
+        outln!();
         Ok(line)
     };
     let first = ask(format!("New password for {user}: "))?;
@@ -631,7 +631,7 @@ fn print_answer(payload: &[u8]) {
             .is_some(),
         _ => true,
     };
-    print!("{out}");
+    out!("{out}");
     if !ok {
         eprintln!("Error: Invalid response from server.");
     }

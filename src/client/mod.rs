@@ -10,6 +10,24 @@
 //! `passwd` is mosquitto_passwd. Below the client: `protocol`, and the
 //! shared layers `tls`, `passwd` (the password-file format) and `sys`.
 
+/// `print!` for the tools without its panic when stdout is closed
+/// (`mosquitto_sub -d | head -1`): like mosquitto's tools, which ignore
+/// SIGPIPE and their failed prints, the text is dropped.
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = write!(std::io::stdout(), $($arg)*);
+    }};
+}
+
+/// `println!` without the panic, as `out!`.
+macro_rules! outln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($arg)*);
+    }};
+}
+
 pub mod cli;
 pub mod ctrl;
 pub mod format;

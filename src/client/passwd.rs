@@ -56,7 +56,7 @@ pub fn main() -> i32 {
 
 fn parse(args: &[Vec<u8>]) -> Result<Request, i32> {
     if args.is_empty() {
-        print!("{USAGE}");
+        out!("{USAGE}");
         return Err(1);
     }
     let (mut req, idx) = parse_flags(args)?;
@@ -188,7 +188,7 @@ fn positional_count(req: &Request, rest: &[Vec<u8>]) -> Result<usize, i32> {
     } else if !req.batch && rest.len() == 2 {
         2
     } else {
-        print!("{USAGE}");
+        out!("{USAGE}");
         return Err(1);
     })
 }
@@ -219,14 +219,14 @@ fn check_credentials(username: Option<&str>, password: Option<&[u8]>) -> Result<
 /// Ask twice on the terminal, as mosquitto_passwd does.
 fn ask_password() -> Result<Vec<u8>, i32> {
     let prompt = |p: &str| -> Result<Vec<u8>, i32> {
-        print!("{p}");
+        out!("{p}");
         let _ = std::io::stdout().flush();
         let line = terminal::read_hidden_line().unwrap_or_default();
         if line.is_empty() {
             eprintln!("Error: Empty password.");
             return Err(1);
         }
-        println!();
+        outln!();
         Ok(line)
     };
     let first = prompt("Password: ")?;

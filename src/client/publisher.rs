@@ -26,7 +26,7 @@ pub fn main() -> i32 {
     };
     let Some(topic) = cfg.topic.clone().filter(|_| cfg.pub_mode != PubMode::None) else {
         eprintln!("Error: Both topic and message must be supplied.");
-        print!("{}", usage::usage(Tool::Pub));
+        out!("{}", usage::usage(Tool::Pub));
         return 1;
     };
     let session = match cli::connect(&cfg) {

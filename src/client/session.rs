@@ -182,7 +182,7 @@ impl Session {
 
     fn log(&self, what: std::fmt::Arguments<'_>) {
         if self.debug {
-            println!("Client {} {}", self.log_id, what);
+            outln!("Client {} {}", self.log_id, what);
         }
     }
 
@@ -398,7 +398,7 @@ impl Session {
             }
             Packet::Disconnect(reason, _) => {
                 if self.debug {
-                    println!("Received DISCONNECT ({reason})");
+                    outln!("Received DISCONNECT ({reason})");
                 }
                 Err(SessionError::Disconnected(reason))
             }

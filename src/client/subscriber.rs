@@ -135,7 +135,7 @@ impl Subscriber<'_> {
             Packet::SubAck(ack) => {
                 if self.cfg.debug && !self.cfg.quiet {
                     let codes: Vec<String> = ack.codes.iter().map(|c| c.to_string()).collect();
-                    println!("Subscribed (mid: {}): {}", ack.packet_id, codes.join(", "));
+                    outln!("Subscribed (mid: {}): {}", ack.packet_id, codes.join(", "));
                 }
                 if ack.codes.iter().all(|&c| c >= SUBACK_FAILURE) {
                     self.session.disconnect(&self.cfg.props.disconnect);

@@ -304,3 +304,31 @@ fn help_and_version() {
         assert!(v.stdout_text().ends_with(".\n"));
     }
 }
+
+/// `mosquitto_sub -d … | head -1`: the reader goes away. Debian's tools
+/// ignore SIGPIPE and the failed prints; ours must not panic on them either
+/// and still finish their work (here `-C 1` on a retained message).
+#[test]
+fn closed_stdout_is_not_a_crash() {
+    let b = Broker::start("");
+    let p = b.port_arg();
+    let set = run(OUR_PUB, &["-p", &p, "-t", "closed/out", "-m", "kept", "-r"]);
+    assert_eq!(set.code, Some(0), "{set:?}");
+    for sub in [OUR_SUB, DEBIAN_SUB] {
+        let mut child = std::process::Command::new(sub)
+            .args(["-d", "-p", &p, "-t", "closed/out", "-C", "1"])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("spawn");
+        drop(child.stdout.take()); // the reader is gone before the first line
+        let status = wait_timeout(&mut child, TIMEOUT);
+        let _ = child.kill();
+        let mut err = String::new();
+        if let Some(mut e) = child.stderr.take() {
+            let _ = std::io::Read::read_to_string(&mut e, &mut err);
+        }
+        assert!(!err.contains("panicked"), "{sub}: {err}");
+        assert_eq!(status.and_then(|s| s.code()), Some(0), "{sub}: {err}");
+    }
+}
