@@ -134,6 +134,58 @@ mod layering {
         assert!(bad.is_empty(), "layering broken:\n{}", bad.join("\n"));
     }
 
+    /// Where a function starting at `lines[0]` ends: the first line after it
+    /// that is its closing brace at the same indentation.
+    fn function_length(lines: &[&str]) -> usize {
+        let indent = lines[0].len() - lines[0].trim_start().len();
+        let close = format!("{}}}", " ".repeat(indent));
+        lines
+            .iter()
+            .position(|l| l.trim_end() == close)
+            .map_or(lines.len(), |n| n + 1)
+    }
+
+    /// The size rule: no function of the product (outside its tests) is
+    /// longer than 120 lines.
+    #[test]
+    fn no_function_is_longer_than_120_lines() {
+        let mut files = Vec::new();
+        rust_files(
+            &Path::new(env!("CARGO_MANIFEST_DIR")).join("src"),
+            &mut files,
+        );
+        let mut long = Vec::new();
+        for f in files {
+            let text = std::fs::read_to_string(&f).unwrap();
+            let code = text.split("#[cfg(test)]").next().unwrap_or("");
+            let lines: Vec<&str> = code.lines().collect();
+            for (n, line) in lines.iter().enumerate() {
+                let t = line.trim_start();
+                let t = t.strip_prefix("pub ").unwrap_or(t);
+                let t = [
+                    "pub(crate) ",
+                    "pub(super) ",
+                    "const ",
+                    "unsafe ",
+                    "extern \"C\" ",
+                ]
+                .iter()
+                .fold(t, |t, p| t.strip_prefix(p).unwrap_or(t));
+                if t.starts_with("fn ") && !line.trim_end().ends_with(';') {
+                    let len = function_length(&lines[n..]);
+                    if len > 120 {
+                        long.push(format!("{}:{} ({len} lines)", f.display(), n + 1));
+                    }
+                }
+            }
+        }
+        assert!(
+            long.is_empty(),
+            "functions over 120 lines:\n{}",
+            long.join("\n")
+        );
+    }
+
     #[test]
     fn the_check_sees_paths_and_ignores_prose() {
         for text in [

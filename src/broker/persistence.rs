@@ -57,12 +57,54 @@ impl Core {
     /// Incoming QoS 2 messages mosquitto had not yet released are passed on
     /// now (ours pass them on at receipt) and their ids remembered.
     pub(super) fn restore(&mut self, db: PersistDb) {
+        let msgs = self.restore_messages(db.msgs);
+        for id in &db.retained {
+            if let Some(m) = msgs.get(id) {
+                self.retained.store(m);
+            }
+        }
+        self.restore_sessions(db.clients);
+        let release = self.restore_client_msgs(db.client_msgs, &msgs);
+        for inc in db.incoming_qos2 {
+            let Some(&sk) = self.by_id.get(inc.client_id.as_str()) else {
+                continue;
+            };
+            if let Some(sess) = self.sessions.get_mut(sk) {
+                for id in inc.ids {
+                    sess.msgs.incoming_insert(id);
+                }
+            }
+        }
+        for s in db.subs {
+            let Some(&sk) = self.by_id.get(s.client_id.as_str()) else {
+                continue;
+            };
+            let opts = SubOpts {
+                qos: QoS::from_u8(s.qos & 0x03).unwrap_or(QoS::AtMostOnce),
+                flags: s.options & (NO_LOCAL | RETAIN_AS_PUBLISHED),
+                id: s.identifier,
+            };
+            self.subs.subscribe(&s.topic, sk.index(), opts);
+            if let Some(sess) = self.sessions.get_mut(sk) {
+                sess.filters.push((s.topic, opts));
+            }
+        }
+        for msg in release {
+            self.publish_message(msg, None);
+        }
+    }
+
+    /// The stored messages that have not expired, by store id.
+    fn restore_messages(
+        &mut self,
+        stored: Vec<persist::StoredMessage>,
+    ) -> HashMap<u64, Rc<Message>> {
         // Whole seconds rounded down: a message keeps at least its time left.
         let (now, wall) = (Instant::now(), unix_millis() / 1000);
         // Messages from the same publisher share one source, as when live.
         let mut sources: HashMap<(String, String, u16), Rc<MsgSource>> = HashMap::new();
-        let mut msgs: HashMap<u64, Rc<Message>> = HashMap::with_capacity(db.msgs.len());
-        for m in db.msgs {
+        let mut msgs: HashMap<u64, Rc<Message>> = HashMap::with_capacity(stored.len());
+        for m in stored {
             // An expired message is dropped, as mosquitto does.
             let left = m.expiry_time.saturating_sub(wall);
             if m.expiry_time > 0 && (left <= 0 || left > i64::from(u32::MAX)) {
@@ -102,12 +144,12 @@ impl Core {
             let msg = Message::new(m.topic, m.payload, qos, m.retain).with_source(source);
             msgs.insert(m.store_id, Rc::new(msg.with_props(v5)));
         }
-        for id in &db.retained {
-            if let Some(m) = msgs.get(id) {
-                self.retained.store(m);
-            }
-        }
-        for c in db.clients {
+        msgs
+    }
+
+    /// The persistent sessions, detached, with the time they had left.
+    fn restore_sessions(&mut self, clients: Vec<persist::PersistClient>) {
+        for c in clients {
             if c.client_id.is_empty() || self.by_id.contains_key(c.client_id.as_str()) {
                 continue;
             }
@@ -130,8 +172,17 @@ impl Core {
             });
             self.detach_session_within(sk, left);
         }
+    }
+
+    /// Each session's messages in flight and queued; the incoming QoS 2
+    /// messages not yet released, to pass on now.
+    fn restore_client_msgs(
+        &mut self,
+        client_msgs: Vec<persist::PersistClientMsg>,
+        msgs: &HashMap<u64, Rc<Message>>,
+    ) -> Vec<Rc<Message>> {
         let mut release = Vec::new();
-        for cm in db.client_msgs {
+        for cm in client_msgs {
             let (Some(&sk), Some(msg)) = (
                 self.by_id.get(cm.client_id.as_str()),
                 msgs.get(&cm.store_id),
@@ -172,33 +223,7 @@ impl Core {
                 _ => sess.msgs.push_queued(out),
             }
         }
-        for inc in db.incoming_qos2 {
-            let Some(&sk) = self.by_id.get(inc.client_id.as_str()) else {
-                continue;
-            };
-            if let Some(sess) = self.sessions.get_mut(sk) {
-                for id in inc.ids {
-                    sess.msgs.incoming_insert(id);
-                }
-            }
-        }
-        for s in db.subs {
-            let Some(&sk) = self.by_id.get(s.client_id.as_str()) else {
-                continue;
-            };
-            let opts = SubOpts {
-                qos: QoS::from_u8(s.qos & 0x03).unwrap_or(QoS::AtMostOnce),
-                flags: s.options & (NO_LOCAL | RETAIN_AS_PUBLISHED),
-                id: s.identifier,
-            };
-            self.subs.subscribe(&s.topic, sk.index(), opts);
-            if let Some(sess) = self.sessions.get_mut(sk) {
-                sess.filters.push((s.topic, opts));
-            }
-        }
-        for msg in release {
-            self.publish_message(msg, None);
-        }
+        release
     }
 
     /// Loads the database at start-up. A corrupt file stops start-up unless

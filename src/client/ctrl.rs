@@ -154,11 +154,8 @@ const ACL_TYPES: &[&str] = &[
 fn command(words: &[String]) -> Result<Option<Vec<u8>>, i32> {
     let (name, a) = words.split_first().ok_or(INVAL)?;
     let lname = name.to_ascii_lowercase();
-    let inval = || {
-        eprintln!("Error: Invalid function arguments provided.");
-        INVAL
-    };
-    let arg = |i: usize| a.get(i).map(String::as_str).unwrap_or_default();
+    let inval = invalid_arguments;
+    let arg = |i: usize| arg_at(a, i);
     let mut o = Obj::new(name);
     match lname.as_str() {
         "help" => {
@@ -167,88 +164,11 @@ fn command(words: &[String]) -> Result<Option<Vec<u8>>, i32> {
         }
         "init" => return init(a).map(|()| None),
         "getdefaultaclaccess" | "getanonymousgroup" => o = Obj::new(canonical(&lname)),
-        "setdefaultaclaccess" => {
-            if a.len() != 2
-                || ![
-                    "publishClientSend",
-                    "publishClientReceive",
-                    "subscribe",
-                    "unsubscribe",
-                ]
-                .iter()
-                .any(|t| t.eq_ignore_ascii_case(arg(0)))
-            {
-                return Err(inval());
-            }
-            if !["allow", "deny"]
-                .iter()
-                .any(|t| t.eq_ignore_ascii_case(arg(1)))
-            {
-                eprintln!("Error: access must be \"allow\" or \"deny\".");
-                return Err(inval());
-            }
-            o = Obj::new("setDefaultACLAccess");
-            let mut acl = Vec::new();
-            json::write_str(&mut acl, b"acltype");
-            acl.push(b':');
-            json::write_str(&mut acl, arg(0).as_bytes());
-            acl.extend_from_slice(b",\"access\":");
-            json::write_str(&mut acl, arg(1).as_bytes());
-            o.raw("acls", &format!("[{{{}}}]", String::from_utf8_lossy(&acl)));
-        }
-        "createclient" => {
-            let user = a.first().ok_or_else(inval)?;
-            o = Obj::new("createClient");
-            o.string("username", user);
-            let (mut id, mut pw) = (None, None);
-            let mut i = 1;
-            while let Some(w) = a.get(i) {
-                match (w.as_str(), a.get(i + 1)) {
-                    ("-c", Some(v)) => id = Some(v),
-                    ("-p", Some(v)) => pw = Some(v),
-                    ("-c", None) => {
-                        eprintln!("Error: -c argument given, but no clientid provided.");
-                        return Err(inval());
-                    }
-                    ("-p", None) => {
-                        eprintln!("Error: -p argument given, but no password provided.");
-                        return Err(inval());
-                    }
-                    _ => {
-                        i += 1;
-                        continue;
-                    }
-                }
-                i += 2;
-            }
-            let asked;
-            let pw = match pw {
-                Some(p) => Some(p.as_str()),
-                None => {
-                    outln!("Enter new password for {user}. Press return for no password (user will be unable to login).");
-                    match get_password(user, true, true) {
-                        Ok(p) => {
-                            asked = p;
-                            Some(asked.as_str())
-                        }
-                        Err(2) => {
-                            eprintln!("Error: Passwords do not match.");
-                            return Ok(None);
-                        }
-                        Err(_) => {
-                            outln!();
-                            None
-                        }
-                    }
-                }
-            };
-            if let Some(id) = id {
-                o.string("clientid", id);
-            }
-            if let Some(pw) = pw {
-                o.string("password", pw);
-            }
-        }
+        "setdefaultaclaccess" => o = set_default_acl_access(a)?,
+        "createclient" => match create_client(a)? {
+            Some(c) => o = c,
+            None => return Ok(None),
+        },
         "deleteclient" | "getclient" | "enableclient" | "disableclient" if a.len() == 1 => {
             if lname == "deleteclient" || lname == "getclient" {
                 o = Obj::new(canonical(&lname));
@@ -306,33 +226,7 @@ fn command(words: &[String]) -> Result<Option<Vec<u8>>, i32> {
             o = Obj::new(canonical(&lname));
             o.string("rolename", arg(0));
         }
-        "addroleacl" | "removeroleacl" => {
-            let adding = lname == "addroleacl";
-            let ok_len = if adding {
-                (4..=5).contains(&a.len())
-            } else {
-                a.len() == 3
-            };
-            if !ok_len || !ACL_TYPES.iter().any(|t| t.eq_ignore_ascii_case(arg(1))) {
-                return Err(inval());
-            }
-            o = Obj::new(canonical(&lname));
-            o.string("rolename", arg(0));
-            o.string("acltype", arg(1));
-            o.string("topic", arg(2));
-            if adding {
-                let allow = match arg(3).to_ascii_lowercase().as_str() {
-                    "allow" => "true",
-                    "deny" => "false",
-                    _ => {
-                        eprintln!("Error: ACL must be \"allow\" or \"deny\".");
-                        return Err(inval());
-                    }
-                };
-                o.raw("allow", allow);
-                priority(&mut o, a.get(4));
-            }
-        }
+        "addroleacl" | "removeroleacl" => o = role_acl(&lname, a)?,
         _ if KNOWN.iter().any(|k| k.eq_ignore_ascii_case(name)) => return Err(inval()),
         _ => {
             eprintln!("Command '{name}' not recognised.");
@@ -340,6 +234,142 @@ fn command(words: &[String]) -> Result<Option<Vec<u8>>, i32> {
         }
     }
     Ok(Some(o.finish()))
+}
+
+/// mosquitto_ctrl's message for arguments that do not fit the command.
+fn invalid_arguments() -> i32 {
+    eprintln!("Error: Invalid function arguments provided.");
+    INVAL
+}
+
+/// The `i`th argument, or "".
+fn arg_at(a: &[String], i: usize) -> &str {
+    a.get(i).map(String::as_str).unwrap_or_default()
+}
+
+/// `setDefaultACLAccess ACLTYPE allow|deny`.
+fn set_default_acl_access(a: &[String]) -> Result<Obj, i32> {
+    let inval = invalid_arguments;
+    let arg = |i: usize| arg_at(a, i);
+    if a.len() != 2
+        || ![
+            "publishClientSend",
+            "publishClientReceive",
+            "subscribe",
+            "unsubscribe",
+        ]
+        .iter()
+        .any(|t| t.eq_ignore_ascii_case(arg(0)))
+    {
+        return Err(inval());
+    }
+    if !["allow", "deny"]
+        .iter()
+        .any(|t| t.eq_ignore_ascii_case(arg(1)))
+    {
+        eprintln!("Error: access must be \"allow\" or \"deny\".");
+        return Err(inval());
+    }
+    let mut o = Obj::new("setDefaultACLAccess");
+    let mut acl = Vec::new();
+    json::write_str(&mut acl, b"acltype");
+    acl.push(b':');
+    json::write_str(&mut acl, arg(0).as_bytes());
+    acl.extend_from_slice(b",\"access\":");
+    json::write_str(&mut acl, arg(1).as_bytes());
+    o.raw("acls", &format!("[{{{}}}]", String::from_utf8_lossy(&acl)));
+    Ok(o)
+}
+
+/// `createClient USER [-c ID] [-p PASSWORD]`, asking for the password when
+/// none is given; `None` when the two typed passwords differ.
+fn create_client(a: &[String]) -> Result<Option<Obj>, i32> {
+    let inval = invalid_arguments;
+    let user = a.first().ok_or_else(inval)?;
+    let mut o = Obj::new("createClient");
+    o.string("username", user);
+    let (mut id, mut pw) = (None, None);
+    let mut i = 1;
+    while let Some(w) = a.get(i) {
+        match (w.as_str(), a.get(i + 1)) {
+            ("-c", Some(v)) => id = Some(v),
+            ("-p", Some(v)) => pw = Some(v),
+            ("-c", None) => {
+                eprintln!("Error: -c argument given, but no clientid provided.");
+                return Err(inval());
+            }
+            ("-p", None) => {
+                eprintln!("Error: -p argument given, but no password provided.");
+                return Err(inval());
+            }
+            _ => {
+                i += 1;
+                continue;
+            }
+        }
+        i += 2;
+    }
+    let asked;
+    let pw = match pw {
+        Some(p) => Some(p.as_str()),
+        None => {
+            outln!("Enter new password for {user}. Press return for no password (user will be unable to login).");
+            match get_password(user, true, true) {
+                Ok(p) => {
+                    asked = p;
+                    Some(asked.as_str())
+                }
+                Err(2) => {
+                    eprintln!("Error: Passwords do not match.");
+                    return Ok(None);
+                }
+                Err(_) => {
+                    outln!();
+                    None
+                }
+            }
+        }
+    };
+    if let Some(id) = id {
+        o.string("clientid", id);
+    }
+    if let Some(pw) = pw {
+        o.string("password", pw);
+    }
+    Ok(Some(o))
+}
+
+/// `addRoleACL ROLE TYPE TOPIC allow|deny [PRIORITY]` and
+/// `removeRoleACL ROLE TYPE TOPIC`.
+fn role_acl(lname: &str, a: &[String]) -> Result<Obj, i32> {
+    let inval = invalid_arguments;
+    let arg = |i: usize| arg_at(a, i);
+    let adding = lname == "addroleacl";
+    let ok_len = if adding {
+        (4..=5).contains(&a.len())
+    } else {
+        a.len() == 3
+    };
+    if !ok_len || !ACL_TYPES.iter().any(|t| t.eq_ignore_ascii_case(arg(1))) {
+        return Err(inval());
+    }
+    let mut o = Obj::new(canonical(lname));
+    o.string("rolename", arg(0));
+    o.string("acltype", arg(1));
+    o.string("topic", arg(2));
+    if adding {
+        let allow = match arg(3).to_ascii_lowercase().as_str() {
+            "allow" => "true",
+            "deny" => "false",
+            _ => {
+                eprintln!("Error: ACL must be \"allow\" or \"deny\".");
+                return Err(inval());
+            }
+        };
+        o.raw("allow", allow);
+        priority(&mut o, a.get(4));
+    }
+    Ok(o)
 }
 
 const KNOWN: &[&str] = &[

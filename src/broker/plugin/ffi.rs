@@ -190,7 +190,8 @@ impl Zeroable for EvtTick {}
 impl Zeroable for EvtDisconnect {}
 
 /// Name, size and field offsets of each struct, for the layout test (the
-/// C side prints the same lines from the real headers).
+/// C side prints the same lines from the real headers). One line a struct.
+#[rustfmt::skip]
 pub fn layout_report() -> String {
     use std::mem::{offset_of, size_of};
     macro_rules! report {
@@ -201,126 +202,15 @@ pub fn layout_report() -> String {
     }
     let mut o = String::new();
     report!(o, "mosquitto_opt", MosquittoOpt, key, value);
-    report!(
-        o,
-        "mosquitto_acl_msg",
-        AclMsg,
-        topic,
-        payload,
-        payloadlen,
-        qos,
-        retain
-    );
-    report!(
-        o,
-        "mosquitto_evt_reload",
-        EvtReload,
-        future,
-        options,
-        option_count,
-        future2
-    );
-    report!(
-        o,
-        "mosquitto_evt_acl_check",
-        EvtAclCheck,
-        future,
-        client,
-        topic,
-        payload,
-        properties,
-        access,
-        payloadlen,
-        qos,
-        retain,
-        future2
-    );
-    report!(
-        o,
-        "mosquitto_evt_basic_auth",
-        EvtBasicAuth,
-        future,
-        client,
-        username,
-        password,
-        future2
-    );
-    report!(
-        o,
-        "mosquitto_evt_psk_key",
-        EvtPskKey,
-        future,
-        client,
-        hint,
-        identity,
-        key,
-        max_key_len,
-        future2
-    );
-    report!(
-        o,
-        "mosquitto_evt_extended_auth",
-        EvtExtendedAuth,
-        future,
-        client,
-        data_in,
-        data_out,
-        data_in_len,
-        data_out_len,
-        auth_method,
-        future2
-    );
-    report!(
-        o,
-        "mosquitto_evt_control",
-        EvtControl,
-        future,
-        client,
-        topic,
-        payload,
-        properties,
-        reason_string,
-        payloadlen,
-        qos,
-        reason_code,
-        retain,
-        future2
-    );
-    report!(
-        o,
-        "mosquitto_evt_message",
-        EvtMessage,
-        future,
-        client,
-        topic,
-        payload,
-        properties,
-        reason_string,
-        payloadlen,
-        qos,
-        reason_code,
-        retain,
-        future2
-    );
-    report!(
-        o,
-        "mosquitto_evt_tick",
-        EvtTick,
-        future,
-        now_ns,
-        next_ns,
-        now_s,
-        next_s,
-        future2
-    );
-    report!(
-        o,
-        "mosquitto_evt_disconnect",
-        EvtDisconnect,
-        future,
-        client,
-        reason,
-        future2
-    );
+    report!(o, "mosquitto_acl_msg", AclMsg, topic, payload, payloadlen, qos, retain);
+    report!(o, "mosquitto_evt_reload", EvtReload, future, options, option_count, future2);
+    report!(o, "mosquitto_evt_acl_check", EvtAclCheck, future, client, topic, payload, properties, access, payloadlen, qos, retain, future2);
+    report!(o, "mosquitto_evt_basic_auth", EvtBasicAuth, future, client, username, password, future2);
+    report!(o, "mosquitto_evt_psk_key", EvtPskKey, future, client, hint, identity, key, max_key_len, future2);
+    report!(o, "mosquitto_evt_extended_auth", EvtExtendedAuth, future, client, data_in, data_out, data_in_len, data_out_len, auth_method, future2);
+    report!(o, "mosquitto_evt_control", EvtControl, future, client, topic, payload, properties, reason_string, payloadlen, qos, reason_code, retain, future2);
+    report!(o, "mosquitto_evt_message", EvtMessage, future, client, topic, payload, properties, reason_string, payloadlen, qos, reason_code, retain, future2);
+    report!(o, "mosquitto_evt_tick", EvtTick, future, now_ns, next_ns, now_s, next_s, future2);
+    report!(o, "mosquitto_evt_disconnect", EvtDisconnect, future, client, reason, future2);
     o
 }
