@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use mosquitto_rs::protocol::QoS;
+use mosquitto_rs::protocol::{ProtocolVersion, QoS};
 
 use crate::broker::Running;
 use crate::engine::{Engine, Plan, PubOutcome, PubSpec, RunStats, SubSpec};
@@ -154,6 +154,8 @@ pub struct Case {
     pub qos: QoS,
     pub payload: usize,
     pub rate: Rate,
+    /// What the tool's clients speak (the broker is the same either way).
+    pub version: ProtocolVersion,
 }
 
 /// One figure a case reports, and how to judge the ratio of two brokers.
@@ -280,6 +282,7 @@ impl Ctx<'_> {
     fn plan(&self) -> Plan {
         Plan {
             addr: self.broker.addr,
+            version: self.case.version,
             qos: self.case.qos,
             payload: self.case.payload,
             pubs: Vec::new(),
