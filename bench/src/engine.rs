@@ -14,9 +14,10 @@ use std::time::{Duration, Instant};
 
 use mio::net::TcpStream;
 use mio::{Events, Interest, Poll, Token};
+use mosquitto_rs::protocol::properties::id;
 use mosquitto_rs::protocol::{
     encode_publish, encode_publish_v5, fixed_header, Ack, Connect, FixedHeader, Packet, Properties,
-    ProtocolVersion, PublishHeader, QoS, Subscribe,
+    PropertyValue, ProtocolVersion, PublishHeader, QoS, Subscribe,
 };
 
 use crate::stats::{Hist, Seen};
@@ -71,6 +72,9 @@ pub struct Plan {
     /// MQTT 3.1.1 or 5 (every packet in that version's form; MQTT 5 with
     /// empty property blocks, as a client that uses no properties sends).
     pub version: ProtocolVersion,
+    /// MQTT 5: the Receive Maximum every CONNECT announces; 0 sends none
+    /// (the spec's default, 65,535).
+    pub receive_maximum: u16,
     pub qos: QoS,
     pub payload: usize,
     pub pubs: Vec<PubSpec>,
@@ -331,6 +335,29 @@ impl Engine {
         format!("{}{role}", self.plan.client_prefix)
     }
 
+    /// Client `ci`'s CONNECT: clean, keep alive 300 s; at MQTT 5 with the
+    /// plan's Receive Maximum as its only property.
+    fn connect_packet(&self, ci: usize) -> Connect {
+        let mut properties = Properties::default();
+        if self.plan.version == ProtocolVersion::V5 && self.plan.receive_maximum > 0 {
+            properties.0.push((
+                id::RECEIVE_MAXIMUM,
+                PropertyValue::U16(self.plan.receive_maximum),
+            ));
+        }
+        Connect {
+            protocol: self.plan.version,
+            bridge: false,
+            clean_session: true,
+            keep_alive: 300,
+            client_id: self.client_id(ci),
+            will: None,
+            username: None,
+            password: None,
+            properties,
+        }
+    }
+
     fn open_more(&mut self) {
         while self.connecting < self.plan.connect_concurrency && self.next_open < self.conns.len() {
             let ci = self.next_open;
@@ -350,17 +377,7 @@ impl Engine {
                 self.error(ci, format!("register: {e}"));
                 continue;
             }
-            let connect = Connect {
-                protocol: self.plan.version,
-                bridge: false,
-                clean_session: true,
-                keep_alive: 300,
-                client_id: self.client_id(ci),
-                will: None,
-                username: None,
-                password: None,
-                properties: Properties::default(),
-            };
+            let connect = self.connect_packet(ci);
             let c = &mut self.conns[ci];
             connect.encode(&mut c.wbuf);
             c.stream = Some(stream);
@@ -1215,6 +1232,7 @@ mod tests {
         Engine::new(Plan {
             addr: SocketAddr::from(([127, 0, 0, 1], 1)),
             version,
+            receive_maximum: 20,
             qos: QoS::ExactlyOnce,
             payload: HEADER,
             pubs: vec![PubSpec {
@@ -1249,24 +1267,33 @@ mod tests {
     }
 
     #[test]
-    fn v5_connect_has_level_5_and_no_properties() {
-        let connect = Connect {
-            protocol: V5,
-            bridge: false,
-            clean_session: true,
-            keep_alive: 300,
-            client_id: "c".into(),
-            will: None,
-            username: None,
-            password: None,
-            properties: Properties::default(),
-        };
+    fn v5_connect_has_level_5_and_the_receive_maximum() {
+        let mut e = engine(V5);
         let mut out = Vec::new();
-        connect.encode(&mut out);
+        e.connect_packet(0).encode(&mut out);
+        // Level 5, clean start, keep alive 300, properties: receive
+        // maximum 20; client id "cs0".
         let want = [
-            0x10, 14, 0, 4, b'M', b'Q', b'T', b'T', 5, 0x02, 0x01, 0x2C, 0, 0, 1, b'c',
+            0x10, 19, 0, 4, b'M', b'Q', b'T', b'T', 5, 0x02, 0x01, 0x2C, 3, 0x21, 0, 20, 0, 3,
+            b'c', b's', b'0',
         ];
         assert_eq!(out, want);
+        // Receive maximum 0: an empty property block.
+        e.plan.receive_maximum = 0;
+        out.clear();
+        e.connect_packet(0).encode(&mut out);
+        assert_eq!(
+            out[1..13],
+            [16, 0, 4, b'M', b'Q', b'T', b'T', 5, 0x02, 0x01, 0x2C, 0]
+        );
+        // 3.1.1: level 4, no property block.
+        e.plan.version = ProtocolVersion::V311;
+        out.clear();
+        e.connect_packet(0).encode(&mut out);
+        assert_eq!(
+            out[..12],
+            [0x10, 15, 0, 4, b'M', b'Q', b'T', b'T', 4, 0x02, 0x01, 0x2C]
+        );
     }
 
     #[test]

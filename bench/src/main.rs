@@ -62,6 +62,9 @@ Selection:
 Sizes (defaults in brackets, quick values differ):
   --duration SECS        sending phase of throughput cases [5]
   --window N             QoS 1/2 messages in flight per publisher [20]
+  --receive-maximum N    MQTT 5 CONNECT's Receive Maximum, what the broker may
+                         have in flight to each client (0: none sent, the
+                         spec's 65,535) [20, as max_inflight_messages]
   --overload-window N    in flight per QoS 2 overload publisher [100]
   --pairs N              p2p publisher/subscriber pairs [100]
   --fanout-subs N        fan-out subscribers [500]  (publishers: --fanout-pubs [4])
@@ -159,6 +162,7 @@ fn parse_options(args: &[String]) -> Option<getopts::Matches> {
     for n in [
         "duration",
         "window",
+        "receive-maximum",
         "overload-window",
         "pairs",
         "fanout-subs",
@@ -308,6 +312,7 @@ fn parse_sizes(m: &getopts::Matches) -> Opts {
         };
     }
     size!(window, "window", 1, 65_535);
+    size!(receive_maximum, "receive-maximum", 0, 65_535);
     size!(overload_window, "overload-window", 1, 65_535);
     size!(pairs, "pairs", 1, 10_000);
     size!(fanout_subs, "fanout-subs", 1, 20_000);
