@@ -11,8 +11,10 @@
 # /usr/sbin/mosquitto), RUMQTTD (default: rumqttd on PATH or in
 # ~/.cargo/bin; RUMQTTD=none leaves it out), BROKERS (more NAME=PATH
 # entries, space separated), OUT (also save the report to this file).
-# `--runs N` and `--latency-rate LIST` given here replace the defaults
-# `--runs 3 --latency-rate 10000,20000,80%` (the last one wins).
+# `--runs N`, `--latency-rate LIST` and `--mqtt-version LIST` given here
+# replace the defaults `--runs 3 --latency-rate 10000,20000,80%
+# --mqtt-version 3.1.1,5` (the last one wins): p2p, fan-out and fan-in run
+# at MQTT 3.1.1 and again at MQTT 5, the rest at 3.1.1.
 #
 # mqtt_bench starts each broker afresh for every case (free port found by
 # binding port 0, the same temporary config for the mosquitto-style brokers:
@@ -58,7 +60,7 @@ done
 ulimit -n 120000 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 echo "open files limit: $(ulimit -n)" >&2
 
-args+=(--runs 3 --latency-rate 10000,20000,80% "$@")
+args+=(--runs 3 --latency-rate 10000,20000,80% --mqtt-version 3.1.1,5 "$@")
 if [ -n "${OUT:-}" ]; then
     target/release/mqtt_bench "${args[@]}" | tee "$OUT"
 else

@@ -50,12 +50,14 @@ pub fn config_text(port: u16, extra: &[String]) -> String {
     s
 }
 
-/// rumqttd's own config (TOML; it takes `-c FILE` too): one MQTT 3.1.1
-/// listener on loopback. Its limits are raised where they would otherwise
+/// rumqttd's own config (TOML; it takes `-c FILE` too): one listener on
+/// loopback, MQTT 3.1.1 (`v4`) or, with `v5`, MQTT 5 (rumqttd serves each
+/// version on a listener of its own). Its limits are raised where they would otherwise
 /// cut the benchmark short: connections (10,010), payload (20 KiB), the 1 ms
 /// pause between accepted connections. `max_inflight_count` stays at its
 /// default of 100 (ours and mosquitto: 20 outgoing messages in flight).
-pub fn rumqttd_config_text(port: u16) -> String {
+pub fn rumqttd_config_text(port: u16, v5: bool) -> String {
+    let v = if v5 { "v5" } else { "v4" };
     format!(
         "id = 0\n\n\
          [router]\n\
@@ -64,11 +66,11 @@ pub fn rumqttd_config_text(port: u16) -> String {
          max_outgoing_packet_count = 200\n\
          max_segment_size = 104857600\n\
          max_segment_count = 10\n\n\
-         [v4.1]\n\
-         name = \"v4-1\"\n\
+         [{v}.1]\n\
+         name = \"{v}-1\"\n\
          listen = \"127.0.0.1:{port}\"\n\
          next_connection_delay_ms = 0\n\
-         [v4.1.connections]\n\
+         [{v}.1.connections]\n\
          connection_timeout_ms = 60000\n\
          max_payload_size = 1048576\n\
          max_inflight_count = 100\n\
@@ -91,7 +93,14 @@ fn free_port() -> Result<u16, String> {
 }
 
 impl Running {
-    pub fn start(target: &Target, workdir: &Path, extra: &[String]) -> Result<Running, String> {
+    /// `v5`: the case's clients speak MQTT 5 (only rumqttd's config
+    /// depends on it).
+    pub fn start(
+        target: &Target,
+        workdir: &Path,
+        extra: &[String],
+        v5: bool,
+    ) -> Result<Running, String> {
         match &target.kind {
             TargetKind::Attach(addr, pid) => Ok(Running {
                 addr: *addr,
@@ -99,7 +108,7 @@ impl Running {
                 fresh: false,
                 child: None,
             }),
-            TargetKind::Spawn(bin) => spawn(&target.name, bin, workdir, extra),
+            TargetKind::Spawn(bin) => spawn(&target.name, bin, workdir, extra, v5),
         }
     }
 
@@ -116,7 +125,13 @@ impl Running {
     }
 }
 
-fn spawn(name: &str, bin: &Path, workdir: &Path, extra: &[String]) -> Result<Running, String> {
+fn spawn(
+    name: &str,
+    bin: &Path,
+    workdir: &Path,
+    extra: &[String],
+    v5: bool,
+) -> Result<Running, String> {
     let mut last = String::new();
     // Another process may grab the port between our probe and the broker's
     // bind: retry with a new one.
@@ -126,7 +141,7 @@ fn spawn(name: &str, bin: &Path, workdir: &Path, extra: &[String]) -> Result<Run
             // Its config loader picks the format by the file's extension.
             (
                 workdir.join(format!("{name}.toml")),
-                rumqttd_config_text(port),
+                rumqttd_config_text(port, v5),
             )
         } else {
             (

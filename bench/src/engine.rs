@@ -14,14 +14,14 @@ use std::time::{Duration, Instant};
 
 use mio::net::TcpStream;
 use mio::{Events, Interest, Poll, Token};
+use mosquitto_rs::protocol::properties::id;
 use mosquitto_rs::protocol::{
-    encode_publish, fixed_header, Ack, Connect, FixedHeader, Packet, Properties, ProtocolVersion,
-    PublishHeader, QoS, Subscribe,
+    encode_publish, encode_publish_v5, fixed_header, Ack, Connect, FixedHeader, Packet, Properties,
+    PropertyValue, ProtocolVersion, PublishHeader, QoS, Subscribe,
 };
 
 use crate::stats::{Hist, Seen};
 
-const V: ProtocolVersion = ProtocolVersion::V311;
 /// One read buffer shared by all connections (plus each connection's
 /// unfinished packet).
 const SCRATCH: usize = 1 << 20;
@@ -69,6 +69,12 @@ pub struct PubOutcome {
 
 pub struct Plan {
     pub addr: SocketAddr,
+    /// MQTT 3.1.1 or 5 (every packet in that version's form; MQTT 5 with
+    /// empty property blocks, as a client that uses no properties sends).
+    pub version: ProtocolVersion,
+    /// MQTT 5: the Receive Maximum every CONNECT announces; 0 sends none
+    /// (the spec's default, 65,535).
+    pub receive_maximum: u16,
     pub qos: QoS,
     pub payload: usize,
     pub pubs: Vec<PubSpec>,
@@ -185,6 +191,8 @@ pub struct Engine {
     plan: Plan,
     scratch: Vec<u8>,
     tpl: Vec<u8>,
+    /// The empty property block of every MQTT 5 PUBLISH sent.
+    no_props: Properties,
     topic_buf: String,
     carry: Vec<usize>,
     work: Vec<usize>,
@@ -270,6 +278,7 @@ impl Engine {
             plan,
             scratch: vec![0; SCRATCH],
             tpl,
+            no_props: Properties::default(),
             topic_buf: String::new(),
             carry: Vec::new(),
             work: Vec::new(),
@@ -326,6 +335,29 @@ impl Engine {
         format!("{}{role}", self.plan.client_prefix)
     }
 
+    /// Client `ci`'s CONNECT: clean, keep alive 300 s; at MQTT 5 with the
+    /// plan's Receive Maximum as its only property.
+    fn connect_packet(&self, ci: usize) -> Connect {
+        let mut properties = Properties::default();
+        if self.plan.version == ProtocolVersion::V5 && self.plan.receive_maximum > 0 {
+            properties.0.push((
+                id::RECEIVE_MAXIMUM,
+                PropertyValue::U16(self.plan.receive_maximum),
+            ));
+        }
+        Connect {
+            protocol: self.plan.version,
+            bridge: false,
+            clean_session: true,
+            keep_alive: 300,
+            client_id: self.client_id(ci),
+            will: None,
+            username: None,
+            password: None,
+            properties,
+        }
+    }
+
     fn open_more(&mut self) {
         while self.connecting < self.plan.connect_concurrency && self.next_open < self.conns.len() {
             let ci = self.next_open;
@@ -345,17 +377,7 @@ impl Engine {
                 self.error(ci, format!("register: {e}"));
                 continue;
             }
-            let connect = Connect {
-                protocol: V,
-                bridge: false,
-                clean_session: true,
-                keep_alive: 300,
-                client_id: self.client_id(ci),
-                will: None,
-                username: None,
-                password: None,
-                properties: Properties::default(),
-            };
+            let connect = self.connect_packet(ci);
             let c = &mut self.conns[ci];
             connect.encode(&mut c.wbuf);
             c.stream = Some(stream);
@@ -529,7 +551,8 @@ impl Engine {
             self.on_publish(ci, h.byte1, body, now);
             return;
         }
-        let packet = match Packet::decode(h, body, V) {
+        let v = self.plan.version;
+        let packet = match Packet::decode(h, body, v) {
             Ok(p) => p,
             Err(e) => {
                 self.error(ci, format!("bad packet from broker: {e:?}"));
@@ -555,7 +578,7 @@ impl Engine {
                         properties: Properties::default(),
                     };
                     let c = &mut self.conns[ci];
-                    Packet::Subscribe(sub).encode(&mut c.wbuf, V);
+                    Packet::Subscribe(sub).encode(&mut c.wbuf, v);
                     c.st = St::WaitSubAck;
                     self.subs[si].subscribed_at = Some(Instant::now());
                 } else {
@@ -574,6 +597,14 @@ impl Engine {
                 self.conns[ci].st = St::Ready;
                 self.ready += 1;
             }
+            // MQTT 5: 0x10 "no matching subscribers" is a success; 0x80
+            // and above refuse the message (and end a QoS 2 exchange).
+            Packet::PubAck(a) | Packet::PubRec(a) if a.reason >= 0x80 => {
+                self.error(
+                    ci,
+                    format!("message refused with reason 0x{:02X}", a.reason),
+                );
+            }
             Packet::PubAck(a) => {
                 if let Role::Pub(pi) = role {
                     self.on_ack(pi, a.packet_id, 2, now);
@@ -583,7 +614,7 @@ impl Engine {
                 if let Role::Pub(pi) = role {
                     self.on_ack(pi, a.packet_id, 1, now);
                 }
-                Packet::PubRel(a).encode(&mut self.conns[ci].wbuf, V);
+                Packet::PubRel(Ack::new(a.packet_id)).encode(&mut self.conns[ci].wbuf, v);
             }
             Packet::PubComp(a) => {
                 if let Role::Pub(pi) = role {
@@ -591,7 +622,10 @@ impl Engine {
                 }
             }
             Packet::PubRel(a) => {
-                Packet::PubComp(a).encode(&mut self.conns[ci].wbuf, V);
+                Packet::PubComp(Ack::new(a.packet_id)).encode(&mut self.conns[ci].wbuf, v);
+            }
+            Packet::Disconnect(reason, _) => {
+                self.error(ci, format!("DISCONNECT from broker, reason 0x{reason:02X}"));
             }
             Packet::PingResp => {
                 if let Role::Pub(pi) = role {
@@ -630,14 +664,15 @@ impl Engine {
     }
 
     fn on_publish(&mut self, ci: usize, byte1: u8, body: &[u8], now: Instant) {
-        let Some((qos, pid, payload)) = publish_view(byte1, body) else {
+        let v = self.plan.version;
+        let Some((qos, pid, payload)) = publish_view(byte1, body, v == ProtocolVersion::V5) else {
             self.error(ci, "bad PUBLISH from broker".into());
             return;
         };
         let c = &mut self.conns[ci];
         match qos {
-            1 => Ack::new(pid).encode(&mut c.wbuf, 0x40, V),
-            2 => Ack::new(pid).encode(&mut c.wbuf, 0x50, V),
+            1 => Ack::new(pid).encode(&mut c.wbuf, 0x40, v),
+            2 => Ack::new(pid).encode(&mut c.wbuf, 0x50, v),
             _ => {}
         }
         let Role::Sub(si) = c.role else {
@@ -757,6 +792,7 @@ impl Engine {
 
     fn emit(&mut self, pi: usize, now: Instant, run_end: Instant) {
         let qos = self.plan.qos;
+        let v5 = self.plan.version == ProtocolVersion::V5;
         let window = self.plan.window;
         let interval_ns = if self.plan.rate_per_pub > 0.0 {
             (1e9 / self.plan.rate_per_pub) as u64
@@ -827,7 +863,11 @@ impl Engine {
                 dup: false,
                 packet_id: pid,
             };
-            encode_publish(&mut c.wbuf, &head, &self.tpl);
+            if v5 {
+                encode_publish_v5(&mut c.wbuf, &head, &self.no_props, &self.tpl);
+            } else {
+                encode_publish(&mut c.wbuf, &head, &self.tpl);
+            }
         }
     }
 
@@ -1001,7 +1041,7 @@ impl Engine {
 }
 
 /// PUBLISH without copying: (QoS, packet id, payload).
-fn publish_view(byte1: u8, body: &[u8]) -> Option<(u8, u16, &[u8])> {
+fn publish_view(byte1: u8, body: &[u8], v5: bool) -> Option<(u8, u16, &[u8])> {
     let qos = (byte1 >> 1) & 0x03;
     if qos == 3 {
         return None;
@@ -1013,7 +1053,25 @@ fn publish_view(byte1: u8, body: &[u8]) -> Option<(u8, u16, &[u8])> {
         pid = u16::from_be_bytes([*body.get(pos)?, *body.get(pos + 1)?]);
         pos += 2;
     }
+    if v5 {
+        // The property block is skipped whole: the tool reads none.
+        let (len, used) = varint(body.get(pos..)?)?;
+        pos = pos.checked_add(used)?.checked_add(len)?;
+    }
     Some((qos, pid, body.get(pos..)?))
+}
+
+/// An MQTT variable byte integer at the start of `b`: (value, bytes used);
+/// None when truncated or longer than 4 bytes.
+fn varint(b: &[u8]) -> Option<(usize, usize)> {
+    let mut value = 0usize;
+    for (i, &byte) in b.iter().take(4).enumerate() {
+        value |= usize::from(byte & 0x7F) << (7 * i);
+        if byte & 0x80 == 0 {
+            return Some((value, i + 1));
+        }
+    }
+    None
 }
 
 /// Clients per source address: one loopback address has about 28,000
@@ -1114,10 +1172,175 @@ mod tests {
         };
         encode_publish(&mut out, &head, b"xyz");
         let h = fixed_header(&out).unwrap().unwrap();
-        let (q, pid, pl) = publish_view(h.byte1, &out[h.header_len..]).unwrap();
+        let (q, pid, pl) = publish_view(h.byte1, &out[h.header_len..], false).unwrap();
         assert_eq!((q, pid, pl), (1, 7, &b"xyz"[..]));
-        assert!(publish_view(0x36, &out[h.header_len..]).is_none());
-        assert!(publish_view(0x32, &[0, 9, b'a']).is_none());
-        assert!(publish_view(0x32, &[0]).is_none());
+        assert!(publish_view(0x36, &out[h.header_len..], false).is_none());
+        assert!(publish_view(0x32, &[0, 9, b'a'], false).is_none());
+        assert!(publish_view(0x32, &[0], false).is_none());
+    }
+
+    const V5: ProtocolVersion = ProtocolVersion::V5;
+
+    #[test]
+    fn v5_publish_has_an_empty_property_block_and_is_read_back() {
+        let mut out = Vec::new();
+        let head = PublishHeader {
+            topic: "a/b",
+            qos: QoS::AtLeastOnce,
+            retain: false,
+            dup: false,
+            packet_id: 7,
+        };
+        encode_publish_v5(&mut out, &head, &Properties::default(), b"xyz");
+        assert_eq!(
+            out,
+            [0x32, 11, 0, 3, b'a', b'/', b'b', 0, 7, 0, b'x', b'y', b'z']
+        );
+        let (q, pid, pl) = publish_view(out[0], &out[2..], true).unwrap();
+        assert_eq!((q, pid, pl), (1, 7, &b"xyz"[..]));
+        // QoS 0: no packet id, then the property length.
+        assert_eq!(
+            publish_view(0x30, &[0, 1, b't', 0, b'p'], true),
+            Some((0, 0, &b"p"[..]))
+        );
+    }
+
+    #[test]
+    fn v5_publish_properties_are_skipped_and_bad_blocks_refused() {
+        // Topic "t", packet id 9, content type "ct" and message expiry 60,
+        // then the payload.
+        let mut body = vec![
+            0, 1, b't', 0, 9, 10, 0x03, 0, 2, b'c', b't', 0x02, 0, 0, 0, 60,
+        ];
+        body.extend_from_slice(b"pl");
+        assert_eq!(publish_view(0x34, &body, true), Some((2, 9, &b"pl"[..])));
+        // Read as 3.1.1, the property block would be payload.
+        assert_eq!(
+            publish_view(0x34, &body, false).map(|v| v.2.len()),
+            Some(13)
+        );
+        // A property length past the end, a varint cut short, one of 5 bytes.
+        assert!(publish_view(0x30, &[0, 1, b't', 20, 1], true).is_none());
+        assert!(publish_view(0x30, &[0, 1, b't', 0x80], true).is_none());
+        assert!(publish_view(0x30, &[0, 1, b't', 0x80, 0x80, 0x80, 0x80, 0], true).is_none());
+        assert_eq!(varint(&[0xC1, 0x02]), Some((321, 2)));
+        assert_eq!(varint(&[0xFF, 0xFF, 0xFF, 0x7F]), Some((268_435_455, 4)));
+    }
+
+    fn engine(version: ProtocolVersion) -> Engine {
+        let epoch = Instant::now();
+        Engine::new(Plan {
+            addr: SocketAddr::from(([127, 0, 0, 1], 1)),
+            version,
+            receive_maximum: 20,
+            qos: QoS::ExactlyOnce,
+            payload: HEADER,
+            pubs: vec![PubSpec {
+                topic: "t".into(),
+                limit: 1,
+                retain: false,
+                topic_per_msg: false,
+            }],
+            subs: vec![SubSpec {
+                filter: "f".into(),
+                expects: vec![0],
+            }],
+            idle: 0,
+            window: 1,
+            rate_per_pub: 0.0,
+            run_for: Duration::ZERO,
+            setup_max: Duration::ZERO,
+            drain_max: Duration::ZERO,
+            stall: Duration::ZERO,
+            connect_concurrency: 1,
+            client_prefix: "c".into(),
+            epoch,
+            external: Vec::new(),
+        })
+        .unwrap()
+    }
+
+    /// Feeds `bytes` (whole packets) to client `ci` as if read from the broker.
+    fn feed(e: &mut Engine, ci: usize, bytes: &[u8]) {
+        let used = e.parse(ci, bytes, Instant::now());
+        assert_eq!(used, bytes.len());
+    }
+
+    #[test]
+    fn v5_connect_has_level_5_and_the_receive_maximum() {
+        let mut e = engine(V5);
+        let mut out = Vec::new();
+        e.connect_packet(0).encode(&mut out);
+        // Level 5, clean start, keep alive 300, properties: receive
+        // maximum 20; client id "cs0".
+        let want = [
+            0x10, 19, 0, 4, b'M', b'Q', b'T', b'T', 5, 0x02, 0x01, 0x2C, 3, 0x21, 0, 20, 0, 3,
+            b'c', b's', b'0',
+        ];
+        assert_eq!(out, want);
+        // Receive maximum 0: an empty property block.
+        e.plan.receive_maximum = 0;
+        out.clear();
+        e.connect_packet(0).encode(&mut out);
+        assert_eq!(
+            out[1..13],
+            [16, 0, 4, b'M', b'Q', b'T', b'T', 5, 0x02, 0x01, 0x2C, 0]
+        );
+        // 3.1.1: level 4, no property block.
+        e.plan.version = ProtocolVersion::V311;
+        out.clear();
+        e.connect_packet(0).encode(&mut out);
+        assert_eq!(
+            out[..12],
+            [0x10, 15, 0, 4, b'M', b'Q', b'T', b'T', 4, 0x02, 0x01, 0x2C]
+        );
+    }
+
+    #[test]
+    fn v5_connack_with_properties_leads_to_a_v5_subscribe() {
+        let mut e = engine(V5);
+        e.conns[0].st = St::WaitConnAck;
+        e.connecting = 1;
+        // CONNACK, reason 0, properties: receive maximum 20, topic alias
+        // maximum 10 (what mosquitto sends).
+        feed(&mut e, 0, &[0x20, 9, 0, 0, 6, 0x21, 0, 20, 0x22, 0, 10]);
+        assert_eq!(e.conns[0].st, St::WaitSubAck);
+        // SUBSCRIBE id 1, no properties, "f" at QoS 2.
+        assert_eq!(e.conns[0].wbuf, [0x82, 7, 0, 1, 0, 0, 1, b'f', 2]);
+        // SUBACK with a property block, granted QoS 2.
+        feed(&mut e, 0, &[0x90, 4, 0, 1, 0, 2]);
+        assert_eq!(e.conns[0].st, St::Ready);
+        assert_eq!(e.errors, 0);
+    }
+
+    #[test]
+    fn v5_acks_use_the_short_form_and_refusals_count_as_errors() {
+        let mut e = engine(V5);
+        // Subscriber: a QoS 2 PUBLISH with a property (subscription id 1)
+        // gets a 4-byte PUBREC, and its PUBREL (reason 0) a 4-byte PUBCOMP.
+        let mut publish = vec![0x34, 0, 0, 1, b'f', 0, 5, 2, 0x0B, 1];
+        publish.extend_from_slice(&[0; HEADER]);
+        publish[1] = (publish.len() - 2) as u8;
+        feed(&mut e, 0, &publish);
+        feed(&mut e, 0, &[0x62, 2, 0, 5]);
+        assert_eq!(e.conns[0].wbuf, [0x50, 2, 0, 5, 0x70, 2, 0, 5]);
+        // Publisher: PUBREC 0x10 (no matching subscribers) is a success and
+        // gets a plain PUBREL; PUBREC 0x80 is an error.
+        feed(&mut e, 1, &[0x50, 3, 0, 1, 0x10]);
+        assert_eq!(e.conns[1].wbuf, [0x62, 2, 0, 1]);
+        assert_eq!(e.errors, 0);
+        feed(&mut e, 1, &[0x50, 3, 0, 2, 0x80]);
+        assert_eq!(e.errors, 1);
+        assert!(e.first_error.as_deref().unwrap().contains("0x80"));
+    }
+
+    #[test]
+    fn v311_acks_stay_as_they_were() {
+        let mut e = engine(ProtocolVersion::V311);
+        let mut publish = vec![0x32, 0, 0, 1, b'f', 0, 5];
+        publish.extend_from_slice(&[0; HEADER]);
+        publish[1] = (publish.len() - 2) as u8;
+        feed(&mut e, 0, &publish);
+        assert_eq!(e.conns[0].wbuf, [0x40, 2, 0, 5]);
     }
 }

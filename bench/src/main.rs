@@ -26,7 +26,7 @@ use std::path::{Path, PathBuf};
 use std::process::exit;
 use std::time::{Duration, Instant};
 
-use mosquitto_rs::protocol::QoS;
+use mosquitto_rs::protocol::{ProtocolVersion, QoS};
 
 use broker::{Running, Target, TargetKind};
 use report::Row;
@@ -49,6 +49,10 @@ Selection:
                          overload,stalled-sub (default: all)
   --qos LIST             default 0,1,2
   --payloads LIST        bytes, >= 16; default 16,1024 (overload: smallest only)
+  --mqtt-version LIST    3.1.1 and/or 5 [3.1.1]: p2p, fan-out and fan-in run at
+                         each (a 3.1.1 case, then its v5 twin, and a table of
+                         v5/3.1.1 ratios per broker); the other scenarios at
+                         the first one listed (stalled-sub: always 3.1.1)
   --quick                small smoke run (a few seconds per broker)
   --config-extra LINE    append LINE to the spawned mosquitto-style brokers'
                          configs (e.g. 'set_tcp_nodelay true'); repeatable
@@ -58,6 +62,9 @@ Selection:
 Sizes (defaults in brackets, quick values differ):
   --duration SECS        sending phase of throughput cases [5]
   --window N             QoS 1/2 messages in flight per publisher [20]
+  --receive-maximum N    MQTT 5 CONNECT's Receive Maximum, what the broker may
+                         have in flight to each client (0: none sent, the
+                         spec's 65,535) [20, as max_inflight_messages]
   --overload-window N    in flight per QoS 2 overload publisher [100]
   --pairs N              p2p publisher/subscriber pairs [100]
   --fanout-subs N        fan-out subscribers [500]  (publishers: --fanout-pubs [4])
@@ -151,9 +158,11 @@ fn parse_options(args: &[String]) -> Option<getopts::Matches> {
     // Repeatable, the last one counts: compare.sh's defaults come first.
     o.optmulti("", "latency-rate", "", "LIST");
     o.optmulti("", "runs", "", "N");
+    o.optmulti("", "mqtt-version", "", "LIST");
     for n in [
         "duration",
         "window",
+        "receive-maximum",
         "overload-window",
         "pairs",
         "fanout-subs",
@@ -183,6 +192,7 @@ struct Cli {
     qos: Vec<QoS>,
     payloads: Vec<usize>,
     rates: Vec<Rate>,
+    versions: Vec<ProtocolVersion>,
     runs: usize,
 }
 
@@ -248,6 +258,18 @@ fn parse_cli(m: &getopts::Matches) -> Cli {
             })
         })
         .unwrap_or_else(|| vec![Rate::Default]);
+    let mut versions = parse_list(
+        &m.opt_strs("mqtt-version")
+            .pop()
+            .unwrap_or_else(|| "3.1.1".into()),
+        "mqtt-version",
+        |x| match x {
+            "3.1.1" | "311" | "4" => Some(ProtocolVersion::V311),
+            "5" | "5.0" => Some(ProtocolVersion::V5),
+            _ => None,
+        },
+    );
+    versions.dedup();
     let runs = match m.opt_strs("runs").pop() {
         Some(v) => v
             .trim()
@@ -265,6 +287,7 @@ fn parse_cli(m: &getopts::Matches) -> Cli {
         qos,
         payloads,
         rates,
+        versions,
         runs,
     }
 }
@@ -289,6 +312,7 @@ fn parse_sizes(m: &getopts::Matches) -> Opts {
         };
     }
     size!(window, "window", 1, 65_535);
+    size!(receive_maximum, "receive-maximum", 0, 65_535);
     size!(overload_window, "overload-window", 1, 65_535);
     size!(pairs, "pairs", 1, 10_000);
     size!(fanout_subs, "fanout-subs", 1, 20_000);
@@ -342,14 +366,29 @@ fn fit_open_files(opts: &mut Opts, targets: &[Target], scen: &[Scenario]) {
 /// Every scenario × QoS × payload to run; connections once (QoS and payload
 /// do not matter to idle clients), overload at QoS 1/2 with the smallest
 /// payload, clients at QoS 1 (else the first QoS asked for) with the
-/// smallest payload, latency once per rate.
-fn build_cases(scen: &[Scenario], qos: &[QoS], payloads: &[usize], rates: &[Rate]) -> Vec<Case> {
+/// smallest payload, latency once per rate. p2p, fan-out and fan-in run
+/// once per protocol version, twins next to each other (so drift on a busy
+/// machine hits both alike); the others at the first version.
+fn build_cases(
+    scen: &[Scenario],
+    qos: &[QoS],
+    payloads: &[usize],
+    rates: &[Rate],
+    versions: &[ProtocolVersion],
+) -> Vec<Case> {
     let smallest = payloads.iter().copied().min().unwrap_or(engine::HEADER);
+    let first = versions.first().copied().unwrap_or(ProtocolVersion::V311);
     let case = |scenario, qos, payload| Case {
         scenario,
         qos,
         payload,
         rate: Rate::Default,
+        // The stalled subscriber is a hand-written MQTT 3.1.1 client.
+        version: if scenario == Scenario::Stalled {
+            ProtocolVersion::V311
+        } else {
+            first
+        },
     };
     let mut cases = Vec::new();
     for &s in scen {
@@ -389,6 +428,18 @@ fn build_cases(scen: &[Scenario], qos: &[QoS], payloads: &[usize], rates: &[Rate
                     }
                 }
             }
+            Scenario::P2p | Scenario::FanOut | Scenario::FanIn => {
+                for &q in qos {
+                    for &p in payloads {
+                        for &version in versions {
+                            cases.push(Case {
+                                version,
+                                ..case(s, q, p)
+                            });
+                        }
+                    }
+                }
+            }
             _ => {
                 for &q in qos {
                     for &p in payloads {
@@ -408,7 +459,10 @@ fn resolve_rate(case: &Case, rows: &[Row]) -> Result<Case, String> {
         return Ok(*case);
     };
     let p2p = rows.iter().find(|r| {
-        r.case.scenario == Scenario::P2p && r.case.qos == case.qos && r.case.payload == case.payload
+        r.case.scenario == Scenario::P2p
+            && r.case.qos == case.qos
+            && r.case.payload == case.payload
+            && r.case.version == case.version
     });
     let base = p2p.and_then(|r| report::median_value(r, 1, 0)).ok_or(
         "a latency rate in % needs the p2p case of the same QoS and payload, and two brokers",
@@ -491,7 +545,8 @@ fn run_one(
         case.payload,
         t.name
     );
-    let r = match Running::start(t, workdir, extra) {
+    let v5 = case.version == ProtocolVersion::V5;
+    let r = match Running::start(t, workdir, extra, v5) {
         Ok(mut b) => {
             let r = scenarios::run_case(*case, opts, &b, &nonce);
             if !b.alive() {
@@ -535,7 +590,7 @@ fn print_report(
                 "- {}: `{}` (fresh per case; its own config: `{}`)",
                 t.name,
                 p.display(),
-                broker::rumqttd_config_text(0)
+                broker::rumqttd_config_text(0, false)
                     .lines()
                     .filter(|l| !l.trim().is_empty() && !l.starts_with("listen"))
                     .collect::<Vec<_>>()
@@ -574,6 +629,17 @@ fn print_report(
          delivered per second of broker CPU time."
     );
     println!();
+    let v = report::versions(targets, rows);
+    if !v.is_empty() {
+        println!("## MQTT 5 against MQTT 3.1.1, same broker\n");
+        print!("{v}");
+        println!();
+        println!(
+            "Each MQTT 5 case over its 3.1.1 twin, run by run (median and range); the issue \
+             asks that ours keep v5 within 10 % of 3.1.1."
+        );
+        println!();
+    }
     println!("## Details\n");
     print!("{}", report::details(targets, rows));
 }
@@ -591,10 +657,11 @@ fn main() {
         qos,
         payloads,
         rates,
+        versions,
         runs,
     } = parse_cli(&m);
     fit_open_files(&mut opts, &targets, &scen);
-    let cases = build_cases(&scen, &qos, &payloads, &rates);
+    let cases = build_cases(&scen, &qos, &payloads, &rates, &versions);
 
     let extra = m.opt_strs("config-extra");
     if extra
@@ -610,7 +677,7 @@ fn main() {
     // A broker that cannot start with the benchmark config fails every case:
     // say so once, now.
     for t in &targets {
-        if let Err(e) = Running::start(t, &workdir, &extra) {
+        if let Err(e) = Running::start(t, &workdir, &extra, false) {
             let _ = std::fs::remove_dir_all(&workdir);
             eprintln!("mqtt_bench: {}: {e}", t.name);
             exit(1);

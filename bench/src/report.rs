@@ -3,7 +3,7 @@
 
 use std::fmt::Write as _;
 
-use mosquitto_rs::protocol::QoS;
+use mosquitto_rs::protocol::{ProtocolVersion, QoS};
 
 use crate::broker::Target;
 use crate::scenarios::{Case, Measure, Metric, Rate, Scenario};
@@ -14,13 +14,92 @@ pub struct Row {
     pub runs: Vec<Vec<Result<Measure, String>>>,
 }
 
-/// The scenario's name, with the rate of a latency case.
+/// The scenario's name, with the rate of a latency case and " v5" when
+/// the clients speak MQTT 5.
 pub fn label(case: &Case) -> String {
-    match (case.scenario, case.rate) {
+    let name = match (case.scenario, case.rate) {
         (Scenario::Latency, Rate::Fixed(r)) => format!("latency {}/s", num(r)),
         (Scenario::Latency, Rate::OfBaseline(f)) => format!("latency {:.0}%", f * 100.0),
         _ => case.scenario.name().to_string(),
+    };
+    if case.version == ProtocolVersion::V5 {
+        format!("{name} v5")
+    } else {
+        name
     }
+}
+
+/// The bound: MQTT 5 throughput at least this share of 3.1.1's.
+const V5_TARGET: f64 = 0.9;
+
+/// Per MQTT 5 case with a 3.1.1 twin (same scenario, QoS, payload), every
+/// target's v5/3.1.1 ratio of the first metric (median of the per-run
+/// ratios, run i against run i, with their spread), the same per broker
+/// CPU-second, and whether the first target keeps v5 within 10 %. Empty
+/// when no case ran at both versions.
+pub fn versions(targets: &[Target], rows: &[Row]) -> String {
+    let pairs: Vec<(&Row, &Row)> = rows
+        .iter()
+        .filter(|r| r.case.version == ProtocolVersion::V5)
+        .filter_map(|v5| {
+            let twin = rows.iter().find(|r| {
+                r.case.version == ProtocolVersion::V311
+                    && r.case.scenario == v5.case.scenario
+                    && r.case.qos == v5.case.qos
+                    && r.case.payload == v5.case.payload
+                    && r.case.rate == v5.case.rate
+            })?;
+            Some((v5, twin))
+        })
+        .collect();
+    if pairs.is_empty() {
+        return String::new();
+    }
+    let mut s = String::new();
+    let mut head: Vec<String> = vec!["scenario".into(), "QoS".into(), "payload".into()];
+    head.extend(targets.iter().map(|t| format!("{} v5/3.1.1", t.name)));
+    head.extend(targets.iter().map(|t| format!("{} per CPU-s", t.name)));
+    head.push("target".into());
+    let _ = writeln!(s, "| {} |", head.join(" | "));
+    let _ = writeln!(
+        s,
+        "|{}",
+        (0..head.len())
+            .map(|i| if i < 3 { "---|" } else { "---:|" })
+            .collect::<String>()
+    );
+    for (v5, v3) in pairs {
+        let (q, p) = qos_str(&v5.case, true);
+        let mut cells = vec![v5.case.scenario.name().to_string(), q, p];
+        let by = |t: usize, f: fn(&Measure) -> Option<f64>| twin_ratios(v5, v3, t, f);
+        let first = by(0, |m| m.values.first().copied());
+        for t in 0..targets.len() {
+            cells.push(ratio_cell(&by(t, |m| m.values.first().copied())));
+        }
+        for t in 0..targets.len() {
+            cells.push(ratio_cell(&by(t, |m| m.per_cpu())));
+        }
+        cells.push(match median(first) {
+            Some(r) if r >= V5_TARGET => format!("≥{V5_TARGET} ✓"),
+            Some(_) => format!("≥{V5_TARGET} ✗"),
+            None => format!("≥{V5_TARGET} ?"),
+        });
+        let _ = writeln!(s, "| {} |", cells.join(" | "));
+    }
+    s
+}
+
+/// Run i of `a` over run i of `b`, for target `t`.
+fn twin_ratios(a: &Row, b: &Row, t: usize, f: fn(&Measure) -> Option<f64>) -> Vec<f64> {
+    a.runs
+        .iter()
+        .zip(&b.runs)
+        .filter_map(|(ra, rb)| {
+            let x = f(ra.get(t)?.as_ref().ok()?)?;
+            let y = f(rb.get(t)?.as_ref().ok()?)?;
+            ratio(x, y)
+        })
+        .collect()
 }
 
 fn median(mut v: Vec<f64>) -> Option<f64> {
@@ -390,5 +469,57 @@ mod tests {
         assert_eq!(median(vec![]), None);
         assert_eq!(ratio_cell(&[1.5]), "1.50");
         assert_eq!(ratio_cell(&[1.0, 2.0, 1.5]), "1.50 (1.00–2.00)");
+    }
+
+    fn measured(rate: f64) -> Result<Measure, String> {
+        Ok(Measure {
+            values: vec![rate],
+            run: Default::default(),
+            in_rate: rate,
+            out_rate: rate,
+            cpu_s: 0.0,
+            wall_s: 1.0,
+            tool_cpu_s: 0.0,
+            rss_kb: 0,
+            hwm_kb: 0,
+            note: String::new(),
+        })
+    }
+
+    fn row(version: ProtocolVersion, rates: &[f64]) -> Row {
+        Row {
+            case: Case {
+                scenario: Scenario::P2p,
+                qos: QoS::AtLeastOnce,
+                payload: 16,
+                rate: Rate::Default,
+                version,
+            },
+            runs: rates.iter().map(|&r| vec![measured(r)]).collect(),
+        }
+    }
+
+    #[test]
+    fn v5_twins_give_a_ratio_per_run_and_the_10_percent_mark() {
+        let targets = [Target {
+            name: "ours".into(),
+            kind: crate::broker::TargetKind::Attach(([127, 0, 0, 1], 1).into(), None),
+        }];
+        let v3 = row(ProtocolVersion::V311, &[100.0, 100.0, 200.0]);
+        let v5 = row(ProtocolVersion::V5, &[95.0, 80.0, 190.0]);
+        assert_eq!(label(&v5.case), "p2p v5");
+        let table = versions(&targets, &[v3, v5]);
+        let last = table.lines().last().unwrap();
+        assert_eq!(last, "| p2p | 1 | 16 B | 0.95 (0.80–0.95) | - | ≥0.9 ✓ |");
+        let slow = versions(
+            &targets,
+            &[
+                row(ProtocolVersion::V311, &[100.0]),
+                row(ProtocolVersion::V5, &[85.0]),
+            ],
+        );
+        assert!(slow.ends_with("| 0.85 | - | ≥0.9 ✗ |\n"), "{slow}");
+        // No v5 case, no table.
+        assert!(versions(&targets, &[row(ProtocolVersion::V311, &[1.0])]).is_empty());
     }
 }

@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use mosquitto_rs::protocol::QoS;
+use mosquitto_rs::protocol::{ProtocolVersion, QoS};
 
 use crate::broker::Running;
 use crate::engine::{Engine, Plan, PubOutcome, PubSpec, RunStats, SubSpec};
@@ -66,6 +66,10 @@ pub struct Opts {
     /// Sending phase of the throughput scenarios.
     pub duration: Duration,
     pub window: usize,
+    /// MQTT 5 clients' Receive Maximum (0: none sent). 20 by default, so
+    /// the broker keeps as many messages in flight to each as it does to a
+    /// 3.1.1 client with `max_inflight_messages 20`.
+    pub receive_maximum: u16,
     /// In-flight window of the QoS 2 overload publishers (above mosquitto's 20).
     pub overload_window: usize,
     pub pairs: usize,
@@ -95,6 +99,7 @@ impl Opts {
                 quick,
                 duration: Duration::from_millis(300),
                 window: 20,
+                receive_maximum: 20,
                 overload_window: 100,
                 pairs: 10,
                 fanout_pubs: 2,
@@ -116,6 +121,7 @@ impl Opts {
                 quick,
                 duration: Duration::from_secs(5),
                 window: 20,
+                receive_maximum: 20,
                 overload_window: 100,
                 pairs: 100,
                 fanout_pubs: 4,
@@ -154,6 +160,8 @@ pub struct Case {
     pub qos: QoS,
     pub payload: usize,
     pub rate: Rate,
+    /// What the tool's clients speak (the broker is the same either way).
+    pub version: ProtocolVersion,
 }
 
 /// One figure a case reports, and how to judge the ratio of two brokers.
@@ -280,6 +288,8 @@ impl Ctx<'_> {
     fn plan(&self) -> Plan {
         Plan {
             addr: self.broker.addr,
+            version: self.case.version,
+            receive_maximum: self.opts.receive_maximum,
             qos: self.case.qos,
             payload: self.case.payload,
             pubs: Vec::new(),

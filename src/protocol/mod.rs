@@ -42,8 +42,8 @@ pub use error::DecodeError;
 pub use packet::{Packet, PacketType};
 pub use properties::{Properties, PropertyContext, PropertyValue};
 pub use publish::{
-    encode_publish, encode_publish_v5, encode_publish_v5_merged, publish_len, publish_len_v5,
-    publish_len_v5_merged, Publish, PublishHeader,
+    encode_publish, encode_publish_v5, encode_publish_v5_bare, encode_publish_v5_merged,
+    publish_len, publish_len_v5, publish_len_v5_merged, Publish, PublishHeader,
 };
 pub use reason::ReasonCode;
 pub use sub_options::{RetainHandling, SubscriptionOptions};

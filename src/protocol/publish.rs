@@ -161,6 +161,18 @@ pub fn encode_publish_v5(
     out.extend_from_slice(payload);
 }
 
+/// Appends an MQTT 5 PUBLISH without properties (property length 0): the
+/// 3.1.1 form plus one byte, with one capacity check, for deliveries that
+/// carry no property at all (no per-delivery lists to build and walk).
+pub fn encode_publish_v5_bare(out: &mut Vec<u8>, head: &PublishHeader<'_>, payload: &[u8]) {
+    let len = head.len(payload.len()) + 1;
+    out.reserve(1 + super::codec::varint_len(len) + len);
+    put_fixed_header(out, head.byte1(), len);
+    head.put(out);
+    out.push(0);
+    out.extend_from_slice(payload);
+}
+
 /// Appends an MQTT 5 PUBLISH whose properties are a stored message's
 /// (`stored`, in their order) between per-delivery ones: `before`
 /// (subscription identifiers) and `after` (message expiry left), as
@@ -211,6 +223,33 @@ pub fn publish_len_v5(topic_len: usize, qos: QoS, props: &Properties, payload_le
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn bare_v5_publish_is_the_v5_form_with_no_properties() {
+        // Payload sizes around the 127/128 remaining-length boundary too.
+        for (qos, n) in [
+            (QoS::AtMostOnce, 0),
+            (QoS::AtLeastOnce, 119),
+            (QoS::ExactlyOnce, 300),
+        ] {
+            let head = PublishHeader {
+                topic: "a/b",
+                qos,
+                retain: true,
+                dup: false,
+                packet_id: 9,
+            };
+            let payload = vec![7u8; n];
+            let (mut bare, mut full) = (Vec::new(), Vec::new());
+            encode_publish_v5_bare(&mut bare, &head, &payload);
+            encode_publish_v5(&mut full, &head, &Properties::default(), &payload);
+            assert_eq!(bare, full);
+            assert_eq!(
+                bare.len(),
+                publish_len_v5(3, qos, &Properties::default(), n)
+            );
+        }
+    }
 
     fn p(qos: QoS, id: u16) -> Publish {
         Publish {

@@ -41,6 +41,7 @@ mod clients_pub;
 mod clients_sub;
 mod clients_v5;
 mod footprint_lowmem;
+mod interop_mqttjs;
 mod ops_broker;
 mod ops_init;
 mod ops_man;

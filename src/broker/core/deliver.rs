@@ -12,8 +12,9 @@ use crate::broker::database::{Limits, Message, MsgSource, OutMsg, OutState};
 use crate::broker::security::{Access, SecurityFiles};
 use crate::protocol::properties::id;
 use crate::protocol::{
-    encode_publish, encode_publish_v5_merged, publish_len, publish_len_v5_merged, Ack, Packet,
-    Properties, PropertyValue, ProtocolVersion, PublishHeader, QoS,
+    encode_publish, encode_publish_v5_bare, encode_publish_v5_merged, publish_len,
+    publish_len_v5_merged, Ack, Packet, Properties, PropertyValue, ProtocolVersion, PublishHeader,
+    QoS,
 };
 
 /// Output a connection may hold unwritten before QoS 0 messages to it are
@@ -73,6 +74,19 @@ fn write_publish(
         encode_publish(conn.out(), &head, &m.msg.payload);
         return Written::Yes;
     }
+    let stored = m.msg.properties().unwrap_or(&NO_PROPERTIES);
+    if m.sub_id == 0 && expiry.is_none() && !aliases && stored.is_empty() {
+        // No property at all (clients that use none): the per-delivery
+        // lists below, their merge and their drop glue made a v5 delivery
+        // cost 1.4 times a 3.1.1 one (callgrind, fan-out QoS 0).
+        let max = client_max_packet(conn);
+        let payload = m.msg.payload.len();
+        if max > 0 && publish_len_v5_merged(topic.len(), m.qos, &[], stored, &[], payload) > max {
+            return Written::TooLarge;
+        }
+        encode_publish_v5_bare(conn.out(), &head, &m.msg.payload);
+        return Written::Yes;
+    }
     // Per-delivery properties, on the stack: mosquitto writes the
     // subscription identifier first and the expiry left last; a topic
     // alias (ours only) goes after the identifier.
@@ -99,7 +113,6 @@ fn write_publish(
         PropertyValue::U32(expiry.unwrap_or(0)),
     )];
     let after = if expiry.is_some() { &left[..] } else { &[] };
-    let stored = m.msg.properties().unwrap_or(&NO_PROPERTIES);
     let max = client_max_packet(conn);
     if max > 0 {
         let len = publish_len_v5_merged(
