@@ -679,3 +679,252 @@ fn v5_plugin_extended_auth_in_one_step() {
     assert_eq!(ext_auth_connack(b.port, "TEST", b"shut"), (0x87, false));
     assert_eq!(ext_auth_connack(b.port, "OTHER", b"open"), (0x8C, false));
 }
+
+/// An authentication method and data as MQTT 5 properties.
+fn auth_props(method: &str, data: &[u8]) -> Vec<u8> {
+    let mut props = vec![0x15];
+    put_str(&mut props, method.as_bytes());
+    if !data.is_empty() {
+        props.push(0x16);
+        put_str(&mut props, data);
+    }
+    props
+}
+
+/// An AUTH packet with `reason`, `method` and `data`.
+fn auth_bytes(reason: u8, method: &str, data: &[u8]) -> Vec<u8> {
+    let props = auth_props(method, data);
+    let mut body = vec![reason];
+    put_len(&mut body, props.len());
+    body.extend_from_slice(&props);
+    packet(0xF0, &body)
+}
+
+/// The next packet's bytes, or what happened instead.
+fn next_raw(c: &mut Client) -> String {
+    match c.read_raw(TIMEOUT) {
+        Read1::Packet(p) => format!("{p:02x?}"),
+        Read1::Closed => "closed".into(),
+        Read1::Timeout => "nothing".into(),
+    }
+}
+
+/// The "CHAL" method of `events_v5.c` through raw MQTT 5 packets: what the
+/// broker sends at each step, as bytes. Then a wrong answer, and an AUTH
+/// with another method.
+fn challenge_exchange(port: u16) -> Vec<String> {
+    let mut seen = Vec::new();
+    let mut opts = ConnectOpts::v5("chal-1").props(&auth_props("CHAL", b"hello"));
+    opts.username = Some("carl".into());
+    let mut c = Client::raw(port, "chal-1");
+    c.send_raw(&opts.bytes());
+    seen.push(next_raw(&mut c));
+    c.send_raw(&auth_bytes(0x18, "CHAL", b"answer"));
+    seen.push(next_raw(&mut c));
+    // Re-authentication: 0x19, the challenge again, the answer, AUTH 0x00.
+    c.send_raw(&auth_bytes(0x19, "CHAL", b""));
+    seen.push(next_raw(&mut c));
+    c.send_raw(&auth_bytes(0x18, "CHAL", b"answer"));
+    seen.push(next_raw(&mut c));
+    c.version = mosquitto_rs::protocol::ProtocolVersion::V5;
+    c.assert_alive();
+
+    let opts = ConnectOpts::v5("chal-2").props(&auth_props("CHAL", b""));
+    let mut c = Client::raw(port, "chal-2");
+    c.send_raw(&opts.bytes());
+    seen.push(next_raw(&mut c));
+    c.send_raw(&auth_bytes(0x18, "CHAL", b"wrong"));
+    seen.push(next_raw(&mut c));
+    seen.push(next_raw(&mut c));
+    seen
+}
+
+/// What the broker answers to an AUTH with another method than CONNECT's,
+/// during the CONNECT's exchange and once connected, and to a wrong answer
+/// in a re-authentication.
+fn auth_mistakes(port: u16) -> Vec<String> {
+    let mut seen = Vec::new();
+    let opts = ConnectOpts::v5("chal-3").props(&auth_props("CHAL", b""));
+    let mut c = Client::raw(port, "chal-3");
+    c.send_raw(&opts.bytes());
+    next_raw(&mut c);
+    c.send_raw(&auth_bytes(0x18, "OTHER", b"answer"));
+    seen.push(next_raw(&mut c));
+    seen.push(next_raw(&mut c));
+    for last in [
+        auth_bytes(0x19, "OTHER", b""),
+        auth_bytes(0x18, "CHAL", b"no"),
+    ] {
+        let opts = ConnectOpts::v5("chal-4").props(&auth_props("CHAL", b""));
+        let mut c = Client::raw(port, "chal-4");
+        c.send_raw(&opts.bytes());
+        next_raw(&mut c);
+        c.send_raw(&auth_bytes(0x18, "CHAL", b"answer"));
+        next_raw(&mut c);
+        c.send_raw(&auth_bytes(0x19, "CHAL", b""));
+        next_raw(&mut c);
+        c.send_raw(&last);
+        seen.push(next_raw(&mut c));
+        seen.push(next_raw(&mut c));
+    }
+    seen
+}
+
+#[test]
+fn v5_plugin_extended_auth_challenge_and_reauthentication() {
+    let dir = TempDir::new("plugin-chal");
+    let Some(so) = build_c(&dir, "events_v5", true) else {
+        return;
+    };
+    // No allow_anonymous: an authentication method replaces the password
+    // check, as in mosquitto.
+    let conf = |port: u16| format!("listener {port} 127.0.0.1\nplugin {}\n", so.display());
+    let b = Broker::start_config(conf);
+    let ours = challenge_exchange(b.port);
+    let challenge = |id: &str, user: &str| {
+        let data = format!("challenge:{id}:{user}:127.0.0.1:5:60");
+        format!("{:02x?}", auth_bytes(0x18, "CHAL", data.as_bytes()))
+    };
+    assert_eq!(ours[0], challenge("chal-1", "carl"));
+    let connack = &ours[1];
+    assert!(connack.starts_with("[20, "), "{connack}");
+    let final_data = format!("{:02x?}", b"server-final");
+    let final_data = final_data.trim_matches(|c| c == '[' || c == ']');
+    assert!(connack.contains(final_data), "{connack}");
+    assert_eq!(ours[2], challenge("chal-1", "carl"));
+    assert_eq!(
+        ours[3],
+        format!("{:02x?}", auth_bytes(0x00, "CHAL", b"server-final"))
+    );
+    assert_eq!(ours[4], challenge("chal-2", "-"));
+    assert_eq!(ours[5], "[20, 03, 00, 87, 00]");
+    assert_eq!(ours[6], "closed");
+    if is_reference() {
+        return;
+    }
+    let mistakes = auth_mistakes(b.port);
+    let disconnect = |code: u8, why: &str| {
+        let mut body = vec![code, why.len() as u8 + 3, 0x1f];
+        put_str(&mut body, why.as_bytes());
+        format!("{:02x?}", packet(0xE0, &body))
+    };
+    assert_eq!(
+        mistakes,
+        [
+            "closed".to_string(),
+            "closed".into(),
+            disconnect(0x82, "protocol error"),
+            "closed".into(),
+            disconnect(0x87, "not authorised"),
+            "closed".into(),
+        ]
+    );
+
+    let conf_path = dir.join("ref.conf");
+    let Some(debian) = RefBroker::start(|port| {
+        std::fs::write(&conf_path, conf(port)).expect("write conf");
+        conf_path.clone()
+    }) else {
+        return;
+    };
+    assert_eq!(challenge_exchange(debian.port), ours);
+    // Where 2.0.11 differs (README): DISCONNECT 0x82 before closing a
+    // CONNECT's exchange, no reason strings, CONNACK 0x87 (not DISCONNECT)
+    // for a failed re-authentication.
+    let theirs = auth_mistakes(debian.port);
+    assert_eq!(theirs[0], "[e0, 01, 82]");
+    assert_eq!(theirs[4], "[20, 03, 00, 87, 00]");
+}
+
+/// One exchange on `port`: CONNECT with `method` (username "u"), then each
+/// of `answers` as the next AUTH; what the broker sent after each step.
+fn auth_script(port: u16, method: &str, answers: &[(u8, &[u8])]) -> Vec<String> {
+    let mut opts = ConnectOpts::v5("scripted").props(&auth_props(method, b""));
+    opts.username = Some("u".into());
+    let mut c = Client::raw(port, "scripted");
+    c.send_raw(&opts.bytes());
+    let mut seen = vec![next_raw(&mut c)];
+    for (reason, data) in answers {
+        c.send_raw(&auth_bytes(*reason, method, data));
+        seen.push(next_raw(&mut c));
+    }
+    seen
+}
+
+/// Version 4 `mosquitto_auth_start`/`_continue` on one listener, version
+/// 5 events on another, none on a third (`per_listener_settings`).
+fn per_listener_auth(ports: [u16; 3]) -> Vec<Vec<String>> {
+    let [v5, v4, none] = ports;
+    let answer: &[(u8, &[u8])] = &[(0x18, b"v4-answer"), (0x19, b""), (0x18, b"v4-answer")];
+    vec![
+        auth_script(v4, "V4CHAL", answer),
+        auth_script(v4, "V4CHAL", &[(0x18, b"wrong")]),
+        auth_script(v4, "CHAL", &[]),
+        auth_script(v5, "V4CHAL", &[]),
+        auth_script(v5, "CHAL", &[(0x18, b"answer")]),
+        auth_script(none, "CHAL", &[]),
+    ]
+}
+
+#[test]
+fn extended_auth_per_listener_and_through_version_4_plugins() {
+    let dir = TempDir::new("plugin-ext-listeners");
+    let (Some(v5), Some(v4)) = (
+        build_c(&dir, "events_v5", true),
+        build_c(&dir, "auth_v4", true),
+    ) else {
+        return;
+    };
+    let (p4, p0) = (free_port(), free_port());
+    let conf = |port: u16, p4: u16, p0: u16| {
+        format!(
+            "per_listener_settings true\n\
+             listener {port} 127.0.0.1\nplugin {}\n\
+             listener {p4} 127.0.0.1\nauth_plugin {}\n\
+             listener {p0} 127.0.0.1\nallow_anonymous true\n",
+            v5.display(),
+            v4.display()
+        )
+    };
+    let b = Broker::start_config(|port| conf(port, p4, p0));
+    assert!(wait_until(TIMEOUT, || std::net::TcpStream::connect(addr(
+        p0
+    ))
+    .is_ok()));
+    let ours = per_listener_auth([b.port, p4, p0]);
+    let hex = |b: Vec<u8>| format!("{b:02x?}");
+    let challenge = |reauth: u8| {
+        let data = format!("v4-challenge:scripted:{reauth}");
+        hex(auth_bytes(0x18, "V4CHAL", data.as_bytes()))
+    };
+    let [accepted, wrong, other, v4_on_v5, v5_on_v5, none] = &ours[..] else {
+        panic!("{ours:?}")
+    };
+    assert_eq!(accepted[0], challenge(0));
+    assert!(accepted[1].starts_with("[20, "), "{accepted:?}");
+    assert_eq!(accepted[2], challenge(1));
+    assert_eq!(accepted[3], hex(auth_bytes(0, "V4CHAL", b"v4-ok")));
+    assert_eq!(wrong[1], "[20, 03, 00, 87, 00]");
+    let not_supported = "[20, 03, 00, 8c, 00]";
+    assert_eq!(other[0], not_supported);
+    assert_eq!(v4_on_v5[0], not_supported);
+    assert!(v5_on_v5[1].starts_with("[20, "), "{v5_on_v5:?}");
+    assert_eq!(none[0], not_supported);
+
+    if is_reference() {
+        return;
+    }
+    let conf_path = dir.join("ref.conf");
+    let (r4, r0) = (free_port(), free_port());
+    let Some(debian) = RefBroker::start(|port| {
+        std::fs::write(&conf_path, conf(port, r4, r0)).expect("write conf");
+        conf_path.clone()
+    }) else {
+        return;
+    };
+    assert!(wait_until(TIMEOUT, || std::net::TcpStream::connect(addr(
+        r0
+    ))
+    .is_ok()));
+    assert_eq!(per_listener_auth([debian.port, r4, r0]), ours);
+}

@@ -4,12 +4,12 @@
 
 use std::rc::Rc;
 
-use super::auth::{AuthStep, ExtendedAuth};
+use super::auth::{AuthClient, AuthStep, ExtendedAuth};
 use super::context::CloseReason;
 use super::ids::{ConnId, SessionId};
 use super::Core;
 use crate::broker::database::Message;
-use crate::broker::plugin::{self, Action, ClientFacts, ExtAuth, PluginMessage};
+use crate::broker::plugin::{self, Action, AuthCall, ClientFacts, ExtAuth, PluginMessage};
 use crate::broker::security::Access;
 use crate::protocol::QoS;
 
@@ -144,29 +144,86 @@ impl Core {
 }
 
 /// The core's enhanced-authentication backend when plugins are loaded:
-/// the plugins' extended-auth start events (mosquitto's
-/// `mosquitto_security_auth_start`).
-pub(crate) struct PluginAuth(pub plugin::Chain);
+/// the plugins' extended-auth events (mosquitto's
+/// `mosquitto_security_auth_start` and `_continue`), with the chain of the
+/// client's security domain.
+pub(crate) struct PluginAuth {
+    /// Each security domain's plugins, by domain index.
+    chains: Vec<plugin::Chain>,
+}
 
-impl ExtendedAuth for PluginAuth {
-    fn start(&mut self, client_id: &str, method: &str, data: Option<&[u8]>) -> AuthStep {
+impl PluginAuth {
+    /// The backend for these domains' plugins; None when no domain loads
+    /// any (every method is then refused with 0x8C by the core).
+    pub(crate) fn for_chains(chains: Vec<plugin::Chain>) -> Option<PluginAuth> {
+        chains
+            .iter()
+            .any(|c| !c.is_empty())
+            .then_some(PluginAuth { chains })
+    }
+
+    fn run(
+        &self,
+        client: &AuthClient,
+        call: AuthCall,
+        method: &str,
+        data: Option<&[u8]>,
+    ) -> AuthStep {
+        let chain = self
+            .chains
+            .get(client.security)
+            .copied()
+            .unwrap_or_default();
         let facts = ClientFacts {
-            id: client_id,
-            username: None,
-            peer: "",
-            protocol_version: 5,
-            keepalive: 0,
-            clean: true,
-            conn: u32::MAX,
+            id: client.client_id,
+            username: client.username,
+            peer: client.peer,
+            protocol_version: client.protocol_version,
+            keepalive: client.keepalive,
+            clean: client.clean,
+            conn: client.conn,
         };
-        match self
-            .0
-            .extended_auth(Some(false), &facts, method, data.unwrap_or_default())
-        {
+        match chain.extended_auth(call, &facts, method, data) {
             ExtAuth::Success(d) => AuthStep::Success(Some(d)),
             ExtAuth::Continue(d) => AuthStep::Continue(d),
             ExtAuth::Denied => AuthStep::Denied,
             ExtAuth::NotSupported => AuthStep::NotSupported,
         }
+    }
+}
+
+impl ExtendedAuth for PluginAuth {
+    fn start(
+        &mut self,
+        client: &AuthClient,
+        method: &str,
+        data: Option<&[u8]>,
+        reauth: bool,
+    ) -> AuthStep {
+        let call = if reauth {
+            AuthCall::Reauth
+        } else {
+            AuthCall::Start
+        };
+        self.run(client, call, method, data)
+    }
+
+    fn step(
+        &mut self,
+        client: &AuthClient,
+        method: &str,
+        data: Option<&[u8]>,
+        reauth: bool,
+    ) -> AuthStep {
+        let call = AuthCall::Continue { connected: reauth };
+        self.run(client, call, method, data)
+    }
+
+    fn username(&mut self, client_id: &str, security: usize) -> Option<Option<String>> {
+        self.chains.get(security)?.changed_username(client_id)
+    }
+
+    fn abandon(&mut self, conn: u32) {
+        plugin::auth_abandoned(conn);
     }
 }

@@ -68,6 +68,11 @@ pub(super) struct Registry {
     pub domains: Vec<Domain>,
     /// Connected clients that plugins may be shown, by client id.
     pub clients: HashMap<Box<str>, Box<ClientView>>,
+    /// Clients in the middle of their CONNECT's extended authentication,
+    /// by connection slot: moved to `clients` (the box, so the address
+    /// plugins saw, stays) once accepted, dropped when refused; a refused
+    /// CONNECT never touches the view of a connected client of its id.
+    pub pending: HashMap<u32, Box<ClientView>>,
     /// The plugin ids handed out; boxed because plugins keep their
     /// address, which a growing Vec of values would move.
     #[allow(clippy::vec_box)]
