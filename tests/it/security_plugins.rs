@@ -928,3 +928,106 @@ fn extended_auth_per_listener_and_through_version_4_plugins() {
     .is_ok()));
     assert_eq!(per_listener_auth([debian.port, r4, r0]), ours);
 }
+
+/// A v5 QoS 0 PUBLISH of `payload` on `topic` with the user properties
+/// `users`.
+fn publish_v5(topic: &str, payload: &[u8], users: &[(&str, &str)]) -> Vec<u8> {
+    let mut body = Vec::new();
+    put_str(&mut body, topic.as_bytes());
+    let mut props = Vec::new();
+    for (k, v) in users {
+        props.push(0x26);
+        put_str(&mut props, k.as_bytes());
+        put_str(&mut props, v.as_bytes());
+    }
+    put_len(&mut body, props.len());
+    body.extend_from_slice(&props);
+    body.extend_from_slice(payload);
+    packet(0x30, &body)
+}
+
+/// What a v5 subscriber gets, as bytes, when the message event of
+/// `events_v5.c` adds a user property to messages with and without
+/// properties, and when its control callback publishes with one.
+fn plugin_properties(port: u16) -> Vec<Vec<u8>> {
+    let (mut sub, _) = Client::connect_opts(port, &ConnectOpts::v5("props-sub"));
+    let mut body = vec![0, 1, 0];
+    for f in ["v5/props", "$CONTROL/test/v1/response"] {
+        put_str(&mut body, f.as_bytes());
+        body.push(0);
+    }
+    sub.send_raw(&packet(0x82, &body));
+    assert_eq!(sub.expect_raw(), [0x90, 5, 0, 1, 0, 0, 0]);
+    let (mut publ, _) = Client::connect_opts(port, &ConnectOpts::v5("props-pub"));
+    publ.send_raw(&publish_v5("v5/props", b"1", &[("k", "v")]));
+    let mut seen = vec![sub.expect_raw()];
+    publ.send_raw(&publish_v5("v5/props", b"2", &[]));
+    seen.push(sub.expect_raw());
+    publ.send_raw(&publish_v5("$CONTROL/test/v1", b"ping", &[]));
+    seen.push(sub.expect_raw());
+    seen
+}
+
+#[test]
+fn v5_plugin_properties_reach_v5_subscribers() {
+    let dir = TempDir::new("plugin-props");
+    let Some(so) = build_c(&dir, "events_v5", true) else {
+        return;
+    };
+    let conf = |port: u16| {
+        format!(
+            "listener {port} 127.0.0.1\nallow_anonymous true\nplugin {}\n",
+            so.display()
+        )
+    };
+    let b = Broker::start_config(conf);
+    let ours = plugin_properties(b.port);
+    let users = |raw: &[u8]| {
+        let Packet::Publish(p) = decode_v5(raw) else {
+            panic!("{raw:02x?}")
+        };
+        let users: Vec<String> = p
+            .properties
+            .user_properties()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
+        (String::from_utf8_lossy(&p.payload).into_owned(), users)
+    };
+    let added = "added-by=events_v5".to_string();
+    assert_eq!(
+        users(&ours[0]),
+        ("had-properties".into(), vec!["k=v".into(), added.clone()])
+    );
+    assert_eq!(users(&ours[1]), ("no-properties".into(), vec![added]));
+    assert_eq!(
+        users(&ours[2]),
+        (
+            "props-pub:ping".into(),
+            vec!["answered-by=events_v5".into()]
+        )
+    );
+    if is_reference() {
+        return;
+    }
+    let conf_path = dir.join("ref.conf");
+    let Some(debian) = RefBroker::start(|port| {
+        std::fs::write(&conf_path, conf(port)).expect("write conf");
+        conf_path.clone()
+    }) else {
+        return;
+    };
+    assert_eq!(plugin_properties(debian.port), ours);
+}
+
+/// One MQTT 5 packet from its bytes.
+fn decode_v5(raw: &[u8]) -> Packet {
+    let h = mosquitto_rs::protocol::fixed_header(raw)
+        .expect("framed")
+        .expect("whole");
+    Packet::decode(
+        &h,
+        &raw[h.header_len..],
+        mosquitto_rs::protocol::ProtocolVersion::V5,
+    )
+    .expect("decodes")
+}

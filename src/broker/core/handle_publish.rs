@@ -159,11 +159,12 @@ impl Core {
             payload,
             qos: qos.as_u8(),
             retain,
+            properties,
         };
         if let Some(m) = deliver.then(|| self.plugin_filter(sk, plain)).flatten() {
             let source = self.publisher_source(ck);
             let q = QoS::from_u8(m.qos).unwrap_or(qos);
-            let v5 = MsgProps::from_publish(properties, self.now);
+            let v5 = MsgProps::from_publish(m.properties, self.now);
             let msg = Message::new(m.topic, m.payload, q, m.retain).with_source(source);
             let msg = Rc::new(msg.with_props(v5));
             self.publish_message(msg, sk);

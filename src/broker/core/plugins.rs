@@ -8,7 +8,7 @@ use super::auth::{AuthClient, AuthStep, ExtendedAuth};
 use super::context::CloseReason;
 use super::ids::{ConnId, SessionId};
 use super::Core;
-use crate::broker::database::Message;
+use crate::broker::database::{Message, MsgProps};
 use crate::broker::plugin::{self, Action, AuthCall, ClientFacts, ExtAuth, PluginMessage};
 use crate::broker::security::Access;
 use crate::protocol::QoS;
@@ -42,7 +42,7 @@ impl Core {
         let id = sess.map(|s| Rc::clone(&s.client_id));
         let id = id.as_deref().unwrap_or("");
         if control {
-            chain.control(id, &msg.topic, &msg.payload, msg.qos, msg.retain);
+            chain.control(id, &msg);
             self.apply_plugin_actions();
             return None;
         }
@@ -88,9 +88,12 @@ impl Core {
                 payload,
                 qos,
                 retain,
+                properties,
             } => {
                 let qos = QoS::from_u8(qos).unwrap_or(QoS::AtMostOnce);
-                let msg = Rc::new(Message::new(topic, payload, qos, retain));
+                let v5 = MsgProps::from_publish(properties, self.now);
+                let msg = Message::new(topic, payload, qos, retain).with_props(v5);
+                let msg = Rc::new(msg);
                 match client_id {
                     None => self.publish_message(msg, None),
                     Some(id) => {

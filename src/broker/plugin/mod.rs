@@ -9,23 +9,30 @@
 //! - `registry`: callbacks per security domain, the client views handed
 //!   to plugins, and the actions plugins queue (publish, kick).
 //! - [`Chain`]: what the security layer and the core call: basic auth, ACL
-//!   check, message, control, disconnect, tick.
+//!   check, message and control (`message`), extended authentication
+//!   (`extauth`), disconnect, tick.
+//! - `props`: `mosquitto_property` lists between plugins and messages.
 //!
 //! Everything runs on the broker's one thread. A plugin's verdict codes are
 //! read as mosquitto 2.0 reads them: success, defer to the next plugin,
 //! anything else a denial.
 
 pub mod api;
+mod extauth;
 pub mod ffi;
 mod legacy;
 mod loader;
+mod message;
+mod props;
 mod registry;
 #[cfg(test)]
 mod tests;
 
-use std::ffi::{c_int, c_void, CStr, CString};
+use std::ffi::{c_int, CStr, CString};
 
+pub use extauth::{auth_abandoned, AuthCall, ExtAuth};
 pub use loader::{cleanup_all, load_domain};
+pub use message::PluginMessage;
 pub use registry::{has_actions, take_actions, Action, PluginId};
 use registry::{ClientView, REGISTRY};
 
@@ -274,60 +281,6 @@ impl Chain {
             Verdict::Defer { asked }
         })
     }
-
-    /// The message callbacks for a client's PUBLISH; each may change the
-    /// topic, payload, QoS and retain flag. None: a plugin refused it (the
-    /// message is dropped, as mosquitto does).
-    pub fn on_message(&self, client_id: &str, msg: PluginMessage) -> Option<PluginMessage> {
-        let domain = self.domain?;
-        let cbs = registry::callbacks(domain, ffi::MOSQ_EVT_MESSAGE);
-        if cbs.is_empty() {
-            return Some(msg);
-        }
-        with_client(domain, client_id, None, |client| {
-            message_chain(&cbs, client.cast(), msg)
-        })
-    }
-
-    /// A `$CONTROL/…` PUBLISH: true when a plugin registered this exact
-    /// topic and was handed the message (which then goes to no subscriber).
-    pub fn control(
-        &self,
-        client_id: &str,
-        topic: &str,
-        payload: &[u8],
-        qos: u8,
-        retain: bool,
-    ) -> bool {
-        let Some(domain) = self.domain else {
-            return false;
-        };
-        let found = REGISTRY.with(|r| {
-            let r = r.borrow();
-            let d = r.domains.get(domain)?;
-            d.controls.iter().find(|(t, _)| t == topic).map(|(_, c)| *c)
-        });
-        let Some(cb) = found else {
-            return false;
-        };
-        let ctopic = c_string(topic);
-        with_client(domain, client_id, None, |client| {
-            let mut ev: ffi::EvtControl = ffi::zeroed();
-            ev.client = client.cast();
-            ev.topic = ctopic.as_ptr();
-            ev.payload = payload.as_ptr().cast();
-            ev.payloadlen = u32::try_from(payload.len()).unwrap_or(u32::MAX);
-            ev.qos = qos;
-            ev.retain = retain;
-            call(&cb, ffi::MOSQ_EVT_CONTROL, &mut ev);
-            if !ev.reason_string.is_null() {
-                // mosquitto frees it with free() after the call.
-                // SAFETY: the plugin allocated it with malloc.
-                unsafe { libc::free(ev.reason_string.cast()) };
-            }
-        });
-        true
-    }
 }
 
 impl Chain {
@@ -363,179 +316,6 @@ impl Chain {
             None
         })
     }
-}
-
-/// The outcome of an extended-authentication step (MQTT 5 AUTH).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ExtAuth {
-    /// Authenticated; the data (possibly empty) goes in the CONNACK/AUTH.
-    Success(Vec<u8>),
-    /// Another round: the data goes to the client in AUTH 0x18.
-    Continue(Vec<u8>),
-    /// No plugin knows this authentication method (0x8C).
-    NotSupported,
-    /// Refused (not authorised).
-    Denied,
-}
-
-impl ExtAuth {
-    fn from_rc(rc: c_int, data: Vec<u8>) -> Option<ExtAuth> {
-        match rc {
-            ffi::MOSQ_ERR_PLUGIN_DEFER => None,
-            ffi::MOSQ_ERR_SUCCESS => Some(ExtAuth::Success(data)),
-            ffi::MOSQ_ERR_AUTH_CONTINUE => Some(ExtAuth::Continue(data)),
-            ffi::MOSQ_ERR_NOT_SUPPORTED => Some(ExtAuth::NotSupported),
-            _ => Some(ExtAuth::Denied),
-        }
-    }
-}
-
-/// Which extended-authentication event to run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum AuthCall {
-    /// A CONNECT with an authentication method.
-    Start,
-    /// AUTH 0x19 from a connected client.
-    Reauth,
-    /// AUTH 0x18 answering a challenge; `connected` in a re-authentication.
-    Continue { connected: bool },
-}
-
-impl AuthCall {
-    /// The CONNECT's own exchange (the client is not connected yet).
-    fn connecting(self) -> bool {
-        matches!(
-            self,
-            AuthCall::Start | AuthCall::Continue { connected: false }
-        )
-    }
-
-    /// Version 4's reading: `Some(reauth)` for `mosquitto_auth_start`,
-    /// None for `mosquitto_auth_continue`.
-    fn legacy(self) -> Option<bool> {
-        match self {
-            AuthCall::Start => Some(false),
-            AuthCall::Reauth => Some(true),
-            AuthCall::Continue { .. } => None,
-        }
-    }
-}
-
-/// The view of a client in its CONNECT's exchange: a fresh one at the
-/// start (replacing any earlier attempt on the same connection), the one
-/// kept since then at a continue step (None: no exchange under way).
-fn pending_view(call: AuthCall, facts: &ClientFacts, domain: usize) -> Option<*mut ClientView> {
-    REGISTRY.with(|r| {
-        let mut r = r.borrow_mut();
-        if call == AuthCall::Start {
-            r.pending.insert(facts.conn, view(facts, domain));
-        }
-        r.pending
-            .get_mut(&facts.conn)
-            .map(|v| &mut **v as *mut ClientView)
-    })
-}
-
-/// After a step of a CONNECT's exchange: an accepted client's view becomes
-/// the client's, a refused one's goes.
-fn settle_pending(conn: u32, out: &ExtAuth) {
-    REGISTRY.with(|r| {
-        let mut r = r.borrow_mut();
-        match out {
-            ExtAuth::Continue(_) => {}
-            ExtAuth::Success(_) => {
-                if let Some(v) = r.pending.remove(&conn) {
-                    let id: Box<str> = v.id.to_string_lossy().into();
-                    r.clients.insert(id, v);
-                }
-            }
-            ExtAuth::Denied | ExtAuth::NotSupported => {
-                r.pending.remove(&conn);
-            }
-        }
-    });
-}
-
-/// Connection `conn` closed during its CONNECT's extended authentication.
-pub fn auth_abandoned(conn: u32) {
-    REGISTRY.with(|r| r.borrow_mut().pending.remove(&conn));
-}
-
-impl Chain {
-    /// MQTT 5 extended authentication, as mosquitto's
-    /// `mosquitto_security_auth_start` (CONNECT with an authentication
-    /// method, AUTH 0x19) and `_continue` (AUTH 0x18): the version 5
-    /// callbacks in order (the first that does not defer answers), then
-    /// version 4 plugins (the first that supports the method answers).
-    /// The client's view lives from the start of a CONNECT's exchange to
-    /// its end, at one address, so a plugin may key its state on it.
-    pub fn extended_auth(
-        &self,
-        call: AuthCall,
-        facts: &ClientFacts,
-        method: &str,
-        data_in: Option<&[u8]>,
-    ) -> ExtAuth {
-        let Some(domain) = self.domain else {
-            return ExtAuth::NotSupported;
-        };
-        let cmethod = c_string(method);
-        let data = data_in.unwrap_or_default();
-        if call.connecting() {
-            let Some(client) = pending_view(call, facts, domain) else {
-                return ExtAuth::Denied;
-            };
-            let out = ext_auth_chain(domain, call, client, &cmethod, data);
-            settle_pending(facts.conn, &out);
-            return out;
-        }
-        with_client(domain, facts.id, facts.username, |client| {
-            ext_auth_chain(domain, call, client, &cmethod, data)
-        })
-    }
-}
-
-/// The extended-auth callbacks of `domain`, then its version 4 plugins.
-fn ext_auth_chain(
-    domain: usize,
-    kind: AuthCall,
-    client: *mut ClientView,
-    method: &CStr,
-    data_in: &[u8],
-) -> ExtAuth {
-    let event = match kind {
-        AuthCall::Start | AuthCall::Reauth => ffi::MOSQ_EVT_EXT_AUTH_START,
-        AuthCall::Continue { .. } => ffi::MOSQ_EVT_EXT_AUTH_CONTINUE,
-    };
-    for cb in registry::callbacks(domain, event).iter() {
-        let mut ev: ffi::EvtExtendedAuth = ffi::zeroed();
-        ev.client = client.cast();
-        // mosquitto 2.0 leaves the method NULL in the continue event;
-        // giving it costs nothing and spares a plugin a NULL check.
-        ev.auth_method = method.as_ptr();
-        if !data_in.is_empty() {
-            ev.data_in = data_in.as_ptr().cast();
-            ev.data_in_len = u16::try_from(data_in.len()).unwrap_or(u16::MAX);
-        }
-        let rc = call(cb, event, &mut ev);
-        // The plugin malloc'd data_out; copied and freed here, as
-        // mosquitto frees it after sending.
-        let data = legacy::take_plugin_data(ev.data_out, ev.data_out_len);
-        if let Some(out) = ExtAuth::from_rc(rc, data) {
-            return out;
-        }
-    }
-    for l in registry::legacy(domain).iter() {
-        let Some((rc, data)) = l.extended_auth(kind.legacy(), client.cast(), method, data_in)
-        else {
-            continue;
-        };
-        match ExtAuth::from_rc(rc, data) {
-            None | Some(ExtAuth::NotSupported) => continue,
-            Some(out) => return out,
-        }
-    }
-    ExtAuth::NotSupported
 }
 
 /// Room for the longest PSK OpenSSL takes (256 bytes) in hex, plus a NUL.
@@ -581,83 +361,6 @@ fn legacy_acl(
     let mut msg: ffi::AclMsg = ffi::zeroed();
     msg.topic = topic.as_ptr();
     step(l.acl_check(access, client.cast(), (&v.id, v.username.as_deref()), &msg))
-}
-
-/// A message as the message event sees it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PluginMessage {
-    pub topic: String,
-    pub payload: Vec<u8>,
-    pub qos: u8,
-    pub retain: bool,
-}
-
-fn message_chain(
-    cbs: &[registry::Callback],
-    client: *mut c_void,
-    msg: PluginMessage,
-) -> Option<PluginMessage> {
-    let topic = c_string(&msg.topic).into_raw();
-    let payload = api::malloc_copy(&msg.payload);
-    let mut ev: ffi::EvtMessage = ffi::zeroed();
-    ev.client = client;
-    ev.topic = topic;
-    ev.payload = payload;
-    ev.payloadlen = u32::try_from(msg.payload.len()).unwrap_or(u32::MAX);
-    ev.qos = msg.qos;
-    ev.retain = msg.retain;
-    let mut rc = ffi::MOSQ_ERR_SUCCESS;
-    for cb in cbs {
-        rc = call(cb, ffi::MOSQ_EVT_MESSAGE, &mut ev);
-        if rc != ffi::MOSQ_ERR_SUCCESS {
-            break;
-        }
-    }
-    let out = read_message(&ev, &msg);
-    // Our copies are ours to free; a replacement payload passed to us is
-    // freed too (mosquitto takes it over). A replaced topic is the
-    // plugin's own business, as in mosquitto: the old one is not freed.
-    if ev.topic == topic {
-        // SAFETY: made by CString::into_raw above and not replaced.
-        drop(unsafe { CString::from_raw(topic) });
-    } else if !ev.topic.is_null() {
-        // SAFETY: the plugin's replacement, allocated with malloc.
-        unsafe { libc::free(ev.topic.cast()) };
-    }
-    if ev.payload != payload && !ev.payload.is_null() {
-        // SAFETY: the plugin's replacement, allocated with malloc.
-        unsafe { libc::free(ev.payload) };
-    }
-    // SAFETY: our malloc'd copy (free(NULL) is fine).
-    unsafe { libc::free(payload) };
-    (rc == ffi::MOSQ_ERR_SUCCESS).then_some(out).flatten()
-}
-
-/// What the message looks like after the callbacks; None when the plugin
-/// left something unusable (a null topic, a QoS above 2).
-fn read_message(ev: &ffi::EvtMessage, old: &PluginMessage) -> Option<PluginMessage> {
-    if ev.topic.is_null() || ev.qos > 2 {
-        crate::error!("Error: a plugin's message callback left an invalid message; dropped.");
-        return None;
-    }
-    // SAFETY: non-null, NUL-terminated (ours or the plugin's).
-    let topic = unsafe { CStr::from_ptr(ev.topic) }
-        .to_string_lossy()
-        .into_owned();
-    let len = usize::try_from(ev.payloadlen).unwrap_or(0);
-    let payload = if ev.payload.is_null() || len == 0 {
-        Vec::new()
-    } else {
-        // SAFETY: the plugin's contract: payload holds payloadlen bytes.
-        unsafe { std::slice::from_raw_parts(ev.payload.cast::<u8>(), len) }.to_vec()
-    };
-    let _ = old;
-    Some(PluginMessage {
-        topic,
-        payload,
-        qos: ev.qos,
-        retain: ev.retain,
-    })
 }
 
 /// A client's connection ended: the disconnect callbacks run, then its

@@ -89,6 +89,8 @@ pub enum Action {
         payload: Vec<u8>,
         qos: u8,
         retain: bool,
+        /// What a PUBLISH carries (message expiry included).
+        properties: crate::protocol::Properties,
     },
     KickClientId {
         client_id: String,

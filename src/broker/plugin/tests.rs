@@ -163,7 +163,12 @@ fn publish_is_checked_then_queued_with_a_copy() {
     unsafe { std::ptr::copy_nonoverlapping(b"abc".as_ptr(), owned.cast::<u8>(), 3) };
     let mut props: *mut Property = std::ptr::null_mut();
     assert_eq!(
-        mosquitto_property_add_string(&mut props, 1, c("x").as_ptr()),
+        mosquitto_property_add_string(&mut props, 3, c("x").as_ptr()),
+        MOSQ_ERR_SUCCESS
+    );
+    // Not a PUBLISH property: left out of the message.
+    assert_eq!(
+        mosquitto_property_add_string(&mut props, 0x1F, c("why").as_ptr()),
         MOSQ_ERR_SUCCESS
     );
     let rc = mosquitto_broker_publish(null(), c("u").as_ptr(), 3, owned, 0, false, props);
@@ -176,14 +181,19 @@ fn publish_is_checked_then_queued_with_a_copy() {
                 topic: "t".into(),
                 payload: b"hi".to_vec(),
                 qos: 1,
-                retain: true
+                retain: true,
+                properties: Default::default(),
             },
             Action::Publish {
                 client_id: None,
                 topic: "u".into(),
                 payload: b"abc".to_vec(),
                 qos: 0,
-                retain: false
+                retain: false,
+                properties: crate::protocol::Properties(vec![(
+                    3,
+                    crate::protocol::PropertyValue::String("x".into())
+                )]),
             }
         ]
     );
