@@ -1031,3 +1031,68 @@ fn decode_v5(raw: &[u8]) -> Packet {
     )
     .expect("decodes")
 }
+
+/// What an MQTT 5 client sees when `events_v5.c` refuses one of two
+/// unsubscriptions (the UNSUBACK's bytes), and what
+/// `mosquitto_client_sub_count` says before and after.
+fn unsubscribe_and_count(port: u16) -> Vec<Vec<u8>> {
+    let (mut c, _) = Client::connect_opts(port, &ConnectOpts::v5("counter"));
+    let mut body = vec![0, 1, 0];
+    for f in ["v5/keep", "v5/drop", "v5/subs"] {
+        put_str(&mut body, f.as_bytes());
+        body.push(0);
+    }
+    c.send_raw(&packet(0x82, &body));
+    let mut seen = vec![c.expect_raw()];
+    c.send_raw(&publish_v5("v5/subs", b"?", &[]));
+    seen.push(c.expect_raw());
+    let mut body = vec![0, 2, 0];
+    for f in ["v5/keep", "v5/drop"] {
+        put_str(&mut body, f.as_bytes());
+    }
+    c.send_raw(&packet(0xA2, &body));
+    seen.push(c.expect_raw());
+    c.send_raw(&publish_v5("v5/subs", b"?", &[]));
+    seen.push(c.expect_raw());
+    seen
+}
+
+#[test]
+fn v5_unsubscribe_refused_by_a_plugin_and_subscription_count() {
+    let dir = TempDir::new("plugin-unsub");
+    let Some(so) = build_c(&dir, "events_v5", true) else {
+        return;
+    };
+    let conf = |port: u16| {
+        format!(
+            "listener {port} 127.0.0.1\nallow_anonymous true\nplugin {}\n",
+            so.display()
+        )
+    };
+    let b = Broker::start_config(conf);
+    let ours = unsubscribe_and_count(b.port);
+    let payload = |raw: &[u8]| match decode_v5(raw) {
+        Packet::Publish(p) => String::from_utf8_lossy(&p.payload).into_owned(),
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(ours[0], [0x90, 6, 0, 1, 0, 0, 0, 0]);
+    assert_eq!(payload(&ours[1]), "3");
+    // "v5/keep" refused (0x87) and kept, "v5/drop" gone.
+    assert_eq!(ours[2], [0xB0, 5, 0, 2, 0, 0x87, 0x00]);
+    if is_reference() {
+        return;
+    }
+    assert_eq!(payload(&ours[3]), "2");
+    let conf_path = dir.join("ref.conf");
+    let Some(debian) = RefBroker::start(|port| {
+        std::fs::write(&conf_path, conf(port)).expect("write conf");
+        conf_path.clone()
+    }) else {
+        return;
+    };
+    let theirs = unsubscribe_and_count(debian.port);
+    assert_eq!(theirs[..3], ours[..3]);
+    // 2.0.11 counts the slots of its subscription array, which an
+    // unsubscription empties but does not remove (README).
+    assert_eq!(payload(&theirs[3]), "3");
+}

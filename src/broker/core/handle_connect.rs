@@ -135,6 +135,7 @@ impl Core {
         self.attach(ck, sk, admitted, peers);
         self.send_connack(ck, session_present, 0, props);
         if session_present {
+            self.plugin_sub_count(sk);
             self.resume_session(ck, sk);
         }
     }

@@ -108,6 +108,7 @@ impl Core {
             }
         }
         self.note_change();
+        self.plugin_sub_count(sk);
         let ack = SubAck {
             packet_id: s.packet_id,
             codes,
@@ -173,7 +174,12 @@ impl Core {
         let mut ack = UnsubAck::new(u.packet_id);
         for filter in u.filters {
             let filter = mounted(&mount, filter);
+            // Refused (only plugins refuse): the subscription stays, and an
+            // MQTT 5 client is told 0x87, as mosquitto does.
             if !self.unsubscribe_allowed(sk, &filter) {
+                if version == ProtocolVersion::V5 {
+                    ack.codes.push(0x87);
+                }
                 continue;
             }
             crate::log_unsubscribe!("{} {filter}", self.conn_id(ck));
@@ -187,6 +193,7 @@ impl Core {
             }
         }
         self.note_change();
+        self.plugin_sub_count(sk);
         self.send_packet(ck, &Packet::UnsubAck(ack), version);
     }
 }

@@ -68,6 +68,19 @@ impl Core {
             .acl_check(&sess.client_id, user, filter, Access::Unsubscribe)
     }
 
+    /// Tells the plugins how many subscriptions the session's client has
+    /// (`mosquitto_client_sub_count`) after they changed; nothing without
+    /// plugins.
+    pub(super) fn plugin_sub_count(&self, sk: SessionId) {
+        let Some(sess) = self.sessions.get(sk) else {
+            return;
+        };
+        let domain = self.security.get(usize::from(sess.security));
+        if domain.is_some_and(|d| !d.files.plugins.is_empty()) {
+            plugin::set_sub_count(&sess.client_id, sess.filters.len());
+        }
+    }
+
     /// Carries out what plugins asked for since the last call.
     pub fn apply_plugin_actions(&mut self) {
         for _ in 0..MAX_ROUNDS {

@@ -181,9 +181,9 @@ pub extern "C" fn mosquitto_client_protocol_version(c: *const c_void) -> c_int {
     client(c).map_or(0, |v| v.protocol_version)
 }
 
-/// Not tracked for plugins: 0.
-pub extern "C" fn mosquitto_client_sub_count(_c: *const c_void) -> c_int {
-    0
+/// The client's subscriptions (0 for a client not connected).
+pub extern "C" fn mosquitto_client_sub_count(c: *const c_void) -> c_int {
+    client(c).map_or(0, |v| v.sub_count)
 }
 
 pub extern "C" fn mosquitto_client_username(c: *const c_void) -> *const c_char {

@@ -101,6 +101,7 @@ fn view(facts: &ClientFacts, domain: usize) -> Box<ClientView> {
         domain,
         conn: facts.conn,
         username_changed: false,
+        sub_count: 0,
     })
 }
 
@@ -383,6 +384,15 @@ pub fn client_gone(client_id: &str, conn: u32, reason: c_int) {
         call(cb, ffi::MOSQ_EVT_DISCONNECT, &mut ev);
     }
     REGISTRY.with(|r| r.borrow_mut().clients.remove(client_id));
+}
+
+/// The number of subscriptions connected client `client_id` has now.
+pub fn set_sub_count(client_id: &str, count: usize) {
+    REGISTRY.with(|r| {
+        if let Some(v) = r.borrow_mut().clients.get_mut(client_id) {
+            v.sub_count = c_int::try_from(count).unwrap_or(c_int::MAX);
+        }
+    });
 }
 
 /// A CONNECT was refused: its view goes without a disconnect event (the

@@ -61,6 +61,9 @@ pub struct ClientView {
     pub(super) conn: u32,
     /// Set by `mosquitto_set_username`; the core picks it up.
     pub(super) username_changed: bool,
+    /// Its subscriptions (`mosquitto_client_sub_count`), as the core
+    /// last told.
+    pub(super) sub_count: c_int,
 }
 
 #[derive(Default)]
