@@ -1096,3 +1096,57 @@ fn v5_unsubscribe_refused_by_a_plugin_and_subscription_count() {
     // unsubscription empties but does not remove (README).
     assert_eq!(payload(&theirs[3]), "3");
 }
+
+/// The ACL check of `events_v5.c` on what it is shown besides the topic:
+/// the SUBACK codes for "v5/q0only" at QoS 1 and 0, and which PUBLISHes to
+/// "v5/small" a subscriber receives.
+fn acl_sees_the_message(port: u16) -> Vec<String> {
+    let mut sub = login(port, "acl-sub", None, None);
+    let codes = sub.subscribe_many(&[("v5/q0only", 1), ("v5/q0only", 0), ("v5/small", 1)]);
+    let mut seen = vec![format!("suback {codes:?}")];
+    let mut publ = login(port, "acl-pub", None, None);
+    for (payload, qos, retain) in [
+        (&b"long payload"[..], 0, false),
+        (b"xy", 0, false),
+        (b"ret", 0, true),
+        (b"two", 2, false),
+        (b"one", 1, false),
+        (b"ok", 0, false),
+    ] {
+        publ.publish("v5/small", payload, qos, retain);
+    }
+    for _ in 0..2 {
+        let p = sub.receive_publish();
+        seen.push(String::from_utf8_lossy(&p.payload).into_owned());
+    }
+    sub.expect_nothing();
+    seen
+}
+
+#[test]
+fn the_acl_check_sees_payload_qos_and_retain() {
+    let dir = TempDir::new("plugin-acl-msg");
+    let Some(so) = build_c(&dir, "events_v5", true) else {
+        return;
+    };
+    let conf = |port: u16| {
+        format!(
+            "listener {port} 127.0.0.1\nallow_anonymous true\nplugin {}\n",
+            so.display()
+        )
+    };
+    let b = Broker::start_config(conf);
+    let ours = acl_sees_the_message(b.port);
+    assert_eq!(ours, ["suback [128, 0, 1]", "one", "ok"]);
+    if is_reference() {
+        return;
+    }
+    let conf_path = dir.join("ref.conf");
+    let Some(debian) = RefBroker::start(|port| {
+        std::fs::write(&conf_path, conf(port)).expect("write conf");
+        conf_path.clone()
+    }) else {
+        return;
+    };
+    assert_eq!(acl_sees_the_message(debian.port), ours);
+}

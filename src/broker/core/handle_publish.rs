@@ -8,7 +8,7 @@ use super::context::CloseReason;
 use super::ids::{ConnId, ListenerId};
 use super::{mounted, Core};
 use crate::broker::database::{Message, MsgProps, MsgSource};
-use crate::broker::plugin::PluginMessage;
+use crate::broker::plugin::{AclMessage, PluginMessage};
 use crate::broker::security::Access;
 use crate::protocol::{Ack, Packet, Publish, QoS};
 
@@ -16,7 +16,7 @@ impl Core {
     /// The ACL's verdict on a client publishing to `topic` (bridges are not
     /// checked, as in mosquitto). A denied message is acknowledged and
     /// dropped: MQTT 3.x has no way to say no.
-    fn write_allowed(&self, ck: ConnId, topic: &str) -> bool {
+    fn write_allowed(&self, ck: ConnId, topic: &str, msg: AclMessage) -> bool {
         let Some(sess) = self
             .conns
             .get(ck)
@@ -31,11 +31,12 @@ impl Core {
         let Some(domain) = self.security.get(usize::from(sess.security)) else {
             return false;
         };
-        let ok = domain.files.acl_check(
+        let ok = domain.files.acl_check_message(
             &sess.client_id,
             sess.username.as_deref(),
             topic,
             Access::Write,
+            msg,
         );
         if !ok {
             crate::debug!("Denied PUBLISH from {} ('{topic}').", sess.client_id);
@@ -152,7 +153,15 @@ impl Core {
             Some(topics) => crate::broker::bridge_topic::remote_to_local(&topics, &topic),
             None => Some(mounted(&mount, topic)),
         };
-        let deliver = deliver && topic.as_deref().is_some_and(|t| self.write_allowed(ck, t));
+        let shown = AclMessage {
+            payload: &payload,
+            qos: qos.as_u8(),
+            retain,
+        };
+        let deliver = deliver
+            && topic
+                .as_deref()
+                .is_some_and(|t| self.write_allowed(ck, t, shown));
         let topic = topic.unwrap_or_default();
         let plain = PluginMessage {
             topic,

@@ -16,7 +16,7 @@ use crate::protocol::{
 impl Core {
     /// mosquitto's subscribe checks (`$share`/`$SYS` rules) plus our
     /// extension: a filter inside a `deny` rule is refused with 0x80.
-    fn subscribe_allowed(&self, sk: SessionId, filter: &str) -> bool {
+    fn subscribe_allowed(&self, sk: SessionId, filter: &str, qos: QoS) -> bool {
         let Some(sess) = self.sessions.get(sk) else {
             return false;
         };
@@ -27,7 +27,13 @@ impl Core {
             return false;
         };
         let (id, user) = (&sess.client_id, sess.username.as_deref());
-        d.files.acl_check(id, user, filter, Access::Subscribe)
+        // Plugins are shown the requested QoS, as mosquitto does.
+        let shown = crate::broker::plugin::AclMessage {
+            qos: qos.as_u8(),
+            ..Default::default()
+        };
+        d.files
+            .acl_check_message(id, user, filter, Access::Subscribe, shown)
             && d.files.subscribe_allowed(id, user, filter)
     }
 
@@ -69,7 +75,7 @@ impl Core {
                 codes.push(Self::refusal(version, 0x8F));
                 continue;
             }
-            if !self.subscribe_allowed(sk, &filter) {
+            if !self.subscribe_allowed(sk, &filter, qos) {
                 crate::debug!("Denied SUBSCRIBE from {} to '{filter}'.", self.conn_id(ck));
                 codes.push(Self::refusal(version, 0x87));
                 continue;

@@ -248,18 +248,26 @@ impl Chain {
 
     /// An ACL check through the plugins: the version 5 callbacks in order,
     /// then the version 2–4 plugins; the first answer that is not "defer"
-    /// counts. `access` is a `MOSQ_ACL_*` bit.
+    /// counts. `access` is a `MOSQ_ACL_*` bit; `msg` what mosquitto passes
+    /// with it (a PUBLISH's payload, QoS and retain flag; a subscription's
+    /// QoS).
     pub fn acl_check(
         &self,
         client_id: &str,
         username: Option<&str>,
         topic: &str,
         access: c_int,
+        msg: AclMessage,
     ) -> Verdict {
         let Some(domain) = self.domain else {
             return Verdict::Defer { asked: false };
         };
         let ctopic = c_string(topic);
+        let payload = match msg.payload {
+            [] => std::ptr::null(),
+            p => p.as_ptr().cast(),
+        };
+        let payloadlen = u32::try_from(msg.payload.len()).unwrap_or(u32::MAX);
         with_client(domain, client_id, username, |client| {
             let mut asked = false;
             for cb in registry::callbacks(domain, ffi::MOSQ_EVT_ACL_CHECK).iter() {
@@ -267,21 +275,40 @@ impl Chain {
                 ev.client = client.cast();
                 ev.topic = ctopic.as_ptr();
                 ev.access = access;
+                ev.payload = payload;
+                ev.payloadlen = payloadlen;
+                ev.qos = msg.qos;
+                ev.retain = msg.retain;
                 let rc = call(cb, ffi::MOSQ_EVT_ACL_CHECK, &mut ev);
                 if let Some(v) = step(rc) {
                     return v;
                 }
                 asked = true;
             }
+            let mut m: ffi::AclMsg = ffi::zeroed();
+            m.topic = ctopic.as_ptr();
+            m.payload = payload;
+            m.payloadlen = std::ffi::c_long::from(payloadlen);
+            m.qos = c_int::from(msg.qos);
+            m.retain = msg.retain;
             for l in registry::legacy(domain).iter() {
                 asked = true;
-                if let Some(v) = legacy_acl(l, client, &ctopic, access) {
+                if let Some(v) = legacy_acl(l, client, &m, access) {
                     return v;
                 }
             }
             Verdict::Defer { asked }
         })
     }
+}
+
+/// What an ACL check passes to plugins besides the topic (mosquitto's
+/// `mosquitto_acl_check` arguments); the default passes nothing.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct AclMessage<'a> {
+    pub payload: &'a [u8],
+    pub qos: u8,
+    pub retain: bool,
 }
 
 impl Chain {
@@ -334,7 +361,7 @@ fn hex_key(buf: &[u8]) -> Option<Vec<u8>> {
 fn legacy_acl(
     l: &legacy::Legacy,
     client: *mut ClientView,
-    topic: &CStr,
+    msg: &ffi::AclMsg,
     access: c_int,
 ) -> Option<Verdict> {
     // SAFETY: the view is alive for the whole check.
@@ -359,9 +386,7 @@ fn legacy_acl(
             return Some(Verdict::Deny);
         }
     }
-    let mut msg: ffi::AclMsg = ffi::zeroed();
-    msg.topic = topic.as_ptr();
-    step(l.acl_check(access, client.cast(), (&v.id, v.username.as_deref()), &msg))
+    step(l.acl_check(access, client.cast(), (&v.id, v.username.as_deref()), msg))
 }
 
 /// A client's connection ended: the disconnect callbacks run, then its

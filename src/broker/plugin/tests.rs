@@ -264,7 +264,7 @@ fn callbacks_register_once_and_unregister_as_mosquitto() {
     // First non-defer answer counts; cb_a (success) comes first.
     let chain = super::Chain::new(domain);
     assert_eq!(
-        chain.acl_check("c", None, "t", MOSQ_ACL_READ),
+        chain.acl_check("c", None, "t", MOSQ_ACL_READ, Default::default()),
         super::Verdict::Allow
     );
     let unreg = |ev, f, data| mosquitto_callback_unregister(id_p, ev, Some(f), data);
@@ -272,7 +272,7 @@ fn callbacks_register_once_and_unregister_as_mosquitto() {
     assert_eq!(unreg(MOSQ_EVT_ACL_CHECK, cb_a, null()), MOSQ_ERR_NOT_FOUND);
     // Only cb_b (defer) left: everybody deferred.
     assert_eq!(
-        chain.acl_check("c", None, "t", MOSQ_ACL_READ),
+        chain.acl_check("c", None, "t", MOSQ_ACL_READ, Default::default()),
         super::Verdict::Defer { asked: true }
     );
     assert_eq!(
