@@ -10,6 +10,8 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+#[cfg(feature = "tls")]
+use crate::harness::pki::Pki;
 use crate::harness::*;
 
 const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/it/fixtures/plugins");
@@ -1149,4 +1151,92 @@ fn the_acl_check_sees_payload_qos_and_retain() {
         return;
     };
     assert_eq!(acl_sees_the_message(debian.port), ours);
+}
+
+/// Config for `cert_v5.so` with two TLS listeners from `p`: `cert`
+/// requires client certificates, `plain` does not.
+#[cfg(feature = "tls")]
+fn cert_conf(so: &Path, p: &Pki, cert: u16, plain: u16) -> String {
+    let tls = |port: u16| {
+        format!(
+            "listener {port} 127.0.0.1\ncafile {}\ncertfile {}\nkeyfile {}\n",
+            p.arg("ca.crt"),
+            p.arg("server.crt"),
+            p.arg("server.key")
+        )
+    };
+    format!(
+        "plugin {}\n{}require_certificate true\n{}",
+        so.display(),
+        tls(cert),
+        tls(plain)
+    )
+}
+
+/// `mosquitto_pub -u cert` to `port` with the CA and, if `with_cert`, the
+/// client certificate; its exit code.
+#[cfg(feature = "tls")]
+fn pub_as_cert(p: &Pki, port: u16, with_cert: bool) -> Option<i32> {
+    let (ca, cc, ck) = (p.arg("ca.crt"), p.arg("client.crt"), p.arg("client.key"));
+    let port = port.to_string();
+    let mut args = vec!["-h", "127.0.0.1", "-p", &port, "-t", "c/t", "-m", "x"];
+    args.extend(["-u", "cert", "--cafile", &ca]);
+    if with_cert {
+        args.extend(["--cert", &cc, "--key", &ck]);
+    }
+    pub_tool(&args)
+}
+
+#[cfg(feature = "tls")]
+#[test]
+fn plugins_get_the_client_certificate() {
+    let dir = TempDir::new("plugin-cert");
+    let Some(so) = build_c(&dir, "cert_v5", true) else {
+        return;
+    };
+    if require_tool("openssl", "makes the test certificates").is_none() {
+        return;
+    }
+    let p = Pki::fresh("plugin-cert");
+    let (cert, plain) = (free_port(), free_port());
+    let b = Broker::start(&cert_conf(&so, &p, cert, plain));
+    for port in [cert, plain] {
+        assert!(wait_until(TIMEOUT, || std::net::TcpStream::connect(addr(
+            port
+        ))
+        .is_ok()));
+    }
+    assert_eq!(pub_as_cert(&p, cert, true), Some(0));
+    let subject = "cert_v5: certificate /O=Test Org/CN=client1";
+    assert!(b.wait_for_log(subject, TIMEOUT), "{}", b.log_text());
+    assert_ne!(pub_as_cert(&p, plain, false), Some(0));
+    assert!(b.wait_for_log("cert_v5: no certificate", TIMEOUT));
+    if is_reference() {
+        return;
+    }
+    let conf_path = dir.join("ref.conf");
+    let (rcert, rplain) = (free_port(), free_port());
+    let Some(debian) = RefBroker::start(|port| {
+        let conf = format!(
+            "listener {port} 127.0.0.1\nallow_anonymous true\n{}",
+            cert_conf(&so, &p, rcert, rplain)
+        );
+        std::fs::write(&conf_path, conf).expect("write conf");
+        conf_path.clone()
+    }) else {
+        return;
+    };
+    for port in [rcert, rplain] {
+        assert!(wait_until(TIMEOUT, || std::net::TcpStream::connect(addr(
+            port
+        ))
+        .is_ok()));
+    }
+    assert_eq!(pub_as_cert(&p, rcert, true), Some(0));
+    assert!(
+        debian.wait_for_log(subject, TIMEOUT),
+        "{}",
+        debian.log_text()
+    );
+    assert_ne!(pub_as_cert(&p, rplain, false), Some(0));
 }

@@ -28,6 +28,8 @@ pub struct AuthClient<'a> {
     pub username: Option<&'a str>,
     /// "address:port", as the logs show it.
     pub peer: &'a str,
+    /// A TLS client certificate, in DER form.
+    pub certificate: Option<&'a [u8]>,
     /// 5: only MQTT 5 has enhanced authentication.
     pub protocol_version: u8,
     pub keepalive: u16,

@@ -112,7 +112,8 @@ impl Core {
         if let Some(method) = method.map(str::to_owned) {
             let data = admitted.connect.properties.authentication_data();
             let peer = peers.peer_name(ck);
-            let client = admitted.auth_client(&peer, ck);
+            let cert = peers.tls_certificate(ck);
+            let client = admitted.auth_client(&peer, cert.as_deref(), ck);
             let step = match self.auth.as_mut() {
                 Some(backend) => backend.start(&client, &method, data, false),
                 None => AuthStep::NotSupported,
@@ -196,10 +197,12 @@ impl Core {
                 Some(f) if f.plugins.is_empty() => f.authenticate(allow_anonymous, user, pass),
                 Some(f) => {
                     let peer = peers.peer_name(ck);
+                    let cert = peers.tls_certificate(ck);
                     let facts = crate::broker::plugin::ClientFacts {
                         id: &client_id,
                         username: user,
                         peer: &peer,
+                        certificate: cert.as_deref(),
                         protocol_version: c.protocol.level(),
                         keepalive: c.keep_alive,
                         clean: c.clean_session,
@@ -396,13 +399,15 @@ impl Core {
             return;
         };
         let peer = peers.peer_name(ck);
+        let cert = peers.tls_certificate(ck);
         let sess = session.and_then(|sk| self.sessions.get(sk));
         let client = match (&pending, sess) {
-            (Some(a), _) => a.auth_client(&peer, ck),
+            (Some(a), _) => a.auth_client(&peer, cert.as_deref(), ck),
             (None, Some(s)) => AuthClient {
                 client_id: &s.client_id,
                 username: s.username.as_deref(),
                 peer: &peer,
+                certificate: cert.as_deref(),
                 protocol_version: 5,
                 keepalive,
                 clean: s.clean,
@@ -631,11 +636,17 @@ pub(crate) struct Admitted {
 
 impl Admitted {
     /// The client as an authentication backend is told of it.
-    fn auth_client<'a>(&'a self, peer: &'a str, ck: ConnId) -> AuthClient<'a> {
+    fn auth_client<'a>(
+        &'a self,
+        peer: &'a str,
+        certificate: Option<&'a [u8]>,
+        ck: ConnId,
+    ) -> AuthClient<'a> {
         AuthClient {
             client_id: &self.client_id,
             username: self.username.as_deref(),
             peer,
+            certificate,
             protocol_version: self.connect.protocol.level(),
             keepalive: self.connect.keep_alive,
             clean: self.connect.clean_session,

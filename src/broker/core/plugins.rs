@@ -194,6 +194,7 @@ impl PluginAuth {
             id: client.client_id,
             username: client.username,
             peer: client.peer,
+            certificate: client.certificate,
             protocol_version: client.protocol_version,
             keepalive: client.keepalive,
             clean: client.clean,

@@ -166,9 +166,33 @@ pub extern "C" fn mosquitto_client_keepalive(c: *const c_void) -> c_int {
     client(c).map_or(-1, |v| v.keepalive)
 }
 
-/// The TLS certificate is not reachable from here (the shell owns the TLS
-/// streams): always null, as mosquitto returns for a non-TLS client.
-pub extern "C" fn mosquitto_client_certificate(_c: *const c_void) -> *mut c_void {
+/// The client's TLS certificate as a new OpenSSL `X509` the plugin frees
+/// with `X509_free`, as mosquitto's; null without one (or without TLS).
+pub extern "C" fn mosquitto_client_certificate(c: *const c_void) -> *mut c_void {
+    match client(c).and_then(|v| v.certificate.as_deref()) {
+        Some(der) => x509_from_der(der),
+        None => std::ptr::null_mut(),
+    }
+}
+
+/// A new `X509` from DER (null if it does not parse).
+#[cfg(feature = "tls")]
+fn x509_from_der(der: &[u8]) -> *mut c_void {
+    extern "C" {
+        // libcrypto, linked through the openssl crate.
+        fn d2i_X509(a: *mut *mut c_void, pp: *mut *const u8, len: std::ffi::c_long) -> *mut c_void;
+    }
+    let Ok(len) = std::ffi::c_long::try_from(der.len()) else {
+        return std::ptr::null_mut();
+    };
+    let mut p = der.as_ptr();
+    // SAFETY: `p` points to `len` bytes of DER that outlive the call;
+    // d2i_X509 allocates a new X509 (null on error) that the caller owns.
+    unsafe { d2i_X509(std::ptr::null_mut(), &mut p, len) }
+}
+
+#[cfg(not(feature = "tls"))]
+fn x509_from_der(_der: &[u8]) -> *mut c_void {
     std::ptr::null_mut()
 }
 

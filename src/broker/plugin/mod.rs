@@ -54,6 +54,8 @@ pub struct ClientFacts<'a> {
     pub username: Option<&'a str>,
     /// "address:port" as the logs show it; the port is cut off here.
     pub peer: &'a str,
+    /// A TLS client certificate, in DER form.
+    pub certificate: Option<&'a [u8]>,
     /// 3 (MQTT 3.1), 4 (3.1.1) or 5.
     pub protocol_version: u8,
     pub keepalive: u16,
@@ -102,6 +104,7 @@ fn view(facts: &ClientFacts, domain: usize) -> Box<ClientView> {
         conn: facts.conn,
         username_changed: false,
         sub_count: 0,
+        certificate: facts.certificate.map(Box::from),
     })
 }
 
@@ -126,6 +129,7 @@ fn with_client<R>(
                 id,
                 username,
                 peer: "",
+                certificate: None,
                 protocol_version: 4,
                 keepalive: 0,
                 clean: true,

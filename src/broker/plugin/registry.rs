@@ -64,6 +64,8 @@ pub struct ClientView {
     /// Its subscriptions (`mosquitto_client_sub_count`), as the core
     /// last told.
     pub(super) sub_count: c_int,
+    /// The TLS client certificate, in DER form.
+    pub(super) certificate: Option<Box<[u8]>>,
 }
 
 #[derive(Default)]
