@@ -723,6 +723,14 @@ fn challenge_exchange(port: u16) -> Vec<String> {
     seen.push(next_raw(&mut c));
     c.send_raw(&auth_bytes(0x18, "CHAL", b"answer"));
     seen.push(next_raw(&mut c));
+    // The username the plugin set during the exchange is the client's.
+    let mut body = vec![0, 1, 0];
+    put_str(&mut body, b"v5/whoami");
+    body.push(0);
+    c.send_raw(&packet(0x82, &body));
+    seen.push(next_raw(&mut c));
+    c.send_raw(&publish_v5("v5/whoami", b"?", &[]));
+    seen.push(next_raw(&mut c));
     // Re-authentication: 0x19, the challenge again, the answer, AUTH 0x00.
     c.send_raw(&auth_bytes(0x19, "CHAL", b""));
     seen.push(next_raw(&mut c));
@@ -793,14 +801,19 @@ fn v5_plugin_extended_auth_challenge_and_reauthentication() {
     let final_data = format!("{:02x?}", b"server-final");
     let final_data = final_data.trim_matches(|c| c == '[' || c == ']');
     assert!(connack.contains(final_data), "{connack}");
-    assert_eq!(ours[2], challenge("chal-1", "carl"));
+    assert_eq!(ours[2], "[90, 04, 00, 01, 00, 00]");
     assert_eq!(
         ours[3],
+        format!("{:02x?}", publish_v5("v5/whoami", b"chal-user", &[]))
+    );
+    assert_eq!(ours[4], challenge("chal-1", "chal-user"));
+    assert_eq!(
+        ours[5],
         format!("{:02x?}", auth_bytes(0x00, "CHAL", b"server-final"))
     );
-    assert_eq!(ours[4], challenge("chal-2", "-"));
-    assert_eq!(ours[5], "[20, 03, 00, 87, 00]");
-    assert_eq!(ours[6], "closed");
+    assert_eq!(ours[6], challenge("chal-2", "-"));
+    assert_eq!(ours[7], "[20, 03, 00, 87, 00]");
+    assert_eq!(ours[8], "closed");
     if is_reference() {
         return;
     }
