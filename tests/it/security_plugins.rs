@@ -1253,3 +1253,67 @@ fn plugins_get_the_client_certificate() {
     );
     assert_ne!(pub_as_cert(&p, rplain, false), Some(0));
 }
+
+/// A v5 PUBLISH at `qos` with packet id `id` and no properties.
+fn publish_v5_qos(topic: &str, payload: &[u8], qos: u8, id: u16) -> Vec<u8> {
+    let mut body = Vec::new();
+    put_str(&mut body, topic.as_bytes());
+    body.extend_from_slice(&id.to_be_bytes());
+    body.push(0);
+    body.extend_from_slice(payload);
+    packet(0x30 | (qos << 1), &body)
+}
+
+/// What an MQTT 5 publisher is answered when the plugin's ACL check
+/// refuses its QoS 1 and QoS 2 PUBLISHes, and that the QoS 2 packet id
+/// is free again afterwards (a subscriber gets the next message on it).
+fn refused_publish_acks(port: u16) -> Vec<Vec<u8>> {
+    let mut sub = login(port, "ack-sub", None, None);
+    sub.subscribe("v5/open", 0);
+    let (mut publ, _) = Client::connect_opts(port, &ConnectOpts::v5("ack-pub"));
+    publ.send_raw(&publish_v5_qos("v5/secret", b"no", 1, 4));
+    let mut seen = vec![publ.expect_raw()];
+    publ.send_raw(&publish_v5_qos("v5/secret", b"no", 2, 5));
+    seen.push(publ.expect_raw());
+    publ.send_raw(&publish_v5_qos("v5/open", b"yes", 2, 5));
+    seen.push(publ.expect_raw());
+    publ.send_raw(&[0x62, 2, 0, 5]);
+    seen.push(publ.expect_raw());
+    seen.push(sub.receive_publish().payload);
+    seen
+}
+
+#[test]
+fn a_publish_the_plugin_refuses_gets_0x87_over_mqtt_5() {
+    let dir = TempDir::new("plugin-puback");
+    let Some(so) = build_c(&dir, "events_v5", true) else {
+        return;
+    };
+    let conf = |port: u16| {
+        format!(
+            "listener {port} 127.0.0.1\nallow_anonymous true\nplugin {}\n",
+            so.display()
+        )
+    };
+    let b = Broker::start_config(conf);
+    let ours = refused_publish_acks(b.port);
+    let want: [&[u8]; 5] = [
+        &[0x40, 3, 0, 4, 0x87],
+        &[0x50, 3, 0, 5, 0x87],
+        &[0x50, 2, 0, 5],
+        &[0x70, 2, 0, 5],
+        b"yes",
+    ];
+    assert_eq!(ours, want);
+    if is_reference() {
+        return;
+    }
+    let conf_path = dir.join("ref.conf");
+    let Some(debian) = RefBroker::start(|port| {
+        std::fs::write(&conf_path, conf(port)).expect("write conf");
+        conf_path.clone()
+    }) else {
+        return;
+    };
+    assert_eq!(refused_publish_acks(debian.port), ours);
+}

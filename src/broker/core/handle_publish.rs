@@ -10,7 +10,7 @@ use super::{mounted, Core};
 use crate::broker::database::{Message, MsgProps, MsgSource};
 use crate::broker::plugin::{AclMessage, PluginMessage};
 use crate::broker::security::Access;
-use crate::protocol::{Ack, Packet, Publish, QoS};
+use crate::protocol::{Ack, Packet, ProtocolVersion, Publish, QoS};
 
 impl Core {
     /// The ACL's verdict on a client publishing to `topic` (bridges are not
@@ -158,10 +158,18 @@ impl Core {
             qos: qos.as_u8(),
             retain,
         };
-        let deliver = deliver
-            && topic
-                .as_deref()
-                .is_some_and(|t| self.write_allowed(ck, t, shown));
+        let allowed = topic
+            .as_deref()
+            .is_some_and(|t| self.write_allowed(ck, t, shown));
+        // An MQTT 5 publisher is told of the refusal (0x87), as mosquitto
+        // does; its QoS 2 exchange ends there, so the id is free again.
+        let refused = deliver && topic.is_some() && !allowed && version == ProtocolVersion::V5;
+        if refused && qos == QoS::ExactlyOnce {
+            if let Some(sess) = sk.and_then(|sk| self.sessions.get_mut(sk)) {
+                sess.msgs.incoming_release(packet_id);
+            }
+        }
+        let deliver = deliver && allowed;
         let topic = topic.unwrap_or_default();
         let plain = PluginMessage {
             topic,
@@ -179,10 +187,14 @@ impl Core {
             self.publish_message(msg, sk);
             self.apply_backpressure(ck);
         }
+        let mut ack = Ack::new(packet_id);
+        if refused {
+            ack.reason = 0x87;
+        }
         match qos {
             QoS::AtMostOnce => {}
-            QoS::AtLeastOnce => self.send_packet(ck, &Packet::PubAck(Ack::new(packet_id)), version),
-            QoS::ExactlyOnce => self.send_packet(ck, &Packet::PubRec(Ack::new(packet_id)), version),
+            QoS::AtLeastOnce => self.send_packet(ck, &Packet::PubAck(ack), version),
+            QoS::ExactlyOnce => self.send_packet(ck, &Packet::PubRec(ack), version),
         }
     }
 }
