@@ -1265,7 +1265,7 @@ fn publish_v5_qos(topic: &str, payload: &[u8], qos: u8, id: u16) -> Vec<u8> {
 }
 
 /// What an MQTT 5 publisher is answered when the plugin's ACL check
-/// refuses its QoS 1 and QoS 2 PUBLISHes, and that the QoS 2 packet id
+/// refuses its QoS 1 and QoS 2 PUBLISHes (and its message event one), and that the QoS 2 packet id
 /// is free again afterwards (a subscriber gets the next message on it).
 fn refused_publish_acks(port: u16) -> Vec<Vec<u8>> {
     let mut sub = login(port, "ack-sub", None, None);
@@ -1273,6 +1273,9 @@ fn refused_publish_acks(port: u16) -> Vec<Vec<u8>> {
     let (mut publ, _) = Client::connect_opts(port, &ConnectOpts::v5("ack-pub"));
     publ.send_raw(&publish_v5_qos("v5/secret", b"no", 1, 4));
     let mut seen = vec![publ.expect_raw()];
+    // Refused by the message event rather than the ACL check.
+    publ.send_raw(&publish_v5_qos("v5/refused", b"no", 1, 6));
+    seen.push(publ.expect_raw());
     publ.send_raw(&publish_v5_qos("v5/secret", b"no", 2, 5));
     seen.push(publ.expect_raw());
     publ.send_raw(&publish_v5_qos("v5/open", b"yes", 2, 5));
@@ -1297,8 +1300,9 @@ fn a_publish_the_plugin_refuses_gets_0x87_over_mqtt_5() {
     };
     let b = Broker::start_config(conf);
     let ours = refused_publish_acks(b.port);
-    let want: [&[u8]; 5] = [
+    let want: [&[u8]; 6] = [
         &[0x40, 3, 0, 4, 0x87],
+        &[0x40, 3, 0, 6, 0x87],
         &[0x50, 3, 0, 5, 0x87],
         &[0x50, 2, 0, 5],
         &[0x70, 2, 0, 5],

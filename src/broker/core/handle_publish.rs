@@ -6,6 +6,7 @@ use std::rc::Rc;
 
 use super::context::CloseReason;
 use super::ids::{ConnId, ListenerId};
+use super::plugins::Filtered;
 use super::{mounted, Core};
 use crate::broker::database::{Message, MsgProps, MsgSource};
 use crate::broker::plugin::{AclMessage, PluginMessage};
@@ -84,7 +85,6 @@ impl Core {
         let Some(conn) = self.conns.get(ck) else {
             return;
         };
-        let version = conn.protocol;
         let sk = conn.session();
         if crate::broker::logging::debug_enabled() {
             crate::debug!(
@@ -161,24 +161,16 @@ impl Core {
         let allowed = topic
             .as_deref()
             .is_some_and(|t| self.write_allowed(ck, t, shown));
-        // An MQTT 5 publisher is told of the refusal (0x87), as mosquitto
-        // does; its QoS 2 exchange ends there, so the id is free again.
-        let refused = deliver && topic.is_some() && !allowed && version == ProtocolVersion::V5;
-        if refused && qos == QoS::ExactlyOnce {
-            if let Some(sess) = sk.and_then(|sk| self.sessions.get_mut(sk)) {
-                sess.msgs.incoming_release(packet_id);
-            }
-        }
-        let deliver = deliver && allowed;
-        let topic = topic.unwrap_or_default();
+        let mut refused = deliver && topic.is_some() && !allowed;
         let plain = PluginMessage {
-            topic,
+            topic: topic.unwrap_or_default(),
             payload,
             qos: qos.as_u8(),
             retain,
             properties,
         };
-        if let Some(m) = deliver.then(|| self.plugin_filter(sk, plain)).flatten() {
+        let filtered = (deliver && allowed).then(|| self.plugin_filter(sk, plain));
+        if let Some(Filtered::Deliver(m)) = filtered {
             let source = self.publisher_source(ck);
             let q = QoS::from_u8(m.qos).unwrap_or(qos);
             let v5 = MsgProps::from_publish(m.properties, self.now);
@@ -186,10 +178,29 @@ impl Core {
             let msg = Rc::new(msg.with_props(v5));
             self.publish_message(msg, sk);
             self.apply_backpressure(ck);
+        } else if let Some(Filtered::Refused) = filtered {
+            refused = true;
         }
+        self.ack_publish(ck, qos, packet_id, refused);
+    }
+
+    /// PUBACK or PUBREC for a client's PUBLISH. A refused one (ACL or
+    /// plugin) is 0x87 for an MQTT 5 publisher, as mosquitto says; that
+    /// ends a QoS 2 exchange, so its id is free again.
+    fn ack_publish(&mut self, ck: ConnId, qos: QoS, packet_id: u16, refused: bool) {
+        let Some(conn) = self.conns.get(ck) else {
+            return;
+        };
+        let (version, sk) = (conn.protocol, conn.session());
+        let refused = refused && version == ProtocolVersion::V5;
         let mut ack = Ack::new(packet_id);
         if refused {
             ack.reason = 0x87;
+            if qos == QoS::ExactlyOnce {
+                if let Some(sess) = sk.and_then(|sk| self.sessions.get_mut(sk)) {
+                    sess.msgs.incoming_release(packet_id);
+                }
+            }
         }
         match qos {
             QoS::AtMostOnce => {}

@@ -17,18 +17,24 @@ use crate::protocol::QoS;
 /// messages cannot keep the loop here for ever.
 const MAX_ROUNDS: usize = 8;
 
+/// What the plugins made of a client's PUBLISH.
+pub(super) enum Filtered {
+    /// Deliver it (as the message callbacks left it).
+    Deliver(PluginMessage),
+    /// A `$CONTROL/…` message, for plugins only.
+    Consumed,
+    /// A message callback refused it.
+    Refused,
+}
+
 impl Core {
     /// A client's PUBLISH after the ACL allowed it: `$CONTROL/…` goes to the
     /// plugin that registered the topic and to nobody else (as mosquitto),
-    /// then the message callbacks may change it. None: nothing to deliver.
-    pub(super) fn plugin_filter(
-        &mut self,
-        sk: Option<SessionId>,
-        msg: PluginMessage,
-    ) -> Option<PluginMessage> {
+    /// then the message callbacks may change or refuse it.
+    pub(super) fn plugin_filter(&mut self, sk: Option<SessionId>, msg: PluginMessage) -> Filtered {
         let sess = sk.and_then(|sk| self.sessions.get(sk));
         if sess.is_some_and(|s| s.bridge().is_some()) {
-            return Some(msg);
+            return Filtered::Deliver(msg);
         }
         let chain = sess
             .and_then(|s| self.security.get(usize::from(s.security)))
@@ -37,18 +43,18 @@ impl Core {
         let control = msg.topic.starts_with("$CONTROL/");
         // The common case: no plugin, no control topic; nothing to do.
         if chain.is_empty() && !control {
-            return Some(msg);
+            return Filtered::Deliver(msg);
         }
         let id = sess.map(|s| Rc::clone(&s.client_id));
         let id = id.as_deref().unwrap_or("");
         if control {
             chain.control(id, &msg);
             self.apply_plugin_actions();
-            return None;
+            return Filtered::Consumed;
         }
         let out = chain.on_message(id, msg);
         self.apply_plugin_actions();
-        out
+        out.map_or(Filtered::Refused, Filtered::Deliver)
     }
 
     /// mosquitto's ACL check on UNSUBSCRIBE, which only plugins can refuse
