@@ -240,6 +240,12 @@ impl TlsConn {
         String::from_utf8(bytes.to_vec()).ok()
     }
 
+    /// The client certificate in DER form (for plugins, which get it as an
+    /// OpenSSL `X509`).
+    pub fn peer_certificate_der(&self) -> Option<Vec<u8>> {
+        self.stream.ssl().peer_certificate()?.to_der().ok()
+    }
+
     /// The client certificate's subject in RFC 2253 form.
     pub fn peer_subject(&self) -> Option<String> {
         let cert = self.stream.ssl().peer_certificate()?;

@@ -10,6 +10,8 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+#[cfg(feature = "tls")]
+use crate::harness::pki::Pki;
 use crate::harness::*;
 
 const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/it/fixtures/plugins");
@@ -678,4 +680,644 @@ fn v5_plugin_extended_auth_in_one_step() {
     assert_eq!(ext_auth_connack(b.port, "TEST", b"open"), (0, true));
     assert_eq!(ext_auth_connack(b.port, "TEST", b"shut"), (0x87, false));
     assert_eq!(ext_auth_connack(b.port, "OTHER", b"open"), (0x8C, false));
+}
+
+/// An authentication method and data as MQTT 5 properties.
+fn auth_props(method: &str, data: &[u8]) -> Vec<u8> {
+    let mut props = vec![0x15];
+    put_str(&mut props, method.as_bytes());
+    if !data.is_empty() {
+        props.push(0x16);
+        put_str(&mut props, data);
+    }
+    props
+}
+
+/// An AUTH packet with `reason`, `method` and `data`.
+fn auth_bytes(reason: u8, method: &str, data: &[u8]) -> Vec<u8> {
+    let props = auth_props(method, data);
+    let mut body = vec![reason];
+    put_len(&mut body, props.len());
+    body.extend_from_slice(&props);
+    packet(0xF0, &body)
+}
+
+/// The next packet's bytes, or what happened instead.
+fn next_raw(c: &mut Client) -> String {
+    match c.read_raw(TIMEOUT) {
+        Read1::Packet(p) => format!("{p:02x?}"),
+        Read1::Closed => "closed".into(),
+        Read1::Timeout => "nothing".into(),
+    }
+}
+
+/// The "CHAL" method of `events_v5.c` through raw MQTT 5 packets: what the
+/// broker sends at each step, as bytes. Then a wrong answer, and an AUTH
+/// with another method.
+fn challenge_exchange(port: u16) -> Vec<String> {
+    let mut seen = Vec::new();
+    let mut opts = ConnectOpts::v5("chal-1").props(&auth_props("CHAL", b"hello"));
+    opts.username = Some("carl".into());
+    let mut c = Client::raw(port, "chal-1");
+    c.send_raw(&opts.bytes());
+    seen.push(next_raw(&mut c));
+    c.send_raw(&auth_bytes(0x18, "CHAL", b"answer"));
+    seen.push(next_raw(&mut c));
+    // The username the plugin set during the exchange is the client's.
+    let mut body = vec![0, 1, 0];
+    put_str(&mut body, b"v5/whoami");
+    body.push(0);
+    c.send_raw(&packet(0x82, &body));
+    seen.push(next_raw(&mut c));
+    c.send_raw(&publish_v5("v5/whoami", b"?", &[]));
+    seen.push(next_raw(&mut c));
+    // Re-authentication: 0x19, the challenge again, the answer, AUTH 0x00.
+    c.send_raw(&auth_bytes(0x19, "CHAL", b""));
+    seen.push(next_raw(&mut c));
+    c.send_raw(&auth_bytes(0x18, "CHAL", b"answer"));
+    seen.push(next_raw(&mut c));
+    c.version = mosquitto_rs::protocol::ProtocolVersion::V5;
+    c.assert_alive();
+
+    let opts = ConnectOpts::v5("chal-2").props(&auth_props("CHAL", b""));
+    let mut c = Client::raw(port, "chal-2");
+    c.send_raw(&opts.bytes());
+    seen.push(next_raw(&mut c));
+    c.send_raw(&auth_bytes(0x18, "CHAL", b"wrong"));
+    seen.push(next_raw(&mut c));
+    seen.push(next_raw(&mut c));
+    seen
+}
+
+/// What the broker answers to an AUTH with another method than CONNECT's,
+/// during the CONNECT's exchange and once connected, and to a wrong answer
+/// in a re-authentication.
+fn auth_mistakes(port: u16) -> Vec<String> {
+    let mut seen = Vec::new();
+    let opts = ConnectOpts::v5("chal-3").props(&auth_props("CHAL", b""));
+    let mut c = Client::raw(port, "chal-3");
+    c.send_raw(&opts.bytes());
+    next_raw(&mut c);
+    c.send_raw(&auth_bytes(0x18, "OTHER", b"answer"));
+    seen.push(next_raw(&mut c));
+    seen.push(next_raw(&mut c));
+    for last in [
+        auth_bytes(0x19, "OTHER", b""),
+        auth_bytes(0x18, "CHAL", b"no"),
+    ] {
+        let opts = ConnectOpts::v5("chal-4").props(&auth_props("CHAL", b""));
+        let mut c = Client::raw(port, "chal-4");
+        c.send_raw(&opts.bytes());
+        next_raw(&mut c);
+        c.send_raw(&auth_bytes(0x18, "CHAL", b"answer"));
+        next_raw(&mut c);
+        c.send_raw(&auth_bytes(0x19, "CHAL", b""));
+        next_raw(&mut c);
+        c.send_raw(&last);
+        seen.push(next_raw(&mut c));
+        seen.push(next_raw(&mut c));
+    }
+    seen
+}
+
+#[test]
+fn v5_plugin_extended_auth_challenge_and_reauthentication() {
+    let dir = TempDir::new("plugin-chal");
+    let Some(so) = build_c(&dir, "events_v5", true) else {
+        return;
+    };
+    // No allow_anonymous: an authentication method replaces the password
+    // check, as in mosquitto.
+    let conf = |port: u16| format!("listener {port} 127.0.0.1\nplugin {}\n", so.display());
+    let b = Broker::start_config(conf);
+    let ours = challenge_exchange(b.port);
+    let challenge = |id: &str, user: &str| {
+        let data = format!("challenge:{id}:{user}:127.0.0.1:5:60");
+        format!("{:02x?}", auth_bytes(0x18, "CHAL", data.as_bytes()))
+    };
+    assert_eq!(ours[0], challenge("chal-1", "carl"));
+    let connack = &ours[1];
+    assert!(connack.starts_with("[20, "), "{connack}");
+    let final_data = format!("{:02x?}", b"server-final");
+    let final_data = final_data.trim_matches(|c| c == '[' || c == ']');
+    assert!(connack.contains(final_data), "{connack}");
+    assert_eq!(ours[2], "[90, 04, 00, 01, 00, 00]");
+    assert_eq!(
+        ours[3],
+        format!("{:02x?}", publish_v5("v5/whoami", b"chal-user", &[]))
+    );
+    assert_eq!(ours[4], challenge("chal-1", "chal-user"));
+    assert_eq!(
+        ours[5],
+        format!("{:02x?}", auth_bytes(0x00, "CHAL", b"server-final"))
+    );
+    assert_eq!(ours[6], challenge("chal-2", "-"));
+    assert_eq!(ours[7], "[20, 03, 00, 87, 00]");
+    assert_eq!(ours[8], "closed");
+    if is_reference() {
+        return;
+    }
+    let mistakes = auth_mistakes(b.port);
+    let disconnect = |code: u8, why: &str| {
+        let mut body = vec![code, why.len() as u8 + 3, 0x1f];
+        put_str(&mut body, why.as_bytes());
+        format!("{:02x?}", packet(0xE0, &body))
+    };
+    assert_eq!(
+        mistakes,
+        [
+            "closed".to_string(),
+            "closed".into(),
+            disconnect(0x82, "protocol error"),
+            "closed".into(),
+            disconnect(0x87, "not authorised"),
+            "closed".into(),
+        ]
+    );
+
+    let conf_path = dir.join("ref.conf");
+    let Some(debian) = RefBroker::start(|port| {
+        std::fs::write(&conf_path, conf(port)).expect("write conf");
+        conf_path.clone()
+    }) else {
+        return;
+    };
+    assert_eq!(challenge_exchange(debian.port), ours);
+    // Where 2.0.11 differs (README): DISCONNECT 0x82 before closing a
+    // CONNECT's exchange, no reason strings, CONNACK 0x87 (not DISCONNECT)
+    // for a failed re-authentication.
+    let theirs = auth_mistakes(debian.port);
+    assert_eq!(theirs[0], "[e0, 01, 82]");
+    assert_eq!(theirs[4], "[20, 03, 00, 87, 00]");
+}
+
+/// One exchange on `port`: CONNECT with `method` (username "u"), then each
+/// of `answers` as the next AUTH; what the broker sent after each step.
+fn auth_script(port: u16, method: &str, answers: &[(u8, &[u8])]) -> Vec<String> {
+    let mut opts = ConnectOpts::v5("scripted").props(&auth_props(method, b""));
+    opts.username = Some("u".into());
+    let mut c = Client::raw(port, "scripted");
+    c.send_raw(&opts.bytes());
+    let mut seen = vec![next_raw(&mut c)];
+    for (reason, data) in answers {
+        c.send_raw(&auth_bytes(*reason, method, data));
+        seen.push(next_raw(&mut c));
+    }
+    seen
+}
+
+/// Version 4 `mosquitto_auth_start`/`_continue` on one listener, version
+/// 5 events on another, none on a third (`per_listener_settings`).
+fn per_listener_auth(ports: [u16; 3]) -> Vec<Vec<String>> {
+    let [v5, v4, none] = ports;
+    let answer: &[(u8, &[u8])] = &[(0x18, b"v4-answer"), (0x19, b""), (0x18, b"v4-answer")];
+    vec![
+        auth_script(v4, "V4CHAL", answer),
+        auth_script(v4, "V4CHAL", &[(0x18, b"wrong")]),
+        auth_script(v4, "CHAL", &[]),
+        auth_script(v5, "V4CHAL", &[]),
+        auth_script(v5, "CHAL", &[(0x18, b"answer")]),
+        auth_script(none, "CHAL", &[]),
+    ]
+}
+
+#[test]
+fn extended_auth_per_listener_and_through_version_4_plugins() {
+    let dir = TempDir::new("plugin-ext-listeners");
+    let (Some(v5), Some(v4)) = (
+        build_c(&dir, "events_v5", true),
+        build_c(&dir, "auth_v4", true),
+    ) else {
+        return;
+    };
+    let (p4, p0) = (free_port(), free_port());
+    let conf = |port: u16, p4: u16, p0: u16| {
+        format!(
+            "per_listener_settings true\n\
+             listener {port} 127.0.0.1\nplugin {}\n\
+             listener {p4} 127.0.0.1\nauth_plugin {}\n\
+             listener {p0} 127.0.0.1\nallow_anonymous true\n",
+            v5.display(),
+            v4.display()
+        )
+    };
+    let b = Broker::start_config(|port| conf(port, p4, p0));
+    assert!(wait_until(TIMEOUT, || std::net::TcpStream::connect(addr(
+        p0
+    ))
+    .is_ok()));
+    let ours = per_listener_auth([b.port, p4, p0]);
+    let hex = |b: Vec<u8>| format!("{b:02x?}");
+    let challenge = |reauth: u8| {
+        let data = format!("v4-challenge:scripted:{reauth}");
+        hex(auth_bytes(0x18, "V4CHAL", data.as_bytes()))
+    };
+    let [accepted, wrong, other, v4_on_v5, v5_on_v5, none] = &ours[..] else {
+        panic!("{ours:?}")
+    };
+    assert_eq!(accepted[0], challenge(0));
+    assert!(accepted[1].starts_with("[20, "), "{accepted:?}");
+    assert_eq!(accepted[2], challenge(1));
+    assert_eq!(accepted[3], hex(auth_bytes(0, "V4CHAL", b"v4-ok")));
+    assert_eq!(wrong[1], "[20, 03, 00, 87, 00]");
+    let not_supported = "[20, 03, 00, 8c, 00]";
+    assert_eq!(other[0], not_supported);
+    assert_eq!(v4_on_v5[0], not_supported);
+    assert!(v5_on_v5[1].starts_with("[20, "), "{v5_on_v5:?}");
+    assert_eq!(none[0], not_supported);
+
+    if is_reference() {
+        return;
+    }
+    let conf_path = dir.join("ref.conf");
+    let (r4, r0) = (free_port(), free_port());
+    let Some(debian) = RefBroker::start(|port| {
+        std::fs::write(&conf_path, conf(port, r4, r0)).expect("write conf");
+        conf_path.clone()
+    }) else {
+        return;
+    };
+    assert!(wait_until(TIMEOUT, || std::net::TcpStream::connect(addr(
+        r0
+    ))
+    .is_ok()));
+    assert_eq!(per_listener_auth([debian.port, r4, r0]), ours);
+}
+
+/// A v5 QoS 0 PUBLISH of `payload` on `topic` with the user properties
+/// `users`.
+fn publish_v5(topic: &str, payload: &[u8], users: &[(&str, &str)]) -> Vec<u8> {
+    let mut body = Vec::new();
+    put_str(&mut body, topic.as_bytes());
+    let mut props = Vec::new();
+    for (k, v) in users {
+        props.push(0x26);
+        put_str(&mut props, k.as_bytes());
+        put_str(&mut props, v.as_bytes());
+    }
+    put_len(&mut body, props.len());
+    body.extend_from_slice(&props);
+    body.extend_from_slice(payload);
+    packet(0x30, &body)
+}
+
+/// What a v5 subscriber gets, as bytes, when the message event of
+/// `events_v5.c` adds a user property to messages with and without
+/// properties, and when its control callback publishes with one.
+fn plugin_properties(port: u16) -> Vec<Vec<u8>> {
+    let (mut sub, _) = Client::connect_opts(port, &ConnectOpts::v5("props-sub"));
+    let mut body = vec![0, 1, 0];
+    for f in ["v5/props", "$CONTROL/test/v1/response"] {
+        put_str(&mut body, f.as_bytes());
+        body.push(0);
+    }
+    sub.send_raw(&packet(0x82, &body));
+    assert_eq!(sub.expect_raw(), [0x90, 5, 0, 1, 0, 0, 0]);
+    let (mut publ, _) = Client::connect_opts(port, &ConnectOpts::v5("props-pub"));
+    publ.send_raw(&publish_v5("v5/props", b"1", &[("k", "v")]));
+    let mut seen = vec![sub.expect_raw()];
+    publ.send_raw(&publish_v5("v5/props", b"2", &[]));
+    seen.push(sub.expect_raw());
+    publ.send_raw(&publish_v5("$CONTROL/test/v1", b"ping", &[]));
+    seen.push(sub.expect_raw());
+    seen
+}
+
+#[test]
+fn v5_plugin_properties_reach_v5_subscribers() {
+    let dir = TempDir::new("plugin-props");
+    let Some(so) = build_c(&dir, "events_v5", true) else {
+        return;
+    };
+    let conf = |port: u16| {
+        format!(
+            "listener {port} 127.0.0.1\nallow_anonymous true\nplugin {}\n",
+            so.display()
+        )
+    };
+    let b = Broker::start_config(conf);
+    let ours = plugin_properties(b.port);
+    let users = |raw: &[u8]| {
+        let Packet::Publish(p) = decode_v5(raw) else {
+            panic!("{raw:02x?}")
+        };
+        let users: Vec<String> = p
+            .properties
+            .user_properties()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
+        (String::from_utf8_lossy(&p.payload).into_owned(), users)
+    };
+    let added = "added-by=events_v5".to_string();
+    assert_eq!(
+        users(&ours[0]),
+        ("had-properties".into(), vec!["k=v".into(), added.clone()])
+    );
+    assert_eq!(users(&ours[1]), ("no-properties".into(), vec![added]));
+    assert_eq!(
+        users(&ours[2]),
+        (
+            "props-pub:ping".into(),
+            vec!["answered-by=events_v5".into()]
+        )
+    );
+    if is_reference() {
+        return;
+    }
+    let conf_path = dir.join("ref.conf");
+    let Some(debian) = RefBroker::start(|port| {
+        std::fs::write(&conf_path, conf(port)).expect("write conf");
+        conf_path.clone()
+    }) else {
+        return;
+    };
+    assert_eq!(plugin_properties(debian.port), ours);
+}
+
+/// One MQTT 5 packet from its bytes.
+fn decode_v5(raw: &[u8]) -> Packet {
+    let h = mosquitto_rs::protocol::fixed_header(raw)
+        .expect("framed")
+        .expect("whole");
+    Packet::decode(
+        &h,
+        &raw[h.header_len..],
+        mosquitto_rs::protocol::ProtocolVersion::V5,
+    )
+    .expect("decodes")
+}
+
+/// What an MQTT 5 client sees when `events_v5.c` refuses one of two
+/// unsubscriptions (the UNSUBACK's bytes), and what
+/// `mosquitto_client_sub_count` says before and after.
+fn unsubscribe_and_count(port: u16) -> Vec<Vec<u8>> {
+    let (mut c, _) = Client::connect_opts(port, &ConnectOpts::v5("counter"));
+    let mut body = vec![0, 1, 0];
+    for f in ["v5/keep", "v5/drop", "v5/subs"] {
+        put_str(&mut body, f.as_bytes());
+        body.push(0);
+    }
+    c.send_raw(&packet(0x82, &body));
+    let mut seen = vec![c.expect_raw()];
+    c.send_raw(&publish_v5("v5/subs", b"?", &[]));
+    seen.push(c.expect_raw());
+    let mut body = vec![0, 2, 0];
+    for f in ["v5/keep", "v5/drop"] {
+        put_str(&mut body, f.as_bytes());
+    }
+    c.send_raw(&packet(0xA2, &body));
+    seen.push(c.expect_raw());
+    c.send_raw(&publish_v5("v5/subs", b"?", &[]));
+    seen.push(c.expect_raw());
+    seen
+}
+
+#[test]
+fn v5_unsubscribe_refused_by_a_plugin_and_subscription_count() {
+    let dir = TempDir::new("plugin-unsub");
+    let Some(so) = build_c(&dir, "events_v5", true) else {
+        return;
+    };
+    let conf = |port: u16| {
+        format!(
+            "listener {port} 127.0.0.1\nallow_anonymous true\nplugin {}\n",
+            so.display()
+        )
+    };
+    let b = Broker::start_config(conf);
+    let ours = unsubscribe_and_count(b.port);
+    let payload = |raw: &[u8]| match decode_v5(raw) {
+        Packet::Publish(p) => String::from_utf8_lossy(&p.payload).into_owned(),
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(ours[0], [0x90, 6, 0, 1, 0, 0, 0, 0]);
+    assert_eq!(payload(&ours[1]), "3");
+    // "v5/keep" refused (0x87) and kept, "v5/drop" gone.
+    assert_eq!(ours[2], [0xB0, 5, 0, 2, 0, 0x87, 0x00]);
+    if is_reference() {
+        return;
+    }
+    assert_eq!(payload(&ours[3]), "2");
+    let conf_path = dir.join("ref.conf");
+    let Some(debian) = RefBroker::start(|port| {
+        std::fs::write(&conf_path, conf(port)).expect("write conf");
+        conf_path.clone()
+    }) else {
+        return;
+    };
+    let theirs = unsubscribe_and_count(debian.port);
+    assert_eq!(theirs[..3], ours[..3]);
+    // 2.0.11 counts the slots of its subscription array, which an
+    // unsubscription empties but does not remove (README).
+    assert_eq!(payload(&theirs[3]), "3");
+}
+
+/// The ACL check of `events_v5.c` on what it is shown besides the topic:
+/// the SUBACK codes for "v5/q0only" at QoS 1 and 0, and which PUBLISHes to
+/// "v5/small" a subscriber receives.
+fn acl_sees_the_message(port: u16) -> Vec<String> {
+    let mut sub = login(port, "acl-sub", None, None);
+    let codes = sub.subscribe_many(&[("v5/q0only", 1), ("v5/q0only", 0), ("v5/small", 1)]);
+    let mut seen = vec![format!("suback {codes:?}")];
+    let mut publ = login(port, "acl-pub", None, None);
+    for (payload, qos, retain) in [
+        (&b"long payload"[..], 0, false),
+        (b"xy", 0, false),
+        (b"ret", 0, true),
+        (b"two", 2, false),
+        (b"one", 1, false),
+        (b"ok", 0, false),
+    ] {
+        publ.publish("v5/small", payload, qos, retain);
+    }
+    for _ in 0..2 {
+        let p = sub.receive_publish();
+        seen.push(String::from_utf8_lossy(&p.payload).into_owned());
+    }
+    sub.expect_nothing();
+    seen
+}
+
+#[test]
+fn the_acl_check_sees_payload_qos_and_retain() {
+    let dir = TempDir::new("plugin-acl-msg");
+    let Some(so) = build_c(&dir, "events_v5", true) else {
+        return;
+    };
+    let conf = |port: u16| {
+        format!(
+            "listener {port} 127.0.0.1\nallow_anonymous true\nplugin {}\n",
+            so.display()
+        )
+    };
+    let b = Broker::start_config(conf);
+    let ours = acl_sees_the_message(b.port);
+    assert_eq!(ours, ["suback [128, 0, 1]", "one", "ok"]);
+    if is_reference() {
+        return;
+    }
+    let conf_path = dir.join("ref.conf");
+    let Some(debian) = RefBroker::start(|port| {
+        std::fs::write(&conf_path, conf(port)).expect("write conf");
+        conf_path.clone()
+    }) else {
+        return;
+    };
+    assert_eq!(acl_sees_the_message(debian.port), ours);
+}
+
+/// Config for `cert_v5.so` with two TLS listeners from `p`: `cert`
+/// requires client certificates, `plain` does not.
+#[cfg(feature = "tls")]
+fn cert_conf(so: &Path, p: &Pki, cert: u16, plain: u16) -> String {
+    let tls = |port: u16| {
+        format!(
+            "listener {port} 127.0.0.1\ncafile {}\ncertfile {}\nkeyfile {}\n",
+            p.arg("ca.crt"),
+            p.arg("server.crt"),
+            p.arg("server.key")
+        )
+    };
+    format!(
+        "plugin {}\n{}require_certificate true\n{}",
+        so.display(),
+        tls(cert),
+        tls(plain)
+    )
+}
+
+/// `mosquitto_pub -u cert` to `port` with the CA and, if `with_cert`, the
+/// client certificate; its exit code.
+#[cfg(feature = "tls")]
+fn pub_as_cert(p: &Pki, port: u16, with_cert: bool) -> Option<i32> {
+    let (ca, cc, ck) = (p.arg("ca.crt"), p.arg("client.crt"), p.arg("client.key"));
+    let port = port.to_string();
+    let mut args = vec!["-h", "127.0.0.1", "-p", &port, "-t", "c/t", "-m", "x"];
+    args.extend(["-u", "cert", "--cafile", &ca]);
+    if with_cert {
+        args.extend(["--cert", &cc, "--key", &ck]);
+    }
+    pub_tool(&args)
+}
+
+#[cfg(feature = "tls")]
+#[test]
+fn plugins_get_the_client_certificate() {
+    let dir = TempDir::new("plugin-cert");
+    let Some(so) = build_c(&dir, "cert_v5", true) else {
+        return;
+    };
+    if require_tool("openssl", "makes the test certificates").is_none() {
+        return;
+    }
+    let p = Pki::fresh("plugin-cert");
+    let (cert, plain) = (free_port(), free_port());
+    let b = Broker::start(&cert_conf(&so, &p, cert, plain));
+    for port in [cert, plain] {
+        assert!(wait_until(TIMEOUT, || std::net::TcpStream::connect(addr(
+            port
+        ))
+        .is_ok()));
+    }
+    assert_eq!(pub_as_cert(&p, cert, true), Some(0));
+    let subject = "cert_v5: certificate /O=Test Org/CN=client1";
+    assert!(b.wait_for_log(subject, TIMEOUT), "{}", b.log_text());
+    assert_ne!(pub_as_cert(&p, plain, false), Some(0));
+    assert!(b.wait_for_log("cert_v5: no certificate", TIMEOUT));
+    if is_reference() {
+        return;
+    }
+    let conf_path = dir.join("ref.conf");
+    let (rcert, rplain) = (free_port(), free_port());
+    let Some(debian) = RefBroker::start(|port| {
+        let conf = format!(
+            "listener {port} 127.0.0.1\nallow_anonymous true\n{}",
+            cert_conf(&so, &p, rcert, rplain)
+        );
+        std::fs::write(&conf_path, conf).expect("write conf");
+        conf_path.clone()
+    }) else {
+        return;
+    };
+    for port in [rcert, rplain] {
+        assert!(wait_until(TIMEOUT, || std::net::TcpStream::connect(addr(
+            port
+        ))
+        .is_ok()));
+    }
+    assert_eq!(pub_as_cert(&p, rcert, true), Some(0));
+    assert!(
+        debian.wait_for_log(subject, TIMEOUT),
+        "{}",
+        debian.log_text()
+    );
+    assert_ne!(pub_as_cert(&p, rplain, false), Some(0));
+}
+
+/// A v5 PUBLISH at `qos` with packet id `id` and no properties.
+fn publish_v5_qos(topic: &str, payload: &[u8], qos: u8, id: u16) -> Vec<u8> {
+    let mut body = Vec::new();
+    put_str(&mut body, topic.as_bytes());
+    body.extend_from_slice(&id.to_be_bytes());
+    body.push(0);
+    body.extend_from_slice(payload);
+    packet(0x30 | (qos << 1), &body)
+}
+
+/// What an MQTT 5 publisher is answered when the plugin's ACL check
+/// refuses its QoS 1 and QoS 2 PUBLISHes (and its message event one), and that the QoS 2 packet id
+/// is free again afterwards (a subscriber gets the next message on it).
+fn refused_publish_acks(port: u16) -> Vec<Vec<u8>> {
+    let mut sub = login(port, "ack-sub", None, None);
+    sub.subscribe("v5/open", 0);
+    let (mut publ, _) = Client::connect_opts(port, &ConnectOpts::v5("ack-pub"));
+    publ.send_raw(&publish_v5_qos("v5/secret", b"no", 1, 4));
+    let mut seen = vec![publ.expect_raw()];
+    // Refused by the message event rather than the ACL check.
+    publ.send_raw(&publish_v5_qos("v5/refused", b"no", 1, 6));
+    seen.push(publ.expect_raw());
+    publ.send_raw(&publish_v5_qos("v5/secret", b"no", 2, 5));
+    seen.push(publ.expect_raw());
+    publ.send_raw(&publish_v5_qos("v5/open", b"yes", 2, 5));
+    seen.push(publ.expect_raw());
+    publ.send_raw(&[0x62, 2, 0, 5]);
+    seen.push(publ.expect_raw());
+    seen.push(sub.receive_publish().payload);
+    seen
+}
+
+#[test]
+fn a_publish_the_plugin_refuses_gets_0x87_over_mqtt_5() {
+    let dir = TempDir::new("plugin-puback");
+    let Some(so) = build_c(&dir, "events_v5", true) else {
+        return;
+    };
+    let conf = |port: u16| {
+        format!(
+            "listener {port} 127.0.0.1\nallow_anonymous true\nplugin {}\n",
+            so.display()
+        )
+    };
+    let b = Broker::start_config(conf);
+    let ours = refused_publish_acks(b.port);
+    let want: [&[u8]; 6] = [
+        &[0x40, 3, 0, 4, 0x87],
+        &[0x40, 3, 0, 6, 0x87],
+        &[0x50, 3, 0, 5, 0x87],
+        &[0x50, 2, 0, 5],
+        &[0x70, 2, 0, 5],
+        b"yes",
+    ];
+    assert_eq!(ours, want);
+    if is_reference() {
+        return;
+    }
+    let conf_path = dir.join("ref.conf");
+    let Some(debian) = RefBroker::start(|port| {
+        std::fs::write(&conf_path, conf(port)).expect("write conf");
+        conf_path.clone()
+    }) else {
+        return;
+    };
+    assert_eq!(refused_publish_acks(debian.port), ours);
 }

@@ -6,8 +6,6 @@
 //! authentication plugin.
 
 /// A backend's verdict on one step of an authentication exchange.
-// Backends build it: the tests' today, a plugin's later.
-#[allow(dead_code)]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AuthStep {
     /// Authenticated; the data (if any) goes back in the CONNACK.
@@ -21,15 +19,64 @@ pub enum AuthStep {
     NotSupported,
 }
 
-/// An enhanced authentication backend (a plugin, later).
-pub trait ExtendedAuth {
-    /// A CONNECT from `client_id` names `method`, with optional `data`;
-    /// also a re-authentication (AUTH 0x19) of a connected client.
-    fn start(&mut self, client_id: &str, method: &str, data: Option<&[u8]>) -> AuthStep;
+/// Who is authenticating, as the core knows it: a CONNECT that passed its
+/// other checks, or a connected client re-authenticating.
+#[derive(Debug, Clone, Copy)]
+pub struct AuthClient<'a> {
+    pub client_id: &'a str,
+    /// The CONNECT's username (or the one the session has now).
+    pub username: Option<&'a str>,
+    /// "address:port", as the logs show it.
+    pub peer: &'a str,
+    /// A TLS client certificate, in DER form.
+    pub certificate: Option<&'a [u8]>,
+    /// 5: only MQTT 5 has enhanced authentication.
+    pub protocol_version: u8,
+    pub keepalive: u16,
+    /// CONNECT's clean start; once connected, whether the session ends
+    /// with the connection.
+    pub clean: bool,
+    /// The connection's slot: the same for every step of one exchange.
+    pub conn: u32,
+    /// The security domain that applies (the listener's with
+    /// `per_listener_settings`, else the global one).
+    pub security: usize,
+}
 
-    /// The client's AUTH 0x18 answering our `Continue`.
-    fn step(&mut self, client_id: &str, method: &str, data: Option<&[u8]>) -> AuthStep {
-        let _ = (client_id, method, data);
+/// An enhanced authentication backend (the plugins', `core::PluginAuth`).
+pub trait ExtendedAuth {
+    /// A CONNECT names `method`, with optional `data` (`reauth` false), or
+    /// a connected client sent AUTH 0x19 (`reauth` true).
+    fn start(
+        &mut self,
+        client: &AuthClient,
+        method: &str,
+        data: Option<&[u8]>,
+        reauth: bool,
+    ) -> AuthStep;
+
+    /// The client's AUTH 0x18 answering our `Continue`; `reauth` when the
+    /// exchange is a re-authentication.
+    fn step(
+        &mut self,
+        client: &AuthClient,
+        method: &str,
+        data: Option<&[u8]>,
+        reauth: bool,
+    ) -> AuthStep {
+        let _ = (client, method, data, reauth);
         AuthStep::Denied
+    }
+
+    /// The username the backend gave the client during the exchange that
+    /// just succeeded, if it changed it (`Some(None)`: removed).
+    fn username(&mut self, client_id: &str, security: usize) -> Option<Option<String>> {
+        let _ = (client_id, security);
+        None
+    }
+
+    /// Connection `conn` closed in the middle of its CONNECT's exchange.
+    fn abandon(&mut self, conn: u32) {
+        let _ = conn;
     }
 }

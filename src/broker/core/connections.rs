@@ -124,6 +124,14 @@ impl Core {
         if self.settings.connection_messages {
             log_close(self.log_id_of(&conn), reason);
         }
+        // Gone in the middle of its CONNECT's AUTH exchange.
+        let authenticating = conn
+            .cold
+            .as_ref()
+            .is_some_and(|c| c.pending_connect.is_some());
+        if let Some(backend) = self.auth.as_mut().filter(|_| authenticating) {
+            backend.abandon(ck.index() as u32);
+        }
         if let Some(s) = conn.session().and_then(|sk| self.sessions.get(sk)) {
             let rc = i32::from(reason != CloseReason::Disconnect) * 7;
             crate::broker::plugin::client_gone(&s.client_id, ck.index() as u32, rc);

@@ -182,6 +182,9 @@ pub struct V5Client {
     pub no_problem_info: bool,
     /// The authentication method of an enhanced authentication.
     pub auth_method: Option<String>,
+    /// A re-authentication (AUTH 0x19) is waiting for the client's next
+    /// AUTH 0x18.
+    pub reauthenticating: bool,
 }
 
 impl Connection {

@@ -3,7 +3,7 @@
 
 use std::rc::Rc;
 
-use super::auth::AuthStep;
+use super::auth::{AuthClient, AuthStep};
 use super::context::{CloseReason, SessionRole};
 use super::ids::{ConnId, SessionId};
 use super::timers::TimerKind;
@@ -111,8 +111,11 @@ impl Core {
         let method = admitted.connect.properties.authentication_method();
         if let Some(method) = method.map(str::to_owned) {
             let data = admitted.connect.properties.authentication_data();
+            let peer = peers.peer_name(ck);
+            let cert = peers.tls_certificate(ck);
+            let client = admitted.auth_client(&peer, cert.as_deref(), ck);
             let step = match self.auth.as_mut() {
-                Some(backend) => backend.start(&admitted.client_id, &method, data),
+                Some(backend) => backend.start(&client, &method, data, false),
                 None => AuthStep::NotSupported,
             };
             self.connect_auth_step(ck, admitted, method, step, peers);
@@ -133,14 +136,16 @@ impl Core {
         self.attach(ck, sk, admitted, peers);
         self.send_connack(ck, session_present, 0, props);
         if session_present {
+            self.plugin_sub_count(sk);
             self.resume_session(ck, sk);
         }
     }
 
     /// The CONNECT's checks, in mosquitto's order: memory, will, client
-    /// id, keepalive, identity, client id prefixes, will size, password,
-    /// authentication method. Refuses (CONNACK and close) and returns None
-    /// when one fails.
+    /// id, keepalive, identity, client id prefixes, will size, password
+    /// (only without an authentication method: the method's exchange
+    /// replaces it, as in mosquitto). Refuses (CONNACK and close) and
+    /// returns None when one fails.
     fn admit(&mut self, ck: ConnId, mut c: Connect, peers: &dyn Transport) -> Option<Admitted> {
         let conn = self.conns.get(ck)?;
         let spec = self.settings.listeners.get(conn.listener()?.index())?;
@@ -184,17 +189,20 @@ impl Core {
             self.refuse_v5(ck, 5, ReasonCode::PACKET_TOO_LARGE);
             return None;
         }
-        if tls_identity.is_none() {
+        let extended = c.properties.authentication_method().is_some();
+        if tls_identity.is_none() && !extended {
             let files = self.security.get(security).map(|d| &d.files);
             let (user, pass) = (username.as_deref(), c.password.as_deref());
             let verdict = match files {
                 Some(f) if f.plugins.is_empty() => f.authenticate(allow_anonymous, user, pass),
                 Some(f) => {
                     let peer = peers.peer_name(ck);
+                    let cert = peers.tls_certificate(ck);
                     let facts = crate::broker::plugin::ClientFacts {
                         id: &client_id,
                         username: user,
                         peer: &peer,
+                        certificate: cert.as_deref(),
                         protocol_version: c.protocol.level(),
                         keepalive: c.keep_alive,
                         clean: c.clean_session,
@@ -318,6 +326,11 @@ impl Core {
     ) {
         match step {
             AuthStep::Success(out) => {
+                // The backend may have named the client (mosquitto_set_username).
+                let backend = self.auth.as_mut();
+                if let Some(u) = backend.and_then(|b| b.username(&a.client_id, a.security)) {
+                    a.username = u.map(Rc::from);
+                }
                 let m = PropertyValue::String(method.clone());
                 a.connack.0.push((id::AUTHENTICATION_METHOD, m));
                 if let Some(d) = out.filter(|d| !d.is_empty()) {
@@ -357,37 +370,56 @@ impl Core {
     }
 
     /// AUTH from a client: the next step of its CONNECT's authentication,
-    /// or (once connected) a re-authentication. A method other than
-    /// CONNECT's, or AUTH where no exchange can be, is a protocol error.
+    /// or (once connected) a re-authentication, with mosquitto's rules: 0x18
+    /// only while an exchange is under way, 0x19 only when none is, the
+    /// method CONNECT's. Anything else is a protocol error.
     pub(super) fn handle_auth(&mut self, ck: ConnId, auth: Auth, peers: &dyn Transport) {
         let Some(conn) = self.conns.get_mut(ck) else {
             return;
         };
-        let connected = conn.session().is_some();
+        let (session, keepalive) = (conn.session(), conn.keepalive);
         let cold = conn.cold_mut();
         let method = cold.v5.auth_method.clone();
+        let reauthenticating = cold.v5.reauthenticating;
         let pending = cold.pending_connect.take();
         let same = method.is_some() && auth.properties.authentication_method() == method.as_deref();
-        let reason_ok = match (connected, auth.reason) {
-            (false, r) => r == ReasonCode::CONTINUE_AUTHENTICATION && pending.is_some(),
-            (true, r) => {
-                r == ReasonCode::REAUTHENTICATE || r == ReasonCode::CONTINUE_AUTHENTICATION
-            }
-        };
-        let id = match &pending {
-            Some(a) => a.client_id.clone(),
-            None => self.conn_id_of_session(ck).to_owned(),
+        let reason_ok = match (session.is_some(), auth.reason) {
+            (false, ReasonCode::CONTINUE_AUTHENTICATION) => pending.is_some(),
+            (true, ReasonCode::REAUTHENTICATE) => !reauthenticating,
+            (true, ReasonCode::CONTINUE_AUTHENTICATION) => reauthenticating,
+            _ => false,
         };
         let (Some(method), Some(backend), true, true) =
             (method, self.auth.as_mut(), same, reason_ok)
         else {
+            if let (Some(_), Some(backend)) = (&pending, self.auth.as_mut()) {
+                backend.abandon(ck.index() as u32);
+            }
             self.schedule_close(ck, CloseReason::Protocol);
             return;
         };
+        let peer = peers.peer_name(ck);
+        let cert = peers.tls_certificate(ck);
+        let sess = session.and_then(|sk| self.sessions.get(sk));
+        let client = match (&pending, sess) {
+            (Some(a), _) => a.auth_client(&peer, cert.as_deref(), ck),
+            (None, Some(s)) => AuthClient {
+                client_id: &s.client_id,
+                username: s.username.as_deref(),
+                peer: &peer,
+                certificate: cert.as_deref(),
+                protocol_version: 5,
+                keepalive,
+                clean: s.clean,
+                conn: ck.index() as u32,
+                security: usize::from(s.security),
+            },
+            (None, None) => return,
+        };
         let data = auth.properties.authentication_data();
         let step = match auth.reason {
-            ReasonCode::REAUTHENTICATE => backend.start(&id, &method, data),
-            _ => backend.step(&id, &method, data),
+            ReasonCode::REAUTHENTICATE => backend.start(&client, &method, data, true),
+            _ => backend.step(&client, &method, data, pending.is_none()),
         };
         match pending {
             Some(a) => self.connect_auth_step(ck, *a, method, step, peers),
@@ -395,20 +427,16 @@ impl Core {
         }
     }
 
-    /// The client id of a connected client, for the backend.
-    fn conn_id_of_session(&self, ck: ConnId) -> &str {
-        self.conns
-            .get(ck)
-            .and_then(|c| c.session())
-            .and_then(|sk| self.sessions.get(sk))
-            .map_or("", |s| &s.client_id)
-    }
-
     /// A re-authentication step: AUTH 0x00 when done, 0x18 for another
     /// round; a refusal ends the connection (DISCONNECT 0x87).
     fn reauth_step(&mut self, ck: ConnId, method: String, step: AuthStep) {
+        let more = matches!(step, AuthStep::Continue(_));
+        if let Some(conn) = self.conns.get_mut(ck) {
+            conn.cold_mut().v5.reauthenticating = more;
+        }
         match step {
             AuthStep::Success(out) => {
+                self.reauth_username(ck);
                 self.send_auth(ck, ReasonCode::SUCCESS, &method, out.unwrap_or_default())
             }
             AuthStep::Continue(data) => {
@@ -417,6 +445,20 @@ impl Core {
             AuthStep::Denied | AuthStep::NotSupported => {
                 self.schedule_close(ck, CloseReason::NotAuthorized)
             }
+        }
+    }
+
+    /// A re-authenticated client's session takes the username the backend
+    /// gave it, if it gave one (later ACL checks use it, as mosquitto's).
+    fn reauth_username(&mut self, ck: ConnId) {
+        let sk = self.conns.get(ck).and_then(|c| c.session());
+        let Some(sess) = sk.and_then(|sk| self.sessions.get_mut(sk)) else {
+            return;
+        };
+        let backend = self.auth.as_mut();
+        let security = usize::from(sess.security);
+        if let Some(u) = backend.and_then(|b| b.username(&sess.client_id, security)) {
+            sess.username = u.map(Rc::from);
         }
     }
 
@@ -590,6 +632,28 @@ pub(crate) struct Admitted {
     connect: Connect,
     /// MQTT 5 CONNACK properties decided while checking the CONNECT.
     connack: Properties,
+}
+
+impl Admitted {
+    /// The client as an authentication backend is told of it.
+    fn auth_client<'a>(
+        &'a self,
+        peer: &'a str,
+        certificate: Option<&'a [u8]>,
+        ck: ConnId,
+    ) -> AuthClient<'a> {
+        AuthClient {
+            client_id: &self.client_id,
+            username: self.username.as_deref(),
+            peer,
+            certificate,
+            protocol_version: self.connect.protocol.level(),
+            keepalive: self.connect.keep_alive,
+            clean: self.connect.clean_session,
+            conn: ck.index() as u32,
+            security: self.security,
+        }
+    }
 }
 
 /// How long the session outlives the connection: MQTT 5 says (absent: 0);

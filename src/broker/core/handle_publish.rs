@@ -6,17 +6,18 @@ use std::rc::Rc;
 
 use super::context::CloseReason;
 use super::ids::{ConnId, ListenerId};
+use super::plugins::Filtered;
 use super::{mounted, Core};
 use crate::broker::database::{Message, MsgProps, MsgSource};
-use crate::broker::plugin::PluginMessage;
+use crate::broker::plugin::{AclMessage, PluginMessage};
 use crate::broker::security::Access;
-use crate::protocol::{Ack, Packet, Publish, QoS};
+use crate::protocol::{Ack, Packet, ProtocolVersion, Publish, QoS};
 
 impl Core {
     /// The ACL's verdict on a client publishing to `topic` (bridges are not
     /// checked, as in mosquitto). A denied message is acknowledged and
     /// dropped: MQTT 3.x has no way to say no.
-    fn write_allowed(&self, ck: ConnId, topic: &str) -> bool {
+    fn write_allowed(&self, ck: ConnId, topic: &str, msg: AclMessage) -> bool {
         let Some(sess) = self
             .conns
             .get(ck)
@@ -31,11 +32,12 @@ impl Core {
         let Some(domain) = self.security.get(usize::from(sess.security)) else {
             return false;
         };
-        let ok = domain.files.acl_check(
+        let ok = domain.files.acl_check_message(
             &sess.client_id,
             sess.username.as_deref(),
             topic,
             Access::Write,
+            msg,
         );
         if !ok {
             crate::debug!("Denied PUBLISH from {} ('{topic}').", sess.client_id);
@@ -83,7 +85,6 @@ impl Core {
         let Some(conn) = self.conns.get(ck) else {
             return;
         };
-        let version = conn.protocol;
         let sk = conn.session();
         if crate::broker::logging::debug_enabled() {
             crate::debug!(
@@ -152,27 +153,59 @@ impl Core {
             Some(topics) => crate::broker::bridge_topic::remote_to_local(&topics, &topic),
             None => Some(mounted(&mount, topic)),
         };
-        let deliver = deliver && topic.as_deref().is_some_and(|t| self.write_allowed(ck, t));
-        let topic = topic.unwrap_or_default();
-        let plain = PluginMessage {
-            topic,
-            payload,
+        let shown = AclMessage {
+            payload: &payload,
             qos: qos.as_u8(),
             retain,
         };
-        if let Some(m) = deliver.then(|| self.plugin_filter(sk, plain)).flatten() {
+        let allowed = topic
+            .as_deref()
+            .is_some_and(|t| self.write_allowed(ck, t, shown));
+        let mut refused = deliver && topic.is_some() && !allowed;
+        let plain = PluginMessage {
+            topic: topic.unwrap_or_default(),
+            payload,
+            qos: qos.as_u8(),
+            retain,
+            properties,
+        };
+        let filtered = (deliver && allowed).then(|| self.plugin_filter(sk, plain));
+        if let Some(Filtered::Deliver(m)) = filtered {
             let source = self.publisher_source(ck);
             let q = QoS::from_u8(m.qos).unwrap_or(qos);
-            let v5 = MsgProps::from_publish(properties, self.now);
+            let v5 = MsgProps::from_publish(m.properties, self.now);
             let msg = Message::new(m.topic, m.payload, q, m.retain).with_source(source);
             let msg = Rc::new(msg.with_props(v5));
             self.publish_message(msg, sk);
             self.apply_backpressure(ck);
+        } else if let Some(Filtered::Refused) = filtered {
+            refused = true;
+        }
+        self.ack_publish(ck, qos, packet_id, refused);
+    }
+
+    /// PUBACK or PUBREC for a client's PUBLISH. A refused one (ACL or
+    /// plugin) is 0x87 for an MQTT 5 publisher, as mosquitto says; that
+    /// ends a QoS 2 exchange, so its id is free again.
+    fn ack_publish(&mut self, ck: ConnId, qos: QoS, packet_id: u16, refused: bool) {
+        let Some(conn) = self.conns.get(ck) else {
+            return;
+        };
+        let (version, sk) = (conn.protocol, conn.session());
+        let refused = refused && version == ProtocolVersion::V5;
+        let mut ack = Ack::new(packet_id);
+        if refused {
+            ack.reason = 0x87;
+            if qos == QoS::ExactlyOnce {
+                if let Some(sess) = sk.and_then(|sk| self.sessions.get_mut(sk)) {
+                    sess.msgs.incoming_release(packet_id);
+                }
+            }
         }
         match qos {
             QoS::AtMostOnce => {}
-            QoS::AtLeastOnce => self.send_packet(ck, &Packet::PubAck(Ack::new(packet_id)), version),
-            QoS::ExactlyOnce => self.send_packet(ck, &Packet::PubRec(Ack::new(packet_id)), version),
+            QoS::AtLeastOnce => self.send_packet(ck, &Packet::PubAck(ack), version),
+            QoS::ExactlyOnce => self.send_packet(ck, &Packet::PubRec(ack), version),
         }
     }
 }

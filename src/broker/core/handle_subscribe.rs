@@ -16,7 +16,7 @@ use crate::protocol::{
 impl Core {
     /// mosquitto's subscribe checks (`$share`/`$SYS` rules) plus our
     /// extension: a filter inside a `deny` rule is refused with 0x80.
-    fn subscribe_allowed(&self, sk: SessionId, filter: &str) -> bool {
+    fn subscribe_allowed(&self, sk: SessionId, filter: &str, qos: QoS) -> bool {
         let Some(sess) = self.sessions.get(sk) else {
             return false;
         };
@@ -27,7 +27,13 @@ impl Core {
             return false;
         };
         let (id, user) = (&sess.client_id, sess.username.as_deref());
-        d.files.acl_check(id, user, filter, Access::Subscribe)
+        // Plugins are shown the requested QoS, as mosquitto does.
+        let shown = crate::broker::plugin::AclMessage {
+            qos: qos.as_u8(),
+            ..Default::default()
+        };
+        d.files
+            .acl_check_message(id, user, filter, Access::Subscribe, shown)
             && d.files.subscribe_allowed(id, user, filter)
     }
 
@@ -69,7 +75,7 @@ impl Core {
                 codes.push(Self::refusal(version, 0x8F));
                 continue;
             }
-            if !self.subscribe_allowed(sk, &filter) {
+            if !self.subscribe_allowed(sk, &filter, qos) {
                 crate::debug!("Denied SUBSCRIBE from {} to '{filter}'.", self.conn_id(ck));
                 codes.push(Self::refusal(version, 0x87));
                 continue;
@@ -108,6 +114,7 @@ impl Core {
             }
         }
         self.note_change();
+        self.plugin_sub_count(sk);
         let ack = SubAck {
             packet_id: s.packet_id,
             codes,
@@ -173,7 +180,12 @@ impl Core {
         let mut ack = UnsubAck::new(u.packet_id);
         for filter in u.filters {
             let filter = mounted(&mount, filter);
+            // Refused (only plugins refuse): the subscription stays, and an
+            // MQTT 5 client is told 0x87, as mosquitto does.
             if !self.unsubscribe_allowed(sk, &filter) {
+                if version == ProtocolVersion::V5 {
+                    ack.codes.push(0x87);
+                }
                 continue;
             }
             crate::log_unsubscribe!("{} {filter}", self.conn_id(ck));
@@ -187,6 +199,7 @@ impl Core {
             }
         }
         self.note_change();
+        self.plugin_sub_count(sk);
         self.send_packet(ck, &Packet::UnsubAck(ack), version);
     }
 }

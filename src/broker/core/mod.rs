@@ -113,6 +113,12 @@ pub(crate) trait Transport {
     /// The username a TLS connection's certificate or PSK identity gives
     /// (None without TLS).
     fn tls_username(&self, ck: ConnId, source: TlsIdentity) -> Option<String>;
+    /// The client certificate of a TLS connection, in DER form (asked only
+    /// when plugins may want it).
+    fn tls_certificate(&self, ck: ConnId) -> Option<Vec<u8>> {
+        let _ = ck;
+        None
+    }
 }
 
 /// Socket work for a bridge that only the shell can do.

@@ -4,12 +4,12 @@
 
 use std::rc::Rc;
 
-use super::auth::{AuthStep, ExtendedAuth};
+use super::auth::{AuthClient, AuthStep, ExtendedAuth};
 use super::context::CloseReason;
 use super::ids::{ConnId, SessionId};
 use super::Core;
-use crate::broker::database::Message;
-use crate::broker::plugin::{self, Action, ClientFacts, ExtAuth, PluginMessage};
+use crate::broker::database::{Message, MsgProps};
+use crate::broker::plugin::{self, Action, AuthCall, ClientFacts, ExtAuth, PluginMessage};
 use crate::broker::security::Access;
 use crate::protocol::QoS;
 
@@ -17,18 +17,24 @@ use crate::protocol::QoS;
 /// messages cannot keep the loop here for ever.
 const MAX_ROUNDS: usize = 8;
 
+/// What the plugins made of a client's PUBLISH.
+pub(super) enum Filtered {
+    /// Deliver it (as the message callbacks left it).
+    Deliver(PluginMessage),
+    /// A `$CONTROL/…` message, for plugins only.
+    Consumed,
+    /// A message callback refused it.
+    Refused,
+}
+
 impl Core {
     /// A client's PUBLISH after the ACL allowed it: `$CONTROL/…` goes to the
     /// plugin that registered the topic and to nobody else (as mosquitto),
-    /// then the message callbacks may change it. None: nothing to deliver.
-    pub(super) fn plugin_filter(
-        &mut self,
-        sk: Option<SessionId>,
-        msg: PluginMessage,
-    ) -> Option<PluginMessage> {
+    /// then the message callbacks may change or refuse it.
+    pub(super) fn plugin_filter(&mut self, sk: Option<SessionId>, msg: PluginMessage) -> Filtered {
         let sess = sk.and_then(|sk| self.sessions.get(sk));
         if sess.is_some_and(|s| s.bridge().is_some()) {
-            return Some(msg);
+            return Filtered::Deliver(msg);
         }
         let chain = sess
             .and_then(|s| self.security.get(usize::from(s.security)))
@@ -37,18 +43,18 @@ impl Core {
         let control = msg.topic.starts_with("$CONTROL/");
         // The common case: no plugin, no control topic; nothing to do.
         if chain.is_empty() && !control {
-            return Some(msg);
+            return Filtered::Deliver(msg);
         }
         let id = sess.map(|s| Rc::clone(&s.client_id));
         let id = id.as_deref().unwrap_or("");
         if control {
-            chain.control(id, &msg.topic, &msg.payload, msg.qos, msg.retain);
+            chain.control(id, &msg);
             self.apply_plugin_actions();
-            return None;
+            return Filtered::Consumed;
         }
         let out = chain.on_message(id, msg);
         self.apply_plugin_actions();
-        out
+        out.map_or(Filtered::Refused, Filtered::Deliver)
     }
 
     /// mosquitto's ACL check on UNSUBSCRIBE, which only plugins can refuse
@@ -66,6 +72,19 @@ impl Core {
         let user = sess.username.as_deref();
         d.files
             .acl_check(&sess.client_id, user, filter, Access::Unsubscribe)
+    }
+
+    /// Tells the plugins how many subscriptions the session's client has
+    /// (`mosquitto_client_sub_count`) after they changed; nothing without
+    /// plugins.
+    pub(super) fn plugin_sub_count(&self, sk: SessionId) {
+        let Some(sess) = self.sessions.get(sk) else {
+            return;
+        };
+        let domain = self.security.get(usize::from(sess.security));
+        if domain.is_some_and(|d| !d.files.plugins.is_empty()) {
+            plugin::set_sub_count(&sess.client_id, sess.filters.len());
+        }
     }
 
     /// Carries out what plugins asked for since the last call.
@@ -88,9 +107,12 @@ impl Core {
                 payload,
                 qos,
                 retain,
+                properties,
             } => {
                 let qos = QoS::from_u8(qos).unwrap_or(QoS::AtMostOnce);
-                let msg = Rc::new(Message::new(topic, payload, qos, retain));
+                let v5 = MsgProps::from_publish(properties, self.now);
+                let msg = Message::new(topic, payload, qos, retain).with_props(v5);
+                let msg = Rc::new(msg);
                 match client_id {
                     None => self.publish_message(msg, None),
                     Some(id) => {
@@ -144,29 +166,87 @@ impl Core {
 }
 
 /// The core's enhanced-authentication backend when plugins are loaded:
-/// the plugins' extended-auth start events (mosquitto's
-/// `mosquitto_security_auth_start`).
-pub(crate) struct PluginAuth(pub plugin::Chain);
+/// the plugins' extended-auth events (mosquitto's
+/// `mosquitto_security_auth_start` and `_continue`), with the chain of the
+/// client's security domain.
+pub(crate) struct PluginAuth {
+    /// Each security domain's plugins, by domain index.
+    chains: Vec<plugin::Chain>,
+}
 
-impl ExtendedAuth for PluginAuth {
-    fn start(&mut self, client_id: &str, method: &str, data: Option<&[u8]>) -> AuthStep {
+impl PluginAuth {
+    /// The backend for these domains' plugins; None when no domain loads
+    /// any (every method is then refused with 0x8C by the core).
+    pub(crate) fn for_chains(chains: Vec<plugin::Chain>) -> Option<PluginAuth> {
+        chains
+            .iter()
+            .any(|c| !c.is_empty())
+            .then_some(PluginAuth { chains })
+    }
+
+    fn run(
+        &self,
+        client: &AuthClient,
+        call: AuthCall,
+        method: &str,
+        data: Option<&[u8]>,
+    ) -> AuthStep {
+        let chain = self
+            .chains
+            .get(client.security)
+            .copied()
+            .unwrap_or_default();
         let facts = ClientFacts {
-            id: client_id,
-            username: None,
-            peer: "",
-            protocol_version: 5,
-            keepalive: 0,
-            clean: true,
-            conn: u32::MAX,
+            id: client.client_id,
+            username: client.username,
+            peer: client.peer,
+            certificate: client.certificate,
+            protocol_version: client.protocol_version,
+            keepalive: client.keepalive,
+            clean: client.clean,
+            conn: client.conn,
         };
-        match self
-            .0
-            .extended_auth(Some(false), &facts, method, data.unwrap_or_default())
-        {
+        match chain.extended_auth(call, &facts, method, data) {
             ExtAuth::Success(d) => AuthStep::Success(Some(d)),
             ExtAuth::Continue(d) => AuthStep::Continue(d),
             ExtAuth::Denied => AuthStep::Denied,
             ExtAuth::NotSupported => AuthStep::NotSupported,
         }
+    }
+}
+
+impl ExtendedAuth for PluginAuth {
+    fn start(
+        &mut self,
+        client: &AuthClient,
+        method: &str,
+        data: Option<&[u8]>,
+        reauth: bool,
+    ) -> AuthStep {
+        let call = if reauth {
+            AuthCall::Reauth
+        } else {
+            AuthCall::Start
+        };
+        self.run(client, call, method, data)
+    }
+
+    fn step(
+        &mut self,
+        client: &AuthClient,
+        method: &str,
+        data: Option<&[u8]>,
+        reauth: bool,
+    ) -> AuthStep {
+        let call = AuthCall::Continue { connected: reauth };
+        self.run(client, call, method, data)
+    }
+
+    fn username(&mut self, client_id: &str, security: usize) -> Option<Option<String>> {
+        self.chains.get(security)?.changed_username(client_id)
+    }
+
+    fn abandon(&mut self, conn: u32) {
+        plugin::auth_abandoned(conn);
     }
 }

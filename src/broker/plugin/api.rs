@@ -166,9 +166,33 @@ pub extern "C" fn mosquitto_client_keepalive(c: *const c_void) -> c_int {
     client(c).map_or(-1, |v| v.keepalive)
 }
 
-/// The TLS certificate is not reachable from here (the shell owns the TLS
-/// streams): always null, as mosquitto returns for a non-TLS client.
-pub extern "C" fn mosquitto_client_certificate(_c: *const c_void) -> *mut c_void {
+/// The client's TLS certificate as a new OpenSSL `X509` the plugin frees
+/// with `X509_free`, as mosquitto's; null without one (or without TLS).
+pub extern "C" fn mosquitto_client_certificate(c: *const c_void) -> *mut c_void {
+    match client(c).and_then(|v| v.certificate.as_deref()) {
+        Some(der) => x509_from_der(der),
+        None => std::ptr::null_mut(),
+    }
+}
+
+/// A new `X509` from DER (null if it does not parse).
+#[cfg(feature = "tls")]
+fn x509_from_der(der: &[u8]) -> *mut c_void {
+    extern "C" {
+        // libcrypto, linked through the openssl crate.
+        fn d2i_X509(a: *mut *mut c_void, pp: *mut *const u8, len: std::ffi::c_long) -> *mut c_void;
+    }
+    let Ok(len) = std::ffi::c_long::try_from(der.len()) else {
+        return std::ptr::null_mut();
+    };
+    let mut p = der.as_ptr();
+    // SAFETY: `p` points to `len` bytes of DER that outlive the call;
+    // d2i_X509 allocates a new X509 (null on error) that the caller owns.
+    unsafe { d2i_X509(std::ptr::null_mut(), &mut p, len) }
+}
+
+#[cfg(not(feature = "tls"))]
+fn x509_from_der(_der: &[u8]) -> *mut c_void {
     std::ptr::null_mut()
 }
 
@@ -181,9 +205,9 @@ pub extern "C" fn mosquitto_client_protocol_version(c: *const c_void) -> c_int {
     client(c).map_or(0, |v| v.protocol_version)
 }
 
-/// Not tracked for plugins: 0.
-pub extern "C" fn mosquitto_client_sub_count(_c: *const c_void) -> c_int {
-    0
+/// The client's subscriptions (0 for a client not connected).
+pub extern "C" fn mosquitto_client_sub_count(c: *const c_void) -> c_int {
+    client(c).map_or(0, |v| v.sub_count)
 }
 
 pub extern "C" fn mosquitto_client_username(c: *const c_void) -> *const c_char {
@@ -252,7 +276,8 @@ pub extern "C" fn mosquitto_kick_client_by_username(
     ffi::MOSQ_ERR_SUCCESS
 }
 
-/// Checks and queues a plugin's message; copies the payload.
+/// Checks and queues a plugin's message; copies the payload. The
+/// properties are taken over when the message is (as mosquitto does).
 fn queue_publish(
     clientid: *const c_char,
     topic_p: *const c_char,
@@ -260,6 +285,7 @@ fn queue_publish(
     payload: *const c_void,
     qos: c_int,
     retain: bool,
+    properties: *mut Property,
 ) -> c_int {
     let Ok(len) = usize::try_from(payloadlen) else {
         crate::error!("Error: a plugin published with a negative payload length; refused.");
@@ -296,12 +322,29 @@ fn queue_publish(
         payload: bytes,
         qos: qos as u8,
         retain,
+        properties: publish_properties(properties),
     });
     ffi::MOSQ_ERR_SUCCESS
 }
 
-/// Takes ownership of `payload` (freed here, after copying), as mosquitto.
-/// Properties are not carried (freed).
+/// What of a plugin's property list goes with its message: the properties
+/// a PUBLISH carries to subscribers, and the message expiry interval.
+fn publish_properties(list: *mut Property) -> crate::protocol::Properties {
+    let mut props = super::props::take_list(list);
+    let before = props.0.len();
+    props.0.retain(|(i, _)| {
+        super::props::travels(*i) || *i == crate::protocol::properties::id::MESSAGE_EXPIRY_INTERVAL
+    });
+    if props.0.len() < before {
+        crate::error!(
+            "Error: a plugin published with properties a PUBLISH cannot carry; left out."
+        );
+    }
+    props
+}
+
+/// Takes ownership of `payload` (freed here, after copying) and of the
+/// properties, as mosquitto.
 pub extern "C" fn mosquitto_broker_publish(
     clientid: *const c_char,
     topic: *const c_char,
@@ -311,12 +354,12 @@ pub extern "C" fn mosquitto_broker_publish(
     retain: bool,
     properties: *mut Property,
 ) -> c_int {
-    let rc = queue_publish(clientid, topic, payloadlen, payload, qos, retain);
+    let rc = queue_publish(
+        clientid, topic, payloadlen, payload, qos, retain, properties,
+    );
     if rc == ffi::MOSQ_ERR_SUCCESS {
         // SAFETY: the plugin handed the payload over; malloc'd memory.
         unsafe { libc::free(payload) };
-        let mut props = properties;
-        mosquitto_property_free_all(&mut props);
     }
     rc
 }
@@ -330,12 +373,9 @@ pub extern "C" fn mosquitto_broker_publish_copy(
     retain: bool,
     properties: *mut Property,
 ) -> c_int {
-    let rc = queue_publish(clientid, topic, payloadlen, payload, qos, retain);
-    if rc == ffi::MOSQ_ERR_SUCCESS {
-        let mut props = properties;
-        mosquitto_property_free_all(&mut props);
-    }
-    rc
+    queue_publish(
+        clientid, topic, payloadlen, payload, qos, retain, properties,
+    )
 }
 
 // ---- topics and UTF-8 ----
@@ -401,93 +441,11 @@ pub extern "C" fn mosquitto_validate_utf8(s: *const c_char, len: c_int) -> c_int
     }
 }
 
-// ---- properties: built and freed, not carried on messages ----
+// ---- properties (`props`) ----
 
-/// What `mosquitto_property *` points to here: a list node. Messages in
-/// this broker do not carry plugin properties yet, so lists are only
-/// built and freed.
-pub struct Property {
-    next: *mut Property,
-}
-
-fn add_property(list: *mut *mut Property) -> c_int {
-    if list.is_null() {
-        return ffi::MOSQ_ERR_INVAL;
-    }
-    let node = Box::into_raw(Box::new(Property {
-        // SAFETY: non-null pointer to the caller's list head.
-        next: unsafe { *list },
-    }));
-    // SAFETY: as above.
-    unsafe { *list = node };
-    ffi::MOSQ_ERR_SUCCESS
-}
-
-pub extern "C" fn mosquitto_property_free_all(list: *mut *mut Property) {
-    if list.is_null() {
-        return;
-    }
-    // SAFETY: the head of a list of nodes made by `add_property`.
-    let mut p = unsafe { *list };
-    while !p.is_null() {
-        // SAFETY: each node was made by Box::into_raw.
-        let node = unsafe { Box::from_raw(p) };
-        p = node.next;
-    }
-    // SAFETY: as above.
-    unsafe { *list = std::ptr::null_mut() };
-}
-
-pub extern "C" fn mosquitto_property_add_byte(l: *mut *mut Property, _id: c_int, _v: u8) -> c_int {
-    add_property(l)
-}
-
-pub extern "C" fn mosquitto_property_add_int16(
-    l: *mut *mut Property,
-    _id: c_int,
-    _v: u16,
-) -> c_int {
-    add_property(l)
-}
-
-pub extern "C" fn mosquitto_property_add_int32(
-    l: *mut *mut Property,
-    _id: c_int,
-    _v: u32,
-) -> c_int {
-    add_property(l)
-}
-
-pub extern "C" fn mosquitto_property_add_varint(
-    l: *mut *mut Property,
-    _id: c_int,
-    _v: u32,
-) -> c_int {
-    add_property(l)
-}
-
-pub extern "C" fn mosquitto_property_add_binary(
-    l: *mut *mut Property,
-    _id: c_int,
-    _v: *const c_void,
-    _len: u16,
-) -> c_int {
-    add_property(l)
-}
-
-pub extern "C" fn mosquitto_property_add_string(
-    l: *mut *mut Property,
-    _id: c_int,
-    _v: *const c_char,
-) -> c_int {
-    add_property(l)
-}
-
-pub extern "C" fn mosquitto_property_add_string_pair(
-    l: *mut *mut Property,
-    _id: c_int,
-    _n: *const c_char,
-    _v: *const c_char,
-) -> c_int {
-    add_property(l)
-}
+pub use super::props::{
+    mosquitto_property_add_binary, mosquitto_property_add_byte, mosquitto_property_add_int16,
+    mosquitto_property_add_int32, mosquitto_property_add_string,
+    mosquitto_property_add_string_pair, mosquitto_property_add_varint, mosquitto_property_free_all,
+    Property,
+};

@@ -9,23 +9,30 @@
 //! - `registry`: callbacks per security domain, the client views handed
 //!   to plugins, and the actions plugins queue (publish, kick).
 //! - [`Chain`]: what the security layer and the core call: basic auth, ACL
-//!   check, message, control, disconnect, tick.
+//!   check, message and control (`message`), extended authentication
+//!   (`extauth`), disconnect, tick.
+//! - `props`: `mosquitto_property` lists between plugins and messages.
 //!
 //! Everything runs on the broker's one thread. A plugin's verdict codes are
 //! read as mosquitto 2.0 reads them: success, defer to the next plugin,
 //! anything else a denial.
 
 pub mod api;
+mod extauth;
 pub mod ffi;
 mod legacy;
 mod loader;
+mod message;
+mod props;
 mod registry;
 #[cfg(test)]
 mod tests;
 
-use std::ffi::{c_int, c_void, CStr, CString};
+use std::ffi::{c_int, CStr, CString};
 
+pub use extauth::{auth_abandoned, AuthCall, ExtAuth};
 pub use loader::{cleanup_all, load_domain};
+pub use message::PluginMessage;
 pub use registry::{has_actions, take_actions, Action, PluginId};
 use registry::{ClientView, REGISTRY};
 
@@ -47,6 +54,8 @@ pub struct ClientFacts<'a> {
     pub username: Option<&'a str>,
     /// "address:port" as the logs show it; the port is cut off here.
     pub peer: &'a str,
+    /// A TLS client certificate, in DER form.
+    pub certificate: Option<&'a [u8]>,
     /// 3 (MQTT 3.1), 4 (3.1.1) or 5.
     pub protocol_version: u8,
     pub keepalive: u16,
@@ -94,6 +103,8 @@ fn view(facts: &ClientFacts, domain: usize) -> Box<ClientView> {
         domain,
         conn: facts.conn,
         username_changed: false,
+        sub_count: 0,
+        certificate: facts.certificate.map(Box::from),
     })
 }
 
@@ -118,6 +129,7 @@ fn with_client<R>(
                 id,
                 username,
                 peer: "",
+                certificate: None,
                 protocol_version: 4,
                 keepalive: 0,
                 clean: true,
@@ -240,18 +252,26 @@ impl Chain {
 
     /// An ACL check through the plugins: the version 5 callbacks in order,
     /// then the version 2–4 plugins; the first answer that is not "defer"
-    /// counts. `access` is a `MOSQ_ACL_*` bit.
+    /// counts. `access` is a `MOSQ_ACL_*` bit; `msg` what mosquitto passes
+    /// with it (a PUBLISH's payload, QoS and retain flag; a subscription's
+    /// QoS).
     pub fn acl_check(
         &self,
         client_id: &str,
         username: Option<&str>,
         topic: &str,
         access: c_int,
+        msg: AclMessage,
     ) -> Verdict {
         let Some(domain) = self.domain else {
             return Verdict::Defer { asked: false };
         };
         let ctopic = c_string(topic);
+        let payload = match msg.payload {
+            [] => std::ptr::null(),
+            p => p.as_ptr().cast(),
+        };
+        let payloadlen = u32::try_from(msg.payload.len()).unwrap_or(u32::MAX);
         with_client(domain, client_id, username, |client| {
             let mut asked = false;
             for cb in registry::callbacks(domain, ffi::MOSQ_EVT_ACL_CHECK).iter() {
@@ -259,75 +279,40 @@ impl Chain {
                 ev.client = client.cast();
                 ev.topic = ctopic.as_ptr();
                 ev.access = access;
+                ev.payload = payload;
+                ev.payloadlen = payloadlen;
+                ev.qos = msg.qos;
+                ev.retain = msg.retain;
                 let rc = call(cb, ffi::MOSQ_EVT_ACL_CHECK, &mut ev);
                 if let Some(v) = step(rc) {
                     return v;
                 }
                 asked = true;
             }
+            let mut m: ffi::AclMsg = ffi::zeroed();
+            m.topic = ctopic.as_ptr();
+            m.payload = payload;
+            m.payloadlen = std::ffi::c_long::from(payloadlen);
+            m.qos = c_int::from(msg.qos);
+            m.retain = msg.retain;
             for l in registry::legacy(domain).iter() {
                 asked = true;
-                if let Some(v) = legacy_acl(l, client, &ctopic, access) {
+                if let Some(v) = legacy_acl(l, client, &m, access) {
                     return v;
                 }
             }
             Verdict::Defer { asked }
         })
     }
+}
 
-    /// The message callbacks for a client's PUBLISH; each may change the
-    /// topic, payload, QoS and retain flag. None: a plugin refused it (the
-    /// message is dropped, as mosquitto does).
-    pub fn on_message(&self, client_id: &str, msg: PluginMessage) -> Option<PluginMessage> {
-        let domain = self.domain?;
-        let cbs = registry::callbacks(domain, ffi::MOSQ_EVT_MESSAGE);
-        if cbs.is_empty() {
-            return Some(msg);
-        }
-        with_client(domain, client_id, None, |client| {
-            message_chain(&cbs, client.cast(), msg)
-        })
-    }
-
-    /// A `$CONTROL/…` PUBLISH: true when a plugin registered this exact
-    /// topic and was handed the message (which then goes to no subscriber).
-    pub fn control(
-        &self,
-        client_id: &str,
-        topic: &str,
-        payload: &[u8],
-        qos: u8,
-        retain: bool,
-    ) -> bool {
-        let Some(domain) = self.domain else {
-            return false;
-        };
-        let found = REGISTRY.with(|r| {
-            let r = r.borrow();
-            let d = r.domains.get(domain)?;
-            d.controls.iter().find(|(t, _)| t == topic).map(|(_, c)| *c)
-        });
-        let Some(cb) = found else {
-            return false;
-        };
-        let ctopic = c_string(topic);
-        with_client(domain, client_id, None, |client| {
-            let mut ev: ffi::EvtControl = ffi::zeroed();
-            ev.client = client.cast();
-            ev.topic = ctopic.as_ptr();
-            ev.payload = payload.as_ptr().cast();
-            ev.payloadlen = u32::try_from(payload.len()).unwrap_or(u32::MAX);
-            ev.qos = qos;
-            ev.retain = retain;
-            call(&cb, ffi::MOSQ_EVT_CONTROL, &mut ev);
-            if !ev.reason_string.is_null() {
-                // mosquitto frees it with free() after the call.
-                // SAFETY: the plugin allocated it with malloc.
-                unsafe { libc::free(ev.reason_string.cast()) };
-            }
-        });
-        true
-    }
+/// What an ACL check passes to plugins besides the topic (mosquitto's
+/// `mosquitto_acl_check` arguments); the default passes nothing.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct AclMessage<'a> {
+    pub payload: &'a [u8],
+    pub qos: u8,
+    pub retain: bool,
 }
 
 impl Chain {
@@ -365,92 +350,6 @@ impl Chain {
     }
 }
 
-/// The outcome of an extended-authentication step (MQTT 5 AUTH).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ExtAuth {
-    /// Authenticated; the data (possibly empty) goes in the CONNACK/AUTH.
-    Success(Vec<u8>),
-    /// Another round: the data goes to the client in AUTH 0x18.
-    Continue(Vec<u8>),
-    /// No plugin knows this authentication method (0x8C).
-    NotSupported,
-    /// Refused (not authorised).
-    Denied,
-}
-
-impl ExtAuth {
-    fn from_rc(rc: c_int, data: Vec<u8>) -> Option<ExtAuth> {
-        match rc {
-            ffi::MOSQ_ERR_PLUGIN_DEFER => None,
-            ffi::MOSQ_ERR_SUCCESS => Some(ExtAuth::Success(data)),
-            ffi::MOSQ_ERR_AUTH_CONTINUE => Some(ExtAuth::Continue(data)),
-            ffi::MOSQ_ERR_NOT_SUPPORTED => Some(ExtAuth::NotSupported),
-            _ => Some(ExtAuth::Denied),
-        }
-    }
-}
-
-impl Chain {
-    /// MQTT 5 extended authentication, as mosquitto's
-    /// `mosquitto_security_auth_start` (`step` is `Some(reauth)`: CONNECT
-    /// with an authentication method, or AUTH 0x19) and `_continue`
-    /// (`None`: AUTH 0x18): the version 5 callbacks in order (the first
-    /// that does not defer answers), then version 4 plugins (the first
-    /// that supports the method answers). At the start the client is
-    /// recorded, as in [`Chain::basic_auth`].
-    pub fn extended_auth(
-        &self,
-        step: Option<bool>,
-        facts: &ClientFacts,
-        method: &str,
-        data_in: &[u8],
-    ) -> ExtAuth {
-        let Some(domain) = self.domain else {
-            return ExtAuth::NotSupported;
-        };
-        // The view basic auth made at this CONNECT is kept (it knows the
-        // connection); one is made only for a client without any.
-        if step.is_some() {
-            REGISTRY.with(|r| {
-                let mut r = r.borrow_mut();
-                if !r.clients.contains_key(facts.id) {
-                    r.clients.insert(facts.id.into(), view(facts, domain));
-                }
-            });
-        }
-        let cmethod = c_string(method);
-        let event = match step {
-            Some(_) => ffi::MOSQ_EVT_EXT_AUTH_START,
-            None => ffi::MOSQ_EVT_EXT_AUTH_CONTINUE,
-        };
-        with_client(domain, facts.id, facts.username, |client| {
-            for cb in registry::callbacks(domain, event).iter() {
-                let mut ev: ffi::EvtExtendedAuth = ffi::zeroed();
-                ev.client = client.cast();
-                ev.auth_method = cmethod.as_ptr();
-                ev.data_in = data_in.as_ptr().cast();
-                ev.data_in_len = u16::try_from(data_in.len()).unwrap_or(u16::MAX);
-                let rc = call(cb, event, &mut ev);
-                let data = legacy::take_plugin_data(ev.data_out, ev.data_out_len);
-                if let Some(out) = ExtAuth::from_rc(rc, data) {
-                    return out;
-                }
-            }
-            for l in registry::legacy(domain).iter() {
-                let Some((rc, data)) = l.extended_auth(step, client.cast(), &cmethod, data_in)
-                else {
-                    continue;
-                };
-                match ExtAuth::from_rc(rc, data) {
-                    None | Some(ExtAuth::NotSupported) => continue,
-                    Some(out) => return out,
-                }
-            }
-            ExtAuth::NotSupported
-        })
-    }
-}
-
 /// Room for the longest PSK OpenSSL takes (256 bytes) in hex, plus a NUL.
 const PSK_KEY_BUF: usize = 2 * 256 + 1;
 
@@ -466,7 +365,7 @@ fn hex_key(buf: &[u8]) -> Option<Vec<u8>> {
 fn legacy_acl(
     l: &legacy::Legacy,
     client: *mut ClientView,
-    topic: &CStr,
+    msg: &ffi::AclMsg,
     access: c_int,
 ) -> Option<Verdict> {
     // SAFETY: the view is alive for the whole check.
@@ -491,86 +390,7 @@ fn legacy_acl(
             return Some(Verdict::Deny);
         }
     }
-    let mut msg: ffi::AclMsg = ffi::zeroed();
-    msg.topic = topic.as_ptr();
-    step(l.acl_check(access, client.cast(), (&v.id, v.username.as_deref()), &msg))
-}
-
-/// A message as the message event sees it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PluginMessage {
-    pub topic: String,
-    pub payload: Vec<u8>,
-    pub qos: u8,
-    pub retain: bool,
-}
-
-fn message_chain(
-    cbs: &[registry::Callback],
-    client: *mut c_void,
-    msg: PluginMessage,
-) -> Option<PluginMessage> {
-    let topic = c_string(&msg.topic).into_raw();
-    let payload = api::malloc_copy(&msg.payload);
-    let mut ev: ffi::EvtMessage = ffi::zeroed();
-    ev.client = client;
-    ev.topic = topic;
-    ev.payload = payload;
-    ev.payloadlen = u32::try_from(msg.payload.len()).unwrap_or(u32::MAX);
-    ev.qos = msg.qos;
-    ev.retain = msg.retain;
-    let mut rc = ffi::MOSQ_ERR_SUCCESS;
-    for cb in cbs {
-        rc = call(cb, ffi::MOSQ_EVT_MESSAGE, &mut ev);
-        if rc != ffi::MOSQ_ERR_SUCCESS {
-            break;
-        }
-    }
-    let out = read_message(&ev, &msg);
-    // Our copies are ours to free; a replacement payload passed to us is
-    // freed too (mosquitto takes it over). A replaced topic is the
-    // plugin's own business, as in mosquitto: the old one is not freed.
-    if ev.topic == topic {
-        // SAFETY: made by CString::into_raw above and not replaced.
-        drop(unsafe { CString::from_raw(topic) });
-    } else if !ev.topic.is_null() {
-        // SAFETY: the plugin's replacement, allocated with malloc.
-        unsafe { libc::free(ev.topic.cast()) };
-    }
-    if ev.payload != payload && !ev.payload.is_null() {
-        // SAFETY: the plugin's replacement, allocated with malloc.
-        unsafe { libc::free(ev.payload) };
-    }
-    // SAFETY: our malloc'd copy (free(NULL) is fine).
-    unsafe { libc::free(payload) };
-    (rc == ffi::MOSQ_ERR_SUCCESS).then_some(out).flatten()
-}
-
-/// What the message looks like after the callbacks; None when the plugin
-/// left something unusable (a null topic, a QoS above 2).
-fn read_message(ev: &ffi::EvtMessage, old: &PluginMessage) -> Option<PluginMessage> {
-    if ev.topic.is_null() || ev.qos > 2 {
-        crate::error!("Error: a plugin's message callback left an invalid message; dropped.");
-        return None;
-    }
-    // SAFETY: non-null, NUL-terminated (ours or the plugin's).
-    let topic = unsafe { CStr::from_ptr(ev.topic) }
-        .to_string_lossy()
-        .into_owned();
-    let len = usize::try_from(ev.payloadlen).unwrap_or(0);
-    let payload = if ev.payload.is_null() || len == 0 {
-        Vec::new()
-    } else {
-        // SAFETY: the plugin's contract: payload holds payloadlen bytes.
-        unsafe { std::slice::from_raw_parts(ev.payload.cast::<u8>(), len) }.to_vec()
-    };
-    let _ = old;
-    Some(PluginMessage {
-        topic,
-        payload,
-        qos: ev.qos,
-        retain: ev.retain,
-    })
+    step(l.acl_check(access, client.cast(), (&v.id, v.username.as_deref()), msg))
 }
 
 /// A client's connection ended: the disconnect callbacks run, then its
@@ -593,6 +413,15 @@ pub fn client_gone(client_id: &str, conn: u32, reason: c_int) {
         call(cb, ffi::MOSQ_EVT_DISCONNECT, &mut ev);
     }
     REGISTRY.with(|r| r.borrow_mut().clients.remove(client_id));
+}
+
+/// The number of subscriptions connected client `client_id` has now.
+pub fn set_sub_count(client_id: &str, count: usize) {
+    REGISTRY.with(|r| {
+        if let Some(v) = r.borrow_mut().clients.get_mut(client_id) {
+            v.sub_count = c_int::try_from(count).unwrap_or(c_int::MAX);
+        }
+    });
 }
 
 /// A CONNECT was refused: its view goes without a disconnect event (the

@@ -61,6 +61,11 @@ pub struct ClientView {
     pub(super) conn: u32,
     /// Set by `mosquitto_set_username`; the core picks it up.
     pub(super) username_changed: bool,
+    /// Its subscriptions (`mosquitto_client_sub_count`), as the core
+    /// last told.
+    pub(super) sub_count: c_int,
+    /// The TLS client certificate, in DER form.
+    pub(super) certificate: Option<Box<[u8]>>,
 }
 
 #[derive(Default)]
@@ -68,6 +73,11 @@ pub(super) struct Registry {
     pub domains: Vec<Domain>,
     /// Connected clients that plugins may be shown, by client id.
     pub clients: HashMap<Box<str>, Box<ClientView>>,
+    /// Clients in the middle of their CONNECT's extended authentication,
+    /// by connection slot: moved to `clients` (the box, so the address
+    /// plugins saw, stays) once accepted, dropped when refused; a refused
+    /// CONNECT never touches the view of a connected client of its id.
+    pub pending: HashMap<u32, Box<ClientView>>,
     /// The plugin ids handed out; boxed because plugins keep their
     /// address, which a growing Vec of values would move.
     #[allow(clippy::vec_box)]
@@ -84,6 +94,8 @@ pub enum Action {
         payload: Vec<u8>,
         qos: u8,
         retain: bool,
+        /// What a PUBLISH carries (message expiry included).
+        properties: crate::protocol::Properties,
     },
     KickClientId {
         client_id: String,

@@ -163,7 +163,12 @@ fn publish_is_checked_then_queued_with_a_copy() {
     unsafe { std::ptr::copy_nonoverlapping(b"abc".as_ptr(), owned.cast::<u8>(), 3) };
     let mut props: *mut Property = std::ptr::null_mut();
     assert_eq!(
-        mosquitto_property_add_string(&mut props, 1, c("x").as_ptr()),
+        mosquitto_property_add_string(&mut props, 3, c("x").as_ptr()),
+        MOSQ_ERR_SUCCESS
+    );
+    // Not a PUBLISH property: left out of the message.
+    assert_eq!(
+        mosquitto_property_add_string(&mut props, 0x1F, c("why").as_ptr()),
         MOSQ_ERR_SUCCESS
     );
     let rc = mosquitto_broker_publish(null(), c("u").as_ptr(), 3, owned, 0, false, props);
@@ -176,14 +181,19 @@ fn publish_is_checked_then_queued_with_a_copy() {
                 topic: "t".into(),
                 payload: b"hi".to_vec(),
                 qos: 1,
-                retain: true
+                retain: true,
+                properties: Default::default(),
             },
             Action::Publish {
                 client_id: None,
                 topic: "u".into(),
                 payload: b"abc".to_vec(),
                 qos: 0,
-                retain: false
+                retain: false,
+                properties: crate::protocol::Properties(vec![(
+                    3,
+                    crate::protocol::PropertyValue::String("x".into())
+                )]),
             }
         ]
     );
@@ -254,7 +264,7 @@ fn callbacks_register_once_and_unregister_as_mosquitto() {
     // First non-defer answer counts; cb_a (success) comes first.
     let chain = super::Chain::new(domain);
     assert_eq!(
-        chain.acl_check("c", None, "t", MOSQ_ACL_READ),
+        chain.acl_check("c", None, "t", MOSQ_ACL_READ, Default::default()),
         super::Verdict::Allow
     );
     let unreg = |ev, f, data| mosquitto_callback_unregister(id_p, ev, Some(f), data);
@@ -262,7 +272,7 @@ fn callbacks_register_once_and_unregister_as_mosquitto() {
     assert_eq!(unreg(MOSQ_EVT_ACL_CHECK, cb_a, null()), MOSQ_ERR_NOT_FOUND);
     // Only cb_b (defer) left: everybody deferred.
     assert_eq!(
-        chain.acl_check("c", None, "t", MOSQ_ACL_READ),
+        chain.acl_check("c", None, "t", MOSQ_ACL_READ, Default::default()),
         super::Verdict::Defer { asked: true }
     );
     assert_eq!(
@@ -289,7 +299,12 @@ fn c_strings_stop_at_a_nul() {
     assert_eq!(super::c_string("x\0y").as_bytes(), b"x");
 }
 
-/// Extended auth: "challenge" once, then accepts the answer "42".
+/// The client pointer the last start event saw, for the continue event to
+/// check that the view stayed where it was.
+static STARTED: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// Extended auth: a challenge naming the client and its address once, then
+/// accepts the answer "42" from the same client view.
 unsafe extern "C" fn ext_start(_: c_int, data: *mut c_void, _: *mut c_void) -> c_int {
     // SAFETY: the broker passes its EvtExtendedAuth for this event.
     let ev = unsafe { &mut *data.cast::<EvtExtendedAuth>() };
@@ -298,14 +313,33 @@ unsafe extern "C" fn ext_start(_: c_int, data: *mut c_void, _: *mut c_void) -> c
     if method.to_bytes() != b"TEST" {
         return MOSQ_ERR_NOT_SUPPORTED;
     }
-    ev.data_out = mosquitto_strdup(c("challenge").as_ptr()).cast();
-    ev.data_out_len = 9;
+    STARTED.store(ev.client as usize, std::sync::atomic::Ordering::Relaxed);
+    // SAFETY: the broker's NUL-terminated strings, alive during the call.
+    let (id, addr) = unsafe {
+        (
+            std::ffi::CStr::from_ptr(mosquitto_client_id(ev.client)),
+            std::ffi::CStr::from_ptr(mosquitto_client_address(ev.client)),
+        )
+    };
+    let text = format!(
+        "challenge {} {}",
+        id.to_str().unwrap(),
+        addr.to_str().unwrap()
+    );
+    ev.data_out = mosquitto_strdup(c(&text).as_ptr()).cast();
+    ev.data_out_len = text.len() as u16;
     MOSQ_ERR_AUTH_CONTINUE
 }
 
 unsafe extern "C" fn ext_continue(_: c_int, data: *mut c_void, _: *mut c_void) -> c_int {
     // SAFETY: as above.
     let ev = unsafe { &mut *data.cast::<EvtExtendedAuth>() };
+    if ev.client as usize != STARTED.load(std::sync::atomic::Ordering::Relaxed) {
+        return MOSQ_ERR_INVAL;
+    }
+    if ev.data_in.is_null() {
+        return MOSQ_ERR_AUTH;
+    }
     // SAFETY: data_in holds data_in_len bytes.
     let input =
         unsafe { std::slice::from_raw_parts(ev.data_in.cast::<u8>(), usize::from(ev.data_in_len)) };
@@ -318,7 +352,7 @@ unsafe extern "C" fn ext_continue(_: c_int, data: *mut c_void, _: *mut c_void) -
 
 #[test]
 fn extended_auth_start_and_continue() {
-    use super::{ClientFacts, ExtAuth};
+    use super::{AuthCall, ClientFacts, ExtAuth};
     let domain = REGISTRY.with(|r| {
         let mut r = r.borrow_mut();
         r.domains.push(Domain::default());
@@ -329,14 +363,16 @@ fn extended_auth_start_and_continue() {
         id: "ext-1",
         username: None,
         peer: "127.0.0.1:5",
+        certificate: None,
         protocol_version: 5,
         keepalive: 60,
         clean: true,
-        conn: 1,
+        conn: 1001,
     };
+    let (start, cont) = (AuthCall::Start, AuthCall::Continue { connected: false });
     // No callback: the method is not supported.
     assert_eq!(
-        chain.extended_auth(Some(false), &facts, "TEST", b""),
+        chain.extended_auth(start, &facts, "TEST", None),
         ExtAuth::NotSupported
     );
     let mut id = PluginId { domain };
@@ -350,22 +386,59 @@ fn extended_auth_start_and_continue() {
         null(),
         none,
     );
+    let pending = || REGISTRY.with(|r| r.borrow().pending.contains_key(&1001));
+    let known = || REGISTRY.with(|r| r.borrow().clients.contains_key("ext-1"));
     assert_eq!(
-        chain.extended_auth(Some(false), &facts, "OTHER", b""),
+        chain.extended_auth(start, &facts, "OTHER", None),
         ExtAuth::NotSupported
     );
+    assert!(!pending());
+    let challenge = b"challenge ext-1 127.0.0.1".to_vec();
     assert_eq!(
-        chain.extended_auth(Some(false), &facts, "TEST", b"hello"),
-        ExtAuth::Continue(b"challenge".to_vec())
+        chain.extended_auth(start, &facts, "TEST", Some(b"hello")),
+        ExtAuth::Continue(challenge.clone())
     );
+    assert!(pending() && !known());
     assert_eq!(
-        chain.extended_auth(None, &facts, "TEST", b"41"),
+        chain.extended_auth(cont, &facts, "TEST", Some(b"41")),
+        ExtAuth::Denied
+    );
+    assert!(!pending() && !known());
+    // No exchange under way on this connection: refused without a call.
+    assert_eq!(
+        chain.extended_auth(cont, &facts, "TEST", Some(b"42")),
         ExtAuth::Denied
     );
     assert_eq!(
-        chain.extended_auth(None, &facts, "TEST", b"42"),
+        chain.extended_auth(start, &facts, "TEST", None),
+        ExtAuth::Continue(challenge.clone())
+    );
+    assert_eq!(
+        chain.extended_auth(cont, &facts, "TEST", Some(b"42")),
         ExtAuth::Success(Vec::new())
     );
+    assert!(!pending() && known());
+    // Another connection's refused attempt at the same id leaves the
+    // connected client's view alone; a closed one's exchange is dropped.
+    let other = ClientFacts {
+        conn: 1002,
+        ..facts
+    };
+    chain.extended_auth(start, &other, "TEST", None);
+    chain.extended_auth(cont, &other, "TEST", Some(b"no"));
+    assert!(known());
+    chain.extended_auth(start, &other, "TEST", None);
+    super::auth_abandoned(1002);
+    assert!(REGISTRY.with(|r| r.borrow().pending.is_empty()));
+    // Re-authentication runs with the connected client's view.
+    let reauth = chain.extended_auth(AuthCall::Reauth, &facts, "TEST", None);
+    assert_eq!(reauth, ExtAuth::Continue(challenge));
+    let connected = AuthCall::Continue { connected: true };
+    assert_eq!(
+        chain.extended_auth(connected, &facts, "TEST", Some(b"42")),
+        ExtAuth::Success(Vec::new())
+    );
+    REGISTRY.with(|r| r.borrow_mut().clients.remove("ext-1"));
 }
 
 unsafe extern "C" fn refuse_all(_: c_int, _: *mut c_void, _: *mut c_void) -> c_int {
@@ -389,6 +462,7 @@ fn refused_logins_leave_no_client_view() {
         id: "refused-1",
         username: Some("u"),
         peer: "127.0.0.1:9",
+        certificate: None,
         protocol_version: 4,
         keepalive: 60,
         clean: true,

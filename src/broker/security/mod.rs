@@ -225,10 +225,24 @@ impl SecurityFiles {
         topic: &str,
         access: Access,
     ) -> bool {
+        let none = plugin::AclMessage::default();
+        self.acl_check_message(client_id, username, topic, access, none)
+    }
+
+    /// [`acl_check`](Self::acl_check), with what plugins are shown of the
+    /// message (or subscription) besides its topic.
+    pub fn acl_check_message(
+        &self,
+        client_id: &str,
+        username: Option<&str>,
+        topic: &str,
+        access: Access,
+        msg: plugin::AclMessage,
+    ) -> bool {
         if self.plugins.is_empty() {
             return acl::acl_allows(self.acl.as_ref(), client_id, username, topic, access);
         }
-        self.acl_with_plugins(client_id, username, topic, access)
+        self.acl_with_plugins(client_id, username, topic, access, msg)
     }
 
     /// mosquitto 2.0's `mosquitto_acl_check` with plugins: the `$` rules,
@@ -241,6 +255,7 @@ impl SecurityFiles {
         username: Option<&str>,
         topic: &str,
         access: Access,
+        msg: plugin::AclMessage,
     ) -> bool {
         if !acl::dollar_allowed(topic, access) {
             return false;
@@ -251,7 +266,7 @@ impl SecurityFiles {
             Access::Subscribe => plugin::ffi::MOSQ_ACL_SUBSCRIBE,
             Access::Unsubscribe => plugin::ffi::MOSQ_ACL_UNSUBSCRIBE,
         };
-        match self.plugins.acl_check(client_id, username, topic, bit) {
+        match self.plugins.acl_check(client_id, username, topic, bit, msg) {
             Verdict::Allow => true,
             Verdict::Deny => false,
             Verdict::Defer { asked } => match &self.acl {

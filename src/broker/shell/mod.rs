@@ -115,16 +115,13 @@ impl Broker {
     }
 
     /// The core, with the plugins as its enhanced-authentication backend
-    /// when the global settings load any. (With per_listener_settings the
-    /// hook cannot tell the listener: no backend, methods refused.)
+    /// when any security domain loads some.
     fn new_core(settings: Settings, domains: Vec<SecurityDomain>) -> Core {
-        let global = match domains.as_slice() {
-            [only] if !only.files.plugins.is_empty() => Some(only.files.plugins),
-            _ => None,
-        };
+        let chains = domains.iter().map(|d| d.files.plugins).collect();
+        let auth = crate::broker::core::PluginAuth::for_chains(chains);
         let mut core = Core::new(settings, domains, Instant::now());
-        if let Some(chain) = global {
-            core.auth = Some(Box::new(crate::broker::core::PluginAuth(chain)));
+        if let Some(auth) = auth {
+            core.auth = Some(Box::new(auth));
         }
         core
     }

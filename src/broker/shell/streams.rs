@@ -63,4 +63,13 @@ impl Transport for Streams {
         let _ = (ck, source);
         None
     }
+
+    fn tls_certificate(&self, ck: ConnId) -> Option<Vec<u8>> {
+        #[cfg(feature = "tls")]
+        if let Some(t) = self.get(ck).and_then(|s| s.stream.tls_conn()) {
+            return t.peer_certificate_der();
+        }
+        let _ = ck;
+        None
+    }
 }

@@ -385,7 +385,7 @@ fn an_authentication_method_without_a_backend_gets_0x8c() {
 struct OneMethod;
 
 impl super::super::auth::ExtendedAuth for OneMethod {
-    fn start(&mut self, _id: &str, method: &str, data: Option<&[u8]>) -> AuthStep {
+    fn start(&mut self, _: &AuthClient, method: &str, data: Option<&[u8]>, _: bool) -> AuthStep {
         match (method, data) {
             ("TOKEN", Some(b"good")) => AuthStep::Success(Some(b"ok".to_vec())),
             ("TOKEN", _) => AuthStep::Denied,
@@ -394,7 +394,7 @@ impl super::super::auth::ExtendedAuth for OneMethod {
     }
 }
 
-use super::super::auth::AuthStep;
+use super::super::auth::{AuthClient, AuthStep};
 
 #[test]
 fn an_auth_backend_decides_and_its_answer_goes_in_the_connack() {
@@ -667,13 +667,13 @@ fn the_reason_string_is_left_out_when_the_client_allows_no_packet_that_big() {
 struct Challenge;
 
 impl super::super::auth::ExtendedAuth for Challenge {
-    fn start(&mut self, _id: &str, method: &str, _data: Option<&[u8]>) -> AuthStep {
+    fn start(&mut self, _: &AuthClient, method: &str, _: Option<&[u8]>, _: bool) -> AuthStep {
         match method {
             "CHAL" => AuthStep::Continue(b"nonce".to_vec()),
             _ => AuthStep::NotSupported,
         }
     }
-    fn step(&mut self, _id: &str, _method: &str, data: Option<&[u8]>) -> AuthStep {
+    fn step(&mut self, _: &AuthClient, _: &str, data: Option<&[u8]>, _: bool) -> AuthStep {
         match data {
             Some(b"resp") => AuthStep::Success(None),
             _ => AuthStep::Denied,
@@ -814,5 +814,143 @@ fn random_v5_input_never_panics_the_core() {
         w.core.received(ck, &pkt, w.now, &NoSockets);
         w.flush();
         w.sent.remove(&ck);
+    }
+}
+
+/// A backend that writes down what it is told: "CHAL" challenges once and
+/// takes "resp", naming the client "from-backend".
+#[derive(Default)]
+struct Recorder(std::rc::Rc<std::cell::RefCell<Vec<String>>>);
+
+impl Recorder {
+    fn note(&self, what: &str, c: &AuthClient, reauth: bool) {
+        let user = c.username.unwrap_or("-");
+        self.0.borrow_mut().push(format!(
+            "{what} {} {user} {} k{} c{} s{} r{}",
+            c.client_id,
+            c.peer,
+            c.keepalive,
+            u8::from(c.clean),
+            c.security,
+            u8::from(reauth)
+        ));
+    }
+}
+
+impl super::super::auth::ExtendedAuth for Recorder {
+    fn start(&mut self, c: &AuthClient, _: &str, _: Option<&[u8]>, reauth: bool) -> AuthStep {
+        self.note("start", c, reauth);
+        AuthStep::Continue(b"nonce".to_vec())
+    }
+    fn step(&mut self, c: &AuthClient, _: &str, data: Option<&[u8]>, reauth: bool) -> AuthStep {
+        self.note("step", c, reauth);
+        match data {
+            Some(b"resp") => AuthStep::Success(Some(b"done".to_vec())),
+            _ => AuthStep::Denied,
+        }
+    }
+    fn username(&mut self, client_id: &str, _: usize) -> Option<Option<String>> {
+        self.0.borrow_mut().push(format!("username {client_id}"));
+        Some(Some("from-backend".into()))
+    }
+    fn abandon(&mut self, conn: u32) {
+        self.0.borrow_mut().push(format!("abandon {conn}"));
+    }
+}
+
+#[test]
+fn the_backend_is_told_who_authenticates_and_names_the_client() {
+    // No anonymous clients: a CONNECT with a method skips the password
+    // check (the exchange replaces it, as in mosquitto).
+    let mut w = Wire::new("allow_anonymous false\n");
+    let rec = Recorder::default();
+    let log = std::rc::Rc::clone(&rec.0);
+    w.core.auth = Some(Box::new(rec));
+    let mut p = Properties::default();
+    p.set_authentication_method("CHAL");
+    let ck = w.open();
+    w.v5.insert(ck);
+    let mut c = connect_packet("who", false, p, None);
+    if let Packet::Connect(c) = &mut c {
+        c.username = Some("alice".into());
+    }
+    w.send(ck, c);
+    w.received(ck);
+    w.send(
+        ck,
+        auth_packet(ReasonCode::CONTINUE_AUTHENTICATION, "CHAL", b"resp"),
+    );
+    let got = w.received(ck);
+    let Some(Packet::ConnAck(ack)) = got.first() else {
+        panic!("{got:?}")
+    };
+    assert_eq!(ack.code, 0);
+    assert_eq!(ack.properties.authentication_data(), Some(&b"done"[..]));
+    let sk = w.core.by_id.get("who").copied().unwrap();
+    let user = w.core.sessions.get(sk).unwrap().username.clone();
+    assert_eq!(user.as_deref(), Some("from-backend"));
+    // Re-authentication: the connected client, as the session knows it.
+    w.send(ck, auth_packet(ReasonCode::REAUTHENTICATE, "CHAL", b""));
+    w.received(ck);
+    w.send(
+        ck,
+        auth_packet(ReasonCode::CONTINUE_AUTHENTICATION, "CHAL", b"resp"),
+    );
+    w.received(ck);
+    let n = ck.index();
+    assert_eq!(
+        *log.borrow(),
+        [
+            "start who alice 192.0.2.1:1000 k60 c0 s0 r0",
+            "step who alice 192.0.2.1:1000 k60 c0 s0 r0",
+            "username who",
+            // No session expiry: the session is clean from here on.
+            "start who from-backend 192.0.2.1:1000 k60 c1 s0 r1",
+            "step who from-backend 192.0.2.1:1000 k60 c1 s0 r1",
+            "username who",
+        ]
+    );
+    log.borrow_mut().clear();
+
+    // A connection closed in the middle of its CONNECT's exchange.
+    let mut p = Properties::default();
+    p.set_authentication_method("CHAL");
+    let ck2 = w.open();
+    w.v5.insert(ck2);
+    w.send(ck2, connect_packet("gone", true, p, None));
+    w.core.close_conn(ck2, w.now);
+    let n2 = ck2.index();
+    assert_eq!(log.borrow().last(), Some(&format!("abandon {n2}")));
+    assert_ne!(n, n2);
+}
+
+#[test]
+fn auth_steps_out_of_turn_are_protocol_errors() {
+    // 0x18 with no re-authentication under way, and 0x19 during one, as
+    // mosquitto's handle__auth.
+    for (first, second) in [
+        (None, ReasonCode::CONTINUE_AUTHENTICATION),
+        (Some(ReasonCode::REAUTHENTICATE), ReasonCode::REAUTHENTICATE),
+    ] {
+        let mut w = Wire::new("");
+        w.core.auth = Some(Box::new(Challenge));
+        let mut p = Properties::default();
+        p.set_authentication_method("CHAL");
+        let ck = w.open();
+        w.v5.insert(ck);
+        w.send(ck, connect_packet("a", true, p, None));
+        w.received(ck);
+        w.send(
+            ck,
+            auth_packet(ReasonCode::CONTINUE_AUTHENTICATION, "CHAL", b"resp"),
+        );
+        assert!(matches!(&w.received(ck)[..], [Packet::ConnAck(a)] if a.code == 0));
+        if let Some(r) = first {
+            w.send(ck, auth_packet(r, "CHAL", b""));
+            assert_eq!(w.received(ck).len(), 1);
+        }
+        w.send(ck, auth_packet(second, "CHAL", b"resp"));
+        assert_eq!(w.closed.get(&ck), Some(&CloseReason::Protocol));
+        assert_eq!(disconnects(&w.received(ck))[0].0, 0x82);
     }
 }

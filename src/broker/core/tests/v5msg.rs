@@ -479,3 +479,40 @@ fn outgoing_topic_aliases_when_turned_on_and_accepted() {
         assert_eq!(got, want, "outgoing_topic_aliases {on}");
     }
 }
+
+#[test]
+fn a_refused_publish_is_acknowledged_with_0x87_and_frees_its_qos2_id() {
+    let dir = std::env::temp_dir().join(format!("v5msg-acl-pub-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let acl = dir.join("acl");
+    std::fs::write(&acl, "topic readwrite open/#\n").unwrap();
+    let mut w = Wire::new(&format!("acl_file {}", acl.display()));
+    let c = w.connect5("c");
+    let publish = |topic: &str, qos, packet_id| {
+        Packet::Publish(Publish {
+            dup: false,
+            qos,
+            retain: false,
+            topic: topic.into(),
+            packet_id,
+            payload: b"x".to_vec(),
+            properties: Properties::default(),
+        })
+    };
+    let acked = |w: &mut Wire| match w.received5(c).as_slice() {
+        [Packet::PubAck(a) | Packet::PubRec(a)] => (a.packet_id, a.reason),
+        other => panic!("{other:?}"),
+    };
+    w.send5(c, publish("closed/x", QoS::AtLeastOnce, 1));
+    assert_eq!(acked(&mut w), (1, 0x87));
+    w.send5(c, publish("closed/x", QoS::ExactlyOnce, 2));
+    assert_eq!(acked(&mut w), (2, 0x87));
+    // The refused QoS 2 exchange is over: id 2 carries a new message.
+    w.send5(c, publish("open/x", QoS::ExactlyOnce, 2));
+    assert_eq!(acked(&mut w), (2, 0));
+    // MQTT 3.1.1 cannot say no: success, as before.
+    let c3 = w.connect("c3");
+    w.send(c3, publish("closed/x", QoS::AtLeastOnce, 3));
+    assert!(matches!(w.received(c3).as_slice(), [Packet::PubAck(a)] if a.reason == 0));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
