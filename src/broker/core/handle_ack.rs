@@ -21,6 +21,30 @@ impl Core {
         }
     }
 
+    /// The usual acknowledgement — a packet id and nothing else (remaining
+    /// length 2, the only form in MQTT 3.x, success in MQTT 5) — handled
+    /// straight from its bytes, without building a `Packet`: in fan-out
+    /// QoS 1 there is one per delivery. False when `byte1`/`body` are not
+    /// such a packet; the general decoder then takes it (and reports what
+    /// is wrong with it, e.g. a zero packet id).
+    pub(super) fn short_ack(&mut self, ck: ConnId, byte1: u8, body: &[u8]) -> bool {
+        let id = match body {
+            [hi, lo] => u16::from_be_bytes([*hi, *lo]),
+            _ => return false,
+        };
+        if id == 0 {
+            return false;
+        }
+        match byte1 {
+            0x40 => self.handle_puback(ck, id),
+            0x50 => self.handle_pubrec(ck, id),
+            0x62 => self.handle_pubrel(ck, id),
+            0x70 => self.handle_pubcomp(ck, id),
+            _ => return false,
+        }
+        true
+    }
+
     pub(super) fn handle_puback(&mut self, ck: ConnId, id: u16) {
         crate::debug!("Received PUBACK from {} (Mid: {id})", self.conn_id(ck));
         self.complete(ck, id, OutState::WaitPubAck);
