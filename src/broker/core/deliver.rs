@@ -199,6 +199,56 @@ fn deliver_one(
     }
 }
 
+/// Moves `sess`'s queued messages into flight (encoding them into
+/// `conn`'s output) while its window has room; true if any was written.
+fn fill_window(
+    sess: &mut Session,
+    conn: &mut Connection,
+    settings: &crate::broker::settings::Settings,
+    now: Instant,
+    stats: &mut super::Stats,
+) -> bool {
+    let limits = &settings.limits;
+    let aliases = settings.outgoing_topic_aliases;
+    let mut sent = false;
+    while sess.msgs.inflight_room(limits) {
+        let Some(qos) = sess.msgs.queued_front().map(|m| m.qos) else {
+            break;
+        };
+        let (w, size) = if qos == QoS::AtMostOnce {
+            let Some(m) = sess.msgs.pop_queued() else {
+                break;
+            };
+            (write_publish(conn, &m, false, now, aliases), m.msg.size())
+        } else {
+            let id = sess.msgs.next_packet_id();
+            let Some(m) = sess.msgs.promote_queued() else {
+                break;
+            };
+            m.start_flight(id);
+            let (w, size, state) = (
+                write_publish(conn, m, false, now, aliases),
+                m.msg.size(),
+                m.state,
+            );
+            if w != Written::Yes {
+                // Never sent: it leaves flight at once.
+                sess.msgs.ack(id, state);
+            }
+            (w, size)
+        };
+        match w {
+            Written::Yes => {
+                stats.count_publish_sent(size);
+                sent = true;
+            }
+            Written::TooLarge => stats.msgs_dropped += 1,
+            Written::Expired => {}
+        }
+    }
+    sent
+}
+
 /// Whether `src` may still publish on `topic`, under `files`: the security
 /// files of its listener's domain, None when that listener is not known.
 fn source_may_publish(files: Option<&SecurityFiles>, src: &MsgSource, topic: &str) -> bool {
@@ -408,47 +458,17 @@ impl Core {
         let (Some(sess), Some(conn)) = (self.sessions.get_mut(sk), self.conns.get_mut(ck)) else {
             return;
         };
-        let limits = self.settings.limits;
-        let now = self.now;
-        let aliases = self.settings.outgoing_topic_aliases;
-        let mut sent = false;
-        while sess.msgs.inflight_room(&limits) {
-            let Some(qos) = sess.msgs.queued_front().map(|m| m.qos) else {
-                break;
-            };
-            let (w, size) = if qos == QoS::AtMostOnce {
-                let Some(m) = sess.msgs.pop_queued() else {
-                    break;
-                };
-                (write_publish(conn, &m, false, now, aliases), m.msg.size())
-            } else {
-                let id = sess.msgs.next_packet_id();
-                let Some(m) = sess.msgs.promote_queued() else {
-                    break;
-                };
-                m.start_flight(id);
-                let (w, size, state) = (
-                    write_publish(conn, m, false, now, aliases),
-                    m.msg.size(),
-                    m.state,
-                );
-                if w != Written::Yes {
-                    // Never sent: it leaves flight at once.
-                    sess.msgs.ack(id, state);
-                }
-                (w, size)
-            };
-            match w {
-                Written::Yes => {
-                    self.stats.count_publish_sent(size);
-                    sent = true;
-                }
-                Written::TooLarge => self.stats.msgs_dropped += 1,
-                Written::Expired => {}
-            }
-        }
+        let sent = fill_window(sess, conn, &self.settings, self.now, &mut self.stats);
         if sent {
-            self.made_progress(ck); // acknowledgements made room
+            super::backpressure::progressed(conn); // acknowledgements made room
+        }
+        // In the usual case (no retained backlog) the two borrows serve to
+        // the end: one session and one connection lookup per ack.
+        if !sess.has_backlog() {
+            if sent {
+                Self::mark_dirty(&mut self.dirty, conn, ck);
+            }
+            return;
         }
         let more = self.pump_backlog(ck, sk);
         if sent || more {
