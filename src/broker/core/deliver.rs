@@ -380,7 +380,7 @@ impl Core {
         };
         let ck = sess.conn();
         let persistent = !sess.clean;
-        let conn = ck.and_then(|k| self.conns.get_mut(k));
+        let mut conn = ck.and_then(|k| self.conns.get_mut(k));
         let out = OutMsg {
             msg: Rc::clone(msg),
             qos,
@@ -391,14 +391,14 @@ impl Core {
         };
         let outcome = deliver_one(
             sess,
-            conn,
+            conn.as_deref_mut(),
             out,
             &self.settings.limits,
             self.settings.queue_qos0_messages,
             self.now,
             self.settings.outgoing_topic_aliases,
         );
-        if let Some((ck, conn)) = ck.and_then(|k| self.conns.get_mut(k).map(|c| (k, c))) {
+        if let (Some(ck), Some(conn)) = (ck, conn) {
             if matches!(outcome, Outcome::Sent) {
                 Self::mark_dirty(&mut self.dirty, conn, ck);
             }
