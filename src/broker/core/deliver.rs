@@ -42,7 +42,39 @@ fn client_max_packet(conn: &Connection) -> usize {
 
 /// Encodes one PUBLISH for `m` into `conn`'s output, unless the message
 /// has expired or is larger than the client accepts.
+#[inline]
 fn write_publish(
+    conn: &mut Connection,
+    m: &OutMsg,
+    dup: bool,
+    now: Instant,
+    aliases: bool,
+) -> Written {
+    // The usual delivery: an MQTT 3.x client, a message without expiry
+    // (nor any MQTT 5 property), no mount point or bridge to rename the
+    // topic. Nothing to check, the topic as stored.
+    let plain = conn.protocol != ProtocolVersion::V5
+        && m.msg.v5.is_none()
+        && conn
+            .cold
+            .as_ref()
+            .is_none_or(|c| c.mount_point.is_none() && c.bridge_topics.is_none());
+    if plain {
+        let head = PublishHeader {
+            topic: &m.msg.topic,
+            qos: m.qos,
+            retain: m.retain,
+            dup,
+            packet_id: m.packet_id,
+        };
+        encode_publish(conn.out(), &head, &m.msg.payload);
+        return Written::Yes;
+    }
+    write_publish_general(conn, m, dup, now, aliases)
+}
+
+/// `write_publish` for every case: expiry, topic renaming, MQTT 5.
+fn write_publish_general(
     conn: &mut Connection,
     m: &OutMsg,
     dup: bool,
