@@ -7,7 +7,7 @@ use super::context::CloseReason;
 use super::ids::{ConnId, SessionId};
 use super::Core;
 use crate::broker::database::OutState;
-use crate::protocol::{Ack, Packet, QoS};
+use crate::protocol::{Ack, ProtocolVersion, QoS};
 
 impl Core {
     fn session_of(&self, ck: ConnId) -> Option<SessionId> {
@@ -59,13 +59,15 @@ impl Core {
         let Some(sk) = self.session_of(ck) else {
             return;
         };
-        let acked = self
+        let (acked, persistent) = self
             .sessions
             .get_mut(sk)
-            .map(|s| s.msgs.ack(id, state))
-            .unwrap_or(false);
+            .map(|s| (s.msgs.ack(id, state), !s.clean))
+            .unwrap_or((false, false));
         if acked {
-            self.note_session_change(sk);
+            if persistent {
+                self.note_change();
+            }
             self.refill_inflight(ck, sk);
         } else {
             let qos = match state {
@@ -99,12 +101,15 @@ impl Core {
         let Some(sk) = self.session_of(ck) else {
             return;
         };
-        if self
+        let (known, persistent, version) = self
             .sessions
             .get_mut(sk)
-            .is_some_and(|s| s.msgs.received(id))
-        {
-            self.note_session_change(sk);
+            .map(|s| (s.msgs.received(id), !s.clean, s.protocol))
+            .unwrap_or_default();
+        if known {
+            if persistent {
+                self.note_change();
+            }
         } else {
             self.check_ack_type(ck, sk, id, QoS::ExactlyOnce);
             if self.conns.get(ck).is_none_or(|c| c.closing.is_some()) {
@@ -112,12 +117,17 @@ impl Core {
             }
         }
         // PUBREL even for an unknown id, so the client can finish its flow.
-        let version = self
-            .sessions
-            .get(sk)
-            .map(|s| s.protocol)
-            .unwrap_or_default();
-        self.send_packet(ck, &Packet::PubRel(Ack::new(id)), version);
+        self.send_ack(ck, 0x62, id, version);
+    }
+
+    /// Sends the short form of an ack (`byte1`: 0x62 PUBREL, 0x70 PUBCOMP),
+    /// as `send_packet` would, without going through `Packet`.
+    fn send_ack(&mut self, ck: ConnId, byte1: u8, id: u16, version: ProtocolVersion) {
+        if let Some(conn) = self.conns.get_mut(ck) {
+            Ack::new(id).encode(conn.out(), byte1, version);
+            self.stats.msgs_sent += 1;
+            Self::mark_dirty(&mut self.dirty, conn, ck);
+        }
     }
 
     pub(super) fn handle_pubrel(&mut self, ck: ConnId, id: u16) {
@@ -134,6 +144,6 @@ impl Core {
             .get(sk)
             .map(|s| s.protocol)
             .unwrap_or_default();
-        self.send_packet(ck, &Packet::PubComp(Ack::new(id)), version);
+        self.send_ack(ck, 0x70, id, version);
     }
 }
