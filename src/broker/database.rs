@@ -375,11 +375,19 @@ impl MsgLists {
     /// PUBREC for `id`: the message moves to waiting for PUBCOMP.
     pub fn received(&mut self, id: u16) -> bool {
         let n = self.inflight_len();
-        match self
+        let is = |m: &OutMsg| m.packet_id == id && m.state == OutState::WaitPubRec;
+        // Ids go out in order, so `id` is usually as far from the oldest
+        // in flight as their ids are apart: one look instead of a scan.
+        let guess = self
             .list
-            .range_mut(..n)
-            .find(|m| m.packet_id == id && m.state == OutState::WaitPubRec)
-        {
+            .front()
+            .map(|f| usize::from(id.wrapping_sub(f.packet_id)))
+            .filter(|&i| i < n);
+        if let Some(m) = guess.and_then(|i| self.list.get_mut(i)).filter(|m| is(m)) {
+            m.state = OutState::WaitPubComp;
+            return true;
+        }
+        match self.list.range_mut(..n).find(|m| is(m)) {
             Some(m) => {
                 m.state = OutState::WaitPubComp;
                 true

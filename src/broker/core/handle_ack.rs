@@ -7,7 +7,7 @@ use super::context::CloseReason;
 use super::ids::{ConnId, SessionId};
 use super::Core;
 use crate::broker::database::OutState;
-use crate::protocol::{Ack, ProtocolVersion, QoS};
+use crate::protocol::QoS;
 
 impl Core {
     fn session_of(&self, ck: ConnId) -> Option<SessionId> {
@@ -101,10 +101,10 @@ impl Core {
         let Some(sk) = self.session_of(ck) else {
             return;
         };
-        let (known, persistent, version) = self
+        let (known, persistent) = self
             .sessions
             .get_mut(sk)
-            .map(|s| (s.msgs.received(id), !s.clean, s.protocol))
+            .map(|s| (s.msgs.received(id), !s.clean))
             .unwrap_or_default();
         if known {
             if persistent {
@@ -117,14 +117,17 @@ impl Core {
             }
         }
         // PUBREL even for an unknown id, so the client can finish its flow.
-        self.send_ack(ck, 0x62, id, version);
+        self.send_ack(ck, 0x62, id);
     }
 
     /// Sends the short form of an ack (`byte1`: 0x62 PUBREL, 0x70 PUBCOMP),
-    /// as `send_packet` would, without going through `Packet`.
-    fn send_ack(&mut self, ck: ConnId, byte1: u8, id: u16, version: ProtocolVersion) {
+    /// as `send_packet` would: the same four bytes in every protocol
+    /// version (MQTT 5 leaves out a success reason code), as `short_ack`
+    /// reads them.
+    fn send_ack(&mut self, ck: ConnId, byte1: u8, id: u16) {
         if let Some(conn) = self.conns.get_mut(ck) {
-            Ack::new(id).encode(conn.out(), byte1, version);
+            let [hi, lo] = id.to_be_bytes();
+            conn.out().extend_from_slice(&[byte1, 2, hi, lo]);
             self.stats.msgs_sent += 1;
             Self::mark_dirty(&mut self.dirty, conn, ck);
         }
@@ -139,11 +142,6 @@ impl Core {
             s.msgs.incoming_release(id);
         }
         self.note_session_change(sk);
-        let version = self
-            .sessions
-            .get(sk)
-            .map(|s| s.protocol)
-            .unwrap_or_default();
-        self.send_ack(ck, 0x70, id, version);
+        self.send_ack(ck, 0x70, id);
     }
 }
