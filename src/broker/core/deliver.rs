@@ -446,42 +446,29 @@ impl Core {
         if persistent && (qos != QoS::AtMostOnce || matches!(outcome, Outcome::Queued)) {
             self.changes += 1;
         }
-        if let Some(i) = bridge {
-            let queued = self
-                .sessions
-                .get(sk)
-                .map(|s| s.msgs.queued_len())
-                .unwrap_or(0);
-            self.bridge_note_queued(i, queued);
-        }
+        // The session is still at hand: no second lookup.
         match outcome {
             Outcome::Sent => self.stats.count_publish_sent(msg.size()),
-            Outcome::Skipped(w) => self.count_skipped(w),
-            Outcome::Queued => {
-                if let Some(s) = self.sessions.get_mut(sk) {
-                    s.dropping = false;
+            Outcome::Skipped(w) => {
+                if w == Written::TooLarge {
+                    self.stats.msgs_dropped += 1;
                 }
             }
+            Outcome::Queued => sess.dropping = false,
             Outcome::Dropped => {
                 self.stats.msgs_dropped += 1;
-                if let Some(s) = self.sessions.get_mut(sk) {
-                    if !s.dropping {
-                        s.dropping = true;
-                        crate::notice!(
-                            "Outgoing messages are being dropped for client {}.",
-                            s.client_id
-                        );
-                    }
+                if !sess.dropping {
+                    sess.dropping = true;
+                    crate::notice!(
+                        "Outgoing messages are being dropped for client {}.",
+                        sess.client_id
+                    );
                 }
             }
         }
-    }
-
-    /// A message that could not be written: one too large for its client
-    /// counts as dropped; an expired one just goes.
-    fn count_skipped(&mut self, w: Written) {
-        if w == Written::TooLarge {
-            self.stats.msgs_dropped += 1;
+        if let Some(i) = bridge {
+            let queued = sess.msgs.queued_len();
+            self.bridge_note_queued(i, queued);
         }
     }
 
