@@ -303,11 +303,15 @@ impl SubTree {
 
     /// Appends every subscription matching `topic` to `out` (a reused buffer;
     /// a session appears once per matching filter), and one member of each
-    /// matching shared group, whose turn then passes on.
-    pub fn matches(&self, topic: &str, out: &mut Vec<Subscriber>) {
+    /// matching shared group, whose turn then passes on. Returns how many
+    /// filters and groups contributed: a session can be in `out` twice only
+    /// when that is 2 or more (one list holds a session once).
+    pub fn matches(&self, topic: &str, out: &mut Vec<Subscriber>) -> usize {
         // [MQTT-4.7.2-1]: `$` topics are not matched by root-level wildcards.
         let dollar = topic.starts_with('$');
-        collect(&self.root, topic, dollar, out);
+        let mut lists = 0;
+        collect(&self.root, topic, dollar, out, &mut lists);
+        lists
     }
 
     /// Writes every filter with its subscribers to `out`, one line each (for
@@ -373,23 +377,38 @@ fn remove_at(node: &mut Node, slot: Slot<'_>, session: usize) -> bool {
 
 /// `rest` is the topic from the current level on; the root call skips
 /// wildcard children when the topic starts with `$`.
-fn collect(node: &Node, rest: &str, skip_wild: bool, out: &mut Vec<Subscriber>) {
+/// Appends `list` to `out`, counting it in `lists` if it added anything.
+fn add(out: &mut Vec<Subscriber>, list: &[Subscriber], lists: &mut usize) {
+    if !list.is_empty() {
+        out.extend_from_slice(list);
+        *lists += 1;
+    }
+}
+
+/// Each picked group member counts as a list of its own.
+fn add_shared(node: &Node, hash: bool, out: &mut Vec<Subscriber>, lists: &mut usize) {
+    let before = out.len();
+    node.pick_shared(hash, out);
+    *lists += out.len() - before;
+}
+
+fn collect(node: &Node, rest: &str, skip_wild: bool, out: &mut Vec<Subscriber>, lists: &mut usize) {
     let (level, tail) = match rest.find('/') {
         Some(i) => (&rest[..i], Some(&rest[i + 1..])),
         None => (rest, None),
     };
     if !skip_wild {
-        out.extend_from_slice(&node.hash_subs);
-        node.pick_shared(true, out);
+        add(out, &node.hash_subs, lists);
+        add_shared(node, true, out, lists);
     }
     let mut visit = |child: &Node| match tail {
-        Some(t) => collect(child, t, false, out),
+        Some(t) => collect(child, t, false, out, lists),
         None => {
-            out.extend_from_slice(&child.subs);
+            add(out, &child.subs, lists);
             // "a/#" also matches "a".
-            out.extend_from_slice(&child.hash_subs);
-            child.pick_shared(false, out);
-            child.pick_shared(true, out);
+            add(out, &child.hash_subs, lists);
+            add_shared(child, false, out, lists);
+            add_shared(child, true, out, lists);
         }
     };
     if let Some(child) = node.children.get(level) {
@@ -449,6 +468,28 @@ mod tests {
             assert_eq!(hits(&tree, t), want, "topic {t}");
             assert_eq!(hits(&shared, t), want, "shared, topic {t}");
         }
+    }
+
+    /// What publish_message relies on to skip its sort: one list never
+    /// holds a session twice, so duplicates need two contributing lists.
+    #[test]
+    fn matches_counts_the_contributing_lists() {
+        let mut tree = SubTree::default();
+        for s in 0..3 {
+            tree.subscribe("a/b", s, Q0);
+        }
+        tree.subscribe("a/b", 1, Q0); // replaces, no duplicate
+        let mut out = Vec::new();
+        assert_eq!(tree.matches("a/b", &mut out), 1);
+        assert_eq!(out.len(), 3);
+        tree.subscribe("a/+", 1, Q0);
+        tree.subscribe("$share/g/a/b", 2, Q0);
+        out.clear();
+        assert_eq!(tree.matches("a/b", &mut out), 3);
+        assert_eq!(out.len(), 5);
+        out.clear();
+        assert_eq!(tree.matches("x", &mut out), 0);
+        assert!(out.is_empty());
     }
 
     #[test]

@@ -305,8 +305,10 @@ impl Core {
         }
         let mut targets = std::mem::take(&mut self.match_scratch);
         targets.clear();
-        self.subs.matches(&msg.topic, &mut targets);
-        if !self.settings.allow_duplicate_messages && targets.len() > 1 {
+        let lists = self.subs.matches(&msg.topic, &mut targets);
+        // Duplicates need two matching filters: one filter's subscribers
+        // (the fan-out case) are distinct sessions already.
+        if !self.settings.allow_duplicate_messages && lists > 1 && targets.len() > 1 {
             // One copy per session, at the highest QoS of its matching
             // subscriptions ([MQTT-3.3.5-1]).
             targets.sort_unstable_by(|a, b| {
