@@ -95,9 +95,90 @@ impl Group {
 #[derive(Default, Debug)]
 struct Groups(Vec<Group>);
 
+/// Children past this many go into a hash map.
+const FEW_CHILDREN: usize = 16;
+
+/// A node's children by level name. Most levels of most trees have a
+/// handful, looked up faster by comparing names in a short list than by
+/// hashing the level (SipHash, kept for wide levels: its keys resist
+/// crafted collisions); past `FEW_CHILDREN` they move to a map for good.
+#[derive(Debug)]
+enum Children {
+    Few(Vec<(Box<str>, Node)>),
+    Many(HashMap<Box<str>, Node>),
+}
+
+impl Default for Children {
+    fn default() -> Children {
+        Children::Few(Vec::new())
+    }
+}
+
+impl Children {
+    fn is_empty(&self) -> bool {
+        match self {
+            Children::Few(v) => v.is_empty(),
+            Children::Many(m) => m.is_empty(),
+        }
+    }
+
+    fn get(&self, name: &str) -> Option<&Node> {
+        match self {
+            Children::Few(v) => v.iter().find(|(n, _)| **n == *name).map(|(_, c)| c),
+            Children::Many(m) => m.get(name),
+        }
+    }
+
+    fn get_mut(&mut self, name: &str) -> Option<&mut Node> {
+        match self {
+            Children::Few(v) => v.iter_mut().find(|(n, _)| **n == *name).map(|(_, c)| c),
+            Children::Many(m) => m.get_mut(name),
+        }
+    }
+
+    /// The child `name`, created empty if missing.
+    fn entry(&mut self, name: &str) -> &mut Node {
+        if let Children::Few(v) = self {
+            if v.len() >= FEW_CHILDREN && !v.iter().any(|(n, _)| **n == *name) {
+                *self = Children::Many(std::mem::take(v).into_iter().collect());
+            }
+        }
+        match self {
+            Children::Few(v) => {
+                let i = match v.iter().position(|(n, _)| **n == *name) {
+                    Some(i) => i,
+                    None => {
+                        v.push((name.into(), Node::default()));
+                        v.len() - 1
+                    }
+                };
+                // `i` is in range: found or just pushed.
+                &mut v[i].1
+            }
+            Children::Many(m) => m.entry(name.into()).or_default(),
+        }
+    }
+
+    fn remove(&mut self, name: &str) {
+        match self {
+            Children::Few(v) => v.retain(|(n, _)| **n != *name),
+            Children::Many(m) => {
+                m.remove(name);
+            }
+        }
+    }
+
+    fn iter(&self) -> Box<dyn Iterator<Item = (&Box<str>, &Node)> + '_> {
+        match self {
+            Children::Few(v) => Box::new(v.iter().map(|(n, c)| (n, c))),
+            Children::Many(m) => Box::new(m.iter()),
+        }
+    }
+}
+
 #[derive(Default, Debug)]
 struct Node {
-    children: HashMap<Box<str>, Node>,
+    children: Children,
     /// The `+` child.
     plus: Option<Box<Node>>,
     /// Subscriptions to `<this level>/#` (`#` is always last, so it needs
@@ -221,7 +302,7 @@ impl SubTree {
                     break;
                 }
                 "+" => node = node.plus.get_or_insert_with(Default::default),
-                _ => node = node.children.entry(level.into()).or_default(),
+                _ => node = node.children.entry(level),
             }
         }
         let slot = match (group, hash) {
@@ -344,7 +425,7 @@ impl SubTree {
             if let Some(plus) = &node.plus {
                 walk(plus, Some(&join("+")), out);
             }
-            for (name, child) in &node.children {
+            for (name, child) in node.children.iter() {
                 walk(child, Some(&join(name)), out);
             }
         }
@@ -490,6 +571,31 @@ mod tests {
         out.clear();
         assert_eq!(tree.matches("x", &mut out), 0);
         assert!(out.is_empty());
+    }
+
+    /// A level past `FEW_CHILDREN` names moves to a map; matching,
+    /// replacing and pruning work the same before and after.
+    #[test]
+    fn wide_levels_match_and_prune() {
+        let mut tree = SubTree::default();
+        let n = FEW_CHILDREN * 2 + 3;
+        for i in 0..n {
+            assert!(tree.subscribe(&format!("w/{i}/x"), i, Q0));
+        }
+        assert!(!tree.subscribe("w/0/x", 0, Q0), "a replacement");
+        assert!(matches!(
+            tree.root.children.get("w").map(|w| &w.children),
+            Some(Children::Many(_))
+        ));
+        for i in 0..n {
+            assert_eq!(hits(&tree, &format!("w/{i}/x")), vec![i]);
+        }
+        assert!(hits(&tree, &format!("w/{n}/x")).is_empty());
+        for i in 0..n {
+            assert!(tree.unsubscribe(&format!("w/{i}/x"), i));
+        }
+        assert!(tree.root.children.is_empty(), "branches pruned");
+        assert!(tree.is_empty());
     }
 
     #[test]
