@@ -314,20 +314,32 @@ impl MsgLists {
     /// A packet id not used by any in-flight message. Ids are handed out in
     /// order, so the only possible clash is with the oldest one still in
     /// flight after a full wrap; only then is a scan needed.
+    #[inline]
     pub fn next_packet_id(&mut self) -> u16 {
+        let id = match self.last_packet_id.wrapping_add(1) {
+            0 => 1,
+            n => n,
+        };
+        // The front of the deque is the oldest in flight, if any.
+        let clash = self.n_inflight > 0 && self.list.front().is_some_and(|m| m.packet_id == id);
+        if clash {
+            return self.next_free_packet_id();
+        }
+        self.last_packet_id = id;
+        id
+    }
+
+    /// `next_packet_id` after a full wrap: the next id no in-flight message
+    /// holds.
+    #[cold]
+    fn next_free_packet_id(&mut self) -> u16 {
         for _ in 0..=u16::MAX {
             self.last_packet_id = self.last_packet_id.wrapping_add(1);
             if self.last_packet_id == 0 {
                 self.last_packet_id = 1;
             }
             let id = self.last_packet_id;
-            // The front of the deque is the oldest in flight, if any.
-            let oldest = self
-                .list
-                .front()
-                .filter(|_| self.n_inflight > 0)
-                .map(|m| m.packet_id);
-            if oldest != Some(id) || !self.inflight().any(|m| m.packet_id == id) {
+            if !self.inflight().any(|m| m.packet_id == id) {
                 return id;
             }
         }
@@ -363,11 +375,19 @@ impl MsgLists {
     /// PUBREC for `id`: the message moves to waiting for PUBCOMP.
     pub fn received(&mut self, id: u16) -> bool {
         let n = self.inflight_len();
-        match self
+        let is = |m: &OutMsg| m.packet_id == id && m.state == OutState::WaitPubRec;
+        // Ids go out in order, so `id` is usually as far from the oldest
+        // in flight as their ids are apart: one look instead of a scan.
+        let guess = self
             .list
-            .range_mut(..n)
-            .find(|m| m.packet_id == id && m.state == OutState::WaitPubRec)
-        {
+            .front()
+            .map(|f| usize::from(id.wrapping_sub(f.packet_id)))
+            .filter(|&i| i < n);
+        if let Some(m) = guess.and_then(|i| self.list.get_mut(i)).filter(|m| is(m)) {
+            m.state = OutState::WaitPubComp;
+            return true;
+        }
+        match self.list.range_mut(..n).find(|m| is(m)) {
             Some(m) => {
                 m.state = OutState::WaitPubComp;
                 true

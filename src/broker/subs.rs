@@ -95,9 +95,90 @@ impl Group {
 #[derive(Default, Debug)]
 struct Groups(Vec<Group>);
 
+/// Children past this many go into a hash map.
+const FEW_CHILDREN: usize = 16;
+
+/// A node's children by level name. Most levels of most trees have a
+/// handful, looked up faster by comparing names in a short list than by
+/// hashing the level (SipHash, kept for wide levels: its keys resist
+/// crafted collisions); past `FEW_CHILDREN` they move to a map for good.
+#[derive(Debug)]
+enum Children {
+    Few(Vec<(Box<str>, Node)>),
+    Many(HashMap<Box<str>, Node>),
+}
+
+impl Default for Children {
+    fn default() -> Children {
+        Children::Few(Vec::new())
+    }
+}
+
+impl Children {
+    fn is_empty(&self) -> bool {
+        match self {
+            Children::Few(v) => v.is_empty(),
+            Children::Many(m) => m.is_empty(),
+        }
+    }
+
+    fn get(&self, name: &str) -> Option<&Node> {
+        match self {
+            Children::Few(v) => v.iter().find(|(n, _)| **n == *name).map(|(_, c)| c),
+            Children::Many(m) => m.get(name),
+        }
+    }
+
+    fn get_mut(&mut self, name: &str) -> Option<&mut Node> {
+        match self {
+            Children::Few(v) => v.iter_mut().find(|(n, _)| **n == *name).map(|(_, c)| c),
+            Children::Many(m) => m.get_mut(name),
+        }
+    }
+
+    /// The child `name`, created empty if missing.
+    fn entry(&mut self, name: &str) -> &mut Node {
+        if let Children::Few(v) = self {
+            if v.len() >= FEW_CHILDREN && !v.iter().any(|(n, _)| **n == *name) {
+                *self = Children::Many(std::mem::take(v).into_iter().collect());
+            }
+        }
+        match self {
+            Children::Few(v) => {
+                let i = match v.iter().position(|(n, _)| **n == *name) {
+                    Some(i) => i,
+                    None => {
+                        v.push((name.into(), Node::default()));
+                        v.len() - 1
+                    }
+                };
+                // `i` is in range: found or just pushed.
+                &mut v[i].1
+            }
+            Children::Many(m) => m.entry(name.into()).or_default(),
+        }
+    }
+
+    fn remove(&mut self, name: &str) {
+        match self {
+            Children::Few(v) => v.retain(|(n, _)| **n != *name),
+            Children::Many(m) => {
+                m.remove(name);
+            }
+        }
+    }
+
+    fn iter(&self) -> Box<dyn Iterator<Item = (&Box<str>, &Node)> + '_> {
+        match self {
+            Children::Few(v) => Box::new(v.iter().map(|(n, c)| (n, c))),
+            Children::Many(m) => Box::new(m.iter()),
+        }
+    }
+}
+
 #[derive(Default, Debug)]
 struct Node {
-    children: HashMap<Box<str>, Node>,
+    children: Children,
     /// The `+` child.
     plus: Option<Box<Node>>,
     /// Subscriptions to `<this level>/#` (`#` is always last, so it needs
@@ -221,7 +302,7 @@ impl SubTree {
                     break;
                 }
                 "+" => node = node.plus.get_or_insert_with(Default::default),
-                _ => node = node.children.entry(level.into()).or_default(),
+                _ => node = node.children.entry(level),
             }
         }
         let slot = match (group, hash) {
@@ -303,11 +384,15 @@ impl SubTree {
 
     /// Appends every subscription matching `topic` to `out` (a reused buffer;
     /// a session appears once per matching filter), and one member of each
-    /// matching shared group, whose turn then passes on.
-    pub fn matches(&self, topic: &str, out: &mut Vec<Subscriber>) {
+    /// matching shared group, whose turn then passes on. Returns how many
+    /// filters and groups contributed: a session can be in `out` twice only
+    /// when that is 2 or more (one list holds a session once).
+    pub fn matches(&self, topic: &str, out: &mut Vec<Subscriber>) -> usize {
         // [MQTT-4.7.2-1]: `$` topics are not matched by root-level wildcards.
         let dollar = topic.starts_with('$');
-        collect(&self.root, topic, dollar, out);
+        let mut lists = 0;
+        collect(&self.root, topic, dollar, out, &mut lists);
+        lists
     }
 
     /// Writes every filter with its subscribers to `out`, one line each (for
@@ -340,7 +425,7 @@ impl SubTree {
             if let Some(plus) = &node.plus {
                 walk(plus, Some(&join("+")), out);
             }
-            for (name, child) in &node.children {
+            for (name, child) in node.children.iter() {
                 walk(child, Some(&join(name)), out);
             }
         }
@@ -373,23 +458,41 @@ fn remove_at(node: &mut Node, slot: Slot<'_>, session: usize) -> bool {
 
 /// `rest` is the topic from the current level on; the root call skips
 /// wildcard children when the topic starts with `$`.
-fn collect(node: &Node, rest: &str, skip_wild: bool, out: &mut Vec<Subscriber>) {
-    let (level, tail) = match rest.find('/') {
-        Some(i) => (&rest[..i], Some(&rest[i + 1..])),
+/// Appends `list` to `out`, counting it in `lists` if it added anything.
+fn add(out: &mut Vec<Subscriber>, list: &[Subscriber], lists: &mut usize) {
+    if !list.is_empty() {
+        out.extend_from_slice(list);
+        *lists += 1;
+    }
+}
+
+/// Each picked group member counts as a list of its own.
+fn add_shared(node: &Node, hash: bool, out: &mut Vec<Subscriber>, lists: &mut usize) {
+    let before = out.len();
+    node.pick_shared(hash, out);
+    *lists += out.len() - before;
+}
+
+fn collect(node: &Node, rest: &str, skip_wild: bool, out: &mut Vec<Subscriber>, lists: &mut usize) {
+    // A byte loop: levels are short, and str::find's searcher costs more
+    // than the search.
+    let cut = rest.bytes().position(|b| b == b'/');
+    let (level, tail) = match cut.and_then(|i| Some((rest.get(..i)?, rest.get(i + 1..)?))) {
+        Some((l, t)) => (l, Some(t)),
         None => (rest, None),
     };
     if !skip_wild {
-        out.extend_from_slice(&node.hash_subs);
-        node.pick_shared(true, out);
+        add(out, &node.hash_subs, lists);
+        add_shared(node, true, out, lists);
     }
     let mut visit = |child: &Node| match tail {
-        Some(t) => collect(child, t, false, out),
+        Some(t) => collect(child, t, false, out, lists),
         None => {
-            out.extend_from_slice(&child.subs);
+            add(out, &child.subs, lists);
             // "a/#" also matches "a".
-            out.extend_from_slice(&child.hash_subs);
-            child.pick_shared(false, out);
-            child.pick_shared(true, out);
+            add(out, &child.hash_subs, lists);
+            add_shared(child, false, out, lists);
+            add_shared(child, true, out, lists);
         }
     };
     if let Some(child) = node.children.get(level) {
@@ -449,6 +552,53 @@ mod tests {
             assert_eq!(hits(&tree, t), want, "topic {t}");
             assert_eq!(hits(&shared, t), want, "shared, topic {t}");
         }
+    }
+
+    /// What publish_message relies on to skip its sort: one list never
+    /// holds a session twice, so duplicates need two contributing lists.
+    #[test]
+    fn matches_counts_the_contributing_lists() {
+        let mut tree = SubTree::default();
+        for s in 0..3 {
+            tree.subscribe("a/b", s, Q0);
+        }
+        tree.subscribe("a/b", 1, Q0); // replaces, no duplicate
+        let mut out = Vec::new();
+        assert_eq!(tree.matches("a/b", &mut out), 1);
+        assert_eq!(out.len(), 3);
+        tree.subscribe("a/+", 1, Q0);
+        tree.subscribe("$share/g/a/b", 2, Q0);
+        out.clear();
+        assert_eq!(tree.matches("a/b", &mut out), 3);
+        assert_eq!(out.len(), 5);
+        out.clear();
+        assert_eq!(tree.matches("x", &mut out), 0);
+        assert!(out.is_empty());
+    }
+
+    /// A level past `FEW_CHILDREN` names moves to a map; matching,
+    /// replacing and pruning work the same before and after.
+    #[test]
+    fn wide_levels_match_and_prune() {
+        let mut tree = SubTree::default();
+        let n = FEW_CHILDREN * 2 + 3;
+        for i in 0..n {
+            assert!(tree.subscribe(&format!("w/{i}/x"), i, Q0));
+        }
+        assert!(!tree.subscribe("w/0/x", 0, Q0), "a replacement");
+        assert!(matches!(
+            tree.root.children.get("w").map(|w| &w.children),
+            Some(Children::Many(_))
+        ));
+        for i in 0..n {
+            assert_eq!(hits(&tree, &format!("w/{i}/x")), vec![i]);
+        }
+        assert!(hits(&tree, &format!("w/{n}/x")).is_empty());
+        for i in 0..n {
+            assert!(tree.unsubscribe(&format!("w/{i}/x"), i));
+        }
+        assert!(tree.root.children.is_empty(), "branches pruned");
+        assert!(tree.is_empty());
     }
 
     #[test]

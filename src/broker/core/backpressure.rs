@@ -72,6 +72,14 @@ pub(super) fn holds_back(
     !cold.stalled
 }
 
+/// `conn` made progress (see `Core::made_progress`).
+pub(super) fn progressed(conn: &mut Connection) {
+    if let Some(c) = conn.cold.as_mut() {
+        c.stuck_since = None;
+        c.stalled = false;
+    }
+}
+
 pub(super) fn congested(conn: &Connection, sess: &Session, limits: &Limits) -> bool {
     conn.pending_out() >= HIGH_WATER_BYTES || queue_congested(sess, limits)
 }
@@ -149,9 +157,8 @@ impl Core {
     /// messages let into flight by its acknowledgements): it counts for
     /// back-pressure again.
     pub(super) fn made_progress(&mut self, ck: ConnId) {
-        if let Some(c) = self.conns.get_mut(ck).and_then(|c| c.cold.as_mut()) {
-            c.stuck_since = None;
-            c.stalled = false;
+        if let Some(conn) = self.conns.get_mut(ck) {
+            progressed(conn);
         }
     }
 

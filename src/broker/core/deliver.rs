@@ -43,7 +43,41 @@ fn client_max_packet(conn: &Connection) -> usize {
 
 /// Encodes one PUBLISH for `m` into `conn`'s output, unless the message
 /// has expired or is larger than the client accepts.
+#[inline]
 fn write_publish(
+    conn: &mut Connection,
+    m: &OutMsg,
+    dup: bool,
+    now: Instant,
+    aliases: bool,
+) -> Written {
+    // The usual delivery: an MQTT 3.x client, a message without expiry
+    // (nor any MQTT 5 property), no mount point or bridge to rename the
+    // topic. Nothing to check, the topic as stored.
+    let plain = conn.protocol != ProtocolVersion::V5
+        && m.msg.v5.is_none()
+        && conn
+            .cold
+            .as_ref()
+            .is_none_or(|c| c.mount_point.is_none() && c.bridge_topics.is_none());
+    if plain {
+        let head = PublishHeader {
+            topic: &m.msg.topic,
+            qos: m.qos,
+            retain: m.retain,
+            dup,
+            packet_id: m.packet_id,
+        };
+        encode_publish(conn.out(), &head, &m.msg.payload);
+        return Written::Yes;
+    }
+    write_publish_general(conn, m, dup, now, aliases)
+}
+
+/// `write_publish` for every case: expiry, topic renaming, MQTT 5. Kept
+/// out of line so the usual case inlines where it is used.
+#[inline(never)]
+fn write_publish_general(
     conn: &mut Connection,
     m: &OutMsg,
     dup: bool,
@@ -212,6 +246,56 @@ fn deliver_one(
     }
 }
 
+/// Moves `sess`'s queued messages into flight (encoding them into
+/// `conn`'s output) while its window has room; true if any was written.
+fn fill_window(
+    sess: &mut Session,
+    conn: &mut Connection,
+    settings: &crate::broker::settings::Settings,
+    now: Instant,
+    stats: &mut super::Stats,
+) -> bool {
+    let limits = &settings.limits;
+    let aliases = settings.outgoing_topic_aliases;
+    let mut sent = false;
+    while sess.msgs.inflight_room(limits) {
+        let Some(qos) = sess.msgs.queued_front().map(|m| m.qos) else {
+            break;
+        };
+        let (w, size) = if qos == QoS::AtMostOnce {
+            let Some(m) = sess.msgs.pop_queued() else {
+                break;
+            };
+            (write_publish(conn, &m, false, now, aliases), m.msg.size())
+        } else {
+            let id = sess.msgs.next_packet_id();
+            let Some(m) = sess.msgs.promote_queued() else {
+                break;
+            };
+            m.start_flight(id);
+            let (w, size, state) = (
+                write_publish(conn, m, false, now, aliases),
+                m.msg.size(),
+                m.state,
+            );
+            if w != Written::Yes {
+                // Never sent: it leaves flight at once.
+                sess.msgs.ack(id, state);
+            }
+            (w, size)
+        };
+        match w {
+            Written::Yes => {
+                stats.count_publish_sent(size);
+                sent = true;
+            }
+            Written::TooLarge => stats.msgs_dropped += 1,
+            Written::Expired => {}
+        }
+    }
+    sent
+}
+
 /// Whether `src` may still publish on `topic`, under `files`: the security
 /// files of its listener's domain, None when that listener is not known.
 fn source_may_publish(files: Option<&SecurityFiles>, src: &MsgSource, topic: &str) -> bool {
@@ -236,8 +320,10 @@ impl Core {
         }
         let mut targets = std::mem::take(&mut self.match_scratch);
         targets.clear();
-        self.subs.matches(&msg.topic, &mut targets);
-        if !self.settings.allow_duplicate_messages && targets.len() > 1 {
+        let lists = self.subs.matches(&msg.topic, &mut targets);
+        // Duplicates need two matching filters: one filter's subscribers
+        // (the fan-out case) are distinct sessions already.
+        if !self.settings.allow_duplicate_messages && lists > 1 && targets.len() > 1 {
             // One copy per session, at the highest QoS of its matching
             // subscriptions ([MQTT-3.3.5-1]).
             targets.sort_unstable_by(|a, b| {
@@ -343,7 +429,7 @@ impl Core {
         };
         let ck = sess.conn();
         let persistent = !sess.clean;
-        let conn = ck.and_then(|k| self.conns.get_mut(k));
+        let mut conn = ck.and_then(|k| self.conns.get_mut(k));
         let out = OutMsg {
             msg: Rc::clone(msg),
             qos,
@@ -354,14 +440,14 @@ impl Core {
         };
         let outcome = deliver_one(
             sess,
-            conn,
+            conn.as_deref_mut(),
             out,
             &self.settings.limits,
             self.settings.queue_qos0_messages,
             self.now,
             self.settings.outgoing_topic_aliases,
         );
-        if let Some((ck, conn)) = ck.and_then(|k| self.conns.get_mut(k).map(|c| (k, c))) {
+        if let (Some(ck), Some(conn)) = (ck, conn) {
             if matches!(outcome, Outcome::Sent) {
                 Self::mark_dirty(&mut self.dirty, conn, ck);
             }
@@ -377,42 +463,29 @@ impl Core {
         if persistent && (qos != QoS::AtMostOnce || matches!(outcome, Outcome::Queued)) {
             self.changes += 1;
         }
-        if let Some(i) = bridge {
-            let queued = self
-                .sessions
-                .get(sk)
-                .map(|s| s.msgs.queued_len())
-                .unwrap_or(0);
-            self.bridge_note_queued(i, queued);
-        }
+        // The session is still at hand: no second lookup.
         match outcome {
             Outcome::Sent => self.stats.count_publish_sent(msg.size()),
-            Outcome::Skipped(w) => self.count_skipped(w),
-            Outcome::Queued => {
-                if let Some(s) = self.sessions.get_mut(sk) {
-                    s.dropping = false;
+            Outcome::Skipped(w) => {
+                if w == Written::TooLarge {
+                    self.stats.msgs_dropped += 1;
                 }
             }
+            Outcome::Queued => sess.dropping = false,
             Outcome::Dropped => {
                 self.stats.msgs_dropped += 1;
-                if let Some(s) = self.sessions.get_mut(sk) {
-                    if !s.dropping {
-                        s.dropping = true;
-                        crate::notice!(
-                            "Outgoing messages are being dropped for client {}.",
-                            s.client_id
-                        );
-                    }
+                if !sess.dropping {
+                    sess.dropping = true;
+                    crate::notice!(
+                        "Outgoing messages are being dropped for client {}.",
+                        sess.client_id
+                    );
                 }
             }
         }
-    }
-
-    /// A message that could not be written: one too large for its client
-    /// counts as dropped; an expired one just goes.
-    fn count_skipped(&mut self, w: Written) {
-        if w == Written::TooLarge {
-            self.stats.msgs_dropped += 1;
+        if let Some(i) = bridge {
+            let queued = sess.msgs.queued_len();
+            self.bridge_note_queued(i, queued);
         }
     }
 
@@ -421,47 +494,17 @@ impl Core {
         let (Some(sess), Some(conn)) = (self.sessions.get_mut(sk), self.conns.get_mut(ck)) else {
             return;
         };
-        let limits = self.settings.limits;
-        let now = self.now;
-        let aliases = self.settings.outgoing_topic_aliases;
-        let mut sent = false;
-        while sess.msgs.inflight_room(&limits) {
-            let Some(qos) = sess.msgs.queued_front().map(|m| m.qos) else {
-                break;
-            };
-            let (w, size) = if qos == QoS::AtMostOnce {
-                let Some(m) = sess.msgs.pop_queued() else {
-                    break;
-                };
-                (write_publish(conn, &m, false, now, aliases), m.msg.size())
-            } else {
-                let id = sess.msgs.next_packet_id();
-                let Some(m) = sess.msgs.promote_queued() else {
-                    break;
-                };
-                m.start_flight(id);
-                let (w, size, state) = (
-                    write_publish(conn, m, false, now, aliases),
-                    m.msg.size(),
-                    m.state,
-                );
-                if w != Written::Yes {
-                    // Never sent: it leaves flight at once.
-                    sess.msgs.ack(id, state);
-                }
-                (w, size)
-            };
-            match w {
-                Written::Yes => {
-                    self.stats.count_publish_sent(size);
-                    sent = true;
-                }
-                Written::TooLarge => self.stats.msgs_dropped += 1,
-                Written::Expired => {}
-            }
-        }
+        let sent = fill_window(sess, conn, &self.settings, self.now, &mut self.stats);
         if sent {
-            self.made_progress(ck); // acknowledgements made room
+            super::backpressure::progressed(conn); // acknowledgements made room
+        }
+        // In the usual case (no retained backlog) the two borrows serve to
+        // the end: one session and one connection lookup per ack.
+        if !sess.has_backlog() {
+            if sent {
+                Self::mark_dirty(&mut self.dirty, conn, ck);
+            }
+            return;
         }
         let more = self.pump_backlog(ck, sk);
         if sent || more {

@@ -7,7 +7,7 @@ use super::context::CloseReason;
 use super::ids::{ConnId, SessionId};
 use super::Core;
 use crate::broker::database::OutState;
-use crate::protocol::{Ack, Packet, QoS};
+use crate::protocol::QoS;
 
 impl Core {
     fn session_of(&self, ck: ConnId) -> Option<SessionId> {
@@ -19,6 +19,30 @@ impl Core {
         if self.sessions.get(sk).is_some_and(|s| !s.clean) {
             self.note_change();
         }
+    }
+
+    /// The usual acknowledgement — a packet id and nothing else (remaining
+    /// length 2, the only form in MQTT 3.x, success in MQTT 5) — handled
+    /// straight from its bytes, without building a `Packet`: in fan-out
+    /// QoS 1 there is one per delivery. False when `byte1`/`body` are not
+    /// such a packet; the general decoder then takes it (and reports what
+    /// is wrong with it, e.g. a zero packet id).
+    pub(super) fn short_ack(&mut self, ck: ConnId, byte1: u8, body: &[u8]) -> bool {
+        let id = match body {
+            [hi, lo] => u16::from_be_bytes([*hi, *lo]),
+            _ => return false,
+        };
+        if id == 0 {
+            return false;
+        }
+        match byte1 {
+            0x40 => self.handle_puback(ck, id),
+            0x50 => self.handle_pubrec(ck, id),
+            0x62 => self.handle_pubrel(ck, id),
+            0x70 => self.handle_pubcomp(ck, id),
+            _ => return false,
+        }
+        true
     }
 
     pub(super) fn handle_puback(&mut self, ck: ConnId, id: u16) {
@@ -35,13 +59,15 @@ impl Core {
         let Some(sk) = self.session_of(ck) else {
             return;
         };
-        let acked = self
+        let (acked, persistent) = self
             .sessions
             .get_mut(sk)
-            .map(|s| s.msgs.ack(id, state))
-            .unwrap_or(false);
+            .map(|s| (s.msgs.ack(id, state), !s.clean))
+            .unwrap_or((false, false));
         if acked {
-            self.note_session_change(sk);
+            if persistent {
+                self.note_change();
+            }
             self.refill_inflight(ck, sk);
         } else {
             let qos = match state {
@@ -75,12 +101,15 @@ impl Core {
         let Some(sk) = self.session_of(ck) else {
             return;
         };
-        if self
+        let (known, persistent) = self
             .sessions
             .get_mut(sk)
-            .is_some_and(|s| s.msgs.received(id))
-        {
-            self.note_session_change(sk);
+            .map(|s| (s.msgs.received(id), !s.clean))
+            .unwrap_or_default();
+        if known {
+            if persistent {
+                self.note_change();
+            }
         } else {
             self.check_ack_type(ck, sk, id, QoS::ExactlyOnce);
             if self.conns.get(ck).is_none_or(|c| c.closing.is_some()) {
@@ -88,12 +117,20 @@ impl Core {
             }
         }
         // PUBREL even for an unknown id, so the client can finish its flow.
-        let version = self
-            .sessions
-            .get(sk)
-            .map(|s| s.protocol)
-            .unwrap_or_default();
-        self.send_packet(ck, &Packet::PubRel(Ack::new(id)), version);
+        self.send_ack(ck, 0x62, id);
+    }
+
+    /// Sends the short form of an ack (`byte1`: 0x62 PUBREL, 0x70 PUBCOMP),
+    /// as `send_packet` would: the same four bytes in every protocol
+    /// version (MQTT 5 leaves out a success reason code), as `short_ack`
+    /// reads them.
+    fn send_ack(&mut self, ck: ConnId, byte1: u8, id: u16) {
+        if let Some(conn) = self.conns.get_mut(ck) {
+            let [hi, lo] = id.to_be_bytes();
+            conn.out().extend_from_slice(&[byte1, 2, hi, lo]);
+            self.stats.msgs_sent += 1;
+            Self::mark_dirty(&mut self.dirty, conn, ck);
+        }
     }
 
     pub(super) fn handle_pubrel(&mut self, ck: ConnId, id: u16) {
@@ -105,11 +142,6 @@ impl Core {
             s.msgs.incoming_release(id);
         }
         self.note_session_change(sk);
-        let version = self
-            .sessions
-            .get(sk)
-            .map(|s| s.protocol)
-            .unwrap_or_default();
-        self.send_packet(ck, &Packet::PubComp(Ack::new(id)), version);
+        self.send_ack(ck, 0x70, id);
     }
 }

@@ -129,14 +129,21 @@ impl Core {
                     continue;
                 }
             }
-            let Some(conn) = self.conns.get(ck) else {
+            if self.conns.get(ck).is_none() {
                 return pos;
-            };
+            }
             let Some(body) = rest.get(header.header_len..header.total_len()) else {
                 return pos;
             };
             pos += header.total_len();
             self.stats.msgs_received += 1;
+            // Bridges and admission checks have nothing to say about acks.
+            if connected && header.remaining_length == 2 && self.short_ack(ck, header.byte1, body) {
+                continue;
+            }
+            let Some(conn) = self.conns.get(ck) else {
+                return pos;
+            };
             match Packet::decode(&header, body, conn.protocol) {
                 Ok(packet) => self.handle_packet(ck, packet, peers),
                 Err(e) => self.decode_error(ck, e, peers),
