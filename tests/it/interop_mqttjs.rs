@@ -10,8 +10,7 @@
 //! `npm install --prefix tests/it/interop/mqttjs mqtt@5` (what `.ci/run`
 //! does; the directory is git-ignored). `MQTTJS_DIR` names another prefix.
 
-use std::path::PathBuf;
-use std::process::{Command, Stdio};
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::harness::*;
@@ -44,30 +43,15 @@ fn mqttjs() -> Option<(PathBuf, PathBuf)> {
 
 /// Runs the script against `port` (bounded); asserts it passed its own
 /// checks and returns its JSON line.
-fn run_script(node: &PathBuf, modules: &PathBuf, port: u16) -> String {
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/it/interop/mqttjs_v5.js");
-    let mut child = Command::new(node)
-        .arg(script)
-        .arg(port.to_string())
-        .env("NODE_PATH", modules)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn node");
-    if wait_timeout(&mut child, Duration::from_secs(60)).is_none() {
-        let _ = child.kill();
-    }
-    let out = child.wait_with_output().expect("wait node");
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(
-        out.status.success(),
-        "MQTT.js run failed ({}):\n{text}",
-        out.status
+fn run_script(node: &Path, modules: &Path, port: u16) -> String {
+    let port = port.to_string();
+    let env = [("NODE_PATH", modules)];
+    let text = run_interop_script(
+        node,
+        "mqttjs_v5.js",
+        &[&port],
+        &env,
+        Duration::from_secs(60),
     );
     assert!(text.contains("checks, 0 failed"), "{text}");
     let json = text

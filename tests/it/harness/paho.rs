@@ -41,19 +41,33 @@ pub fn run_paho(python: &Path, args: &[&str]) {
 /// Runs tests/it/interop/`script` with `args` (bounded), checks it exited
 /// 0, and returns what it printed.
 pub fn run_paho_script(python: &Path, script: &str, args: &[&str]) -> String {
+    run_interop_script(python, script, args, &[], Duration::from_secs(120))
+}
+
+/// Runs `program` on tests/it/interop/`script` with `args` and the extra
+/// environment `env`, for at most `limit`; checks it exited 0 and returns
+/// its stdout followed by its stderr.
+pub fn run_interop_script(
+    program: &Path,
+    script: &str,
+    args: &[&str],
+    env: &[(&str, &Path)],
+    limit: Duration,
+) -> String {
     let script = format!("{}/tests/it/interop/{script}", env!("CARGO_MANIFEST_DIR"));
-    let mut child = Command::new(python)
-        .arg(script)
+    let mut child = Command::new(program)
+        .arg(&script)
         .args(args)
+        .envs(env.iter().copied())
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .expect("spawn python3");
-    if wait_timeout(&mut child, Duration::from_secs(120)).is_none() {
+        .unwrap_or_else(|e| panic!("spawn {}: {e}", program.display()));
+    if wait_timeout(&mut child, limit).is_none() {
         let _ = child.kill();
     }
-    let out = child.wait_with_output().expect("wait python3");
+    let out = child.wait_with_output().expect("wait for the script");
     let text = format!(
         "{}{}",
         String::from_utf8_lossy(&out.stdout),
@@ -61,7 +75,7 @@ pub fn run_paho_script(python: &Path, script: &str, args: &[&str]) -> String {
     );
     assert!(
         out.status.success(),
-        "paho scenarios failed ({}):\n{text}",
+        "{script} failed ({}):\n{text}",
         out.status
     );
     text
