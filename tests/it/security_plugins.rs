@@ -135,10 +135,24 @@ fn broker_exports_the_plugin_api_and_nothing_else() {
         "mosquitto_topic_matches_sub",
         "mosquitto_validate_utf8",
         "mosquitto_property_free_all",
+        "mosquitto_property_identifier",
+        "mosquitto_property_next",
+        "mosquitto_property_read_byte",
+        "mosquitto_property_read_int16",
+        "mosquitto_property_read_int32",
+        "mosquitto_property_read_varint",
+        "mosquitto_property_read_binary",
+        "mosquitto_property_read_string",
+        "mosquitto_property_read_string_pair",
+        "mosquitto_property_copy_all",
+        "mosquitto_property_check_command",
+        "mosquitto_property_check_all",
+        "mosquitto_property_identifier_to_string",
+        "mosquitto_string_to_property_info",
     ] {
         assert!(names.contains(&want), "{want} not exported: {names:?}");
     }
-    assert!(names.len() < 40, "{names:?}");
+    assert!(names.len() < 55, "{names:?}");
 }
 
 /// Starts the broker with `conf` and expects it to exit non-zero by itself,
@@ -1320,4 +1334,62 @@ fn a_publish_the_plugin_refuses_gets_0x87_over_mqtt_5() {
         return;
     };
     assert_eq!(refused_publish_acks(debian.port), ours);
+}
+
+/// What a subscriber gets on "v5/readprops" when an MQTT 5 client publishes
+/// there with a payload format, content type, correlation data and two
+/// user properties: the message event of `events_v5.c` replaces the
+/// payload with what the property read API found.
+fn read_properties(port: u16) -> String {
+    let mut sub = login(port, "read-sub", None, None);
+    sub.subscribe("v5/readprops", 0);
+    let (mut publ, _) = Client::connect_opts(port, &ConnectOpts::v5("read-pub"));
+    let mut props = vec![0x01, 1, 0x03];
+    put_str(&mut props, b"text/x");
+    props.push(0x09);
+    put_str(&mut props, b"abc");
+    for (k, v) in [("k", "v"), ("k2", "v2")] {
+        props.push(0x26);
+        put_str(&mut props, k.as_bytes());
+        put_str(&mut props, v.as_bytes());
+    }
+    let mut body = Vec::new();
+    put_str(&mut body, b"v5/readprops");
+    put_len(&mut body, props.len());
+    body.extend_from_slice(&props);
+    body.extend_from_slice(b"x");
+    publ.send_raw(&packet(0x30, &body));
+    String::from_utf8_lossy(&sub.receive_publish().payload).into_owned()
+}
+
+#[test]
+fn v5_plugin_reads_a_messages_properties() {
+    let dir = TempDir::new("plugin-readprops");
+    let Some(so) = build_c(&dir, "events_v5", true) else {
+        return;
+    };
+    let conf = |port: u16| {
+        format!(
+            "listener {port} 127.0.0.1\nallow_anonymous true\nplugin {}\n",
+            so.display()
+        )
+    };
+    let b = Broker::start_config(conf);
+    let ours = read_properties(b.port);
+    assert_eq!(
+        ours,
+        "ids=1,3,9,38,38,;users=k:v,k2:v2,;corr=abc/3;ct=text/x;pfi=1;wrongtype=null\
+         ;copy=0:300:70000:200000;check=0,2,0,2;name=correlation-data;info=0:8:6"
+    );
+    if is_reference() {
+        return;
+    }
+    let conf_path = dir.join("ref.conf");
+    let Some(debian) = RefBroker::start(|port| {
+        std::fs::write(&conf_path, conf(port)).expect("write conf");
+        conf_path.clone()
+    }) else {
+        return;
+    };
+    assert_eq!(read_properties(debian.port), ours);
 }

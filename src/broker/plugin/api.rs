@@ -449,3 +449,11 @@ pub use super::props::{
     mosquitto_property_add_string_pair, mosquitto_property_add_varint, mosquitto_property_free_all,
     Property,
 };
+pub use super::props_read::{
+    mosquitto_property_check_all, mosquitto_property_check_command, mosquitto_property_copy_all,
+    mosquitto_property_identifier, mosquitto_property_identifier_to_string,
+    mosquitto_property_next, mosquitto_property_read_binary, mosquitto_property_read_byte,
+    mosquitto_property_read_int16, mosquitto_property_read_int32, mosquitto_property_read_string,
+    mosquitto_property_read_string_pair, mosquitto_property_read_varint,
+    mosquitto_string_to_property_info,
+};
