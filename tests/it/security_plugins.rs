@@ -840,7 +840,7 @@ fn v5_plugin_extended_auth_challenge_and_reauthentication() {
     assert_eq!(
         mistakes,
         [
-            "closed".to_string(),
+            "[e0, 01, 82]".to_string(),
             "closed".into(),
             disconnect(0x82, "protocol error"),
             "closed".into(),
@@ -857,11 +857,11 @@ fn v5_plugin_extended_auth_challenge_and_reauthentication() {
         return;
     };
     assert_eq!(challenge_exchange(debian.port), ours);
-    // Where 2.0.11 differs (README): DISCONNECT 0x82 before closing a
-    // CONNECT's exchange, no reason strings, CONNACK 0x87 (not DISCONNECT)
-    // for a failed re-authentication.
+    // The same DISCONNECT 0x82 before closing a CONNECT's exchange. Where
+    // 2.0.11 differs (README): no reason strings once connected, CONNACK
+    // 0x87 (not DISCONNECT) for a failed re-authentication.
     let theirs = auth_mistakes(debian.port);
-    assert_eq!(theirs[0], "[e0, 01, 82]");
+    assert_eq!(theirs[..2], mistakes[..2]);
     assert_eq!(theirs[4], "[20, 03, 00, 87, 00]");
 }
 
@@ -1392,4 +1392,80 @@ fn v5_plugin_reads_a_messages_properties() {
         return;
     };
     assert_eq!(read_properties(debian.port), ours);
+}
+
+/// What a client sees (bytes, or "closed") when `events_v5.c` answers with
+/// codes mosquitto does not expect: basic auth (3.1.1 and 5), extended
+/// auth at CONNECT, at a continue step and in a re-authentication, and the
+/// message event (MQTT_ERR_UNKNOWN, MOSQ_ERR_NOT_FOUND; 5 and 3.1.1).
+fn odd_codes(port: u16) -> Vec<String> {
+    let mut seen = Vec::new();
+    for mut opts in [ConnectOpts::v311("odd-1"), ConnectOpts::v5("odd-2")] {
+        opts.username = Some("oddcode".into());
+        let mut c = Client::raw(port, "odd");
+        c.send_raw(&opts.bytes());
+        seen.push(next_raw(&mut c));
+    }
+    let opts = ConnectOpts::v5("odd-3").props(&auth_props("ODD", b""));
+    let mut c = Client::raw(port, "odd-3");
+    c.send_raw(&opts.bytes());
+    seen.push(next_raw(&mut c));
+    let opts = ConnectOpts::v5("odd-4").props(&auth_props("CHAL", b""));
+    let mut c = Client::raw(port, "odd-4");
+    c.send_raw(&opts.bytes());
+    next_raw(&mut c);
+    c.send_raw(&auth_bytes(0x18, "CHAL", b"odd"));
+    seen.push(next_raw(&mut c));
+    let opts = ConnectOpts::v5("odd-5").props(&auth_props("CHAL", b""));
+    let mut c = Client::raw(port, "odd-5");
+    c.send_raw(&opts.bytes());
+    next_raw(&mut c);
+    c.send_raw(&auth_bytes(0x18, "CHAL", b"answer"));
+    next_raw(&mut c);
+    c.send_raw(&auth_bytes(0x19, "CHAL", b""));
+    next_raw(&mut c);
+    c.send_raw(&auth_bytes(0x18, "CHAL", b"odd"));
+    seen.push(next_raw(&mut c));
+    for (topic, id) in [("v5/oddcode", 1), ("v5/oddcode2", 2)] {
+        let (mut publ, _) = Client::connect_opts(port, &ConnectOpts::v5("odd-pub"));
+        publ.send_raw(&publish_v5_qos(topic, b"x", 1, id));
+        seen.push(next_raw(&mut publ));
+        seen.push(next_raw(&mut publ));
+    }
+    let mut publ = login(port, "odd-pub3", None, None);
+    publ.publish0("v5/oddcode", b"x", false);
+    seen.push(next_raw(&mut publ));
+    seen
+}
+
+#[test]
+fn plugin_codes_mosquitto_does_not_expect_close_the_connection() {
+    let dir = TempDir::new("plugin-odd");
+    let Some(so) = build_c(&dir, "events_v5", true) else {
+        return;
+    };
+    let conf = |port: u16| {
+        format!(
+            "listener {port} 127.0.0.1\nallow_anonymous true\nplugin {}\n",
+            so.display()
+        )
+    };
+    let b = Broker::start_config(conf);
+    let ours = odd_codes(b.port);
+    let closed = "closed".to_string();
+    let mut want = vec![closed.clone(); 5];
+    want.extend(["[e0, 01, 80]".to_string(), closed.clone()]);
+    want.extend([closed.clone(), closed.clone(), closed]);
+    assert_eq!(ours, want);
+    if is_reference() {
+        return;
+    }
+    let conf_path = dir.join("ref.conf");
+    let Some(debian) = RefBroker::start(|port| {
+        std::fs::write(&conf_path, conf(port)).expect("write conf");
+        conf_path.clone()
+    }) else {
+        return;
+    };
+    assert_eq!(odd_codes(debian.port), ours);
 }

@@ -17,6 +17,9 @@ pub enum AuthStep {
     Denied,
     /// The backend does not know this method: CONNACK 0x8C.
     NotSupported,
+    /// The backend failed otherwise (a plugin's unknown code): the
+    /// connection closes without a CONNACK or AUTH, as mosquitto 2.0's.
+    Failed,
 }
 
 /// Who is authenticating, as the core knows it: a CONNECT that passed its

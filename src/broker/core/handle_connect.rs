@@ -212,8 +212,12 @@ impl Core {
                 }
                 None => Err(security::ConnackCode::NotAuthorized),
             };
-            if let Err(code) = verdict {
-                self.send_connack_refusal(ck, code.v311());
+            match verdict {
+                Err(security::ConnackCode::Unanswered) => self.close_for_plugin(ck, None),
+                Err(code) => self.send_connack_refusal(ck, code.v311()),
+                Ok(()) => {}
+            }
+            if verdict.is_err() {
                 return None;
             }
             // A plugin may have set another username (mosquitto_set_username).
@@ -356,6 +360,7 @@ impl Core {
             AuthStep::NotSupported => {
                 self.refuse_with(ck, ReasonCode::BAD_AUTHENTICATION_METHOD);
             }
+            AuthStep::Failed => self.close_for_plugin(ck, None),
         }
     }
 
@@ -394,6 +399,14 @@ impl Core {
         else {
             if let (Some(_), Some(backend)) = (&pending, self.auth.as_mut()) {
                 backend.abandon(ck.index() as u32);
+            }
+            // Still connecting: DISCONNECT first, as mosquitto 2.0.11 sends
+            // it (0x80 without a method, else 0x82).
+            if pending.is_some() {
+                let has_method = auth.properties.authentication_method().is_some();
+                let code = if has_method { 0x82 } else { 0x80 };
+                let p = Packet::Disconnect(code, Properties::default());
+                self.send_packet(ck, &p, ProtocolVersion::V5);
             }
             self.schedule_close(ck, CloseReason::Protocol);
             return;
@@ -445,6 +458,7 @@ impl Core {
             AuthStep::Denied | AuthStep::NotSupported => {
                 self.schedule_close(ck, CloseReason::NotAuthorized)
             }
+            AuthStep::Failed => self.close_for_plugin(ck, None),
         }
     }
 

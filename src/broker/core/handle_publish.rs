@@ -180,6 +180,8 @@ impl Core {
             self.apply_backpressure(ck);
         } else if let Some(Filtered::Refused) = filtered {
             refused = true;
+        } else if let Some(Filtered::Close(reason)) = filtered {
+            return self.close_for_plugin(ck, reason);
         }
         self.ack_publish(ck, qos, packet_id, refused);
     }

@@ -9,9 +9,12 @@ use super::context::CloseReason;
 use super::ids::{ConnId, SessionId};
 use super::Core;
 use crate::broker::database::{Message, MsgProps};
-use crate::broker::plugin::{self, Action, AuthCall, ClientFacts, ExtAuth, PluginMessage};
+use crate::broker::plugin::{
+    self, Action, AuthCall, ClientFacts, ExtAuth, MessageRefusal, PluginMessage,
+};
 use crate::broker::security::Access;
 use crate::protocol::QoS;
+use crate::protocol::{Packet, ProtocolVersion};
 
 /// Rounds of plugin actions per call: a plugin answering its own
 /// messages cannot keep the loop here for ever.
@@ -25,6 +28,9 @@ pub(super) enum Filtered {
     Consumed,
     /// A message callback refused it.
     Refused,
+    /// A message callback returned a code mosquitto closes the connection
+    /// for; the DISCONNECT reason code an MQTT 5 publisher gets first.
+    Close(Option<u8>),
 }
 
 impl Core {
@@ -54,7 +60,27 @@ impl Core {
         }
         let out = chain.on_message(id, msg);
         self.apply_plugin_actions();
-        out.map_or(Filtered::Refused, Filtered::Deliver)
+        match out {
+            Ok(m) => Filtered::Deliver(m),
+            Err(MessageRefusal::Denied) => Filtered::Refused,
+            Err(MessageRefusal::Close(code)) => Filtered::Close(code),
+        }
+    }
+
+    /// Closes a connection as mosquitto 2.0 does when a plugin's code ends
+    /// it: an MQTT 5 client first gets DISCONNECT with
+    /// `reason` (no reason string, as mosquitto's), if any; nothing else is
+    /// sent (no CONNACK to a client still connecting).
+    pub(super) fn close_for_plugin(&mut self, ck: ConnId, reason: Option<u8>) {
+        let v5 = self
+            .conns
+            .get(ck)
+            .is_some_and(|c| c.protocol == ProtocolVersion::V5 && c.closing.is_none());
+        if let (true, Some(code)) = (v5, reason) {
+            let p = Packet::Disconnect(code, Default::default());
+            self.send_packet(ck, &p, ProtocolVersion::V5);
+        }
+        self.schedule_close(ck, CloseReason::Refused);
     }
 
     /// mosquitto's ACL check on UNSUBSCRIBE, which only plugins can refuse
@@ -211,6 +237,7 @@ impl PluginAuth {
             ExtAuth::Continue(d) => AuthStep::Continue(d),
             ExtAuth::Denied => AuthStep::Denied,
             ExtAuth::NotSupported => AuthStep::NotSupported,
+            ExtAuth::Failed(_) => AuthStep::Failed,
         }
     }
 }

@@ -14,8 +14,7 @@ use super::props::{from_list, to_list, Property};
 use crate::protocol::properties::id;
 use crate::protocol::{DecodeError, Properties, PropertyContext, PropertyValue};
 
-const MOSQ_ERR_PROTOCOL: c_int = 2;
-const MOSQ_ERR_DUPLICATE_PROPERTY: c_int = 22;
+use ffi::{MOSQ_ERR_DUPLICATE_PROPERTY, MOSQ_ERR_PROTOCOL};
 /// libmosquitto's pseudo-command for will properties.
 const CMD_WILL: c_int = 0x100;
 
