@@ -791,6 +791,14 @@ fn auth_mistakes(port: u16) -> Vec<String> {
         seen.push(next_raw(&mut c));
         seen.push(next_raw(&mut c));
     }
+    // An AUTH without a method during a CONNECT's exchange.
+    let opts = ConnectOpts::v5("chal-5").props(&auth_props("CHAL", b""));
+    let mut c = Client::raw(port, "chal-5");
+    c.send_raw(&opts.bytes());
+    next_raw(&mut c);
+    c.send_raw(&packet(0xF0, &[0x18, 0]));
+    seen.push(next_raw(&mut c));
+    seen.push(next_raw(&mut c));
     seen
 }
 
@@ -846,6 +854,8 @@ fn v5_plugin_extended_auth_challenge_and_reauthentication() {
             "closed".into(),
             disconnect(0x87, "not authorised"),
             "closed".into(),
+            "[e0, 01, 80]".into(),
+            "closed".into(),
         ]
     );
 
@@ -863,6 +873,7 @@ fn v5_plugin_extended_auth_challenge_and_reauthentication() {
     let theirs = auth_mistakes(debian.port);
     assert_eq!(theirs[..2], mistakes[..2]);
     assert_eq!(theirs[4], "[20, 03, 00, 87, 00]");
+    assert_eq!(theirs[6..], mistakes[6..]);
 }
 
 /// One exchange on `port`: CONNECT with `method` (username "u"), then each
