@@ -1480,3 +1480,50 @@ fn plugin_codes_mosquitto_does_not_expect_close_the_connection() {
     };
     assert_eq!(odd_codes(debian.port), ours);
 }
+
+/// `mosquitto_client_protocol` of a TCP and a websockets publisher, as the
+/// message event of `events_v5.c` reports it.
+fn client_protocols(port: u16, ws: u16) -> Vec<Vec<u8>> {
+    let mut sub = login(port, "proto-sub", None, None);
+    sub.subscribe("v5/protocol", 0);
+    let mut tcp = login(port, "proto-tcp", None, None);
+    tcp.publish0("v5/protocol", b"?", false);
+    let mut seen = vec![sub.receive_publish().payload];
+    let mut web = Client::connect_ws(ws, "proto-ws");
+    web.publish0("v5/protocol", b"?", false);
+    seen.push(sub.receive_publish().payload);
+    seen
+}
+
+#[test]
+fn plugins_are_told_a_websockets_client_is_one() {
+    let dir = TempDir::new("plugin-ws");
+    let Some(so) = build_c(&dir, "events_v5", true) else {
+        return;
+    };
+    let ws = std::cell::Cell::new(0);
+    let conf = |port: u16| {
+        ws.set(free_port());
+        format!(
+            "allow_anonymous true\nplugin {}\nlistener {port} 127.0.0.1\n\
+             listener {} 127.0.0.1\nprotocol websockets\n",
+            so.display(),
+            ws.get()
+        )
+    };
+    let b = Broker::start_config(conf);
+    let ours = client_protocols(b.port, ws.get());
+    // mp_mqtt, mp_websockets
+    assert_eq!(ours, [b"0".to_vec(), b"2".to_vec()]);
+    if is_reference() {
+        return;
+    }
+    let conf_path = dir.join("ref.conf");
+    let Some(debian) = RefBroker::start(|port| {
+        std::fs::write(&conf_path, conf(port)).expect("write conf");
+        conf_path.clone()
+    }) else {
+        return;
+    };
+    assert_eq!(client_protocols(debian.port, ws.get()), ours);
+}

@@ -41,6 +41,8 @@ pub struct AuthClient<'a> {
     pub clean: bool,
     /// The connection's slot: the same for every step of one exchange.
     pub conn: u32,
+    /// Through a websockets listener.
+    pub websockets: bool,
     /// The security domain that applies (the listener's with
     /// `per_listener_settings`, else the global one).
     pub security: usize,

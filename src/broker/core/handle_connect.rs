@@ -113,7 +113,8 @@ impl Core {
             let data = admitted.connect.properties.authentication_data();
             let peer = peers.peer_name(ck);
             let cert = peers.tls_certificate(ck);
-            let client = admitted.auth_client(&peer, cert.as_deref(), ck);
+            let ws = self.websocket_conn(ck);
+            let client = admitted.auth_client(&peer, cert.as_deref(), ck, ws);
             let step = match self.auth.as_mut() {
                 Some(backend) => backend.start(&client, &method, data, false),
                 None => AuthStep::NotSupported,
@@ -207,6 +208,7 @@ impl Core {
                         keepalive: c.keep_alive,
                         clean: c.clean_session,
                         conn: ck.index() as u32,
+                        websockets: self.websocket_conn(ck),
                     };
                     f.authenticate_client(allow_anonymous, &facts, pass)
                 }
@@ -379,6 +381,7 @@ impl Core {
     /// only while an exchange is under way, 0x19 only when none is, the
     /// method CONNECT's. Anything else is a protocol error.
     pub(super) fn handle_auth(&mut self, ck: ConnId, auth: Auth, peers: &dyn Transport) {
+        let ws = self.websocket_conn(ck);
         let Some(conn) = self.conns.get_mut(ck) else {
             return;
         };
@@ -415,7 +418,7 @@ impl Core {
         let cert = peers.tls_certificate(ck);
         let sess = session.and_then(|sk| self.sessions.get(sk));
         let client = match (&pending, sess) {
-            (Some(a), _) => a.auth_client(&peer, cert.as_deref(), ck),
+            (Some(a), _) => a.auth_client(&peer, cert.as_deref(), ck, ws),
             (None, Some(s)) => AuthClient {
                 client_id: &s.client_id,
                 username: s.username.as_deref(),
@@ -426,6 +429,7 @@ impl Core {
                 clean: s.clean,
                 conn: ck.index() as u32,
                 security: usize::from(s.security),
+                websockets: ws,
             },
             (None, None) => return,
         };
@@ -655,6 +659,7 @@ impl Admitted {
         peer: &'a str,
         certificate: Option<&'a [u8]>,
         ck: ConnId,
+        websockets: bool,
     ) -> AuthClient<'a> {
         AuthClient {
             client_id: &self.client_id,
@@ -666,6 +671,7 @@ impl Admitted {
             clean: self.connect.clean_session,
             conn: ck.index() as u32,
             security: self.security,
+            websockets,
         }
     }
 }

@@ -67,6 +67,15 @@ impl Core {
         }
     }
 
+    /// Whether connection `ck` came through a websockets listener (plugins
+    /// are told with `mosquitto_client_protocol`).
+    pub(super) fn websocket_conn(&self, ck: ConnId) -> bool {
+        let listener = self.conns.get(ck).and_then(|c| c.listener());
+        listener
+            .and_then(|l| self.settings.listeners.get(l.index()))
+            .is_some_and(|spec| spec.websockets.is_some())
+    }
+
     /// Closes a connection as mosquitto 2.0 does when a plugin's code ends
     /// it: an MQTT 5 client first gets DISCONNECT with
     /// `reason` (no reason string, as mosquitto's), if any; nothing else is
@@ -231,6 +240,7 @@ impl PluginAuth {
             keepalive: client.keepalive,
             clean: client.clean,
             conn: client.conn,
+            websockets: client.websockets,
         };
         match chain.extended_auth(call, &facts, method, data) {
             ExtAuth::Success(d) => AuthStep::Success(Some(d)),

@@ -197,8 +197,9 @@ fn x509_from_der(_der: &[u8]) -> *mut c_void {
 }
 
 /// `mp_mqtt` (0); websocket clients are reported as plain MQTT too.
+/// `mp_mqtt` (0), or `mp_websockets` (2) for a websockets client.
 pub extern "C" fn mosquitto_client_protocol(c: *const c_void) -> c_int {
-    client(c).map_or(0, |_| 0)
+    client(c).map_or(0, |v| if v.websockets { 2 } else { 0 })
 }
 
 pub extern "C" fn mosquitto_client_protocol_version(c: *const c_void) -> c_int {

@@ -66,6 +66,8 @@ pub struct ClientFacts<'a> {
     pub clean: bool,
     /// The connection's slot, told back at disconnect.
     pub conn: u32,
+    /// Through a websockets listener.
+    pub websockets: bool,
 }
 
 /// A security domain's plugins: a cheap handle into the registry. The
@@ -109,6 +111,7 @@ fn view(facts: &ClientFacts, domain: usize) -> Box<ClientView> {
         username_changed: false,
         sub_count: 0,
         certificate: facts.certificate.map(Box::from),
+        websockets: facts.websockets,
     })
 }
 
@@ -138,6 +141,7 @@ fn with_client<R>(
                 keepalive: 0,
                 clean: true,
                 conn: u32::MAX,
+                websockets: false,
             };
             let mut temp = view(&facts, domain);
             f(&mut *temp)

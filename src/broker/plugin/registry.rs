@@ -66,6 +66,8 @@ pub struct ClientView {
     pub(super) sub_count: c_int,
     /// The TLS client certificate, in DER form.
     pub(super) certificate: Option<Box<[u8]>>,
+    /// Connected through a websockets listener (`mosquitto_client_protocol`).
+    pub(super) websockets: bool,
 }
 
 #[derive(Default)]

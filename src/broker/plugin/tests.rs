@@ -368,6 +368,7 @@ fn extended_auth_start_and_continue() {
         keepalive: 60,
         clean: true,
         conn: 1001,
+        websockets: false,
     };
     let (start, cont) = (AuthCall::Start, AuthCall::Continue { connected: false });
     // No callback: the method is not supported.
@@ -467,6 +468,7 @@ fn refused_logins_leave_no_client_view() {
         keepalive: 60,
         clean: true,
         conn: 3,
+        websockets: false,
     };
     let files = crate::broker::security::SecurityFiles {
         plugins: super::Chain::new(domain),
