@@ -1446,6 +1446,29 @@ fn odd_codes(port: u16) -> Vec<String> {
     let mut publ = login(port, "odd-pub3", None, None);
     publ.publish0("v5/oddcode", b"x", false);
     seen.push(next_raw(&mut publ));
+    // QoS 2 from a persistent session: the packet id was not kept, so
+    // the same id after reconnecting carries a new message.
+    let mut sub = login(port, "odd-sub", None, None);
+    sub.subscribe("v5/open", 0);
+    let qos2 = |topic: &str, payload: &[u8]| {
+        let mut body = Vec::new();
+        put_str(&mut body, topic.as_bytes());
+        body.extend_from_slice(&[0, 7]);
+        body.extend_from_slice(payload);
+        packet(0x34, &body)
+    };
+    let (mut publ, _) = Client::connect_opts(port, &ConnectOpts::v311("odd-q2").clean(false));
+    publ.send_raw(&qos2("v5/oddcode", b"x"));
+    seen.push(next_raw(&mut publ));
+    let (mut publ, _) = Client::connect_opts(port, &ConnectOpts::v311("odd-q2").clean(false));
+    publ.send_raw(&qos2("v5/open", b"again"));
+    seen.push(next_raw(&mut publ));
+    publ.send_raw(&[0x62, 2, 0, 7]);
+    seen.push(next_raw(&mut publ));
+    seen.push(format!(
+        "{:?}",
+        String::from_utf8_lossy(&sub.receive_publish().payload)
+    ));
     seen
 }
 
@@ -1466,7 +1489,9 @@ fn plugin_codes_mosquitto_does_not_expect_close_the_connection() {
     let closed = "closed".to_string();
     let mut want = vec![closed.clone(); 5];
     want.extend(["[e0, 01, 80]".to_string(), closed.clone()]);
-    want.extend([closed.clone(), closed.clone(), closed]);
+    want.extend([closed.clone(), closed.clone(), closed.clone(), closed]);
+    want.extend(["[50, 02, 00, 07]".to_string(), "[70, 02, 00, 07]".into()]);
+    want.push("\"again\"".into());
     assert_eq!(ours, want);
     if is_reference() {
         return;

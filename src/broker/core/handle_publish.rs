@@ -181,7 +181,7 @@ impl Core {
         } else if let Some(Filtered::Refused) = filtered {
             refused = true;
         } else if let Some(Filtered::Close(reason)) = filtered {
-            return self.close_for_plugin(ck, reason);
+            return self.plugin_closed_publish(ck, sk, (qos, packet_id), reason);
         }
         self.ack_publish(ck, qos, packet_id, refused);
     }

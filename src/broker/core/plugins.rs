@@ -76,6 +76,24 @@ impl Core {
             .is_some_and(|spec| spec.websockets.is_some())
     }
 
+    /// A message callback's code closed the publisher's connection: the
+    /// message was never stored, so a QoS 2 packet id is free again (the
+    /// client's resend after reconnecting is a new message, as mosquitto's).
+    pub(super) fn plugin_closed_publish(
+        &mut self,
+        ck: ConnId,
+        sk: Option<SessionId>,
+        (qos, packet_id): (QoS, u16),
+        reason: Option<u8>,
+    ) {
+        if qos == QoS::ExactlyOnce {
+            if let Some(sess) = sk.and_then(|sk| self.sessions.get_mut(sk)) {
+                sess.msgs.incoming_release(packet_id);
+            }
+        }
+        self.close_for_plugin(ck, reason);
+    }
+
     /// Closes a connection as mosquitto 2.0 does when a plugin's code ends
     /// it: an MQTT 5 client first gets DISCONNECT with
     /// `reason` (no reason string, as mosquitto's), if any; nothing else is
