@@ -1552,3 +1552,49 @@ fn plugins_are_told_a_websockets_client_is_one() {
     };
     assert_eq!(client_protocols(debian.port, ws.get()), ours);
 }
+
+/// A message callback renames its publisher (`mosquitto_set_username`);
+/// then another client's message makes the plugin kick by the new name:
+/// what the renamed client sees, and its name as the plugin reads it.
+fn renamed_then_kicked(port: u16) -> Vec<String> {
+    let mut sub = login(port, "ren-sub", None, None);
+    sub.subscribe("v5/whoami", 0);
+    let mut renamed = login(port, "ren-a", None, None);
+    renamed.publish0("v5/become", b"?", false);
+    renamed.publish0("v5/whoami", b"?", false);
+    let mut seen = vec![String::from_utf8_lossy(&sub.receive_publish().payload).into_owned()];
+    let mut other = login(port, "ren-b", None, None);
+    other.publish0("v5/kickpromoted", b"?", false);
+    seen.push(next_raw(&mut renamed));
+    other.publish0("v5/whoami", b"?", false);
+    seen.push(String::from_utf8_lossy(&sub.receive_publish().payload).into_owned());
+    seen
+}
+
+#[test]
+fn set_username_from_a_message_callback_renames_the_session() {
+    let dir = TempDir::new("plugin-rename");
+    let Some(so) = build_c(&dir, "events_v5", true) else {
+        return;
+    };
+    let conf = |port: u16| {
+        format!(
+            "listener {port} 127.0.0.1\nallow_anonymous true\nplugin {}\n",
+            so.display()
+        )
+    };
+    let b = Broker::start_config(conf);
+    let ours = renamed_then_kicked(b.port);
+    assert_eq!(ours, ["promoted", "closed", "(none)"]);
+    if is_reference() {
+        return;
+    }
+    let conf_path = dir.join("ref.conf");
+    let Some(debian) = RefBroker::start(|port| {
+        std::fs::write(&conf_path, conf(port)).expect("write conf");
+        conf_path.clone()
+    }) else {
+        return;
+    };
+    assert_eq!(renamed_then_kicked(debian.port), ours);
+}

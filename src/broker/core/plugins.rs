@@ -190,6 +190,22 @@ impl Core {
                 with_will,
             } => self.kick_where(with_will, |u| u == Some(username.as_str())),
             Action::KickAll { with_will } => self.kick_where(with_will, |_| true),
+            Action::SetUsername {
+                client_id,
+                conn,
+                username,
+            } => {
+                let sk = self.by_id.get(client_id.as_str()).copied();
+                let Some(sess) = sk.and_then(|sk| self.sessions.get_mut(sk)) else {
+                    return;
+                };
+                // Only the connection the plugin was shown: not a CONNECT
+                // still being checked (the core takes the name from the
+                // authentication) nor an earlier connection of the id.
+                if sess.conn().map(|c| c.index() as u32) == Some(conn) {
+                    sess.username = username.map(Rc::from);
+                }
+            }
         }
     }
 

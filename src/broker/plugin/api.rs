@@ -236,6 +236,13 @@ pub extern "C" fn mosquitto_set_username(c: *mut c_void, username: *const c_char
     let v = unsafe { &mut *c.cast::<ClientView>() };
     v.username = new.and_then(|u| CString::new(u).ok());
     v.username_changed = true;
+    // Outside authentication too (e.g. from a message callback): the
+    // core gives the client's session the name.
+    registry::push_action(Action::SetUsername {
+        client_id: v.id.to_string_lossy().into_owned(),
+        conn: v.conn,
+        username: new.map(str::to_owned),
+    });
     ffi::MOSQ_ERR_SUCCESS
 }
 

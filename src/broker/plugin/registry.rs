@@ -110,6 +110,14 @@ pub enum Action {
     KickAll {
         with_will: bool,
     },
+    /// `mosquitto_set_username` on the client connected through `conn`
+    /// (connection slot) as `client_id`: its session takes the name, so
+    /// later ACL checks and kicks by username see it, as in mosquitto.
+    SetUsername {
+        client_id: String,
+        conn: u32,
+        username: Option<String>,
+    },
 }
 
 thread_local! {
