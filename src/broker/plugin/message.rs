@@ -107,7 +107,7 @@ pub enum MessageRefusal {
 }
 
 impl MessageRefusal {
-    fn from_rc(rc: std::ffi::c_int) -> MessageRefusal {
+    pub(super) fn from_rc(rc: std::ffi::c_int) -> MessageRefusal {
         // mosquitto's handle__packet: the codes it answers with DISCONNECT.
         let disconnect = match rc {
             ffi::MOSQ_ERR_NOMEM | ffi::MOSQ_ERR_UNKNOWN => Some(0x80),
