@@ -248,8 +248,122 @@ pub extern "C" fn mosquitto_property_add_string_pair(
     api::mosquitto_property_add_string_pair(l, _id, _n, _v)
 }
 
+#[no_mangle]
+pub extern "C" fn mosquitto_property_identifier(p: *const Property) -> c_int {
+    api::mosquitto_property_identifier(p)
+}
+
+#[no_mangle]
+pub extern "C" fn mosquitto_property_next(p: *const Property) -> *const Property {
+    api::mosquitto_property_next(p)
+}
+
+#[no_mangle]
+pub extern "C" fn mosquitto_property_read_byte(
+    p: *const Property,
+    id: c_int,
+    v: *mut u8,
+    skip_first: bool,
+) -> *const Property {
+    api::mosquitto_property_read_byte(p, id, v, skip_first)
+}
+
+#[no_mangle]
+pub extern "C" fn mosquitto_property_read_int16(
+    p: *const Property,
+    id: c_int,
+    v: *mut u16,
+    skip_first: bool,
+) -> *const Property {
+    api::mosquitto_property_read_int16(p, id, v, skip_first)
+}
+
+#[no_mangle]
+pub extern "C" fn mosquitto_property_read_int32(
+    p: *const Property,
+    id: c_int,
+    v: *mut u32,
+    skip_first: bool,
+) -> *const Property {
+    api::mosquitto_property_read_int32(p, id, v, skip_first)
+}
+
+#[no_mangle]
+pub extern "C" fn mosquitto_property_read_varint(
+    p: *const Property,
+    id: c_int,
+    v: *mut u32,
+    skip_first: bool,
+) -> *const Property {
+    api::mosquitto_property_read_varint(p, id, v, skip_first)
+}
+
+#[no_mangle]
+pub extern "C" fn mosquitto_property_read_binary(
+    p: *const Property,
+    id: c_int,
+    v: *mut *mut c_void,
+    len: *mut u16,
+    skip_first: bool,
+) -> *const Property {
+    api::mosquitto_property_read_binary(p, id, v, len, skip_first)
+}
+
+#[no_mangle]
+pub extern "C" fn mosquitto_property_read_string(
+    p: *const Property,
+    id: c_int,
+    v: *mut *mut c_char,
+    skip_first: bool,
+) -> *const Property {
+    api::mosquitto_property_read_string(p, id, v, skip_first)
+}
+
+#[no_mangle]
+pub extern "C" fn mosquitto_property_read_string_pair(
+    p: *const Property,
+    id: c_int,
+    n: *mut *mut c_char,
+    v: *mut *mut c_char,
+    skip_first: bool,
+) -> *const Property {
+    api::mosquitto_property_read_string_pair(p, id, n, v, skip_first)
+}
+
+#[no_mangle]
+pub extern "C" fn mosquitto_property_copy_all(
+    dest: *mut *mut Property,
+    src: *const Property,
+) -> c_int {
+    api::mosquitto_property_copy_all(dest, src)
+}
+
+#[no_mangle]
+pub extern "C" fn mosquitto_property_check_command(command: c_int, id: c_int) -> c_int {
+    api::mosquitto_property_check_command(command, id)
+}
+
+#[no_mangle]
+pub extern "C" fn mosquitto_property_check_all(command: c_int, p: *const Property) -> c_int {
+    api::mosquitto_property_check_all(command, p)
+}
+
+#[no_mangle]
+pub extern "C" fn mosquitto_property_identifier_to_string(id: c_int) -> *const c_char {
+    api::mosquitto_property_identifier_to_string(id)
+}
+
+#[no_mangle]
+pub extern "C" fn mosquitto_string_to_property_info(
+    name: *const c_char,
+    id: *mut c_int,
+    ty: *mut c_int,
+) -> c_int {
+    api::mosquitto_string_to_property_info(name, id, ty)
+}
+
 /// Every export, so the linker keeps them all (nothing in Rust calls them).
-pub fn exported() -> [usize; 34] {
+pub fn exported() -> [usize; 48] {
     [
         mosquitto_rs_plugin_log as *const () as usize,
         mosquitto_callback_register as *const () as usize,
@@ -285,5 +399,19 @@ pub fn exported() -> [usize; 34] {
         mosquitto_property_add_binary as *const () as usize,
         mosquitto_property_add_string as *const () as usize,
         mosquitto_property_add_string_pair as *const () as usize,
+        mosquitto_property_identifier as *const () as usize,
+        mosquitto_property_next as *const () as usize,
+        mosquitto_property_read_byte as *const () as usize,
+        mosquitto_property_read_int16 as *const () as usize,
+        mosquitto_property_read_int32 as *const () as usize,
+        mosquitto_property_read_varint as *const () as usize,
+        mosquitto_property_read_binary as *const () as usize,
+        mosquitto_property_read_string as *const () as usize,
+        mosquitto_property_read_string_pair as *const () as usize,
+        mosquitto_property_copy_all as *const () as usize,
+        mosquitto_property_check_command as *const () as usize,
+        mosquitto_property_check_all as *const () as usize,
+        mosquitto_property_identifier_to_string as *const () as usize,
+        mosquitto_string_to_property_info as *const () as usize,
     ]
 }

@@ -17,6 +17,9 @@ pub enum AuthStep {
     Denied,
     /// The backend does not know this method: CONNACK 0x8C.
     NotSupported,
+    /// The backend failed otherwise (a plugin's unknown code): the
+    /// connection closes without a CONNACK or AUTH, as mosquitto 2.0's.
+    Failed,
 }
 
 /// Who is authenticating, as the core knows it: a CONNECT that passed its
@@ -38,6 +41,8 @@ pub struct AuthClient<'a> {
     pub clean: bool,
     /// The connection's slot: the same for every step of one exchange.
     pub conn: u32,
+    /// Through a websockets listener.
+    pub websockets: bool,
     /// The security domain that applies (the listener's with
     /// `per_listener_settings`, else the global one).
     pub security: usize,

@@ -113,7 +113,8 @@ impl Core {
             let data = admitted.connect.properties.authentication_data();
             let peer = peers.peer_name(ck);
             let cert = peers.tls_certificate(ck);
-            let client = admitted.auth_client(&peer, cert.as_deref(), ck);
+            let ws = self.websocket_conn(ck);
+            let client = admitted.auth_client(&peer, cert.as_deref(), ck, ws);
             let step = match self.auth.as_mut() {
                 Some(backend) => backend.start(&client, &method, data, false),
                 None => AuthStep::NotSupported,
@@ -207,13 +208,18 @@ impl Core {
                         keepalive: c.keep_alive,
                         clean: c.clean_session,
                         conn: ck.index() as u32,
+                        websockets: self.websocket_conn(ck),
                     };
                     f.authenticate_client(allow_anonymous, &facts, pass)
                 }
                 None => Err(security::ConnackCode::NotAuthorized),
             };
-            if let Err(code) = verdict {
-                self.send_connack_refusal(ck, code.v311());
+            match verdict {
+                Err(security::ConnackCode::Unanswered) => self.close_for_plugin(ck, None),
+                Err(code) => self.send_connack_refusal(ck, code.v311()),
+                Ok(()) => {}
+            }
+            if verdict.is_err() {
                 return None;
             }
             // A plugin may have set another username (mosquitto_set_username).
@@ -356,6 +362,7 @@ impl Core {
             AuthStep::NotSupported => {
                 self.refuse_with(ck, ReasonCode::BAD_AUTHENTICATION_METHOD);
             }
+            AuthStep::Failed => self.close_for_plugin(ck, None),
         }
     }
 
@@ -374,6 +381,7 @@ impl Core {
     /// only while an exchange is under way, 0x19 only when none is, the
     /// method CONNECT's. Anything else is a protocol error.
     pub(super) fn handle_auth(&mut self, ck: ConnId, auth: Auth, peers: &dyn Transport) {
+        let ws = self.websocket_conn(ck);
         let Some(conn) = self.conns.get_mut(ck) else {
             return;
         };
@@ -395,6 +403,14 @@ impl Core {
             if let (Some(_), Some(backend)) = (&pending, self.auth.as_mut()) {
                 backend.abandon(ck.index() as u32);
             }
+            // Still connecting: DISCONNECT first, as mosquitto 2.0.11 sends
+            // it (0x80 without a method, else 0x82).
+            if pending.is_some() {
+                let has_method = auth.properties.authentication_method().is_some();
+                let code = if has_method { 0x82 } else { 0x80 };
+                let p = Packet::Disconnect(code, Properties::default());
+                self.send_packet(ck, &p, ProtocolVersion::V5);
+            }
             self.schedule_close(ck, CloseReason::Protocol);
             return;
         };
@@ -402,7 +418,7 @@ impl Core {
         let cert = peers.tls_certificate(ck);
         let sess = session.and_then(|sk| self.sessions.get(sk));
         let client = match (&pending, sess) {
-            (Some(a), _) => a.auth_client(&peer, cert.as_deref(), ck),
+            (Some(a), _) => a.auth_client(&peer, cert.as_deref(), ck, ws),
             (None, Some(s)) => AuthClient {
                 client_id: &s.client_id,
                 username: s.username.as_deref(),
@@ -413,6 +429,7 @@ impl Core {
                 clean: s.clean,
                 conn: ck.index() as u32,
                 security: usize::from(s.security),
+                websockets: ws,
             },
             (None, None) => return,
         };
@@ -445,6 +462,7 @@ impl Core {
             AuthStep::Denied | AuthStep::NotSupported => {
                 self.schedule_close(ck, CloseReason::NotAuthorized)
             }
+            AuthStep::Failed => self.close_for_plugin(ck, None),
         }
     }
 
@@ -641,6 +659,7 @@ impl Admitted {
         peer: &'a str,
         certificate: Option<&'a [u8]>,
         ck: ConnId,
+        websockets: bool,
     ) -> AuthClient<'a> {
         AuthClient {
             client_id: &self.client_id,
@@ -652,6 +671,7 @@ impl Admitted {
             clean: self.connect.clean_session,
             conn: ck.index() as u32,
             security: self.security,
+            websockets,
         }
     }
 }

@@ -180,6 +180,8 @@ impl Core {
             self.apply_backpressure(ck);
         } else if let Some(Filtered::Refused) = filtered {
             refused = true;
+        } else if let Some(Filtered::Close(reason)) = filtered {
+            return self.plugin_closed_publish(ck, sk, (qos, packet_id), reason);
         }
         self.ack_publish(ck, qos, packet_id, refused);
     }

@@ -9,9 +9,12 @@ use super::context::CloseReason;
 use super::ids::{ConnId, SessionId};
 use super::Core;
 use crate::broker::database::{Message, MsgProps};
-use crate::broker::plugin::{self, Action, AuthCall, ClientFacts, ExtAuth, PluginMessage};
+use crate::broker::plugin::{
+    self, Action, AuthCall, ClientFacts, ExtAuth, MessageRefusal, PluginMessage,
+};
 use crate::broker::security::Access;
 use crate::protocol::QoS;
+use crate::protocol::{Packet, ProtocolVersion};
 
 /// Rounds of plugin actions per call: a plugin answering its own
 /// messages cannot keep the loop here for ever.
@@ -25,6 +28,9 @@ pub(super) enum Filtered {
     Consumed,
     /// A message callback refused it.
     Refused,
+    /// A message callback returned a code mosquitto closes the connection
+    /// for; the DISCONNECT reason code an MQTT 5 publisher gets first.
+    Close(Option<u8>),
 }
 
 impl Core {
@@ -54,7 +60,54 @@ impl Core {
         }
         let out = chain.on_message(id, msg);
         self.apply_plugin_actions();
-        out.map_or(Filtered::Refused, Filtered::Deliver)
+        match out {
+            Ok(m) => Filtered::Deliver(m),
+            Err(MessageRefusal::Denied) => Filtered::Refused,
+            Err(MessageRefusal::Close(code)) => Filtered::Close(code),
+        }
+    }
+
+    /// Whether connection `ck` came through a websockets listener (plugins
+    /// are told with `mosquitto_client_protocol`).
+    pub(super) fn websocket_conn(&self, ck: ConnId) -> bool {
+        let listener = self.conns.get(ck).and_then(|c| c.listener());
+        listener
+            .and_then(|l| self.settings.listeners.get(l.index()))
+            .is_some_and(|spec| spec.websockets.is_some())
+    }
+
+    /// A message callback's code closed the publisher's connection: the
+    /// message was never stored, so a QoS 2 packet id is free again (the
+    /// client's resend after reconnecting is a new message, as mosquitto's).
+    pub(super) fn plugin_closed_publish(
+        &mut self,
+        ck: ConnId,
+        sk: Option<SessionId>,
+        (qos, packet_id): (QoS, u16),
+        reason: Option<u8>,
+    ) {
+        if qos == QoS::ExactlyOnce {
+            if let Some(sess) = sk.and_then(|sk| self.sessions.get_mut(sk)) {
+                sess.msgs.incoming_release(packet_id);
+            }
+        }
+        self.close_for_plugin(ck, reason);
+    }
+
+    /// Closes a connection as mosquitto 2.0 does when a plugin's code ends
+    /// it: an MQTT 5 client first gets DISCONNECT with
+    /// `reason` (no reason string, as mosquitto's), if any; nothing else is
+    /// sent (no CONNACK to a client still connecting).
+    pub(super) fn close_for_plugin(&mut self, ck: ConnId, reason: Option<u8>) {
+        let v5 = self
+            .conns
+            .get(ck)
+            .is_some_and(|c| c.protocol == ProtocolVersion::V5 && c.closing.is_none());
+        if let (true, Some(code)) = (v5, reason) {
+            let p = Packet::Disconnect(code, Default::default());
+            self.send_packet(ck, &p, ProtocolVersion::V5);
+        }
+        self.schedule_close(ck, CloseReason::Refused);
     }
 
     /// mosquitto's ACL check on UNSUBSCRIBE, which only plugins can refuse
@@ -137,6 +190,22 @@ impl Core {
                 with_will,
             } => self.kick_where(with_will, |u| u == Some(username.as_str())),
             Action::KickAll { with_will } => self.kick_where(with_will, |_| true),
+            Action::SetUsername {
+                client_id,
+                conn,
+                username,
+            } => {
+                let sk = self.by_id.get(client_id.as_str()).copied();
+                let Some(sess) = sk.and_then(|sk| self.sessions.get_mut(sk)) else {
+                    return;
+                };
+                // Only the connection the plugin was shown: not a CONNECT
+                // still being checked (the core takes the name from the
+                // authentication) nor an earlier connection of the id.
+                if sess.conn().map(|c| c.index() as u32) == Some(conn) {
+                    sess.username = username.map(Rc::from);
+                }
+            }
         }
     }
 
@@ -205,12 +274,14 @@ impl PluginAuth {
             keepalive: client.keepalive,
             clean: client.clean,
             conn: client.conn,
+            websockets: client.websockets,
         };
         match chain.extended_auth(call, &facts, method, data) {
             ExtAuth::Success(d) => AuthStep::Success(Some(d)),
             ExtAuth::Continue(d) => AuthStep::Continue(d),
             ExtAuth::Denied => AuthStep::Denied,
             ExtAuth::NotSupported => AuthStep::NotSupported,
+            ExtAuth::Failed(_) => AuthStep::Failed,
         }
     }
 }

@@ -197,8 +197,9 @@ fn x509_from_der(_der: &[u8]) -> *mut c_void {
 }
 
 /// `mp_mqtt` (0); websocket clients are reported as plain MQTT too.
+/// `mp_mqtt` (0), or `mp_websockets` (2) for a websockets client.
 pub extern "C" fn mosquitto_client_protocol(c: *const c_void) -> c_int {
-    client(c).map_or(0, |_| 0)
+    client(c).map_or(0, |v| if v.websockets { 2 } else { 0 })
 }
 
 pub extern "C" fn mosquitto_client_protocol_version(c: *const c_void) -> c_int {
@@ -235,6 +236,13 @@ pub extern "C" fn mosquitto_set_username(c: *mut c_void, username: *const c_char
     let v = unsafe { &mut *c.cast::<ClientView>() };
     v.username = new.and_then(|u| CString::new(u).ok());
     v.username_changed = true;
+    // Outside authentication too (e.g. from a message callback): the
+    // core gives the client's session the name.
+    registry::push_action(Action::SetUsername {
+        client_id: v.id.to_string_lossy().into_owned(),
+        conn: v.conn,
+        username: new.map(str::to_owned),
+    });
     ffi::MOSQ_ERR_SUCCESS
 }
 
@@ -448,4 +456,12 @@ pub use super::props::{
     mosquitto_property_add_int32, mosquitto_property_add_string,
     mosquitto_property_add_string_pair, mosquitto_property_add_varint, mosquitto_property_free_all,
     Property,
+};
+pub use super::props_read::{
+    mosquitto_property_check_all, mosquitto_property_check_command, mosquitto_property_copy_all,
+    mosquitto_property_identifier, mosquitto_property_identifier_to_string,
+    mosquitto_property_next, mosquitto_property_read_binary, mosquitto_property_read_byte,
+    mosquitto_property_read_int16, mosquitto_property_read_int32, mosquitto_property_read_string,
+    mosquitto_property_read_string_pair, mosquitto_property_read_varint,
+    mosquitto_string_to_property_info,
 };

@@ -19,6 +19,10 @@ pub enum ExtAuth {
     NotSupported,
     /// Refused (not authorised).
     Denied,
+    /// A code mosquitto does not answer (neither success, continue, "auth
+    /// failed" nor "not supported"): mosquitto 2.0 closes the connection
+    /// without a CONNACK or AUTH.
+    Failed(c_int),
 }
 
 impl ExtAuth {
@@ -28,7 +32,14 @@ impl ExtAuth {
             ffi::MOSQ_ERR_SUCCESS => Some(ExtAuth::Success(data)),
             ffi::MOSQ_ERR_AUTH_CONTINUE => Some(ExtAuth::Continue(data)),
             ffi::MOSQ_ERR_NOT_SUPPORTED => Some(ExtAuth::NotSupported),
-            _ => Some(ExtAuth::Denied),
+            ffi::MOSQ_ERR_AUTH => Some(ExtAuth::Denied),
+            rc => {
+                crate::warning!(
+                    "Warning: a plugin's extended authentication returned code {rc}; \
+                     closing the connection, as mosquitto does."
+                );
+                Some(ExtAuth::Failed(rc))
+            }
         }
     }
 }
@@ -92,7 +103,7 @@ fn settle_pending(conn: u32, out: &ExtAuth) {
                     r.clients.insert(id, v);
                 }
             }
-            ExtAuth::Denied | ExtAuth::NotSupported => {
+            ExtAuth::Denied | ExtAuth::NotSupported | ExtAuth::Failed(_) => {
                 r.pending.remove(&conn);
             }
         }

@@ -10,6 +10,7 @@ use std::ffi::{c_char, c_int, c_long, c_void};
 pub const MOSQ_ERR_AUTH_CONTINUE: c_int = -4;
 pub const MOSQ_ERR_SUCCESS: c_int = 0;
 pub const MOSQ_ERR_NOMEM: c_int = 1;
+pub const MOSQ_ERR_PROTOCOL: c_int = 2;
 pub const MOSQ_ERR_INVAL: c_int = 3;
 pub const MOSQ_ERR_NOT_FOUND: c_int = 6;
 pub const MOSQ_ERR_AUTH: c_int = 11;
@@ -18,6 +19,12 @@ pub const MOSQ_ERR_NOT_SUPPORTED: c_int = 10;
 pub const MOSQ_ERR_MALFORMED_UTF8: c_int = 18;
 pub const MOSQ_ERR_PLUGIN_DEFER: c_int = 17;
 pub const MOSQ_ERR_ALREADY_EXISTS: c_int = 31;
+pub const MOSQ_ERR_UNKNOWN: c_int = 13;
+pub const MOSQ_ERR_MALFORMED_PACKET: c_int = 21;
+pub const MOSQ_ERR_DUPLICATE_PROPERTY: c_int = 22;
+pub const MOSQ_ERR_QOS_NOT_SUPPORTED: c_int = 24;
+pub const MOSQ_ERR_RETAIN_NOT_SUPPORTED: c_int = 28;
+pub const MOSQ_ERR_TOPIC_ALIAS_INVALID: c_int = 29;
 
 // Events (`enum mosquitto_plugin_event`).
 pub const MOSQ_EVT_RELOAD: c_int = 1;

@@ -11,13 +11,19 @@ use crate::protocol::Properties;
 
 impl Chain {
     /// The message callbacks for a client's PUBLISH; each may change the
-    /// topic, payload, QoS and retain flag. None: a plugin refused it (the
-    /// message is dropped, as mosquitto does).
-    pub fn on_message(&self, client_id: &str, msg: PluginMessage) -> Option<PluginMessage> {
-        let domain = self.domain?;
+    /// topic, payload, QoS and retain flag. An error: a plugin refused it
+    /// (the message is dropped, as mosquitto does).
+    pub fn on_message(
+        &self,
+        client_id: &str,
+        msg: PluginMessage,
+    ) -> Result<PluginMessage, MessageRefusal> {
+        let Some(domain) = self.domain else {
+            return Ok(msg);
+        };
         let cbs = registry::callbacks(domain, ffi::MOSQ_EVT_MESSAGE);
         if cbs.is_empty() {
-            return Some(msg);
+            return Ok(msg);
         }
         with_client(domain, client_id, None, |client| {
             message_chain(&cbs, client.cast(), msg)
@@ -88,11 +94,44 @@ pub struct PluginMessage {
     pub properties: Properties,
 }
 
+/// Why the message callbacks stopped a PUBLISH.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MessageRefusal {
+    /// "ACL denied" (or a message left unusable): dropped, and an MQTT 5
+    /// publisher's PUBACK/PUBREC says 0x87.
+    Denied,
+    /// Any other code: mosquitto 2.0 closes the publisher's connection,
+    /// first sending an MQTT 5 client the DISCONNECT its packet handler
+    /// maps the code to (this reason code), if any.
+    Close(Option<u8>),
+}
+
+impl MessageRefusal {
+    pub(super) fn from_rc(rc: std::ffi::c_int) -> MessageRefusal {
+        // mosquitto's handle__packet: the codes it answers with DISCONNECT.
+        let disconnect = match rc {
+            ffi::MOSQ_ERR_NOMEM | ffi::MOSQ_ERR_UNKNOWN => Some(0x80),
+            ffi::MOSQ_ERR_PROTOCOL => Some(0x82),
+            ffi::MOSQ_ERR_MALFORMED_PACKET => Some(0x81),
+            ffi::MOSQ_ERR_QOS_NOT_SUPPORTED => Some(0x9B),
+            ffi::MOSQ_ERR_RETAIN_NOT_SUPPORTED => Some(0x9A),
+            ffi::MOSQ_ERR_TOPIC_ALIAS_INVALID => Some(0x94),
+            ffi::MOSQ_ERR_ACL_DENIED => return MessageRefusal::Denied,
+            _ => None,
+        };
+        crate::warning!(
+            "Warning: a plugin's message callback returned code {rc}; \
+             closing the publisher's connection, as mosquitto does."
+        );
+        MessageRefusal::Close(disconnect)
+    }
+}
+
 fn message_chain(
     cbs: &[registry::Callback],
     client: *mut c_void,
     msg: PluginMessage,
-) -> Option<PluginMessage> {
+) -> Result<PluginMessage, MessageRefusal> {
     let PluginMessage {
         topic: old_topic,
         payload: old_payload,
@@ -148,7 +187,10 @@ fn message_chain(
     }
     // SAFETY: our malloc'd copy (free(NULL) is fine).
     unsafe { libc::free(payload) };
-    (rc == ffi::MOSQ_ERR_SUCCESS).then_some(out).flatten()
+    if rc != ffi::MOSQ_ERR_SUCCESS {
+        return Err(MessageRefusal::from_rc(rc));
+    }
+    out.ok_or(MessageRefusal::Denied)
 }
 
 /// What the message looks like after the callbacks; None when the plugin

@@ -24,6 +24,7 @@ mod legacy;
 mod loader;
 mod message;
 mod props;
+mod props_read;
 mod registry;
 #[cfg(test)]
 mod tests;
@@ -32,7 +33,7 @@ use std::ffi::{c_int, CStr, CString};
 
 pub use extauth::{auth_abandoned, AuthCall, ExtAuth};
 pub use loader::{cleanup_all, load_domain};
-pub use message::PluginMessage;
+pub use message::{MessageRefusal, PluginMessage};
 pub use registry::{has_actions, take_actions, Action, PluginId};
 use registry::{ClientView, REGISTRY};
 
@@ -41,6 +42,9 @@ use registry::{ClientView, REGISTRY};
 pub enum Verdict {
     Allow,
     Deny,
+    /// A basic-auth code other than success, "auth failed" and "defer":
+    /// mosquitto 2.0 closes the connection without a CONNACK.
+    Failed,
     /// Every plugin deferred; `asked` says whether any was asked at all.
     Defer {
         asked: bool,
@@ -62,6 +66,8 @@ pub struct ClientFacts<'a> {
     pub clean: bool,
     /// The connection's slot, told back at disconnect.
     pub conn: u32,
+    /// Through a websockets listener.
+    pub websockets: bool,
 }
 
 /// A security domain's plugins: a cheap handle into the registry. The
@@ -105,6 +111,7 @@ fn view(facts: &ClientFacts, domain: usize) -> Box<ClientView> {
         username_changed: false,
         sub_count: 0,
         certificate: facts.certificate.map(Box::from),
+        websockets: facts.websockets,
     })
 }
 
@@ -134,6 +141,7 @@ fn with_client<R>(
                 keepalive: 0,
                 clean: true,
                 conn: u32::MAX,
+                websockets: false,
             };
             let mut temp = view(&facts, domain);
             f(&mut *temp)
@@ -160,7 +168,7 @@ fn ask_basic_auth(
         ev.username = user_p.cast_mut();
         ev.password = pass_p.cast_mut();
         let rc = call(cb, ffi::MOSQ_EVT_BASIC_AUTH, &mut ev);
-        if let Some(v) = step(rc) {
+        if let Some(v) = auth_step(rc) {
             return v;
         }
         asked = true;
@@ -171,10 +179,28 @@ fn ask_basic_auth(
     for l in registry::legacy(domain).iter() {
         if let Some(rc) = l.unpwd_check(client.cast(), user_p, pass_p) {
             asked = true;
-            last = step(rc);
+            last = auth_step(rc);
         }
     }
     last.unwrap_or(Verdict::Defer { asked })
+}
+
+/// mosquitto 2.0's reading of a basic-auth code (`handle__connect` after
+/// `mosquitto_unpwd_check`): success, "auth failed" (CONNACK "not
+/// authorised"), defer, or anything else (close without CONNACK).
+fn auth_step(rc: c_int) -> Option<Verdict> {
+    match rc {
+        ffi::MOSQ_ERR_PLUGIN_DEFER => None,
+        ffi::MOSQ_ERR_SUCCESS => Some(Verdict::Allow),
+        ffi::MOSQ_ERR_AUTH => Some(Verdict::Deny),
+        rc => {
+            crate::warning!(
+                "Warning: a plugin's basic authentication returned code {rc}; \
+                 closing the connection, as mosquitto does."
+            );
+            Some(Verdict::Failed)
+        }
+    }
 }
 
 /// Calls one registered callback with its event struct.

@@ -3,7 +3,7 @@
 //! what the message event hands them (the message's properties, which they
 //! may add to), and what `mosquitto_broker_publish` takes along with a
 //! message. The node layout is ours: mosquitto's public headers keep the
-//! type opaque, and its read functions are not part of the exported API.
+//! type opaque. Reading, copying and checking lists is in `props_read`.
 
 // C entry points, checked here (see `api`).
 #![allow(clippy::not_unsafe_ptr_arg_deref)]
@@ -18,9 +18,9 @@ use crate::protocol::{Properties, PropertyValue};
 /// list, made by `Box` and freed by `mosquitto_property_free_all` (or by
 /// the broker when a list is handed over).
 pub struct Property {
-    next: *mut Property,
-    id: u8,
-    value: PropertyValue,
+    pub(super) next: *mut Property,
+    pub(super) id: u8,
+    pub(super) value: PropertyValue,
 }
 
 /// The value type an identifier takes, as mosquitto's `add_*` check it.
@@ -131,6 +131,17 @@ pub(super) fn to_list(props: &[(u8, PropertyValue)]) -> *mut Property {
         }));
     }
     head
+}
+
+/// A copy of the properties of `list`, in order; the list stays.
+pub(super) fn from_list(mut p: *const Property) -> Properties {
+    let mut out = Properties::default();
+    // SAFETY: null or a list made here (the type is opaque to plugins).
+    while let Some(node) = unsafe { p.as_ref() } {
+        out.0.push((node.id, node.value.clone()));
+        p = node.next;
+    }
+    out
 }
 
 /// The properties of `list`, in order; the list is freed.

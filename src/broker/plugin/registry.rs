@@ -66,6 +66,8 @@ pub struct ClientView {
     pub(super) sub_count: c_int,
     /// The TLS client certificate, in DER form.
     pub(super) certificate: Option<Box<[u8]>>,
+    /// Connected through a websockets listener (`mosquitto_client_protocol`).
+    pub(super) websockets: bool,
 }
 
 #[derive(Default)]
@@ -107,6 +109,14 @@ pub enum Action {
     },
     KickAll {
         with_will: bool,
+    },
+    /// `mosquitto_set_username` on the client connected through `conn`
+    /// (connection slot) as `client_id`: its session takes the name, so
+    /// later ACL checks and kicks by username see it, as in mosquitto.
+    SetUsername {
+        client_id: String,
+        conn: u32,
+        username: Option<String>,
     },
 }
 

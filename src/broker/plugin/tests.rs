@@ -368,6 +368,7 @@ fn extended_auth_start_and_continue() {
         keepalive: 60,
         clean: true,
         conn: 1001,
+        websockets: false,
     };
     let (start, cont) = (AuthCall::Start, AuthCall::Continue { connected: false });
     // No callback: the method is not supported.
@@ -467,6 +468,7 @@ fn refused_logins_leave_no_client_view() {
         keepalive: 60,
         clean: true,
         conn: 3,
+        websockets: false,
     };
     let files = crate::broker::security::SecurityFiles {
         plugins: super::Chain::new(domain),
@@ -482,4 +484,25 @@ fn refused_logins_leave_no_client_view() {
     assert!(known());
     assert!(files.authenticate_client(true, &facts, Some(b"p")).is_err());
     assert!(!known());
+}
+
+#[test]
+fn message_codes_map_to_mosquittos_answers() {
+    use super::MessageRefusal as R;
+    assert_eq!(R::from_rc(MOSQ_ERR_ACL_DENIED), R::Denied);
+    assert_eq!(R::from_rc(MOSQ_ERR_UNKNOWN), R::Close(Some(0x80)));
+    assert_eq!(R::from_rc(MOSQ_ERR_NOMEM), R::Close(Some(0x80)));
+    assert_eq!(R::from_rc(MOSQ_ERR_PROTOCOL), R::Close(Some(0x82)));
+    assert_eq!(R::from_rc(MOSQ_ERR_MALFORMED_PACKET), R::Close(Some(0x81)));
+    assert_eq!(R::from_rc(MOSQ_ERR_QOS_NOT_SUPPORTED), R::Close(Some(0x9B)));
+    assert_eq!(
+        R::from_rc(MOSQ_ERR_RETAIN_NOT_SUPPORTED),
+        R::Close(Some(0x9A))
+    );
+    assert_eq!(
+        R::from_rc(MOSQ_ERR_TOPIC_ALIAS_INVALID),
+        R::Close(Some(0x94))
+    );
+    assert_eq!(R::from_rc(MOSQ_ERR_AUTH), R::Close(None));
+    assert_eq!(R::from_rc(-99), R::Close(None));
 }

@@ -56,6 +56,9 @@ pub enum ConnackCode {
     /// refused by `clientid_prefixes` and for `use_username_as_clientid`
     /// without a username.
     NotAuthorized,
+    /// No CONNACK: the connection closes (a plugin's unknown basic-auth
+    /// code, as mosquitto 2.0). Its codes below are never sent.
+    Unanswered,
 }
 
 impl ConnackCode {
@@ -63,7 +66,7 @@ impl ConnackCode {
     pub fn v311(self) -> u8 {
         match self {
             ConnackCode::BadUsernameOrPassword => 4,
-            ConnackCode::NotAuthorized => 5,
+            ConnackCode::NotAuthorized | ConnackCode::Unanswered => 5,
         }
     }
 
@@ -71,7 +74,7 @@ impl ConnackCode {
     pub fn v5(self) -> u8 {
         match self {
             ConnackCode::BadUsernameOrPassword => 0x86,
-            ConnackCode::NotAuthorized => 0x87,
+            ConnackCode::NotAuthorized | ConnackCode::Unanswered => 0x87,
         }
     }
 }
@@ -80,7 +83,7 @@ impl From<ConnackCode> for crate::protocol::ConnectReturnCode {
     fn from(c: ConnackCode) -> Self {
         match c {
             ConnackCode::BadUsernameOrPassword => Self::BadUsernameOrPassword,
-            ConnackCode::NotAuthorized => Self::NotAuthorized,
+            ConnackCode::NotAuthorized | ConnackCode::Unanswered => Self::NotAuthorized,
         }
     }
 }
@@ -268,7 +271,7 @@ impl SecurityFiles {
         };
         match self.plugins.acl_check(client_id, username, topic, bit, msg) {
             Verdict::Allow => true,
-            Verdict::Deny => false,
+            Verdict::Deny | Verdict::Failed => false,
             Verdict::Defer { asked } => match &self.acl {
                 // mosquitto's file check allows every subscription.
                 Some(a) => {
@@ -329,6 +332,7 @@ impl SecurityFiles {
         let asked = match plugins {
             Verdict::Allow => return Ok(()),
             Verdict::Deny => return Err(ConnackCode::NotAuthorized),
+            Verdict::Failed => return Err(ConnackCode::Unanswered),
             Verdict::Defer { asked } => asked,
         };
         match (&self.passwords, username) {
