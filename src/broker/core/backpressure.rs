@@ -110,7 +110,10 @@ impl Core {
             return;
         };
         let mut paused = false;
-        for tk in std::mem::take(&mut self.pressure) {
+        // Taken and put back cleared, so its buffer is reused: a fan-in
+        // publisher pauses on nearly every message.
+        let mut pressure = std::mem::take(&mut self.pressure);
+        for &tk in &pressure {
             if tk == pk {
                 continue;
             }
@@ -122,6 +125,8 @@ impl Core {
                 paused = true;
             }
         }
+        pressure.clear();
+        self.pressure = pressure;
         if let (true, Some(conn)) = (paused, self.conns.get_mut(pk)) {
             if !conn.paused {
                 conn.paused = true;
@@ -182,13 +187,21 @@ impl Core {
                 return;
             }
         }
-        let waiters = self
+        let mut waiters = self
             .conns
             .get_mut(ck)
             .map(|c| c.take_waiters())
             .unwrap_or_default();
-        for (pk, serial) in waiters {
+        for &(pk, serial) in &waiters {
             self.resume(pk, serial);
+        }
+        // The emptied list goes back for its buffer (resuming touches no
+        // waiter list).
+        waiters.clear();
+        if let Some(c) = self.conns.get_mut(ck).and_then(|c| c.cold.as_mut()) {
+            if c.waiters.is_empty() {
+                c.waiters = waiters;
+            }
         }
     }
 
