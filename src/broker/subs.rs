@@ -474,34 +474,46 @@ fn add_shared(node: &Node, hash: bool, out: &mut Vec<Subscriber>, lists: &mut us
 }
 
 fn collect(node: &Node, rest: &str, skip_wild: bool, out: &mut Vec<Subscriber>, lists: &mut usize) {
-    // A byte loop: levels are short, and str::find's searcher costs more
-    // than the search.
-    let cut = rest.bytes().position(|b| b == b'/');
-    let (level, tail) = match cut.and_then(|i| Some((rest.get(..i)?, rest.get(i + 1..)?))) {
-        Some((l, t)) => (l, Some(t)),
-        None => (rest, None),
-    };
-    if !skip_wild {
-        add(out, &node.hash_subs, lists);
-        add_shared(node, true, out, lists);
-    }
-    let mut visit = |child: &Node| match tail {
-        Some(t) => collect(child, t, false, out, lists),
-        None => {
-            add(out, &child.subs, lists);
-            // "a/#" also matches "a".
-            add(out, &child.hash_subs, lists);
-            add_shared(child, false, out, lists);
-            add_shared(child, true, out, lists);
+    // A loop rather than a call per level: most levels lead to one child
+    // (a name or `+`), and only a level with both recurses, for the name.
+    let (mut node, mut rest, mut skip_wild) = (node, rest, skip_wild);
+    loop {
+        // A byte loop: levels are short, and str::find's searcher costs
+        // more than the search.
+        let cut = rest.bytes().position(|b| b == b'/');
+        let (level, tail) = match cut.and_then(|i| Some((rest.get(..i)?, rest.get(i + 1..)?))) {
+            Some((l, t)) => (l, Some(t)),
+            None => (rest, None),
+        };
+        if !skip_wild {
+            add(out, &node.hash_subs, lists);
+            add_shared(node, true, out, lists);
         }
-    };
-    if let Some(child) = node.children.get(level) {
-        visit(child);
-    }
-    if !skip_wild {
-        if let Some(plus) = &node.plus {
-            visit(plus);
-        }
+        let named = node.children.get(level);
+        let plus = if skip_wild {
+            None
+        } else {
+            node.plus.as_deref()
+        };
+        let Some(t) = tail else {
+            for child in named.into_iter().chain(plus) {
+                add(out, &child.subs, lists);
+                // "a/#" also matches "a".
+                add(out, &child.hash_subs, lists);
+                add_shared(child, false, out, lists);
+                add_shared(child, true, out, lists);
+            }
+            return;
+        };
+        let next = match (named, plus) {
+            (Some(n), Some(p)) => {
+                collect(n, t, false, out, lists);
+                p
+            }
+            (Some(c), None) | (None, Some(c)) => c,
+            (None, None) => return,
+        };
+        (node, rest, skip_wild) = (next, t, false);
     }
 }
 

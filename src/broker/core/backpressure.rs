@@ -12,7 +12,8 @@
 //! are dropped once its buffers are full, its QoS 1/2 ones queue up to the
 //! queue limits and are then dropped (counted, logged once per episode).
 //!
-//! A pause ends when the receivers drain, go away, or after `STALL_AFTER`
+//! A pause ends when the receivers drain (to half the marks that congest
+//! them), go away, or after `STALL_AFTER`
 //! — by then a receiver that did not move is stalled and no longer counts,
 //! which also breaks cycles of clients waiting on each other.
 
@@ -87,14 +88,30 @@ pub(super) fn congested(conn: &Connection, sess: &Session, limits: &Limits) -> b
 /// The session's queue is past half its limit: only acknowledgements (which
 /// let queued messages into flight) drain it, not writes.
 fn queue_congested(sess: &Session, limits: &Limits) -> bool {
+    queue_past(sess, limits, 2)
+}
+
+/// The session's queue holds at least 1/`part` of its limits.
+fn queue_past(sess: &Session, limits: &Limits, part: usize) -> bool {
     let q = &sess.msgs;
     let queue_full = if limits.max_queued > 0 {
-        q.queued_len() * 2 >= limits.max_queued
+        q.queued_len() * part >= limits.max_queued
     } else {
-        q.queued_len() >= UNLIMITED_QUEUE_HIGH_WATER
+        q.queued_len() * part >= UNLIMITED_QUEUE_HIGH_WATER * 2
     };
-    let bytes_full = limits.max_queued_bytes > 0 && q.queued_bytes * 2 >= limits.max_queued_bytes;
+    let bytes_full =
+        limits.max_queued_bytes > 0 && q.queued_bytes * part >= limits.max_queued_bytes;
     queue_full || bytes_full
+}
+
+/// Whether a congested receiver drained enough to let its publishers go:
+/// half the congestion marks (a quarter of the queue, half the unwritten
+/// bytes). Releasing them as soon as it is below the marks paused and
+/// resumed each publisher on nearly every message of a fan-in (a pause,
+/// a timer, a resume and a PUBACK write of its own per message); with this
+/// margin each resume lets a run of messages through.
+fn drained(conn: &Connection, sess: &Session, limits: &Limits) -> bool {
+    conn.pending_out() < HIGH_WATER_BYTES / 2 && !queue_past(sess, limits, 4)
 }
 
 impl Core {
@@ -110,7 +127,10 @@ impl Core {
             return;
         };
         let mut paused = false;
-        for tk in std::mem::take(&mut self.pressure) {
+        // Taken and put back cleared, so its buffer is reused: a fan-in
+        // publisher pauses on nearly every message.
+        let mut pressure = std::mem::take(&mut self.pressure);
+        for &tk in &pressure {
             if tk == pk {
                 continue;
             }
@@ -122,6 +142,8 @@ impl Core {
                 paused = true;
             }
         }
+        pressure.clear();
+        self.pressure = pressure;
         if let (true, Some(conn)) = (paused, self.conns.get_mut(pk)) {
             if !conn.paused {
                 conn.paused = true;
@@ -162,8 +184,8 @@ impl Core {
         }
     }
 
-    /// Wakes the publishers waiting on `ck` if it is no longer congested
-    /// (or is going away: `force`).
+    /// Wakes the publishers waiting on `ck` once it has drained (see
+    /// `drained`), or is going away (`force`).
     pub(super) fn release_waiters(&mut self, ck: ConnId, force: bool) {
         let Some(conn) = self.conns.get(ck) else {
             return;
@@ -176,19 +198,27 @@ impl Core {
             let busy = conn
                 .session()
                 .and_then(|sk| self.sessions.get(sk))
-                .map(|s| congested(conn, s, &limits))
+                .map(|s| !drained(conn, s, &limits))
                 .unwrap_or(false);
             if busy {
                 return;
             }
         }
-        let waiters = self
+        let mut waiters = self
             .conns
             .get_mut(ck)
             .map(|c| c.take_waiters())
             .unwrap_or_default();
-        for (pk, serial) in waiters {
+        for &(pk, serial) in &waiters {
             self.resume(pk, serial);
+        }
+        // The emptied list goes back for its buffer (resuming touches no
+        // waiter list).
+        waiters.clear();
+        if let Some(c) = self.conns.get_mut(ck).and_then(|c| c.cold.as_mut()) {
+            if c.waiters.is_empty() {
+                c.waiters = waiters;
+            }
         }
     }
 

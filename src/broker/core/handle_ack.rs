@@ -120,11 +120,11 @@ impl Core {
         self.send_ack(ck, 0x62, id);
     }
 
-    /// Sends the short form of an ack (`byte1`: 0x62 PUBREL, 0x70 PUBCOMP),
-    /// as `send_packet` would: the same four bytes in every protocol
-    /// version (MQTT 5 leaves out a success reason code), as `short_ack`
-    /// reads them.
-    fn send_ack(&mut self, ck: ConnId, byte1: u8, id: u16) {
+    /// Sends the short form of an ack (`byte1`: 0x40 PUBACK, 0x50 PUBREC,
+    /// 0x62 PUBREL, 0x70 PUBCOMP), as `send_packet` would: the same four
+    /// bytes in every protocol version (MQTT 5 leaves out a success reason
+    /// code), as `short_ack` reads them.
+    pub(super) fn send_ack(&mut self, ck: ConnId, byte1: u8, id: u16) {
         if let Some(conn) = self.conns.get_mut(ck) {
             let [hi, lo] = id.to_be_bytes();
             conn.out().extend_from_slice(&[byte1, 2, hi, lo]);

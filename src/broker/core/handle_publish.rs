@@ -195,13 +195,20 @@ impl Core {
         };
         let (version, sk) = (conn.protocol, conn.session());
         let refused = refused && version == ProtocolVersion::V5;
+        if !refused {
+            // The usual case: four bytes, no `Packet` built and dropped.
+            match qos {
+                QoS::AtMostOnce => {}
+                QoS::AtLeastOnce => self.send_ack(ck, 0x40, packet_id),
+                QoS::ExactlyOnce => self.send_ack(ck, 0x50, packet_id),
+            }
+            return;
+        }
         let mut ack = Ack::new(packet_id);
-        if refused {
-            ack.reason = 0x87;
-            if qos == QoS::ExactlyOnce {
-                if let Some(sess) = sk.and_then(|sk| self.sessions.get_mut(sk)) {
-                    sess.msgs.incoming_release(packet_id);
-                }
+        ack.reason = 0x87;
+        if qos == QoS::ExactlyOnce {
+            if let Some(sess) = sk.and_then(|sk| self.sessions.get_mut(sk)) {
+                sess.msgs.incoming_release(packet_id);
             }
         }
         match qos {

@@ -259,9 +259,11 @@ impl Core {
         std::mem::swap(&mut self.dirty, batch);
     }
 
-    /// Connections to read again this turn.
-    pub fn take_read_again(&mut self) -> Vec<ConnId> {
-        std::mem::take(&mut self.read_again)
+    /// Swaps the connections to read again this turn with `batch` (emptied
+    /// by the caller after use: a paused publisher is resumed through this
+    /// list on nearly every message of a fan-in, so it must not allocate).
+    pub fn swap_read_again(&mut self, batch: &mut Vec<ConnId>) {
+        std::mem::swap(&mut self.read_again, batch);
     }
 
     /// Reads `ck` again next turn (it used its read budget).

@@ -276,3 +276,42 @@ fn a_qos1_subscriber_that_reads_but_never_acknowledges_is_stalled() {
     w.send(stalled, Packet::PubAck(Ack::new(first)));
     assert!(!w.core.conns.get(stalled).unwrap().is_stalled());
 }
+
+#[test]
+fn a_paused_publisher_waits_until_the_queue_is_down_to_a_quarter() {
+    let conf = "max_queued_messages 10";
+    let (mut w, sub, _healthy, publisher) = stalled_and_healthy(conf, QoS::AtLeastOnce);
+    w.stalled.remove(&sub);
+    let mut id = 0;
+    while w.core.wants_input(publisher) && id < 100 {
+        id += 1;
+        w.send(
+            publisher,
+            Packet::Publish(publish("big", QoS::AtLeastOnce, id, false, b"x")),
+        );
+    }
+    assert_eq!(id, 25, "paused at half the queue (20 in flight, 5 queued)");
+    let ids: Vec<u16> = publishes(&w.received(sub))
+        .iter()
+        .map(|p| p.packet_id)
+        .collect();
+    // Each acknowledgement lets one queued message into flight: 4, then 3
+    // queued is below the congestion mark but not drained enough.
+    for (n, &pid) in ids.iter().take(3).enumerate() {
+        w.send(sub, Packet::PubAck(Ack::new(pid)));
+        let queued = w
+            .core
+            .sessions
+            .get(w.core.by_id["stalled"])
+            .unwrap()
+            .msgs
+            .queued_len();
+        assert_eq!(queued, 4 - n);
+        assert_eq!(
+            w.core.wants_input(publisher),
+            queued * 4 < 10,
+            "{queued} queued"
+        );
+    }
+    assert!(w.core.wants_input(publisher), "released at 2 queued");
+}

@@ -56,9 +56,13 @@ impl Broker {
                     }
                 }
             }
-            for ck in self.core.take_read_again() {
+            let mut again = std::mem::take(&mut self.reading);
+            self.core.swap_read_again(&mut again);
+            for &ck in &again {
                 self.read_conn(ck);
             }
+            again.clear();
+            self.reading = again;
             for ck in self.core.take_write_again() {
                 self.core.want_flush(ck);
             }

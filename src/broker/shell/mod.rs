@@ -61,6 +61,9 @@ pub struct Broker {
     read_scratch: Vec<u8>,
     /// The batch of connections being flushed (reused).
     flushing: Vec<ConnId>,
+    /// The connections being read again, kept for its buffer (swapped with
+    /// the core's list each turn, as `flushing`).
+    reading: Vec<ConnId>,
     signals: Option<SignalPipe>,
     running: bool,
     reloader: Option<Reloader>,
@@ -107,6 +110,7 @@ impl Broker {
             streams: Streams::default(),
             read_scratch: vec![0; 64 * 1024],
             flushing: Vec::new(),
+            reading: Vec::new(),
             signals,
             running: true,
             reloader: None,
