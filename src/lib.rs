@@ -10,12 +10,15 @@
 //!   `tls` the OpenSSL server and client sides with their two option
 //!   structs, `passwd` the password and PSK files (hashes, base64, hex
 //!   keys), `sys` the libc wrappers (sockets, signals, time, process,
-//!   terminal) where nearly all `unsafe` lives.
+//!   terminal) where nearly all `unsafe` lives, `capi` the C API both
+//!   libmosquitto.so.1 and the broker's plugin API export (the
+//!   `mosquitto_property_*` lists).
 //!
 //! `client` never names `broker` and `broker` never names `client` (a unit
 //! test below checks the sources); the shared layers name neither.
 
 pub mod broker;
+pub mod capi;
 pub mod client;
 pub mod config;
 pub mod passwd;
@@ -128,7 +131,7 @@ mod layering {
 
     #[test]
     fn shared_layers_name_neither() {
-        let layers = ["tls", "passwd", "sys", "protocol"];
+        let layers = ["tls", "passwd", "sys", "protocol", "capi"];
         let mut bad = violations(&layers, "broker", false);
         bad.extend(violations(&layers, "client", false));
         assert!(bad.is_empty(), "layering broken:\n{}", bad.join("\n"));

@@ -160,30 +160,15 @@ unsafe fn bytes<'a>(p: *const c_void, len: c_int) -> Result<&'a [u8], c_int> {
     Ok(std::slice::from_raw_parts(p.cast::<u8>(), len))
 }
 
-/// A copy of `s` in memory from `malloc`, for strings the caller frees.
 /// This thread's pthread id.
 fn self_tid() -> u64 {
     // SAFETY: pthread_self has no preconditions.
     unsafe { libc::pthread_self() }
 }
 
-fn malloc_str(s: &str) -> *mut c_char {
-    malloc_bytes(s.as_bytes()).cast()
-}
-
-/// `b` copied into `malloc`ed memory with a NUL after it.
-fn malloc_bytes(b: &[u8]) -> *mut c_void {
-    // SAFETY: malloc of len+1 bytes; written only within that size.
-    unsafe {
-        let p = libc::malloc(b.len() + 1).cast::<u8>();
-        if p.is_null() {
-            return std::ptr::null_mut();
-        }
-        std::ptr::copy_nonoverlapping(b.as_ptr(), p, b.len());
-        *p.add(b.len()) = 0;
-        p.cast()
-    }
-}
+/// `b` copied into memory the caller `free`s, with a NUL after it (the
+/// library's one helper for that, shared with the broker's plugin API).
+use mosquitto_rs::capi::calloc_copy as malloc_bytes;
 
 /// Stores `v` through an out-pointer the caller may pass as null.
 ///

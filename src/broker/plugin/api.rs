@@ -449,19 +449,17 @@ pub extern "C" fn mosquitto_validate_utf8(s: *const c_char, len: c_int) -> c_int
     }
 }
 
-// ---- properties (`props`) ----
+// ---- properties (the shared `capi::properties`) ----
 
-pub use super::props::{
+pub use crate::capi::properties::{
     mosquitto_property_add_binary, mosquitto_property_add_byte, mosquitto_property_add_int16,
     mosquitto_property_add_int32, mosquitto_property_add_string,
-    mosquitto_property_add_string_pair, mosquitto_property_add_varint, mosquitto_property_free_all,
-    Property,
-};
-pub use super::props_read::{
+    mosquitto_property_add_string_pair, mosquitto_property_add_varint,
     mosquitto_property_check_all, mosquitto_property_check_command, mosquitto_property_copy_all,
-    mosquitto_property_identifier, mosquitto_property_identifier_to_string,
-    mosquitto_property_next, mosquitto_property_read_binary, mosquitto_property_read_byte,
-    mosquitto_property_read_int16, mosquitto_property_read_int32, mosquitto_property_read_string,
+    mosquitto_property_free_all, mosquitto_property_identifier,
+    mosquitto_property_identifier_to_string, mosquitto_property_next,
+    mosquitto_property_read_binary, mosquitto_property_read_byte, mosquitto_property_read_int16,
+    mosquitto_property_read_int32, mosquitto_property_read_string,
     mosquitto_property_read_string_pair, mosquitto_property_read_varint,
-    mosquitto_string_to_property_info,
+    mosquitto_string_to_property_info, Property,
 };

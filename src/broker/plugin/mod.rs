@@ -24,7 +24,6 @@ mod legacy;
 mod loader;
 mod message;
 mod props;
-mod props_read;
 mod registry;
 #[cfg(test)]
 mod tests;
