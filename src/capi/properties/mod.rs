@@ -17,7 +17,6 @@ mod tests;
 use std::ffi::{c_char, c_int, c_void, CStr};
 
 use super::{put, MOSQ_ERR_INVAL, MOSQ_ERR_MALFORMED_UTF8, MOSQ_ERR_SUCCESS};
-use crate::protocol::properties::id;
 use crate::protocol::{Properties, PropertyValue};
 
 pub use read::*;
@@ -41,83 +40,36 @@ pub const TYPE_STRING: c_int = 6;
 pub const TYPE_STRING_PAIR: c_int = 7;
 
 /// Every property: its name as mosquitto spells it (the tools' `-D`), its
-/// identifier and its value type.
+/// identifier (the number the spec gives it, as in `protocol`'s `id`) and
+/// its value type.
 const TABLE: &[(&CStr, u8, c_int)] = &[
-    (
-        c"payload-format-indicator",
-        id::PAYLOAD_FORMAT_INDICATOR,
-        TYPE_BYTE,
-    ),
-    (
-        c"message-expiry-interval",
-        id::MESSAGE_EXPIRY_INTERVAL,
-        TYPE_INT32,
-    ),
-    (c"content-type", id::CONTENT_TYPE, TYPE_STRING),
-    (c"response-topic", id::RESPONSE_TOPIC, TYPE_STRING),
-    (c"correlation-data", id::CORRELATION_DATA, TYPE_BINARY),
-    (
-        c"subscription-identifier",
-        id::SUBSCRIPTION_IDENTIFIER,
-        TYPE_VARINT,
-    ),
-    (
-        c"session-expiry-interval",
-        id::SESSION_EXPIRY_INTERVAL,
-        TYPE_INT32,
-    ),
-    (
-        c"assigned-client-identifier",
-        id::ASSIGNED_CLIENT_IDENTIFIER,
-        TYPE_STRING,
-    ),
-    (c"server-keep-alive", id::SERVER_KEEP_ALIVE, TYPE_INT16),
-    (
-        c"authentication-method",
-        id::AUTHENTICATION_METHOD,
-        TYPE_STRING,
-    ),
-    (c"authentication-data", id::AUTHENTICATION_DATA, TYPE_BINARY),
-    (
-        c"request-problem-information",
-        id::REQUEST_PROBLEM_INFORMATION,
-        TYPE_BYTE,
-    ),
-    (c"will-delay-interval", id::WILL_DELAY_INTERVAL, TYPE_INT32),
-    (
-        c"request-response-information",
-        id::REQUEST_RESPONSE_INFORMATION,
-        TYPE_BYTE,
-    ),
-    (
-        c"response-information",
-        id::RESPONSE_INFORMATION,
-        TYPE_STRING,
-    ),
-    (c"server-reference", id::SERVER_REFERENCE, TYPE_STRING),
-    (c"reason-string", id::REASON_STRING, TYPE_STRING),
-    (c"receive-maximum", id::RECEIVE_MAXIMUM, TYPE_INT16),
-    (c"topic-alias-maximum", id::TOPIC_ALIAS_MAXIMUM, TYPE_INT16),
-    (c"topic-alias", id::TOPIC_ALIAS, TYPE_INT16),
-    (c"maximum-qos", id::MAXIMUM_QOS, TYPE_BYTE),
-    (c"retain-available", id::RETAIN_AVAILABLE, TYPE_BYTE),
-    (c"user-property", id::USER_PROPERTY, TYPE_STRING_PAIR),
-    (c"maximum-packet-size", id::MAXIMUM_PACKET_SIZE, TYPE_INT32),
-    (
-        c"wildcard-subscription-available",
-        id::WILDCARD_SUBSCRIPTION_AVAILABLE,
-        TYPE_BYTE,
-    ),
-    (
-        c"subscription-identifier-available",
-        id::SUBSCRIPTION_IDENTIFIER_AVAILABLE,
-        TYPE_BYTE,
-    ),
-    (
-        c"shared-subscription-available",
-        id::SHARED_SUBSCRIPTION_AVAILABLE,
-        TYPE_BYTE,
-    ),
+    (c"payload-format-indicator", 0x01, TYPE_BYTE),
+    (c"message-expiry-interval", 0x02, TYPE_INT32),
+    (c"content-type", 0x03, TYPE_STRING),
+    (c"response-topic", 0x08, TYPE_STRING),
+    (c"correlation-data", 0x09, TYPE_BINARY),
+    (c"subscription-identifier", 0x0B, TYPE_VARINT),
+    (c"session-expiry-interval", 0x11, TYPE_INT32),
+    (c"assigned-client-identifier", 0x12, TYPE_STRING),
+    (c"server-keep-alive", 0x13, TYPE_INT16),
+    (c"authentication-method", 0x15, TYPE_STRING),
+    (c"authentication-data", 0x16, TYPE_BINARY),
+    (c"request-problem-information", 0x17, TYPE_BYTE),
+    (c"will-delay-interval", 0x18, TYPE_INT32),
+    (c"request-response-information", 0x19, TYPE_BYTE),
+    (c"response-information", 0x1A, TYPE_STRING),
+    (c"server-reference", 0x1C, TYPE_STRING),
+    (c"reason-string", 0x1F, TYPE_STRING),
+    (c"receive-maximum", 0x21, TYPE_INT16),
+    (c"topic-alias-maximum", 0x22, TYPE_INT16),
+    (c"topic-alias", 0x23, TYPE_INT16),
+    (c"maximum-qos", 0x24, TYPE_BYTE),
+    (c"retain-available", 0x25, TYPE_BYTE),
+    (c"user-property", 0x26, TYPE_STRING_PAIR),
+    (c"maximum-packet-size", 0x27, TYPE_INT32),
+    (c"wildcard-subscription-available", 0x28, TYPE_BYTE),
+    (c"subscription-identifier-available", 0x29, TYPE_BYTE),
+    (c"shared-subscription-available", 0x2A, TYPE_BYTE),
 ];
 
 fn type_of(ident: c_int) -> Option<c_int> {
@@ -237,25 +189,18 @@ pub extern "C" fn mosquitto_property_free_all(list: *mut *mut Property) {
     put(list, std::ptr::null_mut());
 }
 
-pub extern "C" fn mosquitto_property_add_byte(l: *mut *mut Property, ident: c_int, v: u8) -> c_int {
-    append(l, ident, PropertyValue::Byte(v))
+/// `mosquitto_property_add_<kind>` for a fixed-size number kind.
+macro_rules! number_adder {
+    ($name:ident, $t:ty, $variant:ident) => {
+        pub extern "C" fn $name(l: *mut *mut Property, ident: c_int, v: $t) -> c_int {
+            append(l, ident, PropertyValue::$variant(v))
+        }
+    };
 }
 
-pub extern "C" fn mosquitto_property_add_int16(
-    l: *mut *mut Property,
-    ident: c_int,
-    v: u16,
-) -> c_int {
-    append(l, ident, PropertyValue::U16(v))
-}
-
-pub extern "C" fn mosquitto_property_add_int32(
-    l: *mut *mut Property,
-    ident: c_int,
-    v: u32,
-) -> c_int {
-    append(l, ident, PropertyValue::U32(v))
-}
+number_adder!(mosquitto_property_add_byte, u8, Byte);
+number_adder!(mosquitto_property_add_int16, u16, U16);
+number_adder!(mosquitto_property_add_int32, u32, U32);
 
 pub extern "C" fn mosquitto_property_add_varint(
     l: *mut *mut Property,

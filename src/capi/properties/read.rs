@@ -63,53 +63,28 @@ pub extern "C" fn mosquitto_property_next(p: *const Property) -> *const Property
     node(p).map_or(std::ptr::null(), |n| n.next)
 }
 
-pub extern "C" fn mosquitto_property_read_byte(
-    p: *const Property,
-    ident: c_int,
-    value: *mut u8,
-    skip_first: bool,
-) -> *const Property {
-    read_number(p, ident, value, skip_first, |v| match v {
-        PropertyValue::Byte(b) => Some(*b),
-        _ => None,
-    })
+/// `mosquitto_property_read_<kind>` for a number kind: the value of the
+/// node found, when it is a `PropertyValue::$variant`.
+macro_rules! number_reader {
+    ($name:ident, $t:ty, $variant:ident) => {
+        pub extern "C" fn $name(
+            p: *const Property,
+            ident: c_int,
+            value: *mut $t,
+            skip_first: bool,
+        ) -> *const Property {
+            read_number(p, ident, value, skip_first, |v| match v {
+                PropertyValue::$variant(n) => Some(*n),
+                _ => None,
+            })
+        }
+    };
 }
 
-pub extern "C" fn mosquitto_property_read_int16(
-    p: *const Property,
-    ident: c_int,
-    value: *mut u16,
-    skip_first: bool,
-) -> *const Property {
-    read_number(p, ident, value, skip_first, |v| match v {
-        PropertyValue::U16(n) => Some(*n),
-        _ => None,
-    })
-}
-
-pub extern "C" fn mosquitto_property_read_int32(
-    p: *const Property,
-    ident: c_int,
-    value: *mut u32,
-    skip_first: bool,
-) -> *const Property {
-    read_number(p, ident, value, skip_first, |v| match v {
-        PropertyValue::U32(n) => Some(*n),
-        _ => None,
-    })
-}
-
-pub extern "C" fn mosquitto_property_read_varint(
-    p: *const Property,
-    ident: c_int,
-    value: *mut u32,
-    skip_first: bool,
-) -> *const Property {
-    read_number(p, ident, value, skip_first, |v| match v {
-        PropertyValue::Varint(n) => Some(*n),
-        _ => None,
-    })
-}
+number_reader!(mosquitto_property_read_byte, u8, Byte);
+number_reader!(mosquitto_property_read_int16, u16, U16);
+number_reader!(mosquitto_property_read_int32, u32, U32);
+number_reader!(mosquitto_property_read_varint, u32, Varint);
 
 /// As mosquitto: `value` and `len` both given or both null.
 pub extern "C" fn mosquitto_property_read_binary(

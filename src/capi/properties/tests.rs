@@ -1,6 +1,7 @@
 use std::ffi::{c_int, c_void, CStr, CString};
 
 use super::*;
+use crate::protocol::properties::id;
 
 fn free(p: *mut c_void) {
     // SAFETY: from calloc in this module.
