@@ -17,19 +17,13 @@ use super::ffi::{self, GenericCallback};
 use super::registry::{self, Action, Callback, ClientView, PluginId};
 use crate::protocol::topic;
 
-/// A copy of `bytes` in memory from `malloc` (null for no bytes), for
-/// plugins that may keep or free it.
+/// A copy of `bytes` in memory plugins may keep or `free` (null for no
+/// bytes, as mosquitto hands an empty payload), from the shared copier.
 pub(super) fn malloc_copy(bytes: &[u8]) -> *mut c_void {
     if bytes.is_empty() {
         return std::ptr::null_mut();
     }
-    // SAFETY: malloc of a non-zero size; checked for null.
-    let p = unsafe { libc::malloc(bytes.len()) };
-    if !p.is_null() {
-        // SAFETY: p holds bytes.len() bytes, distinct from `bytes`.
-        unsafe { std::ptr::copy_nonoverlapping(bytes.as_ptr(), p.cast::<u8>(), bytes.len()) };
-    }
-    p
+    crate::capi::calloc_copy(bytes)
 }
 
 /// A plugin's C string as text; None (logged) for null or invalid UTF-8.
