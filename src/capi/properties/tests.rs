@@ -191,3 +191,37 @@ fn names_types_and_commands() {
     assert_eq!(mosquitto_string_to_command(nope, &mut cmd), MOSQ_ERR_INVAL);
     assert_eq!(cmd, 0);
 }
+
+/// Where libmosquitto's and the plugin API's copies used to differ, the
+/// shared code does as mosquitto's `lib/property_mosq.c`.
+#[test]
+fn strings_and_out_pointers_as_mosquitto() {
+    let mut list: *mut Property = std::ptr::null_mut();
+    let content = c_int::from(id::CONTENT_TYPE);
+    let malformed = MOSQ_ERR_MALFORMED_UTF8;
+    // mosquitto_validate_utf8 refuses control characters and strings too
+    // long for MQTT (the plugin API's copy said INVAL for those).
+    let control = c"a\x01b".as_ptr();
+    assert_eq!(
+        mosquitto_property_add_string(&mut list, content, control),
+        malformed
+    );
+    let long = CString::new(vec![b'a'; 65536]).unwrap();
+    assert_eq!(
+        mosquitto_property_add_string(&mut list, content, long.as_ptr()),
+        malformed
+    );
+    assert!(list.is_null());
+    // Out-pointers are cleared before the lookup, found or not.
+    let list = to_list(&[(id::CONTENT_TYPE, PropertyValue::String("x".into()))]);
+    let user = c_int::from(id::USER_PROPERTY);
+    let stale = 8usize as *mut std::ffi::c_char;
+    let (mut k, mut v) = (stale, stale);
+    assert!(mosquitto_property_read_string_pair(list, user, &mut k, &mut v, false).is_null());
+    assert!(k.is_null() && v.is_null());
+    let (mut b, mut len) = (stale.cast::<c_void>(), 0u16);
+    let cd = c_int::from(id::CORRELATION_DATA);
+    assert!(mosquitto_property_read_binary(list, cd, &mut b, &mut len, false).is_null());
+    assert!(b.is_null());
+    free_list(list);
+}
