@@ -227,11 +227,23 @@ fn sample(ident: c_int) -> Option<PropertyValue> {
     })
 }
 
+/// A command mosquitto does not know restricts only what its check does
+/// not list: user properties go anywhere, reason strings anywhere but the
+/// four packets that never carry one.
+fn allowed_in_unknown(ident: c_int) -> bool {
+    ident == c_int::from(id::USER_PROPERTY) || ident == c_int::from(id::REASON_STRING)
+}
+
 /// Whether property `ident` may go in `command`, by the codec's rules.
 pub extern "C" fn mosquitto_property_check_command(command: c_int, ident: c_int) -> c_int {
-    let (Some(ctx), Some(value), Ok(id8)) =
-        (context_of(command), sample(ident), u8::try_from(ident))
-    else {
+    let Some(ctx) = context_of(command) else {
+        return if allowed_in_unknown(ident) {
+            MOSQ_ERR_SUCCESS
+        } else {
+            MOSQ_ERR_PROTOCOL
+        };
+    };
+    let (Some(value), Ok(id8)) = (sample(ident), u8::try_from(ident)) else {
         return MOSQ_ERR_PROTOCOL;
     };
     let mut props = Properties::default();
@@ -248,10 +260,24 @@ pub extern "C" fn mosquitto_property_check_command(command: c_int, ident: c_int)
     }
 }
 
-/// Checks a whole list for `command`: values, placement, duplicates.
+/// Checks a whole list for `command`: values, placement, duplicates. As
+/// mosquitto, an empty list passes whatever the command, and a command it
+/// does not know is checked property by property, in list order.
 pub fn check_all(command: c_int, props: &Properties) -> c_int {
+    if props.0.is_empty() {
+        return MOSQ_ERR_SUCCESS;
+    }
     let Some(ctx) = context_of(command) else {
-        return MOSQ_ERR_PROTOCOL;
+        for (n, (ident, _)) in props.0.iter().enumerate() {
+            if !allowed_in_unknown(c_int::from(*ident)) {
+                return MOSQ_ERR_PROTOCOL;
+            }
+            let again = props.0.iter().skip(n + 1).any(|(i, _)| i == ident);
+            if *ident != id::USER_PROPERTY && again {
+                return MOSQ_ERR_DUPLICATE_PROPERTY;
+            }
+        }
+        return MOSQ_ERR_SUCCESS;
     };
     match props.check(ctx) {
         Ok(()) => MOSQ_ERR_SUCCESS,

@@ -162,6 +162,19 @@ fn lists_are_copied_and_checked() {
     assert_eq!(mosquitto_property_check_command(0x30, 17), protocol);
     assert_eq!(mosquitto_property_check_command(CMD_WILL, 24), 0);
     assert_eq!(mosquitto_property_check_command(0x30, 99), protocol);
+    // Commands mosquitto does not know (0x62 is not its PUBREL, 0x60).
+    assert_eq!(mosquitto_property_check_command(0x62, 38), 0);
+    assert_eq!(mosquitto_property_check_command(0x62, 31), 0);
+    assert_eq!(mosquitto_property_check_command(0x62, 1), protocol);
+    assert_eq!(mosquitto_property_check_all(0x62, std::ptr::null()), 0);
+    let reasons = [(id::REASON_STRING, PropertyValue::String("r".into()))];
+    let two = to_list(&[reasons[0].clone(), reasons[0].clone()]);
+    assert_eq!(mosquitto_property_check_all(0x62, two), duplicate);
+    let one = to_list(&reasons);
+    assert_eq!(mosquitto_property_check_all(0x62, one), 0);
+    assert_eq!(mosquitto_property_check_all(0x30, one), protocol);
+    free_list(two);
+    free_list(one);
 }
 
 #[test]
