@@ -50,6 +50,14 @@ fn build_c_with(dir: &TempDir, name: &str, shared: bool, version: Option<u8>) ->
     Some(out)
 }
 
+/// One anonymous listener on `port` with the plugin `so`.
+fn plugin_conf(port: u16, so: &Path) -> String {
+    format!(
+        "listener {port} 127.0.0.1\nallow_anonymous true\nplugin {}\n",
+        so.display()
+    )
+}
+
 fn connack_code(port: u16, id: &str, user: Option<&str>, pass: Option<&str>) -> u8 {
     let mut o = ConnectOpts::v311(id);
     o.username = user.map(str::to_owned);
@@ -538,11 +546,9 @@ fn dynsec_plugin_with_mosquitto_ctrl_behaves_as_with_debian_mosquitto() {
     let Some((ref_dir, ref_json)) = dynsec_dir("dynsec-debian") else {
         return;
     };
-    let conf_path = ref_dir.join("ref.conf");
-    let Some(debian) = RefBroker::start(|port| {
-        std::fs::write(&conf_path, dynsec_conf(port, &ref_json)).expect("write conf");
-        conf_path.clone()
-    }) else {
+    let Some(debian) =
+        RefBroker::start(|port| ref_dir.write("ref.conf", &dynsec_conf(port, &ref_json)))
+    else {
         return;
     };
     dynsec_setup(debian.port);
@@ -859,11 +865,7 @@ fn v5_plugin_extended_auth_challenge_and_reauthentication() {
         ]
     );
 
-    let conf_path = dir.join("ref.conf");
-    let Some(debian) = RefBroker::start(|port| {
-        std::fs::write(&conf_path, conf(port)).expect("write conf");
-        conf_path.clone()
-    }) else {
+    let Some(debian) = RefBroker::start(|port| dir.write("ref.conf", &conf(port))) else {
         return;
     };
     assert_eq!(challenge_exchange(debian.port), ours);
@@ -954,12 +956,8 @@ fn extended_auth_per_listener_and_through_version_4_plugins() {
     if is_reference() {
         return;
     }
-    let conf_path = dir.join("ref.conf");
     let (r4, r0) = (free_port(), free_port());
-    let Some(debian) = RefBroker::start(|port| {
-        std::fs::write(&conf_path, conf(port, r4, r0)).expect("write conf");
-        conf_path.clone()
-    }) else {
+    let Some(debian) = RefBroker::start(|port| dir.write("ref.conf", &conf(port, r4, r0))) else {
         return;
     };
     assert!(wait_until(TIMEOUT, || std::net::TcpStream::connect(addr(
@@ -1014,12 +1012,7 @@ fn v5_plugin_properties_reach_v5_subscribers() {
     let Some(so) = build_c(&dir, "events_v5", true) else {
         return;
     };
-    let conf = |port: u16| {
-        format!(
-            "listener {port} 127.0.0.1\nallow_anonymous true\nplugin {}\n",
-            so.display()
-        )
-    };
+    let conf = |port: u16| plugin_conf(port, &so);
     let b = Broker::start_config(conf);
     let ours = plugin_properties(b.port);
     let users = |raw: &[u8]| {
@@ -1049,11 +1042,7 @@ fn v5_plugin_properties_reach_v5_subscribers() {
     if is_reference() {
         return;
     }
-    let conf_path = dir.join("ref.conf");
-    let Some(debian) = RefBroker::start(|port| {
-        std::fs::write(&conf_path, conf(port)).expect("write conf");
-        conf_path.clone()
-    }) else {
+    let Some(debian) = RefBroker::start(|port| dir.write("ref.conf", &conf(port))) else {
         return;
     };
     assert_eq!(plugin_properties(debian.port), ours);
@@ -1103,12 +1092,7 @@ fn v5_unsubscribe_refused_by_a_plugin_and_subscription_count() {
     let Some(so) = build_c(&dir, "events_v5", true) else {
         return;
     };
-    let conf = |port: u16| {
-        format!(
-            "listener {port} 127.0.0.1\nallow_anonymous true\nplugin {}\n",
-            so.display()
-        )
-    };
+    let conf = |port: u16| plugin_conf(port, &so);
     let b = Broker::start_config(conf);
     let ours = unsubscribe_and_count(b.port);
     let payload = |raw: &[u8]| match decode_v5(raw) {
@@ -1123,11 +1107,7 @@ fn v5_unsubscribe_refused_by_a_plugin_and_subscription_count() {
         return;
     }
     assert_eq!(payload(&ours[3]), "2");
-    let conf_path = dir.join("ref.conf");
-    let Some(debian) = RefBroker::start(|port| {
-        std::fs::write(&conf_path, conf(port)).expect("write conf");
-        conf_path.clone()
-    }) else {
+    let Some(debian) = RefBroker::start(|port| dir.write("ref.conf", &conf(port))) else {
         return;
     };
     let theirs = unsubscribe_and_count(debian.port);
@@ -1169,23 +1149,14 @@ fn the_acl_check_sees_payload_qos_and_retain() {
     let Some(so) = build_c(&dir, "events_v5", true) else {
         return;
     };
-    let conf = |port: u16| {
-        format!(
-            "listener {port} 127.0.0.1\nallow_anonymous true\nplugin {}\n",
-            so.display()
-        )
-    };
+    let conf = |port: u16| plugin_conf(port, &so);
     let b = Broker::start_config(conf);
     let ours = acl_sees_the_message(b.port);
     assert_eq!(ours, ["suback [128, 0, 1]", "one", "ok"]);
     if is_reference() {
         return;
     }
-    let conf_path = dir.join("ref.conf");
-    let Some(debian) = RefBroker::start(|port| {
-        std::fs::write(&conf_path, conf(port)).expect("write conf");
-        conf_path.clone()
-    }) else {
+    let Some(debian) = RefBroker::start(|port| dir.write("ref.conf", &conf(port))) else {
         return;
     };
     assert_eq!(acl_sees_the_message(debian.port), ours);
@@ -1252,15 +1223,13 @@ fn plugins_get_the_client_certificate() {
     if is_reference() {
         return;
     }
-    let conf_path = dir.join("ref.conf");
     let (rcert, rplain) = (free_port(), free_port());
     let Some(debian) = RefBroker::start(|port| {
         let conf = format!(
             "listener {port} 127.0.0.1\nallow_anonymous true\n{}",
             cert_conf(&so, &p, rcert, rplain)
         );
-        std::fs::write(&conf_path, conf).expect("write conf");
-        conf_path.clone()
+        dir.write("ref.conf", &conf)
     }) else {
         return;
     };
@@ -1317,12 +1286,7 @@ fn a_publish_the_plugin_refuses_gets_0x87_over_mqtt_5() {
     let Some(so) = build_c(&dir, "events_v5", true) else {
         return;
     };
-    let conf = |port: u16| {
-        format!(
-            "listener {port} 127.0.0.1\nallow_anonymous true\nplugin {}\n",
-            so.display()
-        )
-    };
+    let conf = |port: u16| plugin_conf(port, &so);
     let b = Broker::start_config(conf);
     let ours = refused_publish_acks(b.port);
     let want: [&[u8]; 6] = [
@@ -1337,11 +1301,7 @@ fn a_publish_the_plugin_refuses_gets_0x87_over_mqtt_5() {
     if is_reference() {
         return;
     }
-    let conf_path = dir.join("ref.conf");
-    let Some(debian) = RefBroker::start(|port| {
-        std::fs::write(&conf_path, conf(port)).expect("write conf");
-        conf_path.clone()
-    }) else {
+    let Some(debian) = RefBroker::start(|port| dir.write("ref.conf", &conf(port))) else {
         return;
     };
     assert_eq!(refused_publish_acks(debian.port), ours);
@@ -1379,12 +1339,7 @@ fn v5_plugin_reads_a_messages_properties() {
     let Some(so) = build_c(&dir, "events_v5", true) else {
         return;
     };
-    let conf = |port: u16| {
-        format!(
-            "listener {port} 127.0.0.1\nallow_anonymous true\nplugin {}\n",
-            so.display()
-        )
-    };
+    let conf = |port: u16| plugin_conf(port, &so);
     let b = Broker::start_config(conf);
     let ours = read_properties(b.port);
     assert_eq!(
@@ -1395,11 +1350,7 @@ fn v5_plugin_reads_a_messages_properties() {
     if is_reference() {
         return;
     }
-    let conf_path = dir.join("ref.conf");
-    let Some(debian) = RefBroker::start(|port| {
-        std::fs::write(&conf_path, conf(port)).expect("write conf");
-        conf_path.clone()
-    }) else {
+    let Some(debian) = RefBroker::start(|port| dir.write("ref.conf", &conf(port))) else {
         return;
     };
     assert_eq!(read_properties(debian.port), ours);
@@ -1478,12 +1429,7 @@ fn plugin_codes_mosquitto_does_not_expect_close_the_connection() {
     let Some(so) = build_c(&dir, "events_v5", true) else {
         return;
     };
-    let conf = |port: u16| {
-        format!(
-            "listener {port} 127.0.0.1\nallow_anonymous true\nplugin {}\n",
-            so.display()
-        )
-    };
+    let conf = |port: u16| plugin_conf(port, &so);
     let b = Broker::start_config(conf);
     let ours = odd_codes(b.port);
     let closed = "closed".to_string();
@@ -1496,11 +1442,7 @@ fn plugin_codes_mosquitto_does_not_expect_close_the_connection() {
     if is_reference() {
         return;
     }
-    let conf_path = dir.join("ref.conf");
-    let Some(debian) = RefBroker::start(|port| {
-        std::fs::write(&conf_path, conf(port)).expect("write conf");
-        conf_path.clone()
-    }) else {
+    let Some(debian) = RefBroker::start(|port| dir.write("ref.conf", &conf(port))) else {
         return;
     };
     assert_eq!(odd_codes(debian.port), ours);
@@ -1543,11 +1485,7 @@ fn plugins_are_told_a_websockets_client_is_one() {
     if is_reference() {
         return;
     }
-    let conf_path = dir.join("ref.conf");
-    let Some(debian) = RefBroker::start(|port| {
-        std::fs::write(&conf_path, conf(port)).expect("write conf");
-        conf_path.clone()
-    }) else {
+    let Some(debian) = RefBroker::start(|port| dir.write("ref.conf", &conf(port))) else {
         return;
     };
     assert_eq!(client_protocols(debian.port, ws.get()), ours);
@@ -1577,23 +1515,14 @@ fn set_username_from_a_message_callback_renames_the_session() {
     let Some(so) = build_c(&dir, "events_v5", true) else {
         return;
     };
-    let conf = |port: u16| {
-        format!(
-            "listener {port} 127.0.0.1\nallow_anonymous true\nplugin {}\n",
-            so.display()
-        )
-    };
+    let conf = |port: u16| plugin_conf(port, &so);
     let b = Broker::start_config(conf);
     let ours = renamed_then_kicked(b.port);
     assert_eq!(ours, ["promoted", "closed", "(none)"]);
     if is_reference() {
         return;
     }
-    let conf_path = dir.join("ref.conf");
-    let Some(debian) = RefBroker::start(|port| {
-        std::fs::write(&conf_path, conf(port)).expect("write conf");
-        conf_path.clone()
-    }) else {
+    let Some(debian) = RefBroker::start(|port| dir.write("ref.conf", &conf(port))) else {
         return;
     };
     assert_eq!(renamed_then_kicked(debian.port), ours);
