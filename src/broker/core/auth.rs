@@ -5,6 +5,8 @@
 //! with CONNACK 0x8C and AUTH is a protocol error, as mosquitto without an
 //! authentication plugin.
 
+use crate::broker::plugin::ClientFacts;
+
 /// A backend's verdict on one step of an authentication exchange.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AuthStep {
@@ -23,26 +25,13 @@ pub enum AuthStep {
 }
 
 /// Who is authenticating, as the core knows it: a CONNECT that passed its
-/// other checks, or a connected client re-authenticating.
+/// other checks, or a connected client re-authenticating (for a connected
+/// client `facts.username` is the session's and `facts.clean` whether the
+/// session ends with the connection; `facts.conn` is the same for every
+/// step of one exchange).
 #[derive(Debug, Clone, Copy)]
 pub struct AuthClient<'a> {
-    pub client_id: &'a str,
-    /// The CONNECT's username (or the one the session has now).
-    pub username: Option<&'a str>,
-    /// "address:port", as the logs show it.
-    pub peer: &'a str,
-    /// A TLS client certificate, in DER form.
-    pub certificate: Option<&'a [u8]>,
-    /// 5: only MQTT 5 has enhanced authentication.
-    pub protocol_version: u8,
-    pub keepalive: u16,
-    /// CONNECT's clean start; once connected, whether the session ends
-    /// with the connection.
-    pub clean: bool,
-    /// The connection's slot: the same for every step of one exchange.
-    pub conn: u32,
-    /// Through a websockets listener.
-    pub websockets: bool,
+    pub facts: ClientFacts<'a>,
     /// The security domain that applies (the listener's with
     /// `per_listener_settings`, else the global one).
     pub security: usize,

@@ -8,6 +8,7 @@ use super::context::{CloseReason, SessionRole};
 use super::ids::{ConnId, SessionId};
 use super::timers::TimerKind;
 use super::{Core, Transport};
+use crate::broker::plugin::ClientFacts;
 use crate::broker::security;
 use crate::protocol::properties::id;
 use crate::protocol::{
@@ -199,17 +200,8 @@ impl Core {
                 Some(f) => {
                     let peer = peers.peer_name(ck);
                     let cert = peers.tls_certificate(ck);
-                    let facts = crate::broker::plugin::ClientFacts {
-                        id: &client_id,
-                        username: user,
-                        peer: &peer,
-                        certificate: cert.as_deref(),
-                        protocol_version: c.protocol.level(),
-                        keepalive: c.keep_alive,
-                        clean: c.clean_session,
-                        conn: ck.index() as u32,
-                        websockets: self.websocket_conn(ck),
-                    };
+                    let ws = self.websocket_conn(ck);
+                    let facts = client_facts(&client_id, user, &c, &peer, cert.as_deref(), ck, ws);
                     f.authenticate_client(allow_anonymous, &facts, pass)
                 }
                 None => Err(security::ConnackCode::NotAuthorized),
@@ -420,16 +412,18 @@ impl Core {
         let client = match (&pending, sess) {
             (Some(a), _) => a.auth_client(&peer, cert.as_deref(), ck, ws),
             (None, Some(s)) => AuthClient {
-                client_id: &s.client_id,
-                username: s.username.as_deref(),
-                peer: &peer,
-                certificate: cert.as_deref(),
-                protocol_version: 5,
-                keepalive,
-                clean: s.clean,
-                conn: ck.index() as u32,
+                facts: ClientFacts {
+                    id: &s.client_id,
+                    username: s.username.as_deref(),
+                    peer: &peer,
+                    certificate: cert.as_deref(),
+                    protocol_version: 5,
+                    keepalive,
+                    clean: s.clean,
+                    conn: ck.index() as u32,
+                    websockets: ws,
+                },
                 security: usize::from(s.security),
-                websockets: ws,
             },
             (None, None) => return,
         };
@@ -661,18 +655,42 @@ impl Admitted {
         ck: ConnId,
         websockets: bool,
     ) -> AuthClient<'a> {
-        AuthClient {
-            client_id: &self.client_id,
-            username: self.username.as_deref(),
+        let facts = client_facts(
+            &self.client_id,
+            self.username.as_deref(),
+            &self.connect,
             peer,
             certificate,
-            protocol_version: self.connect.protocol.level(),
-            keepalive: self.connect.keep_alive,
-            clean: self.connect.clean_session,
-            conn: ck.index() as u32,
-            security: self.security,
+            ck,
             websockets,
+        );
+        AuthClient {
+            facts,
+            security: self.security,
         }
+    }
+}
+
+/// What plugins are told of a client that sent `c`.
+fn client_facts<'a>(
+    client_id: &'a str,
+    username: Option<&'a str>,
+    c: &Connect,
+    peer: &'a str,
+    certificate: Option<&'a [u8]>,
+    ck: ConnId,
+    websockets: bool,
+) -> ClientFacts<'a> {
+    ClientFacts {
+        id: client_id,
+        username,
+        peer,
+        certificate,
+        protocol_version: c.protocol.level(),
+        keepalive: c.keep_alive,
+        clean: c.clean_session,
+        conn: ck.index() as u32,
+        websockets,
     }
 }
 

@@ -9,9 +9,7 @@ use super::context::CloseReason;
 use super::ids::{ConnId, SessionId};
 use super::Core;
 use crate::broker::database::{Message, MsgProps};
-use crate::broker::plugin::{
-    self, Action, AuthCall, ClientFacts, ExtAuth, MessageRefusal, PluginMessage,
-};
+use crate::broker::plugin::{self, Action, AuthCall, ExtAuth, MessageRefusal, PluginMessage};
 use crate::broker::security::Access;
 use crate::protocol::QoS;
 use crate::protocol::{Packet, ProtocolVersion};
@@ -265,18 +263,7 @@ impl PluginAuth {
             .get(client.security)
             .copied()
             .unwrap_or_default();
-        let facts = ClientFacts {
-            id: client.client_id,
-            username: client.username,
-            peer: client.peer,
-            certificate: client.certificate,
-            protocol_version: client.protocol_version,
-            keepalive: client.keepalive,
-            clean: client.clean,
-            conn: client.conn,
-            websockets: client.websockets,
-        };
-        match chain.extended_auth(call, &facts, method, data) {
+        match chain.extended_auth(call, &client.facts, method, data) {
             ExtAuth::Success(d) => AuthStep::Success(Some(d)),
             ExtAuth::Continue(d) => AuthStep::Continue(d),
             ExtAuth::Denied => AuthStep::Denied,

@@ -824,13 +824,14 @@ struct Recorder(std::rc::Rc<std::cell::RefCell<Vec<String>>>);
 
 impl Recorder {
     fn note(&self, what: &str, c: &AuthClient, reauth: bool) {
-        let user = c.username.unwrap_or("-");
+        let f = &c.facts;
+        let user = f.username.unwrap_or("-");
         self.0.borrow_mut().push(format!(
             "{what} {} {user} {} k{} c{} s{} r{}",
-            c.client_id,
-            c.peer,
-            c.keepalive,
-            u8::from(c.clean),
+            f.id,
+            f.peer,
+            f.keepalive,
+            u8::from(f.clean),
             c.security,
             u8::from(reauth)
         ));
