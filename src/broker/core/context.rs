@@ -143,6 +143,10 @@ pub struct ConnCold {
     /// When the current back-pressure pause ends at the latest (the timer
     /// queue's milliseconds).
     pub pause_until: Option<u64>,
+    /// The receiver whose draining let this paused publisher go; it is
+    /// read only if that receiver is still not congested when its turn
+    /// comes (`Core::admit_released`).
+    pub released_by: Option<ConnId>,
     /// Publishers (key, serial) paused because this connection is congested.
     pub waiters: Vec<(ConnId, u32)>,
     /// When this connection was first seen congested with no output written

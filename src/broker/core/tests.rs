@@ -444,6 +444,58 @@ fn a_publisher_pauses_while_a_subscriber_is_congested_and_resumes_when_it_drains
     assert_eq!(publishes(&w.received(sub)).len(), 5);
 }
 
+/// Four QoS 1 messages from `ck` on "t", in one read.
+fn four_qos1(w: &mut Wire, ck: ConnId) {
+    let mut bytes = Vec::new();
+    for id in 1..=4 {
+        Packet::Publish(publish("t", QoS::AtLeastOnce, id, false, b"m")).encode(&mut bytes, V311);
+    }
+    w.core.received(ck, &bytes, w.now, &NoSockets);
+    w.flush();
+}
+
+#[test]
+fn a_drained_subscriber_lets_its_paused_publishers_go_one_at_a_time_while_it_has_room() {
+    // Window 1, queue congested at 4 and drained below 2.
+    let mut w = Wire::new("max_inflight_messages 1\nmax_queued_messages 8");
+    let sub = w.connect("sub");
+    w.subscribe(sub, "t", QoS::AtLeastOnce);
+    w.received(sub);
+    let [a, b, c] = ["a", "b", "c"].map(|id| w.connect(id));
+    for ck in [a, b, c] {
+        four_qos1(&mut w, ck);
+    }
+    // a: one in flight, three queued; b and c each fill the queue with one
+    // message and pause, three more buffered each.
+    let acks = |w: &mut Wire, ck| {
+        w.received(ck)
+            .iter()
+            .filter(|p| matches!(p, Packet::PubAck(_)))
+            .count()
+    };
+    assert_eq!(
+        [acks(&mut w, a), acks(&mut w, b), acks(&mut w, c)],
+        [4, 1, 1]
+    );
+    assert!(!w.core.wants_input(b) && !w.core.wants_input(c), "paused");
+    // The subscriber acknowledges four: the queue drains to one.
+    for _ in 0..4 {
+        let id = publishes(&w.received(sub))[0].packet_id;
+        w.send(sub, Packet::PubAck(Ack::new(id)));
+    }
+    // b went first and refilled the queue; c was not read at all (resuming
+    // it would have cost a PUBACK write for one message) and waits again.
+    assert_eq!(acks(&mut w, b), 3);
+    assert_eq!(acks(&mut w, c), 0);
+    assert!(!w.core.wants_input(c), "c waits for room");
+    // More room: c's turn comes.
+    for _ in 0..3 {
+        let id = publishes(&w.received(sub))[0].packet_id;
+        w.send(sub, Packet::PubAck(Ack::new(id)));
+    }
+    assert_eq!(acks(&mut w, c), 3);
+}
+
 #[test]
 fn a_pause_ends_after_at_most_half_a_second() {
     let mut w = Wire::new("");
