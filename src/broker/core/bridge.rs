@@ -194,6 +194,7 @@ impl Core {
         let cold = conn.cold_mut();
         cold.bridge_topics = Some(Rc::clone(&b.topics));
         cold.log_name = b.cfg.remote_clientid.as_deref().map(Rc::from);
+        conn.refresh_plain_out();
         let deadline = now_ms + u64::from(conn.keepalive) * 1500;
         conn.timer_at = deadline as u32;
         conn.timer_on = true;

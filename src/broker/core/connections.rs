@@ -28,6 +28,7 @@ impl Core {
         let mut conn = Connection::new(serial, Role::Client(listener), now_ms as u32);
         if mount.is_some() {
             conn.cold_mut().mount_point = mount;
+            conn.refresh_plain_out();
         }
         conn.max_qos = max_qos;
         let limit = timers::duration_ms(self.settings.connect_timeout);

@@ -118,6 +118,12 @@ pub struct Connection {
     /// Give the output buffer back once it has drained (set after the
     /// CONNACK: most clients then stay quiet for a long time).
     pub release_wbuf: bool,
+    /// Deliveries need nothing from `cold`: no mount point, no bridge topic
+    /// renaming, no maximum packet size from the client. Kept here so the
+    /// usual delivery touches one cache line fewer per subscriber (its
+    /// absence made MQTT 5 fan-out cost 1.26× the user time of 3.1.1 on
+    /// 4 % more instructions). Set by `refresh_plain_out`.
+    pub plain_out: bool,
 }
 
 /// A connection's buffers.
@@ -139,6 +145,7 @@ pub struct ConnCold {
     pub will: Option<Will>,
     /// The listener's mount_point: prefixed to the client's topics on the
     /// way in, stripped on the way out.
+    /// Setting it calls for `Connection::refresh_plain_out`.
     pub mount_point: Option<Rc<str>>,
     /// When the current back-pressure pause ends at the latest (the timer
     /// queue's milliseconds).
@@ -159,6 +166,7 @@ pub struct ConnCold {
     pub skip: u32,
     pub skip_ack: Option<(QoS, u16)>,
     /// The bridge's topics, to remap topics in both directions.
+    /// Setting it calls for `Connection::refresh_plain_out`.
     pub bridge_topics: Option<Rc<[crate::config::BridgeTopic]>>,
     /// The id logs show when it is not the session's: a bridge's remote
     /// client id, or the id of a client whose session was taken over.
@@ -178,6 +186,7 @@ pub struct ConnCold {
 pub struct V5Client {
     /// The largest packet it accepts (0: no limit). Outgoing PUBLISH
     /// encoding holds to it.
+    /// Setting it calls for `Connection::refresh_plain_out`.
     pub max_packet: u32,
     /// Topic aliases it accepts from us.
     pub topic_alias_max: u16,
@@ -209,7 +218,16 @@ impl Connection {
             max_qos: QoS::ExactlyOnce,
             paused: false,
             release_wbuf: false,
+            plain_out: true,
         }
+    }
+
+    /// Sets `plain_out` from the cold part; called wherever a mount point,
+    /// bridge topics or a maximum packet size is set.
+    pub fn refresh_plain_out(&mut self) {
+        self.plain_out = self.cold.as_ref().is_none_or(|c| {
+            c.mount_point.is_none() && c.bridge_topics.is_none() && c.v5.max_packet == 0
+        });
     }
 
     /// The session, once CONNECT was accepted.

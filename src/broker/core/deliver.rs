@@ -51,15 +51,13 @@ fn write_publish(
     now: Instant,
     aliases: bool,
 ) -> Written {
-    // The usual delivery: an MQTT 3.x client, a message without expiry
-    // (nor any MQTT 5 property), no mount point or bridge to rename the
-    // topic. Nothing to check, the topic as stored.
-    let plain = conn.protocol != ProtocolVersion::V5
-        && m.msg.v5.is_none()
-        && conn
-            .cold
-            .as_ref()
-            .is_none_or(|c| c.mount_point.is_none() && c.bridge_topics.is_none());
+    // The usual delivery: a message without expiry (nor any MQTT 5
+    // property) to a connection with no mount point or bridge to rename the
+    // topic and no packet size limit; for MQTT 5, no subscription
+    // identifier or topic alias to add. Nothing to check, the topic as
+    // stored, and nothing read from the connection's cold part.
+    let v5 = conn.protocol == ProtocolVersion::V5;
+    let plain = m.msg.v5.is_none() && conn.plain_out && !(v5 && (m.sub_id != 0 || aliases));
     if plain {
         let head = PublishHeader {
             topic: &m.msg.topic,
@@ -68,7 +66,11 @@ fn write_publish(
             dup,
             packet_id: m.packet_id,
         };
-        encode_publish(conn.out(), &head, &m.msg.payload);
+        if v5 {
+            encode_publish_v5_bare(conn.out(), &head, &m.msg.payload);
+        } else {
+            encode_publish(conn.out(), &head, &m.msg.payload);
+        }
         return Written::Yes;
     }
     write_publish_general(conn, m, dup, now, aliases)

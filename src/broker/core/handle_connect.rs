@@ -577,6 +577,7 @@ impl Core {
             v5.topic_alias_max = p.topic_alias_maximum().unwrap_or(0);
             v5.no_problem_info = p.request_problem_information() == Some(false);
             // Request response information: mosquitto 2.0 answers none.
+            conn.refresh_plain_out();
         }
         if let Some(mut w) = c.will {
             w.topic = super::mounted(&conn.mount_point().cloned(), w.topic);

@@ -404,7 +404,9 @@ fn a_publish_over_the_clients_maximum_packet_size_is_skipped_and_counted() {
     let sub = w.connect5("sub");
     w.subscribe5(sub, "big", SubscriptionOptions::new(QoS::AtLeastOnce), None);
     w.received5(sub);
-    w.core.conns.get_mut(sub).unwrap().cold_mut().v5.max_packet = 50;
+    let conn = w.core.conns.get_mut(sub).unwrap();
+    conn.cold_mut().v5.max_packet = 50;
+    conn.refresh_plain_out();
     let p = w.connect5("p");
     for (id, len) in [(1, 10), (2, 100), (3, 20)] {
         let m = publish("big", QoS::AtLeastOnce, id, false, &vec![b'x'; len]);
