@@ -11,15 +11,19 @@
 # /usr/sbin/mosquitto), RUMQTTD (default: rumqttd on PATH or in
 # ~/.cargo/bin; RUMQTTD=none leaves it out), BROKERS (more NAME=PATH
 # entries, space separated), OUT (also save the report to this file).
-# `--runs N`, `--latency-rate LIST` and `--mqtt-version LIST` given here
-# replace the defaults `--runs 3 --latency-rate 10000,20000,80%
-# --mqtt-version 3.1.1,5` (the last one wins): p2p, fan-out and fan-in run
-# at MQTT 3.1.1 and again at MQTT 5, the rest at 3.1.1.
+# `--runs N`, `--latency-rate LIST`, `--mqtt-version LIST` and `--inflight N`
+# given here replace the defaults `--runs 3 --latency-rate 10000,20000,80%
+# --mqtt-version 3.1.1,5 --inflight 100` (the last one wins): p2p, fan-out
+# and fan-in run at MQTT 3.1.1 and again at MQTT 5, the rest at 3.1.1.
+# `--inflight 100`: every broker may have 100 messages in flight to each
+# client, as rumqttd always has (its window is fixed in its source), so
+# fan-out and fan-in QoS 1/2 compare brokers, not windows.
 #
 # mqtt_bench starts each broker afresh for every case (free port found by
 # binding port 0, the same temporary config for the mosquitto-style brokers:
 # listener PORT 127.0.0.1, allow_anonymous true, log_dest none, persistence
-# false, mosquitto's default max_inflight_messages/max_queued_messages;
+# false, max_inflight_messages from --inflight, mosquitto's default
+# max_queued_messages;
 # rumqttd gets its own TOML, see bench/README.md), rotates the brokers'
 # order from run to run, and stops them (they also die with it:
 # PR_SET_PDEATHSIG).
@@ -60,7 +64,7 @@ done
 ulimit -n 120000 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 echo "open files limit: $(ulimit -n)" >&2
 
-args+=(--runs 3 --latency-rate 10000,20000,80% --mqtt-version 3.1.1,5 "$@")
+args+=(--runs 3 --latency-rate 10000,20000,80% --mqtt-version 3.1.1,5 --inflight 100 "$@")
 if [ -n "${OUT:-}" ]; then
     target/release/mqtt_bench "${args[@]}" | tee "$OUT"
 else

@@ -40,9 +40,9 @@ pub fn config_text(port: u16, extra: &[String]) -> String {
          allow_anonymous true\n\
          log_dest none\n\
          persistence false\n\
-         max_inflight_messages 20\n\
          max_queued_messages 1000\n"
     );
+    // `max_inflight_messages` (from `--inflight`) comes first in `extra`.
     for line in extra {
         s.push_str(line);
         s.push('\n');
@@ -54,9 +54,11 @@ pub fn config_text(port: u16, extra: &[String]) -> String {
 /// loopback, MQTT 3.1.1 (`v4`) or, with `v5`, MQTT 5 (rumqttd serves each
 /// version on a listener of its own). Its limits are raised where they would otherwise
 /// cut the benchmark short: connections (10,010), payload (20 KiB), the 1 ms
-/// pause between accepted connections. `max_inflight_count` is 20, as the
-/// others' `max_inflight_messages` (its default, 100, gave it five times
-/// their window to each subscriber: fan-in measured windows, not brokers).
+/// pause between accepted connections. `max_inflight_count` stays at its
+/// default, 100: despite its name it is how many packets a connection reads
+/// from its socket per batch (`link/network.rs`), not the window to a client;
+/// that window is fixed at 100 in rumqttd's source (`MAX_INFLIGHT`,
+/// `router/iobufs.rs`), which is why `compare.sh` gives every broker 100.
 pub fn rumqttd_config_text(port: u16, v5: bool) -> String {
     let v = if v5 { "v5" } else { "v4" };
     format!(
@@ -74,7 +76,7 @@ pub fn rumqttd_config_text(port: u16, v5: bool) -> String {
          [{v}.1.connections]\n\
          connection_timeout_ms = 60000\n\
          max_payload_size = 1048576\n\
-         max_inflight_count = 20\n\
+         max_inflight_count = 100\n\
          dynamic_filters = true\n"
     )
 }

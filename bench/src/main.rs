@@ -62,9 +62,14 @@ Selection:
 Sizes (defaults in brackets, quick values differ):
   --duration SECS        sending phase of throughput cases [5]
   --window N             QoS 1/2 messages in flight per publisher [20]
+  --inflight N           what each broker may have in flight to each client:
+                         `max_inflight_messages N` for the mosquitto-style
+                         brokers, Receive Maximum N for MQTT 5 clients; rumqttd
+                         0.19's is 100 whatever its config says [20, mosquitto's
+                         default; compare.sh: 100, so all three are equal]
   --receive-maximum N    MQTT 5 CONNECT's Receive Maximum, what the broker may
                          have in flight to each client (0: none sent, the
-                         spec's 65,535) [20, as max_inflight_messages]
+                         spec's 65,535) [as --inflight]
   --overload-window N    in flight per QoS 2 overload publisher [100]
   --pairs N              p2p publisher/subscriber pairs [100]
   --fanout-subs N        fan-out subscribers [500]  (publishers: --fanout-pubs [4])
@@ -158,6 +163,7 @@ fn parse_options(args: &[String]) -> Option<getopts::Matches> {
     // Repeatable, the last one counts: compare.sh's defaults come first.
     o.optmulti("", "latency-rate", "", "LIST");
     o.optmulti("", "runs", "", "N");
+    o.optmulti("", "inflight", "", "N");
     o.optmulti("", "mqtt-version", "", "LIST");
     for n in [
         "duration",
@@ -312,6 +318,13 @@ fn parse_sizes(m: &getopts::Matches) -> Opts {
         };
     }
     size!(window, "window", 1, 65_535);
+    if let Some(v) = m.opt_strs("inflight").pop() {
+        match v.trim().parse::<u16>() {
+            Ok(n) if n > 0 => opts.inflight = n,
+            _ => die(&format!("--inflight: between 1 and 65535, not {v}")),
+        }
+    }
+    opts.receive_maximum = opts.inflight;
     size!(receive_maximum, "receive-maximum", 0, 65_535);
     size!(overload_window, "overload-window", 1, 65_535);
     size!(pairs, "pairs", 1, 10_000);
@@ -613,10 +626,11 @@ fn print_report(
             .join("; ")
     );
     println!(
-        "- sizes: {}; QoS 1/2 window {} per publisher; {runs} run(s) per case, brokers \
-         alternating; total time {:.0} s",
+        "- sizes: {}; QoS 1/2 window {} per publisher; in flight to each client {} \
+         (rumqttd: 100, fixed); {runs} run(s) per case, brokers alternating; total time {:.0} s",
         if opts.quick { "quick" } else { "full" },
         opts.window,
+        opts.inflight,
         elapsed.as_secs_f64()
     );
     println!();
@@ -663,13 +677,15 @@ fn main() {
     fit_open_files(&mut opts, &targets, &scen);
     let cases = build_cases(&scen, &qos, &payloads, &rates, &versions);
 
-    let extra = m.opt_strs("config-extra");
-    if extra
+    let given = m.opt_strs("config-extra");
+    if given
         .iter()
         .any(|l| l.contains('\n') || l.trim_start().starts_with("listener"))
     {
         die("--config-extra: one option per line, and not listener");
     }
+    let mut extra = vec![format!("max_inflight_messages {}", opts.inflight)];
+    extra.extend(given);
     let workdir = std::env::temp_dir().join(format!("mqtt_bench.{}", std::process::id()));
     if let Err(e) = std::fs::create_dir_all(&workdir) {
         die(&format!("{}: {e}", workdir.display()));

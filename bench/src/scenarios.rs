@@ -66,9 +66,13 @@ pub struct Opts {
     /// Sending phase of the throughput scenarios.
     pub duration: Duration,
     pub window: usize,
-    /// MQTT 5 clients' Receive Maximum (0: none sent). 20 by default, so
-    /// the broker keeps as many messages in flight to each as it does to a
-    /// 3.1.1 client with `max_inflight_messages 20`.
+    /// What a broker may have in flight to each client: mosquitto-style
+    /// brokers get `max_inflight_messages` set to it (rumqttd's is fixed at
+    /// 100). 20 by default, mosquitto's.
+    pub inflight: u16,
+    /// MQTT 5 clients' Receive Maximum (0: none sent). `inflight` by
+    /// default, so the broker keeps as many messages in flight to each as it
+    /// does to a 3.1.1 client.
     pub receive_maximum: u16,
     /// In-flight window of the QoS 2 overload publishers (above mosquitto's 20).
     pub overload_window: usize,
@@ -99,6 +103,7 @@ impl Opts {
                 quick,
                 duration: Duration::from_millis(300),
                 window: 20,
+                inflight: 20,
                 receive_maximum: 20,
                 overload_window: 100,
                 pairs: 10,
@@ -121,6 +126,7 @@ impl Opts {
                 quick,
                 duration: Duration::from_secs(5),
                 window: 20,
+                inflight: 20,
                 receive_maximum: 20,
                 overload_window: 100,
                 pairs: 100,
