@@ -121,10 +121,7 @@ fn big_publish_start(topic: &str, qos: QoS, id: u16, len: usize, have: usize) ->
 
 #[test]
 fn an_oversize_publish_is_skipped_from_its_header_not_buffered() {
-    let mut w = Wire::new("message_size_limit 1000");
-    let sub = w.connect("sub");
-    w.subscribe(sub, "#", QoS::AtLeastOnce);
-    w.received(sub);
+    let (mut w, sub) = Wire::with_subscriber("message_size_limit 1000", "#", QoS::AtLeastOnce);
     let publisher = w.connect("pub");
     let total = 10_000_000;
     let first = big_publish_start("big", QoS::AtLeastOnce, 7, total, 5000);

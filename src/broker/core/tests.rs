@@ -197,6 +197,16 @@ impl Wire {
         (ck, ack)
     }
 
+    /// A broker with `config` and a client "sub" subscribed to `filter`
+    /// (its SUBACK read).
+    fn with_subscriber(config: &str, filter: &str, qos: QoS) -> (Wire, ConnId) {
+        let mut w = Wire::new(config);
+        let sub = w.connect("sub");
+        w.subscribe(sub, filter, qos);
+        w.received(sub);
+        (w, sub)
+    }
+
     fn connect(&mut self, id: &str) -> ConnId {
         let (ck, ack) = self.connect_with(id, true, 60, None);
         assert_eq!(ack.code, 0);
@@ -305,10 +315,7 @@ fn qos1_inbound_is_acknowledged_and_delivered() {
 
 #[test]
 fn qos1_outbound_waits_for_puback_with_one_in_flight() {
-    let mut w = Wire::new("max_inflight_messages 1");
-    let sub = w.connect("sub");
-    w.subscribe(sub, "t", QoS::AtLeastOnce);
-    w.received(sub);
+    let (mut w, sub) = Wire::with_subscriber("max_inflight_messages 1", "t", QoS::AtLeastOnce);
     let publisher = w.connect("pub");
     w.publish(publisher, "t", QoS::AtLeastOnce, 1, false);
     w.publish(publisher, "t", QoS::AtLeastOnce, 2, false);
@@ -326,10 +333,7 @@ fn qos1_outbound_waits_for_puback_with_one_in_flight() {
 
 #[test]
 fn qos2_inbound_pubrec_pubrel_pubcomp() {
-    let mut w = Wire::new("");
-    let sub = w.connect("sub");
-    w.subscribe(sub, "q2", QoS::ExactlyOnce);
-    w.received(sub);
+    let (mut w, sub) = Wire::with_subscriber("", "q2", QoS::ExactlyOnce);
     let publisher = w.connect("pub");
     w.publish(publisher, "q2", QoS::ExactlyOnce, 9, false);
     assert_eq!(w.received(publisher), [Packet::PubRec(Ack::new(9))]);
@@ -345,10 +349,7 @@ fn qos2_inbound_pubrec_pubrel_pubcomp() {
 
 #[test]
 fn qos2_outbound_pubrec_pubrel_pubcomp() {
-    let mut w = Wire::new("max_inflight_messages 1");
-    let sub = w.connect("sub");
-    w.subscribe(sub, "q2", QoS::ExactlyOnce);
-    w.received(sub);
+    let (mut w, sub) = Wire::with_subscriber("max_inflight_messages 1", "q2", QoS::ExactlyOnce);
     let publisher = w.connect("pub");
     w.publish(publisher, "q2", QoS::ExactlyOnce, 1, false);
     w.send(publisher, Packet::PubRel(Ack::new(1)));
@@ -457,10 +458,11 @@ fn four_qos1(w: &mut Wire, ck: ConnId) {
 #[test]
 fn a_drained_subscriber_lets_its_paused_publishers_go_one_at_a_time_while_it_has_room() {
     // Window 1, queue congested at 4 and drained below 2.
-    let mut w = Wire::new("max_inflight_messages 1\nmax_queued_messages 8");
-    let sub = w.connect("sub");
-    w.subscribe(sub, "t", QoS::AtLeastOnce);
-    w.received(sub);
+    let (mut w, sub) = Wire::with_subscriber(
+        "max_inflight_messages 1\nmax_queued_messages 8",
+        "t",
+        QoS::AtLeastOnce,
+    );
     let [a, b, c] = ["a", "b", "c"].map(|id| w.connect(id));
     for ck in [a, b, c] {
         four_qos1(&mut w, ck);
@@ -593,10 +595,7 @@ fn a_persistent_session_gets_what_was_queued_while_away() {
 
 #[test]
 fn unsubscribed_filters_get_nothing_and_qos_is_the_lower_of_both() {
-    let mut w = Wire::new("");
-    let sub = w.connect("sub");
-    w.subscribe(sub, "a/#", QoS::AtMostOnce);
-    w.received(sub);
+    let (mut w, sub) = Wire::with_subscriber("", "a/#", QoS::AtMostOnce);
     let publisher = w.connect("pub");
     w.publish(publisher, "a/b", QoS::ExactlyOnce, 5, false);
     let got = publishes(&w.received(sub));
@@ -675,10 +674,7 @@ fn a_bridge_connects_subscribes_and_forwards() {
 
 #[test]
 fn a_packet_split_across_reads_is_handled_once_whole() {
-    let mut w = Wire::new("");
-    let sub = w.connect("sub");
-    w.subscribe(sub, "t", QoS::AtMostOnce);
-    w.received(sub);
+    let (mut w, sub) = Wire::with_subscriber("", "t", QoS::AtMostOnce);
     let publisher = w.connect("pub");
     let mut bytes = Vec::new();
     Packet::Publish(publish("t", QoS::AtMostOnce, 0, false, b"split")).encode(&mut bytes, V311);
