@@ -263,15 +263,13 @@ impl Core {
     /// is resumed if that receiver is not congested again by now, or else
     /// waits on it once more, behind the others.
     pub(super) fn admit_released(&mut self, pk: ConnId) {
-        let Some(conn) = self.conns.get_mut(pk) else {
+        let Some(conn) = self.conns.get_mut(pk).filter(|c| c.paused) else {
             return;
         };
+        // `unpause` clears it: only a paused publisher can hold one.
         let Some(rk) = conn.cold.as_mut().and_then(|c| c.released_by.take()) else {
             return;
         };
-        if !conn.paused {
-            return;
-        }
         let serial = conn.serial;
         let limits = self.settings.limits;
         let full = self.conns.get(rk).is_some_and(|r| {

@@ -59,9 +59,7 @@ impl Core {
     /// pause go first).
     pub fn process_buffered(&mut self, ck: ConnId, now: Instant, peers: &dyn Transport) {
         self.now = now;
-        if self.conns.get(ck).is_some_and(|c| c.paused) {
-            self.admit_released(ck);
-        }
+        self.admit_released(ck);
         let Some(conn) = self.conns.get_mut(ck) else {
             return;
         };
